@@ -1,0 +1,88 @@
+---@mod vitals.config Options and their defaults
+
+local M = {}
+
+---@class vitals.Auth
+---@field token? string Bearer token sent to the backend
+---@field token_env? string Environment variable holding the token (default VITALS_TRACE_TOKEN)
+---@field username? string User for basic auth
+---@field password? string Password for basic auth
+---@field password_env? string Environment variable holding the password (default VITALS_TRACE_PASSWORD)
+
+---@class vitals.Options
+---@field trace_provider "jaeger"|"file" Where traces come from
+---@field trace_endpoint string Backend URL (jaeger) or path (file); "" means the provider's default
+---@field enable_code_lens_annotations boolean Show performance annotations in source buffers
+---@field performance_threshold number Share of execution time (%) from which a line counts as hot
+---@field enable_auto_tracing boolean Refresh annotations automatically as traces arrive
+---@field timeout_ms integer How long to wait for the backend
+---@field auth vitals.Auth Credentials for the backend
+---@field binary? string Path to the vitals binary (default: found automatically)
+---@field search vitals.SearchDefaults Defaults for :VitalsSearch
+---@field float vitals.FloatOptions Look of the trace float
+
+---@class vitals.SearchDefaults
+---@field limit integer
+---@field lookback string
+
+---@class vitals.FloatOptions
+---@field border string|table
+---@field width number Fraction of the editor width (0-1)
+---@field height number Fraction of the editor height (0-1)
+
+---@type vitals.Options
+M.defaults = {
+  trace_provider = "jaeger",
+  trace_endpoint = "",
+  enable_code_lens_annotations = true,
+  performance_threshold = 5,
+  enable_auto_tracing = false,
+  timeout_ms = 10000,
+  auth = {},
+  binary = nil,
+  search = { limit = 20, lookback = "1h" },
+  float = { border = "rounded", width = 0.9, height = 0.8 },
+}
+
+---@type vitals.Options
+M.options = vim.deepcopy(M.defaults)
+
+---Merges user options over the defaults and checks their types.
+---@param opts? table
+---@return vitals.Options
+function M.set(opts)
+  local merged = vim.tbl_deep_extend("force", vim.deepcopy(M.defaults), opts or {})
+  vim.validate({
+    trace_provider = {
+      merged.trace_provider,
+      function(v)
+        return v == "jaeger" or v == "file"
+      end,
+      '"jaeger" or "file"',
+    },
+    trace_endpoint = { merged.trace_endpoint, "string" },
+    enable_code_lens_annotations = { merged.enable_code_lens_annotations, "boolean" },
+    performance_threshold = { merged.performance_threshold, "number" },
+    enable_auto_tracing = { merged.enable_auto_tracing, "boolean" },
+    timeout_ms = { merged.timeout_ms, "number" },
+    auth = { merged.auth, "table" },
+    binary = { merged.binary, "string", true },
+  })
+  M.options = merged
+  return merged
+end
+
+---The part of the options the host needs to reach the backend.
+---@param options? vitals.Options
+---@return table
+function M.provider_settings(options)
+  local o = options or M.options
+  return {
+    trace_provider = o.trace_provider,
+    trace_endpoint = o.trace_endpoint,
+    timeout_ms = o.timeout_ms,
+    auth = o.auth,
+  }
+end
+
+return M

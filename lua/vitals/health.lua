@@ -1,0 +1,57 @@
+---@mod vitals.health :checkhealth vitals
+
+local M = {}
+
+function M.check()
+  local health = vim.health
+  local client = require("vitals.client")
+  local config = require("vitals.config")
+
+  health.start("vitals: Neovim")
+  if vim.fn.has("nvim-0.10") == 1 then
+    health.ok("Neovim " .. tostring(vim.version()))
+  else
+    health.error("Neovim 0.10 or newer is needed; this is " .. tostring(vim.version()))
+  end
+
+  health.start("vitals: host binary")
+  local binary, tried = client.find_binary()
+  if not binary then
+    health.error("vitals binary not found (tried " .. table.concat(tried, ", ") .. ")", {
+      "Run `cargo build --release` in " .. client.plugin_root(),
+      "or put `vitals` on PATH, or set require('vitals').setup({ binary = '/path/to/vitals' })",
+    })
+    return
+  end
+  local version = vim.fn.system({ binary, "--version" })
+  if vim.v.shell_error == 0 then
+    health.ok(("%s (%s)"):format(vim.trim(version), binary))
+  else
+    health.error(("%s does not run: %s"):format(binary, vim.trim(version)))
+    return
+  end
+  local log = client.request("log_file")
+  if log then
+    health.info("Host log: " .. log)
+  end
+
+  health.start("vitals: trace provider")
+  local settings = config.provider_settings()
+  health.info(("provider %s, endpoint %s"):format(settings.trace_provider, settings.trace_endpoint ~= "" and settings.trace_endpoint or "(default)"))
+  local result, failure, done = nil, nil, false
+  client.call("test_connection", settings, function(err, message)
+    result, failure, done = message, err, true
+  end)
+  vim.wait(config.options.timeout_ms + 1000, function()
+    return done
+  end, 50)
+  if not done then
+    health.error("no answer from the host within the timeout")
+  elseif failure then
+    health.error(failure, { "Check the endpoint with :VitalsConfigure" })
+  else
+    health.ok(result)
+  end
+end
+
+return M

@@ -1,0 +1,155 @@
+---@mod vitals.search :VitalsSearch — find traces and open one
+
+local client = require("vitals.client")
+local config = require("vitals.config")
+local notify = require("vitals.notify")
+local trace_view = require("vitals.ui.trace_view")
+
+local M = {}
+
+local ALL_OPERATIONS = "all operations"
+local SLOW_TRACES = "slow traces (>1s)"
+
+---Services from the last answer of the backend, for command-line completion.
+---@type string[]?
+M.known_services = nil
+
+---@class vitals.SearchArgs
+---@field service? string
+---@field operation? string
+---@field min_duration? string e.g. "250ms", "1s"
+---@field limit? integer
+---@field lookback? string e.g. "1h", "30m"
+
+---Reads `:VitalsSearch [service] [operation] [min-duration] [limit] [lookback]`; `*`
+---skips a position.
+---@param fargs string[]
+---@return vitals.SearchArgs
+function M.parse(fargs)
+  local function arg(i)
+    local value = fargs[i]
+    if value == nil or value == "" or value == "*" then
+      return nil
+    end
+    return value
+  end
+  return {
+    service = arg(1),
+    operation = arg(2),
+    min_duration = arg(3),
+    limit = tonumber(arg(4) or ""),
+    lookback = arg(5),
+  }
+end
+
+local function run(args)
+  notify.progress(("searching %s…"):format(args.service))
+  client.call("search", {
+    service = args.service,
+    operation = args.operation,
+    min_duration = args.min_duration,
+    limit = args.limit or config.options.search.limit,
+    lookback = args.lookback or config.options.search.lookback,
+  }, function(err, items)
+    notify.progress("")
+    if err then
+      return notify.error(err)
+    end
+    if not items or #items == 0 then
+      return notify.info(("No traces of %s found in the last %s"):format(args.service, args.lookback or config.options.search.lookback))
+    end
+    vim.ui.select(items, {
+      prompt = ("Traces of %s (%d)"):format(args.service, #items),
+      kind = "vitals_trace",
+      format_item = function(item)
+        return item.label
+      end,
+    }, function(choice)
+      if choice then
+        trace_view.open(choice.trace_id)
+      end
+    end)
+  end)
+end
+
+local function pick_operation(args)
+  notify.progress(("loading operations of %s…"):format(args.service))
+  client.call("operations", { service = args.service }, function(err, operations)
+    notify.progress("")
+    if err then
+      return notify.error(err)
+    end
+    local choices = { ALL_OPERATIONS, SLOW_TRACES }
+    vim.list_extend(choices, operations or {})
+    vim.ui.select(choices, { prompt = "Operation of " .. args.service }, function(choice)
+      if not choice then
+        return
+      end
+      if choice == SLOW_TRACES then
+        args.min_duration = args.min_duration or "1s"
+      elseif choice ~= ALL_OPERATIONS then
+        args.operation = choice
+      end
+      run(args)
+    end)
+  end)
+end
+
+---Fetches the services and remembers them for completion.
+---@param callback fun(err?: string, services?: string[])
+function M.services(callback)
+  client.call("services", {}, function(err, services)
+    if not err then
+      M.known_services = services or {}
+    end
+    callback(err, services)
+  end)
+end
+
+---Searches, prompting for the service and operation when they are not given.
+---@param args vitals.SearchArgs
+function M.search(args)
+  if args.service then
+    if args.operation or args.min_duration then
+      return run(args)
+    end
+    return pick_operation(args)
+  end
+  notify.progress("loading services…")
+  M.services(function(err, services)
+    notify.progress("")
+    if err then
+      return notify.error(err)
+    end
+    if not services or #services == 0 then
+      return notify.info("The backend knows no services yet")
+    end
+    vim.ui.select(services, { prompt = "Service" }, function(choice)
+      if choice then
+        args.service = choice
+        pick_operation(args)
+      end
+    end)
+  end)
+end
+
+---Command-line completion of service names. The list is fetched once in the background;
+---completion waits for it at most half a second, then offers what it has.
+---@param lead string
+---@return string[]
+function M.complete_service(lead)
+  if M.known_services == nil then
+    local done = false
+    M.services(function()
+      done = true
+    end)
+    vim.wait(500, function()
+      return done
+    end, 20)
+  end
+  return vim.tbl_filter(function(service)
+    return vim.startswith(service, lead)
+  end, M.known_services or {})
+end
+
+return M

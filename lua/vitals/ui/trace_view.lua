@@ -1,0 +1,156 @@
+---@mod vitals.ui.trace_view The trace float: flame graph, waterfall and span details
+
+local client = require("vitals.client")
+local float = require("vitals.ui.float")
+local notify = require("vitals.notify")
+
+local M = {}
+
+---@class vitals.TraceView
+---@field view_id integer the host's id for this view
+---@field view "flame"|"waterfall"
+---@field trace_id string
+---@field buf integer
+---@field win integer
+---@field detail_win? integer
+
+---Open trace views by buffer.
+---@type table<integer, vitals.TraceView>
+M.open_views = {}
+
+local FOOTER = "q close · <CR> details · w waterfall/flame · ? keys"
+
+local KEYS = {
+  { "q / <Esc>", "close" },
+  { "<CR>", "details of the span under the cursor" },
+  { "w", "switch between flame graph and waterfall" },
+  { "?", "this list" },
+}
+
+---The view of the current buffer, if it is a trace float.
+---@return vitals.TraceView?
+function M.current()
+  return M.open_views[vim.api.nvim_get_current_buf()]
+end
+
+local function show_help()
+  local lines = {}
+  for _, key in ipairs(KEYS) do
+    table.insert(lines, ("  %-10s %s"):format(key[1], key[2]))
+  end
+  local highlights = {}
+  for i = 1, #lines do
+    table.insert(highlights, { i - 1, 2, 12, "VitalsKey" })
+  end
+  local buf = float.open({ title = "Vitals keys", lines = lines, highlights = highlights }, { width = 60 })
+  float.map(buf, {
+    q = { function() float.close(vim.api.nvim_get_current_win()) end, "close" },
+    ["<Esc>"] = { function() float.close(vim.api.nvim_get_current_win()) end, "close" },
+  })
+end
+
+local function show_detail(view)
+  local cursor = vim.api.nvim_win_get_cursor(view.win)
+  local width = math.min(100, float.content_width())
+  client.call("view_action", {
+    view_id = view.view_id,
+    action = "detail",
+    line = cursor[1] - 1,
+    col = cursor[2],
+    width = width,
+  }, function(err, drawing)
+    if err then
+      return notify.error(err)
+    end
+    if not drawing then
+      return notify.info("No span under the cursor")
+    end
+    float.close(view.detail_win)
+    local buf, win = float.open(drawing, { width = width, footer = "q back", filetype = "vitals-span" })
+    view.detail_win = win
+    local function back()
+      float.close(win)
+      if vim.api.nvim_win_is_valid(view.win) then
+        vim.api.nvim_set_current_win(view.win)
+      end
+    end
+    float.map(buf, { q = { back, "back to the trace" }, ["<Esc>"] = { back, "back to the trace" } })
+  end)
+end
+
+---Replaces the float's content with a new drawing from the host.
+local function repaint(view, payload)
+  view.view = payload.view
+  float.paint(view.buf, payload)
+  float.relayout(view.win, payload, FOOTER)
+end
+
+local function act(view, action)
+  client.call("view_action", { view_id = view.view_id, action = action, width = float.content_width() }, function(err, payload)
+    if err then
+      return notify.error(err)
+    end
+    if vim.api.nvim_buf_is_valid(view.buf) then
+      repaint(view, payload)
+    end
+  end)
+end
+
+---Shows a trace the host has drawn (the answer to `open_trace`).
+---@param payload table the host's ViewPayload
+---@return vitals.TraceView
+function M.show(payload)
+  local buf, win = float.open(payload, { footer = FOOTER })
+  ---@type vitals.TraceView
+  local view = { view_id = payload.view_id, view = payload.view, trace_id = payload.trace_id, buf = buf, win = win }
+  M.open_views[buf] = view
+  local function close()
+    float.close(view.detail_win)
+    float.close(view.win)
+  end
+  float.map(buf, {
+    q = { close, "close the trace" },
+    ["<Esc>"] = { close, "close the trace" },
+    ["<CR>"] = { function() show_detail(view) end, "details of the span under the cursor" },
+    w = { function() act(view, "toggle") end, "switch between flame graph and waterfall" },
+    ["?"] = { show_help, "list the keys" },
+  })
+  local group = vim.api.nvim_create_augroup("vitals_view_" .. buf, { clear = true })
+  vim.api.nvim_create_autocmd("VimResized", {
+    group = group,
+    callback = function()
+      act(view, "resize")
+    end,
+  })
+  vim.api.nvim_create_autocmd("BufWipeout", {
+    group = group,
+    buffer = buf,
+    callback = function()
+      M.open_views[buf] = nil
+      pcall(vim.api.nvim_del_augroup_by_id, group)
+      client.call("close_view", { view_id = view.view_id }, function() end)
+    end,
+  })
+  return view
+end
+
+---Fetches a trace (through the host) and opens it.
+---@param trace_id string
+---@param opts? {view?: "flame"|"waterfall"}
+function M.open(trace_id, opts)
+  opts = opts or {}
+  notify.progress("Loading trace " .. trace_id .. "…")
+  client.call("open_trace", {
+    trace_id = trace_id,
+    view = opts.view or "flame",
+    width = float.content_width(),
+  }, function(err, payload)
+    notify.progress("")
+    if err then
+      return notify.error(err)
+    end
+    M.show(payload)
+  end)
+end
+
+return M

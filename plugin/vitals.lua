@@ -1,0 +1,62 @@
+-- Vitals: distributed tracing and performance profiling inside Neovim.
+-- Commands are defined here; everything else loads on first use.
+if vim.g.loaded_vitals == 1 then
+  return
+end
+vim.g.loaded_vitals = 1
+
+if vim.fn.has("nvim-0.10") == 0 then
+  vim.notify("Vitals needs Neovim 0.10 or newer", vim.log.levels.ERROR)
+  return
+end
+
+require("vitals.highlights").setup()
+
+local command = vim.api.nvim_create_user_command
+
+command("VitalsSearch", function(opts)
+  local search = require("vitals.search")
+  search.search(search.parse(opts.fargs))
+end, {
+  nargs = "*",
+  desc = "Search traces: [service] [operation] [min-duration] [limit] [lookback]",
+  complete = function(lead, line)
+    -- Only the first argument (the service) completes from the backend.
+    local before = line:sub(1, #line - #lead)
+    if #vim.split(vim.trim(before), "%s+") > 1 then
+      return {}
+    end
+    return require("vitals.search").complete_service(lead)
+  end,
+})
+
+command("VitalsTrace", function(opts)
+  require("vitals").open_trace(opts.fargs[1], { view = opts.fargs[2] })
+end, {
+  nargs = "+",
+  desc = "Open a trace by id: {trace-id} [flame|waterfall]",
+  complete = function(_, line)
+    if #vim.split(vim.trim(line), "%s+") >= 2 then
+      return { "flame", "waterfall" }
+    end
+    return {}
+  end,
+})
+
+command("VitalsConfigure", function()
+  require("vitals").configure()
+end, { desc = "Choose the trace backend and test the connection" })
+
+command("VitalsLog", function()
+  local log = require("vitals.client").request("log_file")
+  if log then
+    vim.cmd.split(vim.fn.fnameescape(log))
+  end
+end, { desc = "Open the vitals host's log file" })
+
+vim.keymap.set("n", "<Plug>(vitals-search)", function()
+  require("vitals").search()
+end, { desc = "Vitals: search traces" })
+vim.keymap.set("n", "<Plug>(vitals-configure)", function()
+  require("vitals").configure()
+end, { desc = "Vitals: choose the trace backend" })

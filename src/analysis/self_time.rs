@@ -1,0 +1,76 @@
+//! Self time: the part of a span's duration not covered by any of its children.
+//!
+//! Children are clipped to the parent first, and overlapping children count once, so a
+//! parent that fans out to ten concurrent calls is not charged ten times, and a child that
+//! outlives its parent (clock skew, async work) never drives self time below zero.
+
+use crate::model::{SpanIndex, Trace};
+
+/// Self time of every span, indexed like `trace.spans`.
+pub fn self_times(trace: &Trace) -> Vec<u64> {
+    (0..trace.spans.len()).map(|i| self_time(trace, i)).collect()
+}
+
+pub fn self_time(trace: &Trace, span: SpanIndex) -> u64 {
+    let parent = &trace.spans[span];
+    let (lo, hi) = (parent.start_ns, parent.end_ns());
+    let mut covered = 0u64;
+    let mut run: Option<(u64, u64)> = None;
+    // Children are sorted by start, and clipping keeps that order, so one pass merges them.
+    for child in trace.tree.children(span) {
+        let child = &trace.spans[child];
+        let (start, end) = (child.start_ns.clamp(lo, hi), child.end_ns().clamp(lo, hi));
+        if start >= end {
+            continue;
+        }
+        run = match run {
+            Some((run_start, run_end)) if start <= run_end => Some((run_start, run_end.max(end))),
+            Some((run_start, run_end)) => {
+                covered += run_end - run_start;
+                Some((start, end))
+            }
+            None => Some((start, end)),
+        };
+    }
+    if let Some((run_start, run_end)) = run {
+        covered += run_end - run_start;
+    }
+    parent.duration_ns.saturating_sub(covered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats;
+
+    fn trace(spans: &[(&str, Option<&str>, u64, u64)]) -> Trace {
+        let spans: Vec<String> = spans
+            .iter()
+            .map(|(id, parent, start, duration)| {
+                let refs = parent
+                    .map(|p| format!(r#"[{{"refType":"CHILD_OF","spanID":"{p}"}}]"#))
+                    .unwrap_or_else(|| "[]".to_string());
+                format!(
+                    r#"{{"traceID":"1","spanID":"{id}","references":{refs},"startTime":{start},"duration":{duration}}}"#
+                )
+            })
+            .collect();
+        formats::decode(format!("[{}]", spans.join(",")).as_bytes()).unwrap().remove(0)
+    }
+
+    #[test]
+    fn overlapping_and_overflowing_children_count_once_and_clipped() {
+        // Parent 0..100; children 10..40 and 30..60 overlap (50 covered); 90..150 is clipped to 10.
+        let t =
+            trace(&[("a", None, 0, 100), ("b", Some("a"), 10, 30), ("c", Some("a"), 30, 30), ("d", Some("a"), 90, 60)]);
+        let a = t.find_span("a").unwrap();
+        assert_eq!(self_time(&t, a), 40_000);
+    }
+
+    #[test]
+    fn a_child_after_the_parent_ends_takes_nothing() {
+        let t = trace(&[("a", None, 0, 100), ("b", Some("a"), 200, 30)]);
+        assert_eq!(self_time(&t, t.find_span("a").unwrap()), 100_000);
+        assert_eq!(self_time(&t, t.find_span("b").unwrap()), 30_000);
+    }
+}

@@ -1,0 +1,36 @@
+//! One line's worth of facts about a trace, for search results and pickers.
+
+use serde::Serialize;
+
+use crate::model::Trace;
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct TraceSummary {
+    pub trace_id: String,
+    pub root_service: String,
+    pub root_operation: String,
+    pub start_ns: u64,
+    pub duration_ns: u64,
+    pub span_count: usize,
+    pub services: Vec<String>,
+    pub error_count: usize,
+}
+
+impl TraceSummary {
+    pub fn of(trace: &Trace) -> Self {
+        let (root_service, root_operation) = trace
+            .root()
+            .map(|root| (root.service().to_string(), root.operation.clone()))
+            .unwrap_or_else(|| ("unknown".to_string(), "(no spans)".to_string()));
+        TraceSummary {
+            trace_id: trace.id.to_string(),
+            root_service,
+            root_operation,
+            start_ns: trace.start_ns(),
+            duration_ns: trace.duration_ns(),
+            span_count: trace.spans.len(),
+            services: trace.services().into_iter().map(str::to_string).collect(),
+            error_count: trace.error_count(),
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Command-line flags, documented once here; `vitals --help` and the README show them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Auth, ProviderConfig, ProviderKind};
+use crate::providers::SearchArgs;
+use crate::render::View;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "vitals",
+    version,
+    about = "Distributed tracing and performance profiling in the editor and the terminal"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Draw a trace file (Jaeger JSON, OTLP JSON or protobuf) as a flame graph or waterfall.
+    View {
+        /// A trace file, or a folder of them.
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = View::Flame)]
+        view: View,
+        /// Columns to draw in (default: the terminal's width, or 120).
+        #[arg(long)]
+        width: Option<usize>,
+        /// Which trace of a file holding several.
+        #[arg(long)]
+        trace: Option<String>,
+        /// Show the details of one span instead.
+        #[arg(long)]
+        span: Option<String>,
+    },
+    /// Search a backend for traces of a service.
+    Search {
+        #[command(flatten)]
+        provider: ProviderFlags,
+        #[command(flatten)]
+        search: SearchFlags,
+        /// Print the results as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fetch one trace from a backend and draw it.
+    Trace {
+        #[command(flatten)]
+        provider: ProviderFlags,
+        /// The trace id (hex).
+        id: String,
+        #[arg(long, value_enum, default_value_t = View::Flame)]
+        view: View,
+        #[arg(long)]
+        width: Option<usize>,
+    },
+    /// Run as the Neovim plugin's host (msgpack-RPC on stdin/stdout); started by the plugin.
+    #[command(hide = true)]
+    Nvim,
+}
+
+#[derive(Args, Debug)]
+pub struct ProviderFlags {
+    /// Backend kind.
+    #[arg(long, value_enum, default_value_t = ProviderKind::Jaeger)]
+    pub provider: ProviderKind,
+    /// Backend URL (Jaeger: its query port, e.g. http://localhost:16686) or file path.
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    /// Seconds to wait for the backend.
+    #[arg(long, default_value_t = 10)]
+    pub timeout: u64,
+    /// Bearer token (default: $VITALS_TRACE_TOKEN).
+    #[arg(long)]
+    pub token: Option<String>,
+    /// User name for basic auth (password: $VITALS_TRACE_PASSWORD).
+    #[arg(long)]
+    pub user: Option<String>,
+}
+
+impl ProviderFlags {
+    pub fn to_config(&self) -> ProviderConfig {
+        ProviderConfig {
+            kind: self.provider,
+            endpoint: self.endpoint.clone().unwrap_or_default(),
+            timeout_ms: self.timeout.saturating_mul(1000),
+            auth: Auth { token: self.token.clone(), username: self.user.clone(), ..Auth::default() },
+        }
+    }
+}
+
+/// The search flags, mirroring `:VitalsSearch`'s arguments.
+#[derive(Args, Debug)]
+pub struct SearchFlags {
+    #[arg(long)]
+    pub service: String,
+    #[arg(long)]
+    pub operation: Option<String>,
+    /// A span attribute to match, key=value; repeat for more.
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// Only spans at least this long (250ms, 1.5s).
+    #[arg(long)]
+    pub min_duration: Option<String>,
+    #[arg(long)]
+    pub max_duration: Option<String>,
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// How far back to look (default 1h).
+    #[arg(long)]
+    pub lookback: Option<String>,
+}
+
+impl From<SearchFlags> for SearchArgs {
+    fn from(flags: SearchFlags) -> Self {
+        SearchArgs {
+            service: flags.service,
+            operation: flags.operation,
+            tags: flags.tags,
+            min_duration: flags.min_duration,
+            max_duration: flags.max_duration,
+            limit: Some(flags.limit),
+            lookback: flags.lookback,
+        }
+    }
+}

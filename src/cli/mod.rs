@@ -1,0 +1,124 @@
+//! The terminal front door: `vitals view`, `vitals search`, `vitals trace`. Output goes to
+//! stdout here, and only here; every other front door keeps stdout for its protocol.
+
+mod args;
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+pub use args::{Cli, Command, ProviderFlags};
+
+use crate::analysis::TraceSummary;
+use crate::error::{Error, Result};
+use crate::model::Trace;
+use crate::providers::{self, SearchArgs, file::load_path, query::now_ns};
+use crate::render::{self, View, ansi, summary_line};
+
+/// Runs a terminal command; errors go to stderr and make the exit status 1.
+pub fn run(command: Command) -> ExitCode {
+    let outcome = match command {
+        Command::View { file, view, width, trace, span } => {
+            view_file(&file, view, width, trace.as_deref(), span.as_deref())
+        }
+        Command::Search { provider, search, json } => block_on(search_command(provider, search.into(), json)),
+        Command::Trace { provider, id, view, width } => block_on(trace_command(provider, id, view, width)),
+        Command::Nvim => unreachable!("the Neovim host is not a terminal command"),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vitals: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn block_on(future: impl Future<Output = Result<()>>) -> Result<()> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::invalid(format!("cannot start the async runtime: {e}")))?
+        .block_on(future)
+}
+
+fn view_file(path: &Path, view: View, width: Option<usize>, trace_id: Option<&str>, span: Option<&str>) -> Result<()> {
+    let traces = load_path(path)?;
+    let trace = pick_trace(traces, trace_id, path)?;
+    print_trace(&trace, view, width, span)
+}
+
+/// The trace a user asked for, or the first; the others are named on stderr.
+fn pick_trace(traces: Vec<Trace>, wanted: Option<&str>, path: &Path) -> Result<Trace> {
+    let count = traces.len();
+    match wanted {
+        Some(id) => {
+            let (wanted, _) = crate::model::TraceId::from_text(id);
+            traces
+                .into_iter()
+                .find(|t| t.id == wanted)
+                .ok_or_else(|| Error::NotFound { what: format!("trace {id}"), source_name: path.display().to_string() })
+        }
+        None => {
+            if count > 1 {
+                eprintln!("{} holds {count} traces; showing the first (pick another with --trace ID):", path.display());
+                for trace in &traces {
+                    eprintln!("  {}", summary_line::format(&TraceSummary::of(trace), now_ns()).trim_end());
+                    eprintln!("    {}", trace.id);
+                }
+            }
+            traces.into_iter().next().ok_or_else(|| Error::invalid(format!("{} holds no traces", path.display())))
+        }
+    }
+}
+
+fn print_trace(trace: &Trace, view: View, width: Option<usize>, span: Option<&str>) -> Result<()> {
+    let colour = std::io::stdout().is_terminal();
+    let width = width.unwrap_or_else(terminal_width);
+    let rendered = match span {
+        Some(id) => {
+            let index = trace.find_span(id).ok_or_else(|| Error::NotFound {
+                what: format!("span {id}"),
+                source_name: format!("trace {}", trace.id),
+            })?;
+            render::detail::render(trace, index, width)
+        }
+        None => render::render_trace(trace, view, width),
+    };
+    write_stdout(&ansi::to_terminal(&rendered.lines, colour))
+}
+
+fn terminal_width() -> usize {
+    terminal_size::terminal_size().map(|(w, _)| w.0 as usize).unwrap_or(120)
+}
+
+fn write_stdout(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    // A closed pipe (`vitals view … | head`) is not an error worth reporting.
+    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+    Ok(())
+}
+
+async fn search_command(flags: ProviderFlags, args: SearchArgs, json: bool) -> Result<()> {
+    let provider = providers::from_config(&flags.to_config())?;
+    let traces = provider.search(&args.to_query()?).await?;
+    let summaries: Vec<TraceSummary> = traces.iter().map(TraceSummary::of).collect();
+    if json {
+        let text = serde_json::to_string_pretty(&summaries).map_err(|e| Error::invalid(e.to_string()))?;
+        return write_stdout(&format!("{text}\n"));
+    }
+    if summaries.is_empty() {
+        eprintln!("No traces of {} match in {}", args.service, provider.describe());
+        return Ok(());
+    }
+    let now = now_ns();
+    let lines: String =
+        summaries.iter().map(|s| format!("{}  {}\n", s.trace_id, summary_line::format(s, now))).collect();
+    write_stdout(&lines)
+}
+
+async fn trace_command(flags: ProviderFlags, id: String, view: View, width: Option<usize>) -> Result<()> {
+    let provider = providers::from_config(&flags.to_config())?;
+    let trace = provider.trace(&id).await?;
+    print_trace(&trace, view, width, None)
+}

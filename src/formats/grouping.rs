@@ -1,0 +1,20 @@
+//! Turns a flat list of spans into traces, one per trace id, in first-seen order.
+
+use std::collections::HashMap;
+
+use crate::model::{Span, Trace, TraceId};
+
+pub fn group_into_traces(spans: impl IntoIterator<Item = Span>) -> Vec<Trace> {
+    let mut order: Vec<TraceId> = Vec::new();
+    let mut by_trace: HashMap<TraceId, Vec<Span>> = HashMap::new();
+    for span in spans {
+        by_trace
+            .entry(span.trace_id)
+            .or_insert_with(|| {
+                order.push(span.trace_id);
+                Vec::new()
+            })
+            .push(span);
+    }
+    order.into_iter().map(|id| Trace::from_spans(id, by_trace.remove(&id).unwrap_or_default())).collect()
+}

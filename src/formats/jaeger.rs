@@ -1,0 +1,417 @@
+//! Jaeger query API v1 JSON: the `{data:[…]}` search response, a single trace object (as
+//! `/api/traces/{id}` wraps it or Jaeger UI downloads it), and a bare array of spans.
+//!
+//! Jaeger is lenient about ids (any string), so this decoder is too: non-hex ids are
+//! hashed and kept as text on the span. It is strict about structure: a wrong type is an
+//! error naming the JSON path where it was found.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use super::grouping::group_into_traces;
+use super::{lenient, parse_json};
+use crate::error::{Error, Result};
+use crate::model::{
+    AttrValue, Attribute, Event, RefKind, Reference, Resource, Span, SpanId, SpanKind, Status, StatusCode, Trace,
+    TraceId,
+};
+
+const FORMAT: &str = "Jaeger JSON";
+
+/// Decodes any of the three Jaeger JSON shapes.
+pub fn decode(bytes: &[u8]) -> Result<Vec<Trace>> {
+    let document: Document = parse_json(bytes, FORMAT)?;
+    if let Some(errors) = document.errors.filter(|e| !e.is_empty()) {
+        let messages: Vec<String> = errors.iter().map(|e| e.msg.clone()).collect();
+        if document.data.is_none() {
+            return Err(Error::decode(FORMAT, format!("the response holds only errors: {}", messages.join("; "))));
+        }
+    }
+    let raw_traces = match (document.data, document.spans, document.bare_spans) {
+        (Some(data), _, _) => data.0,
+        (None, Some(spans), _) => vec![RawTrace { trace_id: document.trace_id, spans, processes: document.processes }],
+        (None, None, Some(spans)) => vec![RawTrace { trace_id: None, spans, processes: HashMap::new() }],
+        (None, None, None) => return Err(Error::decode(FORMAT, "no `data`, `spans` or span array found")),
+    };
+    let spans = raw_traces.into_iter().flat_map(convert_trace).collect::<Vec<Span>>();
+    Ok(group_into_traces(spans))
+}
+
+/// The top level: an object in one of several shapes, or a bare span array.
+#[derive(Default)]
+struct Document {
+    data: Option<OneOrMany<RawTrace>>,
+    errors: Option<Vec<RawError>>,
+    trace_id: Option<String>,
+    spans: Option<Vec<RawSpan>>,
+    processes: HashMap<String, RawProcess>,
+    bare_spans: Option<Vec<RawSpan>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DocumentObject {
+    #[serde(default)]
+    data: Option<OneOrMany<RawTrace>>,
+    #[serde(default)]
+    errors: Option<Vec<RawError>>,
+    #[serde(default, rename = "traceID")]
+    trace_id: Option<String>,
+    #[serde(default)]
+    spans: Option<Vec<RawSpan>>,
+    #[serde(default)]
+    processes: Option<HashMap<String, RawProcess>>,
+}
+
+impl<'de> Deserialize<'de> for Document {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DocumentVisitor;
+        impl<'de> Visitor<'de> for DocumentVisitor {
+            type Value = Document;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a Jaeger response object or an array of spans")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Document, A::Error> {
+                let spans = Vec::<RawSpan>::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(Document { bare_spans: Some(spans), ..Document::default() })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Document, A::Error> {
+                let o = DocumentObject::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(Document {
+                    data: o.data,
+                    errors: o.errors,
+                    trace_id: o.trace_id,
+                    spans: o.spans,
+                    processes: o.processes.unwrap_or_default(),
+                    bare_spans: None,
+                })
+            }
+        }
+        deserializer.deserialize_any(DocumentVisitor)
+    }
+}
+
+/// `data` is an array of traces in search responses and a single trace in Jaeger UI's
+/// saved state; both are accepted without buffering the document.
+struct OneOrMany<T>(Vec<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OneOrManyVisitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for OneOrManyVisitor<T> {
+            type Value = OneOrMany<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a trace or an array of traces")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<OneOrMany<T>, A::Error> {
+                Vec::<T>::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(OneOrMany)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<OneOrMany<T>, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(|t| OneOrMany(vec![t]))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<OneOrMany<T>, E> {
+                Ok(OneOrMany(Vec::new()))
+            }
+        }
+        deserializer.deserialize_any(OneOrManyVisitor(std::marker::PhantomData))
+    }
+}
+
+#[derive(Deserialize)]
+struct RawError {
+    #[serde(default)]
+    msg: String,
+}
+
+#[derive(Deserialize)]
+struct RawTrace {
+    #[serde(default, rename = "traceID")]
+    trace_id: Option<String>,
+    #[serde(default)]
+    spans: Vec<RawSpan>,
+    #[serde(default)]
+    processes: HashMap<String, RawProcess>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(rename_all = "camelCase")]
+struct RawProcess {
+    #[serde(default)]
+    service_name: String,
+    #[serde(default)]
+    tags: Vec<RawTag>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawSpan {
+    #[serde(default, rename = "traceID")]
+    trace_id: Option<String>,
+    #[serde(rename = "spanID")]
+    span_id: String,
+    #[serde(default, rename = "parentSpanID")]
+    parent_span_id: Option<String>,
+    #[serde(default)]
+    operation_name: String,
+    #[serde(default)]
+    references: Option<Vec<RawReference>>,
+    #[serde(default, deserialize_with = "lenient::u64_any")]
+    start_time: u64,
+    #[serde(default, deserialize_with = "lenient::u64_any")]
+    duration: u64,
+    #[serde(default)]
+    tags: Option<Vec<RawTag>>,
+    #[serde(default)]
+    logs: Option<Vec<RawLog>>,
+    #[serde(default, rename = "processID")]
+    process_id: Option<String>,
+    #[serde(default)]
+    process: Option<RawProcess>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawReference {
+    #[serde(default)]
+    ref_type: String,
+    #[serde(default, rename = "traceID")]
+    trace_id: Option<String>,
+    #[serde(rename = "spanID")]
+    span_id: String,
+}
+
+#[derive(Deserialize)]
+struct RawLog {
+    #[serde(default, deserialize_with = "lenient::u64_any")]
+    timestamp: u64,
+    #[serde(default)]
+    fields: Vec<RawTag>,
+}
+
+#[derive(Deserialize, Clone)]
+struct RawTag {
+    key: String,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    value: TagValue,
+}
+
+/// A tag value as JSON gives it, before its declared `type` is applied.
+#[derive(Clone, Default)]
+enum TagValue {
+    #[default]
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+}
+
+impl<'de> Deserialize<'de> for TagValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TagValueVisitor;
+        impl<'de> Visitor<'de> for TagValueVisitor {
+            type Value = TagValue;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string, number or boolean")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<TagValue, E> {
+                Ok(TagValue::Bool(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<TagValue, E> {
+                Ok(TagValue::Int(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<TagValue, E> {
+                Ok(i64::try_from(v).map(TagValue::Int).unwrap_or(TagValue::Float(v as f64)))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<TagValue, E> {
+                Ok(TagValue::Float(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<TagValue, E> {
+                Ok(TagValue::Str(v.to_owned()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<TagValue, E> {
+                Ok(TagValue::Str(v))
+            }
+            fn visit_unit<E>(self) -> Result<TagValue, E> {
+                Ok(TagValue::Null)
+            }
+        }
+        deserializer.deserialize_any(TagValueVisitor)
+    }
+}
+
+impl RawTag {
+    fn into_attribute(self) -> Attribute {
+        let value = match (self.kind.as_deref(), self.value) {
+            (Some("bool"), TagValue::Str(s)) => AttrValue::Bool(s.eq_ignore_ascii_case("true")),
+            (Some("int64"), TagValue::Str(s)) => s.parse().map(AttrValue::Int).unwrap_or(AttrValue::Str(s)),
+            (Some("float64"), TagValue::Str(s)) => s.parse().map(AttrValue::Float).unwrap_or(AttrValue::Str(s)),
+            (_, TagValue::Bool(b)) => AttrValue::Bool(b),
+            (_, TagValue::Int(i)) => AttrValue::Int(i),
+            (_, TagValue::Float(f)) => AttrValue::Float(f),
+            (_, TagValue::Str(s)) => AttrValue::Str(s),
+            (_, TagValue::Null) => AttrValue::Str(String::new()),
+        };
+        Attribute { key: self.key, value }
+    }
+}
+
+const MICROS: u64 = 1_000;
+
+fn convert_trace(raw: RawTrace) -> Vec<Span> {
+    let resources: HashMap<String, Arc<Resource>> =
+        raw.processes.into_iter().map(|(id, process)| (id, Arc::new(convert_process(process)))).collect();
+    let unknown = Arc::new(Resource { service: "unknown".to_string(), attributes: Vec::new() });
+    let trace_text = raw.trace_id;
+    raw.spans
+        .into_iter()
+        .map(|span| {
+            let resource = match (&span.process, span.process_id.as_ref().and_then(|id| resources.get(id))) {
+                (Some(process), _) => Arc::new(convert_process(process.clone())),
+                (None, Some(shared)) => Arc::clone(shared),
+                (None, None) => Arc::clone(&unknown),
+            };
+            convert_span(span, trace_text.as_deref(), resource)
+        })
+        .collect()
+}
+
+fn convert_process(process: RawProcess) -> Resource {
+    let service = if process.service_name.is_empty() { "unknown".to_string() } else { process.service_name };
+    Resource { service, attributes: process.tags.into_iter().map(RawTag::into_attribute).collect() }
+}
+
+fn convert_span(raw: RawSpan, trace_text: Option<&str>, resource: Arc<Resource>) -> Span {
+    let trace_id = TraceId::from_text(raw.trace_id.as_deref().or(trace_text).unwrap_or_default()).0;
+    let (span_id, canonical) = SpanId::from_text(&raw.span_id);
+    let references: Vec<Reference> = raw
+        .references
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| Reference {
+            kind: if r.ref_type.eq_ignore_ascii_case("FOLLOWS_FROM") { RefKind::FollowsFrom } else { RefKind::ChildOf },
+            trace_id: r.trace_id.as_deref().map(|t| TraceId::from_text(t).0).unwrap_or(trace_id),
+            span_id: SpanId::from_text(&r.span_id).0,
+        })
+        .collect();
+    let parent_id = parent_of(&references, trace_id)
+        .or_else(|| raw.parent_span_id.as_deref().map(|p| SpanId::from_text(p).0).filter(|p| !p.is_zero()));
+    let attributes: Vec<Attribute> = raw.tags.unwrap_or_default().into_iter().map(RawTag::into_attribute).collect();
+    let kind = attributes
+        .iter()
+        .find(|a| a.key == "span.kind")
+        .and_then(|a| a.value.as_str())
+        .map(SpanKind::from_name)
+        .unwrap_or_default();
+    let status = status_from_tags(&attributes);
+    let events = raw.logs.unwrap_or_default().into_iter().map(convert_log).collect();
+    Span {
+        trace_id,
+        span_id,
+        parent_id,
+        references,
+        resource,
+        operation: raw.operation_name,
+        kind,
+        start_ns: raw.start_time.saturating_mul(MICROS),
+        duration_ns: raw.duration.saturating_mul(MICROS),
+        status,
+        attributes,
+        events,
+        source_id: (!canonical).then(|| raw.span_id.into_boxed_str()),
+    }
+}
+
+/// Jaeger UI's rule: the parent is the first CHILD_OF reference within the trace, or else
+/// the first FOLLOWS_FROM one.
+fn parent_of(references: &[Reference], trace_id: TraceId) -> Option<SpanId> {
+    let in_trace = |kind| references.iter().find(|r| r.kind == kind && r.trace_id == trace_id);
+    in_trace(RefKind::ChildOf).or_else(|| in_trace(RefKind::FollowsFrom)).map(|r| r.span_id)
+}
+
+/// Jaeger marks failures with an `error=true` tag; OpenTelemetry spans stored by Jaeger
+/// carry `otel.status_code` and `otel.status_description`.
+fn status_from_tags(attributes: &[Attribute]) -> Status {
+    let get = |key: &str| attributes.iter().find(|a| a.key == key).map(|a| &a.value);
+    let message = get("otel.status_description").or_else(|| get("error.message")).map(|v| v.to_string());
+    let code = match get("otel.status_code").and_then(AttrValue::as_str) {
+        Some(c) if c.eq_ignore_ascii_case("ERROR") => StatusCode::Error,
+        _ if get("error").is_some_and(AttrValue::is_truthy) => StatusCode::Error,
+        Some(c) if c.eq_ignore_ascii_case("OK") => StatusCode::Ok,
+        _ => StatusCode::Unset,
+    };
+    Status { code, message: message.unwrap_or_default() }
+}
+
+fn convert_log(log: RawLog) -> Event {
+    let attributes: Vec<Attribute> = log.fields.into_iter().map(RawTag::into_attribute).collect();
+    let name = ["event", "message", "log"]
+        .iter()
+        .find_map(|key| attributes.iter().find(|a| a.key == *key))
+        .map(|a| a.value.to_string())
+        .unwrap_or_else(|| "log".to_string());
+    Event { time_ns: log.timestamp.saturating_mul(MICROS), name, attributes }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_search_response_with_processes_decodes() {
+        let json = br#"{"data":[{"traceID":"abc","spans":[
+            {"traceID":"abc","spanID":"1","operationName":"root","references":[],"startTime":10,"duration":5,
+             "tags":[{"key":"span.kind","type":"string","value":"server"},{"key":"error","type":"bool","value":true},
+                     {"key":"http.status_code","type":"int64","value":"500"}],
+             "logs":[{"timestamp":12,"fields":[{"key":"event","type":"string","value":"retry"}]}],"processID":"p1"},
+            {"traceID":"abc","spanID":"2","operationName":"child","references":[{"refType":"FOLLOWS_FROM","traceID":"abc","spanID":"1"}],
+             "startTime":11,"duration":2,"processID":"p2"}],
+            "processes":{"p1":{"serviceName":"frontend","tags":[{"key":"host","type":"string","value":"h1"}]},"p2":{"serviceName":"queue"}}}],
+            "total":0,"limit":0,"offset":0,"errors":null}"#;
+        let traces = decode(json).unwrap();
+        assert_eq!(traces.len(), 1);
+        let trace = &traces[0];
+        let root = trace.root().unwrap();
+        assert_eq!((root.service(), root.operation.as_str(), root.kind), ("frontend", "root", SpanKind::Server));
+        assert_eq!((root.start_ns, root.duration_ns), (10_000, 5_000));
+        assert!(root.is_error());
+        assert_eq!(root.attr("http.status_code"), Some(&AttrValue::Int(500)));
+        assert_eq!(root.events[0].name, "retry");
+        assert_eq!(root.events[0].time_ns, 12_000);
+        let child = &trace.spans[1];
+        assert_eq!(child.parent_id, Some(root.span_id));
+        assert!(child.follows_from_parent());
+        assert_eq!(child.service(), "queue");
+    }
+
+    #[test]
+    fn a_bare_span_array_with_inline_processes_and_string_ids_decodes() {
+        let json = br#"[{"traceID":"t","spanID":"span-A","operationName":"a","startTime":"100","duration":"7",
+                         "process":{"serviceName":"svc"}},
+                        {"traceID":"t","spanID":"span-B","operationName":"b","startTime":101,"duration":1,
+                         "references":[{"refType":"CHILD_OF","spanID":"span-A"}]}]"#;
+        let traces = decode(json).unwrap();
+        let trace = &traces[0];
+        assert_eq!(trace.spans[0].display_id(), "span-A");
+        assert_eq!(trace.spans[1].parent_id, Some(trace.spans[0].span_id));
+        assert_eq!(trace.spans[1].service(), "unknown");
+        assert_eq!(trace.duration_ns(), 7_000);
+    }
+
+    #[test]
+    fn errors_name_the_path_and_the_problem() {
+        let err = decode(br#"{"data":[{"traceID":"a","spans":[{"spanID":"1","startTime":"soon"}]}]}"#).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("data[0].spans[0].startTime"), "{text}");
+        assert!(text.contains("not an integer"), "{text}");
+
+        let err = decode(br#"{"data":null,"errors":[{"code":404,"msg":"trace not found"}]}"#).unwrap_err();
+        assert!(err.to_string().contains("trace not found"), "{err}");
+    }
+}

@@ -1,0 +1,84 @@
+//! Decoders from bytes into the trace model. Pure functions: no I/O, no global state.
+//!
+//! [`decode`] recognizes the format by itself, so every front door (files, HTTP bodies,
+//! pasted text) accepts whatever a user has at hand.
+
+mod grouping;
+pub mod jaeger;
+mod lenient;
+pub mod otlp;
+pub mod otlp_json;
+
+use crate::error::{Error, Result};
+use crate::model::Trace;
+
+/// The formats Vitals reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Jaeger's query API v1 JSON and Jaeger UI's trace downloads.
+    JaegerJson,
+    /// OTLP JSON, including Jaeger api/v3 and Tempo envelopes.
+    OtlpJson,
+    /// OTLP protobuf (`ExportTraceServiceRequest` / `TracesData`).
+    OtlpProtobuf,
+}
+
+/// Guesses the format from the first bytes: JSON documents are told apart by their
+/// top-level keys, anything else is taken for protobuf.
+pub fn sniff(bytes: &[u8]) -> Format {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if !matches!(first, Some(b'{') | Some(b'[')) {
+        return Format::OtlpProtobuf;
+    }
+    let head = &bytes[..bytes.len().min(4096)];
+    let has = |needle: &[u8]| head.windows(needle.len()).any(|w| w == needle);
+    let otlp = [&b"\"resourceSpans\""[..], b"\"resource_spans\"", b"\"batches\"", b"\"result\"", b"\"scopeSpans\""];
+    if otlp.iter().any(|key| has(key)) { Format::OtlpJson } else { Format::JaegerJson }
+}
+
+/// Decodes any supported format into traces, one per trace id.
+pub fn decode(bytes: &[u8]) -> Result<Vec<Trace>> {
+    match sniff(bytes) {
+        Format::JaegerJson => jaeger::decode(bytes),
+        Format::OtlpJson => otlp_json::decode(bytes),
+        Format::OtlpProtobuf => otlp::decode_protobuf(bytes),
+    }
+}
+
+/// Parses JSON quickly and, only when that fails, parses again with path tracking so the
+/// error can say where in the document the problem is.
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], format: &'static str) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|fast_error| {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        match serde_path_to_error::deserialize::<_, T>(&mut de) {
+            Err(e) => {
+                let path = e.path().to_string();
+                let place =
+                    if path.is_empty() || path == "." { "the top level".to_string() } else { format!("`{path}`") };
+                Error::decode(format, format!("at {place}: {}", e.inner()))
+            }
+            Ok(_) => Error::decode(format, fast_error.to_string()),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffing_tells_the_formats_apart() {
+        assert_eq!(sniff(br#"{"data":[{"traceID":"1"}]}"#), Format::JaegerJson);
+        assert_eq!(sniff(br#"  [{"traceID":"1","spanID":"2"}]"#), Format::JaegerJson);
+        assert_eq!(sniff(br#"{"resourceSpans":[]}"#), Format::OtlpJson);
+        assert_eq!(sniff(br#"{"batches":[]}"#), Format::OtlpJson);
+        assert_eq!(sniff(&[0x0a, 0x02, 0x0a, 0x00]), Format::OtlpProtobuf);
+    }
+
+    #[test]
+    fn garbage_is_an_error_in_every_format() {
+        for bytes in [&b"{"[..], b"[1,2", b"\x0a\xff\xff\xff", b"{\"resourceSpans\": 7}", b"null"] {
+            assert!(decode(bytes).is_err(), "{:?} decoded", String::from_utf8_lossy(bytes));
+        }
+    }
+}

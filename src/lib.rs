@@ -1,0 +1,17 @@
+//! Vitals: distributed tracing and performance profiling inside the editor.
+//!
+//! The layers, each depending only on the ones before it (see DESIGN.md):
+//! [`model`] → [`formats`] → [`analysis`] → [`render`] → [`providers`] → front doors
+//! ([`nvim`], [`cli`]).
+#![deny(clippy::print_stdout)]
+
+pub mod analysis;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod formats;
+pub mod logging;
+pub mod model;
+pub mod nvim;
+pub mod providers;
+pub mod render;

@@ -1,0 +1,15 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use vitals::cli::{self, Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Nvim => vitals::nvim::run(),
+        command => {
+            vitals::logging::to_stderr();
+            cli::run(command)
+        }
+    }
+}

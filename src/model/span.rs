@@ -1,0 +1,241 @@
+//! One span of a trace, normalized from whatever format it arrived in.
+
+use std::sync::Arc;
+
+use super::ids::{SpanId, TraceId};
+
+/// What role a span plays in a call (OpenTelemetry's `SpanKind`, Jaeger's `span.kind` tag).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SpanKind {
+    #[default]
+    Unspecified,
+    Internal,
+    Server,
+    Client,
+    Producer,
+    Consumer,
+}
+
+impl SpanKind {
+    /// Reads Jaeger's `span.kind` tag values and OTLP's enum names alike.
+    pub fn from_name(name: &str) -> Self {
+        match name.to_ascii_lowercase().trim_start_matches("span_kind_") {
+            "internal" => Self::Internal,
+            "server" => Self::Server,
+            "client" => Self::Client,
+            "producer" => Self::Producer,
+            "consumer" => Self::Consumer,
+            _ => Self::Unspecified,
+        }
+    }
+
+    /// OTLP's numeric encoding.
+    pub fn from_otlp(code: i64) -> Self {
+        match code {
+            1 => Self::Internal,
+            2 => Self::Server,
+            3 => Self::Client,
+            4 => Self::Producer,
+            5 => Self::Consumer,
+            _ => Self::Unspecified,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unspecified => "unspecified",
+            Self::Internal => "internal",
+            Self::Server => "server",
+            Self::Client => "client",
+            Self::Producer => "producer",
+            Self::Consumer => "consumer",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum StatusCode {
+    #[default]
+    Unset,
+    Ok,
+    Error,
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Status {
+    pub code: StatusCode,
+    pub message: String,
+}
+
+/// A typed attribute value; OTLP's `AnyValue`, which also covers Jaeger's tag types.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AttrValue {
+    Str(String),
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Bytes(Vec<u8>),
+    Array(Vec<AttrValue>),
+    Map(Vec<Attribute>),
+}
+
+impl AttrValue {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            AttrValue::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            AttrValue::Int(i) => Some(*i),
+            AttrValue::Str(s) => s.parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// True for `true` and for the string "true", as Jaeger's `error` tag is sent both ways.
+    pub fn is_truthy(&self) -> bool {
+        match self {
+            AttrValue::Bool(b) => *b,
+            AttrValue::Str(s) => s.eq_ignore_ascii_case("true"),
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for AttrValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AttrValue::Str(s) => f.write_str(s),
+            AttrValue::Bool(b) => write!(f, "{b}"),
+            AttrValue::Int(i) => write!(f, "{i}"),
+            AttrValue::Float(x) => write!(f, "{x}"),
+            AttrValue::Bytes(b) => b.iter().try_for_each(|byte| write!(f, "{byte:02x}")),
+            AttrValue::Array(items) => {
+                f.write_str("[")?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                f.write_str("]")
+            }
+            AttrValue::Map(entries) => {
+                f.write_str("{")?;
+                for (i, entry) in entries.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{}: {}", entry.key, entry.value)?;
+                }
+                f.write_str("}")
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Attribute {
+    pub key: String,
+    pub value: AttrValue,
+}
+
+impl Attribute {
+    pub fn new(key: impl Into<String>, value: AttrValue) -> Self {
+        Self { key: key.into(), value }
+    }
+}
+
+/// Looks an attribute up by key; attribute lists are short, so a scan beats a map.
+pub fn find_attr<'a>(attributes: &'a [Attribute], key: &str) -> Option<&'a AttrValue> {
+    attributes.iter().find(|a| a.key == key).map(|a| &a.value)
+}
+
+/// A timestamped event on a span (OTLP span event, Jaeger log).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub time_ns: u64,
+    pub name: String,
+    pub attributes: Vec<Attribute>,
+}
+
+/// How a span relates to another one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefKind {
+    /// The other span waits for this one (a synchronous child).
+    ChildOf,
+    /// The other span started this one but does not wait for it (an async hand-off).
+    FollowsFrom,
+    /// A causal link without a parent relation (OTLP span links).
+    Link,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reference {
+    pub kind: RefKind,
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
+}
+
+/// The process that emitted spans: its service and resource attributes. Shared by all of
+/// its spans, since a trace has few processes and many spans.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Resource {
+    pub service: String,
+    pub attributes: Vec<Attribute>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Span {
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
+    pub parent_id: Option<SpanId>,
+    /// Every reference the source gave, the parent's included.
+    pub references: Vec<Reference>,
+    pub resource: Arc<Resource>,
+    pub operation: String,
+    pub kind: SpanKind,
+    /// Unix time in nanoseconds; 0 when the source had none.
+    pub start_ns: u64,
+    pub duration_ns: u64,
+    pub status: Status,
+    pub attributes: Vec<Attribute>,
+    pub events: Vec<Event>,
+    /// The id as the source wrote it, kept only when it was not canonical hex.
+    pub source_id: Option<Box<str>>,
+}
+
+impl Span {
+    pub fn service(&self) -> &str {
+        &self.resource.service
+    }
+
+    pub fn end_ns(&self) -> u64 {
+        self.start_ns.saturating_add(self.duration_ns)
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.status.code == StatusCode::Error
+    }
+
+    pub fn attr(&self, key: &str) -> Option<&AttrValue> {
+        find_attr(&self.attributes, key)
+    }
+
+    /// The id as the user knows it: the source's text when it was not hex.
+    pub fn display_id(&self) -> String {
+        match &self.source_id {
+            Some(text) => text.to_string(),
+            None => self.span_id.to_string(),
+        }
+    }
+
+    /// True when the parent hands work off without waiting for it (FOLLOWS_FROM).
+    pub fn follows_from_parent(&self) -> bool {
+        self.parent_id
+            .is_some_and(|parent| self.references.iter().any(|r| r.span_id == parent && r.kind == RefKind::FollowsFrom))
+    }
+}

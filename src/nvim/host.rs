@@ -1,0 +1,225 @@
+//! The host's state and its answers to the plugin's calls.
+
+use std::num::NonZeroUsize;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use futures::FutureExt;
+use lru::LruCache;
+use nvim_rs::compat::tokio::Compat;
+use nvim_rs::{Handler, Neovim};
+use rmpv::Value;
+
+use super::protocol::{self, OpenTraceParams, SearchItem, ServiceParams, ViewActionParams, params, to_value};
+use super::views::Views;
+use crate::analysis::TraceSummary;
+use crate::config::ProviderConfig;
+use crate::error::{Error, Result};
+use crate::model::{Trace, TraceId};
+use crate::providers::{self, SearchArgs, TraceProvider, query::now_ns};
+use crate::render::summary_line;
+
+type Writer = Compat<tokio::fs::File>;
+
+/// Traces fetched recently, so that opening a search result or reopening a trace is instant.
+const CACHED_TRACES: usize = 64;
+
+#[derive(Clone)]
+pub struct Host {
+    state: Arc<Mutex<State>>,
+}
+
+struct State {
+    config: ProviderConfig,
+    provider: Option<Arc<dyn TraceProvider>>,
+    traces: LruCache<TraceId, Arc<Trace>>,
+    views: Views,
+}
+
+impl Default for Host {
+    fn default() -> Self {
+        Host {
+            state: Arc::new(Mutex::new(State {
+                config: ProviderConfig::default(),
+                provider: None,
+                traces: LruCache::new(NonZeroUsize::new(CACHED_TRACES).unwrap_or(NonZeroUsize::MIN)),
+                views: Views::default(),
+            })),
+        }
+    }
+}
+
+#[async_trait]
+impl Handler for Host {
+    type Writer = Writer;
+
+    /// Quick questions that never touch the network may be asked synchronously.
+    async fn handle_request(&self, name: String, _args: Vec<Value>, _nvim: Neovim<Writer>) -> Result<Value, Value> {
+        match name.as_str() {
+            "version" => Ok(Value::from(env!("CARGO_PKG_VERSION"))),
+            "log_file" => {
+                Ok(crate::logging::log_file_path().map(|p| Value::from(p.display().to_string())).unwrap_or(Value::Nil))
+            }
+            _ => Err(Value::from(format!("unknown request {name:?}"))),
+        }
+    }
+
+    /// Everything else: answered later through `_resolve`, so the editor never waits.
+    /// Id 0 means the plugin wants no answer.
+    async fn handle_notify(&self, name: String, args: Vec<Value>, nvim: Neovim<Writer>) {
+        let (id, params) = protocol::split_args(args);
+        let id = id.filter(|id| *id != 0);
+        if name == "configure" {
+            // Applied before the next message is read, so calls sent after it use it.
+            let outcome = self.configure(params);
+            if let Some(id) = id {
+                tokio::spawn(async move { resolve(&nvim, id, outcome).await });
+            }
+            return;
+        }
+        let host = self.clone();
+        tokio::spawn(async move {
+            let outcome = AssertUnwindSafe(host.dispatch(&name, params)).catch_unwind().await;
+            let outcome = outcome
+                .unwrap_or_else(|_| Err(Error::invalid(format!("internal error while handling {name}; see the log"))));
+            if let Err(e) = &outcome {
+                tracing::warn!(method = name, "{e}");
+            }
+            if let Some(id) = id {
+                resolve(&nvim, id, outcome).await;
+            }
+        });
+    }
+}
+
+async fn resolve(nvim: &Neovim<Writer>, id: u64, outcome: Result<Value>) {
+    let (err, result) = match outcome {
+        Ok(value) => (Value::Nil, value),
+        Err(e) => (Value::from(e.to_string()), Value::Nil),
+    };
+    let call = nvim.exec_lua("require('vitals.client')._resolve(...)", vec![Value::from(id), err, result]);
+    if let Err(e) = call.await {
+        tracing::warn!("could not deliver the answer to request {id}: {e}");
+    }
+}
+
+impl Host {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind; keep serving.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn provider(&self) -> Result<Arc<dyn TraceProvider>> {
+        let mut state = self.state();
+        if let Some(provider) = &state.provider {
+            return Ok(Arc::clone(provider));
+        }
+        let provider = providers::from_config(&state.config)?;
+        state.provider = Some(Arc::clone(&provider));
+        Ok(provider)
+    }
+
+    /// Takes new provider settings. Settings that cannot work (a malformed URL) are kept
+    /// anyway, so that every later call reports the problem instead of silently using
+    /// the previous backend.
+    fn configure(&self, raw: Value) -> Result<Value> {
+        let config: ProviderConfig = params(raw)?;
+        let provider = providers::from_config(&config);
+        let mut state = self.state();
+        state.config = config;
+        state.provider = provider.as_ref().ok().cloned();
+        provider.map(|p| Value::from(p.describe()))
+    }
+
+    async fn dispatch(&self, name: &str, raw: Value) -> Result<Value> {
+        match name {
+            "test_connection" => {
+                let provider = match raw.is_nil() {
+                    true => self.provider()?,
+                    false => providers::from_config(&params::<ProviderConfig>(raw)?)?,
+                };
+                let services = provider.services().await?;
+                Ok(Value::from(format!(
+                    "Connected to {}: {} service{}",
+                    provider.describe(),
+                    services.len(),
+                    if services.len() == 1 { "" } else { "s" }
+                )))
+            }
+            "services" => to_value(&self.provider()?.services().await?),
+            "operations" => {
+                let ServiceParams { service } = params(raw)?;
+                to_value(&self.provider()?.operations(&service).await?)
+            }
+            "search" => self.search(params(raw)?).await,
+            "open_trace" => self.open_trace(params(raw)?).await,
+            "view_action" => self.view_action(params(raw)?),
+            "close_view" => {
+                let ViewActionParams { view_id, .. } = params(raw)?;
+                self.state().views.close(view_id);
+                Ok(Value::Nil)
+            }
+            _ => Err(Error::invalid(format!(
+                "the host does not know the call {name:?}; is the plugin newer than the binary?"
+            ))),
+        }
+    }
+
+    async fn search(&self, args: SearchArgs) -> Result<Value> {
+        let query = args.to_query()?;
+        let traces = self.provider()?.search(&query).await?;
+        let now = now_ns();
+        let items: Vec<SearchItem> = traces
+            .iter()
+            .map(|trace| {
+                let summary = TraceSummary::of(trace);
+                SearchItem {
+                    label: summary_line::format(&summary, now),
+                    trace_id: summary.trace_id,
+                    duration_ns: summary.duration_ns,
+                    error_count: summary.error_count,
+                }
+            })
+            .collect();
+        let mut state = self.state();
+        for trace in traces {
+            state.traces.put(trace.id, Arc::new(trace));
+        }
+        to_value(&items)
+    }
+
+    async fn open_trace(&self, p: OpenTraceParams) -> Result<Value> {
+        let id = p.trace_id.trim();
+        if id.is_empty() {
+            return Err(Error::invalid(
+                "Which trace? Give a trace id, e.g. :VitalsTrace 4bf92f3577b34da6a3ce929d0e0e4736",
+            ));
+        }
+        let key = TraceId::from_text(id).0;
+        let cached = self.state().traces.get(&key).cloned();
+        let trace = match cached {
+            Some(trace) => trace,
+            None => {
+                let trace = Arc::new(self.provider()?.trace(id).await?);
+                self.state().traces.put(key, Arc::clone(&trace));
+                trace
+            }
+        };
+        let payload = self.state().views.open(trace, p.view, p.width.max(20));
+        to_value(&payload)
+    }
+
+    fn view_action(&self, p: ViewActionParams) -> Result<Value> {
+        let mut state = self.state();
+        match p.action.as_str() {
+            "detail" => match state.views.detail(p.view_id, p.line, p.col, p.width)? {
+                Some(drawing) => to_value(&drawing),
+                None => Ok(Value::Nil),
+            },
+            "toggle" => to_value(&state.views.toggle(p.view_id)?),
+            "resize" => to_value(&state.views.redraw(p.view_id, None, Some(p.width))?),
+            other => Err(Error::invalid(format!("unknown view action {other:?}"))),
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! The messages between the Lua plugin and the host, as msgpack values.
+
+use rmpv::Value;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::render::{Rendered, View};
+
+/// Reads a notification's `(id, params)` arguments.
+pub fn split_args(args: Vec<Value>) -> (Option<u64>, Value) {
+    let mut args = args.into_iter();
+    let id = args.next().and_then(|v| v.as_u64());
+    (id, args.next().unwrap_or(Value::Nil))
+}
+
+/// Reads typed parameters. Goes through msgpack bytes with rmp-serde, which reads enums
+/// from their names (`"flame"`, `"file"`) the way Lua sends them.
+pub fn params<T: for<'de> Deserialize<'de> + Default>(value: Value) -> Result<T> {
+    if value.is_nil() {
+        return Ok(T::default());
+    }
+    let mut bytes = Vec::new();
+    rmpv::encode::write_value(&mut bytes, &value)
+        .map_err(|e| Error::invalid(format!("cannot re-encode arguments: {e}")))?;
+    rmp_serde::from_slice(&bytes)
+        .map_err(|e| Error::invalid(format!("the plugin sent arguments the host cannot read: {e}")))
+}
+
+/// Encodes an answer for Lua: structs become maps with field names as keys.
+pub fn to_value<T: Serialize>(payload: &T) -> Result<Value> {
+    let bytes =
+        rmp_serde::to_vec_named(payload).map_err(|e| Error::invalid(format!("cannot encode the answer: {e}")))?;
+    rmpv::decode::read_value(&mut bytes.as_slice())
+        .map_err(|e| Error::invalid(format!("cannot encode the answer: {e}")))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ServiceParams {
+    pub service: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct OpenTraceParams {
+    pub trace_id: String,
+    pub view: View,
+    pub width: usize,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ViewActionParams {
+    pub view_id: u64,
+    /// `detail`, `toggle`, or `resize`.
+    pub action: String,
+    /// 0-based line and byte column of the cursor.
+    pub line: usize,
+    pub col: usize,
+    pub width: usize,
+}
+
+/// One search result as the picker shows it.
+#[derive(Serialize)]
+pub struct SearchItem {
+    pub trace_id: String,
+    pub label: String,
+    pub duration_ns: u64,
+    pub error_count: usize,
+}
+
+/// Text and highlights for a float: `highlights` are `[line, start, end, group]` with
+/// 0-based lines and byte columns, ready for `nvim_buf_set_extmark`.
+#[derive(Serialize)]
+pub struct Drawing {
+    pub title: String,
+    pub lines: Vec<String>,
+    pub highlights: Vec<(usize, usize, usize, String)>,
+}
+
+impl Drawing {
+    pub fn new(title: String, rendered: &Rendered) -> Self {
+        let highlights = rendered
+            .lines
+            .iter()
+            .enumerate()
+            .flat_map(|(n, line)| line.highlights.iter().map(move |h| (n, h.start, h.end, h.group.to_string())))
+            .collect();
+        Drawing { title, lines: rendered.lines.iter().map(|l| l.text.clone()).collect(), highlights }
+    }
+}
+
+/// A trace float: its drawing plus the id the plugin quotes back in key actions.
+#[derive(Serialize)]
+pub struct ViewPayload {
+    pub view_id: u64,
+    pub view: View,
+    pub trace_id: String,
+    #[serde(flatten)]
+    pub drawing: Drawing,
+}

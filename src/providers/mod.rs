@@ -1,0 +1,59 @@
+//! Trace backends behind one trait, so every command works the same on each of them.
+
+pub mod file;
+mod http;
+pub mod jaeger;
+pub mod query;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::config::{ProviderConfig, ProviderKind};
+use crate::error::Result;
+use crate::model::Trace;
+
+pub use query::{SearchArgs, SearchQuery};
+
+#[async_trait]
+pub trait TraceProvider: Send + Sync {
+    /// "jaeger at http://localhost:16686": how errors and status lines name the backend.
+    fn describe(&self) -> String;
+    async fn services(&self) -> Result<Vec<String>>;
+    async fn operations(&self, service: &str) -> Result<Vec<String>>;
+    /// Traces that have a span matching the query, newest first.
+    async fn search(&self, query: &SearchQuery) -> Result<Vec<Trace>>;
+    async fn trace(&self, id: &str) -> Result<Trace>;
+}
+
+pub fn from_config(config: &ProviderConfig) -> Result<Arc<dyn TraceProvider>> {
+    Ok(match config.kind {
+        ProviderKind::Jaeger => Arc::new(jaeger::JaegerProvider::new(config)?),
+        ProviderKind::File => Arc::new(file::FileProvider::new(config.endpoint())),
+    })
+}
+
+/// Newest first, then cut to the limit: the order every provider returns results in.
+fn newest_first(mut traces: Vec<Trace>, limit: usize) -> Vec<Trace> {
+    traces.sort_by_key(|t| std::cmp::Reverse(t.start_ns()));
+    traces.truncate(limit);
+    traces
+}
+
+/// Jaeger's search semantics, for providers that filter by themselves: a trace matches
+/// when one of its spans has the service, the operation, every tag and a duration in range.
+pub fn matches(trace: &Trace, query: &SearchQuery) -> bool {
+    trace.spans.iter().any(|span| {
+        span.service() == query.service
+            && query.operation.as_ref().is_none_or(|op| &span.operation == op)
+            && query.min_duration_ns.is_none_or(|min| span.duration_ns >= min)
+            && query.max_duration_ns.is_none_or(|max| span.duration_ns <= max)
+            && query.tags.iter().all(|(key, value)| {
+                span.attributes
+                    .iter()
+                    .chain(&span.resource.attributes)
+                    .any(|a| a.key == *key && a.value.to_string() == *value)
+            })
+            && query.time_range_us.is_none_or(|(start, end)| (start..=end).contains(&(span.start_ns / 1_000)))
+    })
+}

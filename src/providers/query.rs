@@ -1,0 +1,162 @@
+//! What a user asks a backend for, in the units the model uses, plus the parsing of the
+//! human forms (`1s`, `250ms`, `2h`, `http.status_code=500`) shared by commands and flags.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// How far back a search looks when the user does not say (Jaeger UI's default).
+pub const DEFAULT_LOOKBACK: Duration = Duration::from_secs(3600);
+pub const DEFAULT_LIMIT: usize = 20;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchQuery {
+    pub service: String,
+    pub operation: Option<String>,
+    /// Span attributes that must match exactly.
+    pub tags: Vec<(String, String)>,
+    /// Unix time range in microseconds, as Jaeger takes it; `None` means "no bound"
+    /// for providers that can search everything, and the last hour for Jaeger.
+    pub time_range_us: Option<(u64, u64)>,
+    pub min_duration_ns: Option<u64>,
+    pub max_duration_ns: Option<u64>,
+    pub limit: usize,
+}
+
+impl SearchQuery {
+    pub fn new(service: impl Into<String>) -> Self {
+        SearchQuery {
+            service: service.into(),
+            operation: None,
+            tags: Vec::new(),
+            time_range_us: None,
+            min_duration_ns: None,
+            max_duration_ns: None,
+            limit: DEFAULT_LIMIT,
+        }
+    }
+
+    /// The time range to send to a backend that needs one.
+    pub fn range_or_recent(&self) -> (u64, u64) {
+        self.time_range_us.unwrap_or_else(|| lookback_range(DEFAULT_LOOKBACK))
+    }
+}
+
+/// The arguments of a search as a user types them (`:VitalsSearch`, `vitals search`).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct SearchArgs {
+    pub service: String,
+    pub operation: Option<String>,
+    pub tags: Vec<String>,
+    pub min_duration: Option<String>,
+    pub max_duration: Option<String>,
+    pub limit: Option<usize>,
+    pub lookback: Option<String>,
+}
+
+impl SearchArgs {
+    pub fn to_query(&self) -> Result<SearchQuery> {
+        if self.service.trim().is_empty() {
+            return Err(Error::invalid("A search needs a service name"));
+        }
+        Ok(SearchQuery {
+            service: self.service.trim().to_string(),
+            operation: blank_to_none(&self.operation).map(str::to_string),
+            tags: self.tags.iter().map(|t| parse_tag(t)).collect::<Result<_>>()?,
+            time_range_us: blank_to_none(&self.lookback).map(parse_duration).transpose()?.map(lookback_range),
+            min_duration_ns: blank_to_none(&self.min_duration).map(parse_duration).transpose()?.map(as_ns),
+            max_duration_ns: blank_to_none(&self.max_duration).map(parse_duration).transpose()?.map(as_ns),
+            limit: self.limit.filter(|&l| l > 0).unwrap_or(DEFAULT_LIMIT),
+        })
+    }
+}
+
+/// An argument left blank, or given as `*` or `all` (so that later positional arguments
+/// can be given without this one), means "not set".
+fn blank_to_none(arg: &Option<String>) -> Option<&str> {
+    arg.as_deref().map(str::trim).filter(|s| !s.is_empty() && *s != "*" && *s != "all")
+}
+
+/// `250ms`, `1.5s`, `2h`, `1h30m`; a bare number means milliseconds.
+pub fn parse_duration(text: &str) -> Result<Duration> {
+    let text = text.trim();
+    if let Ok(ms) = text.parse::<f64>()
+        && ms >= 0.0
+        && ms.is_finite()
+    {
+        return Ok(Duration::from_secs_f64(ms / 1000.0));
+    }
+    if let Some(seconds) = decimal_seconds(text) {
+        return Ok(seconds);
+    }
+    humantime::parse_duration(text)
+        .map_err(|e| Error::invalid(format!("{text:?} is not a duration like 250ms, 1.5s or 2h ({e})")))
+}
+
+/// humantime has no fractions: `1.5s` is read here as 1 s + 500 ms.
+fn decimal_seconds(text: &str) -> Option<Duration> {
+    let number = text.strip_suffix('s').filter(|n| !n.ends_with(['m', 'µ', 'u', 'n']))?;
+    let value: f64 = number.parse().ok().filter(|v: &f64| *v >= 0.0 && v.is_finite())?;
+    Some(Duration::from_secs_f64(value))
+}
+
+fn parse_tag(text: &str) -> Result<(String, String)> {
+    text.split_once('=')
+        .or_else(|| text.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| Error::invalid(format!("{text:?} is not a tag filter like http.status_code=500")))
+}
+
+fn as_ns(d: Duration) -> u64 {
+    d.as_nanos().min(u64::MAX as u128) as u64
+}
+
+pub fn now_ns() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(as_ns).unwrap_or(0)
+}
+
+/// `[now - lookback, now]` in microseconds.
+pub fn lookback_range(lookback: Duration) -> (u64, u64) {
+    let end = now_ns() / 1_000;
+    (end.saturating_sub(lookback.as_micros() as u64), end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_in_the_forms_users_type() {
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("300").unwrap(), Duration::from_millis(300));
+        assert!(parse_duration("soon").unwrap_err().to_string().contains("250ms"));
+    }
+
+    #[test]
+    fn search_args_become_a_query() {
+        let args = SearchArgs {
+            service: "frontend".into(),
+            operation: Some("*".into()),
+            tags: vec!["http.status_code=500".into()],
+            min_duration: Some("1s".into()),
+            limit: Some(5),
+            lookback: Some("2h".into()),
+            ..SearchArgs::default()
+        };
+        let query = args.to_query().unwrap();
+        assert_eq!(query.operation, None);
+        assert_eq!(query.tags, vec![("http.status_code".to_string(), "500".to_string())]);
+        assert_eq!(query.min_duration_ns, Some(1_000_000_000));
+        let (start, end) = query.time_range_us.unwrap();
+        assert_eq!(end - start, 7_200_000_000);
+        assert_eq!(query.limit, 5);
+        assert!(SearchArgs::default().to_query().is_err());
+    }
+}

@@ -1,0 +1,77 @@
+//! A row of character cells that bars and labels are painted onto, then turned into a
+//! [`StyledLine`] with merged highlight runs and click targets.
+
+use super::style::{Group, Highlight, StyledLine, Target};
+use crate::model::SpanIndex;
+
+const NO_SPAN: u32 = u32::MAX;
+
+#[derive(Clone, Copy)]
+struct Cell {
+    ch: char,
+    group: Option<Group>,
+    span: u32,
+    used: bool,
+}
+
+const EMPTY: Cell = Cell { ch: ' ', group: None, span: NO_SPAN, used: false };
+
+#[derive(Clone)]
+pub struct Row {
+    cells: Vec<Cell>,
+}
+
+impl Row {
+    pub fn new(width: usize) -> Self {
+        Row { cells: vec![EMPTY; width] }
+    }
+
+    pub fn width(&self) -> usize {
+        self.cells.len()
+    }
+
+    pub fn is_free(&self, from: usize, to: usize) -> bool {
+        self.cells[from.min(self.width())..to.min(self.width())].iter().all(|c| !c.used)
+    }
+
+    /// Paints `text` from column `col`; whatever does not fit the row is cut off.
+    pub fn put(&mut self, col: usize, text: &str, group: Option<Group>, span: Option<SpanIndex>) {
+        let span = span.map_or(NO_SPAN, |s| s as u32);
+        for (cell, ch) in self.cells.iter_mut().skip(col).zip(text.chars()) {
+            *cell = Cell { ch, group, span, used: true };
+        }
+    }
+
+    /// Paints `count` copies of `ch` from column `col`.
+    pub fn fill(&mut self, col: usize, count: usize, ch: char, group: Option<Group>, span: Option<SpanIndex>) {
+        let span = span.map_or(NO_SPAN, |s| s as u32);
+        for cell in self.cells.iter_mut().skip(col).take(count) {
+            *cell = Cell { ch, group, span, used: true };
+        }
+    }
+
+    /// Turns the painted cells into text, highlights and the targets of line `line`.
+    pub fn into_line(self, line: usize) -> (StyledLine, Vec<Target>) {
+        let last_used = self.cells.iter().rposition(|c| c.used).map_or(0, |p| p + 1);
+        let mut styled = StyledLine::default();
+        let mut targets: Vec<Target> = Vec::new();
+        for cell in &self.cells[..last_used] {
+            let start = styled.text.len();
+            styled.text.push(cell.ch);
+            let end = styled.text.len();
+            if let Some(group) = cell.group {
+                match styled.highlights.last_mut() {
+                    Some(h) if h.end == start && h.group == group => h.end = end,
+                    _ => styled.highlights.push(Highlight { start, end, group }),
+                }
+            }
+            if cell.span != NO_SPAN {
+                match targets.last_mut() {
+                    Some(t) if t.end == start && t.span == cell.span as usize => t.end = end,
+                    _ => targets.push(Target { line, start, end, span: cell.span as usize }),
+                }
+            }
+        }
+        (styled, targets)
+    }
+}

@@ -1,0 +1,149 @@
+//! The span-detail view: everything known about one span, for the `<CR>` float and
+//! `vitals view --span`.
+
+use super::palette::Palette;
+use super::style::{Group, Rendered, StyledLine};
+use super::units::{duration, truncate};
+use crate::analysis::self_time::self_time;
+use crate::model::{Attribute, RefKind, SpanIndex, StatusCode, Trace};
+
+const KEY_WIDTH: usize = 12;
+
+pub fn render(trace: &Trace, index: SpanIndex, width: usize) -> Rendered {
+    let span = &trace.spans[index];
+    let palette = Palette::of(trace);
+    let t0 = trace.start_ns();
+    let mut lines = Vec::new();
+
+    let mut title = StyledLine::default();
+    title.push(span.service(), Some(palette.text(span.service(), false)));
+    title.push(": ", None);
+    title.push(&span.operation, Some(Group::Title));
+    lines.push(title);
+    lines.push(StyledLine::default());
+
+    let field = |key: &str, value: &str, group: Option<Group>| {
+        let mut line = StyledLine::default();
+        line.push(&format!("{key:<KEY_WIDTH$}"), Some(Group::Label));
+        line.push(value, group);
+        line
+    };
+    let parent = match trace.tree.parent(index) {
+        Some(p) => trace.spans[p].display_id(),
+        None => match span.parent_id {
+            Some(missing) => format!("{missing} (not in this trace)"),
+            None => "none (root)".to_string(),
+        },
+    };
+    let own = self_time(trace, index);
+    let share = if span.duration_ns > 0 { own as f64 * 100.0 / span.duration_ns as f64 } else { 0.0 };
+    lines.push(field("Span ID", &span.display_id(), None));
+    lines.push(field("Trace ID", &trace.id.to_string(), None));
+    lines.push(field("Parent ID", &parent, None));
+    lines.push(field("Service", span.service(), None));
+    lines.push(field("Operation", &span.operation, None));
+    lines.push(field("Kind", span.kind.as_str(), None));
+    lines.push(field("Start", &format!("+{}", duration(span.start_ns.saturating_sub(t0))), Some(Group::Duration)));
+    lines.push(field("Duration", &duration(span.duration_ns), Some(Group::Duration)));
+    lines.push(field("Self time", &format!("{} ({share:.0}%)", duration(own)), Some(Group::Duration)));
+    let (status, status_group) = match span.status.code {
+        StatusCode::Error if span.status.message.is_empty() => ("error".to_string(), Some(Group::Error)),
+        StatusCode::Error => (format!("error: {}", span.status.message), Some(Group::Error)),
+        StatusCode::Ok => ("ok".to_string(), None),
+        StatusCode::Unset => ("unset".to_string(), Some(Group::Dim)),
+    };
+    lines.push(field("Status", &status, status_group));
+    for reference in span.references.iter().filter(|r| Some(r.span_id) != span.parent_id || r.kind != RefKind::ChildOf)
+    {
+        let kind = match reference.kind {
+            RefKind::ChildOf => "child of",
+            RefKind::FollowsFrom => "follows from",
+            RefKind::Link => "link",
+        };
+        lines.push(field("Reference", &format!("{kind} {}", reference.span_id), None));
+    }
+
+    section(&mut lines, "Attributes", &span.attributes, width);
+    if !span.events.is_empty() {
+        lines.push(StyledLine::default());
+        let mut heading = StyledLine::default();
+        heading.push("Events", Some(Group::Title));
+        lines.push(heading);
+        for event in &span.events {
+            let mut line = StyledLine::plain("  ");
+            line.push(&format!("+{:<9}", duration(event.time_ns.saturating_sub(t0))), Some(Group::Duration));
+            line.push(&event.name, None);
+            lines.push(line);
+            lines.extend(attribute_lines(&event.attributes, width, 4));
+        }
+    }
+    section(&mut lines, "Resource", &span.resource.attributes, width);
+    Rendered { lines, targets: Vec::new() }
+}
+
+fn section(lines: &mut Vec<StyledLine>, heading: &str, attributes: &[Attribute], width: usize) {
+    if attributes.is_empty() {
+        return;
+    }
+    lines.push(StyledLine::default());
+    let mut line = StyledLine::default();
+    line.push(heading, Some(Group::Title));
+    lines.push(line);
+    lines.extend(attribute_lines(attributes, width, 2));
+}
+
+/// Attributes sorted by key, keys aligned, long values cut to the width.
+fn attribute_lines(attributes: &[Attribute], width: usize, indent: usize) -> Vec<StyledLine> {
+    let mut sorted: Vec<&Attribute> = attributes.iter().collect();
+    sorted.sort_by(|a, b| a.key.cmp(&b.key));
+    let key_width = sorted.iter().map(|a| a.key.chars().count()).max().unwrap_or(0).min(32);
+    sorted
+        .into_iter()
+        .map(|attribute| {
+            let mut line = StyledLine::plain(" ".repeat(indent));
+            line.push(&format!("{:<key_width$}  ", attribute.key), Some(Group::Label));
+            let room = width.saturating_sub(indent + key_width + 2).max(8);
+            line.push(&truncate(&attribute.value.to_string().replace('\n', "⏎"), room), None);
+            line
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats;
+
+    #[test]
+    fn the_detail_lists_ids_times_status_attributes_events_and_resource() {
+        let json = br#"{"traceID":"1","spans":[
+          {"traceID":"1","spanID":"a","operationName":"root","startTime":1000,"duration":1000,"processID":"p"},
+          {"traceID":"1","spanID":"b","operationName":"SELECT","startTime":1200,"duration":600,"processID":"p",
+           "references":[{"refType":"CHILD_OF","spanID":"a"}],
+           "tags":[{"key":"db.statement","type":"string","value":"select * from t"},{"key":"error","type":"bool","value":true},
+                   {"key":"otel.status_description","type":"string","value":"deadlock"}],
+           "logs":[{"timestamp":1300,"fields":[{"key":"event","type":"string","value":"retry"}]}]}],
+          "processes":{"p":{"serviceName":"db","tags":[{"key":"host.name","type":"string","value":"box1"}]}}}"#;
+        let trace = formats::decode(json).unwrap().remove(0);
+        let text = render(&trace, trace.find_span("b").unwrap(), 80).plain_text();
+        for part in [
+            "db: SELECT",
+            "Span ID     b",
+            "Parent ID   a",
+            "Kind",
+            "Start       +200µs",
+            "Duration    600µs",
+            "Self time   600µs (100%)",
+            "error: deadlock",
+            "db.statement",
+            "select * from t",
+            "+300µs",
+            "retry",
+            "Resource",
+            "host.name",
+            "box1",
+        ] {
+            assert!(text.contains(part), "missing {part:?} in\n{text}");
+        }
+    }
+}

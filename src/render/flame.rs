@@ -1,0 +1,142 @@
+//! The icicle flame graph: time on x, depth on y, the root on top.
+//!
+//! Each span is a bar over the columns of its time range, on the first free row below its
+//! parent: concurrent siblings that would overlap get rows of their own instead of
+//! hiding each other. Bars narrower than a column are drawn only where their cell is
+//! free; the footer counts those left out (the waterfall shows every span).
+
+use super::canvas::Row;
+use super::frame;
+use super::palette::Palette;
+use super::style::{Rendered, StyledLine};
+use super::units::{duration, truncate};
+use crate::model::Trace;
+
+/// How far below its natural row a wide bar may move to find room.
+const MAX_LANES: usize = 32;
+const MIN_WIDTH: usize = 20;
+
+pub fn render(trace: &Trace, width: usize) -> Rendered {
+    let width = width.max(MIN_WIDTH);
+    let palette = Palette::of(trace);
+    let t0 = trace.start_ns();
+    let total = trace.duration_ns().max(1) as u128;
+    let col = |t: u64| (t.saturating_sub(t0) as u128 * width as u128 / total).min(width as u128) as usize;
+
+    let mut rows: Vec<Row> = Vec::new();
+    let mut row_of: Vec<Option<usize>> = vec![None; trace.spans.len()];
+    let mut hidden = 0usize;
+    for i in trace.tree.preorder() {
+        let span = &trace.spans[i];
+        let base = match trace.tree.parent(i) {
+            None => 0,
+            Some(parent) => match row_of[parent] {
+                Some(row) => row + 1,
+                None => {
+                    hidden += 1;
+                    continue;
+                }
+            },
+        };
+        let c0 = col(span.start_ns).min(width - 1);
+        let c1 = col(span.end_ns()).clamp(c0 + 1, width);
+        let lanes = if c1 - c0 == 1 { 1 } else { MAX_LANES };
+        let free = (base..base + lanes).find(|&r| rows.get(r).is_none_or(|row| row.is_free(c0, c1)));
+        let Some(r) = free else {
+            hidden += 1;
+            continue;
+        };
+        while rows.len() <= r {
+            rows.push(Row::new(width));
+        }
+        let failed = span.is_error();
+        let bar = c1 - c0;
+        // The last cell stays blank so that neighbouring bars read as separate.
+        let inner = if bar >= 2 { bar - 1 } else { bar };
+        rows[r].fill(c0, inner, '█', Some(palette.text(span.service(), failed)), Some(i));
+        if bar >= 2 {
+            rows[r].fill(c0 + inner, 1, ' ', None, Some(i));
+        }
+        if let Some(label) = label(span.service(), &span.operation, span.duration_ns, inner) {
+            rows[r].put(c0, &label, Some(palette.bar(span.service(), failed)), Some(i));
+        }
+        row_of[i] = Some(r);
+    }
+
+    let mut out = Rendered::default();
+    out.lines.push(frame::title(trace, width));
+    out.lines.push(frame::ruler(trace.duration_ns(), width, 0));
+    for row in rows {
+        let (line, targets) = row.into_line(out.lines.len());
+        out.lines.push(line);
+        out.targets.extend(targets);
+    }
+    let note =
+        (hidden > 0).then(|| format!("{hidden} spans too narrow to draw at this width; the waterfall shows all"));
+    out.lines.extend(frame::footer(trace, note));
+    if out.lines.len() == 2 {
+        out.lines.push(StyledLine::plain("(no spans)"));
+    }
+    out
+}
+
+/// The longest label that fits in `room` columns: `service: operation  12.3ms`, then
+/// shorter forms, down to a truncated operation name.
+fn label(service: &str, operation: &str, ns: u64, room: usize) -> Option<String> {
+    let took = duration(ns);
+    [format!("{service}: {operation}  {took}"), format!("{operation}  {took}"), operation.to_string()]
+        .into_iter()
+        .find(|candidate| candidate.chars().count() <= room)
+        .or_else(|| (room >= 4).then(|| truncate(operation, room)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats;
+
+    fn sample() -> Trace {
+        let json = br#"[
+          {"traceID":"1","spanID":"a","operationName":"GET /checkout","startTime":1000,"duration":1000,"process":{"serviceName":"frontend"}},
+          {"traceID":"1","spanID":"b","operationName":"charge","startTime":1100,"duration":400,"references":[{"refType":"CHILD_OF","spanID":"a"}],"process":{"serviceName":"payment"}},
+          {"traceID":"1","spanID":"c","operationName":"reserve","startTime":1300,"duration":500,"references":[{"refType":"CHILD_OF","spanID":"a"}],"process":{"serviceName":"inventory"},
+           "tags":[{"key":"error","type":"bool","value":true}]}]"#;
+        formats::decode(json).unwrap().remove(0)
+    }
+
+    #[test]
+    fn bars_are_labelled_and_concurrent_siblings_get_their_own_rows() {
+        let trace = sample();
+        let out = render(&trace, 100);
+        let text = out.plain_text();
+        assert!(text.contains("frontend: GET /checkout  1.00ms"), "{text}");
+        assert!(text.contains("payment: charge  400µs"), "{text}");
+        // `reserve` overlaps `charge` in time, so it sits one row further down.
+        let row_of = |needle: &str| out.lines.iter().skip(2).position(|l| l.text.contains(needle)).unwrap();
+        assert_eq!(row_of("charge") + 1, row_of("reserve"));
+        assert_eq!(row_of("GET /checkout") + 1, row_of("charge"));
+    }
+
+    #[test]
+    fn every_bar_is_a_target_for_its_span_and_errors_are_marked() {
+        let trace = sample();
+        let out = render(&trace, 100);
+        let line = out.lines.iter().position(|l| l.text.contains("reserve")).unwrap();
+        let col = out.lines[line].text.find("reserve").unwrap();
+        let span = out.span_at(line, col).unwrap();
+        assert_eq!(trace.spans[span].operation, "reserve");
+        let groups: Vec<String> = out.lines[line].highlights.iter().map(|h| h.group.to_string()).collect();
+        assert!(groups.contains(&"VitalsFlameError".to_string()), "{groups:?}");
+    }
+
+    #[test]
+    fn bars_scale_to_the_width() {
+        let trace = sample();
+        for width in [20, 60, 200] {
+            let out = render(&trace, width);
+            assert!(out.lines.iter().skip(2).all(|l| l.width() <= width), "width {width}");
+            let root_row = &out.lines[2];
+            assert_eq!(root_row.width(), width, "the root spans the whole trace at width {width}");
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Human-readable times. Inside, times are integer nanoseconds; only here do they become
+//! text, with three significant digits as trace UIs show them (`12.3ms`, `1.24s`).
+
+/// Formats a duration: `850ns`, `12.3µs`, `4.56ms`, `1.24s`, `2m03s`.
+pub fn duration(ns: u64) -> String {
+    const US: u64 = 1_000;
+    const MS: u64 = 1_000_000;
+    const S: u64 = 1_000_000_000;
+    match ns {
+        0..US => format!("{ns}ns"),
+        US..MS => scaled(ns as f64 / US as f64, "µs"),
+        MS..S => scaled(ns as f64 / MS as f64, "ms"),
+        _ if ns < 60 * S => scaled(ns as f64 / S as f64, "s"),
+        _ => {
+            let seconds = ns / S;
+            format!("{}m{:02}s", seconds / 60, seconds % 60)
+        }
+    }
+}
+
+fn scaled(value: f64, unit: &str) -> String {
+    if value >= 100.0 {
+        format!("{value:.0}{unit}")
+    } else if value >= 10.0 {
+        format!("{value:.1}{unit}")
+    } else {
+        format!("{value:.2}{unit}")
+    }
+}
+
+/// How long ago something happened: `just now`, `42s ago`, `5m ago`, `3h ago`, `2d ago`.
+pub fn age(then_ns: u64, now_ns: u64) -> String {
+    let seconds = now_ns.saturating_sub(then_ns) / 1_000_000_000;
+    match seconds {
+        0..5 => "just now".to_string(),
+        5..60 => format!("{seconds}s ago"),
+        60..3600 => format!("{}m ago", seconds / 60),
+        3600..86_400 => format!("{}h ago", seconds / 3600),
+        _ => format!("{}d ago", seconds / 86_400),
+    }
+}
+
+/// Cuts text to at most `max` characters, marking the cut with `…`.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    if max == 0 {
+        return String::new();
+    }
+    let mut out: String = text.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_trace_uis() {
+        assert_eq!(duration(850), "850ns");
+        assert_eq!(duration(12_345), "12.3µs");
+        assert_eq!(duration(4_560_000), "4.56ms");
+        assert_eq!(duration(712_400_000), "712ms");
+        assert_eq!(duration(1_240_000_000), "1.24s");
+        assert_eq!(duration(123_000_000_000), "2m03s");
+    }
+
+    #[test]
+    fn ages_and_truncation() {
+        let s = 1_000_000_000;
+        assert_eq!(age(0, 2 * s), "just now");
+        assert_eq!(age(0, 300 * s), "5m ago");
+        assert_eq!(age(10 * s, 5 * s), "just now");
+        assert_eq!(truncate("checkout", 5), "chec…");
+        assert_eq!(truncate("cart", 5), "cart");
+    }
+}

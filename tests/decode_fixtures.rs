@@ -1,0 +1,128 @@
+//! Decoders against real Jaeger and OTLP output (the shared fixtures) and against broken
+//! input: every file decodes to the traces it holds, every broken byte string is an error.
+
+mod common;
+
+use common::{read_shared, shared_fixtures};
+use vitals::formats::{self, Format};
+use vitals::model::{SpanKind, StatusCode};
+
+#[test]
+fn the_jaeger_v1_search_response_decodes_and_drops_the_repeated_span() {
+    let traces = formats::decode(&read_shared("jaeger-api/v1-traces-response.json")).unwrap();
+    assert_eq!(traces.len(), 1);
+    let trace = &traces[0];
+    assert_eq!(trace.id.to_string(), "83a9efd15c1c98a977e0711cc93ee28b");
+    // The response lists span e127af99e3b3e074 twice, byte for byte.
+    assert_eq!(trace.spans.len(), 1);
+    let span = &trace.spans[0];
+    assert_eq!(
+        (span.service(), span.operation.as_str(), span.kind),
+        ("telemetrygen", "okey-dokey-0", SpanKind::Server)
+    );
+    assert_eq!(span.duration_ns, 123_000);
+    assert!(trace.warnings.iter().any(|w| w.contains("909541b92cf05311")), "{:?}", trace.warnings);
+}
+
+#[test]
+fn the_otlp_export_request_and_the_v1_response_describe_the_same_span() {
+    let otlp = formats::decode(&read_shared("jaeger-api/otlp-export-request.json")).unwrap();
+    let v1 = formats::decode(&read_shared("jaeger-api/v1-traces-response.json")).unwrap();
+    let (a, b) = (&otlp[0].spans[0], &v1[0].spans[0]);
+    assert_eq!((a.trace_id, a.span_id, a.parent_id), (b.trace_id, b.span_id, b.parent_id));
+    assert_eq!((a.start_ns, a.duration_ns), (b.start_ns, b.duration_ns));
+    assert_eq!(a.service(), b.service());
+}
+
+#[test]
+fn the_api_v3_envelopes_decode() {
+    for file in ["jaeger-api/v3-GetTrace.json", "jaeger-api/v3-FindTraces.json"] {
+        let traces = formats::decode(&read_shared(file)).unwrap();
+        let span = &traces[0].spans[0];
+        assert_eq!(span.operation, "foobar", "{file}");
+        assert_eq!(span.status.code, StatusCode::Error, "{file}");
+        assert_eq!(span.kind, SpanKind::Server, "{file}");
+        // The span has no times: it is kept, and the trace says so.
+        assert!(traces[0].warnings.iter().any(|w| w.contains("no start time")), "{file}");
+    }
+}
+
+#[test]
+fn every_jaeger_ui_and_hotrod_trace_decodes_into_one_connected_trace() {
+    let dir = shared_fixtures();
+    for folder in ["jaeger-ui/traces", "jaeger-hotrod", "jaeger-ui/critical-path"] {
+        for entry in std::fs::read_dir(dir.join(folder)).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            if !name.ends_with(".json") || name.ends_with(".manifest.json") {
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            // The critical-path cases wrap the trace with its expected answer.
+            let bytes = if folder.ends_with("critical-path") {
+                let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                serde_json::to_vec(&value["trace"]).unwrap()
+            } else {
+                bytes
+            };
+            let traces = formats::decode(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(traces.len(), 1, "{name}");
+            let trace = &traces[0];
+            assert!(!trace.spans.is_empty(), "{name}");
+            assert_eq!(trace.tree.preorder().len(), trace.spans.len(), "{name}: every span is in the tree once");
+        }
+    }
+}
+
+#[test]
+fn hotrod_captures_keep_services_attributes_and_events() {
+    let traces = formats::decode(&read_shared("jaeger-hotrod/n_plus_one_positive.json")).unwrap();
+    let trace = &traces[0];
+    assert_eq!(trace.id.to_string(), "ea6db5d7b317ca1a5e2c4e0e7cea53ce");
+    assert_eq!(trace.spans.len(), 16);
+    let get_driver: Vec<_> = trace.spans.iter().filter(|s| s.operation == "GetDriver").collect();
+    assert_eq!(get_driver.len(), 13);
+    assert!(get_driver.iter().all(|s| s.service() == "redis-manual"));
+    let failed: Vec<_> = get_driver.iter().filter(|s| s.is_error()).collect();
+    assert_eq!(failed.len(), 3, "three GetDriver calls time out in this capture");
+    assert!(failed.iter().all(|s| s.events.iter().any(|e| e.name == "redis timeout")));
+    assert!(get_driver.iter().all(|s| s.parent_id.unwrap().to_string() == "be56eec6f3678130"));
+}
+
+#[test]
+fn follows_from_references_survive_decoding() {
+    let bytes = read_shared("jaeger-ui/traces/testTrace.json");
+    assert_eq!(formats::sniff(&bytes), Format::JaegerJson);
+    let traces = formats::decode(&bytes).unwrap();
+    assert!(traces[0].spans.iter().any(|s| s.follows_from_parent()));
+}
+
+#[test]
+fn every_truncation_of_real_responses_is_an_error_or_a_smaller_trace_never_a_panic() {
+    for file in [
+        "jaeger-api/v1-traces-response.json",
+        "jaeger-api/otlp-export-request.json",
+        "jaeger-hotrod/sibling_errors.json",
+    ] {
+        let bytes = read_shared(file);
+        for cut in (0..bytes.len()).step_by(7) {
+            let _ = formats::decode(&bytes[..cut]);
+        }
+        assert!(formats::decode(&bytes[..bytes.len() / 2]).is_err(), "{file}: half a document is an error");
+    }
+}
+
+#[test]
+fn malformed_documents_get_errors_that_say_what_and_where() {
+    let cases: [(&[u8], &str); 5] = [
+        (br#"{"data":[{"spans":[{"spanID":7}]}]}"#, "data[0].spans[0].spanID"),
+        (br#"{"data":[{"spans":[{"spanID":"1","duration":-5}]}]}"#, "negative"),
+        (br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"00000000000000000000000000000001","spanId":"12"}]}]}]}"#, "spanId"),
+        (br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"kind":"SPAN_KIND_WHATEVER"}]}]}]}"#, "SPAN_KIND_WHATEVER"),
+        (b"\x0a\x05\x0a\x03\x0a\x01", "OTLP protobuf"),
+    ];
+    for (bytes, expected) in cases {
+        let err = formats::decode(bytes).expect_err(expected).to_string();
+        assert!(err.contains(expected), "{err:?} should mention {expected:?}");
+    }
+}
