@@ -59,19 +59,22 @@ local function fail_pending(message)
   end
 end
 
-local function on_exit(_, code)
+---Handles the end of host process `job`. A host stopped on purpose, or one already
+---replaced by a newer host, is not reported.
+local function on_exit(job, code)
+  if state.chan ~= job then
+    return
+  end
   local tail = table.concat(state.stderr, "\n")
   state.chan = nil
-  if code ~= 0 then
-    local message = ("vitals host exited with code %d"):format(code)
-    if tail ~= "" then
-      message = message .. ":\n" .. tail
-    end
-    vim.notify(message, vim.log.levels.ERROR, { title = "Vitals" })
-    fail_pending(message)
-  else
-    fail_pending("vitals host stopped")
+  local message = ("vitals host exited with code %d"):format(code)
+  if tail ~= "" then
+    message = message .. ":\n" .. tail
   end
+  if code ~= 0 then
+    vim.notify(message, vim.log.levels.ERROR, { title = "Vitals" })
+  end
+  fail_pending(message)
 end
 
 local function on_stderr(_, data)
@@ -206,9 +209,11 @@ end
 
 ---Stops the host (it is started again on the next call).
 function M.stop()
-  if state.chan then
-    pcall(vim.fn.jobstop, state.chan)
+  local chan = state.chan
+  if chan then
     state.chan = nil
+    fail_pending("vitals host stopped")
+    pcall(vim.fn.jobstop, chan)
   end
 end
 

@@ -82,8 +82,10 @@ impl TraceProvider for FileProvider {
         Ok(operations)
     }
 
+    /// Files are recordings: they are searched whole, so the time range does not apply.
     async fn search(&self, query: &SearchQuery) -> Result<Vec<Trace>> {
-        let traces = self.load().await?.into_iter().filter(|t| matches(t, query)).collect();
+        let query = SearchQuery { time_range_us: None, ..query.clone() };
+        let traces = self.load().await?.into_iter().filter(|t| matches(t, &query)).collect();
         Ok(newest_first(traces, query.limit))
     }
 

@@ -1,0 +1,252 @@
+//! The Jaeger provider over real HTTP against recorded Jaeger responses: what it sends
+//! (paths, parameters, units, credentials), what it makes of the answers, and how it fails.
+
+#[path = "support/jaeger_replay.rs"]
+#[allow(dead_code)] // the scenario lookup by name serves the example binary
+mod jaeger_replay;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use jaeger_replay::Replay;
+use vitals::config::{Auth, ProviderConfig, ProviderKind};
+use vitals::providers::{self, SearchArgs, SearchQuery, TraceProvider};
+
+const SLOW_TRACE: &str = "c7a2ea20b2f14c942e05319acb5c7427";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn provider(replay: &Replay, timeout_ms: u64) -> std::sync::Arc<dyn TraceProvider> {
+    let config =
+        ProviderConfig { kind: ProviderKind::Jaeger, endpoint: replay.url(), timeout_ms, auth: Auth::default() };
+    providers::from_config(&config).unwrap()
+}
+
+fn query_of(replay: &Replay, path: &str) -> Vec<(String, String)> {
+    replay.recorded().into_iter().find(|r| r.path == path).unwrap_or_else(|| panic!("no request to {path}")).query
+}
+
+fn param<'a>(query: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+#[tokio::test]
+async fn v1_search_sends_jaeger_parameters_in_jaeger_units() {
+    let replay = jaeger_replay::start(jaeger_replay::jaeger_v1(&root())).await;
+    let mut query = SearchQuery::new("frontend");
+    query.operation = Some("POST /checkout".into());
+    query.tags = vec![("http.status_code".into(), "500".into())];
+    query.time_range_us = Some((1_763_632_000_000_000, 1_763_636_000_000_000));
+    query.min_duration_ns = Some(1_000_000_000);
+    query.max_duration_ns = Some(2_500_000);
+    query.limit = 3;
+    let traces = provider(&replay, 5_000).search(&query).await.unwrap();
+
+    let sent = query_of(&replay, "/api/traces");
+    assert_eq!(param(&sent, "service"), Some("frontend"));
+    assert_eq!(param(&sent, "operation"), Some("POST /checkout"));
+    assert_eq!(param(&sent, "start"), Some("1763632000000000"), "start in µs");
+    assert_eq!(param(&sent, "end"), Some("1763636000000000"), "end in µs");
+    assert_eq!(param(&sent, "minDuration"), Some("1000ms"));
+    assert_eq!(param(&sent, "maxDuration"), Some("2500us"));
+    assert_eq!(param(&sent, "limit"), Some("3"));
+    let tags: serde_json::Value = serde_json::from_str(param(&sent, "tags").unwrap()).unwrap();
+    assert_eq!(tags, serde_json::json!({"http.status_code": "500"}));
+
+    // The recorded answer holds five traces: the limit cuts it, newest first.
+    assert_eq!(traces.len(), 3);
+    assert!(traces.windows(2).all(|w| w[0].start_ns() >= w[1].start_ns()));
+}
+
+#[tokio::test]
+async fn a_search_without_a_time_range_asks_for_the_last_hour() {
+    let replay = jaeger_replay::start(jaeger_replay::jaeger_v1(&root())).await;
+    provider(&replay, 5_000).search(&SearchQuery::new("frontend")).await.unwrap();
+    let sent = query_of(&replay, "/api/traces");
+    let start: u64 = param(&sent, "start").unwrap().parse().unwrap();
+    let end: u64 = param(&sent, "end").unwrap().parse().unwrap();
+    assert_eq!(end - start, 3_600_000_000);
+    assert!(param(&sent, "minDuration").is_none() && param(&sent, "operation").is_none());
+}
+
+#[tokio::test]
+async fn v1_services_operations_and_trace_by_id() {
+    let replay = jaeger_replay::start(jaeger_replay::jaeger_v1(&root())).await;
+    let p = provider(&replay, 5_000);
+    let services = p.services().await.unwrap();
+    assert_eq!(services, ["cart", "checkout", "frontend", "inventory", "payment", "postgres", "redis"]);
+    assert_eq!(
+        p.operations("frontend").await.unwrap(),
+        ["GET /products", "POST /checkout", "POST checkout/PlaceOrder"]
+    );
+    let trace = p.trace(SLOW_TRACE).await.unwrap();
+    assert_eq!(trace.id.to_string(), SLOW_TRACE);
+    assert_eq!(trace.spans.len(), 26);
+    assert!(trace.duration_ns() > 1_500_000_000);
+    let paths: Vec<String> = replay.recorded().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/api/services", "/api/services/frontend/operations", &format!("/api/traces/{SLOW_TRACE}")]);
+}
+
+#[tokio::test]
+async fn without_v1_search_the_provider_falls_back_to_api_v3_and_stays_there() {
+    let replay = jaeger_replay::start(jaeger_replay::jaeger_v3_only(&root())).await;
+    let p = provider(&replay, 5_000);
+    let args = SearchArgs {
+        service: "frontend".into(),
+        operation: Some("POST /checkout".into()),
+        min_duration: Some("1s".into()),
+        limit: Some(4),
+        lookback: Some("2h".into()),
+        ..SearchArgs::default()
+    };
+    let traces = p.search(&args.to_query().unwrap()).await.unwrap();
+    assert_eq!(traces.len(), 4);
+
+    let sent = query_of(&replay, "/api/v3/traces");
+    assert_eq!(param(&sent, "query.service_name"), Some("frontend"));
+    assert_eq!(param(&sent, "query.operation_name"), Some("POST /checkout"));
+    assert_eq!(param(&sent, "query.duration_min"), Some("1000ms"));
+    assert_eq!(param(&sent, "query.search_depth"), Some("4"));
+    let min = humantime::parse_rfc3339(param(&sent, "query.start_time_min").unwrap()).unwrap();
+    let max = humantime::parse_rfc3339(param(&sent, "query.start_time_max").unwrap()).unwrap();
+    assert_eq!(max.duration_since(min).unwrap(), Duration::from_secs(7200));
+
+    // Once v3 answered, the next calls go straight to v3.
+    assert_eq!(p.services().await.unwrap().len(), 7);
+    let trace = p.trace(SLOW_TRACE).await.unwrap();
+    assert_eq!(trace.spans.len(), 26);
+    let paths: Vec<String> = replay.recorded().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/api/traces", "/api/v3/traces", "/api/v3/services", &format!("/api/v3/traces/{SLOW_TRACE}")]);
+}
+
+#[tokio::test]
+async fn v1_and_v3_give_the_same_trace() {
+    let v1 = jaeger_replay::start(jaeger_replay::jaeger_v1(&root())).await;
+    let v3 = jaeger_replay::start(jaeger_replay::jaeger_v3_only(&root())).await;
+    let a = provider(&v1, 5_000).trace(SLOW_TRACE).await.unwrap();
+    let b = provider(&v3, 5_000).trace(SLOW_TRACE).await.unwrap();
+    // Everything a view shows of a span, as one comparable line per span.
+    let shape = |t: &vitals::model::Trace| -> Vec<String> {
+        let mut spans: Vec<String> = t
+            .spans
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} {:?} {} {} {} {} {}",
+                    s.span_id,
+                    s.parent_id,
+                    s.service(),
+                    s.operation,
+                    s.start_ns,
+                    s.duration_ns,
+                    s.is_error()
+                )
+            })
+            .collect();
+        spans.sort();
+        spans
+    };
+    assert_eq!(shape(&a), shape(&b));
+}
+
+#[tokio::test]
+async fn tag_filters_apply_on_v3_too() {
+    let replay = jaeger_replay::start(jaeger_replay::jaeger_v3_only(&root())).await;
+    let mut query = SearchQuery::new("frontend");
+    query.tags = vec![("http.status_code".into(), "500".into())];
+    let traces = provider(&replay, 5_000).search(&query).await.unwrap();
+    assert_eq!(traces.len(), 1, "only the failed checkout answered 500");
+    assert!(traces[0].error_count() > 0);
+}
+
+#[tokio::test]
+async fn a_missing_trace_is_not_found_on_both_apis() {
+    for scenario in [jaeger_replay::jaeger_v1(&root()), jaeger_replay::jaeger_v3_only(&root())] {
+        let replay = jaeger_replay::start(scenario).await;
+        let err = provider(&replay, 5_000).trace("00000000000000000000000000000bad").await.unwrap_err().to_string();
+        assert_eq!(err, format!("trace 00000000000000000000000000000bad not found in jaeger at {}", replay.url()));
+    }
+}
+
+#[tokio::test]
+async fn a_backend_that_is_down_says_connection_refused() {
+    // Bind and drop a listener to get a port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = ProviderConfig { endpoint: format!("http://127.0.0.1:{port}"), ..ProviderConfig::default() };
+    let err = providers::from_config(&config).unwrap().services().await.unwrap_err().to_string();
+    assert_eq!(err, format!("Failed to connect to jaeger at http://127.0.0.1:{port}: connection refused"));
+}
+
+#[tokio::test]
+async fn a_slow_backend_times_out_at_the_configured_limit() {
+    let replay = jaeger_replay::start(jaeger_replay::slow(&root(), Duration::from_secs(5))).await;
+    let started = Instant::now();
+    let err = provider(&replay, 300).search(&SearchQuery::new("frontend")).await.unwrap_err().to_string();
+    assert!(started.elapsed() < Duration::from_secs(4), "gave up after {:?}", started.elapsed());
+    assert_eq!(err, format!("jaeger at {} did not answer within 1 s", replay.url()));
+}
+
+#[tokio::test]
+async fn a_500_reports_jaegers_own_message() {
+    let replay = jaeger_replay::start(jaeger_replay::outage()).await;
+    let err = provider(&replay, 5_000).search(&SearchQuery::new("frontend")).await.unwrap_err().to_string();
+    assert_eq!(err, format!("jaeger at {} answered 500: storage unavailable", replay.url()));
+}
+
+#[tokio::test]
+async fn a_garbage_body_is_a_clear_error_for_every_call() {
+    let replay = jaeger_replay::start(jaeger_replay::garbage()).await;
+    let p = provider(&replay, 5_000);
+    for err in [
+        p.services().await.unwrap_err(),
+        p.search(&SearchQuery::new("frontend")).await.unwrap_err(),
+        p.trace(SLOW_TRACE).await.unwrap_err(),
+    ] {
+        let text = err.to_string();
+        assert!(text.starts_with(&format!("jaeger at {} sent a response Vitals cannot read", replay.url())), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn credentials_are_sent_as_configured() {
+    let replay = jaeger_replay::start(jaeger_replay::jaeger_v1(&root())).await;
+    let bearer = ProviderConfig {
+        endpoint: replay.url(),
+        auth: Auth { token: Some("s3cret".into()), ..Auth::default() },
+        ..ProviderConfig::default()
+    };
+    providers::from_config(&bearer).unwrap().services().await.unwrap();
+    let basic = ProviderConfig {
+        endpoint: replay.url(),
+        auth: Auth { username: Some("ops".into()), password: Some("pw".into()), ..Auth::default() },
+        ..ProviderConfig::default()
+    };
+    providers::from_config(&basic).unwrap().services().await.unwrap();
+    let sent: Vec<Option<String>> = replay.recorded().into_iter().map(|r| r.authorization).collect();
+    assert_eq!(sent, [Some("Bearer s3cret".to_string()), Some("Basic b3BzOnB3".to_string())]);
+}
+
+#[tokio::test]
+async fn the_token_can_come_from_the_environment() {
+    let replay = jaeger_replay::start(jaeger_replay::jaeger_v1(&root())).await;
+    // A variable name of this test's own, so no other test sees it.
+    unsafe { std::env::set_var("VITALS_TEST_TOKEN_FROM_ENV", "from-env") };
+    let config = ProviderConfig {
+        endpoint: replay.url(),
+        auth: Auth { token_env: Some("VITALS_TEST_TOKEN_FROM_ENV".into()), ..Auth::default() },
+        ..ProviderConfig::default()
+    };
+    providers::from_config(&config).unwrap().services().await.unwrap();
+    assert_eq!(replay.recorded()[0].authorization.as_deref(), Some("Bearer from-env"));
+}
+
+#[tokio::test]
+async fn a_malformed_endpoint_is_refused_before_any_request() {
+    for endpoint in ["localhost:16686", "ftp://example", "http://"] {
+        let config = ProviderConfig { endpoint: endpoint.into(), ..ProviderConfig::default() };
+        let err = providers::from_config(&config).err().unwrap_or_else(|| panic!("{endpoint} accepted")).to_string();
+        assert!(err.contains(endpoint.trim_end_matches('/')), "{err}");
+    }
+}

@@ -1,0 +1,161 @@
+-- What the Neovim tests share: the Jaeger stand-in, waiting, and looking at floats.
+
+local M = {}
+
+M.root = vim.fn.fnamemodify(debug.getinfo(1, "S").source:sub(2), ":p:h:h:h")
+M.binary = os.getenv("VITALS_BIN") or (M.root .. "/target/debug/vitals")
+M.replay_binary = os.getenv("VITALS_REPLAY_BIN") or (M.root .. "/target/debug/examples/jaeger_replay")
+M.slow_trace = "c7a2ea20b2f14c942e05319acb5c7427"
+M.failed_trace = "14a0f9e77f1b103cdf1582b0eab477d2"
+
+local servers = {}
+
+---Starts the Jaeger stand-in with a scenario (v1, v3, outage, garbage, slow) once per
+---run, and returns its URL.
+---@param scenario string
+---@return string url
+function M.jaeger(scenario)
+  if servers[scenario] then
+    return servers[scenario].url
+  end
+  local server = { url = nil }
+  server.job = vim.fn.jobstart({ M.replay_binary, scenario }, {
+    on_stdout = function(_, data)
+      server.url = server.url or (data[1] ~= "" and data[1] or nil)
+    end,
+  })
+  assert(server.job > 0, "cannot start " .. M.replay_binary)
+  assert(vim.wait(10000, function()
+    return server.url ~= nil
+  end), "the Jaeger stand-in did not start")
+  servers[scenario] = server
+  return server.url
+end
+
+---What the stand-in was asked, as {path, query = {{k, v}, …}} records.
+---@param scenario string
+---@return table[]
+function M.requests(scenario)
+  local script = "import sys,urllib.request;sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())"
+  local out = vim.fn.system({ "python3", "-c", script, M.jaeger(scenario) .. "/__requests" })
+  return vim.json.decode(out)
+end
+
+---Configures the plugin for a test.
+---@param opts table
+function M.setup(opts)
+  require("vitals").setup(vim.tbl_extend("force", { binary = M.binary }, opts))
+end
+
+---Waits until `predicate` holds, failing the test with `what` otherwise.
+---@param what string
+---@param predicate fun(): any
+---@param timeout? integer
+function M.wait_for(what, predicate, timeout)
+  local ok = vim.wait(timeout or 10000, function()
+    return predicate() and true or false
+  end, 10)
+  assert(ok, "timed out waiting for " .. what)
+end
+
+---Messages shown through vim.notify during the test.
+M.messages = {}
+vim.notify = function(msg, level)
+  table.insert(M.messages, { msg = msg, level = level })
+end
+
+---The first notification containing `text`.
+---@param text string
+function M.message(text)
+  for _, m in ipairs(M.messages) do
+    if m.msg:find(text, 1, true) then
+      return m
+    end
+  end
+end
+
+---Replaces vim.ui.select with a picker that records what it was shown and picks the item
+---`choose(items)` returns.
+---@param choose fun(items: any[], opts: table): any
+---@return table[] shown the prompts, each {items, labels, prompt}
+function M.answer_select(choose)
+  local shown = {}
+  vim.ui.select = function(items, opts, on_choice)
+    local labels = vim.tbl_map(opts.format_item or tostring, items)
+    table.insert(shown, { items = items, labels = labels, prompt = opts.prompt })
+    vim.schedule(function()
+      on_choice(choose(items, opts))
+    end)
+  end
+  return shown
+end
+
+---The trace view of the current buffer, waiting for it to open.
+---@return vitals.TraceView
+function M.wait_view()
+  local trace_view = require("vitals.ui.trace_view")
+  M.wait_for("the trace float", trace_view.current)
+  return trace_view.current()
+end
+
+---@param buf integer
+---@return string[]
+function M.lines(buf)
+  return vim.api.nvim_buf_get_lines(buf, 0, -1, false)
+end
+
+---The 1-based line holding `text`.
+function M.find_line(buf, text)
+  for i, line in ipairs(M.lines(buf)) do
+    if line:find(text, 1, true) then
+      return i
+    end
+  end
+end
+
+---Presses keys as a user would, letting mappings run.
+---@param keys string
+function M.press(keys)
+  vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(keys, true, false, true), "mx", false)
+end
+
+---Highlight groups placed in a buffer by the plugin.
+---@return table<string, boolean>
+function M.groups(buf)
+  local ns = require("vitals.ui.float").ns
+  local found = {}
+  for _, mark in ipairs(vim.api.nvim_buf_get_extmarks(buf, ns, 0, -1, { details = true })) do
+    found[mark[4].hl_group] = true
+  end
+  return found
+end
+
+---@return integer[] floating windows
+function M.floats()
+  return vim.tbl_filter(function(win)
+    return vim.api.nvim_win_get_config(win).relative ~= ""
+  end, vim.api.nvim_list_wins())
+end
+
+---Back to a clean editor between tests.
+function M.reset()
+  for _, win in ipairs(M.floats()) do
+    pcall(vim.api.nvim_win_close, win, true)
+  end
+  M.messages = {}
+  vim.o.columns = 140
+end
+
+function M.shutdown()
+  require("vitals.client").stop()
+  for _, server in pairs(servers) do
+    vim.fn.jobstop(server.job)
+  end
+end
+
+-- Only the width is set: changing 'lines' in a headless Neovim 0.11 makes a later
+-- :checkhealth crash (a Neovim bug, seen with nvim_echo before it).
+vim.o.columns = 140
+vim.cmd("runtime plugin/vitals.lua")
+
+return M

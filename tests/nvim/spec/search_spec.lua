@@ -1,0 +1,84 @@
+local h = require("helpers")
+
+it(":VitalsSearch with no arguments prompts for service and operation, then opens the pick", function()
+  h.setup({ trace_endpoint = h.jaeger("v1") })
+  local shown = h.answer_select(function(items, opts)
+    if opts.prompt == "Service" then
+      return "frontend"
+    elseif opts.prompt:find("^Operation") then
+      return "slow traces (>1s)"
+    end
+    for _, item in ipairs(items) do
+      if item.trace_id == h.slow_trace then
+        return item
+      end
+    end
+  end)
+  vim.cmd("VitalsSearch")
+  local view = h.wait_view()
+  assert(view.trace_id == h.slow_trace)
+  assert(vim.deep_equal(shown[1].items, { "cart", "checkout", "frontend", "inventory", "payment", "postgres", "redis" }), vim.inspect(shown[1].items))
+  assert(vim.tbl_contains(shown[2].items, "POST /checkout") and vim.tbl_contains(shown[2].items, "slow traces (>1s)"))
+  local labels = table.concat(shown[3].labels, "\n")
+  for _, expected in ipairs({ "frontend: POST /checkout", "1.60s", "26 spans", "✗ 6 errors", "ago" }) do
+    assert(labels:find(expected, 1, true), "results lack " .. expected .. ":\n" .. labels)
+  end
+  local searched
+  for _, request in ipairs(h.requests("v1")) do
+    if request.path == "/api/traces" then
+      searched = request
+    end
+  end
+  local params = {}
+  for _, pair in ipairs(searched.query) do
+    params[pair[1]] = pair[2]
+  end
+  assert(params.service == "frontend" and params.minDuration == "1000ms", vim.inspect(params))
+end)
+
+it(":VitalsSearch service operation min-duration limit lookback searches at once", function()
+  h.setup({ trace_endpoint = h.jaeger("v1") })
+  local shown = h.answer_select(function() end)
+  vim.cmd([[VitalsSearch frontend POST\ /checkout 250ms 2 30m]])
+  h.wait_for("the results", function()
+    return #shown == 1
+  end)
+  assert(#shown[1].items == 2, "the limit applies")
+  local last
+  for _, request in ipairs(h.requests("v1")) do
+    if request.path == "/api/traces" then
+      last = request
+    end
+  end
+  local params = {}
+  for _, pair in ipairs(last.query) do
+    params[pair[1]] = pair[2]
+  end
+  assert(params.operation == "POST /checkout" and params.minDuration == "250ms" and params.limit == "2", vim.inspect(params))
+  assert(tonumber(params["end"]) - tonumber(params.start) == 30 * 60 * 1000000, "lookback of 30m")
+end)
+
+it("completes service names on the command line", function()
+  h.setup({ trace_endpoint = h.jaeger("v1") })
+  local completions = vim.fn.getcompletion("VitalsSearch fr", "cmdline")
+  assert(vim.deep_equal(completions, { "frontend" }), vim.inspect(completions))
+  assert(vim.deep_equal(vim.fn.getcompletion("VitalsSearch frontend x", "cmdline"), {}))
+end)
+
+it(":VitalsConfigure picks the provider and endpoint and reports the connection", function()
+  h.setup({ trace_endpoint = "http://127.0.0.1:9" })
+  h.answer_select(function(items)
+    return items[1] -- jaeger
+  end)
+  local url = h.jaeger("v1")
+  vim.ui.input = function(_, on_confirm)
+    vim.schedule(function()
+      on_confirm(url)
+    end)
+  end
+  vim.cmd("VitalsConfigure")
+  h.wait_for("the connection report", function()
+    return h.message("Connected to jaeger at " .. url .. ": 7 services")
+  end)
+  assert(require("vitals.config").options.trace_endpoint == url)
+end)
