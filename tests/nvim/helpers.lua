@@ -41,6 +41,25 @@ function M.requests(scenario)
   return vim.json.decode(out)
 end
 
+---The query parameters of the last request the stand-in got for `path`, as a table.
+---@param scenario string
+---@param path string
+---@return table<string, string>
+function M.last_params(scenario, path)
+  local last
+  for _, request in ipairs(M.requests(scenario)) do
+    if request.path == path then
+      last = request
+    end
+  end
+  assert(last, "no request to " .. path)
+  local params = {}
+  for _, pair in ipairs(last.query) do
+    params[pair[1]] = pair[2]
+  end
+  return params
+end
+
 ---Configures the plugin for a test.
 ---@param opts table
 function M.setup(opts)

@@ -23,16 +23,7 @@ it(":VitalsSearch with no arguments prompts for service and operation, then open
   for _, expected in ipairs({ "frontend: POST /checkout", "1.60s", "26 spans", "✗ 6 errors", "ago" }) do
     assert(labels:find(expected, 1, true), "results lack " .. expected .. ":\n" .. labels)
   end
-  local searched
-  for _, request in ipairs(h.requests("v1")) do
-    if request.path == "/api/traces" then
-      searched = request
-    end
-  end
-  local params = {}
-  for _, pair in ipairs(searched.query) do
-    params[pair[1]] = pair[2]
-  end
+  local params = h.last_params("v1", "/api/traces")
   assert(params.service == "frontend" and params.minDuration == "1000ms", vim.inspect(params))
 end)
 
@@ -44,16 +35,7 @@ it(":VitalsSearch service operation min-duration limit lookback searches at once
     return #shown == 1
   end)
   assert(#shown[1].items == 2, "the limit applies")
-  local last
-  for _, request in ipairs(h.requests("v1")) do
-    if request.path == "/api/traces" then
-      last = request
-    end
-  end
-  local params = {}
-  for _, pair in ipairs(last.query) do
-    params[pair[1]] = pair[2]
-  end
+  local params = h.last_params("v1", "/api/traces")
   assert(params.operation == "POST /checkout" and params.minDuration == "250ms" and params.limit == "2", vim.inspect(params))
   assert(tonumber(params["end"]) - tonumber(params.start) == 30 * 60 * 1000000, "lookback of 30m")
 end)
@@ -81,4 +63,18 @@ it(":VitalsConfigure picks the provider and endpoint and reports the connection"
     return h.message("Connected to jaeger at " .. url .. ": 7 services")
   end)
   assert(require("vitals.config").options.trace_endpoint == url)
+end)
+
+it("searches a folder of trace files whole, whatever their age (the quick start's demo)", function()
+  h.setup({ trace_provider = "file", trace_endpoint = h.root .. "/samples" })
+  local shown = h.answer_select(function(items, opts)
+    if opts.prompt:find("^Operation") then
+      return "all operations"
+    end
+    return items[#items]
+  end)
+  vim.cmd("VitalsSearch frontend")
+  local view = h.wait_view()
+  assert(#shown[2].items == 5, "all five sample traces are found: " .. vim.inspect(shown[2].labels))
+  assert(h.find_line(view.buf, "frontend: POST /checkout"))
 end)
