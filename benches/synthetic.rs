@@ -13,8 +13,18 @@ impl Lcg {
 }
 
 const SERVICES: [&str; 12] = [
-    "frontend", "checkout", "cart", "payment", "inventory", "shipping", "email", "currency", "ads",
-    "recommendation", "postgres", "redis",
+    "frontend",
+    "checkout",
+    "cart",
+    "payment",
+    "inventory",
+    "shipping",
+    "email",
+    "currency",
+    "ads",
+    "recommendation",
+    "postgres",
+    "redis",
 ];
 
 /// A Jaeger `{data:[trace]}` document holding one trace of `span_count` spans.
@@ -39,7 +49,10 @@ pub fn jaeger_json(span_count: usize) -> Vec<u8> {
     for (i, ((start, duration), parent)) in times.iter().zip(&parents).enumerate() {
         let service = rng.next(SERVICES.len() as u64) as usize;
         let references = match parent {
-            Some(p) => format!(r#"[{{"refType":"CHILD_OF","traceID":"00000000000000000000000000abcdef","spanID":"{:016x}"}}]"#, p + 1),
+            Some(p) => format!(
+                r#"[{{"refType":"CHILD_OF","traceID":"00000000000000000000000000abcdef","spanID":"{:016x}"}}]"#,
+                p + 1
+            ),
             None => "[]".to_string(),
         };
         let logs = if i % 17 == 0 {
@@ -57,7 +70,9 @@ pub fn jaeger_json(span_count: usize) -> Vec<u8> {
     let processes: Vec<String> = SERVICES
         .iter()
         .enumerate()
-        .map(|(i, s)| format!(r#""p{i}":{{"serviceName":"{s}","tags":[{{"key":"hostname","type":"string","value":"{s}-1"}}]}}"#))
+        .map(|(i, s)| {
+            format!(r#""p{i}":{{"serviceName":"{s}","tags":[{{"key":"hostname","type":"string","value":"{s}-1"}}]}}"#)
+        })
         .collect();
     format!(
         r#"{{"data":[{{"traceID":"00000000000000000000000000abcdef","spans":[{}],"processes":{{{}}},"warnings":null}}],"total":0,"limit":0,"offset":0,"errors":null}}"#,

@@ -126,3 +126,51 @@ fn malformed_documents_get_errors_that_say_what_and_where() {
         assert!(err.contains(expected), "{err:?} should mention {expected:?}");
     }
 }
+
+/// Flips, drops and duplicates bytes of real responses thousands of times (a fixed seed,
+/// so every run tries the same inputs): whatever decodes must also build and draw.
+#[test]
+fn mangled_real_responses_never_panic_the_decoders_or_the_renderers() {
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = |below: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % below.max(1) as u64) as usize
+    };
+    let originals = [
+        read_shared("jaeger-api/v1-traces-response.json"),
+        read_shared("jaeger-hotrod/sibling_errors.json"),
+        read_shared("jaeger-ui/traces/testTrace.json"),
+        read_shared("jaeger-api/v3-GetTrace.json"),
+    ];
+    let mut decoded = 0;
+    for round in 0..3_000 {
+        let mut bytes = originals[round % originals.len()].clone();
+        for _ in 0..1 + next(4) {
+            let at = next(bytes.len());
+            match next(3) {
+                0 => bytes[at] = b"{}[]\",:0123456789-eE.tnulf"[next(26)],
+                1 => {
+                    bytes.remove(at);
+                }
+                _ => {
+                    let byte = bytes[at];
+                    bytes.insert(at, byte);
+                }
+            }
+        }
+        if let Ok(traces) = formats::decode(&bytes) {
+            decoded += 1;
+            for trace in &traces {
+                for view in [vitals::render::View::Flame, vitals::render::View::Waterfall] {
+                    vitals::render::render_trace(trace, view, 1 + next(200));
+                }
+                for span in 0..trace.spans.len() {
+                    vitals::render::detail::render(trace, span, next(120));
+                }
+            }
+        }
+    }
+    assert!(decoded > 100, "the mangling should leave many documents decodable ({decoded})");
+}

@@ -130,6 +130,21 @@ mod tests {
     }
 
     #[test]
+    fn a_broken_trace_still_draws_every_span_and_says_what_was_repaired() {
+        // b and c are each other's parent; d's parent was never received.
+        let json = br#"[
+          {"traceID":"1","spanID":"a","operationName":"root","startTime":1000,"duration":100,"process":{"serviceName":"web"}},
+          {"traceID":"1","spanID":"b","operationName":"ping","startTime":1010,"duration":10,"references":[{"refType":"CHILD_OF","spanID":"c"}],"process":{"serviceName":"web"}},
+          {"traceID":"1","spanID":"c","operationName":"pong","startTime":1020,"duration":10,"references":[{"refType":"CHILD_OF","spanID":"b"}],"process":{"serviceName":"web"}},
+          {"traceID":"1","spanID":"d","operationName":"orphan","startTime":1050,"duration":10,"references":[{"refType":"CHILD_OF","spanID":"zz"}],"process":{"serviceName":"web"}}]"#;
+        let trace = formats::decode(json).unwrap().remove(0);
+        let text = render(&trace, 120).plain_text();
+        for part in ["root", "ping", "pong", "orphan", "parent cycle was broken", "parent is missing", "3 roots"] {
+            assert!(text.contains(part), "missing {part:?} in\n{text}");
+        }
+    }
+
+    #[test]
     fn bars_scale_to_the_width() {
         let trace = sample();
         for width in [20, 60, 200] {

@@ -34,6 +34,9 @@ function M.content_width()
 end
 
 ---@param line_count integer
+---@param width integer columns of content
+---@param title string
+---@param footer? string
 ---@return table window config for nvim_open_win
 local function layout(line_count, width, title, footer)
   local max_height = math.max(5, math.floor((vim.o.lines - vim.o.cmdheight) * config.options.float.height) - 2)
