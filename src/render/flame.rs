@@ -145,6 +145,18 @@ mod tests {
     }
 
     #[test]
+    fn absurd_timestamps_do_not_overflow() {
+        let json = br#"[{"traceID":"1","spanID":"a","operationName":"root","startTime":1,"duration":18446744073709551},
+          {"traceID":"1","spanID":"b","operationName":"child","startTime":18446744073709551,"duration":18446744073709551,
+           "references":[{"refType":"CHILD_OF","spanID":"a"}]}]"#;
+        let trace = formats::decode(json).unwrap().remove(0);
+        for width in [1, 80] {
+            assert!(render(&trace, width).plain_text().contains("root"));
+            assert!(crate::render::waterfall::render(&trace, width).plain_text().contains("unknown: ch"));
+        }
+    }
+
+    #[test]
     fn bars_scale_to_the_width() {
         let trace = sample();
         for width in [20, 60, 200] {

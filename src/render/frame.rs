@@ -56,7 +56,9 @@ pub fn ruler(total_ns: u64, width: usize, indent: usize) -> StyledLine {
     place(width, duration(total_ns));
     for quarter in 1..4 {
         let col = width * quarter / 4;
-        place(col, format!("│{}", duration(total_ns * quarter as u64 / 4)));
+        // In u128: a trace with wild timestamps can last close to u64::MAX ns.
+        let at = (total_ns as u128 * quarter as u128 / 4) as u64;
+        place(col, format!("│{}", duration(at)));
     }
     let mut line = StyledLine::plain(" ".repeat(indent));
     line.push(axis.iter().collect::<String>().trim_end(), Some(Group::Dim));
