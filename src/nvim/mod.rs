@@ -14,6 +14,9 @@ use nvim_rs::create::tokio as create;
 
 pub fn run() -> ExitCode {
     crate::logging::to_file();
+    // A panic in a request's task is turned into an error for that request; its details
+    // belong in the log, where that error message points.
+    std::panic::set_hook(Box::new(|info| tracing::error!("panic: {info}")));
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
