@@ -15,3 +15,4 @@ pub mod model;
 pub mod nvim;
 pub mod providers;
 pub mod render;
+pub mod store;

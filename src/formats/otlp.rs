@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, span};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, Span as ProtoSpan, span};
 use prost::Message;
 
 use super::grouping::group_into_traces;
@@ -46,7 +46,8 @@ pub fn spans_from_resource_spans(resource_spans: Vec<ResourceSpans>, format: &'s
     Ok(spans)
 }
 
-fn convert_resource(attributes: Vec<KeyValue>) -> Resource {
+/// The resource's attributes, with the service from `service.name` ("unknown" without one).
+pub(crate) fn convert_resource(attributes: Vec<KeyValue>) -> Resource {
     let attributes = convert_attributes(attributes);
     let service = attributes
         .iter()
@@ -57,7 +58,8 @@ fn convert_resource(attributes: Vec<KeyValue>) -> Resource {
     Resource { service, attributes }
 }
 
-fn convert_span(span: opentelemetry_proto::tonic::trace::v1::Span, resource: Arc<Resource>) -> Result<Span, String> {
+/// A span's trace, span and parent ids, checked for their exact byte lengths.
+pub(crate) fn span_ids(span: &ProtoSpan) -> Result<(TraceId, SpanId, Option<SpanId>), String> {
     let trace_id = TraceId::from_bytes(&span.trace_id)
         .filter(|id| !id.is_zero())
         .ok_or_else(|| format!("traceId must be 16 non-zero bytes, got {} bytes", span.trace_id.len()))?;
@@ -72,10 +74,23 @@ fn convert_span(span: opentelemetry_proto::tonic::trace::v1::Span, resource: Arc
         )
         .filter(|p| !p.is_zero()),
     };
+    Ok((trace_id, span_id, parent_id))
+}
+
+pub(crate) fn status_code(code: i32) -> StatusCode {
+    match code {
+        1 => StatusCode::Ok,
+        2 => StatusCode::Error,
+        _ => StatusCode::Unset,
+    }
+}
+
+fn convert_span(span: ProtoSpan, resource: Arc<Resource>) -> Result<Span, String> {
+    let (trace_id, span_id, parent_id) = span_ids(&span)?;
     let mut references: Vec<Reference> =
         parent_id.map(|p| Reference { kind: RefKind::ChildOf, trace_id, span_id: p }).into_iter().collect();
     references.extend(span.links.iter().filter_map(convert_link));
-    let status = span.status.map(convert_status).unwrap_or_default();
+    let status = span.status.map(|s| Status { code: status_code(s.code), message: s.message }).unwrap_or_default();
     Ok(Span {
         trace_id,
         span_id,
@@ -101,20 +116,11 @@ fn convert_link(link: &span::Link) -> Option<Reference> {
     })
 }
 
-fn convert_status(status: opentelemetry_proto::tonic::trace::v1::Status) -> Status {
-    let code = match status.code {
-        1 => StatusCode::Ok,
-        2 => StatusCode::Error,
-        _ => StatusCode::Unset,
-    };
-    Status { code, message: status.message }
-}
-
 fn convert_event(event: span::Event) -> Event {
     Event { time_ns: event.time_unix_nano, name: event.name, attributes: convert_attributes(event.attributes) }
 }
 
-fn convert_attributes(attributes: Vec<KeyValue>) -> Vec<Attribute> {
+pub(crate) fn convert_attributes(attributes: Vec<KeyValue>) -> Vec<Attribute> {
     attributes
         .into_iter()
         .map(|kv| Attribute {

@@ -22,13 +22,14 @@ impl TraceId {
         parse_hex(text, 32).map(TraceId)
     }
 
-    /// Reads a trace id from 16 bytes (or 8, for 64-bit ids), as OTLP protobuf carries it.
+    /// Reads a trace id from exactly 16 bytes, as OTLP protobuf carries it.
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        match bytes.len() {
-            16 => Some(TraceId(u128::from_be_bytes(bytes.try_into().ok()?))),
-            8 => Some(TraceId(u64::from_be_bytes(bytes.try_into().ok()?) as u128)),
-            _ => None,
-        }
+        Some(TraceId(u128::from_be_bytes(bytes.try_into().ok()?)))
+    }
+
+    /// The 16 bytes OTLP and the store use.
+    pub fn to_bytes(self) -> [u8; 16] {
+        self.0.to_be_bytes()
     }
 
     /// Hex when the text is hex, otherwise a stable hash of it. The flag says whether the
@@ -91,6 +92,12 @@ fn parse_hex(text: &str, max_digits: usize) -> Option<u128> {
         return None;
     }
     u128::from_str_radix(text, 16).ok()
+}
+
+/// A hash of bytes that stays the same across runs, platforms and Rust releases, for
+/// values that are persisted (std's hasher promises none of that).
+pub(crate) fn stable_hash(bytes: &[u8]) -> u64 {
+    fnv1a(bytes, 0xcbf2_9ce4_8422_2325)
 }
 
 /// FNV-1a: tiny, stable across runs and platforms, good enough to spread text ids.

@@ -1,0 +1,274 @@
+//! The embedded trace store: spans in a SQLite file (WAL), indexed for search by
+//! service, operation, start time and duration, assembled into traces on demand.
+//!
+//! Each span is kept as its OTLP protobuf encoding plus the columns search needs, and
+//! each distinct resource once. A batch is one transaction: when [`Store::ingest`]
+//! returns, the batch is on disk and survives the process being killed. Spans delivered
+//! twice (a retried export) are stored once.
+
+mod retention;
+mod schema;
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use lru::LruCache;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span as ProtoSpan};
+use prost::Message;
+use rusqlite::{Connection, params};
+
+pub use retention::Retention;
+
+use crate::error::{Error, Result};
+use crate::formats::otlp::{self, span_ids, status_code};
+use crate::model::ids::stable_hash;
+use crate::model::{StatusCode, Trace, TraceId};
+use crate::providers::SearchQuery;
+
+/// Assembled traces kept in memory, so that reopening one is instant.
+const CACHED_TRACES: usize = 128;
+
+pub struct Store {
+    path: PathBuf,
+    writer: Mutex<Writer>,
+    reader: Mutex<Connection>,
+    cache: Mutex<LruCache<TraceId, Arc<Trace>>>,
+    retention: Retention,
+}
+
+struct Writer {
+    connection: Connection,
+    /// Resource ids by the hash of their encoding, so known resources cost no query.
+    resources: HashMap<u64, i64>,
+}
+
+/// What became of a batch.
+#[derive(Debug, Default, PartialEq)]
+pub struct IngestReport {
+    pub accepted: usize,
+    pub rejected: usize,
+    /// Why spans were rejected (the first few distinct reasons).
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Default, PartialEq, serde::Serialize)]
+pub struct StoreStats {
+    pub spans: u64,
+    pub traces: u64,
+    pub file_bytes: u64,
+}
+
+fn db_error(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
+    move |e| Error::invalid(format!("trace store {}: {e}", path.display()))
+}
+
+impl Store {
+    /// `traces.db` in the user's data directory (`~/.local/share/vitals` on Linux).
+    pub fn default_path() -> Option<PathBuf> {
+        directories::ProjectDirs::from("", "", "vitals").map(|d| d.data_dir().join("traces.db"))
+    }
+
+    pub fn open(path: &Path, retention: Retention) -> Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
+        }
+        let writer = schema::open(path).map_err(db_error(path))?;
+        let reader = schema::open(path).map_err(db_error(path))?;
+        Ok(Store {
+            path: path.to_path_buf(),
+            writer: Mutex::new(Writer { connection: writer, resources: HashMap::new() }),
+            reader: Mutex::new(reader),
+            cache: Mutex::new(LruCache::new(NonZeroUsize::new(CACHED_TRACES).unwrap_or(NonZeroUsize::MIN))),
+            retention,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stores a batch in one transaction. Spans with invalid ids are rejected and the
+    /// rest kept; the report says how many and why.
+    pub fn ingest(&self, batch: Vec<ResourceSpans>, received_ns: u64) -> Result<IngestReport> {
+        let mut report = IngestReport::default();
+        let mut writer = lock(&self.writer);
+        let Writer { connection, resources } = &mut *writer;
+        let tx = connection.transaction().map_err(db_error(&self.path))?;
+        let mut touched: HashMap<TraceId, u64> = HashMap::new();
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO spans (trace_id, span_id, service, operation, start_ns, duration_ns, error, resource_id, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .map_err(db_error(&self.path))?;
+            for resource_spans in batch {
+                let resource = resource_spans.resource.unwrap_or_default();
+                let encoded = resource.encode_to_vec();
+                let hash = stable_hash(&encoded);
+                let resource_id = match resources.get(&hash) {
+                    Some(&id) => id,
+                    None => {
+                        let id = schema::resource_id(&tx, hash, &encoded).map_err(db_error(&self.path))?;
+                        resources.insert(hash, id);
+                        id
+                    }
+                };
+                let service = otlp::convert_resource(resource.attributes).service;
+                for span in resource_spans.scope_spans.into_iter().flat_map(|s| s.spans) {
+                    let trace_id = match span_ids(&span) {
+                        Ok((trace_id, _, _)) => trace_id,
+                        Err(reason) => {
+                            report.rejected += 1;
+                            if report.reasons.len() < 3 && !report.reasons.contains(&reason) {
+                                report.reasons.push(reason);
+                            }
+                            continue;
+                        }
+                    };
+                    let body = span.encode_to_vec();
+                    let error = span.status.as_ref().is_some_and(|s| status_code(s.code) == StatusCode::Error);
+                    let inserted = insert
+                        .execute(params![
+                            span.trace_id,
+                            span.span_id,
+                            service,
+                            span.name,
+                            span.start_time_unix_nano as i64,
+                            span.end_time_unix_nano.saturating_sub(span.start_time_unix_nano) as i64,
+                            error,
+                            resource_id,
+                            body,
+                        ])
+                        .map_err(db_error(&self.path))?;
+                    report.accepted += 1;
+                    if inserted > 0 {
+                        *touched.entry(trace_id).or_default() += body.len() as u64;
+                    }
+                }
+            }
+        }
+        for (trace_id, bytes) in &touched {
+            schema::touch_trace(&tx, *trace_id, received_ns, *bytes).map_err(db_error(&self.path))?;
+        }
+        tx.commit().map_err(db_error(&self.path))?;
+        drop(writer);
+        // Traces that grew are assembled afresh next time.
+        let mut cache = lock(&self.cache);
+        for trace_id in touched.keys() {
+            cache.pop(trace_id);
+        }
+        Ok(report)
+    }
+
+    pub fn services(&self) -> Result<Vec<String>> {
+        let reader = lock(&self.reader);
+        schema::strings(&reader, "SELECT DISTINCT service FROM spans ORDER BY service", params![])
+            .map_err(db_error(&self.path))
+    }
+
+    pub fn operations(&self, service: &str) -> Result<Vec<String>> {
+        let reader = lock(&self.reader);
+        schema::strings(
+            &reader,
+            "SELECT DISTINCT operation FROM spans WHERE service = ?1 ORDER BY operation",
+            params![service],
+        )
+        .map_err(db_error(&self.path))
+    }
+
+    /// Traces with a span matching the query, newest first. Walks the matching spans
+    /// newest first through the index and stops at `limit` distinct traces.
+    pub fn search(&self, query: &SearchQuery) -> Result<Vec<Arc<Trace>>> {
+        let (start_us, end_us) = query.range_or_recent();
+        let ids = {
+            let reader = lock(&self.reader);
+            schema::matching_traces(&reader, query, start_us.saturating_mul(1000), end_us.saturating_mul(1000))
+                .map_err(db_error(&self.path))?
+        };
+        let mut traces = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(trace) = self.trace(id)? {
+                traces.push(trace);
+            }
+        }
+        Ok(traces)
+    }
+
+    /// The whole trace, from the cache or assembled from its stored spans.
+    pub fn trace(&self, id: TraceId) -> Result<Option<Arc<Trace>>> {
+        if let Some(trace) = lock(&self.cache).get(&id) {
+            return Ok(Some(Arc::clone(trace)));
+        }
+        let rows = {
+            let reader = lock(&self.reader);
+            schema::trace_rows(&reader, id).map_err(db_error(&self.path))?
+        };
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let trace = Arc::new(self.assemble(id, rows)?);
+        lock(&self.cache).put(id, Arc::clone(&trace));
+        Ok(Some(trace))
+    }
+
+    fn assemble(&self, id: TraceId, rows: Vec<(i64, Vec<u8>)>) -> Result<Trace> {
+        let mut by_resource: HashMap<i64, Vec<ProtoSpan>> = HashMap::new();
+        for (resource_id, body) in rows {
+            let span = ProtoSpan::decode(body.as_slice()).map_err(|e| {
+                Error::invalid(format!("trace store {}: a stored span is damaged ({e})", self.path.display()))
+            })?;
+            by_resource.entry(resource_id).or_default().push(span);
+        }
+        let reader = lock(&self.reader);
+        let mut resource_spans = Vec::with_capacity(by_resource.len());
+        for (resource_id, spans) in by_resource {
+            let resource = schema::resource(&reader, resource_id).map_err(db_error(&self.path))?;
+            resource_spans.push(ResourceSpans {
+                resource: Some(resource),
+                scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
+                ..Default::default()
+            });
+        }
+        drop(reader);
+        let spans = otlp::spans_from_resource_spans(resource_spans, "stored OTLP")?;
+        Ok(Trace::from_spans(id, spans))
+    }
+
+    pub fn stats(&self) -> Result<StoreStats> {
+        let reader = lock(&self.reader);
+        let count = |sql: &str| reader.query_row(sql, [], |row| row.get::<_, i64>(0)).map(|n| n.max(0) as u64);
+        let spans = count("SELECT count(*) FROM spans").map_err(db_error(&self.path))?;
+        let traces = count("SELECT count(*) FROM traces").map_err(db_error(&self.path))?;
+        let file_bytes = ["", "-wal"]
+            .iter()
+            .filter_map(|suffix| std::fs::metadata(format!("{}{suffix}", self.path.display())).ok())
+            .map(|m| m.len())
+            .sum();
+        Ok(StoreStats { spans, traces, file_bytes })
+    }
+
+    /// Drops whole traces, oldest received first, past the age and size limits.
+    pub fn enforce_retention(&self, now_ns: u64) -> Result<usize> {
+        let mut writer = lock(&self.writer);
+        let evicted =
+            retention::enforce(&mut writer.connection, &self.retention, now_ns).map_err(db_error(&self.path))?;
+        drop(writer);
+        if !evicted.is_empty() {
+            let mut cache = lock(&self.cache);
+            for id in &evicted {
+                cache.pop(id);
+            }
+        }
+        Ok(evicted.len())
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,196 @@
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span as ProtoSpan, Status, span};
+
+use super::*;
+use crate::model::AttrValue;
+
+const NOW: u64 = 1_800_000_000_000_000_000;
+const MS: u64 = 1_000_000;
+
+fn kv(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.into())) }),
+        ..Default::default()
+    }
+}
+
+/// A span of trace `trace` (a small number), id `id`, child of `parent` (0 = root).
+fn span(trace: u8, id: u8, parent: u8, name: &str, start_ms: u64, duration_ms: u64) -> ProtoSpan {
+    let mut trace_id = vec![0; 16];
+    trace_id[15] = trace;
+    ProtoSpan {
+        trace_id,
+        span_id: vec![0, 0, 0, 0, 0, 0, 0, id],
+        parent_span_id: if parent == 0 { Vec::new() } else { vec![0, 0, 0, 0, 0, 0, 0, parent] },
+        name: name.into(),
+        start_time_unix_nano: NOW - 3_600_000 * MS / 2 + start_ms * MS,
+        end_time_unix_nano: NOW - 3_600_000 * MS / 2 + (start_ms + duration_ms) * MS,
+        ..Default::default()
+    }
+}
+
+fn batch(service: &str, spans: Vec<ProtoSpan>) -> Vec<ResourceSpans> {
+    vec![ResourceSpans {
+        resource: Some(ProtoResource {
+            attributes: vec![kv("service.name", service), kv("host.name", "box")],
+            ..Default::default()
+        }),
+        scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
+        ..Default::default()
+    }]
+}
+
+fn store(dir: &tempdir::Dir) -> Store {
+    Store::open(&dir.path().join("traces.db"), Retention::default()).unwrap()
+}
+
+fn query(service: &str) -> SearchQuery {
+    let mut q = SearchQuery::new(service);
+    q.time_range_us = Some(((NOW - 3_600_000 * MS) / 1000, NOW / 1000));
+    q
+}
+
+mod tempdir {
+    //! A throwaway folder for one test's database.
+    pub struct Dir(std::path::PathBuf);
+    impl Dir {
+        pub fn new(name: &str) -> Dir {
+            let path = std::env::temp_dir().join(format!("vitals-store-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&path);
+            std::fs::create_dir_all(&path).unwrap();
+            Dir(path)
+        }
+        pub fn path(&self) -> &std::path::Path {
+            &self.0
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+#[test]
+fn spans_from_different_batches_and_services_assemble_into_one_trace() {
+    let dir = tempdir::Dir::new("assemble");
+    let store = store(&dir);
+    let mut root = span(1, 1, 0, "GET /checkout", 0, 100);
+    root.attributes = vec![kv("http.route", "/checkout")];
+    root.events = vec![span::Event {
+        name: "retry".into(),
+        time_unix_nano: root.start_time_unix_nano + MS,
+        ..Default::default()
+    }];
+    store.ingest(batch("frontend", vec![root]), NOW).unwrap();
+    let mut child = span(1, 2, 1, "charge", 10, 50);
+    child.status = Some(Status { code: 2, message: "card declined".into() });
+    store.ingest(batch("payment", vec![child]), NOW).unwrap();
+
+    let trace = store.trace(TraceId(1)).unwrap().unwrap();
+    assert_eq!(trace.spans.len(), 2);
+    let root = trace.root().unwrap();
+    assert_eq!((root.service(), root.operation.as_str()), ("frontend", "GET /checkout"));
+    assert_eq!(root.attr("http.route"), Some(&AttrValue::Str("/checkout".into())));
+    assert_eq!(root.events[0].name, "retry");
+    let child = trace.spans.iter().find(|s| s.operation == "charge").unwrap();
+    assert_eq!(child.parent_id, Some(root.span_id));
+    assert_eq!((child.service(), child.status.message.as_str()), ("payment", "card declined"));
+    assert!(child.resource.attributes.iter().any(|a| a.key == "host.name"));
+    assert_eq!(store.services().unwrap(), ["frontend", "payment"]);
+    assert_eq!(store.operations("payment").unwrap(), ["charge"]);
+}
+
+#[test]
+fn a_retried_batch_is_stored_once_and_a_grown_trace_is_not_served_stale() {
+    let dir = tempdir::Dir::new("retry");
+    let store = store(&dir);
+    let first = batch("api", vec![span(1, 1, 0, "root", 0, 100)]);
+    store.ingest(first.clone(), NOW).unwrap();
+    assert_eq!(store.trace(TraceId(1)).unwrap().unwrap().spans.len(), 1);
+    store.ingest(first, NOW).unwrap();
+    store.ingest(batch("api", vec![span(1, 2, 1, "child", 5, 5)]), NOW).unwrap();
+    assert_eq!(store.trace(TraceId(1)).unwrap().unwrap().spans.len(), 2);
+    assert_eq!(store.stats().unwrap().spans, 2);
+    assert_eq!(store.stats().unwrap().traces, 1);
+}
+
+#[test]
+fn spans_with_bad_ids_are_rejected_with_a_reason_and_the_rest_kept() {
+    let dir = tempdir::Dir::new("reject");
+    let store = store(&dir);
+    let mut bad = span(1, 2, 1, "bad", 0, 1);
+    bad.trace_id = vec![1, 2, 3];
+    let report = store.ingest(batch("api", vec![span(1, 1, 0, "good", 0, 1), bad]), NOW).unwrap();
+    assert_eq!((report.accepted, report.rejected), (1, 1));
+    assert!(report.reasons[0].contains("traceId must be 16"), "{:?}", report.reasons);
+    assert_eq!(store.stats().unwrap().spans, 1);
+}
+
+#[test]
+fn search_filters_like_jaeger_and_returns_the_newest_first() {
+    let dir = tempdir::Dir::new("search");
+    let store = store(&dir);
+    for t in 1..=6u8 {
+        let mut root = span(t, 1, 0, if t % 2 == 0 { "GET /a" } else { "GET /b" }, t as u64 * 1000, t as u64 * 100);
+        root.attributes = vec![kv("user", if t == 3 { "vip" } else { "plain" })];
+        store.ingest(batch("web", vec![root, span(t, 2, 1, "SELECT", t as u64 * 1000 + 1, 5)]), NOW).unwrap();
+    }
+    let ids = |q: &SearchQuery| -> Vec<u128> { store.search(q).unwrap().iter().map(|t| t.id.0).collect() };
+    assert_eq!(ids(&query("web")), [6, 5, 4, 3, 2, 1]);
+    assert_eq!(ids(&SearchQuery { limit: 2, ..query("web") }), [6, 5]);
+    assert_eq!(ids(&SearchQuery { operation: Some("GET /a".into()), ..query("web") }), [6, 4, 2]);
+    assert_eq!(ids(&SearchQuery { min_duration_ns: Some(400 * MS), ..query("web") }), [6, 5, 4]);
+    assert_eq!(
+        ids(&SearchQuery { max_duration_ns: Some(200 * MS), ..query("web") }),
+        [6, 5, 4, 3, 2, 1],
+        "the 5 ms SELECT of each matches"
+    );
+    assert_eq!(ids(&SearchQuery { tags: vec![("user".into(), "vip".into())], ..query("web") }), [3]);
+    assert_eq!(
+        ids(&SearchQuery { tags: vec![("host.name".into(), "box".into())], limit: 1, ..query("web") }),
+        [6],
+        "resource attributes count"
+    );
+    let long_ago = SearchQuery { time_range_us: Some((0, 1)), ..query("web") };
+    assert!(ids(&long_ago).is_empty());
+    assert!(ids(&query("nobody")).is_empty());
+}
+
+#[test]
+fn committed_batches_survive_reopening_the_file() {
+    let dir = tempdir::Dir::new("reopen");
+    {
+        let store = store(&dir);
+        store.ingest(batch("api", vec![span(7, 1, 0, "root", 0, 10)]), NOW).unwrap();
+    }
+    let store = store(&dir);
+    assert_eq!(store.trace(TraceId(7)).unwrap().unwrap().spans[0].operation, "root");
+}
+
+#[test]
+fn retention_evicts_whole_traces_oldest_first_by_age_and_by_size() {
+    let dir = tempdir::Dir::new("retention");
+    let store =
+        Store::open(&dir.path().join("traces.db"), Retention { max_age: Duration::from_secs(60), max_bytes: 10_000 })
+            .unwrap();
+    store
+        .ingest(batch("api", vec![span(1, 1, 0, "old", 0, 1), span(1, 2, 1, "old child", 0, 1)]), NOW - 120_000 * MS)
+        .unwrap();
+    for t in 2..=40u8 {
+        let mut s = span(t, 1, 0, "fresh", 0, 1);
+        s.attributes = vec![kv("payload", &"x".repeat(400))];
+        store.ingest(batch("api", vec![s]), NOW - (50 - t as u64) * MS).unwrap();
+    }
+    let evicted = store.enforce_retention(NOW).unwrap();
+    assert!(store.trace(TraceId(1)).unwrap().is_none(), "past the age limit");
+    assert!(store.trace(TraceId(2)).unwrap().is_none(), "the oldest fresh trace goes first for size");
+    assert!(store.trace(TraceId(40)).unwrap().is_some(), "the newest stays");
+    let stats = store.stats().unwrap();
+    assert_eq!(stats.traces as usize, 40 - evicted);
+    assert!(stats.traces > 5 && stats.traces < 39, "{stats:?}");
+}
