@@ -15,6 +15,8 @@ pub enum ProviderKind {
     Jaeger,
     /// A trace file, or a folder of them, in any format Vitals reads.
     File,
+    /// The local trace store that `vitals serve` (or, later, the editor) fills over OTLP.
+    Otlp,
 }
 
 impl ProviderKind {
@@ -22,6 +24,7 @@ impl ProviderKind {
         match self {
             ProviderKind::Jaeger => "http://localhost:16686",
             ProviderKind::File => ".",
+            ProviderKind::Otlp => "127.0.0.1:4318",
         }
     }
 }
@@ -94,6 +97,8 @@ pub struct ProviderConfig {
     pub endpoint: String,
     pub timeout_ms: u64,
     pub auth: Auth,
+    /// The trace store's file for the `otlp` provider; empty means the data directory.
+    pub store_path: String,
 }
 
 impl Default for ProviderConfig {
@@ -103,6 +108,7 @@ impl Default for ProviderConfig {
             endpoint: String::new(),
             timeout_ms: 10_000,
             auth: Auth::default(),
+            store_path: String::new(),
         }
     }
 }

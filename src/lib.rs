@@ -7,6 +7,7 @@
 
 pub mod analysis;
 pub mod cli;
+pub mod collector;
 pub mod config;
 pub mod error;
 pub mod formats;

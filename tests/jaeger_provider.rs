@@ -20,7 +20,7 @@ fn root() -> PathBuf {
 
 fn provider(replay: &Replay, timeout_ms: u64) -> std::sync::Arc<dyn TraceProvider> {
     let config =
-        ProviderConfig { kind: ProviderKind::Jaeger, endpoint: replay.url(), timeout_ms, auth: Auth::default() };
+        ProviderConfig { kind: ProviderKind::Jaeger, endpoint: replay.url(), timeout_ms, ..ProviderConfig::default() };
     providers::from_config(&config).unwrap()
 }
 

@@ -10,8 +10,9 @@ local M = {}
 ---@field password_env? string Environment variable holding the password (default VITALS_TRACE_PASSWORD)
 
 ---@class vitals.Options
----@field trace_provider "jaeger"|"file" Where traces come from
+---@field trace_provider "jaeger"|"file"|"otlp" Where traces come from
 ---@field trace_endpoint string Backend URL (jaeger) or path (file); "" means the provider's default
+---@field store_path string The trace store file of the otlp provider; "" means the data directory
 ---@field enable_code_lens_annotations boolean Show performance annotations in source buffers
 ---@field performance_threshold number Share of execution time (%) from which a line counts as hot
 ---@field enable_auto_tracing boolean Refresh annotations automatically as traces arrive
@@ -34,6 +35,7 @@ local M = {}
 M.defaults = {
   trace_provider = "jaeger",
   trace_endpoint = "",
+  store_path = "",
   enable_code_lens_annotations = true,
   performance_threshold = 5,
   enable_auto_tracing = false,
@@ -56,11 +58,12 @@ function M.set(opts)
     trace_provider = {
       merged.trace_provider,
       function(v)
-        return v == "jaeger" or v == "file"
+        return v == "jaeger" or v == "file" or v == "otlp"
       end,
-      '"jaeger" or "file"',
+      '"jaeger", "file" or "otlp"',
     },
     trace_endpoint = { merged.trace_endpoint, "string" },
+    store_path = { merged.store_path, "string" },
     enable_code_lens_annotations = { merged.enable_code_lens_annotations, "boolean" },
     performance_threshold = { merged.performance_threshold, "number" },
     enable_auto_tracing = { merged.enable_auto_tracing, "boolean" },
@@ -82,6 +85,7 @@ function M.provider_settings(options)
     trace_endpoint = o.trace_endpoint,
     timeout_ms = o.timeout_ms,
     auth = o.auth,
+    store_path = o.store_path,
   }
 end
 

@@ -9,6 +9,7 @@ local M = {}
 local PROVIDERS = {
   { name = "jaeger", description = "Jaeger query service (API v1 or api/v3)" },
   { name = "file", description = "A trace file or a folder of them" },
+  { name = "otlp", description = "The local trace store that `vitals serve` fills over OTLP" },
 }
 
 ---Tests the current settings and reports the result.
@@ -39,18 +40,24 @@ function M.run()
     if not choice then
       return
     end
-    local current = config.options.trace_provider == choice.name and config.options.trace_endpoint or ""
-    local default = current ~= "" and current or (choice.name == "jaeger" and "http://localhost:16686" or vim.fn.getcwd())
+    local prompts = {
+      jaeger = { "Jaeger URL: ", "http://localhost:16686", nil },
+      file = { "Trace file or folder: ", vim.fn.getcwd(), "file" },
+      otlp = { "Trace store file (empty: the default): ", "", "file" },
+    }
+    local prompt, fallback, completion = unpack(prompts[choice.name])
+    local field = choice.name == "otlp" and "store_path" or "trace_endpoint"
+    local current = config.options.trace_provider == choice.name and config.options[field] or ""
     vim.ui.input({
-      prompt = choice.name == "jaeger" and "Jaeger URL: " or "Trace file or folder: ",
-      default = default,
-      completion = choice.name == "file" and "file" or nil,
-    }, function(endpoint)
-      if not endpoint or endpoint == "" then
+      prompt = prompt,
+      default = current ~= "" and current or fallback,
+      completion = completion,
+    }, function(value)
+      if value == nil or (value == "" and choice.name ~= "otlp") then
         return
       end
       config.options.trace_provider = choice.name
-      config.options.trace_endpoint = choice.name == "file" and vim.fn.fnamemodify(vim.fn.expand(endpoint), ":p") or endpoint
+      config.options[field] = (completion == "file" and value ~= "") and vim.fn.fnamemodify(vim.fn.expand(value), ":p") or value
       require("vitals.search").known_services = nil
       client.reconfigure()
       M.test()

@@ -58,9 +58,30 @@ pub enum Command {
         #[arg(long)]
         width: Option<usize>,
     },
+    /// Receive traces over OTLP/HTTP into the local trace store, as a standalone process.
+    Serve(ServeFlags),
     /// Run as the Neovim plugin's host (msgpack-RPC on stdin/stdout); started by the plugin.
     #[command(hide = true)]
     Nvim,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeFlags {
+    /// Where to receive OTLP/HTTP (POST /v1/traces). Loopback unless you say otherwise.
+    #[arg(long, default_value = "127.0.0.1:4318")]
+    pub otlp_http: std::net::SocketAddr,
+    /// The trace store file (default: traces.db in the data directory).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Drop traces received longer ago than this.
+    #[arg(long, default_value = "24h")]
+    pub retention_age: String,
+    /// Keep at most this much span data (e.g. 512MiB, 1GiB).
+    #[arg(long, default_value = "1GiB")]
+    pub retention_size: String,
+    /// Largest request body, compressed or not.
+    #[arg(long, default_value = "64MiB")]
+    pub max_body: String,
 }
 
 #[derive(Args, Debug)]
@@ -80,6 +101,9 @@ pub struct ProviderFlags {
     /// User name for basic auth (password: $VITALS_TRACE_PASSWORD).
     #[arg(long)]
     pub user: Option<String>,
+    /// The trace store file, for `--provider otlp` (default: in the data directory).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
 }
 
 impl ProviderFlags {
@@ -89,6 +113,7 @@ impl ProviderFlags {
             endpoint: self.endpoint.clone().unwrap_or_default(),
             timeout_ms: self.timeout.saturating_mul(1000),
             auth: Auth { token: self.token.clone(), username: self.user.clone(), ..Auth::default() },
+            store_path: self.db.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! stdout here, and only here; every other front door keeps stdout for its protocol.
 
 mod args;
+mod serve;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -23,6 +24,7 @@ pub fn run(command: Command) -> ExitCode {
         }
         Command::Search { provider, search, json } => block_on(search_command(provider, search.into(), json)),
         Command::Trace { provider, id, view, width } => block_on(trace_command(provider, id, view, width)),
+        Command::Serve(flags) => block_on(serve::serve(flags)),
         Command::Nvim => unreachable!("the Neovim host is not a terminal command"),
     };
     match outcome {
@@ -35,7 +37,8 @@ pub fn run(command: Command) -> ExitCode {
 }
 
 fn block_on(future: impl Future<Output = Result<()>>) -> Result<()> {
-    tokio::runtime::Builder::new_current_thread()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| Error::invalid(format!("cannot start the async runtime: {e}")))?
@@ -102,7 +105,7 @@ fn write_stdout(text: &str) -> Result<()> {
 async fn search_command(flags: ProviderFlags, args: SearchArgs, json: bool) -> Result<()> {
     let provider = providers::from_config(&flags.to_config())?;
     let traces = provider.search(&args.to_query()?).await?;
-    let summaries: Vec<TraceSummary> = traces.iter().map(TraceSummary::of).collect();
+    let summaries: Vec<TraceSummary> = traces.iter().map(|t| TraceSummary::of(t)).collect();
     if json {
         let text = serde_json::to_string_pretty(&summaries).map_err(|e| Error::invalid(e.to_string()))?;
         return write_stdout(&format!("{text}\n"));

@@ -24,6 +24,11 @@ const FORMAT: &str = "OTLP JSON";
 
 /// Decodes one or more OTLP JSON documents.
 pub fn decode(bytes: &[u8]) -> Result<Vec<Trace>> {
+    Ok(group_into_traces(spans_from_resource_spans(decode_resource_spans(bytes)?, FORMAT)?))
+}
+
+/// Reads OTLP JSON into OTLP's protobuf messages, as the OTLP receiver stores them.
+pub fn decode_resource_spans(bytes: &[u8]) -> Result<Vec<ResourceSpans>> {
     let mut resource_spans = Vec::new();
     let mut documents = serde_json::Deserializer::from_slice(bytes).into_iter::<Envelope>();
     loop {
@@ -41,9 +46,7 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Trace>> {
     if resource_spans.is_empty() && bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::decode(FORMAT, "the body is empty"));
     }
-    let proto =
-        resource_spans.into_iter().enumerate().map(|(i, r)| r.into_proto(i)).collect::<Result<Vec<ResourceSpans>>>()?;
-    Ok(group_into_traces(spans_from_resource_spans(proto, FORMAT)?))
+    resource_spans.into_iter().enumerate().map(|(i, r)| r.into_proto(i)).collect()
 }
 
 #[derive(Deserialize)]

@@ -184,7 +184,7 @@ impl Host {
             .collect();
         let mut state = self.state();
         for trace in traces {
-            state.traces.put(trace.id, Arc::new(trace));
+            state.traces.put(trace.id, trace);
         }
         to_value(&items)
     }
@@ -201,7 +201,7 @@ impl Host {
         let trace = match cached {
             Some(trace) => trace,
             None => {
-                let trace = Arc::new(self.provider()?.trace(id).await?);
+                let trace = self.provider()?.trace(id).await?;
                 self.state().traces.put(key, Arc::clone(&trace));
                 trace
             }

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use super::{SearchQuery, TraceProvider, matches, newest_first};
@@ -83,18 +85,19 @@ impl TraceProvider for FileProvider {
     }
 
     /// Files are recordings: they are searched whole, so the time range does not apply.
-    async fn search(&self, query: &SearchQuery) -> Result<Vec<Trace>> {
+    async fn search(&self, query: &SearchQuery) -> Result<Vec<Arc<Trace>>> {
         let query = SearchQuery { time_range_us: None, ..query.clone() };
         let traces = self.load().await?.into_iter().filter(|t| matches(t, &query)).collect();
         Ok(newest_first(traces, query.limit))
     }
 
-    async fn trace(&self, id: &str) -> Result<Trace> {
+    async fn trace(&self, id: &str) -> Result<Arc<Trace>> {
         let (wanted, _) = TraceId::from_text(id.trim());
         self.load()
             .await?
             .into_iter()
             .find(|t| t.id == wanted)
+            .map(Arc::new)
             .ok_or_else(|| Error::NotFound { what: format!("trace {id}"), source_name: self.describe() })
     }
 }

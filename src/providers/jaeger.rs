@@ -6,6 +6,8 @@
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use reqwest::StatusCode;
 use serde::Deserialize;
@@ -166,7 +168,7 @@ impl TraceProvider for JaegerProvider {
         Ok(operations)
     }
 
-    async fn search(&self, query: &SearchQuery) -> Result<Vec<Trace>> {
+    async fn search(&self, query: &SearchQuery) -> Result<Vec<Arc<Trace>>> {
         let (start, end) = query.range_or_recent();
         let traces = self
             .with_fallback(
@@ -227,7 +229,7 @@ impl TraceProvider for JaegerProvider {
         Ok(newest_first(traces, query.limit))
     }
 
-    async fn trace(&self, id: &str) -> Result<Trace> {
+    async fn trace(&self, id: &str) -> Result<Arc<Trace>> {
         let id = id.trim();
         let traces = self
             .with_fallback(
@@ -243,7 +245,7 @@ impl TraceProvider for JaegerProvider {
                 },
             )
             .await?;
-        traces.into_iter().max_by_key(|t| t.spans.len()).ok_or_else(|| self.not_found(id))
+        traces.into_iter().max_by_key(|t| t.spans.len()).map(Arc::new).ok_or_else(|| self.not_found(id))
     }
 }
 

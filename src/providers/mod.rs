@@ -3,6 +3,7 @@
 pub mod file;
 mod http;
 pub mod jaeger;
+pub mod otlp;
 pub mod query;
 
 use std::sync::Arc;
@@ -21,23 +22,25 @@ pub trait TraceProvider: Send + Sync {
     fn describe(&self) -> String;
     async fn services(&self) -> Result<Vec<String>>;
     async fn operations(&self, service: &str) -> Result<Vec<String>>;
-    /// Traces that have a span matching the query, newest first.
-    async fn search(&self, query: &SearchQuery) -> Result<Vec<Trace>>;
-    async fn trace(&self, id: &str) -> Result<Trace>;
+    /// Traces that have a span matching the query, newest first. Shared, because
+    /// callers cache them and a store may already hold them assembled.
+    async fn search(&self, query: &SearchQuery) -> Result<Vec<Arc<Trace>>>;
+    async fn trace(&self, id: &str) -> Result<Arc<Trace>>;
 }
 
 pub fn from_config(config: &ProviderConfig) -> Result<Arc<dyn TraceProvider>> {
     Ok(match config.kind {
         ProviderKind::Jaeger => Arc::new(jaeger::JaegerProvider::new(config)?),
         ProviderKind::File => Arc::new(file::FileProvider::new(config.endpoint())),
+        ProviderKind::Otlp => Arc::new(otlp::OtlpProvider::open(&config.store_path)?),
     })
 }
 
 /// Newest first, then cut to the limit: the order every provider returns results in.
-fn newest_first(mut traces: Vec<Trace>, limit: usize) -> Vec<Trace> {
+fn newest_first(mut traces: Vec<Trace>, limit: usize) -> Vec<Arc<Trace>> {
     traces.sort_by_key(|t| std::cmp::Reverse(t.start_ns()));
     traces.truncate(limit);
-    traces
+    traces.into_iter().map(Arc::new).collect()
 }
 
 /// Jaeger's search semantics, for providers that filter by themselves: a trace matches

@@ -1,0 +1,103 @@
+//! `vitals serve`: the OTLP receiver and the trace store as a process of their own, for
+//! always-on collection and for CI.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::args::ServeFlags;
+use crate::collector::{self, Counters};
+use crate::error::{Error, Result};
+use crate::providers::query::{now_ns, parse_duration};
+use crate::store::{Retention, Store};
+
+/// How often old traces are evicted.
+const RETENTION_INTERVAL: Duration = Duration::from_secs(60);
+
+pub async fn serve(flags: ServeFlags) -> Result<()> {
+    let retention =
+        Retention { max_age: parse_duration(&flags.retention_age)?, max_bytes: parse_size(&flags.retention_size)? };
+    let max_body = usize::try_from(parse_size(&flags.max_body)?).unwrap_or(usize::MAX);
+    let path = match flags.db {
+        Some(path) => path,
+        None => {
+            Store::default_path().ok_or_else(|| Error::invalid("no data directory for the trace store; pass --db"))?
+        }
+    };
+    let store = Arc::new(Store::open(&path, retention)?);
+    let listener = collector::bind(flags.otlp_http)
+        .await
+        .map_err(|e| Error::invalid(format!("cannot receive on {}: {e}", flags.otlp_http)))?;
+    eprintln!(
+        "vitals: receiving OTLP/HTTP on http://{}/v1/traces into {}",
+        listener.local_addr().unwrap_or(flags.otlp_http),
+        path.display()
+    );
+    let evictor = Arc::clone(&store);
+    tokio::spawn(async move {
+        loop {
+            let store = Arc::clone(&evictor);
+            match tokio::task::spawn_blocking(move || store.enforce_retention(now_ns())).await {
+                Ok(Ok(evicted)) if evicted > 0 => tracing::info!("retention evicted {evicted} traces"),
+                Ok(Err(e)) => tracing::warn!("retention failed: {e}"),
+                _ => {}
+            }
+            tokio::time::sleep(RETENTION_INTERVAL).await;
+        }
+    });
+    let router = collector::router(store, max_body, Arc::new(Counters::default()));
+    tokio::select! {
+        served = collector::serve(listener, router) => served.map_err(|e| Error::invalid(format!("the receiver stopped: {e}"))),
+        _ = shutdown_signal() => Ok(()),
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+/// `1GiB`, `512MiB`, `64MB`, `1000000`: a size in bytes.
+pub fn parse_size(text: &str) -> Result<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        _ => return Err(Error::invalid(format!("{text:?} is not a size like 512MiB or 1GiB"))),
+    };
+    let value: f64 =
+        number.parse().map_err(|_| Error::invalid(format!("{text:?} is not a size like 512MiB or 1GiB")))?;
+    Ok((value * factor as f64) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_in_the_forms_people_write() {
+        assert_eq!(parse_size("1GiB").unwrap(), 1 << 30);
+        assert_eq!(parse_size("64MiB").unwrap(), 64 << 20);
+        assert_eq!(parse_size("1.5 MB").unwrap(), 1_500_000);
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert!(parse_size("lots").is_err());
+    }
+}
