@@ -1,0 +1,150 @@
+//! Issue 3's numbers: OTLP/HTTP ingest into the store through a real `vitals serve`
+//! process (protobuf, 512-span batches, each acknowledged after its commit), search over
+//! the 1,000,000 stored spans, and the server's peak memory; next to the raw protobuf
+//! decode speed of the same payload, the ratio to beat.
+//!
+//!     cargo bench --bench ingest
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+use prost::Message;
+use vitals::providers::otlp::OtlpProvider;
+use vitals::providers::{SearchQuery, TraceProvider};
+
+const SPANS: usize = 1_000_000;
+const BATCH: usize = 512;
+const SENDERS: usize = 4;
+const SERVICES: [&str; 8] = ["frontend", "checkout", "cart", "payment", "inventory", "shipping", "postgres", "redis"];
+
+fn text(key: &str, value: &str) -> KeyValue {
+    KeyValue { key: key.into(), value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.into())) }), ..Default::default() }
+}
+
+/// Batch `n`: 512 spans of 32 traces (16 spans each) of one service, with typical attributes.
+fn batch(n: usize, now: u64) -> Vec<u8> {
+    let service = SERVICES[n % SERVICES.len()];
+    let spans = (0..BATCH)
+        .map(|i| {
+            let trace = (n * BATCH + i) / 16;
+            Span {
+                trace_id: (trace as u128 + 1).to_be_bytes().to_vec(),
+                span_id: ((n * BATCH + i) as u64 + 1).to_be_bytes().to_vec(),
+                parent_span_id: if i % 16 == 0 { Vec::new() } else { ((n * BATCH + i - i % 16) as u64 + 1).to_be_bytes().to_vec() },
+                name: format!("{service} op{}", i % 12),
+                kind: 2,
+                start_time_unix_nano: now - 600_000_000_000 + (n * BATCH + i) as u64 * 500,
+                end_time_unix_nano: now - 600_000_000_000 + (n * BATCH + i) as u64 * 500 + 1_000_000 + (i as u64 % 97) * 10_000,
+                attributes: vec![
+                    text("http.request.method", "GET"),
+                    text("http.route", "/api/items/{id}"),
+                    text("code.function.name", "handle_request"),
+                    text("net.peer.name", "10.0.0.7"),
+                ],
+                status: (i % 50 == 0).then(|| Status { code: 2, message: "boom".into() }),
+                ..Default::default()
+            }
+        })
+        .collect();
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource { attributes: vec![text("service.name", service), text("host.name", "bench")], ..Default::default() }),
+            scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec()
+}
+
+fn peak_memory_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+#[tokio::main]
+async fn main() {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let batches: Arc<Vec<Vec<u8>>> = Arc::new((0..SPANS / BATCH).map(|n| batch(n, now)).collect());
+    let spans = batches.len() * BATCH;
+    let megabytes = batches.iter().map(Vec::len).sum::<usize>() as f64 / 1e6;
+
+    let started = Instant::now();
+    for body in batches.iter() {
+        std::hint::black_box(ExportTraceServiceRequest::decode(body.as_slice()).unwrap());
+    }
+    let decode = spans as f64 / started.elapsed().as_secs_f64();
+
+    let dir = std::env::temp_dir().join(format!("vitals-ingest-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("traces.db");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_vitals"))
+        .args(["serve", "--otlp-http", "127.0.0.1:0", "--db"])
+        .arg(&db)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
+    let line = lines.next().unwrap().unwrap();
+    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
+    std::thread::spawn(move || for _ in lines {});
+
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let mut senders = Vec::new();
+    for sender in 0..SENDERS {
+        let (client, url, batches) = (client.clone(), url.clone(), Arc::clone(&batches));
+        senders.push(tokio::spawn(async move {
+            let mut retries = 0;
+            for body in batches.iter().skip(sender).step_by(SENDERS) {
+                loop {
+                    let response = client.post(&url).header("content-type", "application/x-protobuf").body(body.clone()).send().await.unwrap();
+                    if response.status().is_success() {
+                        break;
+                    }
+                    retries += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            retries
+        }));
+    }
+    let mut retries = 0;
+    for sender in senders {
+        retries += sender.await.unwrap();
+    }
+    let ingest = spans as f64 / started.elapsed().as_secs_f64();
+
+    let provider = OtlpProvider::open(&db.display().to_string()).unwrap();
+    let mut timings = Vec::new();
+    for round in 0..21 {
+        let mut query = SearchQuery::new(SERVICES[round % SERVICES.len()]);
+        query.min_duration_ns = (round % 2 == 0).then_some(1_500_000);
+        let started = Instant::now();
+        let found = provider.search(&query).await.unwrap();
+        timings.push(started.elapsed());
+        assert_eq!(found.len(), 20, "each search fills its page");
+    }
+    timings.sort();
+    let memory = peak_memory_mb(server.id());
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    println!("payload: {spans} spans in {} batches of {BATCH}, {megabytes:.0} MB protobuf", batches.len());
+    println!("raw protobuf decode:        {decode:>12.0} spans/s");
+    println!("HTTP ingest, committed:     {ingest:>12.0} spans/s  ({:.2}x decode; {SENDERS} senders, {retries} retried after 503)", ingest / decode);
+    println!("search over {spans} spans:  median {:?}, max {:?} (21 searches, 20 traces each)", timings[10], timings[20]);
+    println!("vitals serve peak memory:   {memory:.0} MB");
+}
