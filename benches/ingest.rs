@@ -24,7 +24,11 @@ const SENDERS: usize = 4;
 const SERVICES: [&str; 8] = ["frontend", "checkout", "cart", "payment", "inventory", "shipping", "postgres", "redis"];
 
 fn text(key: &str, value: &str) -> KeyValue {
-    KeyValue { key: key.into(), value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.into())) }), ..Default::default() }
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.into())) }),
+        ..Default::default()
+    }
 }
 
 /// Batch `n`: 512 spans of 32 traces (16 spans each) of one service, with typical attributes.
@@ -36,11 +40,18 @@ fn batch(n: usize, now: u64) -> Vec<u8> {
             Span {
                 trace_id: (trace as u128 + 1).to_be_bytes().to_vec(),
                 span_id: ((n * BATCH + i) as u64 + 1).to_be_bytes().to_vec(),
-                parent_span_id: if i % 16 == 0 { Vec::new() } else { ((n * BATCH + i - i % 16) as u64 + 1).to_be_bytes().to_vec() },
+                parent_span_id: if i % 16 == 0 {
+                    Vec::new()
+                } else {
+                    ((n * BATCH + i - i % 16) as u64 + 1).to_be_bytes().to_vec()
+                },
                 name: format!("{service} op{}", i % 12),
                 kind: 2,
                 start_time_unix_nano: now - 600_000_000_000 + (n * BATCH + i) as u64 * 500,
-                end_time_unix_nano: now - 600_000_000_000 + (n * BATCH + i) as u64 * 500 + 1_000_000 + (i as u64 % 97) * 10_000,
+                end_time_unix_nano: now - 600_000_000_000
+                    + (n * BATCH + i) as u64 * 500
+                    + 1_000_000
+                    + (i as u64 % 97) * 10_000,
                 attributes: vec![
                     text("http.request.method", "GET"),
                     text("http.route", "/api/items/{id}"),
@@ -54,7 +65,10 @@ fn batch(n: usize, now: u64) -> Vec<u8> {
         .collect();
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
-            resource: Some(Resource { attributes: vec![text("service.name", service), text("host.name", "bench")], ..Default::default() }),
+            resource: Some(Resource {
+                attributes: vec![text("service.name", service), text("host.name", "bench")],
+                ..Default::default()
+            }),
             scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
             ..Default::default()
         }],
@@ -109,7 +123,13 @@ async fn main() {
             let mut retries = 0;
             for body in batches.iter().skip(sender).step_by(SENDERS) {
                 loop {
-                    let response = client.post(&url).header("content-type", "application/x-protobuf").body(body.clone()).send().await.unwrap();
+                    let response = client
+                        .post(&url)
+                        .header("content-type", "application/x-protobuf")
+                        .body(body.clone())
+                        .send()
+                        .await
+                        .unwrap();
                     if response.status().is_success() {
                         break;
                     }
@@ -144,7 +164,13 @@ async fn main() {
 
     println!("payload: {spans} spans in {} batches of {BATCH}, {megabytes:.0} MB protobuf", batches.len());
     println!("raw protobuf decode:        {decode:>12.0} spans/s");
-    println!("HTTP ingest, committed:     {ingest:>12.0} spans/s  ({:.2}x decode; {SENDERS} senders, {retries} retried after 503)", ingest / decode);
-    println!("search over {spans} spans:  median {:?}, max {:?} (21 searches, 20 traces each)", timings[10], timings[20]);
+    println!(
+        "HTTP ingest, committed:     {ingest:>12.0} spans/s  ({:.2}x decode; {SENDERS} senders, {retries} retried after 503)",
+        ingest / decode
+    );
+    println!(
+        "search over {spans} spans:  median {:?}, max {:?} (21 searches, 20 traces each)",
+        timings[10], timings[20]
+    );
     println!("vitals serve peak memory:   {memory:.0} MB");
 }
