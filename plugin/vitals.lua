@@ -47,6 +47,20 @@ command("VitalsConfigure", function()
   require("vitals").configure()
 end, { desc = "Choose the trace backend and test the connection" })
 
+command("VitalsStatus", function()
+  require("vitals").status()
+end, { desc = "Show the trace provider, receiver and store" })
+
+-- With the default otlp provider, receive from the start, without delaying startup.
+vim.api.nvim_create_autocmd("VimEnter", {
+  once = true,
+  callback = function()
+    vim.defer_fn(function()
+      require("vitals").autostart()
+    end, 100)
+  end,
+})
+
 command("VitalsLog", function()
   local log = require("vitals.client").request("log_file")
   if log then

@@ -11,11 +11,12 @@ use serde::Deserialize;
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
     /// A Jaeger query service (API v1, falling back to api/v3).
-    #[default]
     Jaeger,
     /// A trace file, or a folder of them, in any format Vitals reads.
     File,
-    /// The local trace store that `vitals serve` (or, later, the editor) fills over OTLP.
+    /// The local trace store, filled over OTLP by the editor's own receiver or
+    /// `vitals serve`: the zero-setup default.
+    #[default]
     Otlp,
 }
 

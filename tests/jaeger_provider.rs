@@ -174,7 +174,11 @@ async fn a_missing_trace_is_not_found_on_both_apis() {
 async fn a_backend_that_is_down_says_connection_refused() {
     // Bind and drop a listener to get a port nothing listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = ProviderConfig { endpoint: format!("http://127.0.0.1:{port}"), ..ProviderConfig::default() };
+    let config = ProviderConfig {
+        kind: ProviderKind::Jaeger,
+        endpoint: format!("http://127.0.0.1:{port}"),
+        ..ProviderConfig::default()
+    };
     let err = providers::from_config(&config).unwrap().services().await.unwrap_err().to_string();
     assert_eq!(err, format!("Failed to connect to jaeger at http://127.0.0.1:{port}: connection refused"));
 }
@@ -213,12 +217,14 @@ async fn a_garbage_body_is_a_clear_error_for_every_call() {
 async fn credentials_are_sent_as_configured() {
     let replay = jaeger_replay::start(jaeger_replay::jaeger_v1(&root())).await;
     let bearer = ProviderConfig {
+        kind: ProviderKind::Jaeger,
         endpoint: replay.url(),
         auth: Auth { token: Some("s3cret".into()), ..Auth::default() },
         ..ProviderConfig::default()
     };
     providers::from_config(&bearer).unwrap().services().await.unwrap();
     let basic = ProviderConfig {
+        kind: ProviderKind::Jaeger,
         endpoint: replay.url(),
         auth: Auth { username: Some("ops".into()), password: Some("pw".into()), ..Auth::default() },
         ..ProviderConfig::default()
@@ -234,6 +240,7 @@ async fn the_token_can_come_from_the_environment() {
     // A variable name of this test's own, so no other test sees it.
     unsafe { std::env::set_var("VITALS_TEST_TOKEN_FROM_ENV", "from-env") };
     let config = ProviderConfig {
+        kind: ProviderKind::Jaeger,
         endpoint: replay.url(),
         auth: Auth { token_env: Some("VITALS_TEST_TOKEN_FROM_ENV".into()), ..Auth::default() },
         ..ProviderConfig::default()
@@ -245,7 +252,8 @@ async fn the_token_can_come_from_the_environment() {
 #[tokio::test]
 async fn a_malformed_endpoint_is_refused_before_any_request() {
     for endpoint in ["localhost:16686", "ftp://example", "http://"] {
-        let config = ProviderConfig { endpoint: endpoint.into(), ..ProviderConfig::default() };
+        let config =
+            ProviderConfig { kind: ProviderKind::Jaeger, endpoint: endpoint.into(), ..ProviderConfig::default() };
         let err = providers::from_config(&config).err().unwrap_or_else(|| panic!("{endpoint} accepted")).to_string();
         assert!(err.contains(endpoint.trim_end_matches('/')), "{err}");
     }

@@ -11,8 +11,9 @@ local M = {}
 
 ---@class vitals.Options
 ---@field trace_provider "jaeger"|"file"|"otlp" Where traces come from
----@field trace_endpoint string Backend URL (jaeger) or path (file); "" means the provider's default
+---@field trace_endpoint string Backend URL (jaeger), path (file) or the address to receive OTLP on (otlp, default 127.0.0.1:4318); "" means the provider's default
 ---@field store_path string The trace store file of the otlp provider; "" means the data directory
+---@field receive_on_startup boolean With the otlp provider, start receiving when Neovim starts
 ---@field enable_code_lens_annotations boolean Show performance annotations in source buffers
 ---@field performance_threshold number Share of execution time (%) from which a line counts as hot
 ---@field enable_auto_tracing boolean Refresh annotations automatically as traces arrive
@@ -33,9 +34,10 @@ local M = {}
 
 ---@type vitals.Options
 M.defaults = {
-  trace_provider = "jaeger",
+  trace_provider = "otlp",
   trace_endpoint = "",
   store_path = "",
+  receive_on_startup = true,
   enable_code_lens_annotations = true,
   performance_threshold = 5,
   enable_auto_tracing = false,
@@ -64,6 +66,7 @@ function M.set(opts)
     },
     trace_endpoint = { merged.trace_endpoint, "string" },
     store_path = { merged.store_path, "string" },
+    receive_on_startup = { merged.receive_on_startup, "boolean" },
     enable_code_lens_annotations = { merged.enable_code_lens_annotations, "boolean" },
     performance_threshold = { merged.performance_threshold, "number" },
     enable_auto_tracing = { merged.enable_auto_tracing, "boolean" },

@@ -52,6 +52,18 @@ function M.check()
   else
     health.ok(result)
   end
+
+  local status
+  done = false
+  client.call("status", {}, function(_, drawing)
+    status, done = drawing, true
+  end)
+  vim.wait(2000, function()
+    return done
+  end, 20)
+  for _, line in ipairs(status and status.lines or {}) do
+    health.info(line)
+  end
 end
 
 return M

@@ -27,6 +27,30 @@ function M.open_trace(trace_id, opts)
   require("vitals.ui.trace_view").open(trace_id, opts)
 end
 
+---Starts the host in the background when the embedded receiver should be listening from
+---the start (the otlp provider with `receive_on_startup`); called once after startup.
+function M.autostart()
+  local options = config.options
+  if options.trace_provider == "otlp" and options.receive_on_startup then
+    require("vitals.client").ensure_started()
+  end
+end
+
+---Shows where traces come from: provider, receiver, store (see |:VitalsStatus|).
+function M.status()
+  require("vitals.client").call("status", {}, function(err, drawing)
+    if err then
+      return require("vitals.notify").error(err)
+    end
+    local float = require("vitals.ui.float")
+    local buf = float.open(drawing, { width = math.min(110, float.content_width()), footer = "q close" })
+    local function close()
+      float.close(vim.api.nvim_get_current_win())
+    end
+    float.map(buf, { q = { close, "close" }, ["<Esc>"] = { close, "close" } })
+  end)
+end
+
 ---Chooses and tests the backend interactively (see |:VitalsConfigure|).
 function M.configure()
   require("vitals.configure").run()

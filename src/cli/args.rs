@@ -60,9 +60,21 @@ pub enum Command {
     },
     /// Receive traces over OTLP/HTTP into the local trace store, as a standalone process.
     Serve(ServeFlags),
+    /// Try the embedded default: receive a demo shop's traces over OTLP, then show them.
+    Demo(DemoFlags),
     /// Run as the Neovim plugin's host (msgpack-RPC on stdin/stdout); started by the plugin.
     #[command(hide = true)]
     Nvim,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoFlags {
+    /// Keep the demo's store here (default: a fresh file in the temporary directory).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Columns to draw in (default: the terminal's width, or 120).
+    #[arg(long)]
+    pub width: Option<usize>,
 }
 
 #[derive(Args, Debug)]

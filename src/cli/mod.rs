@@ -2,6 +2,7 @@
 //! stdout here, and only here; every other front door keeps stdout for its protocol.
 
 mod args;
+mod demo;
 mod serve;
 
 use std::io::{IsTerminal, Write};
@@ -25,6 +26,7 @@ pub fn run(command: Command) -> ExitCode {
         Command::Search { provider, search, json } => block_on(search_command(provider, search.into(), json)),
         Command::Trace { provider, id, view, width } => block_on(trace_command(provider, id, view, width)),
         Command::Serve(flags) => block_on(serve::serve(flags)),
+        Command::Demo(flags) => block_on(demo::demo(flags)),
         Command::Nvim => unreachable!("the Neovim host is not a terminal command"),
     };
     match outcome {

@@ -2,16 +2,12 @@
 //! always-on collection and for CI.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::args::ServeFlags;
-use crate::collector::{self, Counters};
+use crate::collector::{self, Counters, supervisor};
 use crate::error::{Error, Result};
-use crate::providers::query::{now_ns, parse_duration};
+use crate::providers::query::parse_duration;
 use crate::store::{Retention, Store};
-
-/// How often old traces are evicted.
-const RETENTION_INTERVAL: Duration = Duration::from_secs(60);
 
 pub async fn serve(flags: ServeFlags) -> Result<()> {
     let retention =
@@ -32,18 +28,7 @@ pub async fn serve(flags: ServeFlags) -> Result<()> {
         listener.local_addr().unwrap_or(flags.otlp_http),
         path.display()
     );
-    let evictor = Arc::clone(&store);
-    tokio::spawn(async move {
-        loop {
-            let store = Arc::clone(&evictor);
-            match tokio::task::spawn_blocking(move || store.enforce_retention(now_ns())).await {
-                Ok(Ok(evicted)) if evicted > 0 => tracing::info!("retention evicted {evicted} traces"),
-                Ok(Err(e)) => tracing::warn!("retention failed: {e}"),
-                _ => {}
-            }
-            tokio::time::sleep(RETENTION_INTERVAL).await;
-        }
-    });
+    tokio::spawn(supervisor::enforce_retention(Arc::clone(&store)));
     let router = collector::router(store, max_body, Arc::new(Counters::default()));
     tokio::select! {
         served = collector::serve(listener, router) => served.map_err(|e| Error::invalid(format!("the receiver stopped: {e}"))),

@@ -8,6 +8,7 @@
 //! batches arrive faster than they can be committed. A 200 means the batch is on disk.
 
 mod body;
+pub mod supervisor;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -7,6 +7,7 @@ mod grouping;
 pub mod jaeger;
 mod lenient;
 pub mod otlp;
+pub mod otlp_encode;
 pub mod otlp_json;
 
 use crate::error::{Error, Result};

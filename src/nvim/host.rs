@@ -1,5 +1,6 @@
 //! The host's state and its answers to the plugin's calls.
 
+use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -11,16 +12,63 @@ use nvim_rs::compat::tokio::Compat;
 use nvim_rs::{Handler, Neovim};
 use rmpv::Value;
 
-use super::protocol::{self, OpenTraceParams, SearchItem, ServiceParams, ViewActionParams, params, to_value};
+use super::protocol::{self, Drawing, OpenTraceParams, SearchItem, ServiceParams, ViewActionParams, params, to_value};
 use super::views::Views;
 use crate::analysis::TraceSummary;
-use crate::config::ProviderConfig;
+use crate::collector::supervisor::Receiver;
+use crate::config::{ProviderConfig, ProviderKind};
 use crate::error::{Error, Result};
 use crate::model::{Trace, TraceId};
+use crate::providers::otlp::OtlpProvider;
 use crate::providers::{self, SearchArgs, TraceProvider, query::now_ns};
-use crate::render::summary_line;
+use crate::render::status::StatusReport;
+use crate::render::{self, summary_line};
+use crate::store::Store;
 
 type Writer = Compat<tokio::fs::File>;
+
+/// The provider for `config`; for `otlp`, with this editor's receiver.
+fn connect(state: &mut State, config: &ProviderConfig) -> Result<Arc<dyn TraceProvider>> {
+    match config.kind {
+        ProviderKind::Otlp => embed(&mut state.embedded, config),
+        _ => {
+            // Leaving `otlp` stops this editor's receiver, freeing the port for others.
+            state.embedded = None;
+            providers::from_config(config)
+        }
+    }
+}
+
+/// Opens the store and starts (or keeps) the receiver for the `otlp` provider. Settings
+/// that did not change keep the running receiver, so `setup()` does not drop the port.
+fn embed(embedded: &mut Option<Embedded>, config: &ProviderConfig) -> Result<Arc<dyn TraceProvider>> {
+    let address = receiver_address(config.endpoint())?;
+    let reusable = embedded.as_ref().is_some_and(|e| e.store_path == config.store_path && e.address == address);
+    if !reusable {
+        *embedded = None;
+        let provider = OtlpProvider::open(&config.store_path)?;
+        let store = Arc::clone(provider.store());
+        *embedded = Some(Embedded {
+            store_path: config.store_path.clone(),
+            address,
+            receiver: Receiver::start(Arc::clone(&store), address),
+            store,
+        });
+    }
+    let store =
+        embedded.as_ref().map(|e| Arc::clone(&e.store)).ok_or_else(|| Error::invalid("the trace store is not open"))?;
+    Ok(Arc::new(OtlpProvider::new(store)))
+}
+
+/// `127.0.0.1:4318`, with or without `http://` in front.
+fn receiver_address(endpoint: &str) -> Result<SocketAddr> {
+    let bare = endpoint.trim().trim_start_matches("http://").trim_end_matches('/');
+    bare.parse().map_err(|_| {
+        Error::invalid(format!(
+            "{endpoint:?} is not an address to receive OTLP on; use host:port such as 127.0.0.1:4318"
+        ))
+    })
+}
 
 /// Traces fetched recently, so that opening a search result or reopening a trace is instant.
 const CACHED_TRACES: usize = 64;
@@ -33,8 +81,17 @@ pub struct Host {
 struct State {
     config: ProviderConfig,
     provider: Option<Arc<dyn TraceProvider>>,
+    /// With the `otlp` provider: the store, and the receiver that fills it.
+    embedded: Option<Embedded>,
     traces: LruCache<TraceId, Arc<Trace>>,
     views: Views,
+}
+
+struct Embedded {
+    store_path: String,
+    address: SocketAddr,
+    store: Arc<Store>,
+    receiver: Receiver,
 }
 
 impl Default for Host {
@@ -43,6 +100,7 @@ impl Default for Host {
             state: Arc::new(Mutex::new(State {
                 config: ProviderConfig::default(),
                 provider: None,
+                embedded: None,
                 traces: LruCache::new(NonZeroUsize::new(CACHED_TRACES).unwrap_or(NonZeroUsize::MIN)),
                 views: Views::default(),
             })),
@@ -115,7 +173,8 @@ impl Host {
         if let Some(provider) = &state.provider {
             return Ok(Arc::clone(provider));
         }
-        let provider = providers::from_config(&state.config)?;
+        let config = state.config.clone();
+        let provider = connect(&mut state, &config)?;
         state.provider = Some(Arc::clone(&provider));
         Ok(provider)
     }
@@ -125,11 +184,27 @@ impl Host {
     /// the previous backend.
     fn configure(&self, raw: Value) -> Result<Value> {
         let config: ProviderConfig = params(raw)?;
-        let provider = providers::from_config(&config);
         let mut state = self.state();
+        let provider = connect(&mut state, &config);
         state.config = config;
         state.provider = provider.as_ref().ok().cloned();
         provider.map(|p| Value::from(p.describe()))
+    }
+
+    fn status(&self) -> Result<Value> {
+        let state = self.state();
+        let provider = match &state.provider {
+            Some(provider) => provider.describe(),
+            None => format!("{:?} (not usable: see the last error)", state.config.kind).to_lowercase(),
+        };
+        let (receiver, store) = match &state.embedded {
+            Some(embedded) => (Some(embedded.receiver.status()), Some(Arc::clone(&embedded.store))),
+            None => (None, None),
+        };
+        drop(state);
+        let store = store.map(|s| s.stats()).transpose()?;
+        let report = StatusReport { provider, receiver, store };
+        to_value(&Drawing::new("Vitals status".to_string(), &render::status::render(&report, now_ns())))
     }
 
     async fn dispatch(&self, name: &str, raw: Value) -> Result<Value> {
@@ -148,6 +223,7 @@ impl Host {
                 )))
             }
             "services" => to_value(&self.provider()?.services().await?),
+            "status" => self.status(),
             "operations" => {
                 let ServiceParams { service } = params(raw)?;
                 to_value(&self.provider()?.operations(&service).await?)

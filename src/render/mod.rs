@@ -8,6 +8,7 @@ pub mod detail;
 pub mod flame;
 mod frame;
 mod palette;
+pub mod status;
 pub mod style;
 pub mod summary_line;
 pub mod units;

@@ -34,7 +34,9 @@ pub struct Store {
     path: PathBuf,
     writer: Mutex<Writer>,
     reader: Mutex<Connection>,
-    cache: Mutex<LruCache<TraceId, Arc<Trace>>>,
+    /// Assembled traces with the span bytes they were assembled from: another process
+    /// may add spans to a trace, and a changed byte count says the copy is stale.
+    cache: Mutex<LruCache<TraceId, (Arc<Trace>, u64)>>,
     retention: Retention,
 }
 
@@ -55,9 +57,13 @@ pub struct IngestReport {
 
 #[derive(Debug, Default, PartialEq, serde::Serialize)]
 pub struct StoreStats {
+    pub path: String,
     pub spans: u64,
     pub traces: u64,
     pub file_bytes: u64,
+    /// When the oldest kept trace arrived, and how long traces are kept.
+    pub oldest_received_ns: Option<u64>,
+    pub retention_ns: u64,
 }
 
 fn db_error(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
@@ -154,12 +160,6 @@ impl Store {
             schema::touch_trace(&tx, *trace_id, received_ns, *bytes).map_err(db_error(&self.path))?;
         }
         tx.commit().map_err(db_error(&self.path))?;
-        drop(writer);
-        // Traces that grew are assembled afresh next time.
-        let mut cache = lock(&self.cache);
-        for trace_id in touched.keys() {
-            cache.pop(trace_id);
-        }
         Ok(report)
     }
 
@@ -197,20 +197,22 @@ impl Store {
         Ok(traces)
     }
 
-    /// The whole trace, from the cache or assembled from its stored spans.
+    /// The whole trace, from the cache while it is current, else assembled from its spans.
     pub fn trace(&self, id: TraceId) -> Result<Option<Arc<Trace>>> {
-        if let Some(trace) = lock(&self.cache).get(&id) {
-            return Ok(Some(Arc::clone(trace)));
-        }
-        let rows = {
+        let (bytes, rows) = {
             let reader = lock(&self.reader);
-            schema::trace_rows(&reader, id).map_err(db_error(&self.path))?
+            let Some(bytes) = schema::trace_bytes(&reader, id).map_err(db_error(&self.path))? else {
+                return Ok(None);
+            };
+            if let Some((trace, cached_bytes)) = lock(&self.cache).get(&id)
+                && *cached_bytes == bytes
+            {
+                return Ok(Some(Arc::clone(trace)));
+            }
+            (bytes, schema::trace_rows(&reader, id).map_err(db_error(&self.path))?)
         };
-        if rows.is_empty() {
-            return Ok(None);
-        }
         let trace = Arc::new(self.assemble(id, rows)?);
-        lock(&self.cache).put(id, Arc::clone(&trace));
+        lock(&self.cache).put(id, (Arc::clone(&trace), bytes));
         Ok(Some(trace))
     }
 
@@ -247,7 +249,17 @@ impl Store {
             .filter_map(|suffix| std::fs::metadata(format!("{}{suffix}", self.path.display())).ok())
             .map(|m| m.len())
             .sum();
-        Ok(StoreStats { spans, traces, file_bytes })
+        let oldest: Option<i64> = reader
+            .query_row("SELECT min(received_ns) FROM traces", [], |row| row.get(0))
+            .map_err(db_error(&self.path))?;
+        Ok(StoreStats {
+            path: self.path.display().to_string(),
+            spans,
+            traces,
+            file_bytes,
+            oldest_received_ns: oldest.map(|ns| ns.max(0) as u64),
+            retention_ns: self.retention.max_age.as_nanos().min(u64::MAX as u128) as u64,
+        })
     }
 
     /// Drops whole traces, oldest received first, past the age and size limits.

@@ -148,6 +148,15 @@ pub fn resource(connection: &Connection, id: i64) -> rusqlite::Result<ProtoResou
     Ok(body.and_then(|b| ProtoResource::decode(b.as_slice()).ok()).unwrap_or_default())
 }
 
+/// How many bytes of spans a trace has, or `None` when it is not stored.
+pub fn trace_bytes(connection: &Connection, id: TraceId) -> rusqlite::Result<Option<u64>> {
+    connection
+        .prepare_cached("SELECT bytes FROM traces WHERE trace_id = ?1")?
+        .query_row(params![id.to_bytes().to_vec()], |row| row.get::<_, i64>(0))
+        .optional()
+        .map(|bytes| bytes.map(|b| b.max(0) as u64))
+}
+
 /// `(resource_id, body)` of every stored span of a trace.
 pub fn trace_rows(connection: &Connection, id: TraceId) -> rusqlite::Result<Vec<(i64, Vec<u8>)>> {
     let mut statement = connection.prepare_cached("SELECT resource_id, body FROM spans WHERE trace_id = ?1")?;

@@ -194,3 +194,15 @@ fn retention_evicts_whole_traces_oldest_first_by_age_and_by_size() {
     assert_eq!(stats.traces as usize, 40 - evicted);
     assert!(stats.traces > 5 && stats.traces < 39, "{stats:?}");
 }
+
+#[test]
+fn a_second_process_on_the_same_file_sees_spans_the_first_adds_later() {
+    let dir = tempdir::Dir::new("shared");
+    let receiving = store(&dir);
+    let reading = store(&dir);
+    receiving.ingest(batch("api", vec![span(9, 1, 0, "root", 0, 100)]), NOW).unwrap();
+    assert_eq!(reading.trace(TraceId(9)).unwrap().unwrap().spans.len(), 1);
+    receiving.ingest(batch("api", vec![span(9, 2, 1, "late child", 10, 10)]), NOW).unwrap();
+    assert_eq!(reading.trace(TraceId(9)).unwrap().unwrap().spans.len(), 2, "the cached copy was not served stale");
+    assert_eq!(reading.search(&query("api")).unwrap().len(), 1);
+}

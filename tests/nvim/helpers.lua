@@ -63,7 +63,17 @@ end
 ---Configures the plugin for a test.
 ---@param opts table
 function M.setup(opts)
-  require("vitals").setup(vim.tbl_extend("force", { binary = M.binary }, opts))
+  require("vitals").setup(vim.tbl_extend("force", { binary = M.binary, trace_provider = "jaeger" }, opts))
+end
+
+---A loopback port nothing listens on right now.
+---@return integer
+function M.free_port()
+  local socket = assert(vim.uv.new_tcp())
+  socket:bind("127.0.0.1", 0)
+  local port = socket:getsockname().port
+  socket:close()
+  return port
 end
 
 ---Waits until `predicate` holds, failing the test with `what` otherwise.
@@ -175,6 +185,8 @@ end
 -- Only the width is set: changing 'lines' in a headless Neovim 0.11 makes a later
 -- :checkhealth crash (a Neovim bug, seen with nvim_echo before it).
 vim.o.columns = 140
+-- Tests start the host themselves: no receiver on the real port 4318 at startup.
+require("vitals.config").set({ receive_on_startup = false })
 vim.cmd("runtime plugin/vitals.lua")
 
 return M

@@ -77,7 +77,8 @@ it("traces sent over OTLP to `vitals serve` are searched and opened with the otl
   local server, db = serve()
   local status = post(server.url, export_body())
   assert(status == "200", status)
-  h.setup({ trace_provider = "otlp", store_path = db })
+  -- This editor's own receiver listens elsewhere; `vitals serve` fills the shared store.
+  h.setup({ trace_provider = "otlp", store_path = db, trace_endpoint = "127.0.0.1:" .. h.free_port() })
   local shown = h.answer_select(function(items, opts)
     if opts.prompt:find("^Operation") then
       return "all operations"
@@ -99,4 +100,38 @@ it("traces sent over OTLP to `vitals serve` are searched and opened with the otl
   local detail = table.concat(h.lines(vim.api.nvim_win_get_buf(view.detail_win)), "\n")
   assert(detail:find("error: card declined", 1, true) and detail:find("retry", 1, true), detail)
   vim.fn.jobstop(server.job)
+end)
+
+---The host's status lines, as :VitalsStatus shows them.
+local function status_text()
+  local text
+  require("vitals.client").call("status", {}, function(err, drawing)
+    text = err or table.concat(drawing.lines, "\n")
+  end)
+  h.wait_for("the status", function()
+    return text
+  end)
+  return text
+end
+
+it("with the default otlp provider the editor itself receives, and :VitalsStatus says so", function()
+  local db = vim.fn.tempname() .. "-traces.db"
+  local port = h.free_port()
+  h.setup({ trace_provider = "otlp", store_path = db, trace_endpoint = "127.0.0.1:" .. port })
+  local url = ("http://127.0.0.1:%d/v1/traces"):format(port)
+  h.wait_for("the receiver", function()
+    return status_text():find("receiving OTLP/HTTP on " .. url, 1, true)
+  end)
+  local status = post(url, export_body())
+  assert(status == "200", status)
+  vim.cmd("VitalsTrace " .. TRACE)
+  local view = h.wait_view()
+  assert(h.find_line(view.buf, "checkout: PlaceOrder"))
+  local text = status_text()
+  assert(text:find("1 (2 spans)", 1, true) and text:find("2 spans in 1 traces", 1, true), text)
+  h.reset()
+  vim.cmd("VitalsStatus")
+  h.wait_for("the status float", function()
+    return h.find_line(vim.api.nvim_get_current_buf(), "Store size")
+  end)
 end)

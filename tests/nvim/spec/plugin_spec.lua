@@ -1,7 +1,7 @@
 local h = require("helpers")
 
 it("defines the commands behind a load guard", function()
-  for _, name in ipairs({ "VitalsSearch", "VitalsTrace", "VitalsConfigure", "VitalsLog" }) do
+  for _, name in ipairs({ "VitalsSearch", "VitalsTrace", "VitalsConfigure", "VitalsStatus", "VitalsLog" }) do
     assert(vim.fn.exists(":" .. name) == 2, name .. " is missing")
   end
   assert(vim.g.loaded_vitals == 1)
@@ -11,7 +11,7 @@ end)
 
 it("works without setup() and keeps the documented defaults", function()
   local o = require("vitals.config").defaults
-  assert(o.trace_provider == "jaeger" and o.trace_endpoint == "" and o.performance_threshold == 5)
+  assert(o.trace_provider == "otlp" and o.trace_endpoint == "" and o.performance_threshold == 5)
   assert(o.enable_auto_tracing == false and o.enable_code_lens_annotations == true and o.timeout_ms == 10000)
   local ok, err = pcall(require("vitals").setup, { trace_provider = "zipkin" })
   assert(not ok and tostring(err):find("trace_provider"), "a wrong provider is refused: " .. tostring(err))

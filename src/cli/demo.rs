@@ -1,0 +1,78 @@
+//! `vitals demo`: the embedded default end to end in one command. Starts a receiver and a
+//! store, sends a demo shop's traces to it over OTLP/HTTP as an application's SDK would,
+//! then searches the store and draws the slowest trace.
+
+use std::sync::Arc;
+
+use prost::Message;
+
+use super::args::DemoFlags;
+use super::{print_trace, write_stdout};
+use crate::analysis::TraceSummary;
+use crate::collector::{self, Counters, DEFAULT_MAX_BODY};
+use crate::error::{Error, Result};
+use crate::formats::{self, otlp_encode};
+use crate::providers::otlp::OtlpProvider;
+use crate::providers::query::now_ns;
+use crate::providers::{SearchQuery, TraceProvider};
+use crate::render::{View, summary_line};
+use crate::store::{Retention, Store};
+
+/// The demo shop's traces (the repository's `samples/shop-traces.json`), built in so the
+/// demo works from an installed binary too.
+const SAMPLE: &[u8] = include_bytes!("../../samples/shop-traces.json");
+
+pub async fn demo(flags: DemoFlags) -> Result<()> {
+    let path = flags
+        .db
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("vitals-demo-{}", std::process::id())).join("traces.db"));
+    let store = Arc::new(Store::open(&path, Retention::default())?);
+    let listener = collector::bind(([127, 0, 0, 1], 0).into())
+        .await
+        .map_err(|e| Error::invalid(format!("cannot open a local port for the demo receiver: {e}")))?;
+    let url = format!("http://{}/v1/traces", listener.local_addr().map_err(|e| Error::invalid(e.to_string()))?);
+    tokio::spawn(collector::serve(
+        listener,
+        collector::router(Arc::clone(&store), DEFAULT_MAX_BODY, Arc::new(Counters::default())),
+    ));
+    eprintln!("vitals demo: receiving OTLP/HTTP on {url} into {}", path.display());
+
+    // Move the recorded shop traffic to the last minutes, then send it trace by trace.
+    let traces = formats::decode(SAMPLE)?;
+    let newest_end = traces.iter().map(|t| t.end_ns()).max().unwrap_or(0);
+    let shift = now_ns() as i128 - newest_end as i128 - 1_000_000_000;
+    let client = reqwest::Client::new();
+    for trace in &traces {
+        let body = otlp_encode::export_request(std::slice::from_ref(trace), shift).encode_to_vec();
+        let response = client
+            .post(&url)
+            .header("content-type", "application/x-protobuf")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| Error::invalid(format!("the demo could not send to its receiver: {e}")))?;
+        if !response.status().is_success() {
+            return Err(Error::invalid(format!("the receiver refused a demo trace: {}", response.status())));
+        }
+    }
+    let spans: usize = traces.iter().map(|t| t.spans.len()).sum();
+    eprintln!("sent {} traces ({spans} spans) of a demo shop as OTLP/HTTP protobuf; all acknowledged\n", traces.len());
+
+    let provider = OtlpProvider::new(store);
+    let found = provider.search(&SearchQuery::new("frontend")).await?;
+    let now = now_ns();
+    let mut listing = String::from("Traces of frontend in the store, newest first:\n");
+    for trace in &found {
+        listing.push_str(&format!("  {}  {}\n", trace.id, summary_line::format(&TraceSummary::of(trace), now)));
+    }
+    listing.push_str("\nThe slowest, as a flame graph:\n\n");
+    write_stdout(&listing)?;
+    let slowest =
+        found.iter().max_by_key(|t| t.duration_ns()).ok_or_else(|| Error::invalid("the demo found no traces"))?;
+    print_trace(slowest, View::Flame, flags.width, None)?;
+    eprintln!(
+        "\nNext: in Neovim the plugin receives on 127.0.0.1:4318 by itself (or run `vitals serve`);\n\
+         point your application's OpenTelemetry exporter there (the SDK default) and use :VitalsSearch."
+    );
+    Ok(())
+}

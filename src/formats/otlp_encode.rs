@@ -1,0 +1,151 @@
+//! The model back to OTLP protobuf messages, for sending traces over OTLP (the demo
+//! workload, replays). The inverse of [`super::otlp`]'s conversion.
+
+use std::collections::HashMap;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue, KeyValueList, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span};
+
+use crate::model::{AttrValue, Attribute, RefKind, SpanKind, StatusCode, Trace};
+
+/// One export request holding `traces`, every time moved by `shift_ns` (which may be
+/// negative), spans grouped by their resource.
+pub fn export_request(traces: &[Trace], shift_ns: i128) -> ExportTraceServiceRequest {
+    let shift = |t: u64| (t as i128 + shift_ns).clamp(0, u64::MAX as i128) as u64;
+    let mut groups: Vec<ResourceSpans> = Vec::new();
+    let mut index: HashMap<*const crate::model::Resource, usize> = HashMap::new();
+    for span in traces.iter().flat_map(|t| &t.spans) {
+        let key = std::sync::Arc::as_ptr(&span.resource);
+        let slot = *index.entry(key).or_insert_with(|| {
+            groups.push(ResourceSpans {
+                resource: Some(Resource { attributes: resource_attributes(&span.resource), ..Default::default() }),
+                scope_spans: vec![ScopeSpans::default()],
+                ..Default::default()
+            });
+            groups.len() - 1
+        });
+        groups[slot].scope_spans[0].spans.push(Span {
+            trace_id: span.trace_id.to_bytes().to_vec(),
+            span_id: span.span_id.0.to_be_bytes().to_vec(),
+            parent_span_id: span.parent_id.map(|p| p.0.to_be_bytes().to_vec()).unwrap_or_default(),
+            name: span.operation.clone(),
+            kind: kind(span.kind),
+            start_time_unix_nano: shift(span.start_ns),
+            end_time_unix_nano: shift(span.end_ns()),
+            attributes: key_values(&span.attributes),
+            events: span
+                .events
+                .iter()
+                .map(|e| span::Event {
+                    time_unix_nano: shift(e.time_ns),
+                    name: e.name.clone(),
+                    attributes: key_values(&e.attributes),
+                    ..Default::default()
+                })
+                .collect(),
+            links: span
+                .references
+                .iter()
+                .filter(|r| r.kind == RefKind::Link)
+                .map(|r| span::Link {
+                    trace_id: r.trace_id.to_bytes().to_vec(),
+                    span_id: r.span_id.0.to_be_bytes().to_vec(),
+                    ..Default::default()
+                })
+                .collect(),
+            status: Some(Status {
+                code: match span.status.code {
+                    StatusCode::Unset => 0,
+                    StatusCode::Ok => 1,
+                    StatusCode::Error => 2,
+                },
+                message: span.status.message.clone(),
+            }),
+            ..Default::default()
+        });
+    }
+    ExportTraceServiceRequest { resource_spans: groups }
+}
+
+/// The resource's attributes, with `service.name` added when the source had it elsewhere
+/// (Jaeger keeps it as the process's service name, not as an attribute).
+fn resource_attributes(resource: &crate::model::Resource) -> Vec<KeyValue> {
+    let mut attributes = key_values(&resource.attributes);
+    if !resource.attributes.iter().any(|a| a.key == "service.name") {
+        attributes.push(key_value(&Attribute::new("service.name", AttrValue::Str(resource.service.clone()))));
+    }
+    attributes
+}
+
+fn kind(kind: SpanKind) -> i32 {
+    match kind {
+        SpanKind::Unspecified => 0,
+        SpanKind::Internal => 1,
+        SpanKind::Server => 2,
+        SpanKind::Client => 3,
+        SpanKind::Producer => 4,
+        SpanKind::Consumer => 5,
+    }
+}
+
+fn key_values(attributes: &[Attribute]) -> Vec<KeyValue> {
+    attributes.iter().map(key_value).collect()
+}
+
+fn key_value(attribute: &Attribute) -> KeyValue {
+    KeyValue { key: attribute.key.clone(), value: Some(any_value(&attribute.value)), ..Default::default() }
+}
+
+fn any_value(value: &AttrValue) -> AnyValue {
+    use any_value::Value;
+    let value = match value {
+        AttrValue::Str(s) => Value::StringValue(s.clone()),
+        AttrValue::Bool(b) => Value::BoolValue(*b),
+        AttrValue::Int(i) => Value::IntValue(*i),
+        AttrValue::Float(f) => Value::DoubleValue(*f),
+        AttrValue::Bytes(b) => Value::BytesValue(b.clone()),
+        AttrValue::Array(items) => Value::ArrayValue(ArrayValue { values: items.iter().map(any_value).collect() }),
+        AttrValue::Map(entries) => Value::KvlistValue(KeyValueList { values: key_values(entries) }),
+    };
+    AnyValue { value: Some(value) }
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+
+    use super::*;
+    use crate::formats;
+
+    fn sorted_by_id(trace: &Trace) -> Vec<&crate::model::Span> {
+        let mut spans: Vec<_> = trace.spans.iter().collect();
+        spans.sort_by_key(|s| s.span_id);
+        spans
+    }
+
+    #[test]
+    fn encoding_and_decoding_again_gives_the_same_trace_moved_in_time() {
+        let sample = formats::decode(include_bytes!("../../samples/shop-traces.json")).unwrap();
+        let bytes = export_request(&sample, 1_000).encode_to_vec();
+        let again = formats::otlp::decode_protobuf(&bytes).unwrap();
+        assert_eq!(again.len(), sample.len());
+        for (a, b) in sample.iter().zip(&again) {
+            assert_eq!(a.id, b.id);
+            assert_eq!(a.spans.len(), b.spans.len());
+            for (x, y) in sorted_by_id(a).into_iter().zip(sorted_by_id(b)) {
+                assert_eq!(
+                    (x.span_id, x.parent_id, x.service(), &x.operation),
+                    (y.span_id, y.parent_id, y.service(), &y.operation)
+                );
+                assert_eq!(
+                    (x.start_ns + 1_000, x.duration_ns, x.kind, x.is_error()),
+                    (y.start_ns, y.duration_ns, y.kind, y.is_error())
+                );
+                assert_eq!(x.attributes, y.attributes);
+                assert_eq!(x.events.len(), y.events.len());
+            }
+        }
+    }
+}
