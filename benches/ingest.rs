@@ -104,7 +104,7 @@ async fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("traces.db");
     let mut server = Command::new(env!("CARGO_BIN_EXE_vitals"))
-        .args(["serve", "--otlp-http", "127.0.0.1:0", "--db"])
+        .args(["serve", "--otlp-http", "127.0.0.1:0", "--query", "off", "--db"])
         .arg(&db)
         .stderr(Stdio::piped())
         .spawn()

@@ -15,5 +15,6 @@ pub mod logging;
 pub mod model;
 pub mod nvim;
 pub mod providers;
+pub mod query_api;
 pub mod render;
 pub mod store;

@@ -5,9 +5,8 @@
 //! `opentelemetry-exporter-otlp-proto-http` in `VITALS_OTEL_PYTHON`; `tests/run` installs
 //! them and runs these tests, a plain `cargo test` lists them as ignored.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -19,54 +18,20 @@ use vitals::model::{AttrValue, SpanKind};
 use vitals::providers::otlp::OtlpProvider;
 use vitals::providers::{SearchQuery, TraceProvider};
 
-struct Serve {
-    child: Child,
-    url: String,
-}
+mod common;
 
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `vitals serve` on a free port over `db` and waits for its address.
-fn serve(db: &Path) -> Serve {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vitals"))
-        .args(["serve", "--otlp-http", "127.0.0.1:0", "--db"])
-        .arg(db)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start vitals serve");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let line = lines.next().expect("vitals serve printed nothing").unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_string();
-    // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Serve { child, url }
-}
-
-fn temp_db(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("vitals-sdk-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("traces.db")
-}
+use common::{TempDir, serve};
 
 #[tokio::test]
 #[ignore = "needs the OpenTelemetry Python SDK in VITALS_OTEL_PYTHON; tests/run provides it"]
 async fn spans_exported_by_the_opentelemetry_sdk_are_all_found_intact() {
     let python = std::env::var("VITALS_OTEL_PYTHON")
         .expect("VITALS_OTEL_PYTHON: a Python with the OpenTelemetry SDK (tests/run sets it)");
-    let db = temp_db("python");
+    let dir = TempDir::new("sdk-python");
+    let db = dir.0.join("traces.db");
     let server = serve(&db);
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/otel/send_checkout.py");
-    let output = Command::new(python).arg(script).arg(&server.url).arg("3").output().expect("run the SDK sender");
+    let output = Command::new(python).arg(script).arg(&server.otlp_url).arg("3").output().expect("run the SDK sender");
     assert!(output.status.success(), "the sender failed: {}", String::from_utf8_lossy(&output.stderr));
     let trace_ids: Vec<String> = String::from_utf8(output.stdout).unwrap().lines().map(str::to_string).collect();
     assert_eq!(trace_ids.len(), 3);
@@ -125,10 +90,11 @@ fn batch(n: u32) -> Vec<u8> {
 
 #[tokio::test]
 async fn every_acknowledged_span_survives_a_kill_9() {
-    let db = temp_db("kill");
+    let dir = TempDir::new("sdk-kill");
+    let db = dir.0.join("traces.db");
     let mut server = serve(&db);
     let client = reqwest::Client::new();
-    let url = server.url.clone();
+    let url = server.otlp_url.clone();
     let progress = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&progress);
     let sender = tokio::spawn(async move {

@@ -11,10 +11,13 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
-use vitals::collector::{self, Counters};
+use vitals::collector::{self, Counters, Limits};
 use vitals::providers::otlp::OtlpProvider;
 use vitals::providers::{SearchQuery, TraceProvider};
 use vitals::store::{Retention, Store};
+
+mod common;
+use common::TempDir;
 
 struct Receiver {
     url: String,
@@ -22,23 +25,14 @@ struct Receiver {
     _dir: TempDir,
 }
 
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-async fn start(name: &str, max_body: usize) -> Receiver {
-    let dir = std::env::temp_dir().join(format!("vitals-receiver-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let store = Arc::new(Store::open(&dir.join("traces.db"), Retention::default()).unwrap());
+async fn start(name: &str, limits: Limits) -> Receiver {
+    let dir = TempDir::new(&format!("receiver-{name}"));
+    let store = Arc::new(Store::open(&dir.0.join("traces.db"), Retention::default()).unwrap());
     let listener = collector::bind("127.0.0.1:0".parse::<SocketAddr>().unwrap()).await.unwrap();
     let url = format!("http://{}/v1/traces", listener.local_addr().unwrap());
-    let router = collector::router(Arc::clone(&store), max_body, Arc::new(Counters::default()));
+    let router = collector::router(Arc::clone(&store), limits, Arc::new(Counters::default()));
     tokio::spawn(collector::serve(listener, router));
-    Receiver { url, provider: OtlpProvider::new(store), _dir: TempDir(dir) }
+    Receiver { url, provider: OtlpProvider::new(store), _dir: dir }
 }
 
 fn now_ns() -> u64 {
@@ -99,7 +93,7 @@ async fn stored_spans(receiver: &Receiver) -> usize {
 
 #[tokio::test]
 async fn protobuf_plain_and_gzip_are_stored_and_answered_in_protobuf() {
-    let receiver = start("protobuf", 1 << 20).await;
+    let receiver = start("protobuf", Limits { max_body: 1 << 20, ..Limits::default() }).await;
     let (status, content_type, body) =
         post(&receiver.url, "application/x-protobuf", None, request(1, 3).encode_to_vec()).await;
     assert_eq!((status, content_type.as_str()), (200, "application/x-protobuf"));
@@ -115,7 +109,7 @@ async fn protobuf_plain_and_gzip_are_stored_and_answered_in_protobuf() {
 
 #[tokio::test]
 async fn json_is_stored_and_answered_in_json() {
-    let receiver = start("json", 1 << 20).await;
+    let receiver = start("json", Limits { max_body: 1 << 20, ..Limits::default() }).await;
     let body = std::fs::read(
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/jaeger-api/otlp-export-request.json"),
     )
@@ -136,7 +130,7 @@ async fn json_is_stored_and_answered_in_json() {
 
 #[tokio::test]
 async fn spans_with_bad_ids_are_refused_by_partial_success_and_the_rest_kept() {
-    let receiver = start("partial", 1 << 20).await;
+    let receiver = start("partial", Limits { max_body: 1 << 20, ..Limits::default() }).await;
     let mut export = request(3, 2);
     export.resource_spans[0].scope_spans[0].spans[1].span_id = vec![1, 2];
     let (status, _, body) = post(&receiver.url, "application/x-protobuf", None, export.encode_to_vec()).await;
@@ -149,7 +143,7 @@ async fn spans_with_bad_ids_are_refused_by_partial_success_and_the_rest_kept() {
 
 #[tokio::test]
 async fn bad_bodies_get_the_right_status_store_nothing_and_the_receiver_keeps_serving() {
-    let receiver = start("bad", 1 << 20).await;
+    let receiver = start("bad", Limits { max_body: 1 << 20, ..Limits::default() }).await;
     let good = request(4, 2).encode_to_vec();
     let bomb = gzip(&vec![0u8; 50 << 20]);
     let cases: Vec<(&str, Option<&str>, Vec<u8>, u16)> = vec![
@@ -176,4 +170,19 @@ async fn bad_bodies_get_the_right_status_store_nothing_and_the_receiver_keeps_se
     let (status, ..) = post(&receiver.url, "application/x-protobuf", None, good).await;
     assert_eq!(status, 200);
     assert_eq!(stored_spans(&receiver).await, 2);
+}
+
+#[tokio::test]
+async fn a_receiver_that_cannot_keep_up_says_when_to_retry_instead_of_dropping() {
+    let receiver = start("busy", Limits { max_queued_batches: 0, ..Limits::default() }).await;
+    let response = reqwest::Client::new()
+        .post(&receiver.url)
+        .header("content-type", "application/x-protobuf")
+        .body(request(5, 1).encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    assert_eq!(response.headers().get("retry-after").map(|v| v.to_str().unwrap()), Some("1"));
+    assert_eq!(stored_spans(&receiver).await, 0);
 }

@@ -82,6 +82,10 @@ pub struct ServeFlags {
     /// Where to receive OTLP/HTTP (POST /v1/traces). Loopback unless you say otherwise.
     #[arg(long, default_value = "127.0.0.1:4318")]
     pub otlp_http: std::net::SocketAddr,
+    /// Where to answer Jaeger's query API v1 (/api/services, /api/traces, …) over the
+    /// store, for the Jaeger provider and Jaeger-compatible tools; `off` to not answer it.
+    #[arg(long, default_value = "127.0.0.1:16686")]
+    pub query: Listen,
     /// The trace store file (default: traces.db in the data directory).
     #[arg(long)]
     pub db: Option<PathBuf>,
@@ -94,6 +98,24 @@ pub struct ServeFlags {
     /// Largest request body, compressed or not.
     #[arg(long, default_value = "64MiB")]
     pub max_body: String,
+}
+
+/// Where a listener listens, or `off` when it is not wanted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Listen {
+    Off,
+    At(std::net::SocketAddr),
+}
+
+impl std::str::FromStr for Listen {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "off" | "none" => Ok(Listen::Off),
+            _ => text.parse().map(Listen::At).map_err(|e| format!("{e}: expected HOST:PORT or off")),
+        }
+    }
 }
 
 #[derive(Args, Debug)]

@@ -9,7 +9,7 @@ use prost::Message;
 use super::args::DemoFlags;
 use super::{print_trace, write_stdout};
 use crate::analysis::TraceSummary;
-use crate::collector::{self, Counters, DEFAULT_MAX_BODY};
+use crate::collector::{self, Counters, Limits};
 use crate::error::{Error, Result};
 use crate::formats::{self, otlp_encode};
 use crate::providers::otlp::OtlpProvider;
@@ -33,7 +33,7 @@ pub async fn demo(flags: DemoFlags) -> Result<()> {
     let url = format!("http://{}/v1/traces", listener.local_addr().map_err(|e| Error::invalid(e.to_string()))?);
     tokio::spawn(collector::serve(
         listener,
-        collector::router(Arc::clone(&store), DEFAULT_MAX_BODY, Arc::new(Counters::default())),
+        collector::router(Arc::clone(&store), Limits::default(), Arc::new(Counters::default())),
     ));
     eprintln!("vitals demo: receiving OTLP/HTTP on {url} into {}", path.display());
 

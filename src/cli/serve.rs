@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
-use super::args::ServeFlags;
-use crate::collector::{self, Counters, supervisor};
+use super::args::{Listen, ServeFlags};
+use crate::collector::{self, Counters, Limits, supervisor};
 use crate::error::{Error, Result};
 use crate::providers::query::parse_duration;
+use crate::query_api;
 use crate::store::{Retention, Store};
 
 pub async fn serve(flags: ServeFlags) -> Result<()> {
@@ -28,12 +29,29 @@ pub async fn serve(flags: ServeFlags) -> Result<()> {
         listener.local_addr().unwrap_or(flags.otlp_http),
         path.display()
     );
+    let query_api = match flags.query {
+        Listen::At(addr) => {
+            let listener = collector::bind(addr).await.map_err(|e| {
+                Error::invalid(format!(
+                    "cannot answer the query API on {addr}: {e} (pass --query off or another address)"
+                ))
+            })?;
+            eprintln!("vitals: answering Jaeger's query API on http://{}", listener.local_addr().unwrap_or(addr));
+            Some(tokio::spawn(collector::serve(listener, query_api::router(Arc::clone(&store)))))
+        }
+        Listen::Off => None,
+    };
     tokio::spawn(supervisor::enforce_retention(Arc::clone(&store)));
-    let router = collector::router(store, max_body, Arc::new(Counters::default()));
-    tokio::select! {
+    let limits = Limits { max_body, ..Limits::default() };
+    let router = collector::router(store, limits, Arc::new(Counters::default()));
+    let outcome = tokio::select! {
         served = collector::serve(listener, router) => served.map_err(|e| Error::invalid(format!("the receiver stopped: {e}"))),
         _ = shutdown_signal() => Ok(()),
+    };
+    if let Some(task) = query_api {
+        task.abort();
     }
+    outcome
 }
 
 async fn shutdown_signal() {

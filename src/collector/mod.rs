@@ -30,10 +30,21 @@ use body::Refusal;
 use crate::providers::query::now_ns;
 use crate::store::Store;
 
-/// Largest body accepted, compressed or not (64 MiB).
-pub const DEFAULT_MAX_BODY: usize = 64 << 20;
-/// Batches waiting for the store at once before new ones are told to retry.
-const MAX_QUEUED_BATCHES: usize = 16;
+/// How much the receiver takes on before it refuses.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest body accepted, compressed or not.
+    pub max_body: usize,
+    /// Batches being decoded or committed at once; past it, senders are told to retry.
+    pub max_queued_batches: usize,
+}
+
+impl Default for Limits {
+    /// 64 MiB bodies, 16 batches in flight.
+    fn default() -> Self {
+        Limits { max_body: 64 << 20, max_queued_batches: 16 }
+    }
+}
 
 /// What the receiver has seen, for status views.
 #[derive(Debug, Default)]
@@ -52,8 +63,13 @@ struct Receiver {
     counters: Arc<Counters>,
 }
 
-pub fn router(store: Arc<Store>, max_body: usize, counters: Arc<Counters>) -> Router {
-    let receiver = Arc::new(Receiver { store, max_body, queue: Semaphore::new(MAX_QUEUED_BATCHES), counters });
+pub fn router(store: Arc<Store>, limits: Limits, counters: Arc<Counters>) -> Router {
+    let receiver = Arc::new(Receiver {
+        store,
+        max_body: limits.max_body,
+        queue: Semaphore::new(limits.max_queued_batches),
+        counters,
+    });
     Router::new()
         .route("/v1/traces", post(export))
         // The limit is checked by hand, so that the 413 carries an OTLP status body.

@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::task::JoinHandle;
 
-use super::{Counters, DEFAULT_MAX_BODY, bind, router, serve};
+use super::{Counters, Limits, bind, router, serve};
 use crate::providers::query::now_ns;
 use crate::store::Store;
 
@@ -100,7 +100,8 @@ async fn supervise(store: Arc<Store>, address: SocketAddr, role: Arc<Mutex<Role>
                 let bound = listener.local_addr().map_or(address.to_string(), |a| a.to_string());
                 set(Role::Receiving { address: bound });
                 let evictor = tokio::spawn(enforce_retention(Arc::clone(&store)));
-                let served = serve(listener, router(Arc::clone(&store), DEFAULT_MAX_BODY, Arc::clone(&counters))).await;
+                let served =
+                    serve(listener, router(Arc::clone(&store), Limits::default(), Arc::clone(&counters))).await;
                 evictor.abort();
                 tracing::warn!("receiver on {address} stopped: {served:?}");
             }

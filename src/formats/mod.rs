@@ -5,6 +5,7 @@
 
 mod grouping;
 pub mod jaeger;
+pub mod jaeger_encode;
 mod lenient;
 pub mod otlp;
 pub mod otlp_encode;

@@ -157,6 +157,12 @@ pub fn trace_bytes(connection: &Connection, id: TraceId) -> rusqlite::Result<Opt
         .map(|bytes| bytes.map(|b| b.max(0) as u64))
 }
 
+pub fn recent_trace_ids(connection: &Connection, limit: usize) -> rusqlite::Result<Vec<TraceId>> {
+    let mut statement = connection.prepare_cached("SELECT trace_id FROM traces ORDER BY received_ns DESC LIMIT ?1")?;
+    let rows = statement.query_map(params![limit.min(i64::MAX as usize) as i64], |row| row.get::<_, Vec<u8>>(0))?;
+    Ok(rows.filter_map(|id| id.ok().and_then(|id| TraceId::from_bytes(&id))).collect())
+}
+
 /// `(resource_id, body)` of every stored span of a trace.
 pub fn trace_rows(connection: &Connection, id: TraceId) -> rusqlite::Result<Vec<(i64, Vec<u8>)>> {
     let mut statement = connection.prepare_cached("SELECT resource_id, body FROM spans WHERE trace_id = ?1")?;

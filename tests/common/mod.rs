@@ -1,7 +1,9 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 
 /// The shared fixtures folder (`../shared/fixtures` beside the checkout). CI always has
 /// it; a user's clone may not, and then the tests that need it say so and stop.
@@ -23,4 +25,60 @@ pub fn read_shared(relative: &str) -> Vec<u8> {
 /// The repository's own fixtures.
 pub fn repo_fixture(relative: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(relative)
+}
+
+/// A `vitals serve` process, killed when dropped.
+pub struct Serve {
+    pub child: Child,
+    /// Where it receives OTLP/HTTP: `http://127.0.0.1:port/v1/traces`.
+    pub otlp_url: String,
+    /// Where it answers Jaeger's query API: `http://127.0.0.1:port`.
+    pub query_url: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `vitals serve` over `db` with both listeners on free ports and waits until it
+/// has printed their addresses.
+pub fn serve(db: &Path) -> Serve {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vitals"))
+        .args(["serve", "--otlp-http", "127.0.0.1:0", "--query", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start vitals serve");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut url_in_next_line = || {
+        let line = lines.next().expect("vitals serve printed too little").unwrap();
+        let url = line.split_whitespace().find(|w| w.starts_with("http://"));
+        url.unwrap_or_else(|| panic!("no URL in {line:?}")).to_string()
+    };
+    let otlp_url = url_in_next_line();
+    let query_url = url_in_next_line();
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Serve { child, otlp_url, query_url }
+}
+
+/// A fresh folder under the temporary directory, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("vitals-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

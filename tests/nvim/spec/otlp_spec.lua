@@ -6,7 +6,7 @@ local TRACE = "5b8efff798038103d269b633813fc60c"
 local function serve()
   local db = vim.fn.tempname() .. "-traces.db"
   local server = { url = nil, stderr = "" }
-  server.job = vim.fn.jobstart({ h.binary, "serve", "--otlp-http", "127.0.0.1:0", "--db", db }, {
+  server.job = vim.fn.jobstart({ h.binary, "serve", "--otlp-http", "127.0.0.1:0", "--query", "off", "--db", db }, {
     on_stderr = function(_, data)
       -- Output arrives in chunks that may split a line: match on all of it.
       server.stderr = server.stderr .. table.concat(data, "\n")

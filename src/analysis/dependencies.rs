@@ -1,0 +1,46 @@
+//! Which service calls which: a parent span in one service with a child span in another is
+//! one call. The input of Jaeger's `/api/dependencies` and of the service map.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::model::Trace;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceCall {
+    pub parent: String,
+    pub child: String,
+    pub call_count: u64,
+}
+
+/// Calls between services across `traces`, ordered by parent then child.
+pub fn service_calls<'a>(traces: impl IntoIterator<Item = &'a Trace>) -> Vec<ServiceCall> {
+    let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for trace in traces {
+        for (i, span) in trace.spans.iter().enumerate() {
+            let Some(parent) = trace.tree.parent(i).map(|p| &trace.spans[p]) else { continue };
+            if parent.service() != span.service() {
+                *counts.entry((parent.service().to_string(), span.service().to_string())).or_default() += 1;
+            }
+        }
+    }
+    counts.into_iter().map(|((parent, child), call_count)| ServiceCall { parent, child, call_count }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats;
+
+    #[test]
+    fn calls_are_counted_between_services_only() {
+        let traces = formats::decode(include_bytes!("../../samples/shop-traces.json")).unwrap();
+        let calls = service_calls(&traces);
+        let count = |p: &str, c: &str| calls.iter().find(|x| x.parent == p && x.child == c).map(|x| x.call_count);
+        assert_eq!(count("frontend", "checkout"), Some(4), "one PlaceOrder call per checkout");
+        assert_eq!(count("cart", "postgres"), Some(2 * 13 + 2 * 7));
+        assert!(calls.iter().all(|c| c.parent != c.child));
+    }
+}

@@ -1,0 +1,155 @@
+//! `vitals serve` answers Jaeger's query API v1 over its store: traces received over
+//! OTLP/HTTP come back through the Jaeger provider (and any Jaeger-compatible tool) the
+//! same as they went in.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use prost::Message;
+use serde_json::Value;
+use vitals::analysis::dependencies::service_calls;
+use vitals::config::{ProviderConfig, ProviderKind};
+use vitals::formats::{self, otlp_encode};
+use vitals::model::{Span, Trace};
+use vitals::providers::jaeger::JaegerProvider;
+use vitals::providers::{SearchQuery, TraceProvider};
+
+mod common;
+use common::{Serve, TempDir, serve};
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
+}
+
+/// The shop sample, moved so that its newest span ended a second ago (in whole µs, the
+/// unit of Jaeger's JSON), as it will read back.
+fn recent_sample() -> Vec<Trace> {
+    let mut traces = formats::decode(include_bytes!("../samples/shop-traces.json")).unwrap();
+    let newest_end = traces.iter().flat_map(|t| &t.spans).map(Span::end_ns).max().unwrap();
+    let shift = (now_ns() - 1_000_000_000 - newest_end) / 1000 * 1000;
+    for span in traces.iter_mut().flat_map(|t| t.spans.iter_mut()) {
+        span.start_ns += shift;
+    }
+    traces
+}
+
+/// Starts `vitals serve`, sends it `traces` over OTLP/HTTP and returns it with a Jaeger
+/// provider pointed at its query API.
+async fn serve_with(traces: &[Trace], dir: &TempDir) -> (Serve, JaegerProvider) {
+    let server = serve(&dir.0.join("traces.db"));
+    let body = otlp_encode::export_request(traces, 0).encode_to_vec();
+    let response = reqwest::Client::new()
+        .post(&server.otlp_url)
+        .header("content-type", "application/x-protobuf")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let config =
+        ProviderConfig { kind: ProviderKind::Jaeger, endpoint: server.query_url.clone(), ..ProviderConfig::default() };
+    let provider = JaegerProvider::new(&config).unwrap();
+    (server, provider)
+}
+
+/// What a reader of the trace sees of a span.
+fn seen(span: &Span) -> (String, Option<String>, String, String, u64, u64, bool, BTreeSet<String>, usize) {
+    let attributes = span.attributes.iter().map(|a| format!("{}={:?}", a.key, a.value)).collect();
+    (
+        span.span_id.to_string(),
+        span.parent_id.map(|p| p.to_string()),
+        span.service().to_string(),
+        span.operation.clone(),
+        span.start_ns,
+        span.duration_ns,
+        span.is_error(),
+        attributes,
+        span.events.len(),
+    )
+}
+
+#[tokio::test]
+async fn the_jaeger_provider_reads_back_what_was_received_over_otlp() {
+    let sample = recent_sample();
+    let dir = TempDir::new("query-roundtrip");
+    let (_server, jaeger) = serve_with(&sample, &dir).await;
+
+    let services: BTreeSet<String> = sample.iter().flat_map(|t| &t.spans).map(|s| s.service().to_string()).collect();
+    assert_eq!(jaeger.services().await.unwrap(), services.into_iter().collect::<Vec<_>>());
+    let checkout_operations: BTreeSet<String> = sample
+        .iter()
+        .flat_map(|t| &t.spans)
+        .filter(|s| s.service() == "checkout")
+        .map(|s| s.operation.clone())
+        .collect();
+    assert_eq!(jaeger.operations("checkout").await.unwrap(), checkout_operations.into_iter().collect::<Vec<_>>());
+
+    for original in &sample {
+        let again = jaeger.trace(&original.id.to_string()).await.unwrap();
+        assert!(again.warnings.is_empty(), "{:?}", again.warnings);
+        let mut before: Vec<_> = original.spans.iter().map(seen).collect();
+        let mut after: Vec<_> = again.spans.iter().map(seen).collect();
+        before.sort();
+        after.sort();
+        assert_eq!(after, before, "trace {} reads back as it was sent", original.id);
+    }
+}
+
+#[tokio::test]
+async fn searches_through_the_query_api_keep_jaegers_semantics() {
+    let sample = recent_sample();
+    let dir = TempDir::new("query-search");
+    let (_server, jaeger) = serve_with(&sample, &dir).await;
+    let ids = |traces: &[Arc<Trace>]| traces.iter().map(|t| t.id.to_string()).collect::<BTreeSet<_>>();
+    let expected = |keep: &dyn Fn(&Trace) -> bool| {
+        sample.iter().filter(|t| keep(t)).map(|t| t.id.to_string()).collect::<BTreeSet<_>>()
+    };
+
+    let through_checkout = jaeger.search(&SearchQuery::new("checkout")).await.unwrap();
+    assert_eq!(ids(&through_checkout), expected(&|t| t.spans.iter().any(|s| s.service() == "checkout")));
+    assert!(ids(&through_checkout).len() < sample.len(), "the sample has a trace that skips checkout");
+
+    let mut slow = SearchQuery::new("frontend");
+    slow.min_duration_ns = Some(1_000_000_000);
+    let slow_frontend = |t: &Trace| t.spans.iter().any(|s| s.service() == "frontend" && s.duration_ns >= 1_000_000_000);
+    assert_eq!(ids(&jaeger.search(&slow).await.unwrap()), expected(&slow_frontend));
+
+    let mut newest_two = SearchQuery::new("frontend");
+    newest_two.limit = 2;
+    assert_eq!(jaeger.search(&newest_two).await.unwrap().len(), 2);
+
+    let unknown = jaeger.trace("00000000000000000000000000abcdef").await.unwrap_err();
+    assert!(unknown.to_string().contains("not found"), "{unknown}");
+}
+
+#[tokio::test]
+async fn dependencies_and_bad_parameters_answer_as_jaeger_does() {
+    let sample = recent_sample();
+    let dir = TempDir::new("query-dependencies");
+    let (server, _) = serve_with(&sample, &dir).await;
+    let get = |path: &str| {
+        let url = format!("{}{path}", server.query_url);
+        async move {
+            let response = reqwest::get(url).await.unwrap();
+            let status = response.status().as_u16();
+            (status, serde_json::from_slice::<Value>(&response.bytes().await.unwrap()).unwrap())
+        }
+    };
+
+    let end_ms = now_ns() / 1_000_000;
+    let (status, body) = get(&format!("/api/dependencies?endTs={end_ms}&lookback=3600000")).await;
+    assert_eq!(status, 200);
+    let expected = serde_json::to_value(service_calls(&sample)).unwrap();
+    assert_eq!(body["data"], expected);
+    assert!(body["data"].as_array().unwrap().iter().any(|e| e["parent"] == "frontend" && e["child"] == "checkout"));
+    let (_, long_ago) = get(&format!("/api/dependencies?endTs={}&lookback=60000", end_ms - 7_200_000)).await;
+    assert_eq!(long_ago["data"], serde_json::json!([]), "nothing was received two hours ago");
+
+    let (status, body) = get("/api/traces?limit=5").await;
+    assert_eq!(status, 400);
+    assert!(body["errors"][0]["msg"].as_str().unwrap().contains("service"), "{body}");
+    let (status, body) = get("/api/traces?service=frontend&minDuration=soon").await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = get("/api/traces/00000000000000000000000000abcdef").await;
+    assert_eq!(status, 404);
+}
