@@ -1,11 +1,12 @@
 //! The embedded trace store: spans in a SQLite file (WAL), indexed for search by
-//! service, operation, start time and duration, assembled into traces on demand.
+//! service, operation, start time, duration and attribute, assembled into traces on demand.
 //!
 //! Each span is kept as its OTLP protobuf encoding plus the columns search needs, and
 //! each distinct resource once. A batch is one transaction: when [`Store::ingest`]
 //! returns, the batch is on disk and survives the process being killed. Spans delivered
 //! twice (a retried export) are stored once.
 
+mod ingest;
 mod retention;
 mod schema;
 
@@ -19,12 +20,12 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span as P
 use prost::Message;
 use rusqlite::{Connection, params};
 
+use ingest::PreparedBatch;
 pub use retention::Retention;
 
 use crate::error::{Error, Result};
-use crate::formats::otlp::{self, span_ids, status_code};
-use crate::model::ids::stable_hash;
-use crate::model::{StatusCode, Trace, TraceId};
+use crate::formats::otlp;
+use crate::model::{Trace, TraceId};
 use crate::providers::SearchQuery;
 
 /// Assembled traces kept in memory, so that reopening one is instant.
@@ -96,71 +97,12 @@ impl Store {
     }
 
     /// Stores a batch in one transaction. Spans with invalid ids are rejected and the
-    /// rest kept; the report says how many and why.
+    /// rest kept; the report says how many and why. The batch is encoded for storage
+    /// before the writer is taken, so that batches arriving together prepare in parallel.
     pub fn ingest(&self, batch: Vec<ResourceSpans>, received_ns: u64) -> Result<IngestReport> {
-        let mut report = IngestReport::default();
+        let prepared = PreparedBatch::new(batch);
         let mut writer = lock(&self.writer);
-        let Writer { connection, resources } = &mut *writer;
-        let tx = connection.transaction().map_err(db_error(&self.path))?;
-        let mut touched: HashMap<TraceId, u64> = HashMap::new();
-        {
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO spans (trace_id, span_id, service, operation, start_ns, duration_ns, error, resource_id, body)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )
-                .map_err(db_error(&self.path))?;
-            for resource_spans in batch {
-                let resource = resource_spans.resource.unwrap_or_default();
-                let encoded = resource.encode_to_vec();
-                let hash = stable_hash(&encoded);
-                let resource_id = match resources.get(&hash) {
-                    Some(&id) => id,
-                    None => {
-                        let id = schema::resource_id(&tx, hash, &encoded).map_err(db_error(&self.path))?;
-                        resources.insert(hash, id);
-                        id
-                    }
-                };
-                let service = otlp::convert_resource(resource.attributes).service;
-                for span in resource_spans.scope_spans.into_iter().flat_map(|s| s.spans) {
-                    let trace_id = match span_ids(&span) {
-                        Ok((trace_id, _, _)) => trace_id,
-                        Err(reason) => {
-                            report.rejected += 1;
-                            if report.reasons.len() < 3 && !report.reasons.contains(&reason) {
-                                report.reasons.push(reason);
-                            }
-                            continue;
-                        }
-                    };
-                    let body = span.encode_to_vec();
-                    let error = span.status.as_ref().is_some_and(|s| status_code(s.code) == StatusCode::Error);
-                    let inserted = insert
-                        .execute(params![
-                            span.trace_id,
-                            span.span_id,
-                            service,
-                            span.name,
-                            span.start_time_unix_nano as i64,
-                            span.end_time_unix_nano.saturating_sub(span.start_time_unix_nano) as i64,
-                            error,
-                            resource_id,
-                            body,
-                        ])
-                        .map_err(db_error(&self.path))?;
-                    report.accepted += 1;
-                    if inserted > 0 {
-                        *touched.entry(trace_id).or_default() += body.len() as u64;
-                    }
-                }
-            }
-        }
-        for (trace_id, bytes) in &touched {
-            schema::touch_trace(&tx, *trace_id, received_ns, *bytes).map_err(db_error(&self.path))?;
-        }
-        tx.commit().map_err(db_error(&self.path))?;
-        Ok(report)
+        prepared.write(&mut writer, received_ns).map_err(db_error(&self.path))
     }
 
     pub fn services(&self) -> Result<Vec<String>> {

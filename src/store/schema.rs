@@ -1,7 +1,7 @@
 //! The SQLite schema and the statements that read and write it.
 
+use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use opentelemetry_proto::tonic::common::v1::KeyValue;
@@ -11,7 +11,8 @@ use prost::Message;
 use rusqlite::{Connection, OptionalExtension, Params, Transaction, params};
 
 use crate::formats::otlp::convert_attributes;
-use crate::model::TraceId;
+use crate::model::ids::stable_hash;
+use crate::model::{AttrValue, Attribute, TraceId};
 use crate::providers::SearchQuery;
 
 const SCHEMA: &str = "
@@ -40,7 +41,46 @@ CREATE TABLE IF NOT EXISTS traces (
     bytes INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS traces_by_age ON traces (received_ns);
+CREATE TABLE IF NOT EXISTS span_tags (
+    trace_id BLOB NOT NULL,
+    tag INTEGER NOT NULL,
+    start_ns INTEGER NOT NULL,
+    PRIMARY KEY (trace_id, tag)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS span_tags_by_tag ON span_tags (tag, start_ns);
 ";
+
+/// The key of the attribute index: which service's spans carry `key=value` (the value as
+/// a tag search writes it). One row per trace and tag, whatever the number of spans.
+pub fn tag_hash(service: &str, key: &str, value: &str) -> i64 {
+    let mut bytes = Vec::with_capacity(service.len() + key.len() + value.len() + 2);
+    for (i, part) in [service, key, value].into_iter().enumerate() {
+        if i > 0 {
+            bytes.push(0);
+        }
+        bytes.extend_from_slice(part.as_bytes());
+    }
+    stable_hash(&bytes) as i64
+}
+
+/// The index key of an attribute of `service`'s spans or resource.
+pub fn attribute_tag(service: &str, attribute: &Attribute) -> i64 {
+    match &attribute.value {
+        AttrValue::Str(text) => tag_hash(service, &attribute.key, text),
+        other => tag_hash(service, &attribute.key, &other.to_string()),
+    }
+}
+
+/// Indexes that `trace` has a span carrying `tag` that started at `start_ns`; the row
+/// keeps the latest such start, so a search from a time on never misses the trace.
+pub fn index_tag(tx: &Transaction, trace: TraceId, tag: i64, start_ns: u64) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO span_tags (trace_id, tag, start_ns) VALUES (?1, ?2, ?3)
+         ON CONFLICT (trace_id, tag) DO UPDATE SET start_ns = max(start_ns, excluded.start_ns)",
+    )?
+    .execute(params![trace.to_bytes().to_vec(), tag, start_ns.min(i64::MAX as u64) as i64])?;
+    Ok(())
+}
 
 /// Opens (creating when needed) a connection in WAL mode. `synchronous = NORMAL` keeps
 /// every committed transaction through a process crash (only a power cut can lose the
@@ -79,6 +119,63 @@ pub fn strings(connection: &Connection, sql: &str, params: impl Params) -> rusql
     rows.collect()
 }
 
+/// The span filters of a search as SQL parameters: service, time range, durations.
+struct SpanFilter<'q> {
+    query: &'q SearchQuery,
+    start: i64,
+    end: i64,
+    min: i64,
+    max: i64,
+}
+
+impl<'q> SpanFilter<'q> {
+    fn new(query: &'q SearchQuery, start_ns: u64, end_ns: u64) -> Self {
+        let clamp = |n: u64| n.min(i64::MAX as u64) as i64;
+        SpanFilter {
+            query,
+            start: clamp(start_ns),
+            end: clamp(end_ns),
+            min: clamp(query.min_duration_ns.unwrap_or(0)),
+            max: clamp(query.max_duration_ns.unwrap_or(u64::MAX)),
+        }
+    }
+
+    /// `SELECT {columns} FROM spans WHERE` the filter holds: the spans of one trace (its
+    /// id the last parameter), or all of them newest first.
+    fn sql(&self, columns: &str, of_one_trace: bool) -> String {
+        let (operation, trace_parameter) = match self.query.operation {
+            Some(_) => (" AND operation = ?6", 7),
+            None => ("", 6),
+        };
+        let tail = if of_one_trace {
+            format!("AND trace_id = ?{trace_parameter}")
+        } else {
+            "ORDER BY start_ns DESC".to_string()
+        };
+        // Within one trace, the primary key is the way in: `+` keeps SQLite from picking
+        // the service index instead.
+        let plus = if of_one_trace { "+" } else { "" };
+        format!(
+            "SELECT {columns} FROM spans WHERE {plus}service = ?1 AND {plus}start_ns BETWEEN ?2 AND ?3
+             AND duration_ns >= ?4 AND duration_ns <= ?5{operation} {tail}"
+        )
+    }
+
+    fn rows<'s>(
+        &self,
+        statement: &'s mut rusqlite::CachedStatement,
+        trace: Option<&[u8]>,
+    ) -> rusqlite::Result<rusqlite::Rows<'s>> {
+        let q = self.query;
+        match (&q.operation, trace) {
+            (Some(op), Some(x)) => statement.query(params![q.service, self.start, self.end, self.min, self.max, op, x]),
+            (Some(op), None) => statement.query(params![q.service, self.start, self.end, self.min, self.max, op]),
+            (None, Some(x)) => statement.query(params![q.service, self.start, self.end, self.min, self.max, x]),
+            (None, None) => statement.query(params![q.service, self.start, self.end, self.min, self.max]),
+        }
+    }
+}
+
 /// The ids of the newest traces with a span that matches, at most `query.limit`.
 pub fn matching_traces(
     connection: &Connection,
@@ -86,47 +183,52 @@ pub fn matching_traces(
     start_ns: u64,
     end_ns: u64,
 ) -> rusqlite::Result<Vec<TraceId>> {
-    let mut sql = String::from(
-        "SELECT trace_id, resource_id, CASE WHEN ?6 THEN body ELSE NULL END FROM spans
-         WHERE service = ?1 AND start_ns BETWEEN ?2 AND ?3 AND duration_ns >= ?4 AND duration_ns <= ?5",
-    );
-    if query.operation.is_some() {
-        sql.push_str(" AND operation = ?7");
+    let filter = SpanFilter::new(query, start_ns, end_ns);
+    if !query.tags.is_empty() {
+        return matching_traces_by_tag(connection, &filter);
     }
-    sql.push_str(" ORDER BY start_ns DESC");
-    let mut statement = connection.prepare_cached(&sql)?;
-    let with_tags = !query.tags.is_empty();
-    let min = query.min_duration_ns.unwrap_or(0).min(i64::MAX as u64) as i64;
-    let max = query.max_duration_ns.unwrap_or(i64::MAX as u64).min(i64::MAX as u64) as i64;
-    let start = start_ns.min(i64::MAX as u64) as i64;
-    let end = end_ns.min(i64::MAX as u64) as i64;
-    let mut rows = match &query.operation {
-        Some(operation) => statement.query(params![query.service, start, end, min, max, with_tags, operation])?,
-        None => statement.query(params![query.service, start, end, min, max, with_tags])?,
-    };
-    let mut resources: HashMap<i64, Vec<KeyValue>> = HashMap::new();
-    let mut seen = HashSet::new();
+    let mut statement = connection.prepare_cached(&filter.sql("trace_id", false))?;
+    let mut rows = filter.rows(&mut statement, None)?;
     let mut found = Vec::new();
     while let Some(row) = rows.next()? {
+        let Some(id) = TraceId::from_bytes(&row.get::<_, Vec<u8>>(0)?) else { continue };
+        if !found.contains(&id) {
+            found.push(id);
+            if found.len() >= query.limit {
+                break;
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// A tag search: the attribute index names the candidate traces, newest first; each is
+/// confirmed by decoding its spans of the service, which must match every filter and tag.
+fn matching_traces_by_tag(connection: &Connection, filter: &SpanFilter) -> rusqlite::Result<Vec<TraceId>> {
+    let query = filter.query;
+    let (key, value) = &query.tags[0];
+    let mut candidates = connection
+        .prepare_cached("SELECT trace_id FROM span_tags WHERE tag = ?1 AND start_ns >= ?2 ORDER BY start_ns DESC")?;
+    let mut candidates = candidates.query(params![tag_hash(&query.service, key, value), filter.start])?;
+    let mut spans = connection.prepare_cached(&filter.sql("resource_id, body", true))?;
+    let mut resources: HashMap<i64, Vec<KeyValue>> = HashMap::new();
+    let mut found = Vec::new();
+    while let Some(row) = candidates.next()? {
         let id_bytes: Vec<u8> = row.get(0)?;
         let Some(id) = TraceId::from_bytes(&id_bytes) else { continue };
-        if seen.contains(&id) {
-            continue;
-        }
-        if with_tags {
-            let resource_id: i64 = row.get(1)?;
-            let body: Vec<u8> = row.get(2)?;
-            let Ok(span) = ProtoSpan::decode(body.as_slice()) else { continue };
+        let mut rows = filter.rows(&mut spans, Some(&id_bytes))?;
+        while let Some(span_row) = rows.next()? {
+            let resource_id: i64 = span_row.get(0)?;
+            let Ok(span) = ProtoSpan::decode(span_row.get_ref(1)?.as_blob()?) else { continue };
             let attributes = match resources.entry(resource_id) {
                 Entry::Occupied(known) => known.into_mut(),
                 Entry::Vacant(slot) => slot.insert(resource(connection, resource_id)?.attributes),
             };
-            if !has_tags(&span, attributes, &query.tags) {
-                continue;
+            if has_tags(&span, attributes, &query.tags) {
+                found.push(id);
+                break;
             }
         }
-        seen.insert(id);
-        found.push(id);
         if found.len() >= query.limit {
             break;
         }

@@ -206,3 +206,40 @@ fn a_second_process_on_the_same_file_sees_spans_the_first_adds_later() {
     assert_eq!(reading.trace(TraceId(9)).unwrap().unwrap().spans.len(), 2, "the cached copy was not served stale");
     assert_eq!(reading.search(&query("api")).unwrap().len(), 1);
 }
+
+#[test]
+fn tag_search_uses_the_attribute_index_and_keeps_jaegers_rules() {
+    let dir = tempdir::Dir::new("tags");
+    let store = store(&dir);
+    // Trace 1: the tagged span arrives in a later batch, from another service first.
+    store.ingest(batch("web", vec![span(1, 1, 0, "GET /", 0, 500)]), NOW).unwrap();
+    let mut late = span(1, 2, 1, "SELECT", 10, 20);
+    late.attributes = vec![kv("db.name", "orders")];
+    store.ingest(batch("db", vec![late]), NOW).unwrap();
+    // Trace 2: the same tag on a span of the searched service, but too short.
+    let mut short = span(2, 1, 0, "SELECT", 2000, 1);
+    short.attributes = vec![kv("db.name", "orders"), kv("db.op", "select")];
+    store.ingest(batch("db", vec![short]), NOW).unwrap();
+    let ids = |q: SearchQuery| -> Vec<u128> { store.search(&q).unwrap().iter().map(|t| t.id.0).collect() };
+    let orders = || SearchQuery { tags: vec![("db.name".into(), "orders".into())], ..query("db") };
+
+    assert_eq!(ids(orders()), [2, 1], "newest first, wherever the tagged span arrived");
+    assert!(ids(SearchQuery { service: "web".into(), ..orders() }).is_empty(), "the tag is on db's spans, not web's");
+    assert_eq!(
+        ids(SearchQuery { min_duration_ns: Some(10 * MS), ..orders() }),
+        [1],
+        "the same span must be long enough"
+    );
+    let both = vec![("db.name".into(), "orders".into()), ("db.op".into(), "select".into())];
+    assert_eq!(ids(SearchQuery { tags: both, ..query("db") }), [2], "every tag on one span");
+    assert!(ids(SearchQuery { tags: vec![("db.name".into(), "users".into())], ..query("db") }).is_empty());
+
+    let indexed = |store: &Store| -> i64 {
+        lock(&store.reader).query_row("SELECT count(*) FROM span_tags", [], |row| row.get(0)).unwrap()
+    };
+    assert!(indexed(&store) > 0);
+    let aged =
+        Store::open(&dir.path().join("traces.db"), Retention { max_age: Duration::ZERO, max_bytes: 1 << 30 }).unwrap();
+    aged.enforce_retention(NOW + 1).unwrap();
+    assert_eq!(indexed(&aged), 0, "evicting a trace drops its index rows");
+}
