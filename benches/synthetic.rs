@@ -60,8 +60,18 @@ pub fn jaeger_json(span_count: usize) -> Vec<u8> {
         } else {
             "[]".to_string()
         };
+        // The database services' spans are client calls with a statement, so that the
+        // analyses (N+1, slow queries) have real work to do.
+        let tags = match SERVICES[service] {
+            "postgres" | "redis" => format!(
+                r#"[{{"key":"span.kind","type":"string","value":"client"}},{{"key":"db.system","type":"string","value":"{}"}},{{"key":"db.statement","type":"string","value":"SELECT * FROM items WHERE order_id = {}"}}]"#,
+                SERVICES[service],
+                rng.next(1000)
+            ),
+            _ => r#"[{"key":"span.kind","type":"string","value":"server"},{"key":"http.status_code","type":"int64","value":200},{"key":"component","type":"string","value":"net/http"}]"#.to_string(),
+        };
         spans.push(format!(
-            r#"{{"traceID":"00000000000000000000000000abcdef","spanID":"{:016x}","flags":1,"operationName":"{} op{}","references":{references},"startTime":{start},"duration":{duration},"tags":[{{"key":"span.kind","type":"string","value":"server"}},{{"key":"http.status_code","type":"int64","value":200}},{{"key":"component","type":"string","value":"net/http"}}],"logs":{logs},"processID":"p{service}","warnings":null}}"#,
+            r#"{{"traceID":"00000000000000000000000000abcdef","spanID":"{:016x}","flags":1,"operationName":"{} op{}","references":{references},"startTime":{start},"duration":{duration},"tags":{tags},"logs":{logs},"processID":"p{service}","warnings":null}}"#,
             i + 1,
             SERVICES[service],
             rng.next(20),

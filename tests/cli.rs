@@ -41,3 +41,50 @@ fn view_draws_a_file_as_flame_graph_waterfall_or_one_span() {
     let (ok, missing, stderr) = vitals(&["view", "samples/none.json"]);
     assert!(!ok && missing.is_empty() && stderr.starts_with("vitals: Cannot read samples/none.json"), "{stderr}");
 }
+
+#[test]
+fn analyze_json_keeps_the_contract_over_a_folder_of_captures() {
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/jaeger-hotrod");
+    assert!(folder.is_dir(), "this test reads the HotROD captures in {}; it is missing", folder.display());
+    let (ok, stdout, stderr) = vitals(&["analyze", "--input", folder.to_str().unwrap(), "--json"]);
+    assert!(ok, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let traces = report["traces"].as_array().unwrap();
+    assert_eq!(traces.len(), 6, "one per capture");
+    let hex = |v: &serde_json::Value, len: usize| {
+        let text = v.as_str().unwrap();
+        text.len() == len && text.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    };
+    for trace in traces {
+        assert!(hex(&trace["trace_id"], 32), "{}", trace["trace_id"]);
+        assert!(trace["duration_us"].as_u64().unwrap() > 0);
+        let first = &trace["critical_path"][0];
+        assert!(hex(&first["span_id"], 16) && first["end_us"].as_u64() > first["start_us"].as_u64(), "{first}");
+    }
+    let findings = report["findings"].as_array().unwrap();
+    let n_plus_one = findings
+        .iter()
+        .find(|f| f["kind"] == "n_plus_one" && f["trace_id"] == "ea6db5d7b317ca1a5e2c4e0e7cea53ce")
+        .expect("the positive capture's N+1");
+    assert_eq!(
+        (n_plus_one["count"].as_u64(), n_plus_one["parent_span_id"].as_str()),
+        (Some(13), Some("be56eec6f3678130"))
+    );
+    assert_eq!(n_plus_one["span_ids"].as_array().unwrap().len(), 13);
+    for key in ["service", "operation", "total_us", "message", "suggestion", "code"] {
+        assert!(n_plus_one.get(key).is_some(), "findings carry {key}: {n_plus_one}");
+    }
+    let origin = findings
+        .iter()
+        .find(|f| f["kind"] == "error_root_cause" && f["trace_id"] == "7c4f1a90b3e84d2f9a6c5e8017b3d264")
+        .unwrap();
+    assert_eq!(origin["span_ids"][0], "d4e5f60718293a4b");
+    let hot = report["hot_functions"].as_array().unwrap();
+    assert!(!hot.is_empty() && hot.len() <= 10);
+    assert!(hot.windows(2).all(|w| w[0]["self_us"].as_u64() >= w[1]["self_us"].as_u64()), "hottest first");
+
+    let (ok, people, _) = vitals(&["analyze", "--input", folder.to_str().unwrap(), "--service", "redis-manual"]);
+    assert!(ok && people.contains("N+1") && people.contains("fetch all 13 in one round trip"), "{people}");
+    let (ok, _, stderr) = vitals(&["analyze", "--input", folder.to_str().unwrap(), "--service", "nobody"]);
+    assert!(!ok && stderr.contains("nobody"), "{stderr}");
+}

@@ -1,10 +1,23 @@
 //! Pure functions from traces to findings. No I/O and no editor, so every front door
 //! shares them and benchmarks measure them alone.
 
+pub mod calls;
 pub mod critical_path;
 pub mod dependencies;
+pub mod findings;
+pub mod hot;
+pub mod repeated;
+pub mod report;
+pub mod root_cause;
 pub mod self_time;
+pub mod sequential;
+pub mod slow_queries;
+pub mod statement;
+pub mod stats;
 pub mod summary;
 
 pub use self_time::self_times;
 pub use summary::TraceSummary;
+
+#[cfg(test)]
+mod testing;

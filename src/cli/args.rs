@@ -58,6 +58,9 @@ pub enum Command {
         #[arg(long)]
         width: Option<usize>,
     },
+    /// Analyze traces: critical path, N+1, slow queries, error root cause, hot functions,
+    /// bottlenecks, with suggestions.
+    Analyze(AnalyzeFlags),
     /// Receive traces over OTLP/HTTP into the local trace store, as a standalone process.
     Serve(ServeFlags),
     /// Try the embedded default: receive a demo shop's traces over OTLP, then show them.
@@ -65,6 +68,25 @@ pub enum Command {
     /// Run as the Neovim plugin's host (msgpack-RPC on stdin/stdout); started by the plugin.
     #[command(hide = true)]
     Nvim,
+}
+
+#[derive(Args, Debug)]
+pub struct AnalyzeFlags {
+    /// A trace file or a folder of them (any format Vitals reads).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Only traces this service takes part in.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Database calls at least this long are slow queries.
+    #[arg(long, default_value = "500ms")]
+    pub slow_query: String,
+    /// Print one JSON object (the contract scripts and other editors rely on).
+    #[arg(long)]
+    pub json: bool,
+    /// Columns to draw in (default: the terminal's width, or 120).
+    #[arg(long)]
+    pub width: Option<usize>,
 }
 
 #[derive(Args, Debug)]

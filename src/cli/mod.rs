@@ -1,6 +1,7 @@
 //! The terminal front door: `vitals view`, `vitals search`, `vitals trace`. Output goes to
 //! stdout here, and only here; every other front door keeps stdout for its protocol.
 
+mod analyze;
 mod args;
 mod demo;
 mod serve;
@@ -25,6 +26,7 @@ pub fn run(command: Command) -> ExitCode {
         }
         Command::Search { provider, search, json } => block_on(search_command(provider, search.into(), json)),
         Command::Trace { provider, id, view, width } => block_on(trace_command(provider, id, view, width)),
+        Command::Analyze(flags) => analyze::analyze(flags),
         Command::Serve(flags) => block_on(serve::serve(flags)),
         Command::Demo(flags) => block_on(demo::demo(flags)),
         Command::Nvim => unreachable!("the Neovim host is not a terminal command"),

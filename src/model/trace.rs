@@ -109,6 +109,13 @@ impl Trace {
     }
 }
 
+/// So that analyses take owned and shared traces alike.
+impl AsRef<Trace> for Trace {
+    fn as_ref(&self) -> &Trace {
+        self
+    }
+}
+
 /// Backends sometimes send the very same span twice (Jaeger does when a span is stored by
 /// two collectors); identical copies carry no information, so one is kept.
 fn drop_exact_duplicates(spans: Vec<Span>, log: &mut WarningLog) -> Vec<Span> {

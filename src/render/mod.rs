@@ -5,9 +5,11 @@
 pub mod ansi;
 mod canvas;
 pub mod detail;
+pub mod findings;
 pub mod flame;
 mod frame;
 mod palette;
+pub mod report;
 pub mod status;
 pub mod style;
 pub mod summary_line;

@@ -1,0 +1,124 @@
+//! What the analyses report: findings about spans, each with its evidence and a concrete
+//! next step. The JSON shape is the CLI contract (see README, "vitals analyze").
+
+use serde::Serialize;
+
+use super::calls::{CallKind, CodeLocation};
+use crate::model::{SpanIndex, Trace};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    ErrorRootCause,
+    NPlusOne,
+    SlowQuery,
+    Bottleneck,
+    RepeatedCall,
+    SequentialCalls,
+    DominantSelfTime,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Finding {
+    pub kind: FindingKind,
+    pub severity: Severity,
+    pub trace_id: String,
+    /// The spans the finding is about; for `error_root_cause` the first is where the
+    /// error originates.
+    pub span_ids: Vec<String>,
+    pub parent_span_id: Option<String>,
+    pub service: String,
+    pub operation: String,
+    pub count: usize,
+    pub total_us: u64,
+    /// Share of the time it is measured against (the parent's, the trace's or the
+    /// critical path's), in percent.
+    pub percent: f64,
+    pub code: Option<CodeLocation>,
+    /// Filled by the render layer from the evidence (times become text only there).
+    pub message: String,
+    pub suggestion: String,
+    #[serde(skip)]
+    pub evidence: Evidence,
+}
+
+/// What a finding rests on, for its explanation and advice.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Evidence {
+    #[default]
+    None,
+    NPlusOne {
+        /// The repeated call as people name it (the query shape, `GET host/route`).
+        call: String,
+        kind: CallKind,
+        parent_operation: String,
+        parent_ns: u64,
+        table: Option<String>,
+        columns: Vec<String>,
+    },
+    SlowQuery {
+        statement: String,
+        threshold_ns: u64,
+        table: Option<String>,
+        columns: Vec<String>,
+    },
+    ErrorRootCause {
+        /// The status message or exception of the origin, or of the span that reported it.
+        reason: String,
+        /// True when the origin carries no error: it ran out its caller's time budget.
+        timed_out: bool,
+        reported_by: String,
+    },
+    Bottleneck {
+        traces: usize,
+    },
+    RepeatedCall {
+        call: String,
+    },
+    SequentialCalls {
+        calls: Vec<String>,
+        saving_ns: u64,
+    },
+    DominantSelfTime {
+        self_ns: u64,
+        trace_ns: u64,
+    },
+}
+
+impl Finding {
+    /// A finding about `spans` of `trace` (the first names service and operation), with
+    /// the code location of the first span or its nearest ancestor that has one.
+    pub fn about(kind: FindingKind, trace: &Trace, spans: &[SpanIndex]) -> Finding {
+        let first = spans.first().map(|&i| &trace.spans[i]);
+        let parent = spans.first().and_then(|&i| trace.tree.parent(i));
+        Finding {
+            kind,
+            severity: Severity::Warn,
+            trace_id: trace.id.to_string(),
+            span_ids: spans.iter().map(|&i| trace.spans[i].display_id()).collect(),
+            parent_span_id: parent.map(|p| trace.spans[p].display_id()),
+            service: first.map(|s| s.service().to_string()).unwrap_or_default(),
+            operation: first.map(|s| s.operation.clone()).unwrap_or_default(),
+            count: spans.len(),
+            total_us: spans.iter().map(|&i| trace.spans[i].duration_ns).sum::<u64>() / 1000,
+            percent: 0.0,
+            code: spans.first().and_then(|&i| CodeLocation::nearest(trace, i)),
+            message: String::new(),
+            suggestion: String::new(),
+            evidence: Evidence::None,
+        }
+    }
+}
+
+/// `x` as a percentage of `of` (0 when `of` is 0).
+pub fn percent(x: u64, of: u64) -> f64 {
+    if of == 0 { 0.0 } else { (x as f64 * 1000.0 / of as f64).round() / 10.0 }
+}

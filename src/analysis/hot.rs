@@ -1,0 +1,172 @@
+//! Where the time goes across many traces: the functions with the most self time, and
+//! the operations that own the most of the critical path.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::calls::CodeLocation;
+use super::critical_path::Section;
+use super::findings::{Evidence, Finding, FindingKind, Severity, percent};
+use crate::model::{SpanIndex, Trace};
+
+/// How many hot functions a report lists.
+pub const HOT_FUNCTIONS: usize = 10;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HotFunction {
+    /// `code.function.name` (with `code.namespace`), or `service operation` without them.
+    pub name: String,
+    pub service: String,
+    pub self_us: u64,
+    /// Share of all self time in the analyzed traces.
+    pub percent: f64,
+    pub calls: usize,
+    pub code: Option<CodeLocation>,
+}
+
+/// The hottest functions by self time over `traces` (with each trace's self times),
+/// hottest first.
+pub fn hot_functions(traces: &[(&Trace, &[u64])]) -> Vec<HotFunction> {
+    let mut by_name: HashMap<(String, String), HotFunction> = HashMap::new();
+    let mut total = 0u64;
+    for (trace, self_times) in traces {
+        for (i, span) in trace.spans.iter().enumerate() {
+            let code = CodeLocation::of(span);
+            let name = code.as_ref().and_then(|c| c.function.clone()).unwrap_or_else(|| span.operation.clone());
+            total += self_times[i];
+            let entry = by_name.entry((span.service().to_string(), name.clone())).or_insert_with(|| HotFunction {
+                name,
+                service: span.service().to_string(),
+                self_us: 0,
+                percent: 0.0,
+                calls: 0,
+                code: None,
+            });
+            entry.self_us += self_times[i];
+            entry.calls += 1;
+            if entry.code.is_none() {
+                entry.code = code;
+            }
+        }
+    }
+    let mut hot: Vec<HotFunction> = by_name.into_values().filter(|h| h.self_us > 0).collect();
+    hot.sort_by(|a, b| b.self_us.cmp(&a.self_us).then_with(|| a.name.cmp(&b.name)));
+    hot.truncate(HOT_FUNCTIONS);
+    for h in &mut hot {
+        h.percent = percent(h.self_us, total);
+        h.self_us /= 1000;
+    }
+    hot
+}
+
+/// Operations holding at least this share of all critical-path time are bottlenecks.
+const BOTTLENECK_SHARE: f64 = 20.0;
+
+/// The service operations that own the most critical-path time across traces (at least
+/// [`BOTTLENECK_SHARE`] %), each reported on the trace where it held the path longest.
+pub fn bottlenecks(traces: &[(&Trace, &[Section])]) -> Vec<Finding> {
+    struct Owner {
+        total_ns: u64,
+        traces: usize,
+        worst: (usize, u64),
+    }
+    let mut owners: HashMap<(String, String), Owner> = HashMap::new();
+    let mut total = 0u64;
+    for (t, (trace, sections)) in traces.iter().enumerate() {
+        let mut per_trace: HashMap<(String, String), u64> = HashMap::new();
+        for section in sections.iter() {
+            let span = &trace.spans[section.span];
+            *per_trace.entry((span.service().to_string(), span.operation.clone())).or_default() +=
+                section.end_ns - section.start_ns;
+        }
+        for (key, ns) in per_trace {
+            total += ns;
+            let owner = owners.entry(key).or_insert(Owner { total_ns: 0, traces: 0, worst: (t, 0) });
+            owner.total_ns += ns;
+            owner.traces += 1;
+            if ns > owner.worst.1 {
+                owner.worst = (t, ns);
+            }
+        }
+    }
+    let mut findings: Vec<Finding> = owners
+        .into_iter()
+        .filter(|(_, owner)| percent(owner.total_ns, total) >= BOTTLENECK_SHARE)
+        .map(|((service, operation), owner)| {
+            let (trace, sections) = traces[owner.worst.0];
+            let mut spans: Vec<SpanIndex> = sections
+                .iter()
+                .map(|s| s.span)
+                .filter(|&i| trace.spans[i].service() == service && trace.spans[i].operation == operation)
+                .collect();
+            spans.sort_unstable();
+            spans.dedup();
+            let mut finding = Finding::about(FindingKind::Bottleneck, trace, &spans);
+            finding.total_us = owner.total_ns / 1000;
+            finding.percent = percent(owner.total_ns, total);
+            finding.severity = if finding.percent >= 50.0 { Severity::Warn } else { Severity::Info };
+            finding.evidence = Evidence::Bottleneck { traces: owner.traces };
+            finding
+        })
+        .collect();
+    findings.sort_by_key(|f| std::cmp::Reverse(f.total_us));
+    findings
+}
+
+/// A span whose own code (not its calls) takes at least this share of its trace…
+const DOMINANT_SHARE: f64 = 40.0;
+/// …and at least this long.
+const DOMINANT_MIN_NS: u64 = 1_000_000;
+
+/// The span whose self time dominates its trace, if one does.
+pub fn dominant_self_time(trace: &Trace, self_times: &[u64]) -> Option<Finding> {
+    let (span, &self_ns) = self_times.iter().enumerate().max_by_key(|(_, ns)| **ns)?;
+    let trace_ns = trace.duration_ns();
+    if self_ns < DOMINANT_MIN_NS || percent(self_ns, trace_ns) < DOMINANT_SHARE || trace.spans.len() < 2 {
+        return None;
+    }
+    let mut finding = Finding::about(FindingKind::DominantSelfTime, trace, &[span]);
+    finding.total_us = self_ns / 1000;
+    finding.percent = percent(self_ns, trace_ns);
+    finding.severity = Severity::Info;
+    finding.evidence = Evidence::DominantSelfTime { self_ns, trace_ns };
+    Some(finding)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::critical_path::critical_path;
+    use crate::analysis::self_times;
+    use crate::analysis::testing::trace;
+
+    #[test]
+    fn hot_functions_group_by_code_function_else_operation_with_their_share() {
+        let t = trace(&[
+            (1, 0, "web", "GET /", 0, 100),
+            (2, 1, "web", "render", 10, 60),
+            (3, 1, "web", "render again", 75, 20),
+        ])
+        .attr(2, "code.function.name", "render_page")
+        .attr(2, "code.file.path", "web/views.py")
+        .attr(3, "code.function", "render_page")
+        .done();
+        let own = self_times(&t);
+        let hot = hot_functions(&[(&t, &own)]);
+        assert_eq!(hot[0].name, "render_page");
+        assert_eq!((hot[0].self_us, hot[0].calls, hot[0].percent), (80_000, 2, 80.0));
+        assert_eq!(hot[0].code.as_ref().unwrap().filepath.as_deref(), Some("web/views.py"));
+        assert_eq!((hot[1].name.as_str(), hot[1].percent), ("GET /", 20.0));
+    }
+
+    #[test]
+    fn the_operation_owning_most_of_the_critical_path_is_the_bottleneck() {
+        let t = trace(&[(1, 0, "web", "GET /", 0, 100), (2, 1, "db", "query", 10, 80)]).done();
+        let path = critical_path(&t);
+        let found = bottlenecks(&[(&t, &path)]);
+        assert_eq!(found.len(), 2, "web keeps 20%, db 80%");
+        assert_eq!((found[0].service.as_str(), found[0].percent), ("db", 80.0));
+        assert_eq!(dominant_self_time(&t, &self_times(&t)).unwrap().service, "db");
+    }
+}

@@ -1,0 +1,162 @@
+//! Calls made over and over: N+1 (the same query or request, once per item, one after
+//! another under one parent) and identical calls repeated within a request (a cache
+//! would answer them).
+
+use std::collections::HashMap;
+
+use super::calls::{Call, CallKind};
+use super::findings::{Evidence, Finding, FindingKind, Severity, percent};
+use super::statement;
+use crate::model::{SpanIndex, Trace};
+
+/// Siblings doing the same thing, at least this many, make an N+1.
+pub const N_PLUS_ONE_MIN: usize = 5;
+/// Identical calls in one request, at least this many, are worth caching.
+const REPEATED_MIN: usize = 3;
+
+/// N+1 groups: under each parent, outgoing calls with the same key (same query shape, or
+/// same service, operation and route), at least [`N_PLUS_ONE_MIN`], that ran one after
+/// another. Siblings that overlap are a concurrent fan-out and are not reported.
+pub fn n_plus_one(trace: &Trace, calls: &[Option<Call>]) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for parent in 0..trace.spans.len() {
+        let mut groups: HashMap<String, Vec<SpanIndex>> = HashMap::new();
+        for child in trace.tree.children(parent) {
+            if let Some(call) = &calls[child] {
+                groups.entry(call.key(&trace.spans[child])).or_default().push(child);
+            }
+        }
+        let mut groups: Vec<Vec<SpanIndex>> =
+            groups.into_values().filter(|g| g.len() >= N_PLUS_ONE_MIN && runs_one_after_another(trace, g)).collect();
+        groups.sort_by_key(|g| g[0]);
+        for group in groups {
+            findings.push(n_plus_one_finding(trace, calls, parent, group));
+        }
+    }
+    findings
+}
+
+/// Whether spans (in start order) ran one at a time: allowing for clock jitter, at most
+/// one adjacent pair in ten overlaps.
+pub fn runs_one_after_another(trace: &Trace, group: &[SpanIndex]) -> bool {
+    let overlapping = group
+        .windows(2)
+        .filter(|pair| {
+            let (a, b) = (&trace.spans[pair[0]], &trace.spans[pair[1]]);
+            let overlap = a.end_ns().min(b.end_ns()).saturating_sub(b.start_ns.max(a.start_ns));
+            let shorter = a.duration_ns.min(b.duration_ns);
+            overlap > (shorter / 20).max(10_000)
+        })
+        .count();
+    overlapping * 10 < group.len()
+}
+
+fn n_plus_one_finding(trace: &Trace, calls: &[Option<Call>], parent: SpanIndex, group: Vec<SpanIndex>) -> Finding {
+    let call = calls[group[0]].as_ref().expect("grouped spans are calls");
+    let parent_span = &trace.spans[parent];
+    let mut finding = Finding::about(FindingKind::NPlusOne, trace, &group);
+    finding.percent = percent(finding.total_us * 1000, parent_span.duration_ns);
+    finding.severity = if finding.percent >= 50.0 || group.len() >= 20 { Severity::Error } else { Severity::Warn };
+    let normalized = call.normalized.as_deref().unwrap_or_default();
+    finding.evidence = Evidence::NPlusOne {
+        call: call.describe(&trace.spans[group[0]]),
+        kind: call.kind,
+        parent_operation: parent_span.operation.clone(),
+        parent_ns: parent_span.duration_ns,
+        table: table_of(normalized),
+        columns: if call.kind == CallKind::Database { statement::filtered_columns(normalized) } else { Vec::new() },
+    };
+    finding
+}
+
+/// The table a statement reads or writes: the name after FROM, INTO or UPDATE.
+pub fn table_of(normalized: &str) -> Option<String> {
+    let words: Vec<&str> = normalized.split_whitespace().collect();
+    words.windows(2).find_map(|pair| {
+        matches!(pair[0].to_ascii_uppercase().as_str(), "FROM" | "INTO" | "UPDATE")
+            .then(|| pair[1].trim_matches(|c: char| c == '"' || c == '`' || c == '(' || c == ';').to_string())
+            .filter(|t| !t.is_empty() && t != "?")
+    })
+}
+
+/// Calls repeated with identical arguments (the same statement text, the same URL) at
+/// least [`REPEATED_MIN`] times in one trace, wherever they sit.
+pub fn repeated_calls(trace: &Trace, calls: &[Option<Call>]) -> Vec<Finding> {
+    let mut identical: HashMap<String, Vec<SpanIndex>> = HashMap::new();
+    for (i, call) in calls.iter().enumerate() {
+        let Some(call) = call else { continue };
+        let span = &trace.spans[i];
+        let arguments = call
+            .statement
+            .clone()
+            .or_else(|| span.attr("url.full").or_else(|| span.attr("http.url")).map(|v| v.to_string()));
+        let Some(arguments) = arguments else { continue };
+        identical.entry(format!("{}\u{1f}{arguments}", call.key(span))).or_default().push(i);
+    }
+    let mut findings: Vec<Finding> = identical
+        .into_values()
+        .filter(|group| group.len() >= REPEATED_MIN)
+        .map(|group| {
+            let mut finding = Finding::about(FindingKind::RepeatedCall, trace, &group);
+            finding.severity = Severity::Info;
+            finding.percent = percent(finding.total_us * 1000, trace.duration_ns());
+            let call = calls[group[0]].as_ref().expect("grouped spans are calls");
+            finding.evidence = Evidence::RepeatedCall { call: call.describe(&trace.spans[group[0]]) };
+            finding
+        })
+        .collect();
+    findings.sort_by_key(|f| std::cmp::Reverse(f.total_us));
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::calls::outgoing_call;
+    use crate::analysis::testing::{Run, trace};
+
+    fn findings(t: &Trace) -> (Vec<Finding>, Vec<Finding>) {
+        let calls: Vec<Option<Call>> = t.spans.iter().map(outgoing_call).collect();
+        (n_plus_one(t, &calls), repeated_calls(t, &calls))
+    }
+
+    const SELECT: [(&str, &str); 2] =
+        [("db.system", "postgresql"), ("db.statement", "SELECT * FROM items WHERE order_id = {i}")];
+
+    #[test]
+    fn serial_identical_queries_under_one_parent_are_an_n_plus_one() {
+        let run = Run { parent: 1, first: 10, n: 6, start_ms: 5, every_ms: 10, duration_ms: 8 };
+        let t = trace(&[(1, 0, "shop", "GET /orders", 0, 100)]).run(run, "shop", "SELECT", &SELECT).done();
+        let (n_plus_one, _) = findings(&t);
+        assert_eq!(n_plus_one.len(), 1);
+        let f = &n_plus_one[0];
+        assert_eq!((f.count, f.total_us, f.percent), (6, 48_000, 48.0));
+        assert_eq!(f.parent_span_id.as_deref(), Some("0000000000000001"));
+        let Evidence::NPlusOne { table, columns, .. } = &f.evidence else { panic!("{:?}", f.evidence) };
+        assert_eq!((table.as_deref(), columns.as_slice()), (Some("items"), ["order_id".to_string()].as_slice()));
+    }
+
+    #[test]
+    fn overlapping_siblings_are_a_fan_out_and_four_are_not_enough() {
+        let fan_out = Run { parent: 1, first: 10, n: 8, start_ms: 5, every_ms: 2, duration_ms: 20 };
+        let t = trace(&[(1, 0, "shop", "GET /orders", 0, 100)]).run(fan_out, "shop", "SELECT", &SELECT).done();
+        assert!(findings(&t).0.is_empty());
+        let few = Run { parent: 1, first: 10, n: 4, start_ms: 5, every_ms: 10, duration_ms: 8 };
+        let t = trace(&[(1, 0, "shop", "GET /orders", 0, 100)]).run(few, "shop", "SELECT", &SELECT).done();
+        assert!(findings(&t).0.is_empty());
+    }
+
+    #[test]
+    fn the_same_request_with_the_same_arguments_three_times_is_worth_caching() {
+        let url = [("http.request.method", "GET"), ("url.full", "http://rates/eur")];
+        let run = Run { parent: 1, first: 10, n: 3, start_ms: 5, every_ms: 30, duration_ms: 8 };
+        let mut build = trace(&[(1, 0, "shop", "GET /cart", 0, 100)]).run(run, "shop", "GET", &url);
+        for id in 10..13 {
+            build = build.kind(id, crate::model::SpanKind::Client);
+        }
+        let (n_plus_one, repeated) = findings(&build.done());
+        assert!(n_plus_one.is_empty(), "three calls are no N+1");
+        assert_eq!(repeated.len(), 1);
+        assert_eq!(repeated[0].count, 3);
+    }
+}

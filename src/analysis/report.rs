@@ -1,0 +1,107 @@
+//! Every analysis over a set of traces, as one report: what the CLI prints, the editor's
+//! report float shows and annotations are made from.
+
+use serde::Serialize;
+
+use super::calls::{Call, outgoing_call};
+use super::critical_path::{Section, critical_path};
+use super::findings::Finding;
+use super::hot::{HotFunction, bottlenecks, dominant_self_time, hot_functions};
+use super::repeated::{n_plus_one, repeated_calls};
+use super::root_cause::error_root_causes;
+use super::self_times;
+use super::sequential::sequential_calls;
+use super::slow_queries::{DEFAULT_THRESHOLD_NS, slow_queries};
+use crate::model::Trace;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Options {
+    /// Database calls at least this long are slow queries.
+    pub slow_query_ns: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { slow_query_ns: DEFAULT_THRESHOLD_NS }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PathSection {
+    pub span_id: String,
+    pub start_us: u64,
+    pub end_us: u64,
+    /// For people; the JSON contract has only the three fields above.
+    #[serde(skip)]
+    pub service: String,
+    #[serde(skip)]
+    pub operation: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TraceAnalysis {
+    pub trace_id: String,
+    pub root_service: String,
+    pub root_operation: String,
+    pub duration_us: u64,
+    pub span_count: usize,
+    /// Latest section first, as Jaeger UI lists them.
+    pub critical_path: Vec<PathSection>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Report {
+    pub traces: Vec<TraceAnalysis>,
+    /// Most severe first, then by time at stake.
+    pub findings: Vec<Finding>,
+    /// Hottest first.
+    pub hot_functions: Vec<HotFunction>,
+}
+
+/// Analyzes `traces` together.
+pub fn analyze<T: AsRef<Trace>>(traces: &[T], options: &Options) -> Report {
+    let traces: Vec<&Trace> = traces.iter().map(AsRef::as_ref).collect();
+    let self_time: Vec<Vec<u64>> = traces.iter().map(|t| self_times(t)).collect();
+    let paths: Vec<Vec<Section>> = traces.iter().map(|t| critical_path(t)).collect();
+    let mut findings = Vec::new();
+    for (t, trace) in traces.iter().enumerate() {
+        let calls: Vec<Option<Call>> = trace.spans.iter().map(outgoing_call).collect();
+        findings.extend(error_root_causes(trace));
+        findings.extend(n_plus_one(trace, &calls));
+        findings.extend(slow_queries(trace, &calls, options.slow_query_ns));
+        findings.extend(repeated_calls(trace, &calls));
+        findings.extend(sequential_calls(trace, &calls));
+        findings.extend(dominant_self_time(trace, &self_time[t]));
+    }
+    let with_paths: Vec<(&Trace, &[Section])> = traces.iter().copied().zip(paths.iter().map(Vec::as_slice)).collect();
+    findings.extend(bottlenecks(&with_paths));
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(b.total_us.cmp(&a.total_us)));
+    let with_self: Vec<(&Trace, &[u64])> = traces.iter().copied().zip(self_time.iter().map(Vec::as_slice)).collect();
+    Report {
+        traces: traces.iter().zip(&paths).map(|(trace, path)| trace_analysis(trace, path)).collect(),
+        findings,
+        hot_functions: hot_functions(&with_self),
+    }
+}
+
+fn trace_analysis(trace: &Trace, path: &[Section]) -> TraceAnalysis {
+    let (root_service, root_operation) =
+        trace.root().map(|r| (r.service().to_string(), r.operation.clone())).unwrap_or_default();
+    TraceAnalysis {
+        trace_id: trace.id.to_string(),
+        root_service,
+        root_operation,
+        duration_us: trace.duration_ns() / 1000,
+        span_count: trace.spans.len(),
+        critical_path: path
+            .iter()
+            .map(|s| PathSection {
+                span_id: trace.spans[s.span].display_id(),
+                start_us: s.start_ns / 1000,
+                end_us: s.end_ns / 1000,
+                service: trace.spans[s.span].service().to_string(),
+                operation: trace.spans[s.span].operation.clone(),
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,75 @@
+//! Different calls made one after another by one parent: when they do not depend on
+//! each other, running them concurrently saves all but the longest.
+
+use super::calls::Call;
+use super::findings::{Evidence, Finding, FindingKind, Severity, percent};
+use super::repeated::runs_one_after_another;
+use crate::model::{SpanIndex, Trace};
+
+/// At least this many different calls…
+const MIN_CALLS: usize = 3;
+/// …that together take at least this share of their parent.
+const MIN_SHARE: f64 = 30.0;
+
+pub fn sequential_calls(trace: &Trace, calls: &[Option<Call>]) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for parent in 0..trace.spans.len() {
+        let mut distinct: Vec<SpanIndex> = Vec::new();
+        let mut keys: Vec<String> = Vec::new();
+        for child in trace.tree.children(parent) {
+            let Some(call) = &calls[child] else { continue };
+            let key = call.key(&trace.spans[child]);
+            if !keys.contains(&key) {
+                keys.push(key);
+                distinct.push(child);
+            }
+        }
+        if distinct.len() < MIN_CALLS || !runs_one_after_another(trace, &distinct) {
+            continue;
+        }
+        let durations: Vec<u64> = distinct.iter().map(|&c| trace.spans[c].duration_ns).collect();
+        let sum: u64 = durations.iter().sum();
+        let parent_ns = trace.spans[parent].duration_ns;
+        if percent(sum, parent_ns) < MIN_SHARE {
+            continue;
+        }
+        let mut finding = Finding::about(FindingKind::SequentialCalls, trace, &distinct);
+        finding.percent = percent(sum, parent_ns);
+        finding.severity = Severity::Info;
+        finding.evidence = Evidence::SequentialCalls {
+            calls: distinct
+                .iter()
+                .map(|&c| calls[c].as_ref().map(|call| call.describe(&trace.spans[c])).unwrap_or_default())
+                .collect(),
+            saving_ns: sum - durations.iter().max().copied().unwrap_or(0),
+        };
+        findings.push(finding);
+    }
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::calls::outgoing_call;
+    use crate::analysis::testing::{MS, trace};
+    use crate::model::SpanKind;
+
+    #[test]
+    fn different_calls_one_after_another_could_run_together() {
+        let mut build = trace(&[
+            (1, 0, "web", "GET /", 0, 100),
+            (2, 1, "web", "prices", 5, 20),
+            (3, 1, "web", "stock", 30, 30),
+            (4, 1, "web", "user", 65, 25),
+        ]);
+        for id in 2..=4 {
+            build = build.kind(id, SpanKind::Client);
+        }
+        let t = build.done();
+        let calls: Vec<_> = t.spans.iter().map(outgoing_call).collect();
+        let found = sequential_calls(&t, &calls);
+        assert_eq!(found.len(), 1);
+        assert!(matches!(found[0].evidence, Evidence::SequentialCalls { saving_ns, .. } if saving_ns == 45 * MS));
+    }
+}

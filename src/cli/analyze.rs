@@ -1,0 +1,39 @@
+//! `vitals analyze`: every analysis over a file or folder of traces, for people or, with
+//! `--json`, as the one JSON object scripts and other editors read.
+
+use super::args::AnalyzeFlags;
+use super::{terminal_width, write_stdout};
+use crate::analysis::report::{Options, analyze as analyze_traces};
+use crate::error::{Error, Result};
+use crate::providers::file::load_path;
+use crate::providers::query::parse_duration;
+use crate::render::{ansi, findings::explain_report, report};
+
+pub fn analyze(flags: AnalyzeFlags) -> Result<()> {
+    let slow_query = parse_duration(&flags.slow_query)?;
+    let options = Options { slow_query_ns: slow_query.as_nanos().min(u64::MAX as u128) as u64 };
+    let mut traces = load_path(&flags.input)?;
+    if let Some(service) = &flags.service {
+        traces.retain(|t| t.spans.iter().any(|s| s.service() == service));
+        if traces.is_empty() {
+            return Err(Error::invalid(format!(
+                "no trace in {} involves the service {service:?}",
+                flags.input.display()
+            )));
+        }
+    }
+    let mut result = analyze_traces(&traces, &options);
+    explain_report(&mut result);
+    if flags.json {
+        let text = serde_json::to_string_pretty(&result).map_err(|e| Error::invalid(e.to_string()))?;
+        return write_stdout(&format!("{text}\n"));
+    }
+    let title = match &flags.service {
+        Some(service) => format!("{service} in {}", flags.input.display()),
+        None => flags.input.display().to_string(),
+    };
+    let rendered = report::render(&result, &title);
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let _ = flags.width.unwrap_or_else(terminal_width);
+    write_stdout(&ansi::to_terminal(&rendered.rendered.lines, colour))
+}

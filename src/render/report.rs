@@ -1,0 +1,173 @@
+//! The analysis report as styled lines: findings (most severe first) with their evidence
+//! and advice, hot functions, and the critical path of the slowest trace. Each line that
+//! stands for a span or a code location is listed, so that the editor can open it.
+
+use serde::Serialize;
+
+use super::style::{Group, Rendered, StyledLine};
+use super::units::{duration, truncate};
+use crate::analysis::calls::CodeLocation;
+use crate::analysis::findings::{Finding, FindingKind, Severity};
+use crate::analysis::report::{Report, TraceAnalysis};
+
+/// What a line of the report opens: a span of a trace, and the code it ran when known.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReportItem {
+    pub line: usize,
+    pub trace_id: Option<String>,
+    pub span_id: Option<String>,
+    /// The other spans of the finding (N+1 siblings), to mark in the trace view.
+    pub span_ids: Vec<String>,
+    pub code: Option<CodeLocation>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RenderedReport {
+    #[serde(flatten)]
+    pub rendered: Rendered,
+    pub items: Vec<ReportItem>,
+}
+
+pub fn kind_label(kind: FindingKind) -> &'static str {
+    match kind {
+        FindingKind::ErrorRootCause => "error root cause",
+        FindingKind::NPlusOne => "N+1",
+        FindingKind::SlowQuery => "slow query",
+        FindingKind::Bottleneck => "bottleneck",
+        FindingKind::RepeatedCall => "repeated call",
+        FindingKind::SequentialCalls => "sequential calls",
+        FindingKind::DominantSelfTime => "self time",
+    }
+}
+
+fn severity_mark(severity: Severity) -> (&'static str, Group) {
+    match severity {
+        Severity::Error => ("✖", Group::Error),
+        Severity::Warn => ("⚠", Group::Warning),
+        Severity::Info => ("•", Group::Key),
+    }
+}
+
+/// `title` names what was analyzed (`frontend, last hour`).
+pub fn render(report: &Report, title: &str) -> RenderedReport {
+    let mut out = RenderedReport::default();
+    let mut heading = StyledLine::default();
+    let traces = report.traces.len();
+    heading.push(
+        &format!("Analysis of {traces} trace{} · {title}", if traces == 1 { "" } else { "s" }),
+        Some(Group::Title),
+    );
+    out.rendered.lines.push(heading);
+    section(&mut out, &format!("Findings ({})", report.findings.len()));
+    if report.findings.is_empty() {
+        out.rendered.lines.push(dim("  nothing stands out: no N+1, slow query, error or bottleneck"));
+    }
+    for finding in &report.findings {
+        finding_lines(&mut out, finding);
+    }
+    section(&mut out, "Hot functions (self time)");
+    for hot in &report.hot_functions {
+        let mut line = StyledLine::default();
+        line.push(&format!("  {:>5.1}%  {:>8}  ", hot.percent, duration(hot.self_us * 1000)), Some(Group::Duration));
+        line.push(&truncate(&hot.name, 50), None);
+        line.push(&format!("  {}", hot.service), Some(Group::Dim));
+        if let Some(code) = &hot.code {
+            line.push(&format!("  {}", code.describe()), Some(Group::Label));
+        }
+        let code = hot.code.clone();
+        push_item(&mut out, line, ReportItem { line: 0, trace_id: None, span_id: None, span_ids: Vec::new(), code });
+    }
+    if let Some(slowest) = report.traces.iter().max_by_key(|t| t.duration_us) {
+        critical_path_lines(&mut out, slowest);
+    }
+    out
+}
+
+fn section(out: &mut RenderedReport, title: &str) {
+    out.rendered.lines.push(StyledLine::default());
+    let mut line = StyledLine::default();
+    line.push(title, Some(Group::Title));
+    out.rendered.lines.push(line);
+}
+
+fn dim(text: &str) -> StyledLine {
+    let mut line = StyledLine::default();
+    line.push(text, Some(Group::Dim));
+    line
+}
+
+fn push_item(out: &mut RenderedReport, line: StyledLine, mut item: ReportItem) {
+    item.line = out.rendered.lines.len();
+    out.rendered.lines.push(line);
+    out.items.push(item);
+}
+
+fn finding_lines(out: &mut RenderedReport, finding: &Finding) {
+    let (mark, group) = severity_mark(finding.severity);
+    let mut head = StyledLine::default();
+    head.push(&format!("  {mark} {:<18}", kind_label(finding.kind)), Some(group));
+    head.push(&format!("{} {}", finding.service, truncate(&finding.operation, 40)), None);
+    let count = if finding.count > 1 { format!(" ×{}", finding.count) } else { String::new() };
+    head.push(&format!("{count}  {}", duration(finding.total_us * 1000)), Some(Group::Duration));
+    if finding.percent > 0.0 && finding.percent < 100.0 {
+        head.push(&format!(" ({}%)", finding.percent), Some(Group::Dim));
+    }
+    let item = ReportItem {
+        line: 0,
+        trace_id: Some(finding.trace_id.clone()),
+        span_id: finding.span_ids.first().cloned(),
+        span_ids: finding.span_ids.clone(),
+        code: finding.code.clone(),
+    };
+    push_item(out, head, item.clone());
+    let mut message = StyledLine::default();
+    message.push(&format!("      {}", finding.message), None);
+    push_item(out, message, item.clone());
+    let mut advice = StyledLine::default();
+    advice.push(&format!("      → {}", finding.suggestion), Some(Group::Key));
+    push_item(out, advice, item.clone());
+    if let Some(code) = &finding.code {
+        let mut at = StyledLine::default();
+        at.push(&format!("      at {}", code.describe()), Some(Group::Label));
+        push_item(out, at, item);
+    }
+}
+
+/// Who the slowest trace waited for: critical-path time per service and operation, most
+/// first (each line opens the trace at that operation's longest section).
+fn critical_path_lines(out: &mut RenderedReport, trace: &TraceAnalysis) {
+    section(
+        out,
+        &format!(
+            "Critical path of the slowest trace ({}, {} {}, {})",
+            &trace.trace_id[..trace.trace_id.len().min(12)],
+            trace.root_service,
+            trace.root_operation,
+            duration(trace.duration_us * 1000)
+        ),
+    );
+    let mut owners: Vec<(String, u64, &str)> = Vec::new();
+    for section in &trace.critical_path {
+        let who = format!("{} {}", section.service, truncate(&section.operation, 60));
+        let length = section.end_us - section.start_us;
+        match owners.iter_mut().find(|(w, _, _)| *w == who) {
+            Some(owner) => owner.1 += length,
+            None => owners.push((who, length, &section.span_id)),
+        }
+    }
+    owners.sort_by_key(|(_, us, _)| std::cmp::Reverse(*us));
+    for (who, us, span_id) in owners.into_iter().take(8) {
+        let mut line = StyledLine::default();
+        let share = if trace.duration_us == 0 { 0.0 } else { us as f64 * 100.0 / trace.duration_us as f64 };
+        line.push(&format!("  {share:>5.1}%  {:>8}  ", duration(us * 1000)), Some(Group::Duration));
+        line.push(&who, None);
+        let item = ReportItem {
+            line: 0,
+            trace_id: Some(trace.trace_id.clone()),
+            span_id: Some(span_id.to_string()),
+            span_ids: Vec::new(),
+            code: None,
+        };
+        push_item(out, line, item);
+    }
+}
