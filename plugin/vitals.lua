@@ -43,6 +43,16 @@ end, {
   end,
 })
 
+command("VitalsAnalyze", function(opts)
+  require("vitals").analyze(opts.fargs[1])
+end, {
+  nargs = "?",
+  desc = "Analyze a service's recent traces: N+1, slow queries, errors, hot functions",
+  complete = function(lead)
+    return require("vitals.search").complete_service(lead)
+  end,
+})
+
 command("VitalsConfigure", function()
   require("vitals").configure()
 end, { desc = "Choose the trace backend and test the connection" })

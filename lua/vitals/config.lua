@@ -21,11 +21,17 @@ local M = {}
 ---@field auth vitals.Auth Credentials for the backend
 ---@field binary? string Path to the vitals binary (default: found automatically)
 ---@field search vitals.SearchDefaults Defaults for :VitalsSearch
+---@field analyze vitals.AnalyzeDefaults What :VitalsAnalyze looks at
 ---@field float vitals.FloatOptions Look of the trace float
 
 ---@class vitals.SearchDefaults
 ---@field limit integer
 ---@field lookback string
+
+---@class vitals.AnalyzeDefaults
+---@field lookback string How far back to take traces (e.g. "1h")
+---@field limit integer How many of the most recent traces
+---@field slow_query_ms integer Database calls at least this long are slow queries
 
 ---@class vitals.FloatOptions
 ---@field border string|table
@@ -45,6 +51,7 @@ M.defaults = {
   auth = {},
   binary = nil,
   search = { limit = 20, lookback = "1h" },
+  analyze = { lookback = "1h", limit = 50, slow_query_ms = 500 },
   float = { border = "rounded", width = 0.9, height = 0.8 },
 }
 
@@ -72,6 +79,7 @@ function M.set(opts)
     enable_auto_tracing = { merged.enable_auto_tracing, "boolean" },
     timeout_ms = { merged.timeout_ms, "number" },
     auth = { merged.auth, "table" },
+    analyze = { merged.analyze, "table" },
     binary = { merged.binary, "string", true },
   })
   M.options = merged

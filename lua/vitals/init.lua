@@ -22,9 +22,15 @@ end
 
 ---Opens a trace by id in the trace float (see |:VitalsTrace|).
 ---@param trace_id string
----@param opts? {view?: "flame"|"waterfall"}
+---@param opts? {view?: "flame"|"waterfall", span_id?: string}
 function M.open_trace(trace_id, opts)
   require("vitals.ui.trace_view").open(trace_id, opts)
+end
+
+---Analyzes a service's recent traces and opens the report (see |:VitalsAnalyze|).
+---@param service? string prompted for when missing
+function M.analyze(service)
+  require("vitals.analyze").analyze(service)
 end
 
 ---Starts the host in the background when the embedded receiver should be listening from

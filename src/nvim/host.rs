@@ -12,15 +12,21 @@ use nvim_rs::compat::tokio::Compat;
 use nvim_rs::{Handler, Neovim};
 use rmpv::Value;
 
-use super::protocol::{self, Drawing, OpenTraceParams, SearchItem, ServiceParams, ViewActionParams, params, to_value};
+use super::protocol::{
+    self, AnalyzeParams, AnalyzePayload, Drawing, OpenTraceParams, SearchItem, ServiceParams, ViewActionParams, params,
+    to_value,
+};
 use super::views::Views;
 use crate::analysis::TraceSummary;
+use crate::analysis::report::{Options, analyze};
 use crate::collector::supervisor::Receiver;
 use crate::config::{ProviderConfig, ProviderKind};
 use crate::error::{Error, Result};
 use crate::model::{Trace, TraceId};
 use crate::providers::otlp::OtlpProvider;
 use crate::providers::{self, SearchArgs, TraceProvider, query::now_ns};
+use crate::render::findings::explain_report;
+use crate::render::report;
 use crate::render::status::StatusReport;
 use crate::render::{self, summary_line};
 use crate::store::Store;
@@ -231,6 +237,7 @@ impl Host {
             "search" => self.search(params(raw)?).await,
             "open_trace" => self.open_trace(params(raw)?).await,
             "view_action" => self.view_action(params(raw)?),
+            "analyze" => self.analyze(params(raw)?).await,
             "close_view" => {
                 let ViewActionParams { view_id, .. } = params(raw)?;
                 self.state().views.close(view_id);
@@ -282,7 +289,44 @@ impl Host {
                 trace
             }
         };
-        let payload = self.state().views.open(trace, p.view, p.width.max(20));
+        let payload = self.state().views.open(trace, p.view, p.width.max(20), p.span_id.trim());
+        to_value(&payload)
+    }
+
+    /// Analyzes the service's recent traces off the editor's threads and draws the report.
+    async fn analyze(&self, p: AnalyzeParams) -> Result<Value> {
+        if p.service.trim().is_empty() {
+            return Err(Error::invalid("Which service? e.g. :VitalsAnalyze frontend"));
+        }
+        let args = SearchArgs {
+            service: p.service.clone(),
+            limit: Some(p.limit.max(1)),
+            lookback: Some(p.lookback.clone()),
+            ..SearchArgs::default()
+        };
+        let traces = self.provider()?.search(&args.to_query()?).await?;
+        if traces.is_empty() {
+            return Err(Error::invalid(format!("No traces of {} in the last {} to analyze", p.service, p.lookback)));
+        }
+        {
+            let mut state = self.state();
+            for trace in &traces {
+                state.traces.put(trace.id, Arc::clone(trace));
+            }
+        }
+        let title = format!("{}, last {}", p.service, p.lookback);
+        let options = Options { slow_query_ns: p.slow_query_ms.saturating_mul(1_000_000) };
+        let payload = tokio::task::spawn_blocking(move || {
+            let mut result = analyze(&traces, &options);
+            explain_report(&mut result);
+            let drawn = report::render(&result, &title);
+            AnalyzePayload {
+                drawing: Drawing::new(format!("Vitals analysis: {title}"), &drawn.rendered),
+                items: drawn.items,
+            }
+        })
+        .await
+        .map_err(|e| Error::invalid(format!("the analysis failed: {e}")))?;
         to_value(&payload)
     }
 

@@ -1,5 +1,6 @@
 //! The messages between the Lua plugin and the host, as msgpack values.
 
+use crate::render::report::ReportItem;
 use rmpv::Value;
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +47,32 @@ pub struct OpenTraceParams {
     pub trace_id: String,
     pub view: View,
     pub width: usize,
+    /// A span to put the cursor on ("" for none).
+    pub span_id: String,
+}
+
+/// `:VitalsAnalyze`: which service's recent traces, and how many.
+#[derive(Deserialize)]
+#[serde(default)]
+pub struct AnalyzeParams {
+    pub service: String,
+    pub lookback: String,
+    pub limit: usize,
+    pub slow_query_ms: u64,
+}
+
+impl Default for AnalyzeParams {
+    fn default() -> Self {
+        AnalyzeParams { service: String::new(), lookback: "1h".into(), limit: 50, slow_query_ms: 500 }
+    }
+}
+
+/// The report float: its drawing, and what each of its lines opens.
+#[derive(Serialize)]
+pub struct AnalyzePayload {
+    #[serde(flatten)]
+    pub drawing: Drawing,
+    pub items: Vec<ReportItem>,
 }
 
 #[derive(Deserialize, Default)]
@@ -94,6 +121,8 @@ impl Drawing {
 #[derive(Serialize)]
 pub struct ViewPayload {
     pub view_id: u64,
+    /// Where to put the cursor: 0-based line and byte column of the focused span.
+    pub focus: Option<(usize, usize)>,
     pub view: View,
     pub trace_id: String,
     #[serde(flatten)]

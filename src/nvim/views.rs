@@ -33,11 +33,16 @@ impl Default for Views {
 }
 
 impl Views {
-    pub fn open(&mut self, trace: Arc<Trace>, view: View, width: usize) -> ViewPayload {
+    /// Opens a view of `trace`, with the cursor on `focus` (a span id) when it is drawn.
+    pub fn open(&mut self, trace: Arc<Trace>, view: View, width: usize, focus: &str) -> ViewPayload {
         let id = self.next_id;
         self.next_id += 1;
         let rendered = render::render_trace(&trace, view, width);
-        let payload = payload(id, &trace, view, &rendered);
+        let mut payload = payload(id, &trace, view, &rendered);
+        let focused = (!focus.is_empty()).then(|| trace.find_span(focus)).flatten();
+        payload.focus = focused
+            .and_then(|span| rendered.targets.iter().find(|t| t.span == span))
+            .map(|target| (target.line, target.start));
         self.open.put(id, OpenView { trace, view, width, rendered });
         payload
     }
@@ -84,5 +89,11 @@ fn payload(id: u64, trace: &Trace, view: View, rendered: &Rendered) -> ViewPaylo
         Some(root) => format!("{}: {}", root.service(), root.operation),
         None => format!("trace {}", trace.id),
     };
-    ViewPayload { view_id: id, view, trace_id: trace.id.to_string(), drawing: Drawing::new(title, rendered) }
+    ViewPayload {
+        view_id: id,
+        focus: None,
+        view,
+        trace_id: trace.id.to_string(),
+        drawing: Drawing::new(title, rendered),
+    }
 }

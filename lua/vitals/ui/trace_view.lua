@@ -101,6 +101,9 @@ end
 ---@return vitals.TraceView
 function M.show(payload)
   local buf, win = float.open(payload, { footer = FOOTER })
+  if payload.focus ~= vim.NIL and payload.focus then
+    pcall(vim.api.nvim_win_set_cursor, win, { payload.focus[1] + 1, payload.focus[2] })
+  end
   ---@type vitals.TraceView
   local view = { view_id = payload.view_id, view = payload.view, trace_id = payload.trace_id, buf = buf, win = win }
   M.open_views[buf] = view
@@ -136,7 +139,7 @@ end
 
 ---Fetches a trace (through the host) and opens it.
 ---@param trace_id string
----@param opts? {view?: "flame"|"waterfall"}
+---@param opts? {view?: "flame"|"waterfall", span_id?: string} span_id: put the cursor on it
 function M.open(trace_id, opts)
   opts = opts or {}
   notify.progress("Loading trace " .. trace_id .. "…")
@@ -144,6 +147,7 @@ function M.open(trace_id, opts)
     trace_id = trace_id,
     view = opts.view or "flame",
     width = float.content_width(),
+    span_id = opts.span_id or "",
   }, function(err, payload)
     notify.progress("")
     if err then

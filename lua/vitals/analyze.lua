@@ -1,0 +1,125 @@
+---@mod vitals.analyze :VitalsAnalyze, the report float of a service's recent traces
+
+local client = require("vitals.client")
+local config = require("vitals.config")
+local float = require("vitals.ui.float")
+local notify = require("vitals.notify")
+
+local M = {}
+
+---@class vitals.ReportItem
+---@field line integer 0-based line of the report
+---@field trace_id? string
+---@field span_id? string
+---@field span_ids string[]
+---@field code? {filepath?: string, lineno?: integer, function?: string}
+
+local FOOTER = "q close · <CR> open the code or the trace"
+
+---The local file a code path from a trace stands for: as written, or relative to the
+---working directory, dropping leading folders (container and CI paths rarely match).
+---@param path string
+---@return string?
+function M.local_file(path)
+  if vim.fn.filereadable(path) == 1 then
+    return path
+  end
+  local parts = vim.split(path:gsub("\\", "/"), "/", { trimempty = true })
+  for first = 1, #parts do
+    local candidate = table.concat(parts, "/", first)
+    if vim.fn.filereadable(candidate) == 1 then
+      return candidate
+    end
+  end
+  return nil
+end
+
+---Opens what a report line stands for: the code when it exists here, else the trace
+---with the span under the cursor.
+---@param item vitals.ReportItem
+local function open_item(item)
+  -- The host sends nil as vim.NIL.
+  local function given(value)
+    return value ~= vim.NIL and value or nil
+  end
+  local code = given(item.code)
+  local file = code and given(code.filepath) and M.local_file(code.filepath)
+  if file then
+    float.close(vim.api.nvim_get_current_win())
+    vim.cmd.edit(vim.fn.fnameescape(file))
+    if given(code.lineno) then
+      pcall(vim.api.nvim_win_set_cursor, 0, { code.lineno, 0 })
+    end
+    return
+  end
+  if given(item.trace_id) then
+    -- The waterfall gives every span a row, however short it is.
+    require("vitals.ui.trace_view").open(item.trace_id, { span_id = given(item.span_id), view = "waterfall" })
+    return
+  end
+  notify.info("Nothing to open on this line")
+end
+
+---Shows a report the host has drawn (the answer to `analyze`).
+---@param payload table the host's AnalyzePayload
+---@return integer buf
+function M.show(payload)
+  local buf, win = float.open(payload, { footer = FOOTER, filetype = "vitals-report" })
+  ---@type table<integer, vitals.ReportItem>
+  local by_line = {}
+  for _, item in ipairs(payload.items or {}) do
+    by_line[item.line + 1] = item
+  end
+  local function close()
+    float.close(win)
+  end
+  float.map(buf, {
+    q = { close, "close" },
+    ["<Esc>"] = { close, "close" },
+    ["<CR>"] = {
+      function()
+        local item = by_line[vim.api.nvim_win_get_cursor(0)[1]]
+        if item then
+          open_item(item)
+        else
+          notify.info("Nothing to open on this line")
+        end
+      end,
+      "open the code or the trace",
+    },
+  })
+  return buf
+end
+
+---Analyzes a service's recent traces and opens the report (see |:VitalsAnalyze|).
+---@param service? string prompted for when missing
+function M.analyze(service)
+  if not service or service == "" then
+    return require("vitals.search").services(function(err, services)
+      if err then
+        return notify.error(err)
+      end
+      vim.ui.select(services or {}, { prompt = "Analyze which service?" }, function(choice)
+        if choice then
+          M.analyze(choice)
+        end
+      end)
+    end)
+  end
+  local options = config.options.analyze
+  notify.progress(("analyzing %s…"):format(service))
+  client.call("analyze", {
+    service = service,
+    lookback = options.lookback,
+    limit = options.limit,
+    slow_query_ms = options.slow_query_ms,
+  }, function(err, payload)
+    notify.progress("")
+    if err then
+      return notify.error(err)
+    end
+    M.show(payload)
+  end)
+end
+
+return M

@@ -1,0 +1,92 @@
+local h = require("helpers")
+
+local hotrod = vim.fn.fnamemodify(h.root .. "/../shared/fixtures/jaeger-hotrod", ":p")
+
+---Waits for the report float and returns its buffer.
+local function wait_report()
+  local buf
+  h.wait_for("the report float", function()
+    for _, win in ipairs(h.floats()) do
+      local b = vim.api.nvim_win_get_buf(win)
+      if vim.bo[b].filetype == "vitals-report" then
+        buf = b
+        return true
+      end
+    end
+  end)
+  return buf
+end
+
+it(":VitalsAnalyze reports the N+1 of the HotROD captures and <CR> opens the trace at it", function()
+  assert(vim.fn.isdirectory(hotrod) == 1, "this test reads the shared HotROD captures in " .. hotrod .. "; it is missing")
+  h.setup({ trace_provider = "file", trace_endpoint = hotrod })
+  vim.cmd("VitalsAnalyze redis-manual")
+  local buf = wait_report()
+  local text = table.concat(h.lines(buf), "\n")
+  assert(text:find("Analysis of 3 traces", 1, true), text)
+  assert(text:find("fetch all 13 in one round trip", 1, true), text)
+  assert(text:find("Hot functions", 1, true) and text:find("Critical path of the slowest trace", 1, true), text)
+  assert(h.groups(buf).VitalsError, "the N+1 is marked as an error")
+
+  local n_plus_one = h.find_line(buf, "redis-manual GetDriver ×13")
+  assert(n_plus_one, text)
+  vim.api.nvim_win_set_cursor(0, { n_plus_one, 0 })
+  h.press("<CR>")
+  local view = h.wait_view()
+  local row = vim.api.nvim_win_get_cursor(view.win)[1]
+  assert(row > 1, "the cursor is on the repeated call, not the root")
+  h.press("<CR>")
+  h.wait_for("the span details", function()
+    return vim.bo[vim.api.nvim_get_current_buf()].filetype == "vitals-span"
+  end)
+  local details = table.concat(h.lines(vim.api.nvim_get_current_buf()), "\n")
+  assert(details:find("GetDriver", 1, true), details)
+end)
+
+it("<CR> on a finding with a code location jumps to that line in the local checkout", function()
+  local dir = vim.fn.tempname()
+  vim.fn.mkdir(dir .. "/src/shop", "p")
+  local lines = {}
+  for i = 1, 12 do
+    lines[i] = ("line %d"):format(i)
+  end
+  vim.fn.writefile(lines, dir .. "/src/shop/orders.py")
+  local spans = {
+    {
+      traceID = "abc1", spanID = "1", operationName = "GET /orders", references = {},
+      startTime = 1000000, duration = 100000, processID = "p1",
+      tags = {
+        { key = "code.file.path", type = "string", value = "/app/src/shop/orders.py" },
+        { key = "code.line.number", type = "int64", value = 7 },
+      },
+    },
+  }
+  for i = 1, 6 do
+    table.insert(spans, {
+      traceID = "abc1", spanID = tostring(10 + i), operationName = "SELECT",
+      references = { { refType = "CHILD_OF", spanID = "1" } },
+      startTime = 1000000 + i * 10000, duration = 8000, processID = "p1",
+      tags = {
+        { key = "db.system", type = "string", value = "postgresql" },
+        { key = "db.statement", type = "string", value = ("SELECT * FROM items WHERE order_id = %d"):format(i) },
+      },
+    })
+  end
+  local trace = { data = { { traceID = "abc1", spans = spans, processes = { p1 = { serviceName = "shop" } } } } }
+  vim.fn.writefile({ vim.json.encode(trace) }, dir .. "/trace.json")
+  local before = vim.fn.getcwd()
+  vim.cmd.cd(dir)
+  h.setup({ trace_provider = "file", trace_endpoint = dir .. "/trace.json" })
+  vim.cmd("VitalsAnalyze shop")
+  local buf = wait_report()
+  assert(h.find_line(buf, "load items for all 6 in one query: WHERE order_id IN (…)"), table.concat(h.lines(buf), "\n"))
+  local at = h.find_line(buf, "at /app/src/shop/orders.py:7")
+  assert(at, table.concat(h.lines(buf), "\n"))
+  vim.api.nvim_win_set_cursor(0, { at, 0 })
+  h.press("<CR>")
+  h.wait_for("the source file", function()
+    return vim.api.nvim_buf_get_name(0):find("src/shop/orders.py", 1, true) ~= nil
+  end)
+  assert(vim.api.nvim_win_get_cursor(0)[1] == 7)
+  vim.cmd.cd(before)
+end)
