@@ -85,7 +85,7 @@ async fn search(State(api): State<Arc<Api>>, Query(params): Query<HashMap<String
             api.provider
                 .search(&search_query(&params)?)
                 .await
-                .map(|t| data(jaeger_encode::response(&t)["data"].take(), t.len()))
+                .map(|t| data(json!(t.iter().map(|t| jaeger_encode::trace(t)).collect::<Vec<_>>()), t.len()))
         }
         .await,
     )

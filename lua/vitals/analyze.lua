@@ -107,19 +107,12 @@ function M.analyze(service)
     end)
   end
   local options = config.options.analyze
-  notify.progress(("analyzing %s…"):format(service))
-  client.call("analyze", {
+  client.fetch("analyze", {
     service = service,
     lookback = options.lookback,
     limit = options.limit,
     slow_query_ms = options.slow_query_ms,
-  }, function(err, payload)
-    notify.progress("")
-    if err then
-      return notify.error(err)
-    end
-    M.show(payload)
-  end)
+  }, ("analyzing %s…"):format(service), M.show)
 end
 
 return M

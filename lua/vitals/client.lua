@@ -146,6 +146,24 @@ function M.call(method, params, callback)
   vim.rpcnotify(chan, method, id, params or vim.empty_dict())
 end
 
+---Calls the host with `progress` shown meanwhile; an error is reported to the user, and
+---`on_result(result)` runs only on success.
+---@param method string
+---@param params table
+---@param progress string
+---@param on_result fun(result: any)
+function M.fetch(method, params, progress, on_result)
+  local notify = require("vitals.notify")
+  notify.progress(progress)
+  M.call(method, params, function(err, result)
+    notify.progress("")
+    if err then
+      return notify.error(err)
+    end
+    on_result(result)
+  end)
+end
+
 ---Called by the host with the answer to call `id`.
 ---@param id integer
 ---@param err? string

@@ -43,18 +43,13 @@ function M.parse(fargs)
 end
 
 local function run(args)
-  notify.progress(("searching %s…"):format(args.service))
-  client.call("search", {
+  client.fetch("search", {
     service = args.service,
     operation = args.operation,
     min_duration = args.min_duration,
     limit = args.limit or config.options.search.limit,
     lookback = args.lookback or config.options.search.lookback,
-  }, function(err, items)
-    notify.progress("")
-    if err then
-      return notify.error(err)
-    end
+  }, ("searching %s…"):format(args.service), function(items)
     if not items or #items == 0 then
       return notify.info(("No traces of %s found in the last %s"):format(args.service, args.lookback or config.options.search.lookback))
     end
@@ -73,12 +68,7 @@ local function run(args)
 end
 
 local function pick_operation(args)
-  notify.progress(("loading operations of %s…"):format(args.service))
-  client.call("operations", { service = args.service }, function(err, operations)
-    notify.progress("")
-    if err then
-      return notify.error(err)
-    end
+  client.fetch("operations", { service = args.service }, ("loading operations of %s…"):format(args.service), function(operations)
     local choices = { ALL_OPERATIONS, SLOW_TRACES }
     vim.list_extend(choices, operations or {})
     vim.ui.select(choices, { prompt = "Operation of " .. args.service }, function(choice)

@@ -44,14 +44,25 @@ pub struct Call {
     pub normalized: Option<String>,
     /// Where the call goes: `host:port /route` for HTTP, the RPC method, the queue.
     pub target: String,
+    /// Calls with the same key do the same thing: the same query shape, or the same
+    /// operation on the same route. Values (ids, literals, query strings) are left out.
+    pub key: String,
 }
 
 impl Call {
-    /// Calls with the same key do the same thing: the same query shape, or the same
-    /// operation on the same route. Values (ids, literals, query strings) are left out.
-    pub fn key(&self, span: &Span) -> String {
-        let what = self.normalized.as_deref().unwrap_or(&self.target);
-        format!("{}\u{1f}{}\u{1f}{}", span.service(), span.operation, what)
+    /// A call of `span`, its statement shape and key derived once here.
+    fn new(span: &Span, kind: CallKind, system: Option<&str>, statement: Option<&str>, target: String) -> Call {
+        let normalized = statement.map(statement::normalize);
+        let what = normalized.as_deref().unwrap_or(&target);
+        let key = format!("{}\u{1f}{}\u{1f}{what}", span.service(), span.operation);
+        Call {
+            kind,
+            system: system.map(str::to_string),
+            statement: statement.map(str::to_string),
+            normalized,
+            target,
+            key,
+        }
     }
 
     /// How people name this call: the query shape, or `GET host/route`.
@@ -81,45 +92,26 @@ fn number(span: &Span, keys: &[&str]) -> Option<i64> {
 /// The span as an outgoing call, or `None` for server-side and internal work.
 pub fn outgoing_call(span: &Span) -> Option<Call> {
     if let Some(system) = text(span, &["db.system.name", "db.system"]) {
-        let statement = text(span, &["db.query.text", "db.statement"]).map(str::to_string);
-        let normalized = statement.as_deref().map(statement::normalize);
+        let statement = text(span, &["db.query.text", "db.statement"]);
         let target = text(span, &["db.operation.name", "db.operation", "db.namespace", "db.name"]).unwrap_or_default();
-        return Some(Call {
-            kind: CallKind::Database,
-            system: Some(system.to_string()),
-            statement,
-            normalized,
-            target: target.to_string(),
-        });
+        return Some(Call::new(span, CallKind::Database, Some(system), statement, target.to_string()));
     }
     if !matches!(span.kind, SpanKind::Client | SpanKind::Producer) {
         return None;
     }
     if let Some(system) = text(span, &["messaging.system"]) {
         let destination = text(span, &["messaging.destination.name", "messaging.destination"]).unwrap_or_default();
-        return Some(Call {
-            kind: CallKind::Messaging,
-            system: Some(system.to_string()),
-            statement: None,
-            normalized: None,
-            target: destination.to_string(),
-        });
+        return Some(Call::new(span, CallKind::Messaging, Some(system), None, destination.to_string()));
     }
     if let Some(system) = text(span, &["rpc.system.name", "rpc.system"]) {
         let method = text(span, &["rpc.method"]).unwrap_or(&span.operation);
         let service = text(span, &["rpc.service"]).map(|s| format!("{s}/")).unwrap_or_default();
-        return Some(Call {
-            kind: CallKind::Rpc,
-            system: Some(system.to_string()),
-            statement: None,
-            normalized: None,
-            target: format!("{service}{method}"),
-        });
+        return Some(Call::new(span, CallKind::Rpc, Some(system), None, format!("{service}{method}")));
     }
-    if let Some(route) = http_route(span) {
-        return Some(Call { kind: CallKind::Http, system: None, statement: None, normalized: None, target: route });
+    match http_route(span) {
+        Some(route) => Some(Call::new(span, CallKind::Http, None, None, route)),
+        None => Some(Call::new(span, CallKind::Other, None, None, String::new())),
     }
-    Some(Call { kind: CallKind::Other, system: None, statement: None, normalized: None, target: String::new() })
 }
 
 /// `host:port/path` of an HTTP client span, without the query string, or `None` when
@@ -234,7 +226,7 @@ mod tests {
         );
         let other =
             span(SpanKind::Client, &[("http.request.method", "GET"), ("url.full", "http://0.0.0.0:8081/customer?c=1")]);
-        let key = |s: &Span| outgoing_call(s).unwrap().key(s);
+        let key = |s: &Span| outgoing_call(s).unwrap().key;
         assert_eq!(key(&a), key(&b));
         assert_ne!(key(&a), key(&other));
         assert_eq!(outgoing_call(&a).unwrap().target, "0.0.0.0:8083/route");
@@ -246,7 +238,7 @@ mod tests {
             span(SpanKind::Client, &[("db.system.name", "mysql"), ("db.query.text", "SELECT * FROM c WHERE id=7")]);
         let old = span(SpanKind::Internal, &[("db.system", "mysql"), ("db.statement", "SELECT * FROM c WHERE id=8")]);
         assert_eq!(outgoing_call(&new).unwrap().normalized.as_deref(), Some("SELECT * FROM c WHERE id=?"));
-        assert_eq!(outgoing_call(&new).unwrap().key(&new), outgoing_call(&old).unwrap().key(&old));
+        assert_eq!(outgoing_call(&new).unwrap().key, outgoing_call(&old).unwrap().key);
         assert!(outgoing_call(&span(SpanKind::Server, &[])).is_none());
     }
 

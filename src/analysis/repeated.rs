@@ -20,10 +20,10 @@ const REPEATED_MIN: usize = 3;
 pub fn n_plus_one(trace: &Trace, calls: &[Option<Call>]) -> Vec<Finding> {
     let mut findings = Vec::new();
     for parent in 0..trace.spans.len() {
-        let mut groups: HashMap<String, Vec<SpanIndex>> = HashMap::new();
+        let mut groups: HashMap<&str, Vec<SpanIndex>> = HashMap::new();
         for child in trace.tree.children(parent) {
             if let Some(call) = &calls[child] {
-                groups.entry(call.key(&trace.spans[child])).or_default().push(child);
+                groups.entry(&call.key).or_default().push(child);
             }
         }
         let mut groups: Vec<Vec<SpanIndex>> =
@@ -91,7 +91,7 @@ pub fn repeated_calls(trace: &Trace, calls: &[Option<Call>]) -> Vec<Finding> {
             .clone()
             .or_else(|| span.attr("url.full").or_else(|| span.attr("http.url")).map(|v| v.to_string()));
         let Some(arguments) = arguments else { continue };
-        identical.entry(format!("{}\u{1f}{arguments}", call.key(span))).or_default().push(i);
+        identical.entry(format!("{}\u{1f}{arguments}", call.key)).or_default().push(i);
     }
     let mut findings: Vec<Finding> = identical
         .into_values()

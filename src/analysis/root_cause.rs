@@ -39,11 +39,11 @@ fn finding(trace: &Trace, top: SpanIndex) -> Finding {
             break;
         }
     }
-    let origin = *chain.last().unwrap_or(&top);
-    let reporter = chain.iter().rev().copied().find(|&s| trace.spans[s].is_error()).unwrap_or(top);
-    let mut in_order: Vec<SpanIndex> = chain.iter().rev().copied().collect();
-    in_order.dedup();
-    let mut finding = Finding::about(FindingKind::ErrorRootCause, trace, &in_order);
+    // Origin first, up to the top of the failing chain.
+    chain.reverse();
+    let origin = chain[0];
+    let reporter = chain.iter().copied().find(|&s| trace.spans[s].is_error()).unwrap_or(top);
+    let mut finding = Finding::about(FindingKind::ErrorRootCause, trace, &chain);
     // A failed request (a root, a server span) matters more than a call it recovered
     // from (a retried client call).
     let request_failed = trace.tree.roots().any(|r| has_failed(trace, r)) || trace.spans[top].kind == SpanKind::Server;

@@ -15,12 +15,11 @@ pub fn sequential_calls(trace: &Trace, calls: &[Option<Call>]) -> Vec<Finding> {
     let mut findings = Vec::new();
     for parent in 0..trace.spans.len() {
         let mut distinct: Vec<SpanIndex> = Vec::new();
-        let mut keys: Vec<String> = Vec::new();
+        let mut keys: Vec<&str> = Vec::new();
         for child in trace.tree.children(parent) {
             let Some(call) = &calls[child] else { continue };
-            let key = call.key(&trace.spans[child]);
-            if !keys.contains(&key) {
-                keys.push(key);
+            if !keys.contains(&call.key.as_str()) {
+                keys.push(&call.key);
                 distinct.push(child);
             }
         }

@@ -2,7 +2,7 @@
 //! `--json`, as the one JSON object scripts and other editors read.
 
 use super::args::AnalyzeFlags;
-use super::{terminal_width, write_stdout};
+use super::write_stdout;
 use crate::analysis::report::{Options, analyze as analyze_traces};
 use crate::error::{Error, Result};
 use crate::providers::file::load_path;
@@ -34,6 +34,5 @@ pub fn analyze(flags: AnalyzeFlags) -> Result<()> {
     };
     let rendered = report::render(&result, &title);
     let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let _ = flags.width.unwrap_or_else(terminal_width);
     write_stdout(&ansi::to_terminal(&rendered.rendered.lines, colour))
 }

@@ -84,9 +84,6 @@ pub struct AnalyzeFlags {
     /// Print one JSON object (the contract scripts and other editors rely on).
     #[arg(long)]
     pub json: bool,
-    /// Columns to draw in (default: the terminal's width, or 120).
-    #[arg(long)]
-    pub width: Option<usize>,
 }
 
 #[derive(Args, Debug)]

@@ -8,11 +8,6 @@ use serde_json::{Value, json};
 
 use crate::model::{AttrValue, Attribute, RefKind, Resource, SpanKind, StatusCode, Trace};
 
-/// `{"data": [traces…], …}` as `/api/traces` answers.
-pub fn response(traces: &[Arc<Trace>]) -> Value {
-    json!({ "data": traces.iter().map(|t| trace(t)).collect::<Vec<_>>(), "total": 0, "limit": 0, "offset": 0, "errors": null })
-}
-
 pub fn trace(trace: &Trace) -> Value {
     let trace_id = trace.id.to_string();
     let mut processes: Vec<&Arc<Resource>> = Vec::new();

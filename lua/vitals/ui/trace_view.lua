@@ -142,19 +142,12 @@ end
 ---@param opts? {view?: "flame"|"waterfall", span_id?: string} span_id: put the cursor on it
 function M.open(trace_id, opts)
   opts = opts or {}
-  notify.progress("Loading trace " .. trace_id .. "…")
-  client.call("open_trace", {
+  client.fetch("open_trace", {
     trace_id = trace_id,
     view = opts.view or "flame",
     width = float.content_width(),
     span_id = opts.span_id or "",
-  }, function(err, payload)
-    notify.progress("")
-    if err then
-      return notify.error(err)
-    end
-    M.show(payload)
-  end)
+  }, "Loading trace " .. trace_id .. "…", M.show)
 end
 
 return M
