@@ -8,7 +8,7 @@ mod synthetic;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use vitals::formats;
 use vitals::model::{Span, Trace};
-use vitals::render::{View, render_trace};
+use vitals::render::{Picture, View, render_trace};
 
 const WIDTH: usize = 200;
 
@@ -32,7 +32,7 @@ fn bench(c: &mut Criterion) {
                     // freeing 100,000 spans is not part of building and drawing them.
                     |spans| {
                         let trace = Trace::from_spans(id, spans);
-                        let rendered = render_trace(&trace, view, WIDTH);
+                        let rendered = render_trace(&trace, &Picture::new(view, WIDTH));
                         (trace, rendered)
                     },
                     BatchSize::LargeInput,

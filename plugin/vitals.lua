@@ -34,10 +34,10 @@ command("VitalsTrace", function(opts)
   require("vitals").open_trace(opts.fargs[1], { view = opts.fargs[2] })
 end, {
   nargs = "+",
-  desc = "Open a trace by id: {trace-id} [flame|waterfall]",
+  desc = "Open a trace by id: {trace-id} [flame|waterfall|network|stats]",
   complete = function(_, line)
     if #vim.split(vim.trim(line), "%s+") >= 2 then
-      return { "flame", "waterfall" }
+      return { "flame", "waterfall", "network", "stats" }
     end
     return {}
   end,

@@ -6,6 +6,7 @@ mod common;
 use common::{read_shared, shared_fixtures};
 use vitals::formats::{self, Format};
 use vitals::model::{SpanKind, StatusCode};
+use vitals::render::{Picture, View, render_trace};
 
 #[test]
 fn the_jaeger_v1_search_response_decodes_and_drops_the_repeated_span() {
@@ -163,8 +164,9 @@ fn mangled_real_responses_never_panic_the_decoders_or_the_renderers() {
         if let Ok(traces) = formats::decode(&bytes) {
             decoded += 1;
             for trace in &traces {
-                for view in [vitals::render::View::Flame, vitals::render::View::Waterfall] {
-                    vitals::render::render_trace(trace, view, 1 + next(200));
+                for view in [View::Flame, View::Waterfall, View::Network, View::Stats] {
+                    let critical_path = next(2) == 0;
+                    render_trace(trace, &Picture { view, width: 1 + next(200), critical_path });
                 }
                 for span in 0..trace.spans.len() {
                     vitals::render::detail::render(trace, span, next(120));

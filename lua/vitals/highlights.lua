@@ -12,6 +12,9 @@ M.palette = {
   "#ffaf87", "#af87ff", "#afd787", "#87afd7", "#ff8787",
 }
 
+---The critical path's colour: one no service uses, so marked cells stand out.
+M.critical = "#ff5f00"
+
 local links = {
   VitalsTitle = "Title",
   VitalsDim = "Comment",
@@ -34,6 +37,8 @@ function M.define()
   end
   local error_fg = vim.api.nvim_get_hl(0, { name = "DiagnosticError", link = false }).fg
   set(0, "VitalsFlameError", { bg = error_fg or "#e06c75", fg = "#ffffff", bold = true, default = true })
+  set(0, "VitalsCriticalPath", { fg = M.critical, default = true })
+  set(0, "VitalsCriticalLabel", { bg = M.critical, fg = "#1c1c1c", bold = true, default = true })
 end
 
 ---Defines the groups now and again whenever the colour scheme changes.

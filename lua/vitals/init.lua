@@ -22,7 +22,7 @@ end
 
 ---Opens a trace by id in the trace float (see |:VitalsTrace|).
 ---@param trace_id string
----@param opts? {view?: "flame"|"waterfall", span_id?: string}
+---@param opts? {view?: "flame"|"waterfall"|"network"|"stats", span_id?: string}
 function M.open_trace(trace_id, opts)
   require("vitals.ui.trace_view").open(trace_id, opts)
 end

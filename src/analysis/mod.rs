@@ -20,4 +20,4 @@ pub use self_time::self_times;
 pub use summary::TraceSummary;
 
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;

@@ -36,6 +36,9 @@ pub enum Command {
         /// Show the details of one span instead.
         #[arg(long)]
         span: Option<String>,
+        /// Mark the critical path (flame graph and waterfall).
+        #[arg(long)]
+        critical_path: bool,
     },
     /// Search a backend for traces of a service.
     Search {
@@ -57,6 +60,9 @@ pub enum Command {
         view: View,
         #[arg(long)]
         width: Option<usize>,
+        /// Mark the critical path (flame graph and waterfall).
+        #[arg(long)]
+        critical_path: bool,
     },
     /// Analyze traces: critical path, N+1, slow queries, error root cause, hot functions,
     /// bottlenecks, with suggestions.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use prost::Message;
 
 use super::args::DemoFlags;
-use super::{print_trace, write_stdout};
+use super::{Drawn, print_trace, write_stdout};
 use crate::analysis::TraceSummary;
 use crate::collector::{self, Counters, Limits};
 use crate::error::{Error, Result};
@@ -65,11 +65,11 @@ pub async fn demo(flags: DemoFlags) -> Result<()> {
     for trace in &found {
         listing.push_str(&format!("  {}  {}\n", trace.id, summary_line::format(&TraceSummary::of(trace), now)));
     }
-    listing.push_str("\nThe slowest, as a flame graph:\n\n");
+    listing.push_str("\nThe slowest, as a flame graph with its critical path marked:\n\n");
     write_stdout(&listing)?;
     let slowest =
         found.iter().max_by_key(|t| t.duration_ns()).ok_or_else(|| Error::invalid("the demo found no traces"))?;
-    print_trace(slowest, View::Flame, flags.width, None)?;
+    print_trace(slowest, Drawn { view: View::Flame, width: flags.width, critical_path: true }, None)?;
     eprintln!(
         "\nNext: in Neovim the plugin receives on 127.0.0.1:4318 by itself (or run `vitals serve`);\n\
          point your application's OpenTelemetry exporter there (the SDK default) and use :VitalsSearch."

@@ -16,16 +16,18 @@ use crate::analysis::TraceSummary;
 use crate::error::{Error, Result};
 use crate::model::Trace;
 use crate::providers::{self, SearchArgs, file::load_path, query::now_ns};
-use crate::render::{self, View, ansi, summary_line};
+use crate::render::{self, Picture, View, ansi, summary_line};
 
 /// Runs a terminal command; errors go to stderr and make the exit status 1.
 pub fn run(command: Command) -> ExitCode {
     let outcome = match command {
-        Command::View { file, view, width, trace, span } => {
-            view_file(&file, view, width, trace.as_deref(), span.as_deref())
+        Command::View { file, view, width, trace, span, critical_path } => {
+            view_file(&file, Drawn { view, width, critical_path }, trace.as_deref(), span.as_deref())
         }
         Command::Search { provider, search, json } => block_on(search_command(provider, search.into(), json)),
-        Command::Trace { provider, id, view, width } => block_on(trace_command(provider, id, view, width)),
+        Command::Trace { provider, id, view, width, critical_path } => {
+            block_on(trace_command(provider, id, Drawn { view, width, critical_path }))
+        }
         Command::Analyze(flags) => analyze::analyze(flags),
         Command::Serve(flags) => block_on(serve::serve(flags)),
         Command::Demo(flags) => block_on(demo::demo(flags)),
@@ -49,10 +51,18 @@ fn block_on(future: impl Future<Output = Result<()>>) -> Result<()> {
         .block_on(future)
 }
 
-fn view_file(path: &Path, view: View, width: Option<usize>, trace_id: Option<&str>, span: Option<&str>) -> Result<()> {
+/// How the terminal commands were asked to draw a trace; the width defaults to the
+/// terminal's.
+struct Drawn {
+    pub view: View,
+    pub width: Option<usize>,
+    pub critical_path: bool,
+}
+
+fn view_file(path: &Path, drawn: Drawn, trace_id: Option<&str>, span: Option<&str>) -> Result<()> {
     let traces = load_path(path)?;
     let trace = pick_trace(traces, trace_id, path)?;
-    print_trace(&trace, view, width, span)
+    print_trace(&trace, drawn, span)
 }
 
 /// The trace a user asked for, or the first; the others are named on stderr.
@@ -79,9 +89,9 @@ fn pick_trace(traces: Vec<Trace>, wanted: Option<&str>, path: &Path) -> Result<T
     }
 }
 
-fn print_trace(trace: &Trace, view: View, width: Option<usize>, span: Option<&str>) -> Result<()> {
+fn print_trace(trace: &Trace, drawn: Drawn, span: Option<&str>) -> Result<()> {
     let colour = std::io::stdout().is_terminal();
-    let width = width.unwrap_or_else(terminal_width);
+    let width = drawn.width.unwrap_or_else(terminal_width);
     let rendered = match span {
         Some(id) => {
             let index = trace.find_span(id).ok_or_else(|| Error::NotFound {
@@ -90,7 +100,7 @@ fn print_trace(trace: &Trace, view: View, width: Option<usize>, span: Option<&st
             })?;
             render::detail::render(trace, index, width)
         }
-        None => render::render_trace(trace, view, width),
+        None => render::render_trace(trace, &Picture { view: drawn.view, width, critical_path: drawn.critical_path }),
     };
     write_stdout(&ansi::to_terminal(&rendered.lines, colour))
 }
@@ -124,8 +134,8 @@ async fn search_command(flags: ProviderFlags, args: SearchArgs, json: bool) -> R
     write_stdout(&lines)
 }
 
-async fn trace_command(flags: ProviderFlags, id: String, view: View, width: Option<usize>) -> Result<()> {
+async fn trace_command(flags: ProviderFlags, id: String, drawn: Drawn) -> Result<()> {
     let provider = providers::from_config(&flags.to_config())?;
     let trace = provider.trace(&id).await?;
-    print_trace(&trace, view, width, None)
+    print_trace(&trace, drawn, None)
 }

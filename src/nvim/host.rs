@@ -16,7 +16,7 @@ use super::protocol::{
     self, AnalyzeParams, AnalyzePayload, Drawing, OpenTraceParams, SearchItem, ServiceParams, ViewActionParams, params,
     to_value,
 };
-use super::views::Views;
+use super::views::{Switch, Views};
 use crate::analysis::TraceSummary;
 use crate::analysis::report::{Options, analyze};
 use crate::collector::supervisor::Receiver;
@@ -28,7 +28,7 @@ use crate::providers::{self, SearchArgs, TraceProvider, query::now_ns};
 use crate::render::findings::explain_report;
 use crate::render::report;
 use crate::render::status::StatusReport;
-use crate::render::{self, summary_line};
+use crate::render::{self, View, summary_line};
 use crate::store::Store;
 
 type Writer = Compat<tokio::fs::File>;
@@ -337,8 +337,11 @@ impl Host {
                 Some(drawing) => to_value(&drawing),
                 None => Ok(Value::Nil),
             },
-            "toggle" => to_value(&state.views.toggle(p.view_id)?),
-            "resize" => to_value(&state.views.redraw(p.view_id, None, Some(p.width))?),
+            "toggle" => to_value(&state.views.switch(p.view_id, Switch::Timeline)?),
+            "critical_path" => to_value(&state.views.switch(p.view_id, Switch::CriticalPath)?),
+            "network" => to_value(&state.views.switch(p.view_id, Switch::Toggle(View::Network))?),
+            "stats" => to_value(&state.views.switch(p.view_id, Switch::Toggle(View::Stats))?),
+            "resize" => to_value(&state.views.resize(p.view_id, p.width)?),
             other => Err(Error::invalid(format!("unknown view action {other:?}"))),
         }
     }

@@ -79,7 +79,8 @@ pub struct AnalyzePayload {
 #[serde(default)]
 pub struct ViewActionParams {
     pub view_id: u64,
-    /// `detail`, `toggle`, or `resize`.
+    /// `detail`, `toggle` (flame ⇄ waterfall), `critical_path`, `network`, `stats` or
+    /// `resize`.
     pub action: String,
     /// 0-based line and byte column of the cursor.
     pub line: usize,
@@ -124,6 +125,8 @@ pub struct ViewPayload {
     /// Where to put the cursor: 0-based line and byte column of the focused span.
     pub focus: Option<(usize, usize)>,
     pub view: View,
+    /// Whether the critical path is marked.
+    pub critical_path: bool,
     pub trace_id: String,
     #[serde(flatten)]
     pub drawing: Drawing,

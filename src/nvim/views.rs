@@ -1,5 +1,5 @@
 //! The trace floats a user has open: what each shows and at which width, so that keys
-//! pressed in a float (`<CR>`, `w`, a resize) are answered without fetching anything.
+//! pressed in a float (`<CR>`, `w`, `c`, `n`, `s`, a resize) are answered without fetching anything.
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
@@ -9,16 +9,28 @@ use lru::LruCache;
 use super::protocol::{Drawing, ViewPayload};
 use crate::error::{Error, Result};
 use crate::model::Trace;
-use crate::render::{self, Rendered, View};
+use crate::render::{self, Picture, Rendered, View};
 
 /// Floats closed without telling the host (a crashed plugin) are forgotten past this.
 const MAX_OPEN_VIEWS: usize = 32;
 
 struct OpenView {
     trace: Arc<Trace>,
-    view: View,
-    width: usize,
+    picture: Picture,
+    /// The time view (flame graph or waterfall) to go back to from calls or statistics.
+    timeline: View,
     rendered: Rendered,
+}
+
+/// What a key pressed in a trace float asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Switch {
+    /// `w`: flame graph ⇄ waterfall.
+    Timeline,
+    /// `c`: mark the critical path, or stop marking it.
+    CriticalPath,
+    /// `n` and `s`: show this view, or go back to the timeline when it is showing.
+    Toggle(View),
 }
 
 pub struct Views {
@@ -37,32 +49,44 @@ impl Views {
     pub fn open(&mut self, trace: Arc<Trace>, view: View, width: usize, focus: &str) -> ViewPayload {
         let id = self.next_id;
         self.next_id += 1;
-        let rendered = render::render_trace(&trace, view, width);
-        let mut payload = payload(id, &trace, view, &rendered);
+        let picture = Picture::new(view, width);
+        let rendered = render::render_trace(&trace, &picture);
+        let mut payload = payload(id, &trace, &picture, &rendered);
         let focused = (!focus.is_empty()).then(|| trace.find_span(focus)).flatten();
         payload.focus = focused
             .and_then(|span| rendered.targets.iter().find(|t| t.span == span))
             .map(|target| (target.line, target.start));
-        self.open.put(id, OpenView { trace, view, width, rendered });
+        let timeline = if matches!(view, View::Flame | View::Waterfall) { view } else { View::Flame };
+        self.open.put(id, OpenView { trace, picture, timeline, rendered });
         payload
     }
 
-    /// Draws an open view again, in another view kind and/or at another width.
-    pub fn redraw(&mut self, id: u64, view: Option<View>, width: Option<usize>) -> Result<ViewPayload> {
-        let open = self.open.get_mut(&id).ok_or_else(|| gone(id))?;
-        open.view = view.unwrap_or(open.view);
-        open.width = width.filter(|w| *w > 0).unwrap_or(open.width);
-        open.rendered = render::render_trace(&open.trace, open.view, open.width);
-        Ok(payload(id, &open.trace, open.view, &open.rendered))
+    /// Draws an open view again at another width.
+    pub fn resize(&mut self, id: u64, width: usize) -> Result<ViewPayload> {
+        self.redraw(id, |picture, _| picture.width = width.max(1))
     }
 
-    pub fn toggle(&mut self, id: u64) -> Result<ViewPayload> {
-        let current = self.open.peek(&id).ok_or_else(|| gone(id))?.view;
-        let next = match current {
-            View::Flame => View::Waterfall,
-            View::Waterfall => View::Flame,
-        };
-        self.redraw(id, Some(next), None)
+    /// Switches what an open view shows.
+    pub fn switch(&mut self, id: u64, switch: Switch) -> Result<ViewPayload> {
+        self.redraw(id, |picture, timeline| match switch {
+            Switch::Timeline => {
+                *timeline = if *timeline == View::Flame { View::Waterfall } else { View::Flame };
+                picture.view = *timeline;
+            }
+            Switch::CriticalPath => {
+                picture.critical_path = !picture.critical_path;
+                picture.view = *timeline;
+            }
+            Switch::Toggle(view) if picture.view == view => picture.view = *timeline,
+            Switch::Toggle(view) => picture.view = view,
+        })
+    }
+
+    fn redraw(&mut self, id: u64, change: impl FnOnce(&mut Picture, &mut View)) -> Result<ViewPayload> {
+        let open = self.open.get_mut(&id).ok_or_else(|| gone(id))?;
+        change(&mut open.picture, &mut open.timeline);
+        open.rendered = render::render_trace(&open.trace, &open.picture);
+        Ok(payload(id, &open.trace, &open.picture, &open.rendered))
     }
 
     /// The detail of the span under the cursor, or `None` when the cursor is on no span.
@@ -84,7 +108,7 @@ fn gone(id: u64) -> Error {
     Error::invalid(format!("trace view {id} is no longer open; open the trace again"))
 }
 
-fn payload(id: u64, trace: &Trace, view: View, rendered: &Rendered) -> ViewPayload {
+fn payload(id: u64, trace: &Trace, picture: &Picture, rendered: &Rendered) -> ViewPayload {
     let title = match trace.root() {
         Some(root) => format!("{}: {}", root.service(), root.operation),
         None => format!("trace {}", trace.id),
@@ -92,7 +116,8 @@ fn payload(id: u64, trace: &Trace, view: View, rendered: &Rendered) -> ViewPaylo
     ViewPayload {
         view_id: id,
         focus: None,
-        view,
+        view: picture.view,
+        critical_path: picture.critical_path,
         trace_id: trace.id.to_string(),
         drawing: Drawing::new(title, rendered),
     }

@@ -6,6 +6,9 @@ use crate::model::SpanIndex;
 
 const NO_SPAN: u32 = u32::MAX;
 
+/// The character bars are drawn with.
+pub const BAR: char = '█';
+
 #[derive(Clone, Copy)]
 struct Cell {
     ch: char,
@@ -47,6 +50,15 @@ impl Row {
         let span = span.map_or(NO_SPAN, |s| s as u32);
         for cell in self.cells.iter_mut().skip(col).take(count) {
             *cell = Cell { ch, group, span, used: true };
+        }
+    }
+
+    /// Recolours the cells of `span` in columns `from..to` as critical-path time: bar
+    /// cells take the critical colour, label cells its background, so labels stay legible.
+    pub fn mark_critical(&mut self, from: usize, to: usize, span: SpanIndex) {
+        let to = to.min(self.width());
+        for cell in self.cells[from.min(to)..to].iter_mut().filter(|c| c.span == span as u32) {
+            cell.group = Some(if cell.ch == BAR { Group::CriticalPath } else { Group::CriticalLabel });
         }
     }
 

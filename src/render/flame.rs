@@ -5,7 +5,8 @@
 //! hiding each other. Bars narrower than a column are drawn only where their cell is
 //! free; the footer counts those left out (the waterfall shows every span).
 
-use super::canvas::Row;
+use super::canvas::{BAR, Row};
+use super::critical;
 use super::frame;
 use super::palette::Palette;
 use super::style::{Rendered, StyledLine};
@@ -16,8 +17,10 @@ use crate::model::Trace;
 const MAX_LANES: usize = 32;
 const MIN_WIDTH: usize = 20;
 
-pub fn render(trace: &Trace, width: usize) -> Rendered {
+/// Draws `trace`; with `critical_path`, the cells of each critical section are marked.
+pub fn render(trace: &Trace, width: usize, critical_path: bool) -> Rendered {
     let width = width.max(MIN_WIDTH);
+    let critical = critical::sections_by_span(trace, critical_path);
     let palette = Palette::of(trace);
     let t0 = trace.start_ns();
     let total = trace.duration_ns().max(1) as u128;
@@ -53,12 +56,16 @@ pub fn render(trace: &Trace, width: usize) -> Rendered {
         let bar = c1 - c0;
         // The last cell stays blank so that neighbouring bars read as separate.
         let inner = if bar >= 2 { bar - 1 } else { bar };
-        rows[r].fill(c0, inner, '█', Some(palette.text(span.service(), failed)), Some(i));
+        rows[r].fill(c0, inner, BAR, Some(palette.text(span.service(), failed)), Some(i));
         if bar >= 2 {
             rows[r].fill(c0 + inner, 1, ' ', None, Some(i));
         }
         if let Some(label) = label(span.service(), &span.operation, span.duration_ns, inner) {
             rows[r].put(c0, &label, Some(palette.bar(span.service(), failed)), Some(i));
+        }
+        for &(start, end) in critical.get(i).into_iter().flatten() {
+            let from = col(start).min(width - 1);
+            rows[r].mark_critical(from, col(end).max(from + 1), i);
         }
         row_of[i] = Some(r);
     }
@@ -71,9 +78,9 @@ pub fn render(trace: &Trace, width: usize) -> Rendered {
         out.lines.push(line);
         out.targets.extend(targets);
     }
-    let note =
+    let hidden =
         (hidden > 0).then(|| format!("{hidden} spans too narrow to draw at this width; the waterfall shows all"));
-    out.lines.extend(frame::footer(trace, note));
+    out.lines.extend(frame::footer(trace, critical::legend(trace, &critical).into_iter().chain(hidden)));
     if out.lines.len() == 2 {
         out.lines.push(StyledLine::plain("(no spans)"));
     }
@@ -107,7 +114,7 @@ mod tests {
     #[test]
     fn bars_are_labelled_and_concurrent_siblings_get_their_own_rows() {
         let trace = sample();
-        let out = render(&trace, 100);
+        let out = render(&trace, 100, false);
         let text = out.plain_text();
         assert!(text.contains("frontend: GET /checkout  1.00ms"), "{text}");
         assert!(text.contains("payment: charge  400µs"), "{text}");
@@ -120,7 +127,7 @@ mod tests {
     #[test]
     fn every_bar_is_a_target_for_its_span_and_errors_are_marked() {
         let trace = sample();
-        let out = render(&trace, 100);
+        let out = render(&trace, 100, false);
         let line = out.lines.iter().position(|l| l.text.contains("reserve")).unwrap();
         let col = out.lines[line].text.find("reserve").unwrap();
         let span = out.span_at(line, col).unwrap();
@@ -138,7 +145,7 @@ mod tests {
           {"traceID":"1","spanID":"c","operationName":"pong","startTime":1020,"duration":10,"references":[{"refType":"CHILD_OF","spanID":"b"}],"process":{"serviceName":"web"}},
           {"traceID":"1","spanID":"d","operationName":"orphan","startTime":1050,"duration":10,"references":[{"refType":"CHILD_OF","spanID":"zz"}],"process":{"serviceName":"web"}}]"#;
         let trace = formats::decode(json).unwrap().remove(0);
-        let text = render(&trace, 120).plain_text();
+        let text = render(&trace, 120, false).plain_text();
         for part in ["root", "ping", "pong", "orphan", "parent cycle was broken", "parent is missing", "3 roots"] {
             assert!(text.contains(part), "missing {part:?} in\n{text}");
         }
@@ -151,8 +158,8 @@ mod tests {
            "references":[{"refType":"CHILD_OF","spanID":"a"}]}]"#;
         let trace = formats::decode(json).unwrap().remove(0);
         for width in [1, 80] {
-            assert!(render(&trace, width).plain_text().contains("root"));
-            assert!(crate::render::waterfall::render(&trace, width).plain_text().contains("unknown: ch"));
+            assert!(render(&trace, width, false).plain_text().contains("root"));
+            assert!(crate::render::waterfall::render(&trace, width, false).plain_text().contains("unknown: ch"));
         }
     }
 
@@ -160,10 +167,40 @@ mod tests {
     fn bars_scale_to_the_width() {
         let trace = sample();
         for width in [20, 60, 200] {
-            let out = render(&trace, width);
+            let out = render(&trace, width, false);
             assert!(out.lines.iter().skip(2).all(|l| l.width() <= width), "width {width}");
             let root_row = &out.lines[2];
             assert_eq!(root_row.width(), width, "the root spans the whole trace at width {width}");
         }
+    }
+
+    #[test]
+    fn the_critical_path_is_marked_only_on_spans_that_decided_the_duration() {
+        use crate::analysis::testing::trace;
+        use crate::render::Group;
+        // `price` runs alongside `stock` but finishes first, so it never blocks the root.
+        let t = trace(&[
+            (1, 0, "web", "checkout", 0, 100),
+            (2, 1, "stock", "reserve", 10, 80),
+            (3, 1, "pricing", "price", 20, 30),
+        ])
+        .done();
+        let plain = render(&t, 100, false);
+        assert!(plain.lines.iter().flat_map(|l| &l.highlights).all(|h| h.group != Group::CriticalPath));
+        let marked = render(&t, 100, true);
+        let critical_spans: std::collections::BTreeSet<&str> = marked
+            .targets
+            .iter()
+            .filter(|target| {
+                marked.lines[target.line].highlights.iter().any(|h| {
+                    matches!(h.group, Group::CriticalPath | Group::CriticalLabel)
+                        && h.start < target.end
+                        && target.start < h.end
+                })
+            })
+            .map(|target| t.spans[target.span].operation.as_str())
+            .collect();
+        assert_eq!(critical_spans.into_iter().collect::<Vec<_>>(), ["checkout", "reserve"]);
+        assert!(marked.plain_text().contains("critical path (marked): 100ms of 100ms, through 2 spans"));
     }
 }

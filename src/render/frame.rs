@@ -65,22 +65,21 @@ pub fn ruler(total_ns: u64, width: usize, indent: usize) -> StyledLine {
     line
 }
 
-/// Warnings about the trace, then any note about what the picture leaves out.
-pub fn footer(trace: &Trace, note: Option<String>) -> Vec<StyledLine> {
-    let mut lines = Vec::new();
-    if trace.warnings.is_empty() && note.is_none() {
-        return lines;
-    }
-    lines.push(StyledLine::default());
+/// Warnings about the trace, then notes about what the picture marks or leaves out.
+pub fn footer(trace: &Trace, notes: impl IntoIterator<Item = String>) -> Vec<StyledLine> {
+    let mut lines = vec![StyledLine::default()];
     for warning in &trace.warnings {
         let mut line = StyledLine::default();
         line.push(&format!("⚠ {warning}"), Some(Group::Warning));
         lines.push(line);
     }
-    if let Some(note) = note {
+    for note in notes {
         let mut line = StyledLine::default();
         line.push(&note, Some(Group::Dim));
         lines.push(line);
+    }
+    if lines.len() == 1 {
+        lines.clear();
     }
     lines
 }

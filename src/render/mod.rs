@@ -4,12 +4,15 @@
 
 pub mod ansi;
 mod canvas;
+mod critical;
 pub mod detail;
 pub mod findings;
 pub mod flame;
 mod frame;
+pub mod network;
 mod palette;
 pub mod report;
+pub mod stats;
 pub mod status;
 pub mod style;
 pub mod summary_line;
@@ -27,12 +30,33 @@ pub enum View {
     Flame,
     /// One row per span, indented by depth, a bar at its offset.
     Waterfall,
+    /// Only the outgoing calls (HTTP, RPC, database, messaging) in start order.
+    Network,
+    /// Span statistics grouped by service and by operation.
+    Stats,
 }
 
-/// Draws a trace in the chosen view at the given width (in columns).
-pub fn render_trace(trace: &crate::model::Trace, view: View, width: usize) -> Rendered {
-    match view {
-        View::Flame => flame::render(trace, width),
-        View::Waterfall => waterfall::render(trace, width),
+/// How to draw a trace: the view, its width in columns, and whether to mark the
+/// critical path (flame graph and waterfall).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Picture {
+    pub view: View,
+    pub width: usize,
+    pub critical_path: bool,
+}
+
+impl Picture {
+    pub fn new(view: View, width: usize) -> Self {
+        Picture { view, width, critical_path: false }
+    }
+}
+
+/// Draws a trace as `picture` says.
+pub fn render_trace(trace: &crate::model::Trace, picture: &Picture) -> Rendered {
+    match picture.view {
+        View::Flame => flame::render(trace, picture.width, picture.critical_path),
+        View::Waterfall => waterfall::render(trace, picture.width, picture.critical_path),
+        View::Network => network::render(trace, picture.width),
+        View::Stats => stats::render(trace, picture.width),
     }
 }

@@ -26,6 +26,10 @@ pub enum Group {
     Flame(u8),
     /// A failed span's flame-graph label.
     FlameError,
+    /// Bar cells of a span while it is on the critical path.
+    CriticalPath,
+    /// Label cells over such a bar (a background colour).
+    CriticalLabel,
 }
 
 impl fmt::Display for Group {
@@ -41,6 +45,8 @@ impl fmt::Display for Group {
             Group::Service(n) => write!(f, "VitalsService{}", n + 1),
             Group::Flame(n) => write!(f, "VitalsFlame{}", n + 1),
             Group::FlameError => f.write_str("VitalsFlameError"),
+            Group::CriticalPath => f.write_str("VitalsCriticalPath"),
+            Group::CriticalLabel => f.write_str("VitalsCriticalLabel"),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The waterfall timeline: one row per span in tree order, names indented by depth on the
 //! left, a bar at the span's offset on the right.
 
-use super::canvas::Row;
+use super::canvas::{BAR, Row};
+use super::critical;
 use super::frame;
 use super::palette::Palette;
 use super::style::{Group, Rendered};
@@ -11,8 +12,10 @@ use crate::model::Trace;
 const MIN_WIDTH: usize = 40;
 const MAX_INDENT_LEVELS: usize = 16;
 
-pub fn render(trace: &Trace, width: usize) -> Rendered {
+/// Draws `trace`; with `critical_path`, the bar cells of each critical section are marked.
+pub fn render(trace: &Trace, width: usize, critical_path: bool) -> Rendered {
     let width = width.max(MIN_WIDTH);
+    let critical = critical::sections_by_span(trace, critical_path);
     let palette = Palette::of(trace);
     let name_width = name_column_width(trace, width);
     let timeline = width - name_width - 1;
@@ -40,7 +43,7 @@ pub fn render(trace: &Trace, width: usize) -> Rendered {
         let c0 = col(span.start_ns).min(timeline - 1);
         let c1 = col(span.end_ns()).clamp(c0 + 1, timeline);
         let bar_start = name_width + 1 + c0;
-        row.fill(bar_start, c1 - c0, '█', Some(palette.text(span.service(), failed)), Some(i));
+        row.fill(bar_start, c1 - c0, BAR, Some(palette.text(span.service(), failed)), Some(i));
         let took = duration(span.duration_ns);
         let len = took.chars().count();
         // Beside the bar where there is room, else on the bar itself.
@@ -51,11 +54,15 @@ pub fn render(trace: &Trace, width: usize) -> Rendered {
         } else {
             row.put(bar_start, &took, Some(palette.bar(span.service(), failed)), Some(i));
         }
+        for &(start, end) in critical.get(i).into_iter().flatten() {
+            let from = col(start).min(timeline - 1);
+            row.mark_critical(name_width + 1 + from, name_width + 1 + col(end).max(from + 1), i);
+        }
         let (line, targets) = row.into_line(out.lines.len());
         out.lines.push(line);
         out.targets.extend(targets);
     }
-    out.lines.extend(frame::footer(trace, None));
+    out.lines.extend(frame::footer(trace, critical::legend(trace, &critical)));
     out
 }
 
@@ -87,7 +94,7 @@ mod tests {
           {"traceID":"1","spanID":"a","operationName":"root","startTime":1000,"duration":1000,"process":{"serviceName":"web"}},
           {"traceID":"1","spanID":"b","operationName":"late","startTime":1500,"duration":500,"references":[{"refType":"CHILD_OF","spanID":"a"}],"process":{"serviceName":"db"}}]"#;
         let trace = formats::decode(json).unwrap().remove(0);
-        let out = render(&trace, 80);
+        let out = render(&trace, 80, false);
         let root = &out.lines[2].text;
         let late = &out.lines[3].text;
         assert!(root.starts_with("web: root"), "{root}");

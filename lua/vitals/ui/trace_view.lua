@@ -8,7 +8,8 @@ local M = {}
 
 ---@class vitals.TraceView
 ---@field view_id integer the host's id for this view
----@field view "flame"|"waterfall"
+---@field view "flame"|"waterfall"|"network"|"stats"
+---@field critical_path boolean whether the critical path is marked
 ---@field trace_id string
 ---@field buf integer
 ---@field win integer
@@ -18,12 +19,16 @@ local M = {}
 ---@type table<integer, vitals.TraceView>
 M.open_views = {}
 
-local FOOTER = "q close · <CR> details · w waterfall/flame · ? keys"
+local FOOTER = "q close · <CR> details · w waterfall/flame · c critical path · n calls · s stats · ? keys"
 
+---Keys of the trace float: key, what it does, and the host's view action (if any).
 local KEYS = {
   { "q / <Esc>", "close" },
   { "<CR>", "details of the span under the cursor" },
-  { "w", "switch between flame graph and waterfall" },
+  { "w", "switch between flame graph and waterfall", "toggle" },
+  { "c", "mark the critical path, or stop marking it", "critical_path" },
+  { "n", "network calls in start order (again: back)", "network" },
+  { "s", "span statistics by service and operation (again: back)", "stats" },
   { "?", "this list" },
 }
 
@@ -81,6 +86,7 @@ end
 ---Replaces the float's content with a new drawing from the host.
 local function repaint(view, payload)
   view.view = payload.view
+  view.critical_path = payload.critical_path
   float.paint(view.buf, payload)
   float.relayout(view.win, payload, FOOTER)
 end
@@ -105,19 +111,32 @@ function M.show(payload)
     pcall(vim.api.nvim_win_set_cursor, win, { payload.focus[1] + 1, payload.focus[2] })
   end
   ---@type vitals.TraceView
-  local view = { view_id = payload.view_id, view = payload.view, trace_id = payload.trace_id, buf = buf, win = win }
+  local view = {
+    view_id = payload.view_id,
+    view = payload.view,
+    critical_path = payload.critical_path,
+    trace_id = payload.trace_id,
+    buf = buf,
+    win = win,
+  }
   M.open_views[buf] = view
   local function close()
     float.close(view.detail_win)
     float.close(view.win)
   end
-  float.map(buf, {
+  local maps = {
     q = { close, "close the trace" },
     ["<Esc>"] = { close, "close the trace" },
     ["<CR>"] = { function() show_detail(view) end, "details of the span under the cursor" },
-    w = { function() act(view, "toggle") end, "switch between flame graph and waterfall" },
     ["?"] = { show_help, "list the keys" },
-  })
+  }
+  for _, key in ipairs(KEYS) do
+    local action = key[3]
+    if action then
+      maps[key[1]] = { function() act(view, action) end, key[2] }
+    end
+  end
+  float.map(buf, maps)
   local group = vim.api.nvim_create_augroup("vitals_view_" .. buf, { clear = true })
   vim.api.nvim_create_autocmd("VimResized", {
     group = group,
@@ -139,7 +158,7 @@ end
 
 ---Fetches a trace (through the host) and opens it.
 ---@param trace_id string
----@param opts? {view?: "flame"|"waterfall", span_id?: string} span_id: put the cursor on it
+---@param opts? {view?: "flame"|"waterfall"|"network"|"stats", span_id?: string} span_id: put the cursor on it
 function M.open(trace_id, opts)
   opts = opts or {}
   client.fetch("open_trace", {

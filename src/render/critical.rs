@@ -1,0 +1,33 @@
+//! The critical path as the flame graph and waterfall mark it: each span's sections, and
+//! a footer line saying what the marked cells mean.
+
+use super::units::duration;
+use crate::analysis::critical_path::critical_path;
+use crate::model::Trace;
+
+/// Each span's critical sections as `(start_ns, end_ns)`, indexed like `trace.spans`;
+/// all empty when the path is not wanted.
+pub fn sections_by_span(trace: &Trace, wanted: bool) -> Vec<Vec<(u64, u64)>> {
+    let mut by_span = vec![Vec::new(); if wanted { trace.spans.len() } else { 0 }];
+    if wanted {
+        for section in critical_path(trace) {
+            by_span[section.span].push((section.start_ns, section.end_ns));
+        }
+    }
+    by_span
+}
+
+/// `critical path (marked): 412ms of 480ms, through 7 spans`, or `None` when not wanted.
+pub fn legend(trace: &Trace, by_span: &[Vec<(u64, u64)>]) -> Option<String> {
+    if by_span.is_empty() {
+        return None;
+    }
+    let on_path = by_span.iter().filter(|s| !s.is_empty()).count();
+    let total: u64 = by_span.iter().flatten().map(|(start, end)| end - start).sum();
+    Some(format!(
+        "critical path (marked): {} of {}, through {on_path} span{}",
+        duration(total),
+        duration(trace.duration_ns()),
+        if on_path == 1 { "" } else { "s" }
+    ))
+}

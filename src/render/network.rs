@@ -1,0 +1,170 @@
+//! The network-call waterfall: only the outgoing calls of a trace (HTTP, RPC, database,
+//! messaging), in start order, each with its offset, duration and a bar on a shared time
+//! axis, so that calls made one after another and calls made at once are told apart at
+//! a glance.
+
+use super::canvas::{BAR, Row};
+use super::frame;
+use super::palette::Palette;
+use super::style::{Group, Rendered, StyledLine};
+use super::units::{duration, truncate};
+use crate::analysis::calls::{CallKind, outgoing_call};
+use crate::model::{SpanIndex, Trace};
+
+const MIN_WIDTH: usize = 60;
+/// `+123ms ` and `  1.24s ` and `HTTP `.
+const OFFSET_WIDTH: usize = 8;
+const TOOK_WIDTH: usize = 8;
+const KIND_WIDTH: usize = 5;
+
+pub fn render(trace: &Trace, width: usize) -> Rendered {
+    let width = width.max(MIN_WIDTH);
+    let palette = Palette::of(trace);
+    let mut calls: Vec<(SpanIndex, CallKind, String)> = trace
+        .spans
+        .iter()
+        .enumerate()
+        .filter_map(|(i, span)| outgoing_call(span).map(|call| (i, call.kind, call.describe(span))))
+        .collect();
+    calls.sort_by_key(|(i, ..)| (trace.spans[*i].start_ns, *i));
+
+    let fixed = OFFSET_WIDTH + TOOK_WIDTH + KIND_WIDTH;
+    let name_width = (width - fixed) * 2 / 5;
+    let bars_at = fixed + name_width + 1;
+    let timeline = width - bars_at;
+    let t0 = trace.start_ns();
+    let total = trace.duration_ns().max(1) as u128;
+    let col = |t: u64| (t.saturating_sub(t0) as u128 * timeline as u128 / total).min(timeline as u128) as usize;
+
+    let mut out = Rendered::default();
+    out.lines.push(frame::title(trace, width));
+    out.lines.push(summary(trace, &calls));
+    out.lines.push(frame::ruler(trace.duration_ns(), timeline, bars_at));
+    for (i, kind, what) in &calls {
+        let span = &trace.spans[*i];
+        let failed = span.is_error();
+        let mut row = Row::new(width);
+        let offset = format!("+{}", duration(span.start_ns.saturating_sub(t0)));
+        row.put(OFFSET_WIDTH.saturating_sub(offset.chars().count() + 1), &offset, Some(Group::Dim), Some(*i));
+        let took = duration(span.duration_ns);
+        row.put(OFFSET_WIDTH + TOOK_WIDTH - 1 - took.chars().count(), &took, Some(Group::Duration), Some(*i));
+        row.put(OFFSET_WIDTH + TOOK_WIDTH, kind.label(), Some(Group::Key), Some(*i));
+        let name = format!("{}: {what}", span.service());
+        row.put(fixed, &truncate(&name, name_width), Some(palette.text(span.service(), failed)), Some(*i));
+        let c0 = col(span.start_ns).min(timeline - 1);
+        let c1 = col(span.end_ns()).clamp(c0 + 1, timeline);
+        row.fill(bars_at + c0, c1 - c0, BAR, Some(palette.text(span.service(), failed)), Some(*i));
+        let (line, targets) = row.into_line(out.lines.len());
+        out.lines.push(line);
+        out.targets.extend(targets);
+    }
+    if calls.is_empty() {
+        out.lines.push(StyledLine::plain("(no outgoing calls: no client, producer or database spans)"));
+    }
+    out.lines.extend(frame::footer(trace, None));
+    out
+}
+
+/// `24 calls: 12 HTTP · 11 RPC · 1 DB · at most 3 at once · 420ms waiting on calls`
+fn summary(trace: &Trace, calls: &[(SpanIndex, CallKind, String)]) -> StyledLine {
+    let mut counts: Vec<(CallKind, usize)> = Vec::new();
+    for (_, kind, _) in calls {
+        match counts.iter_mut().find(|(k, _)| k == kind) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((*kind, 1)),
+        }
+    }
+    counts.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    let intervals: Vec<(u64, u64)> =
+        calls.iter().map(|(i, ..)| (trace.spans[*i].start_ns, trace.spans[*i].end_ns())).collect();
+    let mut text = format!("{} call{}", calls.len(), if calls.len() == 1 { "" } else { "s" });
+    for (kind, n) in counts {
+        text.push_str(&format!(" · {n} {}", kind.label()));
+    }
+    if !calls.is_empty() {
+        text.push_str(&format!(
+            " · at most {} at once · {} waiting on calls",
+            max_concurrency(&intervals),
+            duration(covered(&intervals))
+        ));
+    }
+    let mut line = StyledLine::default();
+    line.push(&text, Some(Group::Label));
+    line
+}
+
+/// The most intervals open at one instant (an interval ending as another starts does not
+/// overlap it).
+fn max_concurrency(intervals: &[(u64, u64)]) -> usize {
+    let mut edges: Vec<(u64, i32)> = intervals.iter().flat_map(|&(s, e)| [(s, 1), (e, -1)]).collect();
+    edges.sort();
+    let (mut open, mut most) = (0i32, 0i32);
+    for (_, step) in edges {
+        open += step;
+        most = most.max(open);
+    }
+    most as usize
+}
+
+/// Wall-clock time during which at least one interval is open.
+fn covered(intervals: &[(u64, u64)]) -> u64 {
+    let mut sorted = intervals.to_vec();
+    sorted.sort();
+    let mut total = 0;
+    let mut run: Option<(u64, u64)> = None;
+    for (start, end) in sorted {
+        run = match run {
+            Some((s, e)) if start <= e => Some((s, e.max(end))),
+            Some((s, e)) => {
+                total += e - s;
+                Some((start, end))
+            }
+            None => Some((start, end)),
+        };
+    }
+    total + run.map_or(0, |(s, e)| e - s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::testing::trace;
+    use crate::model::SpanKind;
+
+    #[test]
+    fn lists_only_calls_in_start_order_and_shows_how_many_ran_at_once() {
+        let t = trace(&[
+            (1, 0, "web", "GET /checkout", 0, 100),
+            (2, 1, "web", "render", 1, 5),
+            (3, 1, "web", "GET /price", 40, 20),
+            (4, 1, "web", "GET /stock", 45, 20),
+            (5, 1, "web", "SELECT", 10, 10),
+        ])
+        .kind(3, SpanKind::Client)
+        .attr(3, "http.request.method", "GET")
+        .attr(3, "url.full", "http://pricing:80/price?sku=1")
+        .kind(4, SpanKind::Client)
+        .attr(4, "http.request.method", "GET")
+        .attr(4, "url.full", "http://stock:80/stock")
+        .attr(5, "db.system", "postgresql")
+        .attr(5, "db.statement", "SELECT * FROM cart WHERE id = 7")
+        .done();
+        let out = render(&t, 120);
+        let text = out.plain_text();
+        assert!(!text.contains("render"), "internal spans are not calls\n{text}");
+        assert!(text.contains("3 calls · 2 HTTP · 1 DB · at most 2 at once"), "{text}");
+        let row = |needle: &str| out.lines.iter().position(|l| l.text.contains(needle)).unwrap();
+        assert!(row("SELECT * FROM cart WHERE id = ?") < row("pricing:80/price"), "start order\n{text}");
+        assert!(row("pricing:80/price") < row("stock:80/stock"));
+        assert!(out.lines[row("pricing")].text.trim_start().starts_with("+40.0ms"), "{text}");
+        let bar = |needle: &str| out.lines[row(needle)].text.chars().position(|c| c == BAR).unwrap();
+        assert!(bar("stock:80") > bar("pricing:80"), "the later call's bar starts further right\n{text}");
+        assert_eq!(out.span_at(row("stock:80"), 0).map(|s| t.spans[s].operation.as_str()), Some("GET /stock"));
+    }
+
+    #[test]
+    fn a_trace_without_calls_says_so() {
+        let t = trace(&[(1, 0, "web", "GET /", 0, 10)]).done();
+        assert!(render(&t, 80).plain_text().contains("no outgoing calls"));
+    }
+}
