@@ -29,7 +29,12 @@ const SERVICES: [&str; 12] = [
 
 /// A Jaeger `{data:[trace]}` document holding one trace of `span_count` spans.
 pub fn jaeger_json(span_count: usize) -> Vec<u8> {
-    let mut rng = Lcg(42);
+    jaeger_json_seeded(span_count, 42)
+}
+
+/// Like [`jaeger_json`], a different trace of the same shape for each seed.
+pub fn jaeger_json_seeded(span_count: usize, seed: u64) -> Vec<u8> {
+    let mut rng = Lcg(seed);
     // (start µs, duration µs) per span; parents come before children.
     let mut times: Vec<(u64, u64)> = vec![(1_700_000_000_000_000, 5_000_000)];
     let mut parents: Vec<Option<usize>> = vec![None];

@@ -53,6 +53,16 @@ end, {
   end,
 })
 
+command("VitalsFlame", function(opts)
+  require("vitals").flame(opts.fargs[1])
+end, {
+  nargs = "?",
+  desc = "Aggregated flame graph of a service's recent traces (call paths by self time)",
+  complete = function(lead)
+    return require("vitals.search").complete_service(lead)
+  end,
+})
+
 command("VitalsConfigure", function()
   require("vitals").configure()
 end, { desc = "Choose the trace backend and test the connection" })

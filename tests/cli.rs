@@ -88,3 +88,26 @@ fn analyze_json_keeps_the_contract_over_a_folder_of_captures() {
     let (ok, _, stderr) = vitals(&["analyze", "--input", folder.to_str().unwrap(), "--service", "nobody"]);
     assert!(!ok && stderr.contains("nobody"), "{stderr}");
 }
+
+#[test]
+fn flame_merges_a_services_traces_into_call_paths_by_self_time() {
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/jaeger-hotrod");
+    assert!(folder.is_dir(), "this test reads the HotROD captures in {}; it is missing", folder.display());
+    let input = folder.to_str().unwrap();
+    let (ok, stdout, stderr) = vitals(&["flame", "--input", input, "--service", "driver", "--json"]);
+    assert!(ok, "{stderr}");
+    let flame: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(flame["traces"], 3, "three captures reach driver");
+    let nodes = flame["nodes"].as_array().unwrap();
+    let total = nodes[0]["total_ns"].as_u64().unwrap();
+    let self_sum: u64 = nodes.iter().map(|n| n["self_ns"].as_u64().unwrap()).sum();
+    assert_eq!(self_sum, total, "widths add up: every node's self time is counted once");
+    let get_driver = nodes.iter().find(|n| n["operation"] == "GetDriver").unwrap();
+    assert_eq!(get_driver["count"], 39, "13 GetDriver calls in each of the three captures");
+    assert_eq!(nodes[get_driver["parent"].as_u64().unwrap() as usize]["service"], "driver");
+    assert_eq!(get_driver["example"]["trace_id"].as_str().unwrap().len(), 32);
+    assert!(nodes.iter().all(|n| n["service"] != "frontend"), "callers of driver are not part of its profile");
+
+    let (ok, people, _) = vitals(&["flame", "--input", input, "--service", "driver", "--width", "100"]);
+    assert!(ok && people.contains("redis-manual: GetDriver") && people.contains("Most self time"), "{people}");
+}

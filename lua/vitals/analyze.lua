@@ -94,25 +94,15 @@ end
 ---Analyzes a service's recent traces and opens the report (see |:VitalsAnalyze|).
 ---@param service? string prompted for when missing
 function M.analyze(service)
-  if not service or service == "" then
-    return require("vitals.search").services(function(err, services)
-      if err then
-        return notify.error(err)
-      end
-      vim.ui.select(services or {}, { prompt = "Analyze which service?" }, function(choice)
-        if choice then
-          M.analyze(choice)
-        end
-      end)
-    end)
-  end
-  local options = config.options.analyze
-  client.fetch("analyze", {
-    service = service,
-    lookback = options.lookback,
-    limit = options.limit,
-    slow_query_ms = options.slow_query_ms,
-  }, ("analyzing %s…"):format(service), M.show)
+  require("vitals.search").with_service(service, "Analyze which service?", function(chosen)
+    local options = config.options.analyze
+    client.fetch("analyze", {
+      service = chosen,
+      lookback = options.lookback,
+      limit = options.limit,
+      slow_query_ms = options.slow_query_ms,
+    }, ("analyzing %s…"):format(chosen), M.show)
+  end)
 end
 
 return M

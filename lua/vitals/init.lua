@@ -33,6 +33,12 @@ function M.analyze(service)
   require("vitals.analyze").analyze(service)
 end
 
+---Opens the aggregated flame graph of a service's recent traces (see |:VitalsFlame|).
+---@param service? string prompted for when missing
+function M.flame(service)
+  require("vitals.flame").open(service)
+end
+
 ---Starts the host in the background when the embedded receiver should be listening from
 ---the start (the otlp provider with `receive_on_startup`); called once after startup.
 function M.autostart()

@@ -96,6 +96,27 @@ function M.services(callback)
   end)
 end
 
+---Runs `run(service)` with the service given, or with one the user picks from the
+---backend's list when none was given.
+---@param service? string
+---@param prompt string e.g. "Analyze which service?"
+---@param run fun(service: string)
+function M.with_service(service, prompt, run)
+  if service and service ~= "" then
+    return run(service)
+  end
+  M.services(function(err, services)
+    if err then
+      return require("vitals.notify").error(err)
+    end
+    vim.ui.select(services or {}, { prompt = prompt }, function(choice)
+      if choice then
+        run(choice)
+      end
+    end)
+  end)
+end
+
 ---Searches, prompting for the service and operation when they are not given.
 ---@param args vitals.SearchArgs
 function M.search(args)

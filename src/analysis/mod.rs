@@ -1,6 +1,7 @@
 //! Pure functions from traces to findings. No I/O and no editor, so every front door
 //! shares them and benchmarks measure them alone.
 
+pub mod aggregate;
 pub mod calls;
 pub mod critical_path;
 pub mod dependencies;

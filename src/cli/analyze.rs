@@ -2,26 +2,16 @@
 //! `--json`, as the one JSON object scripts and other editors read.
 
 use super::args::AnalyzeFlags;
-use super::write_stdout;
+use super::{load_traces_of, write_stdout};
 use crate::analysis::report::{Options, analyze as analyze_traces};
 use crate::error::{Error, Result};
-use crate::providers::file::load_path;
 use crate::providers::query::parse_duration;
 use crate::render::{ansi, findings::explain_report, report};
 
 pub fn analyze(flags: AnalyzeFlags) -> Result<()> {
     let slow_query = parse_duration(&flags.slow_query)?;
     let options = Options { slow_query_ns: slow_query.as_nanos().min(u64::MAX as u128) as u64 };
-    let mut traces = load_path(&flags.input)?;
-    if let Some(service) = &flags.service {
-        traces.retain(|t| t.spans.iter().any(|s| s.service() == service));
-        if traces.is_empty() {
-            return Err(Error::invalid(format!(
-                "no trace in {} involves the service {service:?}",
-                flags.input.display()
-            )));
-        }
-    }
+    let traces = load_traces_of(&flags.input, flags.service.as_deref())?;
     let mut result = analyze_traces(&traces, &options);
     explain_report(&mut result);
     if flags.json {

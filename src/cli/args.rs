@@ -67,6 +67,9 @@ pub enum Command {
     /// Analyze traces: critical path, N+1, slow queries, error root cause, hot functions,
     /// bottlenecks, with suggestions.
     Analyze(AnalyzeFlags),
+    /// Merge many traces into one flame graph of call paths weighted by self time: where a
+    /// service spends its time, like a CPU profile.
+    Flame(FlameFlags),
     /// Receive traces over OTLP/HTTP into the local trace store, as a standalone process.
     Serve(ServeFlags),
     /// Try the embedded default: receive a demo shop's traces over OTLP, then show them.
@@ -88,6 +91,23 @@ pub struct AnalyzeFlags {
     #[arg(long, default_value = "500ms")]
     pub slow_query: String,
     /// Print one JSON object (the contract scripts and other editors rely on).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct FlameFlags {
+    /// A trace file or a folder of them (any format Vitals reads).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Start the call paths at this service's entry spans (default: at the roots).
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Columns to draw in (default: the terminal's width, or 120).
+    #[arg(long)]
+    pub width: Option<usize>,
+    /// Print the call paths as JSON: `traces`, and `nodes` each with `parent` (an index),
+    /// `service`, `operation`, `count`, `self_ns`, `total_ns` and an `example` span.
     #[arg(long)]
     pub json: bool,
 }

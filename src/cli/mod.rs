@@ -4,6 +4,7 @@
 mod analyze;
 mod args;
 mod demo;
+mod flame;
 mod serve;
 
 use std::io::{IsTerminal, Write};
@@ -29,6 +30,7 @@ pub fn run(command: Command) -> ExitCode {
             block_on(trace_command(provider, id, Drawn { view, width, critical_path }))
         }
         Command::Analyze(flags) => analyze::analyze(flags),
+        Command::Flame(flags) => flame::flame(flags),
         Command::Serve(flags) => block_on(serve::serve(flags)),
         Command::Demo(flags) => block_on(demo::demo(flags)),
         Command::Nvim => unreachable!("the Neovim host is not a terminal command"),
@@ -63,6 +65,18 @@ fn view_file(path: &Path, drawn: Drawn, trace_id: Option<&str>, span: Option<&st
     let traces = load_path(path)?;
     let trace = pick_trace(traces, trace_id, path)?;
     print_trace(&trace, drawn, span)
+}
+
+/// The traces of a file or folder, only those `service` takes part in when given.
+fn load_traces_of(path: &Path, service: Option<&str>) -> Result<Vec<Trace>> {
+    let mut traces = load_path(path)?;
+    if let Some(service) = service {
+        traces.retain(|t| t.spans.iter().any(|s| s.service() == service));
+        if traces.is_empty() {
+            return Err(Error::invalid(format!("no trace in {} involves the service {service:?}", path.display())));
+        }
+    }
+    Ok(traces)
 }
 
 /// The trace a user asked for, or the first; the others are named on stderr.

@@ -87,6 +87,19 @@ impl fmt::Display for SpanId {
     }
 }
 
+/// Ids serialize as the lower-case hex text of OTLP JSON.
+impl serde::Serialize for TraceId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl serde::Serialize for SpanId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 fn parse_hex(text: &str, max_digits: usize) -> Option<u128> {
     if text.is_empty() || text.len() > max_digits || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;

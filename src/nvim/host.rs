@@ -13,11 +13,12 @@ use nvim_rs::{Handler, Neovim};
 use rmpv::Value;
 
 use super::protocol::{
-    self, AnalyzeParams, AnalyzePayload, Drawing, OpenTraceParams, SearchItem, ServiceParams, ViewActionParams, params,
-    to_value,
+    self, AnalyzePayload, Drawing, FlameItem, FlamePayload, OpenTraceParams, RecentParams, SearchItem, ServiceParams,
+    ViewActionParams, params, to_value,
 };
 use super::views::{Switch, Views};
 use crate::analysis::TraceSummary;
+use crate::analysis::aggregate::aggregate;
 use crate::analysis::report::{Options, analyze};
 use crate::collector::supervisor::Receiver;
 use crate::config::{ProviderConfig, ProviderKind};
@@ -157,6 +158,11 @@ impl Handler for Host {
     }
 }
 
+/// Runs CPU-bound work on the blocking pool, so the host keeps answering meanwhile.
+async fn off_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| Error::invalid(format!("the analysis failed: {e}")))
+}
+
 async fn resolve(nvim: &Neovim<Writer>, id: u64, outcome: Result<Value>) {
     let (err, result) = match outcome {
         Ok(value) => (Value::Nil, value),
@@ -238,6 +244,7 @@ impl Host {
             "open_trace" => self.open_trace(params(raw)?).await,
             "view_action" => self.view_action(params(raw)?),
             "analyze" => self.analyze(params(raw)?).await,
+            "flame" => self.flame(params(raw)?).await,
             "close_view" => {
                 let ViewActionParams { view_id, .. } = params(raw)?;
                 self.state().views.close(view_id);
@@ -293,10 +300,11 @@ impl Host {
         to_value(&payload)
     }
 
-    /// Analyzes the service's recent traces off the editor's threads and draws the report.
-    async fn analyze(&self, p: AnalyzeParams) -> Result<Value> {
+    /// The service's most recent traces (kept in the cache for opening them later), or an
+    /// error naming `command` when there are none.
+    async fn recent_traces(&self, p: &RecentParams, command: &str) -> Result<Vec<Arc<Trace>>> {
         if p.service.trim().is_empty() {
-            return Err(Error::invalid("Which service? e.g. :VitalsAnalyze frontend"));
+            return Err(Error::invalid(format!("Which service? e.g. :{command} frontend")));
         }
         let args = SearchArgs {
             service: p.service.clone(),
@@ -306,17 +314,21 @@ impl Host {
         };
         let traces = self.provider()?.search(&args.to_query()?).await?;
         if traces.is_empty() {
-            return Err(Error::invalid(format!("No traces of {} in the last {} to analyze", p.service, p.lookback)));
+            return Err(Error::invalid(format!("No traces of {} in the last {}", p.service, p.lookback)));
         }
-        {
-            let mut state = self.state();
-            for trace in &traces {
-                state.traces.put(trace.id, Arc::clone(trace));
-            }
+        let mut state = self.state();
+        for trace in &traces {
+            state.traces.put(trace.id, Arc::clone(trace));
         }
+        Ok(traces)
+    }
+
+    /// Analyzes the service's recent traces off the editor's threads and draws the report.
+    async fn analyze(&self, p: RecentParams) -> Result<Value> {
+        let traces = self.recent_traces(&p, "VitalsAnalyze").await?;
         let title = format!("{}, last {}", p.service, p.lookback);
         let options = Options { slow_query_ns: p.slow_query_ms.saturating_mul(1_000_000) };
-        let payload = tokio::task::spawn_blocking(move || {
+        let payload = off_thread(move || {
             let mut result = analyze(&traces, &options);
             explain_report(&mut result);
             let drawn = report::render(&result, &title);
@@ -325,8 +337,34 @@ impl Host {
                 items: drawn.items,
             }
         })
-        .await
-        .map_err(|e| Error::invalid(format!("the analysis failed: {e}")))?;
+        .await?;
+        to_value(&payload)
+    }
+
+    /// The aggregated flame graph of the service's recent traces.
+    async fn flame(&self, p: RecentParams) -> Result<Value> {
+        let traces = self.recent_traces(&p, "VitalsFlame").await?;
+        let title = format!("{}, last {}", p.service, p.lookback);
+        let payload = off_thread(move || {
+            let flame = aggregate(traces.iter().map(|t| &**t), Some(&p.service));
+            let drawn = render::aggregate::render(&flame, &title, p.width.max(40));
+            let items = drawn
+                .targets
+                .iter()
+                .filter_map(|target| {
+                    let example = flame.nodes[target.span].example?;
+                    Some(FlameItem {
+                        line: target.line,
+                        start: target.start,
+                        end: target.end,
+                        trace_id: example.trace_id.to_string(),
+                        span_id: example.span_id.to_string(),
+                    })
+                })
+                .collect();
+            FlamePayload { drawing: Drawing::new(format!("Vitals flame graph: {title}"), &drawn), items }
+        })
+        .await?;
         to_value(&payload)
     }
 

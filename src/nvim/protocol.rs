@@ -51,19 +51,22 @@ pub struct OpenTraceParams {
     pub span_id: String,
 }
 
-/// `:VitalsAnalyze`: which service's recent traces, and how many.
+/// `:VitalsAnalyze` and `:VitalsFlame`: which service's recent traces, and how many.
 #[derive(Deserialize)]
 #[serde(default)]
-pub struct AnalyzeParams {
+pub struct RecentParams {
     pub service: String,
     pub lookback: String,
     pub limit: usize,
+    /// Analysis only: database calls at least this long are slow queries.
     pub slow_query_ms: u64,
+    /// Aggregated flame graph only: the columns to draw in.
+    pub width: usize,
 }
 
-impl Default for AnalyzeParams {
+impl Default for RecentParams {
     fn default() -> Self {
-        AnalyzeParams { service: String::new(), lookback: "1h".into(), limit: 50, slow_query_ms: 500 }
+        RecentParams { service: String::new(), lookback: "1h".into(), limit: 50, slow_query_ms: 500, width: 120 }
     }
 }
 
@@ -73,6 +76,25 @@ pub struct AnalyzePayload {
     #[serde(flatten)]
     pub drawing: Drawing,
     pub items: Vec<ReportItem>,
+}
+
+/// The aggregated flame graph: its drawing, and the example span of each bar.
+#[derive(Serialize)]
+pub struct FlamePayload {
+    #[serde(flatten)]
+    pub drawing: Drawing,
+    pub items: Vec<FlameItem>,
+}
+
+/// A bar (or a line of the list) of the aggregated flame graph: 0-based line and byte
+/// columns, and the longest span on that call path.
+#[derive(Serialize)]
+pub struct FlameItem {
+    pub line: usize,
+    pub start: usize,
+    pub end: usize,
+    pub trace_id: String,
+    pub span_id: String,
 }
 
 #[derive(Deserialize, Default)]

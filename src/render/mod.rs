@@ -2,6 +2,7 @@
 //! named by *semantic* groups. The same output feeds the Neovim float (groups become
 //! highlight groups), the terminal (groups become ANSI colours) and, later, LSP hovers.
 
+pub mod aggregate;
 pub mod ansi;
 mod canvas;
 mod critical;

@@ -13,12 +13,16 @@ pub struct Palette<'t> {
 
 impl<'t> Palette<'t> {
     pub fn of(trace: &'t Trace) -> Self {
-        let index = trace
-            .services()
-            .into_iter()
-            .enumerate()
-            .map(|(i, service)| (service, (i % SERVICE_COLOURS as usize) as u8))
-            .collect();
+        Palette::numbered(trace.services())
+    }
+
+    /// Colours services in the order given.
+    pub fn numbered(services: impl IntoIterator<Item = &'t str>) -> Self {
+        let mut index = HashMap::new();
+        for service in services {
+            let next = (index.len() % SERVICE_COLOURS as usize) as u8;
+            index.entry(service).or_insert(next);
+        }
         Palette { index }
     }
 

@@ -90,3 +90,36 @@ it("<CR> on a finding with a code location jumps to that line in the local check
   assert(vim.api.nvim_win_get_cursor(0)[1] == 7)
   vim.cmd.cd(before)
 end)
+
+it(":VitalsFlame merges a service's traces into one flame graph; <CR> opens a path's longest span", function()
+  assert(vim.fn.isdirectory(hotrod) == 1, "this test reads the shared HotROD captures in " .. hotrod .. "; it is missing")
+  h.setup({ trace_provider = "file", trace_endpoint = hotrod })
+  vim.cmd("VitalsFlame driver")
+  local buf
+  h.wait_for("the flame float", function()
+    for _, win in ipairs(h.floats()) do
+      if vim.bo[vim.api.nvim_win_get_buf(win)].filetype == "vitals-flame" then
+        buf = vim.api.nvim_win_get_buf(win)
+        return true
+      end
+    end
+  end)
+  local text = table.concat(h.lines(buf), "\n")
+  assert(text:find("Aggregated flame graph · driver, last 1h · 3 traces", 1, true), text)
+  assert(text:find("driver: driver.DriverService/FindNearest  100.0%", 1, true), "driver's entry span holds all its time\n" .. text)
+  assert(not text:find("frontend", 1, true), "only driver's call paths, not its callers\n" .. text)
+  local ranked = h.find_line(buf, "› redis-manual GetDriver")
+  assert(ranked, text)
+  -- Three captures call driver, each with 13 GetDriver calls.
+  assert(h.lines(buf)[ranked]:find("^%s+%d+%.%d%%%s+%S+%s+39%s"), "the GetDriver calls of all traces merge into one path\n" .. text)
+  vim.api.nvim_win_set_cursor(0, { ranked, #h.lines(buf)[ranked] - 3 })
+  h.press("<CR>")
+  local view = h.wait_view()
+  h.press("<CR>")
+  h.wait_for("the span details", function()
+    return vim.bo[vim.api.nvim_get_current_buf()].filetype == "vitals-span"
+  end)
+  local details = table.concat(h.lines(vim.api.nvim_get_current_buf()), "\n")
+  assert(details:find("redis-manual: GetDriver", 1, true), details)
+  assert(view.view == "waterfall")
+end)

@@ -1,0 +1,80 @@
+---@mod vitals.flame :VitalsFlame, the aggregated flame graph of a service's recent traces
+
+local client = require("vitals.client")
+local config = require("vitals.config")
+local float = require("vitals.ui.float")
+local notify = require("vitals.notify")
+
+local M = {}
+
+---@class vitals.FlameItem
+---@field line integer 0-based line
+---@field start integer 0-based byte column where the bar (or list entry) starts
+---@field end integer byte column where it ends
+---@field trace_id string the trace of the longest span on this call path
+---@field span_id string that span
+
+local FOOTER = "q close · <CR> open the longest span of this path"
+
+---The item under a 1-based line and 0-based byte column: the bar there, or the nearest
+---one to its left on that line.
+---@param items vitals.FlameItem[]
+---@param line integer
+---@param col integer
+---@return vitals.FlameItem?
+function M.item_at(items, line, col)
+  local best
+  for _, item in ipairs(items) do
+    if item.line + 1 == line and item.start <= col then
+      if col < item["end"] then
+        return item
+      end
+      if not best or item.start > best.start then
+        best = item
+      end
+    end
+  end
+  return best
+end
+
+---Shows an aggregated flame graph the host has drawn (the answer to `flame`).
+---@param payload table the host's FlamePayload
+---@return integer buf
+function M.show(payload)
+  local buf, win = float.open(payload, { footer = FOOTER, filetype = "vitals-flame" })
+  local function close()
+    float.close(win)
+  end
+  float.map(buf, {
+    q = { close, "close" },
+    ["<Esc>"] = { close, "close" },
+    ["<CR>"] = {
+      function()
+        local cursor = vim.api.nvim_win_get_cursor(0)
+        local item = M.item_at(payload.items or {}, cursor[1], cursor[2])
+        if not item then
+          return notify.info("No call path under the cursor")
+        end
+        require("vitals.ui.trace_view").open(item.trace_id, { span_id = item.span_id, view = "waterfall" })
+      end,
+      "open the longest span of this call path",
+    },
+  })
+  return buf
+end
+
+---Draws the aggregated flame graph of a service's recent traces (see |:VitalsFlame|).
+---@param service? string prompted for when missing
+function M.open(service)
+  require("vitals.search").with_service(service, "Flame graph of which service?", function(chosen)
+    local options = config.options.analyze
+    client.fetch("flame", {
+      service = chosen,
+      lookback = options.lookback,
+      limit = options.limit,
+      width = float.content_width(),
+    }, ("aggregating %s…"):format(chosen), M.show)
+  end)
+end
+
+return M

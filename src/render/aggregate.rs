@@ -1,0 +1,177 @@
+//! The aggregated flame graph as text: an icicle of call paths where width is the share of
+//! self time across all traces (not a timeline), heaviest paths on the left, then the
+//! paths with the most self time as a list, since narrow bars cannot hold their names.
+//!
+//! The targets of the drawing name *nodes* of the [`AggregateFlame`] (in `Target::span`),
+//! so the editor can open each node's example trace.
+
+use super::canvas::{BAR, Row};
+use super::palette::Palette;
+use super::style::{Group, Rendered, StyledLine};
+use super::units::{duration, truncate};
+use crate::analysis::aggregate::AggregateFlame;
+use crate::analysis::findings::percent;
+
+const MIN_WIDTH: usize = 40;
+/// Rows of the icicle beyond which deeper paths are left to the list.
+const MAX_DEPTH: usize = 40;
+const TOP_PATHS: usize = 10;
+
+pub fn render(flame: &AggregateFlame, title: &str, width: usize) -> Rendered {
+    let width = width.max(MIN_WIDTH);
+    let palette = Palette::numbered(flame.nodes.iter().skip(1).map(|n| &*n.service));
+    let total = flame.nodes.first().map_or(0, |root| root.total_ns);
+    let mut out = Rendered::default();
+    let mut heading = StyledLine::default();
+    heading.push(&format!("Aggregated flame graph · {title}"), Some(Group::Title));
+    heading.push(
+        &format!(
+            " · {} trace{} · {} of self time",
+            flame.traces,
+            if flame.traces == 1 { "" } else { "s" },
+            duration(total)
+        ),
+        Some(Group::Dim),
+    );
+    out.lines.push(heading);
+    out.lines.push(dim("width = share of self time on each call path, heaviest first (not a timeline)"));
+    if flame.nodes.len() <= 1 || total == 0 {
+        out.lines.push(StyledLine::plain("(no spans to aggregate)"));
+        return out;
+    }
+
+    let col = |ns: u64| (ns as u128 * width as u128 / total as u128) as usize;
+    // Where each node starts (in ns from the left), and where its next child goes.
+    let mut start = vec![0u64; flame.nodes.len()];
+    let mut next_child = vec![0u64; flame.nodes.len()];
+    let mut depth = vec![0usize; flame.nodes.len()];
+    let mut rows: Vec<Row> = Vec::new();
+    let mut hidden = 0usize;
+    for (i, node) in flame.nodes.iter().enumerate().skip(1) {
+        let parent = node.parent.unwrap_or(0);
+        start[i] = next_child[parent];
+        next_child[parent] += node.total_ns;
+        next_child[i] = start[i];
+        depth[i] = if parent == 0 { 0 } else { depth[parent] + 1 };
+        let (c0, c1) = (col(start[i]), col(start[i] + node.total_ns).min(width));
+        if c1 <= c0 || depth[i] >= MAX_DEPTH {
+            hidden += 1;
+            continue;
+        }
+        while rows.len() <= depth[i] {
+            rows.push(Row::new(width));
+        }
+        let row = &mut rows[depth[i]];
+        let bar = c1 - c0;
+        let inner = if bar >= 2 { bar - 1 } else { bar };
+        row.fill(c0, inner, BAR, Some(palette.text(&node.service, false)), Some(i));
+        let share = percent(node.total_ns, total);
+        if let Some(label) = label(&node.service, &node.operation, share, inner) {
+            row.put(c0, &label, Some(palette.bar(&node.service, false)), Some(i));
+        }
+    }
+    for row in rows {
+        let (line, targets) = row.into_line(out.lines.len());
+        out.lines.push(line);
+        out.targets.extend(targets);
+    }
+    if hidden > 0 {
+        out.lines.push(dim(&format!("{hidden} paths too narrow (or deep) to draw; the list below ranks them all")));
+    }
+
+    out.lines.push(StyledLine::default());
+    let mut heading = StyledLine::default();
+    heading.push("Most self time", Some(Group::Title));
+    heading.push("   share      self   calls  path", Some(Group::Dim));
+    out.lines.push(heading);
+    let mut ranked: Vec<usize> = (1..flame.nodes.len()).collect();
+    ranked.sort_by_key(|&i| std::cmp::Reverse(flame.nodes[i].self_ns));
+    for i in ranked.into_iter().take(TOP_PATHS) {
+        let node = &flame.nodes[i];
+        let mut line = StyledLine::default();
+        let share = percent(node.self_ns, total);
+        line.push(
+            &format!("  {share:>5.1}%  {:>8}  {:>6}  ", duration(node.self_ns), node.count),
+            Some(Group::Duration),
+        );
+        let start = line.text.len();
+        line.push(&path(flame, i, width.saturating_sub(line.width())), Some(Group::Label));
+        let end = line.text.len();
+        out.targets.push(super::style::Target { line: out.lines.len(), start, end, span: i });
+        out.lines.push(line);
+    }
+    out
+}
+
+/// `web GET /checkout › api PlaceOrder › db SELECT`, cut from the left when too long.
+fn path(flame: &AggregateFlame, node: usize, room: usize) -> String {
+    let mut parts = Vec::new();
+    let mut current = Some(node);
+    while let Some(i) = current.filter(|&i| i != 0) {
+        parts.push(format!("{} {}", flame.nodes[i].service, flame.nodes[i].operation));
+        current = flame.nodes[i].parent;
+    }
+    parts.reverse();
+    let full = parts.join(" › ");
+    let length = full.chars().count();
+    if length <= room || room < 2 {
+        return truncate(&full, room);
+    }
+    let tail: String = full.chars().skip(length - (room - 1)).collect();
+    format!("…{tail}")
+}
+
+fn label(service: &str, operation: &str, share: f64, room: usize) -> Option<String> {
+    [format!("{service}: {operation}  {share:.1}%"), format!("{operation}  {share:.1}%"), operation.to_string()]
+        .into_iter()
+        .find(|candidate| candidate.chars().count() <= room)
+        .or_else(|| (room >= 4).then(|| truncate(operation, room)))
+}
+
+fn dim(text: &str) -> StyledLine {
+    let mut line = StyledLine::default();
+    line.push(text, Some(Group::Dim));
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::aggregate::aggregate;
+    use crate::analysis::testing::trace;
+
+    #[test]
+    fn widths_follow_self_time_and_the_list_ranks_paths() {
+        let t = trace(&[
+            (1, 0, "web", "GET /checkout", 0, 100),
+            (2, 1, "db", "SELECT orders", 0, 75),
+            (3, 1, "cache", "GET", 80, 5),
+        ])
+        .done();
+        let flame = aggregate([&t], None);
+        let out = render(&flame, "web", 100);
+        let text = out.plain_text();
+        assert!(text.contains("1 trace · 100ms of self time"), "{text}");
+        let row = |needle: &str| out.lines.iter().position(|l| l.text.contains(needle)).unwrap();
+        let second = row("SELECT orders  75.0%");
+        let line = &out.lines[second].text;
+        assert!(line.starts_with("db: SELECT orders"), "heaviest on the left\n{text}");
+        let cache = out.targets.iter().find(|t| t.line == second && &*flame.nodes[t.span].service == "cache").unwrap();
+        let cache_column = line[..cache.start].chars().count();
+        assert_eq!(cache_column, 75, "the select takes 75% of 100 columns, then the cache\n{text}");
+        let ranked = row("Most self time");
+        assert!(
+            out.lines[ranked + 1].text.contains("75.0%")
+                && out.lines[ranked + 1].text.contains("web GET /checkout › db SELECT orders"),
+            "{text}"
+        );
+        let target = out.targets.iter().find(|t| t.line == ranked + 1).unwrap();
+        assert_eq!(&*flame.nodes[target.span].operation, "SELECT orders");
+    }
+
+    #[test]
+    fn nothing_to_aggregate_says_so() {
+        let flame = aggregate(std::iter::empty(), Some("web"));
+        assert!(render(&flame, "web", 80).plain_text().contains("no spans to aggregate"));
+    }
+}
