@@ -63,6 +63,10 @@ end, {
   end,
 })
 
+command("VitalsCompare", function(opts)
+  require("vitals").compare(opts.fargs[1], opts.fargs[2])
+end, { nargs = "+", desc = "Compare two traces: {trace-a} {trace-b}" })
+
 command("VitalsConfigure", function()
   require("vitals").configure()
 end, { desc = "Choose the trace backend and test the connection" })

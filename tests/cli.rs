@@ -111,3 +111,30 @@ fn flame_merges_a_services_traces_into_call_paths_by_self_time() {
     let (ok, people, _) = vitals(&["flame", "--input", input, "--service", "driver", "--width", "100"]);
     assert!(ok && people.contains("redis-manual: GetDriver") && people.contains("Most self time"), "{people}");
 }
+
+#[test]
+fn diff_compares_two_trace_files_structure_and_latency() {
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/jaeger-hotrod");
+    assert!(folder.is_dir(), "this test reads the HotROD captures in {}; it is missing", folder.display());
+    let file = |name: &str| folder.join(name).display().to_string();
+    let (positive, near_miss) = (file("n_plus_one_positive.json"), file("n_plus_one_near_miss.json"));
+    let (ok, stdout, stderr) = vitals(&["diff", &positive, &near_miss, "--json"]);
+    assert!(ok, "{stderr}");
+    let diff: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(diff["before"]["trace_id"], "ea6db5d7b317ca1a5e2c4e0e7cea53ce");
+    let nodes = diff["nodes"].as_array().unwrap();
+    let get_driver = nodes.iter().find(|n| n["operation"] == "GetDriver").unwrap();
+    assert_eq!((&get_driver["change"], &get_driver["before"]["count"]), (&"removed".into(), &13.into()));
+    assert!(get_driver["after"].is_null());
+    let http = nodes.iter().find(|n| n["operation"] == "HTTP GET").unwrap();
+    assert_eq!((&http["change"], &http["after"]["count"]), (&"added".into(), &11.into()));
+    let root = nodes.iter().find(|n| n["operation"] == "GET /dispatch").unwrap();
+    let (before, after) =
+        (root["before"]["duration_ns"].as_i64().unwrap(), root["after"]["duration_ns"].as_i64().unwrap());
+    assert_eq!(root["delta_ns"].as_i64().unwrap(), after - before);
+
+    let (ok, people, _) = vitals(&["diff", &positive, &positive, "--width", "100"]);
+    assert!(ok && people.contains("Δ 0") && people.contains("Structure: 0 paths changed"), "{people}");
+    let (ok, _, stderr) = vitals(&["diff", &positive, "no-such-trace", "--provider", "file", "--endpoint", &positive]);
+    assert!(!ok && stderr.contains("no-such-trace"), "{stderr}");
+}

@@ -1,4 +1,4 @@
----@mod vitals.analyze :VitalsAnalyze, the report float of a service's recent traces
+---@mod vitals.analyze Report floats: :VitalsAnalyze, :VitalsCompare, :VitalsRegressions
 
 local client = require("vitals.client")
 local config = require("vitals.config")
@@ -103,6 +103,16 @@ function M.analyze(service)
       slow_query_ms = options.slow_query_ms,
     }, ("analyzing %s…"):format(chosen), M.show)
   end)
+end
+
+---Compares two traces and opens the comparison (see |:VitalsCompare|).
+---@param a? string the first trace id (before)
+---@param b? string the second trace id (after)
+function M.compare(a, b)
+  if not a or a == "" or not b or b == "" then
+    return notify.error("Which traces? e.g. :VitalsCompare {trace-a} {trace-b}")
+  end
+  client.fetch("compare", { a = a, b = b, width = float.content_width() }, ("comparing %s and %s…"):format(a, b), M.show)
 end
 
 return M

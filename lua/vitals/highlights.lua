@@ -37,6 +37,12 @@ function M.define()
   end
   local error_fg = vim.api.nvim_get_hl(0, { name = "DiagnosticError", link = false }).fg
   set(0, "VitalsFlameError", { bg = error_fg or "#e06c75", fg = "#ffffff", bold = true, default = true })
+  local slower = vim.api.nvim_get_hl(0, { name = "DiagnosticError", link = false }).fg or "#e06c75"
+  local faster = vim.api.nvim_get_hl(0, { name = "DiagnosticOk", link = false }).fg or "#98c379"
+  set(0, "VitalsSlower", { fg = slower, default = true })
+  set(0, "VitalsSlowerLabel", { bg = slower, fg = "#1c1c1c", default = true })
+  set(0, "VitalsFaster", { fg = faster, default = true })
+  set(0, "VitalsFasterLabel", { bg = faster, fg = "#1c1c1c", default = true })
   set(0, "VitalsCriticalPath", { fg = M.critical, default = true })
   set(0, "VitalsCriticalLabel", { bg = M.critical, fg = "#1c1c1c", bold = true, default = true })
 end

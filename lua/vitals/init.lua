@@ -33,6 +33,13 @@ function M.analyze(service)
   require("vitals.analyze").analyze(service)
 end
 
+---Compares two traces (see |:VitalsCompare|).
+---@param a string the first trace id (before)
+---@param b string the second trace id (after)
+function M.compare(a, b)
+  require("vitals.analyze").compare(a, b)
+end
+
 ---Opens the aggregated flame graph of a service's recent traces (see |:VitalsFlame|).
 ---@param service? string prompted for when missing
 function M.flame(service)

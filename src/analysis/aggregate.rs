@@ -23,6 +23,8 @@ pub struct PathNode {
     pub operation: Arc<str>,
     /// Spans merged into this node.
     pub count: usize,
+    /// The spans' durations added up (what a comparison calls the path's latency).
+    pub duration_ns: u64,
     pub self_ns: u64,
     /// Self time of this node and everything below it.
     pub total_ns: u64,
@@ -87,13 +89,14 @@ struct Node {
     parent: Option<u32>,
     name: u32,
     count: usize,
+    duration_ns: u64,
     self_ns: u64,
     example: Option<(u64, TraceId, SpanId)>,
 }
 
 impl Node {
     fn new(parent: Option<u32>, name: u32) -> Self {
-        Node { parent, name, count: 0, self_ns: 0, example: None }
+        Node { parent, name, count: 0, duration_ns: 0, self_ns: 0, example: None }
     }
 }
 
@@ -120,9 +123,10 @@ impl Builder {
             let node = self.node(parent_node, trace, span);
             node_of[span] = node;
             let merged = &mut self.nodes[node as usize];
-            merged.count += 1;
-            merged.self_ns += own[span];
             let s = &trace.spans[span];
+            merged.count += 1;
+            merged.duration_ns += s.duration_ns;
+            merged.self_ns += own[span];
             if merged.example.is_none_or(|(longest, ..)| s.duration_ns > longest) {
                 merged.example = Some((s.duration_ns, trace.id, s.span_id));
             }
@@ -187,6 +191,7 @@ impl Builder {
                     service,
                     operation,
                     count: node.count,
+                    duration_ns: node.duration_ns,
                     self_ns: node.self_ns,
                     total_ns: total[old],
                     example,

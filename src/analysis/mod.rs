@@ -3,6 +3,7 @@
 
 pub mod aggregate;
 pub mod calls;
+pub mod compare;
 pub mod critical_path;
 pub mod dependencies;
 pub mod findings;

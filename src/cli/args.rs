@@ -70,6 +70,9 @@ pub enum Command {
     /// Merge many traces into one flame graph of call paths weighted by self time: where a
     /// service spends its time, like a CPU profile.
     Flame(FlameFlags),
+    /// Compare two traces: call paths added, removed, run more or fewer times, and the
+    /// latency of each matched path, with a differential flame graph.
+    Diff(DiffFlags),
     /// Receive traces over OTLP/HTTP into the local trace store, as a standalone process.
     Serve(ServeFlags),
     /// Try the embedded default: receive a demo shop's traces over OTLP, then show them.
@@ -108,6 +111,22 @@ pub struct FlameFlags {
     pub width: Option<usize>,
     /// Print the call paths as JSON: `traces`, and `nodes` each with `parent` (an index),
     /// `service`, `operation`, `count`, `self_ns`, `total_ns` and an `example` span.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DiffFlags {
+    #[command(flatten)]
+    pub provider: ProviderFlags,
+    /// The first trace (before): a trace file, or a trace id to fetch from the provider.
+    pub a: String,
+    /// The second trace (after), likewise.
+    pub b: String,
+    /// Columns to draw in (default: the terminal's width, or 120).
+    #[arg(long)]
+    pub width: Option<usize>,
+    /// Print the comparison as JSON: `before`, `after` and every call path in `nodes`.
     #[arg(long)]
     pub json: bool,
 }

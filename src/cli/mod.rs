@@ -4,6 +4,7 @@
 mod analyze;
 mod args;
 mod demo;
+mod diff;
 mod flame;
 mod serve;
 
@@ -31,6 +32,7 @@ pub fn run(command: Command) -> ExitCode {
         }
         Command::Analyze(flags) => analyze::analyze(flags),
         Command::Flame(flags) => flame::flame(flags),
+        Command::Diff(flags) => block_on(diff::diff(flags)),
         Command::Serve(flags) => block_on(serve::serve(flags)),
         Command::Demo(flags) => block_on(demo::demo(flags)),
         Command::Nvim => unreachable!("the Neovim host is not a terminal command"),

@@ -13,12 +13,13 @@ use nvim_rs::{Handler, Neovim};
 use rmpv::Value;
 
 use super::protocol::{
-    self, AnalyzePayload, Drawing, FlameItem, FlamePayload, OpenTraceParams, RecentParams, SearchItem, ServiceParams,
-    ViewActionParams, params, to_value,
+    self, AnalyzePayload, CompareParams, Drawing, FlameItem, FlamePayload, OpenTraceParams, RecentParams, SearchItem,
+    ServiceParams, ViewActionParams, params, to_value,
 };
 use super::views::{Switch, Views};
 use crate::analysis::TraceSummary;
 use crate::analysis::aggregate::aggregate;
+use crate::analysis::compare::compare;
 use crate::analysis::report::{Options, analyze};
 use crate::collector::supervisor::Receiver;
 use crate::config::{ProviderConfig, ProviderKind};
@@ -245,6 +246,7 @@ impl Host {
             "view_action" => self.view_action(params(raw)?),
             "analyze" => self.analyze(params(raw)?).await,
             "flame" => self.flame(params(raw)?).await,
+            "compare" => self.compare(params(raw)?).await,
             "close_view" => {
                 let ViewActionParams { view_id, .. } = params(raw)?;
                 self.state().views.close(view_id);
@@ -279,6 +281,20 @@ impl Host {
         to_value(&items)
     }
 
+    /// A trace by id: from the cache, else from the provider (then cached).
+    async fn trace(&self, id: &str) -> Result<Arc<Trace>> {
+        let key = TraceId::from_text(id).0;
+        let cached = self.state().traces.get(&key).cloned();
+        match cached {
+            Some(trace) => Ok(trace),
+            None => {
+                let trace = self.provider()?.trace(id).await?;
+                self.state().traces.put(key, Arc::clone(&trace));
+                Ok(trace)
+            }
+        }
+    }
+
     async fn open_trace(&self, p: OpenTraceParams) -> Result<Value> {
         let id = p.trace_id.trim();
         if id.is_empty() {
@@ -286,16 +302,7 @@ impl Host {
                 "Which trace? Give a trace id, e.g. :VitalsTrace 4bf92f3577b34da6a3ce929d0e0e4736",
             ));
         }
-        let key = TraceId::from_text(id).0;
-        let cached = self.state().traces.get(&key).cloned();
-        let trace = match cached {
-            Some(trace) => trace,
-            None => {
-                let trace = self.provider()?.trace(id).await?;
-                self.state().traces.put(key, Arc::clone(&trace));
-                trace
-            }
-        };
+        let trace = self.trace(id).await?;
         let payload = self.state().views.open(trace, p.view, p.width.max(20), p.span_id.trim());
         to_value(&payload)
     }
@@ -363,6 +370,24 @@ impl Host {
                 })
                 .collect();
             FlamePayload { drawing: Drawing::new(format!("Vitals flame graph: {title}"), &drawn), items }
+        })
+        .await?;
+        to_value(&payload)
+    }
+
+    /// Two traces compared: structure, latency and the differential flame graph.
+    async fn compare(&self, p: CompareParams) -> Result<Value> {
+        let (a, b) = (p.a.trim(), p.b.trim());
+        if a.is_empty() || b.is_empty() {
+            return Err(Error::invalid("Which traces? e.g. :VitalsCompare {trace-a} {trace-b}"));
+        }
+        let (before, after) = futures::try_join!(self.trace(a), self.trace(b))?;
+        let payload = off_thread(move || {
+            let drawn = render::compare::render(&compare(&before, &after), p.width.max(60));
+            AnalyzePayload {
+                drawing: Drawing::new("Vitals comparison".to_string(), &drawn.rendered),
+                items: drawn.items,
+            }
         })
         .await?;
         to_value(&payload)

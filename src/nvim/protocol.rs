@@ -70,7 +70,17 @@ impl Default for RecentParams {
     }
 }
 
-/// The report float: its drawing, and what each of its lines opens.
+/// `:VitalsCompare {a} {b}`: two trace ids, and the columns to draw in.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct CompareParams {
+    pub a: String,
+    pub b: String,
+    pub width: usize,
+}
+
+/// A report float (analysis, comparison, regressions): its drawing, and what each of its
+/// lines opens.
 #[derive(Serialize)]
 pub struct AnalyzePayload {
     #[serde(flatten)]

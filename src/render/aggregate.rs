@@ -5,16 +5,14 @@
 //! The targets of the drawing name *nodes* of the [`AggregateFlame`] (in `Target::span`),
 //! so the editor can open each node's example trace.
 
-use super::canvas::{BAR, Row};
+use super::icicle::{self, Bar};
 use super::palette::Palette;
 use super::style::{Group, Rendered, StyledLine};
-use super::units::{duration, truncate};
+use super::units::duration;
 use crate::analysis::aggregate::AggregateFlame;
 use crate::analysis::findings::percent;
 
 const MIN_WIDTH: usize = 40;
-/// Rows of the icicle beyond which deeper paths are left to the list.
-const MAX_DEPTH: usize = 40;
 const TOP_PATHS: usize = 10;
 
 pub fn render(flame: &AggregateFlame, title: &str, width: usize) -> Rendered {
@@ -34,49 +32,37 @@ pub fn render(flame: &AggregateFlame, title: &str, width: usize) -> Rendered {
         Some(Group::Dim),
     );
     out.lines.push(heading);
-    out.lines.push(dim("width = share of self time on each call path, heaviest first (not a timeline)"));
+    out.lines.push(StyledLine::styled(
+        "width = share of self time on each call path, heaviest first (not a timeline)",
+        Group::Dim,
+    ));
     if flame.nodes.len() <= 1 || total == 0 {
         out.lines.push(StyledLine::plain("(no spans to aggregate)"));
         return out;
     }
 
-    let col = |ns: u64| (ns as u128 * width as u128 / total as u128) as usize;
-    // Where each node starts (in ns from the left), and where its next child goes.
-    let mut start = vec![0u64; flame.nodes.len()];
-    let mut next_child = vec![0u64; flame.nodes.len()];
-    let mut depth = vec![0usize; flame.nodes.len()];
-    let mut rows: Vec<Row> = Vec::new();
-    let mut hidden = 0usize;
-    for (i, node) in flame.nodes.iter().enumerate().skip(1) {
-        let parent = node.parent.unwrap_or(0);
-        start[i] = next_child[parent];
-        next_child[parent] += node.total_ns;
-        next_child[i] = start[i];
-        depth[i] = if parent == 0 { 0 } else { depth[parent] + 1 };
-        let (c0, c1) = (col(start[i]), col(start[i] + node.total_ns).min(width));
-        if c1 <= c0 || depth[i] >= MAX_DEPTH {
-            hidden += 1;
-            continue;
-        }
-        while rows.len() <= depth[i] {
-            rows.push(Row::new(width));
-        }
-        let row = &mut rows[depth[i]];
-        let bar = c1 - c0;
-        let inner = if bar >= 2 { bar - 1 } else { bar };
-        row.fill(c0, inner, BAR, Some(palette.text(&node.service, false)), Some(i));
-        let share = percent(node.total_ns, total);
-        if let Some(label) = label(&node.service, &node.operation, share, inner) {
-            row.put(c0, &label, Some(palette.bar(&node.service, false)), Some(i));
-        }
-    }
-    for row in rows {
-        let (line, targets) = row.into_line(out.lines.len());
-        out.lines.push(line);
-        out.targets.extend(targets);
-    }
-    if hidden > 0 {
-        out.lines.push(dim(&format!("{hidden} paths too narrow (or deep) to draw; the list below ranks them all")));
+    let bars: Vec<Bar> = flame
+        .nodes
+        .iter()
+        .map(|node| Bar {
+            parent: node.parent,
+            weight: node.total_ns,
+            service: &node.service,
+            operation: &node.operation,
+            note: format!("{:.1}%", percent(node.total_ns, total)),
+            fill: palette.text(&node.service, false),
+            label: palette.bar(&node.service, false),
+        })
+        .collect();
+    let icicle = icicle::draw(&bars, width, out.lines.len());
+    out.lines.extend(icicle.lines);
+    out.targets.extend(icicle.targets);
+    if icicle.hidden > 0 {
+        let hidden = icicle.hidden;
+        out.lines.push(StyledLine::styled(
+            &format!("{hidden} paths too narrow (or deep) to draw; the list below ranks them all"),
+            Group::Dim,
+        ));
     }
 
     out.lines.push(StyledLine::default());
@@ -95,43 +81,14 @@ pub fn render(flame: &AggregateFlame, title: &str, width: usize) -> Rendered {
             Some(Group::Duration),
         );
         let start = line.text.len();
-        line.push(&path(flame, i, width.saturating_sub(line.width())), Some(Group::Label));
+        let room = width.saturating_sub(line.width());
+        let at = |n: usize| (flame.nodes[n].parent, &*flame.nodes[n].service, &*flame.nodes[n].operation);
+        line.push(&icicle::path_name(i, at, room), Some(Group::Label));
         let end = line.text.len();
         out.targets.push(super::style::Target { line: out.lines.len(), start, end, span: i });
         out.lines.push(line);
     }
     out
-}
-
-/// `web GET /checkout › api PlaceOrder › db SELECT`, cut from the left when too long.
-fn path(flame: &AggregateFlame, node: usize, room: usize) -> String {
-    let mut parts = Vec::new();
-    let mut current = Some(node);
-    while let Some(i) = current.filter(|&i| i != 0) {
-        parts.push(format!("{} {}", flame.nodes[i].service, flame.nodes[i].operation));
-        current = flame.nodes[i].parent;
-    }
-    parts.reverse();
-    let full = parts.join(" › ");
-    let length = full.chars().count();
-    if length <= room || room < 2 {
-        return truncate(&full, room);
-    }
-    let tail: String = full.chars().skip(length - (room - 1)).collect();
-    format!("…{tail}")
-}
-
-fn label(service: &str, operation: &str, share: f64, room: usize) -> Option<String> {
-    [format!("{service}: {operation}  {share:.1}%"), format!("{operation}  {share:.1}%"), operation.to_string()]
-        .into_iter()
-        .find(|candidate| candidate.chars().count() <= room)
-        .or_else(|| (room >= 4).then(|| truncate(operation, room)))
-}
-
-fn dim(text: &str) -> StyledLine {
-    let mut line = StyledLine::default();
-    line.push(text, Some(Group::Dim));
-    line
 }
 
 #[cfg(test)]

@@ -17,6 +17,10 @@ fn sgr(group: Group) -> String {
         Group::Service(n) => format!("38;5;{}", SERVICE_256[n as usize % SERVICE_256.len()]),
         Group::Flame(n) => format!("48;5;{};38;5;16", SERVICE_256[n as usize % SERVICE_256.len()]),
         Group::FlameError => "41;97".to_string(),
+        Group::Slower => "31".to_string(),
+        Group::SlowerLabel => "41;97".to_string(),
+        Group::Faster => "32".to_string(),
+        Group::FasterLabel => "42;30".to_string(),
         Group::CriticalPath => "38;5;202".to_string(),
         Group::CriticalLabel => "48;5;202;38;5;16".to_string(),
     }

@@ -5,11 +5,13 @@
 pub mod aggregate;
 pub mod ansi;
 mod canvas;
+pub mod compare;
 mod critical;
 pub mod detail;
 pub mod findings;
 pub mod flame;
 mod frame;
+mod icicle;
 pub mod network;
 mod palette;
 pub mod report;

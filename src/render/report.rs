@@ -21,6 +21,13 @@ pub struct ReportItem {
     pub code: Option<CodeLocation>,
 }
 
+impl ReportItem {
+    /// A line that opens `span_id` in trace `trace_id`.
+    pub fn span(trace_id: String, span_id: String) -> Self {
+        ReportItem { line: 0, trace_id: Some(trace_id), span_id: Some(span_id), span_ids: Vec::new(), code: None }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct RenderedReport {
     #[serde(flatten)]
@@ -60,7 +67,9 @@ pub fn render(report: &Report, title: &str) -> RenderedReport {
     out.rendered.lines.push(heading);
     section(&mut out, &format!("Findings ({})", report.findings.len()));
     if report.findings.is_empty() {
-        out.rendered.lines.push(dim("  nothing stands out: no N+1, slow query, error or bottleneck"));
+        out.rendered
+            .lines
+            .push(StyledLine::styled("  nothing stands out: no N+1, slow query, error or bottleneck", Group::Dim));
     }
     for finding in &report.findings {
         finding_lines(&mut out, finding);
@@ -83,20 +92,14 @@ pub fn render(report: &Report, title: &str) -> RenderedReport {
     out
 }
 
-fn section(out: &mut RenderedReport, title: &str) {
+pub(super) fn section(out: &mut RenderedReport, title: &str) {
     out.rendered.lines.push(StyledLine::default());
     let mut line = StyledLine::default();
     line.push(title, Some(Group::Title));
     out.rendered.lines.push(line);
 }
 
-fn dim(text: &str) -> StyledLine {
-    let mut line = StyledLine::default();
-    line.push(text, Some(Group::Dim));
-    line
-}
-
-fn push_item(out: &mut RenderedReport, line: StyledLine, mut item: ReportItem) {
+pub(super) fn push_item(out: &mut RenderedReport, line: StyledLine, mut item: ReportItem) {
     item.line = out.rendered.lines.len();
     out.rendered.lines.push(line);
     out.items.push(item);
@@ -161,13 +164,6 @@ fn critical_path_lines(out: &mut RenderedReport, trace: &TraceAnalysis) {
         let share = if trace.duration_us == 0 { 0.0 } else { us as f64 * 100.0 / trace.duration_us as f64 };
         line.push(&format!("  {share:>5.1}%  {:>8}  ", duration(us * 1000)), Some(Group::Duration));
         line.push(&who, None);
-        let item = ReportItem {
-            line: 0,
-            trace_id: Some(trace.trace_id.clone()),
-            span_id: Some(span_id.to_string()),
-            span_ids: Vec::new(),
-            code: None,
-        };
-        push_item(out, line, item);
+        push_item(out, line, ReportItem::span(trace.trace_id.clone(), span_id.to_string()));
     }
 }

@@ -26,6 +26,12 @@ pub enum Group {
     Flame(u8),
     /// A failed span's flame-graph label.
     FlameError,
+    /// A call path that got slower (or is new) in a comparison: bars, then labels.
+    Slower,
+    SlowerLabel,
+    /// A call path that got faster in a comparison: bars, then labels.
+    Faster,
+    FasterLabel,
     /// Bar cells of a span while it is on the critical path.
     CriticalPath,
     /// Label cells over such a bar (a background colour).
@@ -45,6 +51,10 @@ impl fmt::Display for Group {
             Group::Service(n) => write!(f, "VitalsService{}", n + 1),
             Group::Flame(n) => write!(f, "VitalsFlame{}", n + 1),
             Group::FlameError => f.write_str("VitalsFlameError"),
+            Group::Slower => f.write_str("VitalsSlower"),
+            Group::SlowerLabel => f.write_str("VitalsSlowerLabel"),
+            Group::Faster => f.write_str("VitalsFaster"),
+            Group::FasterLabel => f.write_str("VitalsFasterLabel"),
             Group::CriticalPath => f.write_str("VitalsCriticalPath"),
             Group::CriticalLabel => f.write_str("VitalsCriticalLabel"),
         }
@@ -74,6 +84,13 @@ pub struct StyledLine {
 impl StyledLine {
     pub fn plain(text: impl Into<String>) -> Self {
         StyledLine { text: text.into(), highlights: Vec::new() }
+    }
+
+    /// A line of one colour.
+    pub fn styled(text: &str, group: Group) -> Self {
+        let mut line = StyledLine::default();
+        line.push(text, Some(group));
+        line
     }
 
     /// Appends text, highlighted when a group is given; returns its byte range.

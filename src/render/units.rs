@@ -40,6 +40,38 @@ pub fn age(then_ns: u64, now_ns: u64) -> String {
     }
 }
 
+/// A change in time: `+12.0ms`, `−230ms`, `0`.
+pub fn signed_duration(delta_ns: i64) -> String {
+    match delta_ns {
+        0 => "0".to_string(),
+        d if d > 0 => format!("+{}", duration(d as u64)),
+        d => format!("−{}", duration(d.unsigned_abs())),
+    }
+}
+
+/// A relative change: `+25%`, `−38%`, `+2.5%` (a true minus sign, as people write it).
+pub fn signed_percent(p: f64) -> String {
+    let sign = if p > 0.0 {
+        "+"
+    } else if p < 0.0 {
+        "−"
+    } else {
+        ""
+    };
+    let magnitude = p.abs();
+    if magnitude >= 10.0 { format!("{sign}{magnitude:.0}%") } else { format!("{sign}{magnitude:.1}%") }
+}
+
+/// Keeps the end of `text` (the most specific part of a call path) when it is too long.
+pub fn truncate_left(text: &str, room: usize) -> String {
+    let length = text.chars().count();
+    if length <= room || room < 2 {
+        return truncate(text, room);
+    }
+    let tail: String = text.chars().skip(length - (room - 1)).collect();
+    format!("…{tail}")
+}
+
 /// Cuts text to at most `max` characters, marking the cut with `…`.
 pub fn truncate(text: &str, max: usize) -> String {
     if text.chars().count() <= max {

@@ -123,3 +123,27 @@ it(":VitalsFlame merges a service's traces into one flame graph; <CR> opens a pa
   assert(details:find("redis-manual: GetDriver", 1, true), details)
   assert(view.view == "waterfall")
 end)
+
+it(":VitalsCompare shows what changed between two traces; <CR> opens a changed path", function()
+  assert(vim.fn.isdirectory(hotrod) == 1, "this test reads the shared HotROD captures in " .. hotrod .. "; it is missing")
+  h.setup({ trace_provider = "file", trace_endpoint = hotrod })
+  -- The same request with the route calls one after another, then concurrent.
+  vim.cmd("VitalsCompare fe65c5beefbe4e96119efbba3da07e99 1a4e4a7b270e9f2a0f716e3ee115218a")
+  local buf = wait_report()
+  local text = table.concat(h.lines(buf), "\n")
+  for _, expected in ipairs({ "Trace comparison", "1.12s · 40 spans", "694ms · 40 spans", "Δ −423ms (−38%)", "Structure: 0 paths changed" }) do
+    assert(text:find(expected, 1, true), "missing " .. expected .. " in\n" .. text)
+  end
+  assert(h.groups(buf).VitalsFasterLabel, "the faster paths are green in the differential flame graph")
+  local route = h.find_line(buf, "−11%  frontend GET /dispatch › frontend HTTP GET › route GET /route")
+  assert(route, text)
+  vim.api.nvim_win_set_cursor(0, { route, 0 })
+  h.press("<CR>")
+  local view = h.wait_view()
+  assert(view.trace_id == "1a4e4a7b270e9f2a0f716e3ee115218a", "opens the second trace: " .. view.trace_id)
+  h.press("<CR>")
+  h.wait_for("the span details", function()
+    return vim.bo[vim.api.nvim_get_current_buf()].filetype == "vitals-span"
+  end)
+  assert(table.concat(h.lines(vim.api.nvim_get_current_buf()), "\n"):find("route: GET /route", 1, true))
+end)

@@ -1,7 +1,9 @@
 local h = require("helpers")
 
 it("defines the commands behind a load guard", function()
-  for _, name in ipairs({ "VitalsSearch", "VitalsTrace", "VitalsConfigure", "VitalsStatus", "VitalsLog" }) do
+  local commands = { "VitalsSearch", "VitalsTrace", "VitalsAnalyze", "VitalsFlame", "VitalsCompare" }
+  vim.list_extend(commands, { "VitalsConfigure", "VitalsStatus", "VitalsLog" })
+  for _, name in ipairs(commands) do
     assert(vim.fn.exists(":" .. name) == 2, name .. " is missing")
   end
   assert(vim.g.loaded_vitals == 1)
@@ -23,6 +25,9 @@ it("highlight groups exist with default links and survive a colour scheme change
     assert(vim.api.nvim_get_hl(0, { name = "VitalsError" }).link == "DiagnosticError")
     assert(vim.api.nvim_get_hl(0, { name = "VitalsFlame3" }).bg ~= nil)
     assert(vim.api.nvim_get_hl(0, { name = "VitalsFlameError" }).bg ~= nil)
+    for _, group in ipairs({ "VitalsSlower", "VitalsFaster", "VitalsCriticalPath" }) do
+      assert(vim.api.nvim_get_hl(0, { name = group }).fg ~= nil, group)
+    end
   end
   check()
   vim.cmd("highlight clear")

@@ -1,0 +1,210 @@
+//! Two traces side by side: which call paths were added or removed, which ran more or
+//! fewer times, and how the latency of each path changed.
+//!
+//! Both traces are merged into call paths as the aggregated flame graph does (service +
+//! operation at each level from the root), and paths are matched by that key, so a
+//! request that made 12 queries before and 15 after shows as one path, "12 → 15".
+
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+use super::aggregate::{AggregateFlame, Example, PathNode, aggregate};
+use crate::model::{Trace, TraceId};
+
+/// A change is worth colouring when the path's time moved by at least this share of
+/// its own time and of the longer trace (smaller moves are noise between runs).
+const NOTABLE_SHARE: f64 = 0.10;
+const NOTABLE_OF_TRACE: f64 = 0.01;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Comparison {
+    pub before: Side,
+    pub after: Side,
+    /// Node 0 is the root; parents come before their children.
+    pub nodes: Vec<DiffNode>,
+}
+
+/// One of the two traces.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Side {
+    pub trace_id: TraceId,
+    pub root: String,
+    pub duration_ns: u64,
+    pub span_count: usize,
+}
+
+/// What happened to a call path from the first trace to the second.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    Added,
+    Removed,
+    More,
+    Fewer,
+    Same,
+}
+
+/// A call path's spans in one trace.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct PathStats {
+    pub count: usize,
+    pub duration_ns: u64,
+    pub self_ns: u64,
+    /// Self time of the path and everything below it.
+    pub total_ns: u64,
+    pub example: Option<Example>,
+}
+
+impl From<&PathNode> for PathStats {
+    fn from(node: &PathNode) -> Self {
+        PathStats {
+            count: node.count,
+            duration_ns: node.duration_ns,
+            self_ns: node.self_ns,
+            total_ns: node.total_ns,
+            example: node.example,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DiffNode {
+    pub parent: Option<usize>,
+    pub service: Arc<str>,
+    pub operation: Arc<str>,
+    pub before: Option<PathStats>,
+    pub after: Option<PathStats>,
+    pub change: Change,
+    /// After minus before, of the spans' durations added up.
+    pub delta_ns: i64,
+    /// The same as a share of before; `None` when the path is new.
+    pub delta_percent: Option<f64>,
+    /// Whether the latency moved enough to call it slower or faster.
+    pub notable: bool,
+}
+
+pub fn compare(before: &Trace, after: &Trace) -> Comparison {
+    let (a, b) = (aggregate([before], None), aggregate([after], None));
+    let mut merged = Merge::default();
+    merged.add(&a, |node, stats| node.before = Some(stats));
+    merged.add(&b, |node, stats| node.after = Some(stats));
+    let longer = before.duration_ns().max(after.duration_ns());
+    for node in &mut merged.nodes {
+        judge(node, longer);
+    }
+    Comparison { before: Side::of(before), after: Side::of(after), nodes: merged.nodes }
+}
+
+impl Side {
+    fn of(trace: &Trace) -> Side {
+        Side {
+            trace_id: trace.id,
+            root: trace.root().map_or_else(String::new, |r| format!("{}: {}", r.service(), r.operation)),
+            duration_ns: trace.duration_ns(),
+            span_count: trace.spans.len(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Merge {
+    nodes: Vec<DiffNode>,
+    index: FxHashMap<(usize, Arc<str>, Arc<str>), usize>,
+}
+
+impl Merge {
+    /// Adds one side's paths, matching each to the path with the same parent and name.
+    fn add(&mut self, flame: &AggregateFlame, mut record: impl FnMut(&mut DiffNode, PathStats)) {
+        let mut merged_of = vec![0usize; flame.nodes.len()];
+        for (i, node) in flame.nodes.iter().enumerate() {
+            let parent = node.parent.map(|p| merged_of[p]);
+            let key = (parent.unwrap_or(usize::MAX), Arc::clone(&node.service), Arc::clone(&node.operation));
+            let next = self.nodes.len();
+            let at = *self.index.entry(key).or_insert(next);
+            if at == next {
+                self.nodes.push(DiffNode {
+                    parent,
+                    service: Arc::clone(&node.service),
+                    operation: Arc::clone(&node.operation),
+                    before: None,
+                    after: None,
+                    change: Change::Same,
+                    delta_ns: 0,
+                    delta_percent: None,
+                    notable: false,
+                });
+            }
+            record(&mut self.nodes[at], PathStats::from(node));
+            merged_of[i] = at;
+        }
+    }
+}
+
+fn judge(node: &mut DiffNode, longer_ns: u64) {
+    let count = |s: Option<PathStats>| s.map_or(0, |s| s.count);
+    let time = |s: Option<PathStats>| s.map_or(0, |s| s.duration_ns);
+    let (before, after) = (count(node.before), count(node.after));
+    node.change = match (node.before.is_some(), node.after.is_some()) {
+        (false, true) => Change::Added,
+        (true, false) => Change::Removed,
+        _ if after > before => Change::More,
+        _ if after < before => Change::Fewer,
+        _ => Change::Same,
+    };
+    let (was, now) = (time(node.before), time(node.after));
+    node.delta_ns = now as i64 - was as i64;
+    node.delta_percent = (was > 0).then(|| node.delta_ns as f64 * 100.0 / was as f64);
+    let moved = node.delta_ns.unsigned_abs() as f64;
+    node.notable = moved >= NOTABLE_OF_TRACE * longer_ns as f64 && moved >= NOTABLE_SHARE * was as f64;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::testing::{MS, Run, trace};
+
+    fn checkout(queries: u64, query_ms: u64, with_cache: bool) -> Trace {
+        let mut b = trace(&[(1, 0, "web", "GET /checkout", 0, 200), (2, 1, "api", "PlaceOrder", 0, 150)]).run(
+            Run { parent: 2, first: 10, n: queries, start_ms: 1, every_ms: query_ms, duration_ms: query_ms },
+            "db",
+            "SELECT items",
+            &[],
+        );
+        if with_cache {
+            b = b.run(
+                Run { parent: 2, first: 90, n: 1, start_ms: 140, every_ms: 1, duration_ms: 5 },
+                "redis",
+                "GET",
+                &[],
+            );
+        }
+        b.done()
+    }
+
+    #[test]
+    fn paths_are_matched_by_name_and_changes_classified() {
+        let before = checkout(12, 10, true);
+        let after = checkout(4, 10, false);
+        let diff = compare(&before, &after);
+        let find = |op: &str| diff.nodes.iter().find(|n| &*n.operation == op).unwrap();
+        let items = find("SELECT items");
+        assert_eq!((items.change, items.delta_ns, items.notable), (Change::Fewer, -80 * MS as i64, true));
+        assert_eq!(items.delta_percent.map(|p| p.round()), Some(-67.0));
+        assert_eq!(find("GET").change, Change::Removed);
+        assert_eq!(find("PlaceOrder").change, Change::Same);
+        assert!(!find("GET /checkout").notable, "same duration");
+        let reverse = compare(&after, &before);
+        let cache = reverse.nodes.iter().find(|n| &*n.operation == "GET").unwrap();
+        assert_eq!((cache.change, cache.delta_percent), (Change::Added, None));
+        assert_eq!(diff.nodes[items.parent.unwrap()].operation.as_ref(), "PlaceOrder");
+    }
+
+    #[test]
+    fn a_trace_compared_with_itself_has_no_changes() {
+        let t = checkout(5, 10, true);
+        let diff = compare(&t, &t);
+        assert!(diff.nodes.iter().all(|n| n.change == Change::Same && n.delta_ns == 0 && !n.notable));
+    }
+}

@@ -1,0 +1,212 @@
+//! A comparison of two traces as text: both traces and the change in duration, a
+//! differential flame graph (the second trace's call paths weighted by self time,
+//! coloured by how each path's time changed), the structural changes, and the latency of
+//! matched paths, biggest change first. List lines open the path's longest span.
+
+use super::icicle::{self, Bar};
+use super::palette::Palette;
+use super::report::{RenderedReport, ReportItem, push_item, section};
+use super::style::{Group, StyledLine};
+use super::units::{duration, signed_duration, signed_percent};
+use crate::analysis::compare::{Change, Comparison, DiffNode, PathStats, Side};
+
+const MIN_WIDTH: usize = 60;
+const MAX_LIST: usize = 15;
+
+pub fn render(diff: &Comparison, width: usize) -> RenderedReport {
+    let width = width.max(MIN_WIDTH);
+    let mut out = RenderedReport::default();
+    let lines = &mut out.rendered.lines;
+    lines.push(StyledLine::styled("Trace comparison", Group::Title));
+    lines.push(side_line("A", &diff.before));
+    lines.push(side_line("B", &diff.after));
+    let delta = diff.after.duration_ns as i64 - diff.before.duration_ns as i64;
+    let mut change = StyledLine::plain("   Δ ");
+    change.push(&signed_duration(delta), Some(trend(delta)));
+    if diff.before.duration_ns > 0 {
+        change.push(
+            &format!(" ({})", signed_percent(delta as f64 * 100.0 / diff.before.duration_ns as f64)),
+            Some(Group::Dim),
+        );
+    }
+    lines.push(change);
+
+    flame(&mut out, diff, width);
+    structure(&mut out, diff, width);
+    latency(&mut out, diff, width);
+    out
+}
+
+fn side_line(name: &str, side: &Side) -> StyledLine {
+    let mut line = StyledLine::plain(format!("   {name} "));
+    line.push(&side.trace_id.to_string(), Some(Group::Dim));
+    line.push(&format!("  {}  ", side.root), Some(Group::Label));
+    line.push(&duration(side.duration_ns), Some(Group::Duration));
+    line.push(&format!(" · {} spans", side.span_count), Some(Group::Dim));
+    line
+}
+
+fn flame(out: &mut RenderedReport, diff: &Comparison, width: usize) {
+    section(out, "Differential flame graph: B's call paths by self time; red slower or new, green faster");
+    let palette = Palette::numbered(diff.nodes.iter().skip(1).map(|n| &*n.service));
+    let bars: Vec<Bar> = diff
+        .nodes
+        .iter()
+        .map(|node| {
+            let (fill, label) = match (node.notable || node.change == Change::Added, node.delta_ns > 0) {
+                _ if node.change == Change::Added => (Group::Slower, Group::SlowerLabel),
+                (true, true) => (Group::Slower, Group::SlowerLabel),
+                (true, false) => (Group::Faster, Group::FasterLabel),
+                (false, _) => (palette.text(&node.service, false), palette.bar(&node.service, false)),
+            };
+            Bar {
+                parent: node.parent,
+                weight: node.after.map_or(0, |s| s.total_ns),
+                service: &node.service,
+                operation: &node.operation,
+                note: note(node),
+                fill,
+                label,
+            }
+        })
+        .collect();
+    let drawn = icicle::draw(&bars, width, out.rendered.lines.len());
+    out.rendered.lines.extend(drawn.lines);
+    if drawn.hidden > 0 {
+        let text = format!("{} paths too narrow to draw; the lists below name every change", drawn.hidden);
+        out.rendered.lines.push(StyledLine::styled(&text, Group::Dim));
+    }
+}
+
+/// The change a bar's label carries: `new`, `+12.0ms`, `−30%`, or nothing.
+fn note(node: &DiffNode) -> String {
+    match (node.change, node.delta_percent) {
+        (Change::Added, _) => "new".to_string(),
+        (_, Some(p)) if node.notable => signed_percent(p),
+        _ if node.notable => signed_duration(node.delta_ns),
+        _ => String::new(),
+    }
+}
+
+fn structure(out: &mut RenderedReport, diff: &Comparison, width: usize) {
+    let changed: Vec<(usize, &DiffNode)> =
+        diff.nodes.iter().enumerate().skip(1).filter(|(_, n)| n.change != Change::Same).collect();
+    section(out, &format!("Structure: {} path{} changed", changed.len(), if changed.len() == 1 { "" } else { "s" }));
+    if changed.is_empty() {
+        out.rendered.lines.push(StyledLine::styled("  the same calls, the same number of times", Group::Dim));
+    }
+    for &(index, node) in changed.iter().take(MAX_LIST) {
+        let count = |s: Option<PathStats>| s.map_or(0, |s| s.count);
+        let (mark, what, group) = match node.change {
+            Change::Added => ("+ added  ", format!("×{}", count(node.after)), Group::Slower),
+            Change::Removed => ("− removed", format!("×{}", count(node.before)), Group::Faster),
+            Change::More => ("↑ more   ", format!("{} → {}", count(node.before), count(node.after)), Group::Slower),
+            Change::Fewer => ("↓ fewer  ", format!("{} → {}", count(node.before), count(node.after)), Group::Faster),
+            Change::Same => continue,
+        };
+        let mut line = StyledLine::default();
+        line.push(&format!("  {mark} "), Some(group));
+        line.push(&format!("{what:>9}  "), Some(Group::Duration));
+        let room = width.saturating_sub(line.width());
+        line.push(&path(diff, index, room), Some(Group::Label));
+        push_example(out, line, node);
+    }
+    more(out, changed.len());
+}
+
+fn latency(out: &mut RenderedReport, diff: &Comparison, width: usize) {
+    let mut matched: Vec<(usize, &DiffNode)> =
+        diff.nodes.iter().enumerate().skip(1).filter(|(_, n)| n.before.is_some() && n.after.is_some()).collect();
+    matched.sort_by_key(|(_, n)| std::cmp::Reverse(n.delta_ns.unsigned_abs()));
+    section(out, "Latency of matched paths, biggest change first");
+    let mut header = StyledLine::default();
+    header.push(&format!("  {:>9} {:>9} {:>10} {:>8}  path", "before", "after", "Δ", "%"), Some(Group::Dim));
+    out.rendered.lines.push(header);
+    for &(index, node) in matched.iter().take(MAX_LIST) {
+        let time = |s: Option<PathStats>| s.map_or(0, |s| s.duration_ns);
+        let mut line = StyledLine::default();
+        line.push(
+            &format!("  {:>9} {:>9} ", duration(time(node.before)), duration(time(node.after))),
+            Some(Group::Duration),
+        );
+        let group = if node.notable { trend(node.delta_ns) } else { Group::Dim };
+        let share = node.delta_percent.map_or_else(String::new, signed_percent);
+        line.push(&format!("{:>10} {share:>8}  ", signed_duration(node.delta_ns)), Some(group));
+        let room = width.saturating_sub(line.width());
+        line.push(&path(diff, index, room), Some(Group::Label));
+        push_example(out, line, node);
+    }
+    more(out, matched.len());
+}
+
+fn more(out: &mut RenderedReport, count: usize) {
+    if count > MAX_LIST {
+        let text = format!("  … {} more (vitals diff --json lists all)", count - MAX_LIST);
+        out.rendered.lines.push(StyledLine::styled(&text, Group::Dim));
+    }
+}
+
+/// The line opens the path's longest span: in B, or in A for a path B no longer has.
+fn push_example(out: &mut RenderedReport, line: StyledLine, node: &DiffNode) {
+    let example = node.after.or(node.before).and_then(|s| s.example);
+    match example {
+        Some(e) => push_item(out, line, ReportItem::span(e.trace_id.to_string(), e.span_id.to_string())),
+        None => out.rendered.lines.push(line),
+    }
+}
+
+fn path(diff: &Comparison, index: usize, room: usize) -> String {
+    let at = |n: usize| (diff.nodes[n].parent, &*diff.nodes[n].service, &*diff.nodes[n].operation);
+    icicle::path_name(index, at, room)
+}
+
+/// Red for more time, green for less.
+fn trend(delta: i64) -> Group {
+    match delta {
+        0 => Group::Dim,
+        d if d > 0 => Group::Slower,
+        _ => Group::Faster,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::compare::compare;
+    use crate::analysis::testing::trace;
+
+    #[test]
+    fn says_what_changed_and_colours_the_flame_by_it() {
+        let before = trace(&[
+            (1, 0, "web", "GET /checkout", 0, 300),
+            (2, 1, "db", "SELECT items", 0, 200),
+            (3, 1, "redis", "GET", 250, 10),
+        ])
+        .done();
+        let after = trace(&[
+            (1, 0, "web", "GET /checkout", 0, 150),
+            (2, 1, "db", "SELECT items", 0, 50),
+            (4, 1, "mq", "publish", 60, 10),
+        ])
+        .done();
+        let out = render(&compare(&before, &after), 120);
+        let text = out.rendered.plain_text();
+        for expected in [
+            "Δ −150ms (−50%)",
+            "+ added          ×1  web GET /checkout › mq publish",
+            "− removed        ×1  web GET /checkout › redis GET",
+            "  200ms    50.0ms     −150ms     −75%  web GET /checkout › db SELECT items",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+        }
+        let groups = |needle: &str| {
+            let line = out.rendered.lines.iter().find(|l| l.text.contains(needle)).unwrap();
+            line.highlights.iter().map(|h| h.group).collect::<Vec<_>>()
+        };
+        assert!(groups("SELECT items  −75%").contains(&Group::FasterLabel), "faster paths are green\n{text}");
+        assert!(groups("publish").contains(&Group::SlowerLabel), "new paths are red\n{text}");
+        let removed = out.rendered.lines.iter().position(|l| l.text.contains("− removed")).unwrap();
+        let item = out.items.iter().find(|i| i.line == removed).unwrap();
+        assert_eq!(item.span_id.as_deref(), Some("0000000000000003"), "a removed path opens in the first trace");
+    }
+}
