@@ -63,6 +63,16 @@ end, {
   end,
 })
 
+command("VitalsRegressions", function(opts)
+  require("vitals").regressions(opts.fargs[1])
+end, {
+  nargs = "?",
+  desc = "Compare a service's last hour with the hour before: P50/P95/P99, errors, significance",
+  complete = function(lead)
+    return require("vitals.search").complete_service(lead)
+  end,
+})
+
 command("VitalsCompare", function(opts)
   require("vitals").compare(opts.fargs[1], opts.fargs[2])
 end, { nargs = "+", desc = "Compare two traces: {trace-a} {trace-b}" })

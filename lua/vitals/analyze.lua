@@ -105,6 +105,21 @@ function M.analyze(service)
   end)
 end
 
+---Compares the service's last window of requests with the one before (see
+---|:VitalsRegressions|).
+---@param service? string prompted for when missing
+function M.regressions(service)
+  require("vitals.search").with_service(service, "Regressions of which service?", function(chosen)
+    local options = config.options.regressions
+    client.fetch("regressions", {
+      service = chosen,
+      window = options.window,
+      limit = options.limit,
+      min_samples = options.min_samples,
+    }, ("comparing %s's last %s with the %s before…"):format(chosen, options.window, options.window), M.show)
+  end)
+end
+
 ---Compares two traces and opens the comparison (see |:VitalsCompare|).
 ---@param a? string the first trace id (before)
 ---@param b? string the second trace id (after)

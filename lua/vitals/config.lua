@@ -22,6 +22,7 @@ local M = {}
 ---@field binary? string Path to the vitals binary (default: found automatically)
 ---@field search vitals.SearchDefaults Defaults for :VitalsSearch
 ---@field analyze vitals.AnalyzeDefaults What :VitalsAnalyze looks at
+---@field regressions vitals.RegressionDefaults What :VitalsRegressions compares
 ---@field float vitals.FloatOptions Look of the trace float
 
 ---@class vitals.SearchDefaults
@@ -32,6 +33,11 @@ local M = {}
 ---@field lookback string How far back to take traces (e.g. "1h")
 ---@field limit integer How many of the most recent traces
 ---@field slow_query_ms integer Database calls at least this long are slow queries
+
+---@class vitals.RegressionDefaults
+---@field window string Length of the baseline and the current window (e.g. "1h")
+---@field limit integer How many traces to fetch at most
+---@field min_samples integer Fewer requests than this in a window give no verdict
 
 ---@class vitals.FloatOptions
 ---@field border string|table
@@ -52,6 +58,7 @@ M.defaults = {
   binary = nil,
   search = { limit = 20, lookback = "1h" },
   analyze = { lookback = "1h", limit = 50, slow_query_ms = 500 },
+  regressions = { window = "1h", limit = 2000, min_samples = 20 },
   float = { border = "rounded", width = 0.9, height = 0.8 },
 }
 
@@ -80,6 +87,7 @@ function M.set(opts)
     timeout_ms = { merged.timeout_ms, "number" },
     auth = { merged.auth, "table" },
     analyze = { merged.analyze, "table" },
+    regressions = { merged.regressions, "table" },
     binary = { merged.binary, "string", true },
   })
   M.options = merged

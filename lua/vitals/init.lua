@@ -33,6 +33,12 @@ function M.analyze(service)
   require("vitals.analyze").analyze(service)
 end
 
+---Compares a service's last window of requests with the one before (see |:VitalsRegressions|).
+---@param service? string prompted for when missing
+function M.regressions(service)
+  require("vitals.analyze").regressions(service)
+end
+
 ---Compares two traces (see |:VitalsCompare|).
 ---@param a string the first trace id (before)
 ---@param b string the second trace id (after)

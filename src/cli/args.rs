@@ -73,6 +73,10 @@ pub enum Command {
     /// Compare two traces: call paths added, removed, run more or fewer times, and the
     /// latency of each matched path, with a differential flame graph.
     Diff(DiffFlags),
+    /// Compare a service's requests in a baseline window with a current window, overall
+    /// and per operation: P50/P95/P99, error rate, throughput, and whether the change is
+    /// significant (Mann–Whitney U).
+    Regressions(RegressionFlags),
     /// Receive traces over OTLP/HTTP into the local trace store, as a standalone process.
     Serve(ServeFlags),
     /// Try the embedded default: receive a demo shop's traces over OTLP, then show them.
@@ -127,6 +131,39 @@ pub struct DiffFlags {
     #[arg(long)]
     pub width: Option<usize>,
     /// Print the comparison as JSON: `before`, `after` and every call path in `nodes`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RegressionFlags {
+    #[command(flatten)]
+    pub provider: ProviderFlags,
+    #[arg(long)]
+    pub service: String,
+    /// Read traces from this file or folder instead of a backend.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Length of each window (default: the last hour against the hour before).
+    #[arg(long, default_value = "1h")]
+    pub window: String,
+    /// Compare the window before this moment with the window after it (a deploy):
+    /// RFC 3339, `now`, or how long ago (`90m`).
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Explicit baseline range FROM..TO (with --current), e.g. 3h..2h.
+    #[arg(long, requires = "current")]
+    pub baseline: Option<String>,
+    /// Explicit current range FROM..TO (with --baseline), e.g. 1h..now.
+    #[arg(long, requires = "baseline")]
+    pub current: Option<String>,
+    /// Fewer requests than this in either window give no verdict.
+    #[arg(long, default_value_t = 20)]
+    pub min_samples: usize,
+    /// How many traces to fetch from a backend.
+    #[arg(long, default_value_t = 2000)]
+    pub limit: usize,
+    /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -6,6 +6,7 @@ mod args;
 mod demo;
 mod diff;
 mod flame;
+mod regressions;
 mod serve;
 
 use std::io::{IsTerminal, Write};
@@ -33,6 +34,7 @@ pub fn run(command: Command) -> ExitCode {
         Command::Analyze(flags) => analyze::analyze(flags),
         Command::Flame(flags) => flame::flame(flags),
         Command::Diff(flags) => block_on(diff::diff(flags)),
+        Command::Regressions(flags) => block_on(regressions::regressions(flags)),
         Command::Serve(flags) => block_on(serve::serve(flags)),
         Command::Demo(flags) => block_on(demo::demo(flags)),
         Command::Nvim => unreachable!("the Neovim host is not a terminal command"),

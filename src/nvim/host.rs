@@ -13,19 +13,21 @@ use nvim_rs::{Handler, Neovim};
 use rmpv::Value;
 
 use super::protocol::{
-    self, AnalyzePayload, CompareParams, Drawing, FlameItem, FlamePayload, OpenTraceParams, RecentParams, SearchItem,
-    ServiceParams, ViewActionParams, params, to_value,
+    self, AnalyzePayload, CompareParams, Drawing, FlameItem, FlamePayload, OpenTraceParams, RecentParams,
+    RegressionParams, SearchItem, ServiceParams, ViewActionParams, params, to_value,
 };
 use super::views::{Switch, Views};
 use crate::analysis::TraceSummary;
 use crate::analysis::aggregate::aggregate;
 use crate::analysis::compare::compare;
+use crate::analysis::regression::Options as RegressionOptions;
 use crate::analysis::report::{Options, analyze};
 use crate::collector::supervisor::Receiver;
 use crate::config::{ProviderConfig, ProviderKind};
 use crate::error::{Error, Result};
 use crate::model::{Trace, TraceId};
 use crate::providers::otlp::OtlpProvider;
+use crate::providers::windows::WindowSpec;
 use crate::providers::{self, SearchArgs, TraceProvider, query::now_ns};
 use crate::render::findings::explain_report;
 use crate::render::report;
@@ -247,6 +249,7 @@ impl Host {
             "analyze" => self.analyze(params(raw)?).await,
             "flame" => self.flame(params(raw)?).await,
             "compare" => self.compare(params(raw)?).await,
+            "regressions" => self.regressions(params(raw)?).await,
             "close_view" => {
                 let ViewActionParams { view_id, .. } = params(raw)?;
                 self.state().views.close(view_id);
@@ -370,6 +373,25 @@ impl Host {
                 })
                 .collect();
             FlamePayload { drawing: Drawing::new(format!("Vitals flame graph: {title}"), &drawn), items }
+        })
+        .await?;
+        to_value(&payload)
+    }
+
+    /// The service's last window of requests against the one before.
+    async fn regressions(&self, p: RegressionParams) -> Result<Value> {
+        if p.service.trim().is_empty() {
+            return Err(Error::invalid("Which service? e.g. :VitalsRegressions frontend"));
+        }
+        let now = now_ns();
+        let spec = WindowSpec::parse(&p.window, None, None, None, now)?;
+        let traces = self.provider()?.search(&spec.query(&p.service, p.limit.max(1), now)).await?;
+        let options = RegressionOptions { min_samples: p.min_samples.max(1), ..RegressionOptions::default() };
+        let payload = off_thread(move || {
+            let report = spec.detect(&p.service, traces.iter().map(|t| &**t), options, now);
+            let drawn = render::regressions::render(&report);
+            let title = format!("Vitals regressions: {}", p.service);
+            AnalyzePayload { drawing: Drawing::new(title, &drawn.rendered), items: drawn.items }
         })
         .await?;
         to_value(&payload)

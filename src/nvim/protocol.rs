@@ -70,6 +70,22 @@ impl Default for RecentParams {
     }
 }
 
+/// `:VitalsRegressions`: which service, and how long each window is.
+#[derive(Deserialize)]
+#[serde(default)]
+pub struct RegressionParams {
+    pub service: String,
+    pub window: String,
+    pub limit: usize,
+    pub min_samples: usize,
+}
+
+impl Default for RegressionParams {
+    fn default() -> Self {
+        RegressionParams { service: String::new(), window: "1h".into(), limit: 2000, min_samples: 20 }
+    }
+}
+
 /// `:VitalsCompare {a} {b}`: two trace ids, and the columns to draw in.
 #[derive(Deserialize, Default)]
 #[serde(default)]

@@ -5,6 +5,7 @@ mod http;
 pub mod jaeger;
 pub mod otlp;
 pub mod query;
+pub mod windows;
 
 use std::sync::Arc;
 

@@ -14,6 +14,7 @@ mod frame;
 mod icicle;
 pub mod network;
 mod palette;
+pub mod regressions;
 pub mod report;
 pub mod stats;
 pub mod status;

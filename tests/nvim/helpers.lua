@@ -167,6 +167,32 @@ function M.floats()
 end
 
 ---Back to a clean editor between tests.
+---The host's status lines, as :VitalsStatus shows them.
+---@return string
+function M.status_text()
+  local text
+  require("vitals.client").call("status", {}, function(err, drawing)
+    text = err or table.concat(drawing.lines, "\n")
+  end)
+  M.wait_for("the status", function()
+    return text
+  end)
+  return text
+end
+
+---Starts this editor's own OTLP receiver on a free port over a fresh store; returns the
+---URL to export to.
+---@return string
+function M.receive()
+  local port = M.free_port()
+  M.setup({ trace_provider = "otlp", store_path = vim.fn.tempname() .. "-traces.db", trace_endpoint = "127.0.0.1:" .. port })
+  local url = ("http://127.0.0.1:%d/v1/traces"):format(port)
+  M.wait_for("the receiver", function()
+    return M.status_text():find("receiving OTLP/HTTP on " .. url, 1, true)
+  end)
+  return url
+end
+
 function M.reset()
   for _, win in ipairs(M.floats()) do
     pcall(vim.api.nvim_win_close, win, true)

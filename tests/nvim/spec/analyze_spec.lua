@@ -147,3 +147,34 @@ it(":VitalsCompare shows what changed between two traces; <CR> opens a changed p
   end)
   assert(table.concat(h.lines(vim.api.nvim_get_current_buf()), "\n"):find("route: GET /route", 1, true))
 end)
+
+it(":VitalsRegressions compares the last hour with the hour before, from traces the OpenTelemetry SDK sent", function()
+  local python = os.getenv("VITALS_OTEL_PYTHON")
+  assert(python, "VITALS_OTEL_PYTHON: a Python with the OpenTelemetry SDK (tests/run sets it)")
+  local url = h.receive()
+  local sent = vim.fn.system({ python, h.root .. "/tests/otel/send_regression.py", url })
+  assert(vim.v.shell_error == 0, sent)
+  vim.cmd("VitalsRegressions web")
+  local buf = wait_report()
+  local text = table.concat(h.lines(buf), "\n")
+  for _, expected in ipairs({
+    "Regressions · web",
+    "GET /cart  Baseline P95 = 459ms, Current P95 = 642ms, +40%, regression (p < 0.001, n = 200/200)",
+    "POST /pay  Baseline P95 = 459ms, Current P95 = 284ms, −38%, improvement (p < 0.001, n = 212/198)",
+    "GET /home  Baseline P95 = 459ms, Current P95 = 459ms, 0.0%, no significant change (p = 1.00, n = 150/150)",
+    "n = 5/5: too few requests to tell",
+  }) do
+    assert(text:find(expected, 1, true), "missing " .. expected .. " in\n" .. text)
+  end
+  assert(h.groups(buf).VitalsSlower and h.groups(buf).VitalsFaster, "regressions red, improvements green")
+  vim.api.nvim_win_set_cursor(0, { h.find_line(buf, "GET /cart  Baseline"), 0 })
+  h.press("<CR>")
+  local view = h.wait_view()
+  h.press("<CR>")
+  h.wait_for("the span details", function()
+    return vim.bo[vim.api.nvim_get_current_buf()].filetype == "vitals-span"
+  end)
+  local details = table.concat(h.lines(vim.api.nvim_get_current_buf()), "\n")
+  assert(details:find("web: GET /cart", 1, true) and details:find("Duration    662ms", 1, true), "the slowest current request (P99 662ms)\n" .. details)
+  assert(view.trace_id)
+end)

@@ -102,32 +102,14 @@ it("traces sent over OTLP to `vitals serve` are searched and opened with the otl
   vim.fn.jobstop(server.job)
 end)
 
----The host's status lines, as :VitalsStatus shows them.
-local function status_text()
-  local text
-  require("vitals.client").call("status", {}, function(err, drawing)
-    text = err or table.concat(drawing.lines, "\n")
-  end)
-  h.wait_for("the status", function()
-    return text
-  end)
-  return text
-end
-
 it("with the default otlp provider the editor itself receives, and :VitalsStatus says so", function()
-  local db = vim.fn.tempname() .. "-traces.db"
-  local port = h.free_port()
-  h.setup({ trace_provider = "otlp", store_path = db, trace_endpoint = "127.0.0.1:" .. port })
-  local url = ("http://127.0.0.1:%d/v1/traces"):format(port)
-  h.wait_for("the receiver", function()
-    return status_text():find("receiving OTLP/HTTP on " .. url, 1, true)
-  end)
+  local url = h.receive()
   local status = post(url, export_body())
   assert(status == "200", status)
   vim.cmd("VitalsTrace " .. TRACE)
   local view = h.wait_view()
   assert(h.find_line(view.buf, "checkout: PlaceOrder"))
-  local text = status_text()
+  local text = h.status_text()
   assert(text:find("1 (2 spans)", 1, true) and text:find("2 spans in 1 traces", 1, true), text)
   h.reset()
   vim.cmd("VitalsStatus")

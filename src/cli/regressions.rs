@@ -1,0 +1,41 @@
+//! `vitals regressions --service S`: baseline against current window, for people or as
+//! JSON, over a backend or a file/folder of traces.
+
+use super::args::RegressionFlags;
+use super::write_stdout;
+use crate::analysis::regression::Options;
+use crate::error::{Error, Result};
+use crate::model::Trace;
+use crate::providers::windows::WindowSpec;
+use crate::providers::{self, file::load_path, query::now_ns};
+use crate::render::{ansi, regressions as draw};
+
+pub async fn regressions(flags: RegressionFlags) -> Result<()> {
+    let now = now_ns();
+    let spec = WindowSpec::parse(
+        &flags.window,
+        flags.at.as_deref(),
+        flags.baseline.as_deref(),
+        flags.current.as_deref(),
+        now,
+    )?;
+    let traces: Vec<std::sync::Arc<Trace>> = match &flags.input {
+        Some(path) => load_path(path)?.into_iter().map(std::sync::Arc::new).collect(),
+        None => {
+            let provider = providers::from_config(&flags.provider.to_config())?;
+            provider.search(&spec.query(&flags.service, flags.limit, now)).await?
+        }
+    };
+    let options = Options { min_samples: flags.min_samples.max(1), ..Options::default() };
+    let report = spec.detect(&flags.service, traces.iter().map(|t| &**t), options, now);
+    if report.overall.baseline.count + report.overall.current.count == 0 {
+        return Err(Error::invalid(format!("no requests of {} in either window", flags.service)));
+    }
+    if flags.json {
+        let text = serde_json::to_string_pretty(&report).map_err(|e| Error::invalid(e.to_string()))?;
+        return write_stdout(&format!("{text}\n"));
+    }
+    let drawn = draw::render(&report);
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    write_stdout(&ansi::to_terminal(&drawn.rendered.lines, colour))
+}

@@ -1,0 +1,166 @@
+//! Which windows a regression check compares, as people ask for them: the last hour
+//! against the hour before, before and after a moment (a deploy), or explicit ranges;
+//! and which traces to fetch for that.
+
+use super::query::{SearchQuery, parse_duration};
+use crate::analysis::regression::{Options, RegressionReport, Sample, Window, Windows, detect, samples};
+use crate::error::{Error, Result};
+use crate::model::Trace;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WindowSpec {
+    /// The latest `length` of data against the `length` before it.
+    Last {
+        length_ns: u64,
+    },
+    /// `length` before a moment against `length` after it.
+    Around {
+        at_ns: u64,
+        length_ns: u64,
+    },
+    Ranges(Windows),
+}
+
+impl WindowSpec {
+    /// From the flags: `window` (`1h`), and optionally `at` (a moment) or both
+    /// `baseline` and `current` (`FROM..TO`). Times are RFC 3339 (`2026-11-24T13:00:00Z`),
+    /// `now`, or a duration meaning that long ago (`90m`).
+    pub fn parse(
+        window: &str,
+        at: Option<&str>,
+        baseline: Option<&str>,
+        current: Option<&str>,
+        now_ns: u64,
+    ) -> Result<WindowSpec> {
+        let length_ns = as_ns(parse_duration(window)?);
+        if length_ns == 0 {
+            return Err(Error::invalid("the window must be longer than 0"));
+        }
+        match (at, baseline, current) {
+            (None, None, None) => Ok(WindowSpec::Last { length_ns }),
+            (Some(at), None, None) => Ok(WindowSpec::Around { at_ns: parse_time(at, now_ns)?, length_ns }),
+            (None, Some(baseline), Some(current)) => Ok(WindowSpec::Ranges(Windows {
+                baseline: parse_range(baseline, now_ns)?,
+                current: parse_range(current, now_ns)?,
+            })),
+            _ => Err(Error::invalid(
+                "give either --at TIME, or both --baseline FROM..TO and --current FROM..TO, or neither",
+            )),
+        }
+    }
+
+    /// The traces to look at: the whole span of both windows, for `service`.
+    pub fn query(&self, service: &str, limit: usize, now_ns: u64) -> SearchQuery {
+        let (from, to) = match *self {
+            WindowSpec::Last { length_ns } => (now_ns.saturating_sub(2 * length_ns), now_ns),
+            WindowSpec::Around { at_ns, length_ns } => (at_ns.saturating_sub(length_ns), at_ns + length_ns),
+            WindowSpec::Ranges(w) => {
+                (w.baseline.start_ns.min(w.current.start_ns), w.baseline.end_ns.max(w.current.end_ns))
+            }
+        };
+        let mut query = SearchQuery::new(service);
+        query.time_range_us = Some((from / 1_000, to.div_ceil(1_000)));
+        query.limit = limit;
+        query
+    }
+
+    /// Regression detection for `service` over `traces` in these windows.
+    pub fn detect<'t>(
+        &self,
+        service: &str,
+        traces: impl IntoIterator<Item = &'t Trace>,
+        options: Options,
+        now_ns: u64,
+    ) -> RegressionReport {
+        let requests = samples(traces, service);
+        detect(service, &requests, self.resolve(&requests, now_ns), options)
+    }
+
+    /// The windows themselves. "The last hour" ends now; when nothing happened in it
+    /// (a recording, a service gone quiet) it ends at the newest request instead, so the
+    /// latest data is still compared (the report names the windows, so this is not hidden).
+    pub fn resolve(&self, samples: &[Sample], now_ns: u64) -> Windows {
+        match *self {
+            WindowSpec::Last { length_ns } => {
+                let recent = |s: &Sample| (now_ns.saturating_sub(length_ns)..now_ns).contains(&s.start_ns);
+                let end = match samples.iter().any(recent) {
+                    true => now_ns,
+                    false => samples.iter().map(|s| s.start_ns + 1).max().unwrap_or(now_ns).min(now_ns),
+                };
+                Windows::last(end, length_ns)
+            }
+            WindowSpec::Around { at_ns, length_ns } => Windows::around(at_ns, length_ns),
+            WindowSpec::Ranges(windows) => windows,
+        }
+    }
+}
+
+fn as_ns(d: std::time::Duration) -> u64 {
+    d.as_nanos().min(u64::MAX as u128) as u64
+}
+
+/// `2026-11-24T13:00:00Z`, `now`, or `90m` (ago).
+pub fn parse_time(text: &str, now_ns: u64) -> Result<u64> {
+    let text = text.trim();
+    if text == "now" {
+        return Ok(now_ns);
+    }
+    if let Ok(time) = humantime::parse_rfc3339_weak(text) {
+        let since = time.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        return Ok(as_ns(since));
+    }
+    parse_duration(text).map(|ago| now_ns.saturating_sub(as_ns(ago))).map_err(|_| {
+        Error::invalid(format!("{text:?} is not a time: use 2026-11-24T13:00:00Z, now, or how long ago (90m)"))
+    })
+}
+
+/// `FROM..TO`.
+fn parse_range(text: &str, now_ns: u64) -> Result<Window> {
+    let (from, to) = text
+        .split_once("..")
+        .ok_or_else(|| Error::invalid(format!("{text:?} is not a range like 3h..2h or 2026-11-24T13:00Z..now")))?;
+    let window = Window { start_ns: parse_time(from, now_ns)?, end_ns: parse_time(to, now_ns)? };
+    if window.end_ns <= window.start_ns {
+        return Err(Error::invalid(format!("{text:?} ends before it starts")));
+    }
+    Ok(window)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: u64 = 3_600_000_000_000;
+
+    #[test]
+    fn reads_the_three_ways_of_asking() {
+        let now = 100 * H;
+        assert_eq!(WindowSpec::parse("1h", None, None, None, now).unwrap(), WindowSpec::Last { length_ns: H });
+        let at = WindowSpec::parse("30m", Some("2h"), None, None, now).unwrap();
+        assert_eq!(at, WindowSpec::Around { at_ns: 98 * H, length_ns: H / 2 });
+        let ranges = WindowSpec::parse("1h", None, Some("4h..3h"), Some("1970-01-05T03:00:00Z..now"), now).unwrap();
+        let WindowSpec::Ranges(w) = ranges else { panic!("{ranges:?}") };
+        assert_eq!((w.baseline.start_ns, w.baseline.end_ns, w.current.start_ns), (96 * H, 97 * H, 99 * H));
+        assert!(WindowSpec::parse("1h", None, Some("1h..2h"), Some("1h..now"), now).is_err(), "ends before it starts");
+        assert!(WindowSpec::parse("1h", Some("now"), Some("2h..1h"), None, now).is_err());
+        assert!(WindowSpec::parse("soon", None, None, None, now).is_err());
+    }
+
+    #[test]
+    fn the_last_hour_ends_now_unless_it_is_empty() {
+        let sample = |start_ns| Sample {
+            operation: "op".into(),
+            start_ns,
+            duration_ns: 1,
+            error: false,
+            trace_id: crate::model::TraceId(1),
+            span_id: crate::model::SpanId(1),
+        };
+        let spec = WindowSpec::Last { length_ns: H };
+        let windows = spec.resolve(&[sample(10 * H), sample(12 * H)], 100 * H);
+        assert_eq!((windows.current.start_ns, windows.current.end_ns), (11 * H + 1, 12 * H + 1));
+        assert_eq!(spec.resolve(&[], 100 * H).current.end_ns, 100 * H);
+        let live = spec.resolve(&[sample(99 * H + 5), sample(12 * H)], 100 * H);
+        assert_eq!((live.current.start_ns, live.current.end_ns), (99 * H, 100 * H));
+    }
+}
