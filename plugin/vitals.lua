@@ -43,35 +43,29 @@ end, {
   end,
 })
 
-command("VitalsAnalyze", function(opts)
-  require("vitals").analyze(opts.fargs[1])
-end, {
-  nargs = "?",
-  desc = "Analyze a service's recent traces: N+1, slow queries, errors, hot functions",
-  complete = function(lead)
-    return require("vitals.search").complete_service(lead)
-  end,
-})
+---A command taking an optional service name (completed from the backend's list) that
+---calls `require("vitals")[fn](service)`.
+local function service_command(name, fn, desc)
+  command(name, function(opts)
+    require("vitals")[fn](opts.fargs[1])
+  end, {
+    nargs = "?",
+    desc = desc,
+    complete = function(lead)
+      return require("vitals.search").complete_service(lead)
+    end,
+  })
+end
 
-command("VitalsFlame", function(opts)
-  require("vitals").flame(opts.fargs[1])
-end, {
-  nargs = "?",
-  desc = "Aggregated flame graph of a service's recent traces (call paths by self time)",
-  complete = function(lead)
-    return require("vitals.search").complete_service(lead)
-  end,
-})
+service_command("VitalsAnalyze", "analyze", "Analyze a service's recent traces: N+1, slow queries, errors, hot functions")
+service_command("VitalsFlame", "flame", "Aggregated flame graph of a service's recent traces (call paths by self time)")
+service_command(
+  "VitalsRegressions",
+  "regressions",
+  "Compare a service's last hour with the hour before: P50/P95/P99, errors, significance"
+)
 
-command("VitalsRegressions", function(opts)
-  require("vitals").regressions(opts.fargs[1])
-end, {
-  nargs = "?",
-  desc = "Compare a service's last hour with the hour before: P50/P95/P99, errors, significance",
-  complete = function(lead)
-    return require("vitals.search").complete_service(lead)
-  end,
-})
+
 
 command("VitalsCompare", function(opts)
   require("vitals").compare(opts.fargs[1], opts.fargs[2])

@@ -64,60 +64,44 @@ end
 ---@param payload table the host's AnalyzePayload
 ---@return integer buf
 function M.show(payload)
-  local buf, win = float.open(payload, { footer = FOOTER, filetype = "vitals-report" })
   ---@type table<integer, vitals.ReportItem>
   local by_line = {}
   for _, item in ipairs(payload.items or {}) do
     by_line[item.line + 1] = item
   end
-  local function close()
-    float.close(win)
-  end
-  float.map(buf, {
-    q = { close, "close" },
-    ["<Esc>"] = { close, "close" },
-    ["<CR>"] = {
-      function()
-        local item = by_line[vim.api.nvim_win_get_cursor(0)[1]]
-        if item then
-          open_item(item)
-        else
-          notify.info("Nothing to open on this line")
-        end
-      end,
-      "open the code or the trace",
-    },
+  return float.open_list(payload, { footer = FOOTER, filetype = "vitals-report" }, {
+    function(line)
+      if by_line[line] then
+        open_item(by_line[line])
+      else
+        notify.info("Nothing to open on this line")
+      end
+    end,
+    "open the code or the trace",
   })
-  return buf
 end
 
 ---Analyzes a service's recent traces and opens the report (see |:VitalsAnalyze|).
 ---@param service? string prompted for when missing
 function M.analyze(service)
-  require("vitals.search").with_service(service, "Analyze which service?", function(chosen)
-    local options = config.options.analyze
-    client.fetch("analyze", {
-      service = chosen,
-      lookback = options.lookback,
-      limit = options.limit,
-      slow_query_ms = options.slow_query_ms,
-    }, ("analyzing %s…"):format(chosen), M.show)
-  end)
+  local options = config.options.analyze
+  require("vitals.search").fetch_for_service(service, "Analyze which service?", "analyze", {
+    lookback = options.lookback,
+    limit = options.limit,
+    slow_query_ms = options.slow_query_ms,
+  }, "analyzing %s…", M.show)
 end
 
 ---Compares the service's last window of requests with the one before (see
 ---|:VitalsRegressions|).
 ---@param service? string prompted for when missing
 function M.regressions(service)
-  require("vitals.search").with_service(service, "Regressions of which service?", function(chosen)
-    local options = config.options.regressions
-    client.fetch("regressions", {
-      service = chosen,
-      window = options.window,
-      limit = options.limit,
-      min_samples = options.min_samples,
-    }, ("comparing %s's last %s with the %s before…"):format(chosen, options.window, options.window), M.show)
-  end)
+  local options = config.options.regressions
+  require("vitals.search").fetch_for_service(service, "Regressions of which service?", "regressions", {
+    window = options.window,
+    limit = options.limit,
+    min_samples = options.min_samples,
+  }, "comparing %s's last " .. options.window .. " with the one before…", M.show)
 end
 
 ---Compares two traces and opens the comparison (see |:VitalsCompare|).

@@ -1,6 +1,5 @@
 ---@mod vitals.flame :VitalsFlame, the aggregated flame graph of a service's recent traces
 
-local client = require("vitals.client")
 local config = require("vitals.config")
 local float = require("vitals.ui.float")
 local notify = require("vitals.notify")
@@ -41,40 +40,27 @@ end
 ---@param payload table the host's FlamePayload
 ---@return integer buf
 function M.show(payload)
-  local buf, win = float.open(payload, { footer = FOOTER, filetype = "vitals-flame" })
-  local function close()
-    float.close(win)
-  end
-  float.map(buf, {
-    q = { close, "close" },
-    ["<Esc>"] = { close, "close" },
-    ["<CR>"] = {
-      function()
-        local cursor = vim.api.nvim_win_get_cursor(0)
-        local item = M.item_at(payload.items or {}, cursor[1], cursor[2])
-        if not item then
-          return notify.info("No call path under the cursor")
-        end
-        require("vitals.ui.trace_view").open(item.trace_id, { span_id = item.span_id, view = "waterfall" })
-      end,
-      "open the longest span of this call path",
-    },
+  return float.open_list(payload, { footer = FOOTER, filetype = "vitals-flame" }, {
+    function(line, col)
+      local item = M.item_at(payload.items or {}, line, col)
+      if not item then
+        return notify.info("No call path under the cursor")
+      end
+      require("vitals.ui.trace_view").open(item.trace_id, { span_id = item.span_id, view = "waterfall" })
+    end,
+    "open the longest span of this call path",
   })
-  return buf
 end
 
 ---Draws the aggregated flame graph of a service's recent traces (see |:VitalsFlame|).
 ---@param service? string prompted for when missing
 function M.open(service)
-  require("vitals.search").with_service(service, "Flame graph of which service?", function(chosen)
-    local options = config.options.analyze
-    client.fetch("flame", {
-      service = chosen,
-      lookback = options.lookback,
-      limit = options.limit,
-      width = float.content_width(),
-    }, ("aggregating %s…"):format(chosen), M.show)
-  end)
+  local options = config.options.analyze
+  require("vitals.search").fetch_for_service(service, "Flame graph of which service?", "flame", {
+    lookback = options.lookback,
+    limit = options.limit,
+    width = float.content_width(),
+  }, "aggregating %s…", M.show)
 end
 
 return M

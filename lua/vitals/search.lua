@@ -96,12 +96,18 @@ function M.services(callback)
   end)
 end
 
----Runs `run(service)` with the service given, or with one the user picks from the
----backend's list when none was given.
+---Calls the host's `method` about a service, the one given or one the user picks from
+---the backend's list, with progress shown, and hands the answer to `on_result`.
 ---@param service? string
 ---@param prompt string e.g. "Analyze which service?"
----@param run fun(service: string)
-function M.with_service(service, prompt, run)
+---@param method string the host call
+---@param params table its parameters; `service` is added
+---@param progress string shown meanwhile; `%s` becomes the service
+---@param on_result fun(result: any)
+function M.fetch_for_service(service, prompt, method, params, progress, on_result)
+  local function run(chosen)
+    client.fetch(method, vim.tbl_extend("force", params, { service = chosen }), progress:format(chosen), on_result)
+  end
   if service and service ~= "" then
     return run(service)
   end

@@ -193,6 +193,16 @@ function M.receive()
   return url
 end
 
+---Presses <CR> in a trace float and returns the text of the span detail it opens.
+---@return string
+function M.open_detail()
+  M.press("<CR>")
+  M.wait_for("the span details", function()
+    return vim.bo[vim.api.nvim_get_current_buf()].filetype == "vitals-span"
+  end)
+  return table.concat(M.lines(vim.api.nvim_get_current_buf()), "\n")
+end
+
 function M.reset()
   for _, win in ipairs(M.floats()) do
     pcall(vim.api.nvim_win_close, win, true)

@@ -73,6 +73,30 @@ function M.open(drawing, opts)
   return buf, win
 end
 
+---Opens a float whose `<CR>` acts on the cursor position; `q` and `<Esc>` close it.
+---@param drawing vitals.Drawing
+---@param opts {footer: string, filetype: string}
+---@param enter {[1]: fun(line: integer, col: integer), [2]: string} action on (1-based line, 0-based byte column), description
+---@return integer buf
+function M.open_list(drawing, opts, enter)
+  local buf, win = M.open(drawing, opts)
+  local function close()
+    M.close(win)
+  end
+  M.map(buf, {
+    q = { close, "close" },
+    ["<Esc>"] = { close, "close" },
+    ["<CR>"] = {
+      function()
+        local cursor = vim.api.nvim_win_get_cursor(0)
+        enter[1](cursor[1], cursor[2])
+      end,
+      enter[2],
+    },
+  })
+  return buf
+end
+
 ---Fits an open float to new content and a new editor size.
 ---@param win integer
 ---@param drawing vitals.Drawing

@@ -35,11 +35,7 @@ it(":VitalsAnalyze reports the N+1 of the HotROD captures and <CR> opens the tra
   local view = h.wait_view()
   local row = vim.api.nvim_win_get_cursor(view.win)[1]
   assert(row > 1, "the cursor is on the repeated call, not the root")
-  h.press("<CR>")
-  h.wait_for("the span details", function()
-    return vim.bo[vim.api.nvim_get_current_buf()].filetype == "vitals-span"
-  end)
-  local details = table.concat(h.lines(vim.api.nvim_get_current_buf()), "\n")
+  local details = h.open_detail()
   assert(details:find("GetDriver", 1, true), details)
 end)
 
@@ -115,11 +111,7 @@ it(":VitalsFlame merges a service's traces into one flame graph; <CR> opens a pa
   vim.api.nvim_win_set_cursor(0, { ranked, #h.lines(buf)[ranked] - 3 })
   h.press("<CR>")
   local view = h.wait_view()
-  h.press("<CR>")
-  h.wait_for("the span details", function()
-    return vim.bo[vim.api.nvim_get_current_buf()].filetype == "vitals-span"
-  end)
-  local details = table.concat(h.lines(vim.api.nvim_get_current_buf()), "\n")
+  local details = h.open_detail()
   assert(details:find("redis-manual: GetDriver", 1, true), details)
   assert(view.view == "waterfall")
 end)
@@ -141,11 +133,7 @@ it(":VitalsCompare shows what changed between two traces; <CR> opens a changed p
   h.press("<CR>")
   local view = h.wait_view()
   assert(view.trace_id == "1a4e4a7b270e9f2a0f716e3ee115218a", "opens the second trace: " .. view.trace_id)
-  h.press("<CR>")
-  h.wait_for("the span details", function()
-    return vim.bo[vim.api.nvim_get_current_buf()].filetype == "vitals-span"
-  end)
-  assert(table.concat(h.lines(vim.api.nvim_get_current_buf()), "\n"):find("route: GET /route", 1, true))
+  assert(h.open_detail():find("route: GET /route", 1, true))
 end)
 
 it(":VitalsRegressions compares the last hour with the hour before, from traces the OpenTelemetry SDK sent", function()
@@ -170,11 +158,7 @@ it(":VitalsRegressions compares the last hour with the hour before, from traces 
   vim.api.nvim_win_set_cursor(0, { h.find_line(buf, "GET /cart  Baseline"), 0 })
   h.press("<CR>")
   local view = h.wait_view()
-  h.press("<CR>")
-  h.wait_for("the span details", function()
-    return vim.bo[vim.api.nvim_get_current_buf()].filetype == "vitals-span"
-  end)
-  local details = table.concat(h.lines(vim.api.nvim_get_current_buf()), "\n")
+  local details = h.open_detail()
   assert(details:find("web: GET /cart", 1, true) and details:find("Duration    662ms", 1, true), "the slowest current request (P99 662ms)\n" .. details)
   assert(view.trace_id)
 end)
