@@ -6,7 +6,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use super::report::{RenderedReport, ReportItem, push_item, section};
 use super::style::{Group, StyledLine};
 use super::units::{duration, signed_percent};
-use crate::analysis::regression::{Change, RegressionReport, Verdict, Window, relative};
+use crate::analysis::regression::{Change, RegressionReport, Verdict, Window, WindowStats, relative};
 
 pub fn render(report: &RegressionReport) -> RenderedReport {
     let mut out = RenderedReport::default();
@@ -65,7 +65,7 @@ fn change_lines(out: &mut RenderedReport, change: &Change) {
 pub fn sentence(change: &Change) -> String {
     let (before, after) = (&change.baseline, &change.current);
     let n = format!("n = {}/{}", before.count, after.count);
-    let p95 = format!("Baseline P95 = {}, Current P95 = {}", duration(before.p95_ns), duration(after.p95_ns));
+    let p95 = format!("Baseline P95 = {}, Current P95 = {}", time(before, before.p95_ns), time(after, after.p95_ns));
     let moved = signed_percent(100.0 * relative(before.p95_ns, after.p95_ns));
     let p = change.p_value.map_or_else(|| "no p".to_string(), p_text);
     match change.latency {
@@ -74,6 +74,11 @@ pub fn sentence(change: &Change) -> String {
         Verdict::Improvement => format!("{p95}, {moved}, improvement ({p}, {n})"),
         Verdict::NoChange => format!("{p95}, {moved}, no significant change ({p}, {n})"),
     }
+}
+
+/// A percentile of a window, or `–` when the window had no requests.
+fn time(window: &WindowStats, ns: u64) -> String {
+    if window.count == 0 { "–".to_string() } else { duration(ns) }
 }
 
 /// `p < 0.001`, `p < 0.01`, `p = 0.03`, `p = 0.41`.
@@ -95,13 +100,39 @@ fn details(change: &Change) -> String {
     };
     format!(
         "P50 {} → {} · P99 {} → {} · errors {:.1}% → {:.1}%{errors} · {:.1} → {:.1} requests/min",
-        duration(b.p50_ns),
-        duration(c.p50_ns),
-        duration(b.p99_ns),
-        duration(c.p99_ns),
+        time(b, b.p50_ns),
+        time(c, c.p50_ns),
+        time(b, b.p99_ns),
+        time(c, c.p99_ns),
         b.error_rate * 100.0,
         c.error_rate * 100.0,
         b.per_minute,
         c.per_minute
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::regression::{Options, Sample, Windows, detect};
+    use crate::model::{SpanId, TraceId};
+
+    #[test]
+    fn an_empty_window_reads_as_a_dash_not_zero() {
+        let hour = 3_600_000_000_000u64;
+        let sample = Sample {
+            operation: "GET /".into(),
+            start_ns: 3 * hour / 2,
+            duration_ns: 5_000_000,
+            error: false,
+            trace_id: TraceId(1),
+            span_id: SpanId(1),
+        };
+        let report = detect("web", &[sample], Windows::last(2 * hour, hour), Options::default());
+        let text = render(&report).rendered.plain_text();
+        assert!(text.contains("Baseline P95 = –, Current P95 = 5.00ms, n = 0/1: too few requests to tell"), "{text}");
+        assert!(
+            text.contains("baseline 1970-01-01 00:00:00 – 01:00:00 UTC vs current 1970-01-01 01:00:00 – 02:00:00 UTC")
+        );
+    }
 }
