@@ -96,6 +96,42 @@ command("VitalsLog", function()
   end
 end, { desc = "Open the vitals host's log file" })
 
+command("VitalsTraceHere", function()
+  require("vitals.annotate").trace_here()
+end, { desc = "Traces through the code on this line, slowest first" })
+
+command("VitalsHot", function()
+  require("vitals.annotate").hot()
+end, { desc = "The hottest lines of the project in the quickfix list" })
+
+command("VitalsClear", function()
+  require("vitals.annotate").clear()
+end, { desc = "Remove Vitals annotations and highlights from every buffer" })
+
+command("VitalsAnnotate", function(opts)
+  require("vitals.annotate").refresh(opts.fargs)
+end, {
+  nargs = "*",
+  desc = "Annotate open buffers from recent traces: [service …] (default: every service)",
+  complete = function(lead)
+    return require("vitals.search").complete_service(lead)
+  end,
+})
+
+-- Buffers opened after annotations arrived get theirs; nothing loads until then.
+vim.api.nvim_create_autocmd({ "BufReadPost", "BufNewFile" }, {
+  group = vim.api.nvim_create_augroup("vitals_annotate", { clear = true }),
+  callback = function(args)
+    local annotate = package.loaded["vitals.annotate"]
+    if annotate and #annotate.current > 0 then
+      annotate.apply_buffer(args.buf)
+    end
+  end,
+})
+
+vim.keymap.set("n", "<Plug>(vitals-trace-at-cursor)", function()
+  require("vitals.annotate").trace_here()
+end, { desc = "Vitals: traces through this line" })
 vim.keymap.set("n", "<Plug>(vitals-search)", function()
   require("vitals").search()
 end, { desc = "Vitals: search traces" })

@@ -166,7 +166,10 @@ fn mangled_real_responses_never_panic_the_decoders_or_the_renderers() {
             for trace in &traces {
                 for view in [View::Flame, View::Waterfall, View::Network, View::Stats] {
                     let critical_path = next(2) == 0;
-                    render_trace(trace, &Picture { view, width: 1 + next(200), critical_path });
+                    render_trace(
+                        trace,
+                        &Picture { critical_path, marked: vec![0], ..Picture::new(view, 1 + next(200)) },
+                    );
                 }
                 for span in 0..trace.spans.len() {
                     vitals::render::detail::render(trace, span, next(120));

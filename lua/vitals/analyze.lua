@@ -16,24 +16,6 @@ local M = {}
 
 local FOOTER = "q close · <CR> open the code or the trace"
 
----The local file a code path from a trace stands for: as written, or relative to the
----working directory, dropping leading folders (container and CI paths rarely match).
----@param path string
----@return string?
-function M.local_file(path)
-  if vim.fn.filereadable(path) == 1 then
-    return path
-  end
-  local parts = vim.split(path:gsub("\\", "/"), "/", { trimempty = true })
-  for first = 1, #parts do
-    local candidate = table.concat(parts, "/", first)
-    if vim.fn.filereadable(candidate) == 1 then
-      return candidate
-    end
-  end
-  return nil
-end
-
 ---Opens what a report line stands for: the code when it exists here, else the trace
 ---with the span under the cursor.
 ---@param item vitals.ReportItem
@@ -43,7 +25,7 @@ local function open_item(item)
     return value ~= vim.NIL and value or nil
   end
   local code = given(item.code)
-  local file = code and given(code.filepath) and M.local_file(code.filepath)
+  local file = code and given(code.filepath) and require("vitals.paths").local_file(code.filepath)
   if file then
     float.close(vim.api.nvim_get_current_win())
     vim.cmd.edit(vim.fn.fnameescape(file))
@@ -60,10 +42,14 @@ local function open_item(item)
   notify.info("Nothing to open on this line")
 end
 
----Shows a report the host has drawn (the answer to `analyze`).
+---Shows a report the host has drawn (the answer to `analyze`, `compare` or
+---`regressions`); an analysis's annotations go on the open buffers.
 ---@param payload table the host's AnalyzePayload
 ---@return integer buf
 function M.show(payload)
+  if payload.annotations and payload.annotations ~= vim.NIL then
+    require("vitals.annotate").apply(payload.annotations)
+  end
   ---@type table<integer, vitals.ReportItem>
   local by_line = {}
   for _, item in ipairs(payload.items or {}) do

@@ -17,6 +17,8 @@ local M = {}
 ---@field enable_code_lens_annotations boolean Show performance annotations in source buffers
 ---@field performance_threshold number Share of execution time (%) from which a line counts as hot
 ---@field enable_auto_tracing boolean Refresh annotations automatically as traces arrive
+---@field auto_tracing vitals.AutoTracing How annotations refresh when enable_auto_tracing is on
+---@field path_mappings table<string, string> Path prefixes in traces → local folders, e.g. { ["/app/"] = "~/src/shop/" }
 ---@field timeout_ms integer How long to wait for the backend
 ---@field auth vitals.Auth Credentials for the backend
 ---@field binary? string Path to the vitals binary (default: found automatically)
@@ -33,6 +35,10 @@ local M = {}
 ---@field lookback string How far back to take traces (e.g. "1h")
 ---@field limit integer How many of the most recent traces
 ---@field slow_query_ms integer Database calls at least this long are slow queries
+
+---@class vitals.AutoTracing
+---@field interval_ms integer How often to look for new traces
+---@field services string[] Whose traces to annotate with; {} means every service
 
 ---@class vitals.RegressionDefaults
 ---@field window string Length of the baseline and the current window (e.g. "1h")
@@ -53,6 +59,8 @@ M.defaults = {
   enable_code_lens_annotations = true,
   performance_threshold = 5,
   enable_auto_tracing = false,
+  auto_tracing = { interval_ms = 30000, services = {} },
+  path_mappings = {},
   timeout_ms = 10000,
   auth = {},
   binary = nil,
@@ -84,6 +92,8 @@ function M.set(opts)
     enable_code_lens_annotations = { merged.enable_code_lens_annotations, "boolean" },
     performance_threshold = { merged.performance_threshold, "number" },
     enable_auto_tracing = { merged.enable_auto_tracing, "boolean" },
+    auto_tracing = { merged.auto_tracing, "table" },
+    path_mappings = { merged.path_mappings, "table" },
     timeout_ms = { merged.timeout_ms, "number" },
     auth = { merged.auth, "table" },
     analyze = { merged.analyze, "table" },

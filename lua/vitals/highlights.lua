@@ -23,7 +23,44 @@ local links = {
   VitalsWarning = "DiagnosticWarn",
   VitalsKey = "Special",
   VitalsLabel = "Identifier",
+  VitalsAnnotation = "DiagnosticHint",
+  VitalsNPlusOne = "DiagnosticError",
+  VitalsSlowQuery = "DiagnosticWarn",
+  VitalsErrorOrigin = "DiagnosticError",
+  VitalsBadgeInfo = "DiagnosticSignInfo",
+  VitalsBadgeWarn = "DiagnosticSignWarn",
+  VitalsBadgeError = "DiagnosticSignError",
+  VitalsMarked = "Search",
 }
+
+---`fg` blended over `bg` at `alpha` (0–1), both as 0xRRGGBB.
+---@param fg integer
+---@param bg integer
+---@param alpha number
+---@return integer
+function M.blend(fg, bg, alpha)
+  local out = 0
+  for shift = 16, 0, -8 do
+    local f, b = bit.band(bit.rshift(fg, shift), 0xff), bit.band(bit.rshift(bg, shift), 0xff)
+    out = bit.bor(bit.lshift(out, 8), math.floor(b + (f - b) * alpha + 0.5))
+  end
+  return out
+end
+
+---Line backgrounds for hot code: the diagnostic warning colour, then the error colour,
+---blended ever more strongly into the editor's background.
+local function define_heat(set)
+  local get = function(name)
+    return vim.api.nvim_get_hl(0, { name = name, link = false })
+  end
+  local bg = get("Normal").bg or (vim.o.background == "light" and 0xffffff or 0x1e1e1e)
+  local warn = get("DiagnosticWarn").fg or 0xe5c07b
+  local err = get("DiagnosticError").fg or 0xe06c75
+  local steps = { { warn, 0.10 }, { warn, 0.18 }, { err, 0.18 }, { err, 0.28 }, { err, 0.40 } }
+  for i, step in ipairs(steps) do
+    set(0, "VitalsHot" .. i, { bg = M.blend(step[1], bg, step[2]), default = true })
+  end
+end
 
 ---Defines every group the host uses.
 function M.define()
@@ -44,6 +81,7 @@ function M.define()
   set(0, "VitalsFaster", { fg = faster, default = true })
   set(0, "VitalsFasterLabel", { bg = faster, fg = "#1c1c1c", default = true })
   set(0, "VitalsCriticalPath", { fg = M.critical, default = true })
+  define_heat(set)
   set(0, "VitalsCriticalLabel", { bg = M.critical, fg = "#1c1c1c", bold = true, default = true })
 end
 

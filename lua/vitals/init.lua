@@ -12,6 +12,11 @@ function M.setup(opts)
   config.set(opts)
   require("vitals.search").known_services = nil
   require("vitals.client").reconfigure()
+  if package.loaded["vitals.annotate"] or config.options.enable_auto_tracing then
+    local annotate = require("vitals.annotate")
+    annotate.apply(annotate.current)
+    annotate.auto()
+  end
 end
 
 ---Searches traces (see |:VitalsSearch|).
@@ -58,6 +63,9 @@ function M.autostart()
   local options = config.options
   if options.trace_provider == "otlp" and options.receive_on_startup then
     require("vitals.client").ensure_started()
+  end
+  if options.enable_auto_tracing then
+    require("vitals.annotate").auto()
   end
 end
 

@@ -145,7 +145,7 @@ fn split_url(url: &str) -> (Option<String>, Option<String>) {
 }
 
 /// Where in the code a span was made, as far as its attributes say.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct CodeLocation {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub filepath: Option<String>,

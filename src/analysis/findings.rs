@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::calls::{CallKind, CodeLocation};
 use crate::model::{SpanIndex, Trace};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingKind {
     ErrorRootCause,
@@ -16,6 +16,21 @@ pub enum FindingKind {
     RepeatedCall,
     SequentialCalls,
     DominantSelfTime,
+}
+
+impl FindingKind {
+    /// The name the JSON uses (`n_plus_one`).
+    pub fn name(self) -> &'static str {
+        match self {
+            FindingKind::ErrorRootCause => "error_root_cause",
+            FindingKind::NPlusOne => "n_plus_one",
+            FindingKind::SlowQuery => "slow_query",
+            FindingKind::Bottleneck => "bottleneck",
+            FindingKind::RepeatedCall => "repeated_call",
+            FindingKind::SequentialCalls => "sequential_calls",
+            FindingKind::DominantSelfTime => "dominant_self_time",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]

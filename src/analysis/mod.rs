@@ -8,6 +8,7 @@ pub mod critical_path;
 pub mod dependencies;
 pub mod findings;
 pub mod hot;
+pub mod hotspots;
 pub mod regression;
 pub mod repeated;
 pub mod report;

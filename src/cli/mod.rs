@@ -118,7 +118,10 @@ fn print_trace(trace: &Trace, drawn: Drawn, span: Option<&str>) -> Result<()> {
             })?;
             render::detail::render(trace, index, width)
         }
-        None => render::render_trace(trace, &Picture { view: drawn.view, width, critical_path: drawn.critical_path }),
+        None => render::render_trace(
+            trace,
+            &Picture { critical_path: drawn.critical_path, ..Picture::new(drawn.view, width) },
+        ),
     };
     write_stdout(&ansi::to_terminal(&rendered.lines, colour))
 }

@@ -13,13 +13,14 @@ use nvim_rs::{Handler, Neovim};
 use rmpv::Value;
 
 use super::protocol::{
-    self, AnalyzePayload, CompareParams, Drawing, FlameItem, FlamePayload, OpenTraceParams, RecentParams,
-    RegressionParams, SearchItem, ServiceParams, ViewActionParams, params, to_value,
+    self, AnalyzePayload, AnnotateParams, CompareParams, Drawing, FlameItem, FlamePayload, OpenTraceParams,
+    RecentParams, RegressionParams, SearchItem, ServiceParams, ViewActionParams, params, to_value,
 };
 use super::views::{Switch, Views};
 use crate::analysis::TraceSummary;
 use crate::analysis::aggregate::aggregate;
 use crate::analysis::compare::compare;
+use crate::analysis::hotspots::hotspots;
 use crate::analysis::regression::Options as RegressionOptions;
 use crate::analysis::report::{Options, analyze};
 use crate::collector::supervisor::Receiver;
@@ -29,6 +30,7 @@ use crate::model::{Trace, TraceId};
 use crate::providers::otlp::OtlpProvider;
 use crate::providers::windows::WindowSpec;
 use crate::providers::{self, SearchArgs, TraceProvider, query::now_ns};
+use crate::render::annotations::annotations;
 use crate::render::findings::explain_report;
 use crate::render::report;
 use crate::render::status::StatusReport;
@@ -247,6 +249,7 @@ impl Host {
             "open_trace" => self.open_trace(params(raw)?).await,
             "view_action" => self.view_action(params(raw)?),
             "analyze" => self.analyze(params(raw)?).await,
+            "annotations" => self.annotations(params(raw)?).await,
             "flame" => self.flame(params(raw)?).await,
             "compare" => self.compare(params(raw)?).await,
             "regressions" => self.regressions(params(raw)?).await,
@@ -306,7 +309,7 @@ impl Host {
             ));
         }
         let trace = self.trace(id).await?;
-        let payload = self.state().views.open(trace, p.view, p.width.max(20), p.span_id.trim());
+        let payload = self.state().views.open(trace, p.view, p.width.max(20), p.span_id.trim(), &p.marks);
         to_value(&payload)
     }
 
@@ -345,10 +348,42 @@ impl Host {
             AnalyzePayload {
                 drawing: Drawing::new(format!("Vitals analysis: {title}"), &drawn.rendered),
                 items: drawn.items,
+                annotations: Some(annotations(&result, &hotspots(traces.iter().map(|t| &**t)))),
             }
         })
         .await?;
         to_value(&payload)
+    }
+
+    /// What to write on the lines of code the recent traces of `services` ran (of every
+    /// service the backend knows when none are named).
+    async fn annotations(&self, p: AnnotateParams) -> Result<Value> {
+        let provider = self.provider()?;
+        let services = match p.services.is_empty() {
+            true => provider.services().await?,
+            false => p.services.clone(),
+        };
+        let mut traces: Vec<Arc<Trace>> = Vec::new();
+        for service in services {
+            let args = SearchArgs {
+                service,
+                limit: Some(p.limit.max(1)),
+                lookback: Some(p.lookback.clone()),
+                ..SearchArgs::default()
+            };
+            for trace in provider.search(&args.to_query()?).await? {
+                if !traces.iter().any(|t| t.id == trace.id) {
+                    traces.push(trace);
+                }
+            }
+        }
+        let options = Options { slow_query_ns: p.slow_query_ms.saturating_mul(1_000_000) };
+        let found = off_thread(move || {
+            let result = analyze(&traces, &options);
+            annotations(&result, &hotspots(traces.iter().map(|t| &**t)))
+        })
+        .await?;
+        to_value(&found)
     }
 
     /// The aggregated flame graph of the service's recent traces.
@@ -391,7 +426,7 @@ impl Host {
             let report = spec.detect(&p.service, traces.iter().map(|t| &**t), options, now);
             let drawn = render::regressions::render(&report);
             let title = format!("Vitals regressions: {}", p.service);
-            AnalyzePayload { drawing: Drawing::new(title, &drawn.rendered), items: drawn.items }
+            AnalyzePayload { drawing: Drawing::new(title, &drawn.rendered), items: drawn.items, annotations: None }
         })
         .await?;
         to_value(&payload)
@@ -409,6 +444,7 @@ impl Host {
             AnalyzePayload {
                 drawing: Drawing::new("Vitals comparison".to_string(), &drawn.rendered),
                 items: drawn.items,
+                annotations: None,
             }
         })
         .await?;

@@ -1,5 +1,6 @@
 //! The messages between the Lua plugin and the host, as msgpack values.
 
+use crate::render::annotations::Annotation;
 use crate::render::report::ReportItem;
 use rmpv::Value;
 use serde::{Deserialize, Serialize};
@@ -49,6 +50,8 @@ pub struct OpenTraceParams {
     pub width: usize,
     /// A span to put the cursor on ("" for none).
     pub span_id: String,
+    /// Spans to mark (the repeated calls of an N+1).
+    pub marks: Vec<String>,
 }
 
 /// `:VitalsAnalyze` and `:VitalsFlame`: which service's recent traces, and how many.
@@ -102,6 +105,25 @@ pub struct AnalyzePayload {
     #[serde(flatten)]
     pub drawing: Drawing,
     pub items: Vec<ReportItem>,
+    /// For the analysis: what to write on the lines of code it found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<Vec<Annotation>>,
+}
+
+/// Code annotations of the recent traces of some services (all when none are named).
+#[derive(Deserialize)]
+#[serde(default)]
+pub struct AnnotateParams {
+    pub services: Vec<String>,
+    pub lookback: String,
+    pub limit: usize,
+    pub slow_query_ms: u64,
+}
+
+impl Default for AnnotateParams {
+    fn default() -> Self {
+        AnnotateParams { services: Vec::new(), lookback: "1h".into(), limit: 50, slow_query_ms: 500 }
+    }
 }
 
 /// The aggregated flame graph: its drawing, and the example span of each bar.

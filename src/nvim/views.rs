@@ -45,11 +45,13 @@ impl Default for Views {
 }
 
 impl Views {
-    /// Opens a view of `trace`, with the cursor on `focus` (a span id) when it is drawn.
-    pub fn open(&mut self, trace: Arc<Trace>, view: View, width: usize, focus: &str) -> ViewPayload {
+    /// Opens a view of `trace`, with the cursor on `focus` (a span id) when it is drawn and
+    /// the `marks` (span ids) marked.
+    pub fn open(&mut self, trace: Arc<Trace>, view: View, width: usize, focus: &str, marks: &[String]) -> ViewPayload {
         let id = self.next_id;
         self.next_id += 1;
-        let picture = Picture::new(view, width);
+        let marked = marks.iter().filter_map(|m| trace.find_span(m)).collect();
+        let picture = Picture { marked, ..Picture::new(view, width) };
         let rendered = render::render_trace(&trace, &picture);
         let mut payload = payload(id, &trace, &picture, &rendered);
         let focused = (!focus.is_empty()).then(|| trace.find_span(focus)).flatten();

@@ -21,6 +21,7 @@ fn sgr(group: Group) -> String {
         Group::SlowerLabel => "41;97".to_string(),
         Group::Faster => "32".to_string(),
         Group::FasterLabel => "42;30".to_string(),
+        Group::Marked => "7".to_string(),
         Group::CriticalPath => "38;5;202".to_string(),
         Group::CriticalLabel => "48;5;202;38;5;16".to_string(),
     }

@@ -62,6 +62,15 @@ impl Row {
         }
     }
 
+    /// Marks the cells of `span` in columns `from..to` (a span the user asked to see, such
+    /// as one of an N+1's repeated calls).
+    pub fn mark(&mut self, from: usize, to: usize, span: SpanIndex) {
+        let to = to.min(self.width());
+        for cell in self.cells[from.min(to)..to].iter_mut().filter(|c| c.span == span as u32) {
+            cell.group = Some(Group::Marked);
+        }
+    }
+
     /// Turns the painted cells into text, highlights and the targets of line `line`.
     pub fn into_line(self, line: usize) -> (StyledLine, Vec<Target>) {
         let last_used = self.cells.iter().rposition(|c| c.used).map_or(0, |p| p + 1);

@@ -11,14 +11,15 @@ use super::frame;
 use super::palette::Palette;
 use super::style::{Rendered, StyledLine};
 use super::units::{duration, truncate};
-use crate::model::Trace;
+use crate::model::{SpanIndex, Trace};
 
 /// How far below its natural row a wide bar may move to find room.
 const MAX_LANES: usize = 32;
 const MIN_WIDTH: usize = 20;
 
-/// Draws `trace`; with `critical_path`, the cells of each critical section are marked.
-pub fn render(trace: &Trace, width: usize, critical_path: bool) -> Rendered {
+/// Draws `trace`; with `critical_path`, the cells of each critical section are marked,
+/// and the bars of the `marked` spans stand out.
+pub fn render(trace: &Trace, width: usize, critical_path: bool, marked: &[SpanIndex]) -> Rendered {
     let width = width.max(MIN_WIDTH);
     let critical = critical::sections_by_span(trace, critical_path);
     let palette = Palette::of(trace);
@@ -67,6 +68,9 @@ pub fn render(trace: &Trace, width: usize, critical_path: bool) -> Rendered {
             let from = col(start).min(width - 1);
             rows[r].mark_critical(from, col(end).max(from + 1), i);
         }
+        if marked.contains(&i) {
+            rows[r].mark(c0, c1, i);
+        }
         row_of[i] = Some(r);
     }
 
@@ -114,7 +118,7 @@ mod tests {
     #[test]
     fn bars_are_labelled_and_concurrent_siblings_get_their_own_rows() {
         let trace = sample();
-        let out = render(&trace, 100, false);
+        let out = render(&trace, 100, false, &[]);
         let text = out.plain_text();
         assert!(text.contains("frontend: GET /checkout  1.00ms"), "{text}");
         assert!(text.contains("payment: charge  400µs"), "{text}");
@@ -127,7 +131,7 @@ mod tests {
     #[test]
     fn every_bar_is_a_target_for_its_span_and_errors_are_marked() {
         let trace = sample();
-        let out = render(&trace, 100, false);
+        let out = render(&trace, 100, false, &[]);
         let line = out.lines.iter().position(|l| l.text.contains("reserve")).unwrap();
         let col = out.lines[line].text.find("reserve").unwrap();
         let span = out.span_at(line, col).unwrap();
@@ -145,7 +149,7 @@ mod tests {
           {"traceID":"1","spanID":"c","operationName":"pong","startTime":1020,"duration":10,"references":[{"refType":"CHILD_OF","spanID":"b"}],"process":{"serviceName":"web"}},
           {"traceID":"1","spanID":"d","operationName":"orphan","startTime":1050,"duration":10,"references":[{"refType":"CHILD_OF","spanID":"zz"}],"process":{"serviceName":"web"}}]"#;
         let trace = formats::decode(json).unwrap().remove(0);
-        let text = render(&trace, 120, false).plain_text();
+        let text = render(&trace, 120, false, &[]).plain_text();
         for part in ["root", "ping", "pong", "orphan", "parent cycle was broken", "parent is missing", "3 roots"] {
             assert!(text.contains(part), "missing {part:?} in\n{text}");
         }
@@ -158,8 +162,8 @@ mod tests {
            "references":[{"refType":"CHILD_OF","spanID":"a"}]}]"#;
         let trace = formats::decode(json).unwrap().remove(0);
         for width in [1, 80] {
-            assert!(render(&trace, width, false).plain_text().contains("root"));
-            assert!(crate::render::waterfall::render(&trace, width, false).plain_text().contains("unknown: ch"));
+            assert!(render(&trace, width, false, &[]).plain_text().contains("root"));
+            assert!(crate::render::waterfall::render(&trace, width, false, &[]).plain_text().contains("unknown: ch"));
         }
     }
 
@@ -167,7 +171,7 @@ mod tests {
     fn bars_scale_to_the_width() {
         let trace = sample();
         for width in [20, 60, 200] {
-            let out = render(&trace, width, false);
+            let out = render(&trace, width, false, &[]);
             assert!(out.lines.iter().skip(2).all(|l| l.width() <= width), "width {width}");
             let root_row = &out.lines[2];
             assert_eq!(root_row.width(), width, "the root spans the whole trace at width {width}");
@@ -185,9 +189,9 @@ mod tests {
             (3, 1, "pricing", "price", 20, 30),
         ])
         .done();
-        let plain = render(&t, 100, false);
+        let plain = render(&t, 100, false, &[]);
         assert!(plain.lines.iter().flat_map(|l| &l.highlights).all(|h| h.group != Group::CriticalPath));
-        let marked = render(&t, 100, true);
+        let marked = render(&t, 100, true, &[]);
         let critical_spans: std::collections::BTreeSet<&str> = marked
             .targets
             .iter()

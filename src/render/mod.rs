@@ -3,6 +3,7 @@
 //! highlight groups), the terminal (groups become ANSI colours) and, later, LSP hovers.
 
 pub mod aggregate;
+pub mod annotations;
 pub mod ansi;
 mod canvas;
 pub mod compare;
@@ -40,26 +41,27 @@ pub enum View {
     Stats,
 }
 
-/// How to draw a trace: the view, its width in columns, and whether to mark the
-/// critical path (flame graph and waterfall).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How to draw a trace: the view, its width in columns, whether to mark the critical
+/// path, and spans to mark (flame graph and waterfall).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Picture {
     pub view: View,
     pub width: usize,
     pub critical_path: bool,
+    pub marked: Vec<crate::model::SpanIndex>,
 }
 
 impl Picture {
     pub fn new(view: View, width: usize) -> Self {
-        Picture { view, width, critical_path: false }
+        Picture { view, width, critical_path: false, marked: Vec::new() }
     }
 }
 
 /// Draws a trace as `picture` says.
 pub fn render_trace(trace: &crate::model::Trace, picture: &Picture) -> Rendered {
     match picture.view {
-        View::Flame => flame::render(trace, picture.width, picture.critical_path),
-        View::Waterfall => waterfall::render(trace, picture.width, picture.critical_path),
+        View::Flame => flame::render(trace, picture.width, picture.critical_path, &picture.marked),
+        View::Waterfall => waterfall::render(trace, picture.width, picture.critical_path, &picture.marked),
         View::Network => network::render(trace, picture.width),
         View::Stats => stats::render(trace, picture.width),
     }

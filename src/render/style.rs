@@ -32,6 +32,8 @@ pub enum Group {
     /// A call path that got faster in a comparison: bars, then labels.
     Faster,
     FasterLabel,
+    /// A span the user asked to see (the repeated calls of an N+1).
+    Marked,
     /// Bar cells of a span while it is on the critical path.
     CriticalPath,
     /// Label cells over such a bar (a background colour).
@@ -55,6 +57,7 @@ impl fmt::Display for Group {
             Group::SlowerLabel => f.write_str("VitalsSlowerLabel"),
             Group::Faster => f.write_str("VitalsFaster"),
             Group::FasterLabel => f.write_str("VitalsFasterLabel"),
+            Group::Marked => f.write_str("VitalsMarked"),
             Group::CriticalPath => f.write_str("VitalsCriticalPath"),
             Group::CriticalLabel => f.write_str("VitalsCriticalLabel"),
         }

@@ -7,13 +7,14 @@ use super::frame;
 use super::palette::Palette;
 use super::style::{Group, Rendered};
 use super::units::{duration, truncate};
-use crate::model::Trace;
+use crate::model::{SpanIndex, Trace};
 
 const MIN_WIDTH: usize = 40;
 const MAX_INDENT_LEVELS: usize = 16;
 
-/// Draws `trace`; with `critical_path`, the bar cells of each critical section are marked.
-pub fn render(trace: &Trace, width: usize, critical_path: bool) -> Rendered {
+/// Draws `trace`; with `critical_path`, the bar cells of each critical section are marked,
+/// and the names of the `marked` spans stand out.
+pub fn render(trace: &Trace, width: usize, critical_path: bool, marked: &[SpanIndex]) -> Rendered {
     let width = width.max(MIN_WIDTH);
     let critical = critical::sections_by_span(trace, critical_path);
     let palette = Palette::of(trace);
@@ -58,6 +59,9 @@ pub fn render(trace: &Trace, width: usize, critical_path: bool) -> Rendered {
             let from = col(start).min(timeline - 1);
             row.mark_critical(name_width + 1 + from, name_width + 1 + col(end).max(from + 1), i);
         }
+        if marked.contains(&i) {
+            row.mark(0, name_width, i);
+        }
         let (line, targets) = row.into_line(out.lines.len());
         out.lines.push(line);
         out.targets.extend(targets);
@@ -94,7 +98,7 @@ mod tests {
           {"traceID":"1","spanID":"a","operationName":"root","startTime":1000,"duration":1000,"process":{"serviceName":"web"}},
           {"traceID":"1","spanID":"b","operationName":"late","startTime":1500,"duration":500,"references":[{"refType":"CHILD_OF","spanID":"a"}],"process":{"serviceName":"db"}}]"#;
         let trace = formats::decode(json).unwrap().remove(0);
-        let out = render(&trace, 80, false);
+        let out = render(&trace, 80, false, &[]);
         let root = &out.lines[2].text;
         let late = &out.lines[3].text;
         assert!(root.starts_with("web: root"), "{root}");

@@ -158,7 +158,7 @@ end
 
 ---Fetches a trace (through the host) and opens it.
 ---@param trace_id string
----@param opts? {view?: "flame"|"waterfall"|"network"|"stats", span_id?: string} span_id: put the cursor on it
+---@param opts? {view?: "flame"|"waterfall"|"network"|"stats", span_id?: string, marks?: string[]} span_id: put the cursor on it; marks: spans to mark
 function M.open(trace_id, opts)
   opts = opts or {}
   client.fetch("open_trace", {
@@ -166,6 +166,7 @@ function M.open(trace_id, opts)
     view = opts.view or "flame",
     width = float.content_width(),
     span_id = opts.span_id or "",
+    marks = opts.marks or {},
   }, "Loading trace " .. trace_id .. "…", M.show)
 end
 

@@ -1,0 +1,142 @@
+//! Code hotspots: what the spans that carry a code location cost, per location, across
+//! traces, so that the editor can put the numbers on the lines of code that cost them.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::calls::CodeLocation;
+use super::findings::percent;
+use crate::model::Trace;
+
+/// Traces kept per location for "which traces went through here", slowest first.
+const TRACES_PER_LOCATION: usize = 20;
+
+/// One span of one trace at a location.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TraceRef {
+    pub trace_id: String,
+    pub span_id: String,
+    pub duration_ns: u64,
+    /// The trace's root, `service: operation`.
+    pub root: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Hotspot {
+    pub code: CodeLocation,
+    pub service: String,
+    pub operation: String,
+    /// Spans at this location.
+    pub calls: usize,
+    pub p95_ns: u64,
+    /// Time at this location as a share of the requests it took part in, in percent.
+    pub percent: f64,
+    /// The operation of the requests that most often went through here (`GET /checkout`).
+    pub root_operation: String,
+    pub traces: Vec<TraceRef>,
+}
+
+/// Hotspots of every location that spans name, highest share first.
+pub fn hotspots<'t>(traces: impl IntoIterator<Item = &'t Trace>) -> Vec<Hotspot> {
+    #[derive(Default)]
+    struct Acc {
+        code: Option<CodeLocation>,
+        service: String,
+        operation: String,
+        durations: Vec<u64>,
+        time_here: u64,
+        request_time: u64,
+        roots: HashMap<String, usize>,
+        traces: Vec<TraceRef>,
+    }
+    let mut by_location: HashMap<CodeLocation, Acc> = HashMap::new();
+    for trace in traces {
+        let Some(root) = trace.root() else { continue };
+        let root_name = format!("{}: {}", root.service(), root.operation);
+        let mut here: HashMap<CodeLocation, u64> = HashMap::new();
+        for span in &trace.spans {
+            let Some(code) = CodeLocation::of(span) else { continue };
+            let acc = by_location.entry(code.clone()).or_default();
+            if acc.code.is_none() {
+                acc.code = Some(code.clone());
+                acc.service = span.service().to_string();
+                acc.operation = span.operation.clone();
+            }
+            acc.durations.push(span.duration_ns);
+            acc.traces.push(TraceRef {
+                trace_id: trace.id.to_string(),
+                span_id: span.display_id(),
+                duration_ns: span.duration_ns,
+                root: root_name.clone(),
+            });
+            *here.entry(code).or_default() += span.duration_ns;
+        }
+        let request = trace.duration_ns();
+        for (code, time) in here {
+            let acc = by_location.get_mut(&code).expect("added above");
+            // Nested or concurrent spans at one location may add up past the request.
+            acc.time_here += time.min(request);
+            acc.request_time += request;
+            *acc.roots.entry(root.operation.clone()).or_default() += 1;
+        }
+    }
+    let mut spots: Vec<Hotspot> = by_location
+        .into_values()
+        .filter_map(|mut acc| {
+            acc.durations.sort_unstable();
+            let rank = (acc.durations.len() as f64 * 0.95).ceil() as usize;
+            let p95_ns = acc.durations[rank.clamp(1, acc.durations.len()) - 1];
+            acc.traces.sort_by(|a, b| b.duration_ns.cmp(&a.duration_ns).then_with(|| a.trace_id.cmp(&b.trace_id)));
+            acc.traces.truncate(TRACES_PER_LOCATION);
+            let root_operation = acc
+                .roots
+                .into_iter()
+                .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+                .map(|(op, _)| op)
+                .unwrap_or_default();
+            Some(Hotspot {
+                code: acc.code?,
+                service: acc.service,
+                operation: acc.operation,
+                calls: acc.durations.len(),
+                p95_ns,
+                percent: percent(acc.time_here, acc.request_time),
+                root_operation,
+                traces: acc.traces,
+            })
+        })
+        .collect();
+    spots.sort_by(|a, b| b.percent.total_cmp(&a.percent).then_with(|| a.code.describe().cmp(&b.code.describe())));
+    spots
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::testing::{MS, trace};
+
+    #[test]
+    fn each_location_gets_its_calls_p95_and_share_of_the_requests() {
+        let t = trace(&[
+            (1, 0, "web", "GET /checkout", 0, 100),
+            (2, 1, "web", "load_cart", 0, 40),
+            (3, 1, "web", "load_cart", 50, 10),
+            (4, 2, "db", "SELECT", 5, 5),
+        ])
+        .attr(2, "code.file.path", "shop/cart.py")
+        .attr(2, "code.line.number", "12")
+        .attr(3, "code.file.path", "shop/cart.py")
+        .attr(3, "code.line.number", "12")
+        .attr(1, "code.filepath", "shop/views.py")
+        .attr(1, "code.lineno", "3")
+        .done();
+        let spots = hotspots([&t]);
+        assert_eq!(spots.len(), 2, "the query has no location of its own");
+        let cart = spots.iter().find(|s| s.code.filepath.as_deref() == Some("shop/cart.py")).unwrap();
+        assert_eq!((cart.calls, cart.p95_ns, cart.percent), (2, 40 * MS, 50.0));
+        assert_eq!(cart.root_operation, "GET /checkout");
+        assert_eq!(cart.traces[0].duration_ns, 40 * MS, "slowest first");
+        assert_eq!(spots[0].code.lineno, Some(3), "the handler holds 100% of its requests");
+    }
+}
