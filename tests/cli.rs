@@ -138,3 +138,38 @@ fn diff_compares_two_trace_files_structure_and_latency() {
     let (ok, _, stderr) = vitals(&["diff", &positive, "no-such-trace", "--provider", "file", "--endpoint", &positive]);
     assert!(!ok && stderr.contains("no-such-trace"), "{stderr}");
 }
+
+#[test]
+fn map_draws_every_service_and_edge_of_the_large_dependency_graph_once() {
+    let large =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/jaeger-ui/dependencies/large.json");
+    assert!(large.is_file(), "this test reads {}; it is missing", large.display());
+    let large = large.to_str().unwrap();
+    let (ok, stdout, stderr) = vitals(&["map", "--dependencies", large, "--json"]);
+    assert!(ok, "{stderr}");
+    let map: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!((map["services"].as_array().unwrap().len(), map["edges"].as_array().unwrap().len()), (1238, 4271));
+
+    let (ok, tree, _) = vitals(&["map", "--dependencies", large]);
+    assert!(ok);
+    let edge_lines = tree.lines().filter(|l| l.contains("├─ ") || l.contains("└─ ")).count();
+    assert_eq!(edge_lines, 4271, "each call drawn once, under its caller, cycles not followed");
+    let drawn: std::collections::HashSet<&str> = tree
+        .lines()
+        .filter_map(|l| l.trim_start_matches(['│', '├', '└', '─', ' ']).split_whitespace().next())
+        .collect();
+    for service in map["services"].as_array().unwrap() {
+        assert!(drawn.contains(service["name"].as_str().unwrap()), "{} is missing", service["name"]);
+    }
+
+    let (ok, callers, _) = vitals(&["map", "--input", "samples/shop-traces.json", "--callers", "postgres"]);
+    assert!(ok);
+    let direct: Vec<&str> = callers
+        .lines()
+        .filter(|l| l.starts_with("├─ ") || l.starts_with("└─ "))
+        .map(|l| l[6..].split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(direct, ["cart", "frontend", "inventory"], "exactly postgres's callers\n{callers}");
+    let (ok, order, _) = vitals(&["map", "--input", "samples/shop-traces.json", "--migration"]);
+    assert!(ok && order.contains("   1. postgres") && order.contains("No cycles."), "{order}");
+}

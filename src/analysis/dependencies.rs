@@ -7,12 +7,31 @@ use serde::Serialize;
 
 use crate::model::Trace;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceCall {
     pub parent: String,
     pub child: String,
     pub call_count: u64,
+}
+
+/// Reads a Jaeger `/api/dependencies` answer: `{"data": [...]}` or the bare list.
+pub fn parse_dependencies(bytes: &[u8]) -> crate::error::Result<Vec<ServiceCall>> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Answer {
+        Envelope { data: Vec<ServiceCall> },
+        List(Vec<ServiceCall>),
+    }
+    let answer: Answer = serde_json::from_slice(bytes).map_err(|e| {
+        crate::error::Error::invalid(format!(
+            "not a dependency list ([{{\"parent\", \"child\", \"callCount\"}}] or {{\"data\": …}}): {e}"
+        ))
+    })?;
+    Ok(match answer {
+        Answer::Envelope { data } => data,
+        Answer::List(list) => list,
+    })
 }
 
 /// Calls between services across `traces`, ordered by parent then child.

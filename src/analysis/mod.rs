@@ -15,6 +15,7 @@ pub mod report;
 pub mod root_cause;
 pub mod self_time;
 pub mod sequential;
+pub mod service_map;
 pub mod significance;
 pub mod slow_queries;
 pub mod statement;

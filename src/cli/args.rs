@@ -77,6 +77,9 @@ pub enum Command {
     /// and per operation: P50/P95/P99, error rate, throughput, and whether the change is
     /// significant (Mann–Whitney U).
     Regressions(RegressionFlags),
+    /// Draw the service dependency map: from traces (with health and virtual nodes for
+    /// uninstrumented dependencies) or from a Jaeger dependency list.
+    Map(MapFlags),
     /// Receive traces over OTLP/HTTP into the local trace store, as a standalone process.
     Serve(ServeFlags),
     /// Try the embedded default: receive a demo shop's traces over OTLP, then show them.
@@ -164,6 +167,28 @@ pub struct RegressionFlags {
     #[arg(long, default_value_t = 2000)]
     pub limit: usize,
     /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct MapFlags {
+    /// A trace file or folder to build the map from.
+    #[arg(long, required_unless_present = "dependencies")]
+    pub input: Option<PathBuf>,
+    /// A Jaeger /api/dependencies answer to draw instead (calls only).
+    #[arg(long, conflicts_with = "input")]
+    pub dependencies: Option<PathBuf>,
+    /// Root the tree at this service.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Show who calls this service instead.
+    #[arg(long, conflicts_with_all = ["service", "migration"])]
+    pub callers: Option<String>,
+    /// Show a migration order (leaves first, cycles reported).
+    #[arg(long)]
+    pub migration: bool,
+    /// Print the map as JSON: `services`, `edges` (indexes), `bottleneck`.
     #[arg(long)]
     pub json: bool,
 }

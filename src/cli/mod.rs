@@ -6,6 +6,7 @@ mod args;
 mod demo;
 mod diff;
 mod flame;
+mod map;
 mod regressions;
 mod serve;
 
@@ -35,6 +36,7 @@ pub fn run(command: Command) -> ExitCode {
         Command::Flame(flags) => flame::flame(flags),
         Command::Diff(flags) => block_on(diff::diff(flags)),
         Command::Regressions(flags) => block_on(regressions::regressions(flags)),
+        Command::Map(flags) => map::map(flags),
         Command::Serve(flags) => block_on(serve::serve(flags)),
         Command::Demo(flags) => block_on(demo::demo(flags)),
         Command::Nvim => unreachable!("the Neovim host is not a terminal command"),

@@ -22,6 +22,9 @@ fn sgr(group: Group) -> String {
         Group::Faster => "32".to_string(),
         Group::FasterLabel => "42;30".to_string(),
         Group::Marked => "7".to_string(),
+        Group::Healthy => "32".to_string(),
+        Group::Degraded => "33".to_string(),
+        Group::Critical => "1;31".to_string(),
         Group::CriticalPath => "38;5;202".to_string(),
         Group::CriticalLabel => "48;5;202;38;5;16".to_string(),
     }

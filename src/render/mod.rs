@@ -17,6 +17,7 @@ pub mod network;
 mod palette;
 pub mod regressions;
 pub mod report;
+pub mod service_map;
 pub mod stats;
 pub mod status;
 pub mod style;

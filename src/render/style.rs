@@ -34,6 +34,10 @@ pub enum Group {
     FasterLabel,
     /// A span the user asked to see (the repeated calls of an N+1).
     Marked,
+    /// A service's health on the service map.
+    Healthy,
+    Degraded,
+    Critical,
     /// Bar cells of a span while it is on the critical path.
     CriticalPath,
     /// Label cells over such a bar (a background colour).
@@ -58,6 +62,9 @@ impl fmt::Display for Group {
             Group::Faster => f.write_str("VitalsFaster"),
             Group::FasterLabel => f.write_str("VitalsFasterLabel"),
             Group::Marked => f.write_str("VitalsMarked"),
+            Group::Healthy => f.write_str("VitalsHealthy"),
+            Group::Degraded => f.write_str("VitalsDegraded"),
+            Group::Critical => f.write_str("VitalsCritical"),
             Group::CriticalPath => f.write_str("VitalsCriticalPath"),
             Group::CriticalLabel => f.write_str("VitalsCriticalLabel"),
         }

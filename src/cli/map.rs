@@ -1,0 +1,40 @@
+//! `vitals map`: the service dependency map of a trace folder or a dependency list.
+
+use super::args::MapFlags;
+use super::write_stdout;
+use crate::analysis::dependencies::parse_dependencies;
+use crate::analysis::service_map::{ServiceMap, Thresholds};
+use crate::error::{Error, Result};
+use crate::providers::file::load_path;
+use crate::render::ansi;
+use crate::render::service_map::{MapView, render};
+
+pub fn map(flags: MapFlags) -> Result<()> {
+    let traces = match &flags.input {
+        Some(path) => load_path(path)?,
+        None => Vec::new(),
+    };
+    let map = match &flags.dependencies {
+        Some(path) => {
+            let bytes =
+                std::fs::read(path).map_err(|e| Error::invalid(format!("Cannot read {}: {e}", path.display())))?;
+            ServiceMap::from_dependencies(&parse_dependencies(&bytes)?)
+        }
+        None => ServiceMap::from_traces(&traces, &Thresholds::default()),
+    };
+    if flags.json {
+        let text = serde_json::to_string_pretty(&map).map_err(|e| Error::invalid(e.to_string()))?;
+        return write_stdout(&format!("{text}\n"));
+    }
+    let find = |name: &str| map.index(name).ok_or_else(|| Error::invalid(format!("no service {name:?} on the map")));
+    let view = match (&flags.service, &flags.callers, flags.migration) {
+        (_, _, true) => MapView::Migration,
+        (_, Some(callee), _) => MapView::Callers { of: find(callee)? },
+        (Some(root), _, _) => MapView::Tree { root: Some(find(root)?) },
+        _ => MapView::Tree { root: None },
+    };
+    let traces: Vec<&crate::model::Trace> = traces.iter().collect();
+    let rendered = render(&map, view, &traces);
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    write_stdout(&ansi::to_terminal(&rendered.lines, colour))
+}
