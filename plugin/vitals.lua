@@ -59,6 +59,7 @@ end
 
 service_command("VitalsAnalyze", "analyze", "Analyze a service's recent traces: N+1, slow queries, errors, hot functions")
 service_command("VitalsFlame", "flame", "Aggregated flame graph of a service's recent traces (call paths by self time)")
+service_command("VitalsServiceMap", "service_map", "The service dependency map, rooted at [service]")
 service_command(
   "VitalsRegressions",
   "regressions",

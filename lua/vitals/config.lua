@@ -25,6 +25,7 @@ local M = {}
 ---@field search vitals.SearchDefaults Defaults for :VitalsSearch
 ---@field analyze vitals.AnalyzeDefaults What :VitalsAnalyze looks at
 ---@field regressions vitals.RegressionDefaults What :VitalsRegressions compares
+---@field service_map vitals.ServiceMapOptions Health thresholds and live refresh of :VitalsServiceMap
 ---@field float vitals.FloatOptions Look of the trace float
 
 ---@class vitals.SearchDefaults
@@ -44,6 +45,13 @@ local M = {}
 ---@field window string Length of the baseline and the current window (e.g. "1h")
 ---@field limit integer How many traces to fetch at most
 ---@field min_samples integer Fewer requests than this in a window give no verdict
+
+---@class vitals.ServiceMapOptions
+---@field degraded_error_rate number Error rate (0-1) from which a service is degraded
+---@field critical_error_rate number … and critical
+---@field degraded_p95_ms integer P95 from which a service is degraded
+---@field critical_p95_ms integer … and critical
+---@field refresh_ms integer With the otlp provider, how often an open map is rebuilt
 
 ---@class vitals.FloatOptions
 ---@field border string|table
@@ -67,6 +75,13 @@ M.defaults = {
   search = { limit = 20, lookback = "1h" },
   analyze = { lookback = "1h", limit = 50, slow_query_ms = 500 },
   regressions = { window = "1h", limit = 2000, min_samples = 20 },
+  service_map = {
+    degraded_error_rate = 0.01,
+    critical_error_rate = 0.05,
+    degraded_p95_ms = 500,
+    critical_p95_ms = 2000,
+    refresh_ms = 5000,
+  },
   float = { border = "rounded", width = 0.9, height = 0.8 },
 }
 
@@ -98,6 +113,7 @@ function M.set(opts)
     auth = { merged.auth, "table" },
     analyze = { merged.analyze, "table" },
     regressions = { merged.regressions, "table" },
+    service_map = { merged.service_map, "table" },
     binary = { merged.binary, "string", true },
   })
   M.options = merged

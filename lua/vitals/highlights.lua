@@ -31,6 +31,9 @@ local links = {
   VitalsBadgeWarn = "DiagnosticSignWarn",
   VitalsBadgeError = "DiagnosticSignError",
   VitalsMarked = "Search",
+  VitalsHealthy = "DiagnosticOk",
+  VitalsDegraded = "DiagnosticWarn",
+  VitalsCritical = "DiagnosticError",
 }
 
 ---`fg` blended over `bg` at `alpha` (0–1), both as 0xRRGGBB.

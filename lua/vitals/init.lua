@@ -38,6 +38,12 @@ function M.analyze(service)
   require("vitals.analyze").analyze(service)
 end
 
+---Opens the service dependency map (see |:VitalsServiceMap|).
+---@param service? string root the tree here
+function M.service_map(service)
+  require("vitals.service_map").open(service)
+end
+
 ---Compares a service's last window of requests with the one before (see |:VitalsRegressions|).
 ---@param service? string prompted for when missing
 function M.regressions(service)

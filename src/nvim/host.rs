@@ -12,9 +12,10 @@ use nvim_rs::compat::tokio::Compat;
 use nvim_rs::{Handler, Neovim};
 use rmpv::Value;
 
+use super::maps::Maps;
 use super::protocol::{
-    self, AnalyzePayload, AnnotateParams, CompareParams, Drawing, FlameItem, FlamePayload, OpenTraceParams,
-    RecentParams, RegressionParams, SearchItem, ServiceParams, ViewActionParams, params, to_value,
+    self, AnalyzePayload, AnnotateParams, CompareParams, Drawing, FlameItem, FlamePayload, MapActionParams, MapParams,
+    OpenTraceParams, RecentParams, RegressionParams, SearchItem, ServiceParams, ViewActionParams, params, to_value,
 };
 use super::views::{Switch, Views};
 use crate::analysis::TraceSummary;
@@ -23,6 +24,7 @@ use crate::analysis::compare::compare;
 use crate::analysis::hotspots::hotspots;
 use crate::analysis::regression::Options as RegressionOptions;
 use crate::analysis::report::{Options, analyze};
+use crate::analysis::service_map::ServiceMap;
 use crate::collector::supervisor::Receiver;
 use crate::config::{ProviderConfig, ProviderKind};
 use crate::error::{Error, Result};
@@ -97,6 +99,7 @@ struct State {
     embedded: Option<Embedded>,
     traces: LruCache<TraceId, Arc<Trace>>,
     views: Views,
+    maps: Maps,
 }
 
 struct Embedded {
@@ -115,6 +118,7 @@ impl Default for Host {
                 embedded: None,
                 traces: LruCache::new(NonZeroUsize::new(CACHED_TRACES).unwrap_or(NonZeroUsize::MIN)),
                 views: Views::default(),
+                maps: Maps::default(),
             })),
         }
     }
@@ -252,6 +256,16 @@ impl Host {
             "annotations" => self.annotations(params(raw)?).await,
             "flame" => self.flame(params(raw)?).await,
             "compare" => self.compare(params(raw)?).await,
+            "service_map" => self.service_map(params(raw)?).await,
+            "map_action" => {
+                let MapActionParams { map_id, action, service } = params(raw)?;
+                to_value(&self.state().maps.act(map_id, &action, &service)?)
+            }
+            "close_map" => {
+                let MapActionParams { map_id, .. } = params(raw)?;
+                self.state().maps.close(map_id);
+                Ok(Value::Nil)
+            }
             "regressions" => self.regressions(params(raw)?).await,
             "close_view" => {
                 let ViewActionParams { view_id, .. } = params(raw)?;
@@ -358,25 +372,7 @@ impl Host {
     /// What to write on the lines of code the recent traces of `services` ran (of every
     /// service the backend knows when none are named).
     async fn annotations(&self, p: AnnotateParams) -> Result<Value> {
-        let provider = self.provider()?;
-        let services = match p.services.is_empty() {
-            true => provider.services().await?,
-            false => p.services.clone(),
-        };
-        let mut traces: Vec<Arc<Trace>> = Vec::new();
-        for service in services {
-            let args = SearchArgs {
-                service,
-                limit: Some(p.limit.max(1)),
-                lookback: Some(p.lookback.clone()),
-                ..SearchArgs::default()
-            };
-            for trace in provider.search(&args.to_query()?).await? {
-                if !traces.iter().any(|t| t.id == trace.id) {
-                    traces.push(trace);
-                }
-            }
-        }
+        let traces = self.traces_of(&p.services, &p.lookback, p.limit).await?;
         let options = Options { slow_query_ns: p.slow_query_ms.saturating_mul(1_000_000) };
         let found = off_thread(move || {
             let result = analyze(&traces, &options);
@@ -384,6 +380,45 @@ impl Host {
         })
         .await?;
         to_value(&found)
+    }
+
+    /// The recent traces of `services` (of every service the backend knows when none are
+    /// named), each trace once.
+    async fn traces_of(&self, services: &[String], lookback: &str, limit: usize) -> Result<Vec<Arc<Trace>>> {
+        let provider = self.provider()?;
+        let services = match services.is_empty() {
+            true => provider.services().await?,
+            false => services.to_vec(),
+        };
+        let mut seen = std::collections::HashSet::new();
+        let mut traces: Vec<Arc<Trace>> = Vec::new();
+        for service in services {
+            let args = SearchArgs {
+                service,
+                limit: Some(limit.max(1)),
+                lookback: Some(lookback.to_string()),
+                ..SearchArgs::default()
+            };
+            for trace in provider.search(&args.to_query()?).await? {
+                if seen.insert(trace.id) {
+                    traces.push(trace);
+                }
+            }
+        }
+        Ok(traces)
+    }
+
+    /// The service map of every service's recent traces.
+    async fn service_map(&self, p: MapParams) -> Result<Value> {
+        let traces = self.traces_of(&[], &p.lookback, p.limit).await?;
+        let thresholds = p.thresholds();
+        let (map, traces) = off_thread(move || {
+            let map = ServiceMap::from_traces(traces.iter().map(|t| &**t), &thresholds);
+            (map, traces)
+        })
+        .await?;
+        let reuse = (p.map_id != 0).then_some(p.map_id);
+        to_value(&self.state().maps.open(map, traces, Some(p.service.trim()), reuse)?)
     }
 
     /// The aggregated flame graph of the service's recent traces.

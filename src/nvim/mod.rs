@@ -5,6 +5,7 @@
 //! pushes the answer back with `require('vitals.client')._resolve(id, err, result)`.
 
 mod host;
+mod maps;
 mod protocol;
 mod views;
 

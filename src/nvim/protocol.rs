@@ -1,5 +1,6 @@
 //! The messages between the Lua plugin and the host, as msgpack values.
 
+use crate::analysis::service_map::Thresholds;
 use crate::render::annotations::Annotation;
 use crate::render::report::ReportItem;
 use rmpv::Value;
@@ -87,6 +88,57 @@ impl Default for RegressionParams {
     fn default() -> Self {
         RegressionParams { service: String::new(), window: "1h".into(), limit: 2000, min_samples: 20 }
     }
+}
+
+/// `:VitalsServiceMap [service]`: the map of the recent traces of every service, rooted
+/// at `service` when given; `map_id` names a map to refresh in place.
+#[derive(Deserialize)]
+#[serde(default)]
+pub struct MapParams {
+    pub service: String,
+    pub lookback: String,
+    pub limit: usize,
+    pub map_id: u64,
+    pub degraded_error_rate: f64,
+    pub critical_error_rate: f64,
+    pub degraded_p95_ms: u64,
+    pub critical_p95_ms: u64,
+}
+
+impl Default for MapParams {
+    fn default() -> Self {
+        let t = Thresholds::default();
+        MapParams {
+            service: String::new(),
+            lookback: "1h".into(),
+            limit: 50,
+            map_id: 0,
+            degraded_error_rate: t.degraded_error_rate,
+            critical_error_rate: t.critical_error_rate,
+            degraded_p95_ms: t.degraded_p95_ns / 1_000_000,
+            critical_p95_ms: t.critical_p95_ns / 1_000_000,
+        }
+    }
+}
+
+impl MapParams {
+    pub fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            degraded_error_rate: self.degraded_error_rate,
+            critical_error_rate: self.critical_error_rate,
+            degraded_p95_ns: self.degraded_p95_ms.saturating_mul(1_000_000),
+            critical_p95_ns: self.critical_p95_ms.saturating_mul(1_000_000),
+        }
+    }
+}
+
+/// A key pressed in a map float: `tree`, `root`, `callers`, `migration` or `details`.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct MapActionParams {
+    pub map_id: u64,
+    pub action: String,
+    pub service: String,
 }
 
 /// `:VitalsCompare {a} {b}`: two trace ids, and the columns to draw in.

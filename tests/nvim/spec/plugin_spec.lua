@@ -2,7 +2,8 @@ local h = require("helpers")
 
 it("defines the commands behind a load guard", function()
   local commands = { "VitalsSearch", "VitalsTrace", "VitalsAnalyze", "VitalsFlame", "VitalsCompare", "VitalsRegressions" }
-  vim.list_extend(commands, { "VitalsConfigure", "VitalsStatus", "VitalsLog" })
+  vim.list_extend(commands, { "VitalsConfigure", "VitalsStatus", "VitalsLog", "VitalsServiceMap" })
+  vim.list_extend(commands, { "VitalsTraceHere", "VitalsHot", "VitalsClear", "VitalsAnnotate" })
   for _, name in ipairs(commands) do
     assert(vim.fn.exists(":" .. name) == 2, name .. " is missing")
   end

@@ -1,0 +1,132 @@
+---@mod vitals.service_map :VitalsServiceMap, the service dependency map float
+
+local client = require("vitals.client")
+local config = require("vitals.config")
+local float = require("vitals.ui.float")
+local notify = require("vitals.notify")
+
+local M = {}
+
+local FOOTER = "q close · <CR> details · r root here · u callers · m migration · t whole map"
+
+---@class vitals.MapFloat
+---@field map_id integer
+---@field buf integer
+---@field win integer
+---@field services {[1]: integer, [2]: integer, [3]: integer, [4]: string}[] line, start, end, service
+---@field timer? userdata live refresh (otlp)
+
+---The service named under a 1-based line and 0-based byte column: the one there, or the
+---first on that line.
+---@param services {[1]: integer, [2]: integer, [3]: integer, [4]: string}[]
+---@param line integer
+---@param col integer
+---@return string?
+function M.service_at(services, line, col)
+  local first
+  for _, s in ipairs(services) do
+    if s[1] + 1 == line then
+      if s[2] <= col and col < s[3] then
+        return s[4]
+      end
+      first = first or s[4]
+    end
+  end
+  return first
+end
+
+local function params(service, map_id)
+  local o = config.options
+  return {
+    service = service or "",
+    lookback = o.analyze.lookback,
+    limit = o.analyze.limit,
+    map_id = map_id or 0,
+    degraded_error_rate = o.service_map.degraded_error_rate,
+    critical_error_rate = o.service_map.critical_error_rate,
+    degraded_p95_ms = o.service_map.degraded_p95_ms,
+    critical_p95_ms = o.service_map.critical_p95_ms,
+  }
+end
+
+---@param map vitals.MapFloat
+---@param payload table the host's MapPayload
+local function repaint(map, payload)
+  if not vim.api.nvim_buf_is_valid(map.buf) then
+    return
+  end
+  map.services = payload.services
+  float.paint(map.buf, payload)
+  float.relayout(map.win, payload, FOOTER)
+end
+
+---@param map vitals.MapFloat
+---@param action string
+---@param needs_service boolean
+local function act(map, action, needs_service)
+  local cursor = vim.api.nvim_win_get_cursor(map.win)
+  local service = M.service_at(map.services, cursor[1], cursor[2])
+  if needs_service and not service then
+    return notify.info("No service under the cursor")
+  end
+  client.call("map_action", { map_id = map.map_id, action = action, service = service or "" }, function(err, payload)
+    if err then
+      return notify.error(err)
+    end
+    repaint(map, payload)
+    pcall(vim.api.nvim_win_set_cursor, map.win, { 1, 0 })
+  end)
+end
+
+---Shows a map the host has drawn (the answer to `service_map`).
+---@param payload table
+---@return vitals.MapFloat
+function M.show(payload)
+  local buf, win = float.open(payload, { footer = FOOTER, filetype = "vitals-map" })
+  ---@type vitals.MapFloat
+  local map = { map_id = payload.map_id, buf = buf, win = win, services = payload.services }
+  M.current = map
+  local function close()
+    float.close(win)
+  end
+  float.map(buf, {
+    q = { close, "close" },
+    ["<Esc>"] = { close, "close" },
+    ["<CR>"] = { function() act(map, "details", true) end, "details of the service under the cursor" },
+    r = { function() act(map, "root", true) end, "root the tree at the service under the cursor" },
+    u = { function() act(map, "callers", true) end, "who calls the service under the cursor" },
+    m = { function() act(map, "migration", false) end, "a migration order, leaves first" },
+    t = { function() act(map, "tree", false) end, "the whole map again" },
+  })
+  if config.options.trace_provider == "otlp" then
+    -- Live: rebuild from the store while the float is open, keeping what it shows.
+    map.timer = vim.uv.new_timer()
+    map.timer:start(config.options.service_map.refresh_ms, config.options.service_map.refresh_ms, vim.schedule_wrap(function()
+      client.call("service_map", params(nil, map.map_id), function(err, fresh)
+        if not err and fresh then
+          repaint(map, fresh)
+        end
+      end)
+    end))
+  end
+  vim.api.nvim_create_autocmd("BufWipeout", {
+    buffer = buf,
+    once = true,
+    callback = function()
+      if map.timer then
+        map.timer:stop()
+        map.timer:close()
+      end
+      client.call("close_map", { map_id = map.map_id }, function() end)
+    end,
+  })
+  return map
+end
+
+---Opens the service map, rooted at `service` when given (see |:VitalsServiceMap|).
+---@param service? string
+function M.open(service)
+  client.fetch("service_map", params(service), "building the service map…", M.show)
+end
+
+return M

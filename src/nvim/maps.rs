@@ -1,0 +1,118 @@
+//! The service-map floats a user has open: the map, the traces it was built from and what
+//! the float shows, so that `<CR>`, `r`, `u` and `m` are answered without fetching.
+
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+
+use lru::LruCache;
+use serde::Serialize;
+
+use super::protocol::Drawing;
+use crate::analysis::service_map::ServiceMap;
+use crate::error::{Error, Result};
+use crate::model::Trace;
+use crate::render::service_map::{MapView, render};
+
+const MAX_OPEN_MAPS: usize = 8;
+
+struct OpenMap {
+    map: ServiceMap,
+    traces: Vec<Arc<Trace>>,
+    view: MapView,
+}
+
+/// A map float's drawing, and which service each named part of it stands for.
+#[derive(Serialize)]
+pub struct MapPayload {
+    pub map_id: u64,
+    #[serde(flatten)]
+    pub drawing: Drawing,
+    /// `[line, start, end, service]`: 0-based line, byte columns, service name.
+    pub services: Vec<(usize, usize, usize, String)>,
+}
+
+pub struct Maps {
+    next_id: u64,
+    open: LruCache<u64, OpenMap>,
+}
+
+impl Default for Maps {
+    fn default() -> Self {
+        Maps { next_id: 1, open: LruCache::new(NonZeroUsize::new(MAX_OPEN_MAPS).unwrap_or(NonZeroUsize::MIN)) }
+    }
+}
+
+impl Maps {
+    /// Opens a map (or replaces map `reuse`, for a live refresh) rooted at `root`.
+    pub fn open(
+        &mut self,
+        map: ServiceMap,
+        traces: Vec<Arc<Trace>>,
+        root: Option<&str>,
+        reuse: Option<u64>,
+    ) -> Result<MapPayload> {
+        let view = match root.filter(|r| !r.is_empty()) {
+            Some(name) => MapView::Tree { root: Some(find(&map, name)?) },
+            None => MapView::Tree { root: None },
+        };
+        let id = reuse.filter(|id| self.open.contains(id)).unwrap_or_else(|| {
+            self.next_id += 1;
+            self.next_id - 1
+        });
+        let view = match (reuse.and_then(|id| self.open.peek(&id)), view) {
+            // A refresh keeps what the float showed, when the service is still there.
+            (Some(previous), _) => keep(&previous.map, previous.view, &map).unwrap_or(view),
+            (None, view) => view,
+        };
+        self.open.put(id, OpenMap { map, traces, view });
+        self.draw(id)
+    }
+
+    /// `tree`, `root`, `callers`, `migration` or `details`, about `service`.
+    pub fn act(&mut self, id: u64, action: &str, service: &str) -> Result<MapPayload> {
+        let open = self.open.get_mut(&id).ok_or_else(|| gone(id))?;
+        let of = || find(&open.map, service);
+        open.view = match action {
+            "tree" => MapView::Tree { root: None },
+            "root" => MapView::Tree { root: Some(of()?) },
+            "callers" => MapView::Callers { of: of()? },
+            "details" => MapView::Details { of: of()? },
+            "migration" => MapView::Migration,
+            other => return Err(Error::invalid(format!("unknown map action {other:?}"))),
+        };
+        self.draw(id)
+    }
+
+    pub fn close(&mut self, id: u64) {
+        self.open.pop(&id);
+    }
+
+    fn draw(&mut self, id: u64) -> Result<MapPayload> {
+        let open = self.open.get(&id).ok_or_else(|| gone(id))?;
+        let traces: Vec<&Trace> = open.traces.iter().map(|t| &**t).collect();
+        let rendered = render(&open.map, open.view, &traces);
+        let services =
+            rendered.targets.iter().map(|t| (t.line, t.start, t.end, open.map.services[t.span].name.clone())).collect();
+        Ok(MapPayload { map_id: id, drawing: Drawing::new("Vitals service map".to_string(), &rendered), services })
+    }
+}
+
+/// The same view on a rebuilt map, by service name.
+fn keep(old: &ServiceMap, view: MapView, new: &ServiceMap) -> Option<MapView> {
+    let moved = |i: usize| new.index(&old.services[i].name);
+    Some(match view {
+        MapView::Tree { root: None } => view,
+        MapView::Tree { root: Some(r) } => MapView::Tree { root: Some(moved(r)?) },
+        MapView::Callers { of } => MapView::Callers { of: moved(of)? },
+        MapView::Details { of } => MapView::Details { of: moved(of)? },
+        MapView::Migration => view,
+    })
+}
+
+fn find(map: &ServiceMap, name: &str) -> Result<usize> {
+    map.index(name).ok_or_else(|| Error::invalid(format!("no service {name:?} on the map")))
+}
+
+fn gone(id: u64) -> Error {
+    Error::invalid(format!("service map {id} is no longer open; open it again"))
+}

@@ -1,0 +1,107 @@
+local h = require("helpers")
+
+---The service a tree line draws as a child ("├─ name …" or "└─ name …" at any depth).
+local function child_of_line(line, top_level_only)
+  for _, branch in ipairs({ "├─ ", "└─ " }) do
+    local at = line:find(branch, 1, true)
+    if at and (not top_level_only or at == 1) then
+      return line:sub(at + #branch):match("^(%S+)")
+    end
+  end
+end
+
+---Waits for the map float and returns its state.
+local function wait_map()
+  local service_map = require("vitals.service_map")
+  service_map.current = nil
+  h.wait_for("the service map", function()
+    return service_map.current and vim.api.nvim_buf_is_valid(service_map.current.buf)
+  end)
+  return service_map.current
+end
+
+---Waits until the map's text satisfies `predicate`, and returns its lines.
+local function wait_text(map, what, predicate)
+  h.wait_for(what, function()
+    return predicate(table.concat(h.lines(map.buf), "\n"))
+  end)
+  return h.lines(map.buf)
+end
+
+---Puts the cursor on the first line naming `service` and presses `key`.
+local function press_on(map, service, key)
+  local line = h.find_line(map.buf, service)
+  assert(line, service .. " is not on the map")
+  local col = h.lines(map.buf)[line]:find(service, 1, true) - 1
+  vim.api.nvim_win_set_cursor(map.win, { line, col })
+  h.press(key)
+end
+
+it(":VitalsServiceMap lists every service and call of the shop; u shows exactly a service's callers", function()
+  h.setup({ trace_provider = "file", trace_endpoint = h.root .. "/samples/shop-traces.json" })
+  vim.cmd("VitalsServiceMap")
+  local map = wait_map()
+  local lines = h.lines(map.buf)
+  local text = table.concat(lines, "\n")
+  assert(text:find("Service map · 7 services · 9 calls between them · bottleneck: payment", 1, true), text)
+  for _, service in ipairs({ "frontend", "checkout", "cart", "inventory", "payment", "postgres", "redis" }) do
+    assert(text:find(service, 1, true), service .. " is missing\n" .. text)
+  end
+  local calls = 0
+  for _, line in ipairs(lines) do
+    if child_of_line(line) then
+      calls = calls + 1
+    end
+  end
+  assert(calls == 9, "each call once: " .. calls .. "\n" .. text)
+  assert(h.groups(map.buf).VitalsCritical and h.groups(map.buf).VitalsHealthy, "health is coloured")
+
+  press_on(map, "postgres", "u")
+  lines = wait_text(map, "postgres's callers", function(t)
+    return t:find("Who calls postgres", 1, true)
+  end)
+  local direct = {}
+  for _, line in ipairs(lines) do
+    local name = child_of_line(line, true)
+    if name then
+      table.insert(direct, name)
+    end
+  end
+  assert(vim.deep_equal(direct, { "cart", "frontend", "inventory" }), vim.inspect(direct))
+
+  h.press("t")
+  wait_text(map, "the whole map", function(t)
+    return t:find("^Service map")
+  end)
+  press_on(map, "checkout", "<CR>")
+  local details = wait_text(map, "checkout's details", function(t)
+    return t:find("Operations", 1, true)
+  end)
+  local all = table.concat(details, "\n")
+  assert(all:find("PlaceOrder", 1, true) and all:find("Callers\n  frontend  ×4", 1, true), all)
+  assert(all:find("Callees\n  cart  ×4", 1, true), all)
+
+  h.press("m")
+  wait_text(map, "the migration order", function(t)
+    return t:find("Migration order", 1, true) and t:find("No cycles.", 1, true)
+  end)
+  h.press("q")
+  assert(not vim.api.nvim_win_is_valid(map.win))
+end)
+
+it("with the otlp provider the open map follows the traffic as it arrives", function()
+  local python = os.getenv("VITALS_OTEL_PYTHON")
+  assert(python, "VITALS_OTEL_PYTHON: a Python with the OpenTelemetry SDK (tests/run sets it)")
+  local url = h.receive()
+  require("vitals.config").options.service_map.refresh_ms = 200
+  vim.cmd("VitalsServiceMap")
+  local map = wait_map()
+  assert(table.concat(h.lines(map.buf), "\n"):find("no services", 1, true))
+  local sent = vim.fn.system({ python, h.root .. "/tests/otel/send_checkout.py", url, "2" })
+  assert(vim.v.shell_error == 0, sent)
+  wait_text(map, "the services that just sent traces", function(t)
+    return t:find("frontend", 1, true) and t:find("├─ payment", 1, true)
+      and t:find("└─ postgresql  ×6 (", 1, true) and t:find("[database, not instrumented]", 1, true)
+  end)
+  h.press("q")
+end)
