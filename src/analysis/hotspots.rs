@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::calls::CodeLocation;
 use super::findings::percent;
+use super::stats::percentile;
 use crate::model::Trace;
 
 /// Traces kept per location for "which traces went through here", slowest first.
@@ -85,8 +86,7 @@ pub fn hotspots<'t>(traces: impl IntoIterator<Item = &'t Trace>) -> Vec<Hotspot>
         .into_values()
         .filter_map(|mut acc| {
             acc.durations.sort_unstable();
-            let rank = (acc.durations.len() as f64 * 0.95).ceil() as usize;
-            let p95_ns = acc.durations[rank.clamp(1, acc.durations.len()) - 1];
+            let p95_ns = percentile(&acc.durations, 95.0);
             acc.traces.sort_by(|a, b| b.duration_ns.cmp(&a.duration_ns).then_with(|| a.trace_id.cmp(&b.trace_id)));
             acc.traces.truncate(TRACES_PER_LOCATION);
             let root_operation = acc

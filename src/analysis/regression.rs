@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::significance::{mann_whitney, proportions_differ};
+use super::stats::percentile;
 use crate::model::{SpanId, Trace, TraceId};
 
 /// One request the service handled: one of its entry spans.
@@ -235,15 +236,6 @@ fn stats(sorted: &[u64], errors: usize, window: &Window) -> WindowStats {
         error_rate: if count == 0 { 0.0 } else { errors as f64 / count as f64 },
         per_minute: if window.minutes() > 0.0 { count as f64 / window.minutes() } else { 0.0 },
     }
-}
-
-/// The nearest-rank percentile of sorted values (0 when empty).
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::dependencies::ServiceCall;
 use super::self_times;
+use super::stats::percentile;
 use crate::model::Trace;
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -244,10 +245,7 @@ fn node(name: &str, virtual_kind: Option<&'static str>, stats: Option<Stats>, th
     };
     stats.durations.sort_unstable();
     let requests = stats.durations.len();
-    let p95_ns = match requests {
-        0 => 0,
-        n => stats.durations[((n as f64 * 0.95).ceil() as usize).clamp(1, n) - 1],
-    };
+    let p95_ns = percentile(&stats.durations, 95.0);
     let error_rate = if requests == 0 { 0.0 } else { stats.errors as f64 / requests as f64 };
     let health = if requests == 0 {
         Health::Unknown

@@ -64,6 +64,15 @@ pub fn span_stats(trace: &Trace, self_times: &[u64], by: &GroupBy) -> Vec<SpanSt
     rows
 }
 
+/// The nearest-rank percentile (`p` in 0–100) of sorted values; 0 when there are none.
+pub fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,5 +96,12 @@ mod tests {
         );
         let by_attr = span_stats(&t, &own, &GroupBy::Attribute("db.name".into()));
         assert_eq!(by_attr.iter().map(|r| r.group.as_str()).collect::<Vec<_>>(), ["(none)", "orders"]);
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let values: Vec<u64> = (1..=20).collect();
+        assert_eq!((percentile(&values, 50.0), percentile(&values, 95.0), percentile(&values, 99.0)), (10, 19, 20));
+        assert_eq!((percentile(&[7], 99.0), percentile(&[], 50.0)), (7, 0));
     }
 }

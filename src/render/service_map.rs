@@ -7,6 +7,7 @@ use super::style::{Group, Rendered, StyledLine, Target};
 use super::units::duration;
 use crate::analysis::regression::samples;
 use crate::analysis::service_map::{Health, ServiceMap, migration_order};
+use crate::analysis::stats::percentile;
 use crate::model::Trace;
 
 /// What the map float shows.
@@ -239,14 +240,14 @@ fn details(out: &mut Rendered, map: &ServiceMap, of: usize, traces: &[&Trace]) {
     }
     for (op, mut durations, errors) in operations {
         durations.sort_unstable();
-        let at = |p: f64| durations[((durations.len() as f64 * p).ceil() as usize).clamp(1, durations.len()) - 1];
+        let at = |p: f64| percentile(&durations, p);
         out.lines.push(StyledLine::plain(format!(
             "{:<40} {:>7} {:>9} {:>9} {:>9} {:>7}",
             super::units::truncate(&op, 40),
             durations.len(),
-            duration(at(0.5)),
-            duration(at(0.95)),
-            duration(at(0.99)),
+            duration(at(50.0)),
+            duration(at(95.0)),
+            duration(at(99.0)),
             errors
         )));
     }
