@@ -258,3 +258,16 @@ async fn a_malformed_endpoint_is_refused_before_any_request() {
         assert!(err.contains(endpoint.trim_end_matches('/')), "{err}");
     }
 }
+
+#[tokio::test]
+async fn dependencies_are_read_from_the_v1_api_in_milliseconds_and_absent_on_v3() {
+    let replay = jaeger_replay::start(jaeger_replay::jaeger_v1(&root())).await;
+    let calls = provider(&replay, 5_000).dependencies(1_763_636_000_000_000, 3_600_000_000).await.unwrap();
+    assert_eq!(calls.len(), 7, "Jaeger UI's small dependency answer");
+    assert!(calls.iter().any(|c| c.parent == "Service1" && c.child == "Service2" && c.call_count == 30489));
+    let sent = query_of(&replay, "/api/dependencies");
+    assert_eq!((param(&sent, "endTs"), param(&sent, "lookback")), (Some("1763636000000"), Some("3600000")));
+
+    let v3 = jaeger_replay::start(jaeger_replay::jaeger_v3_only(&root())).await;
+    assert!(provider(&v3, 5_000).dependencies(1_763_636_000_000_000, 3_600_000_000).await.unwrap().is_empty());
+}

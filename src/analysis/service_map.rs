@@ -126,6 +126,16 @@ impl ServiceMap {
 
     /// From traces: calls, virtual dependencies, and each service's health.
     pub fn from_traces<'t>(traces: impl IntoIterator<Item = &'t Trace>, thresholds: &Thresholds) -> ServiceMap {
+        ServiceMap::from_traces_and_dependencies(traces, &[], thresholds)
+    }
+
+    /// From traces, plus the calls a backend's dependency list knows that the traces at
+    /// hand do not show (their counts are the backend's).
+    pub fn from_traces_and_dependencies<'t>(
+        traces: impl IntoIterator<Item = &'t Trace>,
+        dependencies: &[ServiceCall],
+        thresholds: &Thresholds,
+    ) -> ServiceMap {
         let mut builder = Builder::default();
         let mut stats: HashMap<String, Stats> = HashMap::new();
         let (mut first, mut last) = (u64::MAX, 0u64);
@@ -156,6 +166,11 @@ impl ServiceMap {
                 {
                     builder.call(service, &name, Some(kind), 1);
                 }
+            }
+        }
+        for call in dependencies {
+            if !builder.calls.contains_key(&(call.parent.clone(), call.child.clone())) {
+                builder.call(&call.parent, &call.child, None, call.call_count);
             }
         }
         let window = last.saturating_sub(first);

@@ -411,9 +411,11 @@ impl Host {
     /// The service map of every service's recent traces.
     async fn service_map(&self, p: MapParams) -> Result<Value> {
         let traces = self.traces_of(&[], &p.lookback, p.limit).await?;
+        let lookback = crate::providers::query::parse_duration(&p.lookback)?.as_micros() as u64;
+        let dependencies = self.provider()?.dependencies(now_ns() / 1000, lookback).await?;
         let thresholds = p.thresholds();
         let (map, traces) = off_thread(move || {
-            let map = ServiceMap::from_traces(traces.iter().map(|t| &**t), &thresholds);
+            let map = ServiceMap::from_traces_and_dependencies(traces.iter().map(|t| &**t), &dependencies, &thresholds);
             (map, traces)
         })
         .await?;

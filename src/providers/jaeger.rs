@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+
+use crate::analysis::dependencies::{ServiceCall, parse_dependencies};
 use reqwest::StatusCode;
 use serde::Deserialize;
 
@@ -227,6 +229,18 @@ impl TraceProvider for JaegerProvider {
             )
             .await?;
         Ok(newest_first(traces, query.limit))
+    }
+
+    /// `/api/dependencies` of the v1 API (api/v3 has none: then there are none).
+    async fn dependencies(&self, end_us: u64, lookback_us: u64) -> Result<Vec<ServiceCall>> {
+        let query = [("endTs", (end_us / 1000).to_string()), ("lookback", (lookback_us / 1000).to_string())];
+        match self.fetch(&["api", "dependencies"], &query).await? {
+            Some(answer) if answer.status.is_success() => {
+                parse_dependencies(&answer.body).map_err(|e| self.http.bad_response(e.to_string()))
+            }
+            Some(answer) => Err(self.http.status_error(&answer)),
+            None => Ok(Vec::new()),
+        }
     }
 
     async fn trace(&self, id: &str) -> Result<Arc<Trace>> {

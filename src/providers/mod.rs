@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::analysis::dependencies::ServiceCall;
 use crate::config::{ProviderConfig, ProviderKind};
 use crate::error::Result;
 use crate::model::Trace;
@@ -27,6 +28,11 @@ pub trait TraceProvider: Send + Sync {
     /// callers cache them and a store may already hold them assembled.
     async fn search(&self, query: &SearchQuery) -> Result<Vec<Arc<Trace>>>;
     async fn trace(&self, id: &str) -> Result<Arc<Trace>>;
+    /// Calls between services in `[end − lookback, end]` (µs) as the backend keeps them,
+    /// for backends with a dependency list (Jaeger); none for the others.
+    async fn dependencies(&self, _end_us: u64, _lookback_us: u64) -> Result<Vec<ServiceCall>> {
+        Ok(Vec::new())
+    }
 }
 
 pub fn from_config(config: &ProviderConfig) -> Result<Arc<dyn TraceProvider>> {

@@ -177,6 +177,11 @@ fn v1_routes(root: &Path) -> HashMap<String, Canned> {
             Canned::ok(read(root, "tests/fixtures/jaeger/v1-operations-frontend.json")),
         ),
         ("/api/traces".to_string(), Canned::ok(search.clone())),
+        // A real Jaeger UI dependency answer (other services than the shop's).
+        (
+            "/api/dependencies".to_string(),
+            Canned::ok(read(root, "../shared/fixtures/jaeger-ui/dependencies/small.json")),
+        ),
     ]);
     // `/api/traces/{id}` answers `{"data":[trace]}` with the one trace.
     let document: serde_json::Value = serde_json::from_slice(&search).unwrap();

@@ -105,3 +105,19 @@ it("with the otlp provider the open map follows the traffic as it arrives", func
   end)
   h.press("q")
 end)
+
+it("with Jaeger the map adds the calls of the backend's dependency list to those of the traces", function()
+  h.setup({ trace_endpoint = h.jaeger("v1") })
+  vim.cmd("VitalsServiceMap")
+  local map = wait_map()
+  local text = table.concat(wait_text(map, "the map", function(t)
+    return t:find("Service map", 1, true)
+  end), "\n")
+  assert(text:find("frontend", 1, true) and text:find("checkout", 1, true), "services from the traces\n" .. text)
+  for i = 1, 8 do
+    assert(text:find("Service" .. i, 1, true), "Service" .. i .. " from /api/dependencies\n" .. text)
+  end
+  assert(text:find("Service2  ×30489", 1, true), "with the backend's counts\n" .. text)
+  assert(h.last_params("v1", "/api/dependencies").lookback == "3600000", "the lookback in ms")
+  h.press("q")
+end)
