@@ -107,7 +107,7 @@ function M.find_definition(buf, lines, name)
       end
       if DEFINITION_NODES[node:type()] then
         local name_node = node:field("name")[1]
-        if name_node and vim.treesitter.get_node_text(name_node, buf) == wanted then
+        if name_node and short_name(vim.treesitter.get_node_text(name_node, buf)) == wanted then
           found = node:start() + 1
           return
         end
