@@ -2,11 +2,11 @@
 //! `--json`, as the one JSON object scripts and other editors read.
 
 use super::args::AnalyzeFlags;
-use super::{load_traces_of, write_stdout};
+use super::{load_traces_of, print_json, print_lines};
 use crate::analysis::report::{Options, analyze as analyze_traces};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::providers::query::parse_duration;
-use crate::render::{ansi, findings::explain_report, report};
+use crate::render::{findings::explain_report, report};
 
 pub fn analyze(flags: AnalyzeFlags) -> Result<()> {
     let slow_query = parse_duration(&flags.slow_query)?;
@@ -15,14 +15,12 @@ pub fn analyze(flags: AnalyzeFlags) -> Result<()> {
     let mut result = analyze_traces(&traces, &options);
     explain_report(&mut result);
     if flags.json {
-        let text = serde_json::to_string_pretty(&result).map_err(|e| Error::invalid(e.to_string()))?;
-        return write_stdout(&format!("{text}\n"));
+        return print_json(&result);
     }
     let title = match &flags.service {
         Some(service) => format!("{service} in {}", flags.input.display()),
         None => flags.input.display().to_string(),
     };
     let rendered = report::render(&result, &title);
-    let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    write_stdout(&ansi::to_terminal(&rendered.rendered.lines, colour))
+    print_lines(&rendered.rendered.lines)
 }

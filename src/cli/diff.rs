@@ -5,24 +5,22 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::args::{DiffFlags, ProviderFlags};
-use super::{pick_trace, terminal_width, write_stdout};
+use super::{pick_trace, print_json, print_lines, terminal_width};
 use crate::analysis::compare::compare;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::Trace;
 use crate::providers::{self, file::load_path};
-use crate::render::{ansi, compare as draw};
+use crate::render::compare as draw;
 
 pub async fn diff(flags: DiffFlags) -> Result<()> {
     let before = side(&flags.provider, &flags.a).await?;
     let after = side(&flags.provider, &flags.b).await?;
     let comparison = compare(&before, &after);
     if flags.json {
-        let text = serde_json::to_string_pretty(&comparison).map_err(|e| Error::invalid(e.to_string()))?;
-        return write_stdout(&format!("{text}\n"));
+        return print_json(&comparison);
     }
     let drawn = draw::render(&comparison, flags.width.unwrap_or_else(terminal_width));
-    let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    write_stdout(&ansi::to_terminal(&drawn.rendered.lines, colour))
+    print_lines(&drawn.rendered.lines)
 }
 
 async fn side(flags: &ProviderFlags, what: &str) -> Result<Arc<Trace>> {

@@ -1,12 +1,11 @@
 //! `vitals map`: the service dependency map of a trace folder or a dependency list.
 
 use super::args::MapFlags;
-use super::write_stdout;
+use super::{print_json, print_lines};
 use crate::analysis::dependencies::parse_dependencies;
 use crate::analysis::service_map::{ServiceMap, Thresholds};
 use crate::error::{Error, Result};
 use crate::providers::file::load_path;
-use crate::render::ansi;
 use crate::render::service_map::{MapView, render};
 
 pub fn map(flags: MapFlags) -> Result<()> {
@@ -23,8 +22,7 @@ pub fn map(flags: MapFlags) -> Result<()> {
         None => ServiceMap::from_traces(&traces, &Thresholds::default()),
     };
     if flags.json {
-        let text = serde_json::to_string_pretty(&map).map_err(|e| Error::invalid(e.to_string()))?;
-        return write_stdout(&format!("{text}\n"));
+        return print_json(&map);
     }
     let find = |name: &str| map.index(name).ok_or_else(|| Error::invalid(format!("no service {name:?} on the map")));
     let view = match (&flags.service, &flags.callers, flags.migration) {
@@ -35,6 +33,5 @@ pub fn map(flags: MapFlags) -> Result<()> {
     };
     let traces: Vec<&crate::model::Trace> = traces.iter().collect();
     let rendered = render(&map, view, &traces);
-    let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    write_stdout(&ansi::to_terminal(&rendered.lines, colour))
+    print_lines(&rendered.lines)
 }

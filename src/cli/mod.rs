@@ -20,7 +20,7 @@ use crate::analysis::TraceSummary;
 use crate::error::{Error, Result};
 use crate::model::Trace;
 use crate::providers::{self, SearchArgs, file::load_path, query::now_ns};
-use crate::render::{self, Picture, View, ansi, summary_line};
+use crate::render::{self, Picture, StyledLine, View, ansi, summary_line};
 
 /// Runs a terminal command; errors go to stderr and make the exit status 1.
 pub fn run(command: Command) -> ExitCode {
@@ -110,7 +110,6 @@ fn pick_trace(traces: Vec<Trace>, wanted: Option<&str>, path: &Path) -> Result<T
 }
 
 fn print_trace(trace: &Trace, drawn: Drawn, span: Option<&str>) -> Result<()> {
-    let colour = std::io::stdout().is_terminal();
     let width = drawn.width.unwrap_or_else(terminal_width);
     let rendered = match span {
         Some(id) => {
@@ -125,7 +124,18 @@ fn print_trace(trace: &Trace, drawn: Drawn, span: Option<&str>) -> Result<()> {
             &Picture { critical_path: drawn.critical_path, ..Picture::new(drawn.view, width) },
         ),
     };
-    write_stdout(&ansi::to_terminal(&rendered.lines, colour))
+    print_lines(&rendered.lines)
+}
+
+/// Styled lines on stdout: coloured on a terminal, plain text into a pipe or file.
+fn print_lines(lines: &[StyledLine]) -> Result<()> {
+    write_stdout(&ansi::to_terminal(lines, std::io::stdout().is_terminal()))
+}
+
+/// One value as pretty JSON on stdout (the `--json` of every command).
+fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::invalid(e.to_string()))?;
+    write_stdout(&format!("{text}\n"))
 }
 
 fn terminal_width() -> usize {
@@ -144,8 +154,7 @@ async fn search_command(flags: ProviderFlags, args: SearchArgs, json: bool) -> R
     let traces = provider.search(&args.to_query()?).await?;
     let summaries: Vec<TraceSummary> = traces.iter().map(|t| TraceSummary::of(t)).collect();
     if json {
-        let text = serde_json::to_string_pretty(&summaries).map_err(|e| Error::invalid(e.to_string()))?;
-        return write_stdout(&format!("{text}\n"));
+        return print_json(&summaries);
     }
     if summaries.is_empty() {
         eprintln!("No traces of {} match in {}", args.service, provider.describe());

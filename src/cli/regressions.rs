@@ -2,13 +2,13 @@
 //! JSON, over a backend or a file/folder of traces.
 
 use super::args::RegressionFlags;
-use super::write_stdout;
+use super::{print_json, print_lines};
 use crate::analysis::regression::Options;
 use crate::error::{Error, Result};
 use crate::model::Trace;
 use crate::providers::windows::WindowSpec;
 use crate::providers::{self, file::load_path, query::now_ns};
-use crate::render::{ansi, regressions as draw};
+use crate::render::regressions as draw;
 
 pub async fn regressions(flags: RegressionFlags) -> Result<()> {
     let now = now_ns();
@@ -32,10 +32,8 @@ pub async fn regressions(flags: RegressionFlags) -> Result<()> {
         return Err(Error::invalid(format!("no requests of {} in either window", flags.service)));
     }
     if flags.json {
-        let text = serde_json::to_string_pretty(&report).map_err(|e| Error::invalid(e.to_string()))?;
-        return write_stdout(&format!("{text}\n"));
+        return print_json(&report);
     }
     let drawn = draw::render(&report);
-    let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    write_stdout(&ansi::to_terminal(&drawn.rendered.lines, colour))
+    print_lines(&drawn.rendered.lines)
 }
