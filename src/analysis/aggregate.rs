@@ -66,12 +66,7 @@ pub fn aggregate<'t>(traces: impl IntoIterator<Item = &'t Trace>, service: Optio
 /// Where call paths of `trace` start: the service's entry spans, or the trace's roots.
 fn entry_spans(trace: &Trace, service: Option<&str>) -> Vec<SpanIndex> {
     let Some(service) = service else { return trace.tree.roots().collect() };
-    (0..trace.spans.len())
-        .filter(|&i| {
-            trace.spans[i].service() == service
-                && trace.tree.parent(i).is_none_or(|p| trace.spans[p].service() != service)
-        })
-        .collect()
+    (0..trace.spans.len()).filter(|&i| trace.spans[i].service() == service && trace.is_service_entry(i)).collect()
 }
 
 /// Nodes keyed by (parent node, interned service+operation), so a span finds its node

@@ -28,9 +28,7 @@ pub fn samples<'t>(traces: impl IntoIterator<Item = &'t Trace>, service: &str) -
     let mut out = Vec::new();
     for trace in traces {
         for (i, span) in trace.spans.iter().enumerate() {
-            let entry =
-                span.service() == service && trace.tree.parent(i).is_none_or(|p| trace.spans[p].service() != service);
-            if entry {
+            if span.service() == service && trace.is_service_entry(i) {
                 out.push(Sample {
                     operation: span.operation.clone(),
                     start_ns: span.start_ns,

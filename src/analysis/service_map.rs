@@ -149,7 +149,7 @@ impl ServiceMap {
                 let entry = stats.entry(service.to_string()).or_default();
                 entry.self_ns += own[i];
                 let parent = trace.tree.parent(i).map(|p| trace.spans[p].service());
-                if parent != Some(service) {
+                if trace.is_service_entry(i) {
                     entry.durations.push(span.duration_ns);
                     entry.errors += usize::from(span.is_error());
                 }

@@ -98,6 +98,13 @@ impl Trace {
         seen
     }
 
+    /// Whether `span` is where a request entered its service: it has no parent, or its
+    /// parent belongs to another service.
+    pub fn is_service_entry(&self, span: SpanIndex) -> bool {
+        let service = self.spans[span].service();
+        self.tree.parent(span).is_none_or(|p| self.spans[p].service() != service)
+    }
+
     pub fn error_count(&self) -> usize {
         self.spans.iter().filter(|s| s.is_error()).count()
     }
