@@ -81,7 +81,8 @@ impl Call {
     }
 }
 
-fn text<'a>(span: &'a Span, keys: &[&str]) -> Option<&'a str> {
+/// The first of `keys` (new and old attribute names) that holds non-empty text.
+pub fn text<'a>(span: &'a Span, keys: &[&str]) -> Option<&'a str> {
     keys.iter().find_map(|k| span.attr(k).and_then(|v| v.as_str())).filter(|s| !s.is_empty())
 }
 

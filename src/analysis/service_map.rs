@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+use super::calls::text;
 use super::dependencies::ServiceCall;
 use super::self_times;
 use super::stats::percentile;
@@ -180,13 +181,11 @@ impl ServiceMap {
 
 /// The uninstrumented dependency a span calls, if it names one.
 fn virtual_callee(span: &crate::model::Span) -> Option<(String, &'static str)> {
-    let text =
-        |keys: &[&str]| keys.iter().find_map(|k| span.attr(k).and_then(|v| v.as_str())).filter(|s| !s.is_empty());
-    if let Some(system) = text(&["db.system.name", "db.system"]) {
+    if let Some(system) = text(span, &["db.system.name", "db.system"]) {
         return Some((system.to_string(), "database"));
     }
     let client = matches!(span.kind, crate::model::SpanKind::Client | crate::model::SpanKind::Producer);
-    text(&["service.peer.name", "peer.service"]).filter(|_| client).map(|peer| (peer.to_string(), "peer"))
+    text(span, &["service.peer.name", "peer.service"]).filter(|_| client).map(|peer| (peer.to_string(), "peer"))
 }
 
 #[derive(Default)]
