@@ -333,13 +333,7 @@ impl Host {
         if p.service.trim().is_empty() {
             return Err(Error::invalid(format!("Which service? e.g. :{command} frontend")));
         }
-        let args = SearchArgs {
-            service: p.service.clone(),
-            limit: Some(p.limit.max(1)),
-            lookback: Some(p.lookback.clone()),
-            ..SearchArgs::default()
-        };
-        let traces = self.provider()?.search(&args.to_query()?).await?;
+        let traces = self.traces_of(std::slice::from_ref(&p.service), &p.lookback, p.limit).await?;
         if traces.is_empty() {
             return Err(Error::invalid(format!("No traces of {} in the last {}", p.service, p.lookback)));
         }
