@@ -20,23 +20,19 @@ local FOOTER = "q close · <CR> open the code or the trace"
 ---with the span under the cursor.
 ---@param item vitals.ReportItem
 local function open_item(item)
-  -- The host sends nil as vim.NIL.
-  local function given(value)
-    return value ~= vim.NIL and value or nil
-  end
-  local code = given(item.code)
-  local file = code and given(code.filepath) and require("vitals.paths").local_file(code.filepath)
+  local code = item.code
+  local file = code and code.filepath and require("vitals.paths").local_file(code.filepath)
   if file then
     float.close(vim.api.nvim_get_current_win())
     vim.cmd.edit(vim.fn.fnameescape(file))
-    if given(code.lineno) then
+    if code.lineno then
       pcall(vim.api.nvim_win_set_cursor, 0, { code.lineno, 0 })
     end
     return
   end
-  if given(item.trace_id) then
+  if item.trace_id then
     -- The waterfall gives every span a row, however short it is.
-    require("vitals.ui.trace_view").open(item.trace_id, { span_id = given(item.span_id), view = "waterfall" })
+    require("vitals.ui.trace_view").open(item.trace_id, { span_id = item.span_id, view = "waterfall" })
     return
   end
   notify.info("Nothing to open on this line")
@@ -47,7 +43,7 @@ end
 ---@param payload table the host's AnalyzePayload
 ---@return integer buf
 function M.show(payload)
-  if payload.annotations and payload.annotations ~= vim.NIL then
+  if payload.annotations then
     require("vitals.annotate").apply(payload.annotations)
   end
   ---@type table<integer, vitals.ReportItem>

@@ -53,14 +53,6 @@ local KIND_GROUP = {
 local SEVERITY_RANK = { info = 1, warn = 2, error = 3 }
 local BADGE = { info = "VitalsBadgeInfo", warn = "VitalsBadgeWarn", error = "VitalsBadgeError" }
 
----The host sends nil as vim.NIL.
-local function given(value)
-  if value == vim.NIL then
-    return nil
-  end
-  return value
-end
-
 ---The heat grade (1–#HEAT) of a share of request time.
 ---@param percent number
 ---@return integer
@@ -145,7 +137,7 @@ local function locator(buf, absolute)
   ---@param annotation vitals.Annotation
   ---@return integer? line 1-based, or nil when it is about another file
   return function(annotation)
-    local filepath, lineno, fn = given(annotation.filepath), given(annotation.lineno), given(annotation["function"])
+    local filepath, lineno, fn = annotation.filepath, annotation.lineno, annotation["function"]
     if filepath then
       if matched[filepath] == nil then
         matched[filepath] = paths.matches(filepath, absolute, cwd)
@@ -279,7 +271,7 @@ function M.trace_here()
     return a.trace.duration_ns > b.trace.duration_ns
   end)
   local function open(choice)
-    local marks = given(choice.marks) or {}
+    local marks = choice.marks or {}
     require("vitals.ui.trace_view").open(choice.trace.trace_id, {
       span_id = choice.trace.span_id,
       view = #marks > 0 and "waterfall" or nil,
@@ -308,12 +300,12 @@ end
 function M.hot_list()
   local items = {}
   for _, annotation in ipairs(M.current) do
-    local filepath = given(annotation.filepath)
+    local filepath = annotation.filepath
     local file = filepath and paths.local_file(filepath)
     if file then
       table.insert(items, {
         filename = file,
-        lnum = given(annotation.lineno) or 1,
+        lnum = annotation.lineno or 1,
         text = annotation.text,
         type = annotation.severity == "error" and "E" or annotation.severity == "warn" and "W" or "I",
         percent = annotation.percent,

@@ -244,7 +244,9 @@ impl Drawing {
 #[derive(Serialize)]
 pub struct ViewPayload {
     pub view_id: u64,
-    /// Where to put the cursor: 0-based line and byte column of the focused span.
+    /// Where to put the cursor: 0-based line and byte column of the focused span (left
+    /// out when there is none).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub focus: Option<(usize, usize)>,
     pub view: View,
     /// Whether the critical path is marked.

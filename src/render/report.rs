@@ -11,13 +11,17 @@ use crate::analysis::findings::{Finding, FindingKind, Severity};
 use crate::analysis::report::{Report, TraceAnalysis};
 
 /// What a line of the report opens: a span of a trace, and the code it ran when known.
+/// What is not known is left out rather than sent as nil, which Lua would see as vim.NIL.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ReportItem {
     pub line: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub span_id: Option<String>,
     /// The other spans of the finding (N+1 siblings), to mark in the trace view.
     pub span_ids: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<CodeLocation>,
 }
 

@@ -107,7 +107,7 @@ end
 ---@return vitals.TraceView
 function M.show(payload)
   local buf, win = float.open(payload, { footer = FOOTER })
-  if payload.focus ~= vim.NIL and payload.focus then
+  if payload.focus then
     pcall(vim.api.nvim_win_set_cursor, win, { payload.focus[1] + 1, payload.focus[2] })
   end
   ---@type vitals.TraceView
