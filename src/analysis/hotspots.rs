@@ -42,7 +42,6 @@ pub struct Hotspot {
 pub fn hotspots<'t>(traces: impl IntoIterator<Item = &'t Trace>) -> Vec<Hotspot> {
     #[derive(Default)]
     struct Acc {
-        code: Option<CodeLocation>,
         service: String,
         operation: String,
         durations: Vec<u64>,
@@ -59,8 +58,7 @@ pub fn hotspots<'t>(traces: impl IntoIterator<Item = &'t Trace>) -> Vec<Hotspot>
         for span in &trace.spans {
             let Some(code) = CodeLocation::of(span) else { continue };
             let acc = by_location.entry(code.clone()).or_default();
-            if acc.code.is_none() {
-                acc.code = Some(code.clone());
+            if acc.durations.is_empty() {
                 acc.service = span.service().to_string();
                 acc.operation = span.operation.clone();
             }
@@ -83,8 +81,8 @@ pub fn hotspots<'t>(traces: impl IntoIterator<Item = &'t Trace>) -> Vec<Hotspot>
         }
     }
     let mut spots: Vec<Hotspot> = by_location
-        .into_values()
-        .filter_map(|mut acc| {
+        .into_iter()
+        .map(|(code, mut acc)| {
             acc.durations.sort_unstable();
             let p95_ns = percentile(&acc.durations, 95.0);
             acc.traces.sort_by(|a, b| b.duration_ns.cmp(&a.duration_ns).then_with(|| a.trace_id.cmp(&b.trace_id)));
@@ -95,8 +93,8 @@ pub fn hotspots<'t>(traces: impl IntoIterator<Item = &'t Trace>) -> Vec<Hotspot>
                 .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
                 .map(|(op, _)| op)
                 .unwrap_or_default();
-            Some(Hotspot {
-                code: acc.code?,
+            Hotspot {
+                code,
                 service: acc.service,
                 operation: acc.operation,
                 calls: acc.durations.len(),
@@ -104,7 +102,7 @@ pub fn hotspots<'t>(traces: impl IntoIterator<Item = &'t Trace>) -> Vec<Hotspot>
                 percent: percent(acc.time_here, acc.request_time),
                 root_operation,
                 traces: acc.traces,
-            })
+            }
         })
         .collect();
     spots.sort_by(|a, b| b.percent.total_cmp(&a.percent).then_with(|| a.code.describe().cmp(&b.code.describe())));

@@ -99,14 +99,11 @@ impl ServiceMap {
         out
     }
 
-    /// Callers of each service, by index, in name order.
+    /// Callers of each service, by index, in name order (edges are sorted by caller).
     pub fn callers(&self) -> Vec<Vec<usize>> {
         let mut out = vec![Vec::new(); self.services.len()];
         for edge in &self.edges {
             out[edge.to].push(edge.from);
-        }
-        for callers in &mut out {
-            callers.sort_unstable();
         }
         out
     }
@@ -202,13 +199,13 @@ struct Builder {
 }
 
 impl Builder {
+    /// A service seen with spans of its own: not virtual, whatever called it before.
     fn service(&mut self, name: &str) {
-        if !self.names.contains_key(name) {
-            self.names.insert(name.to_string(), None);
-        }
-        // A service seen with spans of its own is not virtual, whatever called it before.
-        if let Some(kind) = self.names.get_mut(name) {
-            *kind = None;
+        match self.names.get_mut(name) {
+            Some(kind) => *kind = None,
+            None => {
+                self.names.insert(name.to_string(), None);
+            }
         }
     }
 
