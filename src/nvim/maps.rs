@@ -51,18 +51,17 @@ impl Maps {
         root: Option<&str>,
         reuse: Option<u64>,
     ) -> Result<MapPayload> {
-        let view = match root.filter(|r| !r.is_empty()) {
+        let asked = match root.filter(|r| !r.is_empty()) {
             Some(name) => MapView::Tree { root: Some(find(&map, name)?) },
             None => MapView::Tree { root: None },
         };
-        let id = reuse.filter(|id| self.open.contains(id)).unwrap_or_else(|| {
-            self.next_id += 1;
-            self.next_id - 1
-        });
-        let view = match (reuse.and_then(|id| self.open.peek(&id)), view) {
-            // A refresh keeps what the float showed, when the service is still there.
-            (Some(previous), _) => keep(&previous.map, previous.view, &map).unwrap_or(view),
-            (None, view) => view,
+        // A refresh keeps its id and what the float showed, when that service is still there.
+        let (id, view) = match reuse.and_then(|id| Some((id, self.open.peek(&id)?))) {
+            Some((id, previous)) => (id, keep(&previous.map, previous.view, &map).unwrap_or(asked)),
+            None => {
+                self.next_id += 1;
+                (self.next_id - 1, asked)
+            }
         };
         self.open.put(id, OpenMap { map, traces, view });
         self.draw(id)

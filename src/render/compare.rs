@@ -53,11 +53,12 @@ fn flame(out: &mut RenderedReport, diff: &Comparison, width: usize) {
         .nodes
         .iter()
         .map(|node| {
-            let (fill, label) = match (node.notable || node.change == Change::Added, node.delta_ns > 0) {
-                _ if node.change == Change::Added => (Group::Slower, Group::SlowerLabel),
-                (true, true) => (Group::Slower, Group::SlowerLabel),
-                (true, false) => (Group::Faster, Group::FasterLabel),
-                (false, _) => (palette.text(&node.service, false), palette.bar(&node.service, false)),
+            let (fill, label) = if node.change == Change::Added || (node.notable && node.delta_ns > 0) {
+                (Group::Slower, Group::SlowerLabel)
+            } else if node.notable {
+                (Group::Faster, Group::FasterLabel)
+            } else {
+                (palette.text(&node.service, false), palette.bar(&node.service, false))
             };
             Bar {
                 parent: node.parent,
