@@ -14,15 +14,20 @@ pub fn self_times(trace: &Trace) -> Vec<u64> {
 pub fn self_time(trace: &Trace, span: SpanIndex) -> u64 {
     let parent = &trace.spans[span];
     let (lo, hi) = (parent.start_ns, parent.end_ns());
+    // Children are sorted by start, and clipping keeps that order.
+    let clipped = trace.tree.children(span).map(|child| {
+        let child = &trace.spans[child];
+        (child.start_ns.clamp(lo, hi), child.end_ns().clamp(lo, hi))
+    });
+    parent.duration_ns.saturating_sub(covered_ns(clipped))
+}
+
+/// Wall-clock time during which at least one of the intervals `(start, end)` is open;
+/// they must come in start order, so one pass merges the overlapping ones.
+pub fn covered_ns(intervals: impl IntoIterator<Item = (u64, u64)>) -> u64 {
     let mut covered = 0u64;
     let mut run: Option<(u64, u64)> = None;
-    // Children are sorted by start, and clipping keeps that order, so one pass merges them.
-    for child in trace.tree.children(span) {
-        let child = &trace.spans[child];
-        let (start, end) = (child.start_ns.clamp(lo, hi), child.end_ns().clamp(lo, hi));
-        if start >= end {
-            continue;
-        }
+    for (start, end) in intervals.into_iter().filter(|(start, end)| start < end) {
         run = match run {
             Some((run_start, run_end)) if start <= run_end => Some((run_start, run_end.max(end))),
             Some((run_start, run_end)) => {
@@ -32,10 +37,7 @@ pub fn self_time(trace: &Trace, span: SpanIndex) -> u64 {
             None => Some((start, end)),
         };
     }
-    if let Some((run_start, run_end)) = run {
-        covered += run_end - run_start;
-    }
-    parent.duration_ns.saturating_sub(covered)
+    covered + run.map_or(0, |(run_start, run_end)| run_end - run_start)
 }
 
 #[cfg(test)]

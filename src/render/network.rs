@@ -9,6 +9,7 @@ use super::palette::Palette;
 use super::style::{Group, Rendered, StyledLine};
 use super::units::{duration, truncate};
 use crate::analysis::calls::{CallKind, outgoing_call};
+use crate::analysis::self_time::covered_ns;
 use crate::model::{SpanIndex, Trace};
 
 const MIN_WIDTH: usize = 60;
@@ -85,7 +86,7 @@ fn summary(trace: &Trace, calls: &[(SpanIndex, CallKind, String)]) -> StyledLine
         text.push_str(&format!(
             " · at most {} at once · {} waiting on calls",
             max_concurrency(&intervals),
-            duration(covered(&intervals))
+            duration(covered_ns(intervals.iter().copied()))
         ));
     }
     let mut line = StyledLine::default();
@@ -104,25 +105,6 @@ fn max_concurrency(intervals: &[(u64, u64)]) -> usize {
         most = most.max(open);
     }
     most as usize
-}
-
-/// Wall-clock time during which at least one interval is open.
-fn covered(intervals: &[(u64, u64)]) -> u64 {
-    let mut sorted = intervals.to_vec();
-    sorted.sort();
-    let mut total = 0;
-    let mut run: Option<(u64, u64)> = None;
-    for (start, end) in sorted {
-        run = match run {
-            Some((s, e)) if start <= e => Some((s, e.max(end))),
-            Some((s, e)) => {
-                total += e - s;
-                Some((start, end))
-            }
-            None => Some((start, end)),
-        };
-    }
-    total + run.map_or(0, |(s, e)| e - s)
 }
 
 #[cfg(test)]
