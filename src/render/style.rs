@@ -4,6 +4,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use super::text::{clean, width};
 use crate::model::SpanIndex;
 
 /// Number of distinct service colours; services beyond it reuse colours in order.
@@ -93,7 +94,9 @@ pub struct StyledLine {
 
 impl StyledLine {
     pub fn plain(text: impl Into<String>) -> Self {
-        StyledLine { text: text.into(), highlights: Vec::new() }
+        let mut line = StyledLine::default();
+        line.push(&text.into(), None);
+        line
     }
 
     /// A line of one colour.
@@ -103,19 +106,20 @@ impl StyledLine {
         line
     }
 
-    /// Appends text, highlighted when a group is given; returns its byte range.
+    /// Appends text (control characters made visible, see [`clean`]), highlighted when a
+    /// group is given; returns its byte range.
     pub fn push(&mut self, text: &str, group: Option<Group>) -> std::ops::Range<usize> {
         let start = self.text.len();
-        self.text.push_str(text);
+        self.text.push_str(&clean(text));
         if let Some(group) = group.filter(|_| !text.is_empty()) {
             self.highlights.push(Highlight { start, end: self.text.len(), group });
         }
         start..self.text.len()
     }
 
-    /// Display width in columns, counting one per character.
+    /// Display width in terminal cells.
     pub fn width(&self) -> usize {
-        self.text.chars().count()
+        width(&self.text)
     }
 
     /// Pads with spaces up to `width` columns.

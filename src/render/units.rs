@@ -73,28 +73,7 @@ pub fn signed_percent(p: f64) -> String {
     if magnitude >= 10.0 { format!("{sign}{magnitude:.0}%") } else { format!("{sign}{magnitude:.1}%") }
 }
 
-/// Keeps the end of `text` (the most specific part of a call path) when it is too long.
-pub fn truncate_left(text: &str, room: usize) -> String {
-    let length = text.chars().count();
-    if length <= room || room < 2 {
-        return truncate(text, room);
-    }
-    let tail: String = text.chars().skip(length - (room - 1)).collect();
-    format!("…{tail}")
-}
-
-/// Cuts text to at most `max` characters, marking the cut with `…`.
-pub fn truncate(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    if max == 0 {
-        return String::new();
-    }
-    let mut out: String = text.chars().take(max - 1).collect();
-    out.push('…');
-    out
-}
+pub use super::text::{truncate, truncate_left};
 
 #[cfg(test)]
 mod tests {
@@ -127,12 +106,10 @@ mod tests {
     }
 
     #[test]
-    fn ages_and_truncation() {
+    fn ages() {
         let s = 1_000_000_000;
         assert_eq!(age(0, 2 * s), "just now");
         assert_eq!(age(0, 300 * s), "5m ago");
         assert_eq!(age(10 * s, 5 * s), "just now");
-        assert_eq!(truncate("checkout", 5), "chec…");
-        assert_eq!(truncate("cart", 5), "cart");
     }
 }
