@@ -83,6 +83,14 @@ function M.define()
   set(0, "VitalsSlowerLabel", { bg = slower, fg = "#1c1c1c", default = true })
   set(0, "VitalsFaster", { fg = faster, default = true })
   set(0, "VitalsFasterLabel", { bg = faster, fg = "#1c1c1c", default = true })
+  -- Unchanged (within noise): the text colour halfway into the background, a grey that
+  -- reads as neither slower nor faster whatever the colour scheme.
+  local normal = vim.api.nvim_get_hl(0, { name = "Normal", link = false })
+  local light = vim.o.background == "light"
+  local fg, bg = normal.fg or (light and 0x1c1c1c or 0xd0d0d0), normal.bg or (light and 0xffffff or 0x1e1e1e)
+  local neutral = M.blend(fg, bg, 0.5)
+  set(0, "VitalsNeutral", { fg = neutral, default = true })
+  set(0, "VitalsNeutralLabel", { bg = neutral, fg = bg, default = true })
   set(0, "VitalsCriticalPath", { fg = M.critical, default = true })
   define_heat(set)
   set(0, "VitalsCriticalLabel", { bg = M.critical, fg = "#1c1c1c", bold = true, default = true })

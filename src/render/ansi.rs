@@ -21,6 +21,8 @@ fn sgr(group: Group) -> String {
         Group::SlowerLabel => "41;97".to_string(),
         Group::Faster => "32".to_string(),
         Group::FasterLabel => "42;30".to_string(),
+        Group::Neutral => "38;5;245".to_string(),
+        Group::NeutralLabel => "48;5;245;38;5;16".to_string(),
         Group::Marked => "7".to_string(),
         Group::Healthy => "32".to_string(),
         Group::Degraded => "33".to_string(),

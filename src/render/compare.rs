@@ -4,11 +4,11 @@
 //! matched paths, biggest change first. List lines open the path's longest span.
 
 use super::icicle::{self, Bar};
-use super::palette::Palette;
 use super::report::{RenderedReport, ReportItem, push_item, section};
 use super::style::{Group, StyledLine};
+use super::text::wrap_styled;
 use super::units::{duration, signed_duration, signed_percent};
-use crate::analysis::compare::{Change, Comparison, DiffNode, PathStats, Side};
+use crate::analysis::compare::{Change, Comparison, DiffNode, NOTABLE_OF_TRACE, NOTABLE_SHARE, PathStats, Side};
 
 const MIN_WIDTH: usize = 60;
 const MAX_LIST: usize = 15;
@@ -47,8 +47,14 @@ fn side_line(name: &str, side: &Side) -> StyledLine {
 }
 
 fn flame(out: &mut RenderedReport, diff: &Comparison, width: usize) {
-    section(out, "Differential flame graph: B's call paths by self time; red slower or new, green faster");
-    let palette = Palette::numbered(diff.nodes.iter().skip(1).map(|n| &*n.service));
+    section(out, "Differential flame graph");
+    let legend = format!(
+        "B's call paths by self time: red slower or new, green faster, grey unchanged (within noise: moved less \
+         than {:.0}% of the path's time or {:.0}% of the trace's)",
+        NOTABLE_SHARE * 100.0,
+        NOTABLE_OF_TRACE * 100.0
+    );
+    out.rendered.lines.extend(wrap_styled(&StyledLine::styled(&legend, Group::Dim), width, 0));
     let bars: Vec<Bar> = diff
         .nodes
         .iter()
@@ -58,7 +64,7 @@ fn flame(out: &mut RenderedReport, diff: &Comparison, width: usize) {
             } else if node.notable {
                 (Group::Faster, Group::FasterLabel)
             } else {
-                (palette.text(&node.service, false), palette.bar(&node.service, false))
+                (Group::Neutral, Group::NeutralLabel)
             };
             Bar {
                 parent: node.parent,
@@ -209,5 +215,20 @@ mod tests {
         let removed = out.rendered.lines.iter().position(|l| l.text.contains("− removed")).unwrap();
         let item = out.items.iter().find(|i| i.line == removed).unwrap();
         assert_eq!(item.span_id.as_deref(), Some("0000000000000003"), "a removed path opens in the first trace");
+    }
+
+    #[test]
+    fn a_path_that_moved_within_noise_is_grey_and_the_legend_says_so() {
+        let before = trace(&[(1, 0, "web", "GET /checkout", 0, 1000), (2, 1, "shop", "PlaceOrder", 0, 900)]).done();
+        let after = trace(&[(1, 0, "web", "GET /checkout", 0, 1008), (2, 1, "shop", "PlaceOrder", 0, 908)]).done();
+        let diff = compare(&before, &after);
+        let out = render(&diff, 160);
+        let text = out.rendered.plain_text();
+        let line = out.rendered.lines.iter().find(|l| l.text.starts_with("shop: PlaceOrder")).unwrap();
+        let groups: Vec<Group> = line.highlights.iter().map(|h| h.group).collect();
+        assert!(groups.contains(&Group::NeutralLabel), "+0.9% is within noise: grey\n{text}\n{groups:?}");
+        let colourful = |g: &Group| matches!(g, Group::FasterLabel | Group::SlowerLabel | Group::Flame(_));
+        assert!(!groups.iter().any(colourful), "a change or a service colour, not grey\n{text}\n{groups:?}");
+        assert!(text.contains("grey unchanged (within noise: moved less than 10% of the path's time"), "{text}");
     }
 }

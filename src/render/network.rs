@@ -3,6 +3,8 @@
 //! axis, so that calls made one after another and calls made at once are told apart at
 //! a glance.
 
+use std::collections::BTreeSet;
+
 use super::canvas::{BAR, Row};
 use super::frame;
 use super::palette::Palette;
@@ -76,17 +78,17 @@ fn summary(trace: &Trace, calls: &[(SpanIndex, CallKind, String)]) -> StyledLine
         }
     }
     counts.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
-    let intervals: Vec<(u64, u64)> =
-        calls.iter().map(|(i, ..)| (trace.spans[*i].start_ns, trace.spans[*i].end_ns())).collect();
+    let intervals = calls.iter().map(|(i, ..)| (trace.spans[*i].start_ns, trace.spans[*i].end_ns()));
     let mut text = format!("{} call{}", calls.len(), if calls.len() == 1 { "" } else { "s" });
     for (kind, n) in counts {
         text.push_str(&format!(" · {n} {}", kind.label()));
     }
     if !calls.is_empty() {
+        let spans: Vec<SpanIndex> = calls.iter().map(|(i, ..)| *i).collect();
         text.push_str(&format!(
             " · at most {} at once · {} waiting on calls",
-            max_concurrency(&intervals),
-            duration(covered_ns(intervals.iter().copied()))
+            max_concurrency(trace, &spans),
+            duration(covered_ns(intervals))
         ));
     }
     let mut line = StyledLine::default();
@@ -94,17 +96,49 @@ fn summary(trace: &Trace, calls: &[(SpanIndex, CallKind, String)]) -> StyledLine
     line
 }
 
-/// The most intervals open at one instant (an interval ending as another starts does not
-/// overlap it).
-fn max_concurrency(intervals: &[(u64, u64)]) -> usize {
-    let mut edges: Vec<(u64, i32)> = intervals.iter().flat_map(|&(s, e)| [(s, 1), (e, -1)]).collect();
-    edges.sort();
-    let (mut open, mut most) = (0i32, 0i32);
-    for (_, step) in edges {
-        open += step;
-        most = most.max(open);
+/// The most calls in flight at one instant, counting only calls that are not inside one
+/// another: a client span and the database span under it are one call in progress, not
+/// two, and an RPC wrapping its server's queries does not add to them. At each instant
+/// that is the number of open calls with no open call below them (the innermost ones).
+/// A call ending as another starts does not overlap it.
+fn max_concurrency(trace: &Trace, calls: &[SpanIndex]) -> usize {
+    // A span's subtree is the run of preorder positions from its own, `size` long.
+    let mut position = vec![0; trace.spans.len()];
+    let mut size = vec![1; trace.spans.len()];
+    let preorder: Vec<SpanIndex> = trace.tree.preorder().collect();
+    for (at, &i) in preorder.iter().enumerate() {
+        position[i] = at;
     }
-    most as usize
+    for &i in preorder.iter().rev() {
+        if let Some(parent) = trace.tree.parent(i) {
+            size[parent] += size[i];
+        }
+    }
+    let mut edges: Vec<(u64, bool, SpanIndex)> = calls
+        .iter()
+        .map(|&i| (i, &trace.spans[i]))
+        .filter(|(_, span)| span.end_ns() > span.start_ns)
+        .flat_map(|(i, span)| [(span.start_ns, true, i), (span.end_ns(), false, i)])
+        .collect();
+    // Ends before starts at the same instant.
+    edges.sort();
+    let mut open: BTreeSet<(usize, usize)> = BTreeSet::new();
+    let mut most = 0;
+    for (_, starts, i) in edges {
+        if !starts {
+            open.remove(&(position[i], size[i]));
+            continue;
+        }
+        open.insert((position[i], size[i]));
+        let open: Vec<&(usize, usize)> = open.iter().collect();
+        let innermost = open
+            .iter()
+            .enumerate()
+            .filter(|(k, (at, size))| open.get(k + 1).is_none_or(|(next, _)| *next >= at + size))
+            .count();
+        most = most.max(innermost);
+    }
+    most
 }
 
 #[cfg(test)]
@@ -142,6 +176,43 @@ mod tests {
         let bar = |needle: &str| out.lines[row(needle)].text.chars().position(|c| c == BAR).unwrap();
         assert!(bar("stock:80") > bar("pricing:80"), "the later call's bar starts further right\n{text}");
         assert_eq!(out.span_at(row("stock:80"), 0).map(|s| t.spans[s].operation.as_str()), Some("GET /stock"));
+    }
+
+    #[test]
+    fn calls_inside_other_calls_do_not_count_as_running_at_once() {
+        // Strictly one after another: each HTTP call's server runs its query inside it.
+        let t = trace(&[
+            (1, 0, "web", "GET /checkout", 0, 100),
+            (2, 1, "web", "GET /cart", 10, 30),
+            (3, 2, "cart", "GET /cart", 12, 26),
+            (4, 3, "cart", "SELECT", 15, 20),
+            (5, 1, "web", "POST /pay", 50, 40),
+            (6, 5, "pay", "POST /pay", 52, 36),
+            (7, 6, "pay", "INSERT", 55, 30),
+        ])
+        .kind(2, SpanKind::Client)
+        .attr(2, "url.full", "http://cart:80/cart")
+        .kind(5, SpanKind::Client)
+        .attr(5, "url.full", "http://pay:80/pay")
+        .attr(4, "db.system", "postgresql")
+        .attr(7, "db.system", "postgresql")
+        .done();
+        let text = render(&t, 120).plain_text();
+        assert!(text.contains("4 calls · 2 HTTP · 2 DB · at most 1 at once · 70.0ms waiting on calls"), "{text}");
+
+        // The same calls, but the payment starts while the cart's query still runs.
+        let overlapping = trace(&[
+            (1, 0, "web", "GET /checkout", 0, 100),
+            (2, 1, "web", "GET /cart", 10, 30),
+            (3, 2, "cart", "GET /cart", 12, 26),
+            (4, 3, "cart", "SELECT", 15, 20),
+            (5, 1, "web", "POST /pay", 20, 40),
+        ])
+        .kind(2, SpanKind::Client)
+        .kind(5, SpanKind::Client)
+        .attr(4, "db.system", "postgresql")
+        .done();
+        assert!(render(&overlapping, 120).plain_text().contains("at most 2 at once"));
     }
 
     #[test]

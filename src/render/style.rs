@@ -33,6 +33,9 @@ pub enum Group {
     /// A call path that got faster in a comparison: bars, then labels.
     Faster,
     FasterLabel,
+    /// A call path whose time moved within noise in a comparison: bars, then labels.
+    Neutral,
+    NeutralLabel,
     /// A span the user asked to see (the repeated calls of an N+1).
     Marked,
     /// A service's health on the service map.
@@ -62,6 +65,8 @@ impl fmt::Display for Group {
             Group::SlowerLabel => f.write_str("VitalsSlowerLabel"),
             Group::Faster => f.write_str("VitalsFaster"),
             Group::FasterLabel => f.write_str("VitalsFasterLabel"),
+            Group::Neutral => f.write_str("VitalsNeutral"),
+            Group::NeutralLabel => f.write_str("VitalsNeutralLabel"),
             Group::Marked => f.write_str("VitalsMarked"),
             Group::Healthy => f.write_str("VitalsHealthy"),
             Group::Degraded => f.write_str("VitalsDegraded"),

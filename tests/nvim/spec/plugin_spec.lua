@@ -26,9 +26,10 @@ it("highlight groups exist with default links and survive a colour scheme change
     assert(vim.api.nvim_get_hl(0, { name = "VitalsError" }).link == "DiagnosticError")
     assert(vim.api.nvim_get_hl(0, { name = "VitalsFlame3" }).bg ~= nil)
     assert(vim.api.nvim_get_hl(0, { name = "VitalsFlameError" }).bg ~= nil)
-    for _, group in ipairs({ "VitalsSlower", "VitalsFaster", "VitalsCriticalPath" }) do
+    for _, group in ipairs({ "VitalsSlower", "VitalsFaster", "VitalsNeutral", "VitalsCriticalPath" }) do
       assert(vim.api.nvim_get_hl(0, { name = group }).fg ~= nil, group)
     end
+    assert(vim.api.nvim_get_hl(0, { name = "VitalsNeutralLabel" }).bg ~= nil)
   end
   check()
   vim.cmd("highlight clear")
