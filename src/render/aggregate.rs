@@ -6,7 +6,7 @@
 //! so the editor can open each node's example trace.
 
 use super::icicle::{self, Bar};
-use super::palette::Palette;
+use super::palette;
 use super::style::{Group, Rendered, StyledLine};
 use super::units::duration;
 use crate::analysis::aggregate::AggregateFlame;
@@ -17,7 +17,6 @@ const TOP_PATHS: usize = 10;
 
 pub fn render(flame: &AggregateFlame, title: &str, width: usize) -> Rendered {
     let width = width.max(MIN_WIDTH);
-    let palette = Palette::numbered(flame.nodes.iter().skip(1).map(|n| &*n.service));
     let total = flame.nodes.first().map_or(0, |root| root.total_ns);
     let mut out = Rendered::default();
     let mut heading = StyledLine::default();
@@ -50,8 +49,8 @@ pub fn render(flame: &AggregateFlame, title: &str, width: usize) -> Rendered {
             service: &node.service,
             operation: &node.operation,
             note: format!("{:.1}%", percent(node.total_ns, total)),
-            fill: palette.text(&node.service, false),
-            label: palette.bar(&node.service, false),
+            fill: palette::text(&node.service, false),
+            label: palette::bar(&node.service, false),
         })
         .collect();
     let icicle = icicle::draw(&bars, width, out.lines.len());

@@ -9,6 +9,11 @@ const NO_SPAN: u32 = u32::MAX;
 /// The character bars are drawn with.
 pub const BAR: char = '█';
 
+/// The character of a bar's critical-path cells: a dark line through the bar, as Jaeger
+/// UI draws it, so the critical path never takes a colour of its own (that read as an
+/// error) and shows without colour too (piped output, a monochrome terminal).
+pub const CRITICAL_BAR: char = '━';
+
 #[derive(Clone, Copy)]
 struct Cell {
     ch: char,
@@ -53,12 +58,18 @@ impl Row {
         }
     }
 
-    /// Recolours the cells of `span` in columns `from..to` as critical-path time: bar
-    /// cells take the critical colour, label cells its background, so labels stay legible.
-    pub fn mark_critical(&mut self, from: usize, to: usize, span: SpanIndex) {
+    /// Marks the cells of `span` in columns `from..to` as critical-path time: bar cells
+    /// become a dark line through the bar (`━` on `line`, the bar's label colour), label
+    /// cells the [`Group::CriticalLabel`] band; the blank closing a bar stays blank.
+    pub fn mark_critical(&mut self, from: usize, to: usize, span: SpanIndex, line: Group) {
         let to = to.min(self.width());
-        for cell in self.cells[from.min(to)..to].iter_mut().filter(|c| c.span == span as u32) {
-            cell.group = Some(if cell.ch == BAR { Group::CriticalPath } else { Group::CriticalLabel });
+        for cell in self.cells[from.min(to)..to].iter_mut().filter(|c| c.span == span as u32 && c.group.is_some()) {
+            if cell.ch == BAR || cell.ch == CRITICAL_BAR {
+                cell.ch = CRITICAL_BAR;
+                cell.group = Some(line);
+            } else {
+                cell.group = Some(Group::CriticalLabel);
+            }
         }
     }
 

@@ -1,7 +1,7 @@
 //! The span-detail view: everything known about one span, for the `<CR>` float and
 //! `vitals view --span`.
 
-use super::palette::Palette;
+use super::palette;
 use super::style::{Group, Rendered, StyledLine};
 use super::units::{duration, truncate};
 use crate::analysis::self_time::self_time;
@@ -11,12 +11,11 @@ const KEY_WIDTH: usize = 12;
 
 pub fn render(trace: &Trace, index: SpanIndex, width: usize) -> Rendered {
     let span = &trace.spans[index];
-    let palette = Palette::of(trace);
     let t0 = trace.start_ns();
     let mut lines = Vec::new();
 
     let mut title = StyledLine::default();
-    title.push(span.service(), Some(palette.text(span.service(), false)));
+    title.push(span.service(), Some(palette::text(span.service(), false)));
     title.push(": ", None);
     title.push(&span.operation, Some(Group::Title));
     lines.push(title);

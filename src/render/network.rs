@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use super::canvas::{BAR, Row};
 use super::frame;
-use super::palette::Palette;
+use super::palette;
 use super::style::{Group, Rendered, StyledLine};
 use super::units::{duration, truncate};
 use crate::analysis::calls::{CallKind, outgoing_call};
@@ -22,7 +22,6 @@ const KIND_WIDTH: usize = 5;
 
 pub fn render(trace: &Trace, width: usize) -> Rendered {
     let width = width.max(MIN_WIDTH);
-    let palette = Palette::of(trace);
     let mut calls: Vec<(SpanIndex, CallKind, String)> = trace
         .spans
         .iter()
@@ -53,10 +52,10 @@ pub fn render(trace: &Trace, width: usize) -> Rendered {
         row.put(OFFSET_WIDTH + TOOK_WIDTH - 1 - took.chars().count(), &took, Some(Group::Duration), Some(*i));
         row.put(OFFSET_WIDTH + TOOK_WIDTH, kind.label(), Some(Group::Key), Some(*i));
         let name = format!("{}: {what}", span.service());
-        row.put(fixed, &truncate(&name, name_width), Some(palette.text(span.service(), failed)), Some(*i));
+        row.put(fixed, &truncate(&name, name_width), Some(palette::text(span.service(), failed)), Some(*i));
         let c0 = col(span.start_ns).min(timeline - 1);
         let c1 = col(span.end_ns()).clamp(c0 + 1, timeline);
-        row.fill(bars_at + c0, c1 - c0, BAR, Some(palette.text(span.service(), failed)), Some(*i));
+        row.fill(bars_at + c0, c1 - c0, BAR, Some(palette::text(span.service(), failed)), Some(*i));
         let (line, targets) = row.into_line(out.lines.len());
         out.lines.push(line);
         out.targets.extend(targets);

@@ -7,8 +7,9 @@ use serde::Serialize;
 use super::text::{clean, width};
 use crate::model::SpanIndex;
 
-/// Number of distinct service colours; services beyond it reuse colours in order.
-pub const SERVICE_COLOURS: u8 = 10;
+/// Number of distinct service colours (as many as Jaeger UI's palette): enough that two
+/// services of one trace rarely share one.
+pub const SERVICE_COLOURS: u8 = 20;
 
 /// A semantic highlight. The Neovim plugin defines a highlight group for each
 /// (`Vitals` + name, with `default = true`); the terminal maps each to ANSI colours.
@@ -42,9 +43,8 @@ pub enum Group {
     Healthy,
     Degraded,
     Critical,
-    /// Bar cells of a span while it is on the critical path.
-    CriticalPath,
-    /// Label cells over such a bar (a background colour).
+    /// Label cells over a critical-path section (a band in neither a service's nor the
+    /// error colour); the section's bar cells are a dark line through the bar instead.
     CriticalLabel,
 }
 
@@ -71,7 +71,6 @@ impl fmt::Display for Group {
             Group::Healthy => f.write_str("VitalsHealthy"),
             Group::Degraded => f.write_str("VitalsDegraded"),
             Group::Critical => f.write_str("VitalsCritical"),
-            Group::CriticalPath => f.write_str("VitalsCriticalPath"),
             Group::CriticalLabel => f.write_str("VitalsCriticalLabel"),
         }
     }

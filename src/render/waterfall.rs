@@ -4,7 +4,7 @@
 use super::canvas::{BAR, Row};
 use super::critical;
 use super::frame;
-use super::palette::Palette;
+use super::palette;
 use super::style::{Group, Rendered};
 use super::units::{duration, truncate};
 use crate::model::{SpanIndex, Trace};
@@ -17,7 +17,6 @@ const MAX_INDENT_LEVELS: usize = 16;
 pub fn render(trace: &Trace, width: usize, critical_path: bool, marked: &[SpanIndex]) -> Rendered {
     let width = width.max(MIN_WIDTH);
     let critical = critical::sections_by_span(trace, critical_path);
-    let palette = Palette::of(trace);
     let name_width = name_column_width(trace, width);
     let timeline = width - name_width - 1;
     let t0 = trace.start_ns();
@@ -37,14 +36,14 @@ pub fn render(trace: &Trace, width: usize, critical_path: bool, marked: &[SpanIn
         row.put(
             indent.min(name_width - 1),
             &truncate(&name, room.max(1)),
-            Some(palette.text(span.service(), failed)),
+            Some(palette::text(span.service(), failed)),
             Some(i),
         );
 
         let c0 = col(span.start_ns).min(timeline - 1);
         let c1 = col(span.end_ns()).clamp(c0 + 1, timeline);
         let bar_start = name_width + 1 + c0;
-        row.fill(bar_start, c1 - c0, BAR, Some(palette.text(span.service(), failed)), Some(i));
+        row.fill(bar_start, c1 - c0, BAR, Some(palette::text(span.service(), failed)), Some(i));
         let took = duration(span.duration_ns);
         let len = took.chars().count();
         // Beside the bar where there is room, else on the bar itself.
@@ -53,11 +52,12 @@ pub fn render(trace: &Trace, width: usize, critical_path: bool, marked: &[SpanIn
         } else if c0 > len {
             row.put(bar_start - len - 1, &took, Some(Group::Duration), Some(i));
         } else {
-            row.put(bar_start, &took, Some(palette.bar(span.service(), failed)), Some(i));
+            row.put(bar_start, &took, Some(palette::bar(span.service(), failed)), Some(i));
         }
         for &(start, end) in critical.get(i).into_iter().flatten() {
             let from = col(start).min(timeline - 1);
-            row.mark_critical(name_width + 1 + from, name_width + 1 + col(end).max(from + 1), i);
+            let line = palette::bar(span.service(), failed);
+            row.mark_critical(name_width + 1 + from, name_width + 1 + col(end).max(from + 1), i, line);
         }
         if marked.contains(&i) {
             row.mark(0, name_width, i);
