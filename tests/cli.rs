@@ -156,7 +156,7 @@ fn map_draws_every_service_and_edge_of_the_large_dependency_graph_once() {
     assert_eq!(edge_lines, 4271, "each call drawn once, under its caller, cycles not followed");
     let drawn: std::collections::HashSet<&str> = tree
         .lines()
-        .filter_map(|l| l.trim_start_matches(['│', '├', '└', '─', ' ']).split_whitespace().next())
+        .filter_map(|l| l.trim_start_matches(['…', '│', '├', '└', '─', ' ']).split_whitespace().next())
         .collect();
     for service in map["services"].as_array().unwrap() {
         assert!(drawn.contains(service["name"].as_str().unwrap()), "{} is missing", service["name"]);

@@ -46,6 +46,7 @@ local function params(service, map_id)
     critical_error_rate = o.service_map.critical_error_rate,
     degraded_p95_ms = o.service_map.degraded_p95_ms,
     critical_p95_ms = o.service_map.critical_p95_ms,
+    width = float.content_width(),
   }
 end
 

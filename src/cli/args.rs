@@ -188,6 +188,9 @@ pub struct MapFlags {
     /// Show a migration order (leaves first, cycles reported).
     #[arg(long)]
     pub migration: bool,
+    /// Columns to draw in (default: the terminal's width, or 120).
+    #[arg(long)]
+    pub width: Option<usize>,
     /// Print the map as JSON: `services`, `edges` (indexes), `bottleneck`.
     #[arg(long)]
     pub json: bool,

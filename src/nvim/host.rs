@@ -414,7 +414,7 @@ impl Host {
         })
         .await?;
         let reuse = (p.map_id != 0).then_some(p.map_id);
-        to_value(&self.state().maps.open(map, traces, Some(p.service.trim()), reuse)?)
+        to_value(&self.state().maps.open(map, traces, Some(p.service.trim()), reuse, p.width.max(40))?)
     }
 
     /// The aggregated flame graph of the service's recent traces.

@@ -19,6 +19,7 @@ struct OpenMap {
     map: ServiceMap,
     traces: Vec<Arc<Trace>>,
     view: MapView,
+    width: usize,
 }
 
 /// A map float's drawing, and which service each named part of it stands for.
@@ -43,13 +44,15 @@ impl Default for Maps {
 }
 
 impl Maps {
-    /// Opens a map (or replaces map `reuse`, for a live refresh) rooted at `root`.
+    /// Opens a map (or replaces map `reuse`, for a live refresh) rooted at `root`, drawn
+    /// in `width` columns.
     pub fn open(
         &mut self,
         map: ServiceMap,
         traces: Vec<Arc<Trace>>,
         root: Option<&str>,
         reuse: Option<u64>,
+        width: usize,
     ) -> Result<MapPayload> {
         let asked = match root.filter(|r| !r.is_empty()) {
             Some(name) => MapView::Tree { root: Some(find(&map, name)?) },
@@ -63,7 +66,7 @@ impl Maps {
                 (self.next_id - 1, asked)
             }
         };
-        self.open.put(id, OpenMap { map, traces, view });
+        self.open.put(id, OpenMap { map, traces, view, width });
         self.draw(id)
     }
 
@@ -89,7 +92,7 @@ impl Maps {
     fn draw(&mut self, id: u64) -> Result<MapPayload> {
         let open = self.open.get(&id).ok_or_else(|| gone(id))?;
         let traces: Vec<&Trace> = open.traces.iter().map(|t| &**t).collect();
-        let rendered = render(&open.map, open.view, &traces);
+        let rendered = render(&open.map, open.view, &traces, open.width);
         let services =
             rendered.targets.iter().map(|t| (t.line, t.start, t.end, open.map.services[t.span].name.clone())).collect();
         Ok(MapPayload { map_id: id, drawing: Drawing::new("Vitals service map".to_string(), &rendered), services })

@@ -103,6 +103,8 @@ pub struct MapParams {
     pub critical_error_rate: f64,
     pub degraded_p95_ms: u64,
     pub critical_p95_ms: u64,
+    /// The columns to draw in.
+    pub width: usize,
 }
 
 impl Default for MapParams {
@@ -117,6 +119,7 @@ impl Default for MapParams {
             critical_error_rate: t.critical_error_rate,
             degraded_p95_ms: t.degraded_p95_ns / 1_000_000,
             critical_p95_ms: t.critical_p95_ns / 1_000_000,
+            width: 120,
         }
     }
 }

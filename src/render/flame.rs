@@ -10,7 +10,8 @@ use super::critical;
 use super::frame;
 use super::palette;
 use super::style::{Rendered, StyledLine};
-use super::units::{duration, truncate};
+use super::text::{elide_middle, width as cells};
+use super::units::duration;
 use crate::model::{SpanIndex, Trace};
 
 /// How far below its natural row a wide bar may move to find room.
@@ -83,7 +84,7 @@ pub fn render(trace: &Trace, width: usize, critical_path: bool, marked: &[SpanIn
     }
     let hidden =
         (hidden > 0).then(|| format!("{hidden} spans too narrow to draw at this width; the waterfall shows all"));
-    out.lines.extend(frame::footer(trace, critical::legend(trace, &critical).into_iter().chain(hidden)));
+    out.lines.extend(frame::footer(trace, critical::legend(trace, &critical).into_iter().chain(hidden), width));
     if out.lines.len() == 2 {
         out.lines.push(StyledLine::plain("(no spans)"));
     }
@@ -91,13 +92,13 @@ pub fn render(trace: &Trace, width: usize, critical_path: bool, marked: &[SpanIn
 }
 
 /// The longest label that fits in `room` columns: `service: operation  12.3ms`, then
-/// shorter forms, down to a truncated operation name.
+/// shorter forms, down to the operation name cut in the middle.
 fn label(service: &str, operation: &str, ns: u64, room: usize) -> Option<String> {
     let took = duration(ns);
     [format!("{service}: {operation}  {took}"), format!("{operation}  {took}"), operation.to_string()]
         .into_iter()
-        .find(|candidate| candidate.chars().count() <= room)
-        .or_else(|| (room >= 4).then(|| truncate(operation, room)))
+        .find(|candidate| cells(candidate) <= room)
+        .or_else(|| (room >= 4).then(|| elide_middle(operation, room)))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use super::canvas::{BAR, Row};
 use super::style::{Group, StyledLine, Target};
-use super::units::{truncate, truncate_left};
+use super::text::{elide_middle, width as cells};
 
 /// Rows beyond which deeper paths are not drawn.
 const MAX_DEPTH: usize = 40;
@@ -83,14 +83,14 @@ fn label(bar: &Bar, room: usize) -> Option<String> {
     let (service, operation, note) = (bar.service, bar.operation, &bar.note);
     [format!("{service}: {operation}  {note}"), format!("{operation}  {note}"), operation.to_string()]
         .into_iter()
-        .find(|candidate| candidate.chars().count() <= room)
-        .or_else(|| (room >= 4).then(|| truncate(operation, room)))
+        .find(|candidate| cells(candidate) <= room)
+        .or_else(|| (room >= 4).then(|| elide_middle(operation, room)))
 }
 
 /// A call path for people: `web GET /checkout › api PlaceOrder › db SELECT`, from the
-/// first level below the root (node 0) down to `node`, cut from the left when longer
-/// than `room`. `at(i)` gives node i's parent, service and operation.
-pub fn path_name<'a>(node: usize, at: impl Fn(usize) -> (Option<usize>, &'a str, &'a str), room: usize) -> String {
+/// first level below the root (node 0) down to `node` (tables cut it from the left, the
+/// most specific part last). `at(i)` gives node i's parent, service and operation.
+pub fn path_name<'a>(node: usize, at: impl Fn(usize) -> (Option<usize>, &'a str, &'a str)) -> String {
     let mut parts = Vec::new();
     let mut current = Some(node);
     while let Some(i) = current.filter(|&i| i != 0) {
@@ -99,5 +99,5 @@ pub fn path_name<'a>(node: usize, at: impl Fn(usize) -> (Option<usize>, &'a str,
         current = parent;
     }
     parts.reverse();
-    truncate_left(&parts.join(" › "), room)
+    parts.join(" › ")
 }

@@ -7,18 +7,24 @@ use std::collections::BTreeSet;
 
 use super::canvas::{BAR, Row};
 use super::frame;
+use super::layout::{Cell, Column, Table};
 use super::palette;
 use super::style::{Group, Rendered, StyledLine};
-use super::units::{duration, truncate};
+use super::text::wrap_styled;
+use super::units::duration;
 use crate::analysis::calls::{CallKind, outgoing_call};
 use crate::analysis::self_time::covered_ns;
 use crate::model::{SpanIndex, Trace};
 
-const MIN_WIDTH: usize = 60;
-/// `+123ms ` and `  1.24s ` and `HTTP `.
-const OFFSET_WIDTH: usize = 8;
-const TOOK_WIDTH: usize = 8;
-const KIND_WIDTH: usize = 5;
+const MIN_WIDTH: usize = 40;
+/// The columns left of the bars: when the window is narrow the kind goes first, then
+/// the start offset; the call's name is cut in the middle (`GET 127.0.0.1:8…/cart`),
+/// never below 16 cells, and takes at most half the width, the bars at least 12.
+const START: usize = 0;
+const TOOK: usize = 1;
+const KIND: usize = 2;
+const CALL: usize = 3;
+const BARS: usize = 4;
 
 pub fn render(trace: &Trace, width: usize) -> Rendered {
     let width = width.max(MIN_WIDTH);
@@ -30,41 +36,78 @@ pub fn render(trace: &Trace, width: usize) -> Rendered {
         .collect();
     calls.sort_by_key(|(i, ..)| (trace.spans[*i].start_ns, *i));
 
-    let fixed = OFFSET_WIDTH + TOOK_WIDTH + KIND_WIDTH;
-    let name_width = (width - fixed) * 2 / 5;
-    let bars_at = fixed + name_width + 1;
-    let timeline = width - bars_at;
     let t0 = trace.start_ns();
+    let mut table = Table::new(vec![
+        Column::number(5),
+        Column::number(8),
+        Column::word(3),
+        Column::name(9, 16).max(width / 2).comfort(6),
+        Column::filler(7, 12),
+    ])
+    .gap(1);
+    table.header(["start", "took", "kind", "call", ""].map(|h| Cell::new(h, None)).to_vec());
+    for (i, kind, what) in &calls {
+        let span = &trace.spans[*i];
+        table.row(vec![
+            Cell::new(format!("+{}", duration(span.start_ns.saturating_sub(t0))), None),
+            Cell::new(duration(span.duration_ns), None),
+            Cell::new(kind.label(), None),
+            Cell::new(call_name(span.service(), what), None),
+        ]);
+    }
+    let layout = table.layout(width);
+    let bars = layout.slots[BARS].unwrap_or(super::layout::Slot { x: width, width: 0 });
     let total = trace.duration_ns().max(1) as u128;
+    let timeline = bars.width.max(1);
     let col = |t: u64| (t.saturating_sub(t0) as u128 * timeline as u128 / total).min(timeline as u128) as usize;
 
     let mut out = Rendered::default();
     out.lines.push(frame::title(trace, width));
-    out.lines.push(summary(trace, &calls));
-    out.lines.push(frame::ruler(trace.duration_ns(), timeline, bars_at));
-    for (i, kind, what) in &calls {
+    out.lines.extend(wrap_styled(&summary(trace, &calls), width, 2));
+    let mut header = StyledLine::default();
+    for (column, text) in layout.header.iter().flatten().enumerate() {
+        if let (Some(slot), Some(text)) = (layout.slots[column], text) {
+            header.pad_to(slot.x);
+            header.push(text, Some(Group::Dim));
+        }
+    }
+    if bars.width > 0 {
+        header.pad_to(bars.x);
+        header.push(&frame::ruler(trace.duration_ns(), bars.width, 0).text, Some(Group::Dim));
+    }
+    out.lines.push(header);
+    let groups = [Some(Group::Dim), Some(Group::Duration), Some(Group::Key), None];
+    for ((i, ..), texts) in calls.iter().zip(&layout.rows) {
         let span = &trace.spans[*i];
-        let failed = span.is_error();
+        let colour = palette::text(span.service(), span.is_error());
         let mut row = Row::new(width);
-        let offset = format!("+{}", duration(span.start_ns.saturating_sub(t0)));
-        row.put(OFFSET_WIDTH.saturating_sub(offset.chars().count() + 1), &offset, Some(Group::Dim), Some(*i));
-        let took = duration(span.duration_ns);
-        row.put(OFFSET_WIDTH + TOOK_WIDTH - 1 - took.chars().count(), &took, Some(Group::Duration), Some(*i));
-        row.put(OFFSET_WIDTH + TOOK_WIDTH, kind.label(), Some(Group::Key), Some(*i));
-        let name = format!("{}: {what}", span.service());
-        row.put(fixed, &truncate(&name, name_width), Some(palette::text(span.service(), failed)), Some(*i));
-        let c0 = col(span.start_ns).min(timeline - 1);
-        let c1 = col(span.end_ns()).clamp(c0 + 1, timeline);
-        row.fill(bars_at + c0, c1 - c0, BAR, Some(palette::text(span.service(), failed)), Some(*i));
+        for column in [START, TOOK, KIND, CALL] {
+            if let (Some(slot), Some(text)) = (layout.slots[column], &texts[column]) {
+                row.put(slot.x, text, groups[column].or(Some(colour)), Some(*i));
+            }
+        }
+        if bars.width > 0 {
+            let c0 = col(span.start_ns).min(timeline - 1);
+            let c1 = col(span.end_ns()).clamp(c0 + 1, timeline);
+            row.fill(bars.x + c0, c1 - c0, BAR, Some(colour), Some(*i));
+        }
         let (line, targets) = row.into_line(out.lines.len());
         out.lines.push(line);
         out.targets.extend(targets);
     }
     if calls.is_empty() {
-        out.lines.push(StyledLine::plain("(no outgoing calls: no client, producer or database spans)"));
+        let none = StyledLine::plain("(no outgoing calls: no client, producer or database spans)");
+        out.lines.extend(wrap_styled(&none, width, 1));
     }
-    out.lines.extend(frame::footer(trace, None));
+    out.lines.extend(frame::footer(trace, None, width));
     out
+}
+
+/// `checkout: GET cart/items`: who calls what, the service said once even when the
+/// call's own description starts with it.
+fn call_name(service: &str, what: &str) -> String {
+    let what = what.strip_prefix(service).and_then(|rest| rest.strip_prefix(' ')).unwrap_or(what);
+    format!("{service}: {what}")
 }
 
 /// `24 calls: 12 HTTP · 11 RPC · 1 DB · at most 3 at once · 420ms waiting on calls`
@@ -90,9 +133,7 @@ fn summary(trace: &Trace, calls: &[(SpanIndex, CallKind, String)]) -> StyledLine
             duration(covered_ns(intervals))
         ));
     }
-    let mut line = StyledLine::default();
-    line.push(&text, Some(Group::Label));
-    line
+    StyledLine::styled(&text, Group::Label)
 }
 
 /// The most calls in flight at one instant, counting only calls that are not inside one
@@ -212,6 +253,28 @@ mod tests {
         .attr(4, "db.system", "postgresql")
         .done();
         assert!(render(&overlapping, 120).plain_text().contains("at most 2 at once"));
+    }
+
+    #[test]
+    fn targets_that_differ_only_by_port_stay_apart_when_cut() {
+        let ports = [(2, "18081"), (3, "18082"), (4, "18083")];
+        let mut spans = vec![(1, 0, "frontend", "GET /", 0, 100)];
+        spans.extend(ports.map(|(id, _)| (id, 1, "frontend", "GET", 10 * id, 5)));
+        let mut build = trace(&spans);
+        for (id, port) in ports {
+            let url = format!("http://127.0.0.1:{port}/api/v1/orders/items?page=1");
+            build = build.kind(id, SpanKind::Client).attr(id, "http.request.method", "GET").attr(id, "url.full", &url);
+        }
+        let out = render(&build.done(), 60);
+        let text = out.plain_text();
+        assert!(out.lines.iter().all(|l| l.width() <= 60), "{text}");
+        let header = out.lines.iter().position(|l| l.text.starts_with("  start")).unwrap();
+        let call = out.lines[header].text.find("call").unwrap();
+        let names: std::collections::BTreeSet<String> = out.lines[header + 1..]
+            .iter()
+            .map(|l| l.text.chars().skip(call).take_while(|&c| c != BAR).collect::<String>().trim().to_string())
+            .collect();
+        assert_eq!(names.len(), 3, "{names:?}\n{text}");
     }
 
     #[test]

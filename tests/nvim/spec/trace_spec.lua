@@ -71,6 +71,7 @@ it("? lists the keys", function()
   h.press("?")
   local text = table.concat(h.lines(vim.api.nvim_get_current_buf()), "\n")
   assert(text:find("switch between flame graph and waterfall", 1, true), text)
+  assert(text:find("list the keys", 1, true), "? lists itself too\n" .. text)
 end)
 
 it("re-renders to the new width when the editor is resized", function()
