@@ -17,6 +17,8 @@ use crate::model::{SpanIndex, Trace};
 /// How far below its natural row a wide bar may move to find room.
 const MAX_LANES: usize = 32;
 const MIN_WIDTH: usize = 20;
+/// Cells below which a bar carries no cut name (`PO…e` tells nothing).
+const MIN_CUT_LABEL: usize = 6;
 
 /// Draws `trace`; with `critical_path`, the cells of each critical section are marked,
 /// and the bars of the `marked` spans stand out.
@@ -98,7 +100,7 @@ fn label(service: &str, operation: &str, ns: u64, room: usize) -> Option<String>
     [format!("{service}: {operation}  {took}"), format!("{operation}  {took}"), operation.to_string()]
         .into_iter()
         .find(|candidate| cells(candidate) <= room)
-        .or_else(|| (room >= 4).then(|| elide_middle(operation, room)))
+        .or_else(|| (room >= MIN_CUT_LABEL).then(|| elide_middle(operation, room)))
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@ use super::text::{elide_middle, width as cells};
 
 /// Rows beyond which deeper paths are not drawn.
 const MAX_DEPTH: usize = 40;
+/// Cells below which a bar carries no cut name (`PO…e` tells nothing).
+const MIN_CUT_LABEL: usize = 6;
 
 /// One call path. `bars[0]` is the root: not drawn, it stands for the full width.
 pub struct Bar<'a> {
@@ -84,7 +86,7 @@ fn label(bar: &Bar, room: usize) -> Option<String> {
     [format!("{service}: {operation}  {note}"), format!("{operation}  {note}"), operation.to_string()]
         .into_iter()
         .find(|candidate| cells(candidate) <= room)
-        .or_else(|| (room >= 4).then(|| elide_middle(operation, room)))
+        .or_else(|| (room >= MIN_CUT_LABEL).then(|| elide_middle(operation, room)))
 }
 
 /// A call path for people: `web GET /checkout › api PlaceOrder › db SELECT`, from the

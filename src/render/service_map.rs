@@ -278,7 +278,8 @@ fn details(out: &mut Rendered, map: &ServiceMap, of: usize, traces: &[&Trace], w
         Column::number(7),
         Column::number(2),
         Column::number(6),
-    ]);
+    ])
+    .gap(2);
     let mut header = vec![Cell::new("Operations", Some(Group::Title))];
     header.extend(["count", "p50", "p95", "p99", "errors"].map(|h| Cell::new(h, Some(Group::Title))));
     table.header(header);
