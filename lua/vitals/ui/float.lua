@@ -60,14 +60,19 @@ function M.fit_footer(footer, width)
   return vim.fn.strcharpart(fitted, 0, math.max(1, width - 3)) .. "…"
 end
 
+---The rows a float may take.
+---@return integer
+local function max_height()
+  return math.max(5, math.floor((vim.o.lines - vim.o.cmdheight) * config.options.float.height) - 2)
+end
+
 ---@param line_count integer
 ---@param width integer columns of content
 ---@param title string
 ---@param footer? string
 ---@return table window config for nvim_open_win
 local function layout(line_count, width, title, footer)
-  local max_height = math.max(5, math.floor((vim.o.lines - vim.o.cmdheight) * config.options.float.height) - 2)
-  local height = math.min(math.max(line_count, 1), max_height)
+  local height = math.min(math.max(line_count, 1), max_height())
   footer = footer and M.fit_footer(footer, width)
   return {
     relative = "editor",
@@ -120,9 +125,8 @@ local function wrap_overflow(win, buf)
   vim.wo[win].breakindent = true
   vim.bo[buf].formatlistpat = [[^\s*\S.\{-}\s\{2,}]]
   vim.wo[win].breakindentopt = "list:-1"
-  local max_height = math.max(5, math.floor((vim.o.lines - vim.o.cmdheight) * config.options.float.height) - 2)
   local rows = vim.api.nvim_win_text_height(win, {}).all
-  vim.api.nvim_win_set_config(win, { height = math.min(rows, max_height) })
+  vim.api.nvim_win_set_config(win, { height = math.min(rows, max_height()) })
 end
 
 ---Opens a float holding a drawing.
