@@ -13,8 +13,9 @@ local M = {}
 ---@field span_id? string
 ---@field span_ids string[]
 ---@field code? {filepath?: string, lineno?: integer, function?: string}
+---@field traces? vitals.TraceRef[] every trace of a finding seen in several, worst first
 
-local FOOTER = "q close · <CR> open the code or the trace"
+local FOOTER = "q close · <CR> open the code or the trace · t all traces"
 
 ---Opens what a report line stands for: the code when it exists here, else the trace
 ---with the span under the cursor.
@@ -32,7 +33,7 @@ local function open_item(item)
   end
   if item.trace_id then
     -- The waterfall gives every span a row, however short it is.
-    require("vitals.ui.trace_view").open(item.trace_id, { span_id = item.span_id, view = "waterfall" })
+    require("vitals.ui.trace_view").open(item.trace_id, { span_id = item.span_id, view = "waterfall", marks = item.span_ids })
     return
   end
   notify.info("Nothing to open on this line")
@@ -51,7 +52,7 @@ function M.show(payload)
   for _, item in ipairs(payload.items or {}) do
     by_line[item.line + 1] = item
   end
-  return float.open_list(payload, { footer = FOOTER, filetype = "vitals-report" }, {
+  local buf = float.open_list(payload, { footer = FOOTER, filetype = "vitals-report" }, {
     function(line)
       if by_line[line] then
         open_item(by_line[line])
@@ -61,6 +62,22 @@ function M.show(payload)
     end,
     "open the code or the trace",
   })
+  float.map(buf, {
+    t = {
+      function()
+        local item = by_line[vim.api.nvim_win_get_cursor(0)[1]]
+        if item and item.traces and #item.traces > 0 then
+          require("vitals.trace_list").pick(item.traces, "Traces of this finding")
+        elseif item and item.trace_id then
+          open_item({ trace_id = item.trace_id, span_id = item.span_id, span_ids = item.span_ids })
+        else
+          notify.info("No traces on this line")
+        end
+      end,
+      "list every trace of the finding",
+    },
+  })
+  return buf
 end
 
 ---Analyzes a service's recent traces and opens the report (see |:VitalsAnalyze|).
