@@ -60,11 +60,27 @@ end
 service_command("VitalsAnalyze", "analyze", "Analyze a service's recent traces: N+1, slow queries, errors, hot functions")
 service_command("VitalsFlame", "flame", "Aggregated flame graph of a service's recent traces (call paths by self time)")
 service_command("VitalsServiceMap", "service_map", "The service dependency map, rooted at [service]")
-service_command(
-  "VitalsRegressions",
-  "regressions",
-  "Compare a service's last hour with the hour before: P50/P95/P99, errors, significance"
-)
+
+command("VitalsRegressions", function(opts)
+  local analyze = require("vitals.analyze")
+  local args, err = analyze.parse_regression_args(opts.fargs)
+  if not args then
+    return require("vitals.notify").error(err)
+  end
+  require("vitals").regressions(args)
+end, {
+  nargs = "*",
+  desc = "Compare a service's latest requests (split into runs) or before/after --at TIME: P50/P95/P99, errors",
+  complete = function(lead, line)
+    local before = vim.split(vim.trim(line:sub(1, #line - #lead)), "%s+")
+    if #before == 1 then
+      return require("vitals.search").complete_service(lead)
+    end
+    return vim.tbl_filter(function(word)
+      return vim.startswith(word, lead)
+    end, { "--at", "--baseline", "--current", "30m", "1h", "6h", "24h" })
+  end,
+})
 
 
 

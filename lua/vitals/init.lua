@@ -44,10 +44,11 @@ function M.service_map(service)
   require("vitals.service_map").open(service)
 end
 
----Compares a service's last window of requests with the one before (see |:VitalsRegressions|).
----@param service? string prompted for when missing
-function M.regressions(service)
-  require("vitals.analyze").regressions(service)
+---Compares a service's requests in two windows (see |:VitalsRegressions|).
+---@param args? string|vitals.RegressionArgs the service (prompted for when missing), or the
+---service with the windows
+function M.regressions(args)
+  require("vitals.analyze").regressions(type(args) == "string" and { service = args } or args)
 end
 
 ---Compares two traces (see |:VitalsCompare|).

@@ -30,7 +30,6 @@ use crate::config::{ProviderConfig, ProviderKind};
 use crate::error::{Error, Result};
 use crate::model::{Trace, TraceId};
 use crate::providers::otlp::OtlpProvider;
-use crate::providers::windows::WindowSpec;
 use crate::providers::{self, SearchArgs, TraceProvider, query::now_ns};
 use crate::render::annotations::annotations;
 use crate::render::findings::explain_report;
@@ -450,7 +449,7 @@ impl Host {
             return Err(Error::invalid("Which service? e.g. :VitalsRegressions frontend"));
         }
         let now = now_ns();
-        let spec = WindowSpec::parse(&p.window, None, None, None, now)?;
+        let spec = p.windows(now)?;
         let traces = self.provider()?.search(&spec.query(&p.service, p.limit.max(1), now)).await?;
         let options = RegressionOptions { min_samples: p.min_samples.max(1), ..RegressionOptions::default() };
         let payload = off_thread(move || {

@@ -1,6 +1,7 @@
 //! The messages between the Lua plugin and the host, as msgpack values.
 
 use crate::analysis::service_map::Thresholds;
+use crate::providers::windows::WindowSpec;
 use crate::render::annotations::Annotation;
 use crate::render::report::ReportItem;
 use rmpv::Value;
@@ -74,19 +75,41 @@ impl Default for RecentParams {
     }
 }
 
-/// `:VitalsRegressions`: which service, and how long each window is.
+/// `:VitalsRegressions`: which service, how long each window is, and optionally a moment
+/// to compare before and after (`at`) or explicit `FROM..TO` ranges ("" for none).
 #[derive(Deserialize)]
 #[serde(default)]
 pub struct RegressionParams {
     pub service: String,
     pub window: String,
+    pub at: String,
+    pub baseline: String,
+    pub current: String,
     pub limit: usize,
     pub min_samples: usize,
 }
 
 impl Default for RegressionParams {
     fn default() -> Self {
-        RegressionParams { service: String::new(), window: "1h".into(), limit: 2000, min_samples: 20 }
+        RegressionParams {
+            service: String::new(),
+            window: "1h".into(),
+            at: String::new(),
+            baseline: String::new(),
+            current: String::new(),
+            limit: 2000,
+            min_samples: 20,
+        }
+    }
+}
+
+impl RegressionParams {
+    /// The windows asked for, as the CLI's flags would give them.
+    pub fn windows(&self, now_ns: u64) -> crate::error::Result<WindowSpec> {
+        fn given(text: &str) -> Option<&str> {
+            Some(text.trim()).filter(|t| !t.is_empty())
+        }
+        WindowSpec::parse(&self.window, given(&self.at), given(&self.baseline), given(&self.current), now_ns)
     }
 }
 

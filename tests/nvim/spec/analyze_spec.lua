@@ -233,3 +233,28 @@ it(":VitalsAnalyze over 20 requests reports their N+1 once, with every trace rea
   vim.cmd.cd(h.root)
   vim.fn.delete(dir, "rf")
 end)
+
+it(":VitalsRegressions compares two runs minutes apart by default, and takes a window and --at", function()
+  local python = os.getenv("VITALS_OTEL_PYTHON")
+  assert(python, "VITALS_OTEL_PYTHON: a Python with the OpenTelemetry SDK (tests/run sets it)")
+  local url = h.receive()
+  local sent = vim.fn.system({ python, h.root .. "/tests/otel/send_regression.py", url, "runs" })
+  assert(vim.v.shell_error == 0, sent)
+  vim.cmd("VitalsRegressions web")
+  local buf = wait_report()
+  local text = table.concat(h.lines(buf), "\n")
+  assert(text:find("baseline run ", 1, true) and text:find("(the traffic came in runs: split at a 5m", 1, true), text)
+  assert(text:find("GET /cart  Baseline P95 = 459ms, Current P95 = 642ms, +40%, regression (p < 0.001, n = 82/82)", 1, true), text)
+  h.reset()
+
+  -- Ten minutes ago falls between the runs: an hour before it against an hour after.
+  vim.cmd("VitalsRegressions web 1h --at 10m")
+  buf = wait_report()
+  text = table.concat(h.lines(buf), "\n")
+  assert(not text:find("came in runs", 1, true), text)
+  assert(text:find("n = 82/82", 1, true), text)
+  h.reset()
+
+  vim.cmd("VitalsRegressions web --at")
+  assert(h.message("--at needs a value"), vim.inspect(h.messages))
+end)
