@@ -281,8 +281,9 @@ function M.trace_here()
   if #choices == 1 then
     return open(choices[1])
   end
-  vim.ui.select(choices, {
+  require("vitals.ui.picker").select(choices, {
     prompt = "Traces through this line (slowest first)",
+    kind = "vitals_trace",
     format_item = function(choice)
       local ms = choice.trace.duration_ns / 1e6
       return ("%8.1fms  %s  %s%s"):format(ms, choice.trace.root, choice.trace.trace_id:sub(1, 12),

@@ -3,6 +3,7 @@
 local client = require("vitals.client")
 local config = require("vitals.config")
 local notify = require("vitals.notify")
+local picker = require("vitals.ui.picker")
 
 local M = {}
 
@@ -15,9 +16,9 @@ local PROVIDERS = {
 ---Tests the current settings and reports the result.
 ---@param callback? fun(err?: string, message?: string)
 function M.test(callback)
-  notify.progress("testing the connection…")
+  local done = notify.progress("testing the connection…")
   client.call("test_connection", config.provider_settings(), function(err, message)
-    notify.progress("")
+    done()
     if err then
       notify.error(err)
     else
@@ -31,8 +32,9 @@ end
 
 ---Asks for the provider and endpoint, applies them and tests the connection.
 function M.run()
-  vim.ui.select(PROVIDERS, {
+  picker.select(PROVIDERS, {
     prompt = "Trace provider",
+    kind = "vitals_provider",
     format_item = function(p)
       return ("%-8s %s"):format(p.name, p.description)
     end,

@@ -3,6 +3,7 @@
 local client = require("vitals.client")
 local config = require("vitals.config")
 local notify = require("vitals.notify")
+local picker = require("vitals.ui.picker")
 local trace_view = require("vitals.ui.trace_view")
 
 local M = {}
@@ -53,8 +54,8 @@ local function run(args)
     if not items or #items == 0 then
       return notify.info(("No traces of %s found in the last %s"):format(args.service, args.lookback or config.options.search.lookback))
     end
-    vim.ui.select(items, {
-      prompt = ("Traces of %s (%d)"):format(args.service, #items),
+    picker.select(items, {
+      prompt = "Traces of " .. args.service,
       kind = "vitals_trace",
       format_item = function(item)
         return item.label
@@ -71,7 +72,7 @@ local function pick_operation(args)
   client.fetch("operations", { service = args.service }, ("loading operations of %s…"):format(args.service), function(operations)
     local choices = { ALL_OPERATIONS, SLOW_TRACES }
     vim.list_extend(choices, operations or {})
-    vim.ui.select(choices, { prompt = "Operation of " .. args.service }, function(choice)
+    picker.select(choices, { prompt = "Operation of " .. args.service, kind = "vitals_operation" }, function(choice)
       if not choice then
         return
       end
@@ -115,7 +116,7 @@ function M.fetch_for_service(service, prompt, method, params, progress, on_resul
     if err then
       return require("vitals.notify").error(err)
     end
-    vim.ui.select(services or {}, { prompt = prompt }, function(choice)
+    picker.select(services or {}, { prompt = prompt, kind = "vitals_service" }, function(choice)
       if choice then
         run(choice)
       end
@@ -132,16 +133,16 @@ function M.search(args)
     end
     return pick_operation(args)
   end
-  notify.progress("loading services…")
+  local done = notify.progress("loading services…")
   M.services(function(err, services)
-    notify.progress("")
+    done()
     if err then
       return notify.error(err)
     end
     if not services or #services == 0 then
       return notify.info("The backend knows no services yet")
     end
-    vim.ui.select(services, { prompt = "Service" }, function(choice)
+    picker.select(services, { prompt = "Service", kind = "vitals_service" }, function(choice)
       if choice then
         args.service = choice
         pick_operation(args)

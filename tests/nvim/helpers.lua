@@ -103,6 +103,9 @@ function M.message(text)
   end
 end
 
+---Neovim's own vim.ui.select, put back between tests.
+local builtin_select = vim.ui.select
+
 ---Replaces vim.ui.select with a picker that records what it was shown and picks the item
 ---`choose(items)` returns.
 ---@param choose fun(items: any[], opts: table): any
@@ -209,6 +212,7 @@ function M.reset()
   end
   M.messages = {}
   vim.o.columns = 140
+  vim.ui.select = builtin_select
 end
 
 function M.shutdown()
