@@ -209,6 +209,8 @@ impl Host {
         let provider = connect(&mut state, &config);
         state.config = config;
         state.provider = provider.as_ref().ok().cloned();
+        // A trace fetched from the previous backend must not answer for this one.
+        state.traces.clear();
         provider.map(|p| Value::from(p.describe()))
     }
 
