@@ -15,6 +15,18 @@ local SLOW_TRACES = "slow traces (>1s)"
 ---@type string[]?
 M.known_services = nil
 
+---The results of the last search, for completing trace ids.
+---@type {trace_id: string, label: string}[]
+M.last_results = {}
+
+---The trace ids of the last search's results, in their order.
+---@return string[]
+function M.recent_trace_ids()
+  return vim.tbl_map(function(item)
+    return item.trace_id
+  end, M.last_results)
+end
+
 ---@class vitals.SearchArgs
 ---@field service? string
 ---@field operation? string
@@ -54,6 +66,7 @@ local function run(args)
     if not items or #items == 0 then
       return notify.info(("No traces of %s found in the last %s"):format(args.service, args.lookback or config.options.search.lookback))
     end
+    M.last_results = items
     picker.select(items, {
       prompt = "Traces of " .. args.service,
       kind = "vitals_trace",
@@ -165,9 +178,7 @@ function M.complete_service(lead)
       return done
     end, 20)
   end
-  return vim.tbl_filter(function(service)
-    return vim.startswith(service, lead)
-  end, M.known_services or {})
+  return require("vitals.cmdline").starting_with(M.known_services or {}, lead)
 end
 
 return M

@@ -21,4 +21,14 @@ function M.fit(text, width)
   return kept .. "…"
 end
 
+---"a", "a or b", "a, b or c".
+---@param names string[]
+---@return string
+function M.either(names)
+  if #names <= 1 then
+    return names[1] or ""
+  end
+  return table.concat(names, ", ", 1, #names - 1) .. " or " .. names[#names]
+end
+
 return M
