@@ -1,5 +1,9 @@
 -- What the Neovim tests share: the Jaeger stand-in, waiting, and looking at floats.
 
+-- Each run remembers :VitalsConfigure's choices (and the host its log) in a fresh state
+-- folder, never in the user's.
+vim.env.XDG_STATE_HOME = vim.fn.tempname() .. "-state"
+
 local M = {}
 
 M.root = vim.fn.fnamemodify(debug.getinfo(1, "S").source:sub(2), ":p:h:h:h")
@@ -213,6 +217,7 @@ function M.reset()
   M.messages = {}
   vim.o.columns = 140
   vim.ui.select = builtin_select
+  os.remove(require("vitals.config").choice_file())
 end
 
 function M.shutdown()
