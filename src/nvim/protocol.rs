@@ -1,5 +1,6 @@
 //! The messages between the Lua plugin and the host, as msgpack values.
 
+use crate::analysis::calls::CodeLocation;
 use crate::analysis::service_map::Thresholds;
 use crate::render::annotations::Annotation;
 use crate::render::report::ReportItem;
@@ -258,6 +259,16 @@ impl Drawing {
             .collect();
         Drawing { title, lines: rendered.lines.iter().map(|l| l.text.clone()).collect(), highlights }
     }
+}
+
+/// The detail float of a span: its drawing, and where in the code the span was made (its
+/// own location, else its nearest ancestor's, as the annotations charge it) for `gd`.
+#[derive(Serialize)]
+pub struct DetailPayload {
+    #[serde(flatten)]
+    pub drawing: Drawing,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<CodeLocation>,
 }
 
 /// A trace float: its drawing plus the id the plugin quotes back in key actions.
