@@ -12,6 +12,8 @@ local fit = require("vitals.text").fit
 
 local M = {}
 
+local FOOTER = " <CR> pick · q cancel "
+
 ---@class vitals.SelectOpts
 ---@field prompt? string what is being chosen, e.g. "Service"
 ---@field format_item? fun(item: any): string how an item reads (default: tostring)
@@ -32,13 +34,13 @@ local function title_of(prompt)
 end
 
 ---The size and place of a list float of `labels` under `title`: as wide as the widest
----label (at most the editor's width), as tall as the list (at most the editor's height),
----centred.
+---label and the keys in the footer (at most the editor's width), as tall as the list (at
+---most the editor's height), centred.
 ---@param labels string[]
 ---@param title string
 ---@return {width: integer, height: integer, row: integer, col: integer}
 function M.layout(labels, title)
-  local widest = vim.fn.strdisplaywidth(title) + 4
+  local widest = math.max(vim.fn.strdisplaywidth(title) + 4, vim.fn.strdisplaywidth(FOOTER) + 2)
   for _, label in ipairs(labels) do
     widest = math.max(widest, vim.fn.strdisplaywidth(label) + 2)
   end
@@ -52,6 +54,18 @@ function M.layout(labels, title)
     row = math.max(0, math.floor((vim.o.lines - vim.o.cmdheight - height - 2) / 2)),
     col = math.max(0, math.floor((vim.o.columns - width - 2) / 2)),
   }
+end
+
+---A label made to fit `width` cells: runs of spaces that align columns shrink to two,
+---so that less of what stands at the end (errors, age) is cut; then the end is cut.
+---@param label string
+---@param width integer
+---@return string
+function M.shorten(label, width)
+  if vim.fn.strdisplaywidth(label) > width then
+    label = label:gsub("   +", "  ")
+  end
+  return fit(label, width)
 end
 
 ---Vitals' own list float: the cursor on the first item, <CR> (or a double click) picks
@@ -70,7 +84,7 @@ function M.open_float(items, opts, on_choice)
   local place = M.layout(labels, title)
   local lines = {}
   for i, label in ipairs(labels) do
-    lines[i] = " " .. fit(label, place.width - 1)
+    lines[i] = " " .. M.shorten(label, place.width - 1)
   end
 
   local buf = vim.api.nvim_create_buf(false, true)
@@ -78,7 +92,7 @@ function M.open_float(items, opts, on_choice)
   vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
   vim.bo[buf].modifiable = false
   vim.bo[buf].filetype = "vitals-picker"
-  local footer = place.width >= 24 and " <CR> pick · q cancel " or nil
+  local footer = vim.fn.strdisplaywidth(FOOTER) <= place.width and FOOTER or nil
   local win = vim.api.nvim_open_win(buf, true, {
     relative = "editor",
     width = place.width,

@@ -59,13 +59,15 @@ it("<CR> picks the item under the cursor; q and <Esc> cancel; leaving the float 
   end)
 end)
 
-it("long labels are cut to the float, which never outgrows the editor", function()
+it("long labels are cut to the float, which never outgrows the editor; aligning spaces go first", function()
   vim.o.columns = 80
-  choose({ ("x"):rep(300), "short" }, { prompt = "Long" })
+  local aligned = "GET /a" .. (" "):rep(60) .. "1.2s  ✗ 3 errors  2m ago"
+  choose({ ("x"):rep(300), aligned }, { prompt = "Long" })
   local float = vim.api.nvim_win_get_config(0)
   assert(float.width + 2 <= 80, "width " .. float.width)
-  local first = h.lines(0)[1]
-  assert(vim.fn.strdisplaywidth(first) <= float.width and first:find("…", 1, true), first)
+  local lines = h.lines(0)
+  assert(vim.fn.strdisplaywidth(lines[1]) <= float.width and lines[1]:find("…", 1, true), lines[1])
+  assert(vim.trim(lines[2]) == "GET /a  1.2s  ✗ 3 errors  2m ago", "the end is kept: " .. lines[2])
   h.press("q")
 end)
 
