@@ -203,9 +203,14 @@ function Terminal:stop()
   vim.fn.delete(self.dir, "rf")
 end
 
----Stops the tests' tmux server (every session of this run).
+---Stops the tests' tmux server (every session of this run) and removes its socket.
 function M.shutdown()
   vim.fn.system({ "tmux", "-L", SERVER, "kill-server" })
+  local folder = ("%s/tmux-%d"):format(os.getenv("TMUX_TMPDIR") or "/tmp", vim.uv.getuid())
+  vim.fn.delete(folder .. "/" .. SERVER)
 end
+
+-- However the run ends (a crash of the runner included), its Neovims in tmux end too.
+vim.api.nvim_create_autocmd("VimLeavePre", { callback = M.shutdown })
 
 return M
