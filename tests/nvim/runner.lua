@@ -56,8 +56,5 @@ for _, test in ipairs(tests) do
   end
 end
 helpers.shutdown()
-if package.loaded["terminal"] then
-  require("terminal").shutdown()
-end
 io.stdout:write(("%d passed, %d failed\n"):format(passed, failed))
 vim.cmd(failed == 0 and "qall!" or "cquit! 1")

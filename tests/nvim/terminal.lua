@@ -83,11 +83,12 @@ function M.start(opts)
     "-x", tostring(opts.columns or 80), "-y", tostring(opts.lines or 24),
     command,
   })
+  -- The socket file appears a moment before Neovim accepts on it: try until it does.
   h.wait_for("Neovim's socket in tmux", function()
-    return vim.uv.fs_stat(socket) ~= nil
+    local ok, chan = pcall(vim.fn.sockconnect, "pipe", socket, { rpc = true })
+    self.chan = ok and chan > 0 and chan or nil
+    return self.chan
   end)
-  self.chan = vim.fn.sockconnect("pipe", socket, { rpc = true })
-  assert(self.chan > 0, "cannot connect to " .. socket)
   h.wait_for("Neovim to start", function()
     self:assert_no_prompt("at startup")
     return self:request("nvim_get_vvar", "vim_did_enter") == 1
