@@ -87,8 +87,8 @@ function M.pick(refs, prompt)
   if #traces == 1 then
     return M.open(traces[1])
   end
-  vim.ui.select(traces, {
-    prompt = ("%s (%d, slowest first)"):format(prompt, #traces),
+  require("vitals.ui.picker").select(traces, {
+    prompt = prompt .. ", slowest first",
     kind = "vitals_trace",
     format_item = M.label,
   }, function(choice)

@@ -208,6 +208,8 @@ impl Host {
         let provider = connect(&mut state, &config);
         state.config = config;
         state.provider = provider.as_ref().ok().cloned();
+        // A trace fetched from the previous backend must not answer for this one.
+        state.traces.clear();
         provider.map(|p| Value::from(p.describe()))
     }
 
@@ -321,8 +323,9 @@ impl Host {
                 "Which trace? Give a trace id, e.g. :VitalsTrace 4bf92f3577b34da6a3ce929d0e0e4736",
             ));
         }
+        let view = protocol::view_named(&p.view)?;
         let trace = self.trace(id).await?;
-        let payload = self.state().views.open(trace, p.view, p.width.max(20), p.span_id.trim(), &p.marks);
+        let payload = self.state().views.open(trace, view, p.width.max(20), p.span_id.trim(), &p.marks);
         to_value(&payload)
     }
 

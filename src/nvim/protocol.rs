@@ -1,9 +1,11 @@
 //! The messages between the Lua plugin and the host, as msgpack values.
 
+use crate::analysis::calls::CodeLocation;
 use crate::analysis::service_map::Thresholds;
 use crate::providers::windows::WindowSpec;
 use crate::render::annotations::Annotation;
 use crate::render::report::ReportItem;
+use clap::ValueEnum;
 use rmpv::Value;
 use serde::{Deserialize, Serialize};
 
@@ -48,12 +50,31 @@ pub struct ServiceParams {
 #[serde(default)]
 pub struct OpenTraceParams {
     pub trace_id: String,
-    pub view: View,
+    /// The view's name, read by [`view_named`] ("" for the default).
+    pub view: String,
     pub width: usize,
     /// A span to put the cursor on ("" for none).
     pub span_id: String,
     /// Spans to mark (the repeated calls of an N+1).
     pub marks: Vec<String>,
+}
+
+/// The view a user named (`:VitalsTrace {id} {view}`); "" is the default one. Read here
+/// rather than by serde, whose error for an unknown name ("unknown variant") tells the
+/// user neither what was wrong nor which names exist.
+pub fn view_named(name: &str) -> Result<View> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Ok(View::default());
+    }
+    View::from_str(name, true).map_err(|_| {
+        let names: Vec<String> = View::value_variants()
+            .iter()
+            .filter_map(|view| view.to_possible_value())
+            .map(|value| value.get_name().to_string())
+            .collect();
+        Error::invalid(format!("Unknown view {name:?}: use {}", names.join(", ")))
+    })
 }
 
 /// `:VitalsAnalyze` and `:VitalsFlame`: which service's recent traces, and how many.
@@ -263,6 +284,16 @@ impl Drawing {
     }
 }
 
+/// The detail float of a span: its drawing, and where in the code the span was made (its
+/// own location, else its nearest ancestor's, as the annotations charge it) for `gd`.
+#[derive(Serialize)]
+pub struct DetailPayload {
+    #[serde(flatten)]
+    pub drawing: Drawing,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<CodeLocation>,
+}
+
 /// A trace float: its drawing plus the id the plugin quotes back in key actions.
 #[derive(Serialize)]
 pub struct ViewPayload {
@@ -277,4 +308,17 @@ pub struct ViewPayload {
     pub trace_id: String,
     #[serde(flatten)]
     pub drawing: Drawing,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn views_are_read_by_name_and_an_unknown_name_lists_the_views() {
+        assert_eq!(view_named("").unwrap(), View::Flame);
+        assert_eq!(view_named(" Waterfall ").unwrap(), View::Waterfall);
+        let error = view_named("bogus").unwrap_err().to_string();
+        assert_eq!(error, "Unknown view \"bogus\": use flame, waterfall, network, stats");
+    }
 }
