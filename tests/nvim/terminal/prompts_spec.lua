@@ -114,7 +114,7 @@ it("80x24: :VitalsTraceHere lists 20 traces in a float (never a pager) and opens
   term:keys("q")
   term:type("42G:VitalsTraceHere")
   term:keys("Enter")
-  local screen = term:expect("Traces through this line (slowest first) (20)", "after :VitalsTraceHere")
+  local screen = term:expect("Traces through this line, slowest first (20)", "after :VitalsTraceHere")
   assert(not screen:find("-- More --", 1, true), screen)
   term:keys("Enter")
   term:expect("q close", "after picking a trace")
