@@ -14,16 +14,25 @@ require("vitals.highlights").setup()
 
 local command = vim.api.nvim_create_user_command
 
+---The arguments of a command, quotes keeping words together (see vitals.cmdline).
+local function args_of(opts)
+  return (require("vitals.cmdline").split(opts.args))
+end
+
+---Which argument the cursor completes on `line`.
+local function position(line, cursor)
+  return require("vitals.cmdline").position(line, cursor)
+end
+
 command("VitalsSearch", function(opts)
   local search = require("vitals.search")
-  search.search(search.parse(opts.fargs))
+  search.search(search.parse(args_of(opts)))
 end, {
   nargs = "*",
   desc = "Search traces: [service] [operation] [min-duration] [limit] [lookback]",
-  complete = function(lead, line)
+  complete = function(lead, line, cursor)
     -- Only the first argument (the service) completes from the backend.
-    local before = line:sub(1, #line - #lead)
-    if #vim.split(vim.trim(before), "%s+") > 1 then
+    if position(line, cursor) ~= 1 then
       return {}
     end
     return require("vitals.search").complete_service(lead)
@@ -31,13 +40,18 @@ end, {
 })
 
 command("VitalsTrace", function(opts)
-  require("vitals").open_trace(opts.fargs[1], { view = opts.fargs[2] })
+  local args = args_of(opts)
+  require("vitals").open_trace(args[1], { view = args[2] })
 end, {
   nargs = "+",
   desc = "Open a trace by id: {trace-id} [flame|waterfall|network|stats]",
-  complete = function(_, line)
-    if #vim.split(vim.trim(line), "%s+") >= 2 then
-      return { "flame", "waterfall", "network", "stats" }
+  complete = function(lead, line, cursor)
+    local cmdline = require("vitals.cmdline")
+    if position(line, cursor) == 1 then
+      return cmdline.starting_with(require("vitals.search").recent_trace_ids(), lead)
+    end
+    if position(line, cursor) == 2 then
+      return cmdline.starting_with(require("vitals").views, lead)
     end
     return {}
   end,
@@ -47,7 +61,7 @@ end, {
 ---calls `require("vitals")[fn](service)`.
 local function service_command(name, fn, desc)
   command(name, function(opts)
-    require("vitals")[fn](opts.fargs[1])
+    require("vitals")[fn](args_of(opts)[1])
   end, {
     nargs = "?",
     desc = desc,
@@ -60,17 +74,37 @@ end
 service_command("VitalsAnalyze", "analyze", "Analyze a service's recent traces: N+1, slow queries, errors, hot functions")
 service_command("VitalsFlame", "flame", "Aggregated flame graph of a service's recent traces (call paths by self time)")
 service_command("VitalsServiceMap", "service_map", "The service dependency map, rooted at [service]")
-service_command(
-  "VitalsRegressions",
-  "regressions",
-  "Compare a service's last hour with the hour before: P50/P95/P99, errors, significance"
-)
 
-
+command("VitalsRegressions", function(opts)
+  local args, err = require("vitals.analyze").parse_regression_args(args_of(opts))
+  if not args then
+    return require("vitals.notify").error(err)
+  end
+  require("vitals").regressions(args)
+end, {
+  nargs = "*",
+  desc = "Compare a service's latest requests (split into runs) or before/after --at TIME: P50/P95/P99, errors",
+  complete = function(lead, line, cursor)
+    if position(line, cursor) == 1 then
+      return require("vitals.search").complete_service(lead)
+    end
+    return require("vitals.cmdline").starting_with({ "--at", "--baseline", "--current", "30m", "1h", "6h", "24h" }, lead)
+  end,
+})
 
 command("VitalsCompare", function(opts)
-  require("vitals").compare(opts.fargs[1], opts.fargs[2])
-end, { nargs = "+", desc = "Compare two traces: {trace-a} {trace-b}" })
+  local args = args_of(opts)
+  require("vitals").compare(args[1], args[2])
+end, {
+  nargs = "+",
+  desc = "Compare two traces: {trace-a} {trace-b}",
+  complete = function(lead, line, cursor)
+    if position(line, cursor) > 2 then
+      return {}
+    end
+    return require("vitals.cmdline").starting_with(require("vitals.search").recent_trace_ids(), lead)
+  end,
+})
 
 command("VitalsConfigure", function()
   require("vitals").configure()
@@ -110,7 +144,7 @@ command("VitalsClear", function()
 end, { desc = "Remove Vitals annotations and highlights from every buffer" })
 
 command("VitalsAnnotate", function(opts)
-  require("vitals.annotate").refresh(opts.fargs)
+  require("vitals.annotate").refresh(args_of(opts))
 end, {
   nargs = "*",
   desc = "Annotate open buffers from recent traces: [service …] (default: every service)",

@@ -153,6 +153,18 @@ fn analyze_json_keeps_the_contract_over_a_folder_of_captures() {
     for key in ["service", "operation", "total_us", "message", "suggestion", "code"] {
         assert!(n_plus_one.get(key).is_some(), "findings carry {key}: {n_plus_one}");
     }
+    // One finding per problem: the grouping beside the worst occurrence's fields.
+    let occurrences = n_plus_one["traces"].as_array().unwrap();
+    assert_eq!(occurrences[0]["trace_id"], n_plus_one["trace_id"], "the worst trace first");
+    assert_eq!(occurrences.len() as u64, n_plus_one["occurrences"].as_u64().unwrap());
+    assert_eq!(n_plus_one["root_operation"], "GET /dispatch");
+    assert_eq!(n_plus_one["requests"], 4, "four captures are GET /dispatch requests");
+    assert!(occurrences.iter().all(|o| o["span_ids"].as_array().unwrap().len() == 13 && hex(&o["trace_id"], 32)));
+    let impact: u64 = occurrences.iter().map(|o| o["total_us"].as_u64().unwrap()).sum();
+    assert_eq!(n_plus_one["impact_us"].as_u64(), Some(impact));
+    assert!(n_plus_one["each_us"].as_u64().unwrap() > 0 && n_plus_one["p95_us"].as_u64().unwrap() > 0);
+    let impacts: Vec<u64> = findings.iter().map(|f| f["impact_us"].as_u64().unwrap()).collect();
+    assert!(impacts.windows(2).all(|w| w[0] >= w[1]), "costliest first: {impacts:?}");
     let origin = findings
         .iter()
         .find(|f| f["kind"] == "error_root_cause" && f["trace_id"] == "7c4f1a90b3e84d2f9a6c5e8017b3d264")

@@ -13,8 +13,9 @@ local M = {}
 ---@field span_id? string
 ---@field span_ids string[]
 ---@field code? {filepath?: string, lineno?: integer, function?: string}
+---@field traces? vitals.TraceRef[] every trace of a finding seen in several, worst first
 
-local FOOTER = "q close · <CR> open the code or the trace"
+local FOOTER = "q close · <CR> open the code or the trace · t all traces"
 
 ---Opens what a report line stands for: the code when it exists here, else the trace
 ---with the span under the cursor.
@@ -32,7 +33,7 @@ local function open_item(item)
   end
   if item.trace_id then
     -- The waterfall gives every span a row, however short it is.
-    require("vitals.ui.trace_view").open(item.trace_id, { span_id = item.span_id, view = "waterfall" })
+    require("vitals.ui.trace_view").open(item.trace_id, { span_id = item.span_id, view = "waterfall", marks = item.span_ids })
     return
   end
   notify.info("Nothing to open on this line")
@@ -51,7 +52,7 @@ function M.show(payload)
   for _, item in ipairs(payload.items or {}) do
     by_line[item.line + 1] = item
   end
-  return float.open_list(payload, { footer = FOOTER, filetype = "vitals-report" }, {
+  local buf = float.open_list(payload, { footer = FOOTER, filetype = "vitals-report" }, {
     function(line)
       if by_line[line] then
         open_item(by_line[line])
@@ -61,6 +62,22 @@ function M.show(payload)
     end,
     "open the code or the trace",
   })
+  float.map(buf, {
+    t = {
+      function()
+        local item = by_line[vim.api.nvim_win_get_cursor(0)[1]]
+        if item and item.traces and #item.traces > 0 then
+          require("vitals.trace_list").pick(item.traces, "Traces of this finding")
+        elseif item and item.trace_id then
+          open_item({ trace_id = item.trace_id, span_id = item.span_id, span_ids = item.span_ids })
+        else
+          notify.info("No traces on this line")
+        end
+      end,
+      "list every trace of the finding",
+    },
+  })
+  return buf
 end
 
 ---Analyzes a service's recent traces and opens the report (see |:VitalsAnalyze|).
@@ -74,16 +91,63 @@ function M.analyze(service)
   }, "analyzing %s…", M.show)
 end
 
----Compares the service's last window of requests with the one before (see
----|:VitalsRegressions|).
----@param service? string prompted for when missing
-function M.regressions(service)
+---@class vitals.RegressionArgs
+---@field service? string
+---@field window? string how long each window is (`30m`)
+---@field at? string a moment to compare before and after (`2026-11-24T13:00:00Z`, `20m` ago)
+---@field baseline? string `FROM..TO`
+---@field current? string `FROM..TO`
+
+---Reads `:VitalsRegressions [service] [window] [--at TIME] [--baseline FROM..TO --current
+---FROM..TO]`.
+---@param fargs string[]
+---@return vitals.RegressionArgs? args
+---@return string? error
+function M.parse_regression_args(fargs)
+  local args, i = {}, 1
+  while i <= #fargs do
+    local word = fargs[i]
+    local flag = word:match("^%-%-(%a+)$")
+    if flag then
+      if flag ~= "at" and flag ~= "baseline" and flag ~= "current" then
+        return nil, ("unknown option %s; use --at TIME, or --baseline FROM..TO --current FROM..TO"):format(word)
+      end
+      if not fargs[i + 1] then
+        return nil, ("%s needs a value, e.g. --at 20m or --baseline 2h..1h"):format(word)
+      end
+      args[flag] = fargs[i + 1]
+      i = i + 2
+    else
+      local duration = word:match("^%d+%.?%d*%a+$") ~= nil
+      if not args.service and not args.window and not duration then
+        args.service = word
+      elseif not args.window then
+        args.window = word
+      else
+        return nil, ("unexpected %q; usage: :VitalsRegressions [service] [window] [--at TIME]"):format(word)
+      end
+      i = i + 1
+    end
+  end
+  return args
+end
+
+---Compares the service's requests in two windows (see |:VitalsRegressions|): by default
+---the latest ones, split into runs when the traffic came in runs.
+---@param args? vitals.RegressionArgs
+function M.regressions(args)
+  args = args or {}
   local options = config.options.regressions
-  require("vitals.search").fetch_for_service(service, "Regressions of which service?", "regressions", {
-    window = options.window,
+  local window = args.window or options.window
+  local progress = args.at and ("comparing %s before and after " .. args.at .. "…") or "comparing %s's latest requests…"
+  require("vitals.search").fetch_for_service(args.service, "Regressions of which service?", "regressions", {
+    window = window,
+    at = args.at,
+    baseline = args.baseline,
+    current = args.current,
     limit = options.limit,
     min_samples = options.min_samples,
-  }, "comparing %s's last " .. options.window .. " with the one before…", M.show)
+  }, progress, M.show)
 end
 
 ---Compares two traces and opens the comparison (see |:VitalsCompare|).

@@ -19,12 +19,6 @@ M.ns = {
 ---Heat grades: a line at or above `HEAT[i]` % of request time uses VitalsHot{i}.
 M.HEAT = { 0, 10, 20, 40, 60 }
 
----@class vitals.TraceRef
----@field trace_id string
----@field span_id string
----@field duration_ns integer
----@field root string
-
 ---@class vitals.Annotation
 ---@field filepath? string
 ---@field lineno? integer
@@ -33,8 +27,7 @@ M.HEAT = { 0, 10, 20, 40, 60 }
 ---@field text string
 ---@field severity "info"|"warn"|"error"
 ---@field percent number
----@field traces vitals.TraceRef[]
----@field span_ids string[]
+---@field traces vitals.TraceRef[] slowest first, each with its own spans to mark
 
 ---The annotations last received, applied to buffers as they open.
 ---@type vitals.Annotation[]
@@ -249,71 +242,59 @@ function M.at_cursor()
   return (M.placed[buf] or {})[vim.api.nvim_win_get_cursor(0)[1]] or {}
 end
 
----Lists the traces through the code on the cursor's line, slowest first, and opens the
----chosen one with its span focused; from an N+1 the repeated calls are marked.
+---Lists the traces through the code on the cursor's line, one entry per trace, slowest
+---first, and opens the chosen one with its span focused and what was found in it marked
+---(the calls of an N+1 in that very trace).
 function M.trace_here()
-  local notify = require("vitals.notify")
   local here = M.at_cursor()
   if #here == 0 then
-    return notify.info("No Vitals annotation on this line; run :VitalsAnalyze first")
+    return require("vitals.notify").info("No Vitals annotation on this line; run :VitalsAnalyze first")
   end
-  local choices, seen = {}, {}
+  local refs = {}
   for _, annotation in ipairs(here) do
     for _, trace in ipairs(annotation.traces or {}) do
-      local key = trace.trace_id .. trace.span_id
-      if not seen[key] then
-        seen[key] = true
-        table.insert(choices, { trace = trace, marks = annotation.span_ids, kind = annotation.kind })
-      end
+      local finding = annotation.kind ~= "timing" and { annotation.kind } or {}
+      table.insert(refs, vim.tbl_extend("force", trace, { kinds = finding }))
     end
   end
-  table.sort(choices, function(a, b)
-    return a.trace.duration_ns > b.trace.duration_ns
-  end)
-  local function open(choice)
-    local marks = choice.marks or {}
-    require("vitals.ui.trace_view").open(choice.trace.trace_id, {
-      span_id = choice.trace.span_id,
-      view = #marks > 0 and "waterfall" or nil,
-      marks = marks,
-    })
-  end
-  if #choices == 1 then
-    return open(choices[1])
-  end
-  vim.ui.select(choices, {
-    prompt = "Traces through this line (slowest first)",
-    format_item = function(choice)
-      local ms = choice.trace.duration_ns / 1e6
-      return ("%8.1fms  %s  %s%s"):format(ms, choice.trace.root, choice.trace.trace_id:sub(1, 12),
-        choice.kind ~= "timing" and ("  (" .. choice.kind:gsub("_", " ") .. ")") or "")
-    end,
-  }, function(choice)
-    if choice then
-      open(choice)
-    end
-  end)
+  require("vitals.trace_list").pick(refs, "Traces through this line")
 end
 
----The hottest annotated lines of the project, hottest first, as quickfix items.
+---The annotated lines of the project as quickfix items, one per line (its findings first,
+---then its timing), hottest first.
 ---@return table[]
 function M.hot_list()
-  local items = {}
+  local by_place, items = {}, {}
   for _, annotation in ipairs(M.current) do
-    local filepath = annotation.filepath
-    local file = filepath and paths.local_file(filepath)
+    local file = annotation.filepath and paths.local_file(annotation.filepath)
     if file then
-      table.insert(items, {
-        filename = file,
-        lnum = annotation.lineno or 1,
-        text = annotation.text,
-        type = annotation.severity == "error" and "E" or annotation.severity == "warn" and "W" or "I",
-        percent = annotation.percent,
-      })
+      local key = file .. ":" .. (annotation.lineno or 1)
+      local item = by_place[key]
+      if not item then
+        item = { filename = file, lnum = annotation.lineno or 1, texts = {}, percent = 0, rank = 0 }
+        by_place[key] = item
+        table.insert(items, item)
+      end
+      local text = annotation.text
+      if annotation.kind == "timing" then
+        table.insert(item.texts, text)
+      else
+        table.insert(item.texts, 1, text)
+      end
+      item.percent = math.max(item.percent, annotation.percent)
+      item.rank = math.max(item.rank, SEVERITY_RANK[annotation.severity] or 1)
     end
   end
+  for _, item in ipairs(items) do
+    item.text = table.concat(item.texts, "  ")
+    item.type = ({ "I", "W", "E" })[item.rank]
+    item.texts = nil
+  end
   table.sort(items, function(a, b)
-    return a.percent > b.percent
+    if a.percent ~= b.percent then
+      return a.percent > b.percent
+    end
+    return a.rank > b.rank
   end)
   return items
 end

@@ -154,9 +154,9 @@ end
 ---@param on_result fun(result: any)
 function M.fetch(method, params, progress, on_result)
   local notify = require("vitals.notify")
-  notify.progress(progress)
+  local done = notify.progress(progress)
   M.call(method, params, function(err, result)
-    notify.progress("")
+    done()
     if err then
       return notify.error(err)
     end

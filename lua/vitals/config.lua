@@ -85,10 +85,104 @@ M.defaults = {
   float = { border = "rounded", width = 0.9, height = 0.8 },
 }
 
----@type vitals.Options
-M.options = vim.deepcopy(M.defaults)
+---The options :VitalsConfigure chooses, and remembers across restarts.
+M.CHOSEN = { "trace_provider", "trace_endpoint", "store_path" }
 
----Merges user options over the defaults and checks their types.
+---The chosen fields of some options.
+---@param options table
+---@return table
+local function chosen_part(options)
+  local part = {}
+  for _, field in ipairs(M.CHOSEN) do
+    part[field] = options[field]
+  end
+  return part
+end
+
+---Where :VitalsConfigure remembers its choice: `stdpath("state")/vitals/provider.json`.
+---@return string
+function M.choice_file()
+  return vim.fs.joinpath(vim.fn.stdpath("state"), "vitals", "provider.json")
+end
+
+---The remembered choice, when the file holds a well-formed one.
+---@return {chosen: table, setup: table}?
+local function read_choice()
+  local file = io.open(M.choice_file(), "r")
+  if not file then
+    return nil
+  end
+  local content = file:read("*a")
+  file:close()
+  local ok, saved = pcall(vim.json.decode, content)
+  if not ok or type(saved) ~= "table" or type(saved.chosen) ~= "table" or type(saved.setup) ~= "table" then
+    return nil
+  end
+  for _, field in ipairs(M.CHOSEN) do
+    if type(saved.chosen[field]) ~= "string" then
+      return nil
+    end
+  end
+  if not vim.tbl_contains({ "jaeger", "file", "otlp" }, saved.chosen.trace_provider) then
+    return nil
+  end
+  return saved
+end
+
+---What setup() asked for before a remembered choice was applied over it.
+---@type table
+M.requested = chosen_part(M.defaults)
+
+---The file whose choice is in effect, or nil when the options are setup()'s own.
+---@type string?
+M.choice_in_effect = nil
+
+---Remembers the provider options in effect now as the user's choice, together with what
+---setup() asked for, so that the choice lasts until setup()'s provider options change.
+---@return boolean saved
+---@return string? error
+function M.save_choice()
+  local path = M.choice_file()
+  vim.fn.mkdir(vim.fs.dirname(path), "p")
+  local file, err = io.open(path, "w")
+  if not file then
+    return false, err
+  end
+  file:write(vim.json.encode({ chosen = chosen_part(M.options), setup = M.requested }))
+  file:close()
+  M.choice_in_effect = path
+  return true
+end
+
+---Forgets the remembered choice: setup()'s provider options apply again.
+function M.forget_choice()
+  os.remove(M.choice_file())
+  for _, field in ipairs(M.CHOSEN) do
+    M.options[field] = M.requested[field]
+  end
+  M.choice_in_effect = nil
+end
+
+---Applies the choice :VitalsConfigure remembered over `merged`, unless setup()'s provider
+---options changed since it was made: then they win (editing the config is the newer
+---decision). The file is left alone, since setup() may be called with other options
+---before the user's own call (a plugin manager loading the module first).
+---@param merged vitals.Options
+local function apply_choice(merged)
+  M.requested = chosen_part(merged)
+  M.choice_in_effect = nil
+  local saved = read_choice()
+  if not saved or not vim.deep_equal(saved.setup, M.requested) then
+    return
+  end
+  for _, field in ipairs(M.CHOSEN) do
+    merged[field] = saved.chosen[field]
+  end
+  M.choice_in_effect = M.choice_file()
+end
+
+---Merges user options over the defaults, checks their types, and applies the provider
+---remembered by :VitalsConfigure (see |vitals-configure-remembered|).
 ---@param opts? table
 ---@return vitals.Options
 function M.set(opts)
@@ -116,9 +210,13 @@ function M.set(opts)
     service_map = { merged.service_map, "table" },
     binary = { merged.binary, "string", true },
   })
+  apply_choice(merged)
   M.options = merged
   return merged
 end
+
+---@type vitals.Options
+M.options = M.set()
 
 ---The part of the options the host needs to reach the backend.
 ---@param options? vitals.Options

@@ -38,6 +38,12 @@ function M.check()
   health.start("vitals: trace provider")
   local settings = config.provider_settings()
   health.info(("provider %s, endpoint %s"):format(settings.trace_provider, settings.trace_endpoint ~= "" and settings.trace_endpoint or "(default)"))
+  if config.choice_in_effect then
+    health.info(("chosen with :VitalsConfigure and remembered in %s; setup() asked for %s"):format(
+      config.choice_in_effect,
+      config.requested.trace_provider
+    ))
+  end
   local result, failure, done = nil, nil, false
   client.call("test_connection", settings, function(err, message)
     result, failure, done = message, err, true

@@ -25,10 +25,18 @@ function M.search(args)
   require("vitals.search").search(args or {})
 end
 
+---The pictures of a trace |:VitalsTrace| can open with.
+M.views = { "flame", "waterfall", "network", "stats" }
+
 ---Opens a trace by id in the trace float (see |:VitalsTrace|).
 ---@param trace_id string
 ---@param opts? {view?: "flame"|"waterfall"|"network"|"stats", span_id?: string}
 function M.open_trace(trace_id, opts)
+  local view = opts and opts.view
+  if view and not vim.tbl_contains(M.views, view) then
+    local views = require("vitals.text").either(M.views)
+    return require("vitals.notify").error(("Unknown view %q: use %s"):format(view, views))
+  end
   require("vitals.ui.trace_view").open(trace_id, opts)
 end
 
@@ -44,10 +52,11 @@ function M.service_map(service)
   require("vitals.service_map").open(service)
 end
 
----Compares a service's last window of requests with the one before (see |:VitalsRegressions|).
----@param service? string prompted for when missing
-function M.regressions(service)
-  require("vitals.analyze").regressions(service)
+---Compares a service's requests in two windows (see |:VitalsRegressions|).
+---@param args? string|vitals.RegressionArgs the service (prompted for when missing), or the
+---service with the windows
+function M.regressions(args)
+  require("vitals.analyze").regressions(type(args) == "string" and { service = args } or args)
 end
 
 ---Compares two traces (see |:VitalsCompare|).

@@ -3,6 +3,8 @@
 local client = require("vitals.client")
 local config = require("vitals.config")
 local notify = require("vitals.notify")
+local picker = require("vitals.ui.picker")
+local text = require("vitals.text")
 local trace_view = require("vitals.ui.trace_view")
 
 local M = {}
@@ -13,6 +15,18 @@ local SLOW_TRACES = "slow traces (>1s)"
 ---Services from the last answer of the backend, for command-line completion.
 ---@type string[]?
 M.known_services = nil
+
+---The results of the last search, for completing trace ids.
+---@type {trace_id: string, label: string}[]
+M.last_results = {}
+
+---The trace ids of the last search's results, in their order.
+---@return string[]
+function M.recent_trace_ids()
+  return vim.tbl_map(function(item)
+    return item.trace_id
+  end, M.last_results)
+end
 
 ---@class vitals.SearchArgs
 ---@field service? string
@@ -53,8 +67,9 @@ local function run(args)
     if not items or #items == 0 then
       return notify.info(("No traces of %s found in the last %s"):format(args.service, args.lookback or config.options.search.lookback))
     end
-    vim.ui.select(items, {
-      prompt = ("Traces of %s (%d)"):format(args.service, #items),
+    M.last_results = items
+    picker.select(items, {
+      prompt = "Traces of " .. args.service,
       kind = "vitals_trace",
       format_item = function(item)
         return item.label
@@ -71,7 +86,7 @@ local function pick_operation(args)
   client.fetch("operations", { service = args.service }, ("loading operations of %s…"):format(args.service), function(operations)
     local choices = { ALL_OPERATIONS, SLOW_TRACES }
     vim.list_extend(choices, operations or {})
-    vim.ui.select(choices, { prompt = "Operation of " .. args.service }, function(choice)
+    picker.select(choices, { prompt = "Operation of " .. args.service, kind = "vitals_operation" }, function(choice)
       if not choice then
         return
       end
@@ -96,6 +111,59 @@ function M.services(callback)
   end)
 end
 
+---"Did you mean" for a service the backend does not know: the known names closest to
+---it, or a few known names when none is close.
+---@param service string
+---@param known string[]
+---@return string
+function M.unknown_service(service, known)
+  if #known == 0 then
+    return ("Unknown service %q: the backend knows no services yet"):format(service)
+  end
+  local close = text.closest(service, known, 3)
+  if #close > 0 then
+    return ("Unknown service %q. Did you mean %s?"):format(service, text.either(close))
+  end
+  local shown = vim.list_slice(known, 1, 8)
+  local more = #known > #shown and (", … (%d services)"):format(#known) or ""
+  return ("Unknown service %q. The backend knows %s%s"):format(service, table.concat(shown, ", "), more)
+end
+
+---Hands `on_service` a service the backend knows: `service` when the backend knows it
+---(else the user is told it is unknown, with the closest names), or, when `service` is
+---nil, the one the user picks from the backend's list.
+---@param service? string
+---@param prompt string what the picker asks, e.g. "Analyze which service?"
+---@param on_service fun(service: string)
+function M.with_service(service, prompt, on_service)
+  service = service ~= "" and service or nil
+  if service and vim.tbl_contains(M.known_services or {}, service) then
+    return on_service(service)
+  end
+  local done = notify.progress("loading services…")
+  M.services(function(err, services)
+    done()
+    if err then
+      return notify.error(err)
+    end
+    services = services or {}
+    if service then
+      if vim.tbl_contains(services, service) then
+        return on_service(service)
+      end
+      return notify.error(M.unknown_service(service, services))
+    end
+    if #services == 0 then
+      return notify.info("The backend knows no services yet")
+    end
+    picker.select(services, { prompt = prompt, kind = "vitals_service" }, function(choice)
+      if choice then
+        on_service(choice)
+      end
+    end)
+  end)
+end
+
 ---Calls the host's `method` about a service, the one given or one the user picks from
 ---the backend's list, with progress shown, and hands the answer to `on_result`.
 ---@param service? string
@@ -105,48 +173,20 @@ end
 ---@param progress string shown meanwhile; `%s` becomes the service
 ---@param on_result fun(result: any)
 function M.fetch_for_service(service, prompt, method, params, progress, on_result)
-  local function run(chosen)
+  M.with_service(service, prompt, function(chosen)
     client.fetch(method, vim.tbl_extend("force", params, { service = chosen }), progress:format(chosen), on_result)
-  end
-  if service and service ~= "" then
-    return run(service)
-  end
-  M.services(function(err, services)
-    if err then
-      return require("vitals.notify").error(err)
-    end
-    vim.ui.select(services or {}, { prompt = prompt }, function(choice)
-      if choice then
-        run(choice)
-      end
-    end)
   end)
 end
 
 ---Searches, prompting for the service and operation when they are not given.
 ---@param args vitals.SearchArgs
 function M.search(args)
-  if args.service then
+  M.with_service(args.service, "Service", function(service)
+    args.service = service
     if args.operation or args.min_duration then
       return run(args)
     end
-    return pick_operation(args)
-  end
-  notify.progress("loading services…")
-  M.services(function(err, services)
-    notify.progress("")
-    if err then
-      return notify.error(err)
-    end
-    if not services or #services == 0 then
-      return notify.info("The backend knows no services yet")
-    end
-    vim.ui.select(services, { prompt = "Service" }, function(choice)
-      if choice then
-        args.service = choice
-        pick_operation(args)
-      end
-    end)
+    pick_operation(args)
   end)
 end
 
@@ -164,9 +204,7 @@ function M.complete_service(lead)
       return done
     end, 20)
   end
-  return vim.tbl_filter(function(service)
-    return vim.startswith(service, lead)
-  end, M.known_services or {})
+  return require("vitals.cmdline").starting_with(M.known_services or {}, lead)
 end
 
 return M

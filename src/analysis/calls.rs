@@ -90,6 +90,12 @@ fn number(span: &Span, keys: &[&str]) -> Option<i64> {
     keys.iter().find_map(|k| span.attr(k).and_then(|v| v.as_i64()))
 }
 
+/// Whether the span is a call to another process (what [`outgoing_call`] describes),
+/// without building the description.
+pub fn is_outgoing_call(span: &Span) -> bool {
+    matches!(span.kind, SpanKind::Client | SpanKind::Producer) || text(span, &["db.system.name", "db.system"]).is_some()
+}
+
 /// The span as an outgoing call, or `None` for server-side and internal work.
 pub fn outgoing_call(span: &Span) -> Option<Call> {
     if let Some(system) = text(span, &["db.system.name", "db.system"]) {

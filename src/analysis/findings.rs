@@ -41,6 +41,10 @@ pub enum Severity {
     Error,
 }
 
+/// One problem: what a detector found in one trace, or, once [`super::problems::group`]
+/// has merged the same problem across traces, all its occurrences. The fields up to
+/// `code` describe the worst occurrence (the JSON contract predates grouping); the
+/// fields after it describe the whole group.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Finding {
     pub kind: FindingKind,
@@ -52,17 +56,56 @@ pub struct Finding {
     pub parent_span_id: Option<String>,
     pub service: String,
     pub operation: String,
+    /// How many calls one occurrence is about (for an N+1, the calls per request).
     pub count: usize,
     pub total_us: u64,
     /// Share of the time it is measured against (the parent's, the trace's or the
     /// critical path's), in percent.
     pub percent: f64,
     pub code: Option<CodeLocation>,
+    /// How many times the problem occurred (an N+1 under two parents of one trace is two).
+    pub occurrences: usize,
+    /// The analyzed requests of the kind it occurred in (`root_operation`), affected or not:
+    /// "in 20 of 20 GET /orders requests".
+    pub requests: usize,
+    /// The root operation of the requests it occurred in, or "" when they differ.
+    pub root_operation: String,
+    /// The time it costs across all the requests: for calls that should be one, their
+    /// time; for a cache, all calls but the first; for an error, the failed requests.
+    pub impact_us: u64,
+    /// The 95th percentile of what it costs one affected request.
+    pub p95_us: u64,
+    /// How long one call takes on average (N+1, repeated calls, slow queries), else 0.
+    pub each_us: u64,
+    /// Every affected trace, the worst first, each with its own spans to mark.
+    pub traces: Vec<Occurrence>,
     /// Filled by the render layer from the evidence (times become text only there).
     pub message: String,
     pub suggestion: String,
     #[serde(skip)]
     pub evidence: Evidence,
+}
+
+/// The problem in one trace: the spans to mark when that trace opens.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Occurrence {
+    pub trace_id: String,
+    pub span_ids: Vec<String>,
+    /// What the problem cost this trace.
+    pub total_us: u64,
+    /// The trace's root, `service: operation`, to tell traces apart in a list.
+    #[serde(skip)]
+    pub root: String,
+}
+
+/// What a call holding the critical path waits on: a database, a traced peer (then the
+/// time the call holds is what the peer's handler does not cover: the network, connection
+/// setup, the peer's queue), or a peer that sends no traces.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Waiting {
+    Database { call: String },
+    TracedPeer { call: String, peer: String },
+    UntracedPeer { call: String },
 }
 
 /// What a finding rests on, for its explanation and advice.
@@ -94,6 +137,8 @@ pub enum Evidence {
     },
     Bottleneck {
         traces: usize,
+        /// When the operation is a call to another process: what it waits on.
+        waits_on: Option<Waiting>,
     },
     RepeatedCall {
         call: String,
@@ -110,10 +155,12 @@ pub enum Evidence {
 
 impl Finding {
     /// A finding about `spans` of `trace` (the first names service and operation), with
-    /// the code location of the first span or its nearest ancestor that has one.
+    /// the code location of the first span or its nearest ancestor that has one. Its
+    /// impact is the spans' time; a detector that measures otherwise sets `impact_us`.
     pub fn about(kind: FindingKind, trace: &Trace, spans: &[SpanIndex]) -> Finding {
         let first = spans.first().map(|&i| &trace.spans[i]);
         let parent = spans.first().and_then(|&i| trace.tree.parent(i));
+        let total_us = spans.iter().map(|&i| trace.spans[i].duration_ns).sum::<u64>() / 1000;
         Finding {
             kind,
             severity: Severity::Warn,
@@ -123,9 +170,16 @@ impl Finding {
             service: first.map(|s| s.service().to_string()).unwrap_or_default(),
             operation: first.map(|s| s.operation.clone()).unwrap_or_default(),
             count: spans.len(),
-            total_us: spans.iter().map(|&i| trace.spans[i].duration_ns).sum::<u64>() / 1000,
+            total_us,
             percent: 0.0,
             code: spans.first().and_then(|&i| CodeLocation::nearest(trace, i)),
+            occurrences: 1,
+            requests: 1,
+            root_operation: trace.root().map(|r| r.operation.clone()).unwrap_or_default(),
+            impact_us: total_us,
+            p95_us: 0,
+            each_us: 0,
+            traces: Vec::new(),
             message: String::new(),
             suggestion: String::new(),
             evidence: Evidence::None,

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::calls::CodeLocation;
+use super::calls::{CallKind, CodeLocation, is_outgoing_call, outgoing_call};
 use super::critical_path::Section;
-use super::findings::{Evidence, Finding, FindingKind, Severity, percent};
+use super::findings::{Evidence, Finding, FindingKind, Severity, Waiting, percent};
 use crate::model::{SpanIndex, Trace};
 
 /// How many hot functions a report lists.
@@ -26,15 +26,19 @@ pub struct HotFunction {
 }
 
 /// The hottest functions by self time over `traces` (with each trace's self times),
-/// hottest first.
+/// hottest first. Calls to other processes are not functions of this code (their self
+/// time is the network's), but their time counts in the whole the shares are of.
 pub fn hot_functions(traces: &[(&Trace, &[u64])]) -> Vec<HotFunction> {
     let mut by_name: HashMap<(String, String), HotFunction> = HashMap::new();
     let mut total = 0u64;
     for (trace, self_times) in traces {
         for (i, span) in trace.spans.iter().enumerate() {
+            total += self_times[i];
+            if is_outgoing_call(span) {
+                continue;
+            }
             let code = CodeLocation::of(span);
             let name = code.as_ref().and_then(|c| c.function.clone()).unwrap_or_else(|| span.operation.clone());
-            total += self_times[i];
             let entry = by_name.entry((span.service().to_string(), name.clone())).or_insert_with(|| HotFunction {
                 name,
                 service: span.service().to_string(),
@@ -64,54 +68,70 @@ pub fn hot_functions(traces: &[(&Trace, &[u64])]) -> Vec<HotFunction> {
 const BOTTLENECK_SHARE: f64 = 20.0;
 
 /// The service operations that own the most critical-path time across traces (at least
-/// [`BOTTLENECK_SHARE`] %), each reported on the trace where it held the path longest.
+/// [`BOTTLENECK_SHARE`] %): one finding per trace it held the path in, with the share it
+/// holds across all of them, for [`super::problems::group`] to merge.
 pub fn bottlenecks(traces: &[(&Trace, &[Section])]) -> Vec<Finding> {
-    struct Owner {
-        total_ns: u64,
-        traces: usize,
-        worst: (usize, u64),
-    }
-    let mut owners: HashMap<(String, String), Owner> = HashMap::new();
+    type Owner<'t> = (&'t str, &'t str);
+    let mut per_trace: Vec<HashMap<Owner, u64>> = Vec::with_capacity(traces.len());
+    let mut owners: HashMap<Owner, (u64, usize)> = HashMap::new();
     let mut total = 0u64;
-    for (t, (trace, sections)) in traces.iter().enumerate() {
-        let mut per_trace: HashMap<(String, String), u64> = HashMap::new();
+    for (trace, sections) in traces {
+        let mut here: HashMap<Owner, u64> = HashMap::new();
         for section in sections.iter() {
             let span = &trace.spans[section.span];
-            *per_trace.entry((span.service().to_string(), span.operation.clone())).or_default() +=
-                section.end_ns - section.start_ns;
+            *here.entry((span.service(), span.operation.as_str())).or_default() += section.end_ns - section.start_ns;
         }
-        for (key, ns) in per_trace {
+        for (&owner, &ns) in &here {
             total += ns;
-            let owner = owners.entry(key).or_insert(Owner { total_ns: 0, traces: 0, worst: (t, 0) });
-            owner.total_ns += ns;
-            owner.traces += 1;
-            if ns > owner.worst.1 {
-                owner.worst = (t, ns);
-            }
+            let (owner_ns, owner_traces) = owners.entry(owner).or_default();
+            *owner_ns += ns;
+            *owner_traces += 1;
         }
+        per_trace.push(here);
     }
-    let mut findings: Vec<Finding> = owners
-        .into_iter()
-        .filter(|(_, owner)| percent(owner.total_ns, total) >= BOTTLENECK_SHARE)
-        .map(|((service, operation), owner)| {
-            let (trace, sections) = traces[owner.worst.0];
+    let mut findings = Vec::new();
+    for (t, (trace, sections)) in traces.iter().enumerate() {
+        for (&owner, &ns) in &per_trace[t] {
+            let (owner_ns, owner_traces) = owners[&owner];
+            let share = percent(owner_ns, total);
+            if share < BOTTLENECK_SHARE {
+                continue;
+            }
             let mut spans: Vec<SpanIndex> = sections
                 .iter()
                 .map(|s| s.span)
-                .filter(|&i| trace.spans[i].service() == service && trace.spans[i].operation == operation)
+                .filter(|&i| trace.spans[i].service() == owner.0 && trace.spans[i].operation == owner.1)
                 .collect();
             spans.sort_unstable();
             spans.dedup();
             let mut finding = Finding::about(FindingKind::Bottleneck, trace, &spans);
-            finding.total_us = owner.total_ns / 1000;
-            finding.percent = percent(owner.total_ns, total);
-            finding.severity = if finding.percent >= 50.0 { Severity::Warn } else { Severity::Info };
-            finding.evidence = Evidence::Bottleneck { traces: owner.traces };
-            finding
-        })
-        .collect();
-    findings.sort_by_key(|f| std::cmp::Reverse(f.total_us));
+            finding.total_us = ns / 1000;
+            finding.impact_us = finding.total_us;
+            finding.percent = share;
+            finding.severity = if share >= 50.0 { Severity::Warn } else { Severity::Info };
+            let waits_on = spans.first().and_then(|&s| waiting_on(trace, s));
+            finding.evidence = Evidence::Bottleneck { traces: owner_traces, waits_on };
+            findings.push(finding);
+        }
+    }
+    findings.sort_by(|a, b| {
+        b.total_us.cmp(&a.total_us).then_with(|| (&a.service, &a.operation).cmp(&(&b.service, &b.operation)))
+    });
     findings
+}
+
+/// What a span that is a call waits on, or `None` for a span that runs code.
+fn waiting_on(trace: &Trace, span: SpanIndex) -> Option<Waiting> {
+    let call = outgoing_call(&trace.spans[span])?;
+    let described = call.describe(&trace.spans[span]);
+    if call.kind == CallKind::Database {
+        return Some(Waiting::Database { call: described });
+    }
+    let peer = trace.tree.children(span).map(|c| trace.spans[c].service()).find(|s| *s != trace.spans[span].service());
+    Some(match peer {
+        Some(peer) => Waiting::TracedPeer { call: described, peer: peer.to_string() },
+        None => Waiting::UntracedPeer { call: described },
+    })
 }
 
 /// A span whose own code (not its calls) takes at least this share of its trace…
@@ -119,15 +139,22 @@ const DOMINANT_SHARE: f64 = 40.0;
 /// …and at least this long.
 const DOMINANT_MIN_NS: u64 = 1_000_000;
 
-/// The span whose self time dominates its trace, if one does.
+/// The span whose self time dominates its trace, if one does. Only spans that run code
+/// count: the self time of a call to another process (an HTTP client, a query) is the
+/// network and the peer's queueing, which no profiler of this code would find.
 pub fn dominant_self_time(trace: &Trace, self_times: &[u64]) -> Option<Finding> {
-    let (span, &self_ns) = self_times.iter().enumerate().max_by_key(|(_, ns)| **ns)?;
+    let (span, &self_ns) = self_times
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| !is_outgoing_call(&trace.spans[i]))
+        .max_by_key(|(_, ns)| **ns)?;
     let trace_ns = trace.duration_ns();
     if self_ns < DOMINANT_MIN_NS || percent(self_ns, trace_ns) < DOMINANT_SHARE || trace.spans.len() < 2 {
         return None;
     }
     let mut finding = Finding::about(FindingKind::DominantSelfTime, trace, &[span]);
     finding.total_us = self_ns / 1000;
+    finding.impact_us = finding.total_us;
     finding.percent = percent(self_ns, trace_ns);
     finding.severity = Severity::Info;
     finding.evidence = Evidence::DominantSelfTime { self_ns, trace_ns };
@@ -168,5 +195,19 @@ mod tests {
         assert_eq!(found.len(), 2, "web keeps 20%, db 80%");
         assert_eq!((found[0].service.as_str(), found[0].percent), ("db", 80.0));
         assert_eq!(dominant_self_time(&t, &self_times(&t)).unwrap().service, "db");
+    }
+
+    #[test]
+    fn the_self_time_of_a_call_to_another_process_is_not_code_to_profile() {
+        // The client span waits 80 of 100 ms on a peer that is not traced.
+        let t = trace(&[(1, 0, "web", "GET /", 0, 100), (2, 1, "web", "GET", 10, 80), (3, 1, "web", "render", 92, 6)])
+            .kind(1, crate::model::SpanKind::Server)
+            .kind(2, crate::model::SpanKind::Client)
+            .done();
+        let own = self_times(&t);
+        assert!(dominant_self_time(&t, &own).is_none(), "{:?}", dominant_self_time(&t, &own));
+        let hot = hot_functions(&[(&t, &own)]);
+        assert!(hot.iter().all(|h| h.name != "GET"), "{hot:?}");
+        assert_eq!(hot[0].percent, 14.0, "shares stay shares of all the time: the handler's 14 of 100 ms");
     }
 }

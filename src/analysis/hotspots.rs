@@ -6,21 +6,42 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::calls::CodeLocation;
-use super::findings::percent;
+use super::findings::{Finding, percent};
 use super::stats::percentile;
 use crate::model::Trace;
 
 /// Traces kept per location for "which traces went through here", slowest first.
 const TRACES_PER_LOCATION: usize = 20;
 
-/// One span of one trace at a location.
+/// One span of one trace at a location (or of a finding there).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TraceRef {
     pub trace_id: String,
     pub span_id: String,
+    /// The span's duration; for a finding, what the finding cost this trace.
     pub duration_ns: u64,
     /// The trace's root, `service: operation`.
     pub root: String,
+    /// Spans to mark when this trace opens (the calls of an N+1 in this trace).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub marks: Vec<String>,
+}
+
+impl TraceRef {
+    /// Every trace a finding occurred in, worst first, each with its own spans to mark.
+    pub fn of_finding(finding: &Finding) -> Vec<TraceRef> {
+        finding
+            .traces
+            .iter()
+            .map(|o| TraceRef {
+                trace_id: o.trace_id.clone(),
+                span_id: o.span_ids.first().cloned().unwrap_or_default(),
+                duration_ns: o.total_us * 1000,
+                root: o.root.clone(),
+                marks: o.span_ids.clone(),
+            })
+            .collect()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -68,6 +89,7 @@ pub fn hotspots<'t>(traces: impl IntoIterator<Item = &'t Trace>) -> Vec<Hotspot>
                 span_id: span.display_id(),
                 duration_ns: span.duration_ns,
                 root: root_name.clone(),
+                marks: Vec::new(),
             });
             *here.entry(code).or_default() += span.duration_ns;
         }

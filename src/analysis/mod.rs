@@ -9,6 +9,7 @@ pub mod dependencies;
 pub mod findings;
 pub mod hot;
 pub mod hotspots;
+pub mod problems;
 pub mod regression;
 pub mod repeated;
 pub mod report;

@@ -64,15 +64,50 @@ impl Window {
 pub struct Windows {
     pub baseline: Window,
     pub current: Window,
+    /// When the traffic came in runs: the quiet gap between the two runs compared.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gap_ns: Option<u64>,
 }
 
+/// A quiet gap splits the traffic into runs when it is this many times the usual gap
+/// between requests…
+const RUN_GAP_FACTOR: u64 = 10;
+/// …and at least this long (a pause in steady traffic is not a new run).
+const RUN_GAP_MIN_NS: u64 = 10_000_000_000;
+
 impl Windows {
-    /// The default: the last `length` before `end` against the `length` before that.
+    /// The last `length` before `end` against the `length` before that.
     pub fn last(end_ns: u64, length_ns: u64) -> Windows {
         let split = end_ns.saturating_sub(length_ns);
         Windows {
             baseline: Window { start_ns: split.saturating_sub(length_ns), end_ns: split },
             current: Window { start_ns: split, end_ns },
+            gap_ns: None,
+        }
+    }
+
+    /// The default: windows that end at the newest request, so a recording or a service
+    /// gone quiet is still compared. When the requests of the last two `length`s came in
+    /// runs (a load test run twice, a service exercised before and after a change), they
+    /// are split at the largest quiet gap, so that the runs are compared with each other
+    /// rather than with clock hours they happen to fall in.
+    pub fn latest(starts_ns: &[u64], length_ns: u64, now_ns: u64) -> Windows {
+        let Some(&newest) = starts_ns.iter().max() else { return Windows::last(now_ns, length_ns) };
+        let end = newest + 1;
+        let mut recent: Vec<u64> =
+            starts_ns.iter().copied().filter(|&s| s >= end.saturating_sub(2 * length_ns)).collect();
+        recent.sort_unstable();
+        let mut gaps: Vec<(u64, usize)> = recent.windows(2).enumerate().map(|(i, w)| (w[1] - w[0], i)).collect();
+        let Some(&(largest, at)) = gaps.iter().max() else { return Windows::last(end, length_ns) };
+        gaps.sort_unstable();
+        let usual = gaps[gaps.len() / 2].0;
+        if largest < RUN_GAP_MIN_NS || largest < usual.saturating_mul(RUN_GAP_FACTOR) {
+            return Windows::last(end, length_ns);
+        }
+        Windows {
+            baseline: Window { start_ns: recent[0], end_ns: recent[at] + 1 },
+            current: Window { start_ns: recent[at + 1], end_ns: end },
+            gap_ns: Some(largest),
         }
     }
 
@@ -81,6 +116,7 @@ impl Windows {
         Windows {
             baseline: Window { start_ns: at_ns.saturating_sub(length_ns), end_ns: at_ns },
             current: Window { start_ns: at_ns, end_ns: at_ns.saturating_add(length_ns) },
+            gap_ns: None,
         }
     }
 }

@@ -1,13 +1,13 @@
 //! Calls made over and over: N+1 (the same query or request, once per item, one after
 //! another under one parent) and identical calls repeated within a request (a cache
-//! would answer them).
+//! would answer them; claimed only where the spans show the arguments were identical).
 
 use std::collections::HashMap;
 
-use super::calls::{Call, CallKind};
+use super::calls::{Call, CallKind, text};
 use super::findings::{Evidence, Finding, FindingKind, Severity, percent};
 use super::statement;
-use crate::model::{SpanIndex, Trace};
+use crate::model::{Span, SpanIndex, Trace};
 
 /// Siblings doing the same thing, at least this many, make an N+1.
 pub const N_PLUS_ONE_MIN: usize = 5;
@@ -79,18 +79,15 @@ pub fn table_of(normalized: &str) -> Option<String> {
     })
 }
 
-/// Calls repeated with identical arguments (the same statement text, the same URL) at
-/// least [`REPEATED_MIN`] times in one trace, wherever they sit.
+/// Calls repeated with identical arguments at least [`REPEATED_MIN`] times in one trace,
+/// wherever they sit: a cache would answer all but the first. Identical only where the
+/// span shows the arguments (see [`arguments`]).
 pub fn repeated_calls(trace: &Trace, calls: &[Option<Call>]) -> Vec<Finding> {
     let mut identical: HashMap<String, Vec<SpanIndex>> = HashMap::new();
     for (i, call) in calls.iter().enumerate() {
         let Some(call) = call else { continue };
         let span = &trace.spans[i];
-        let arguments = call
-            .statement
-            .clone()
-            .or_else(|| span.attr("url.full").or_else(|| span.attr("http.url")).map(|v| v.to_string()));
-        let Some(arguments) = arguments else { continue };
+        let Some(arguments) = arguments(call, span) else { continue };
         identical.entry(format!("{}\u{1f}{arguments}", call.key)).or_default().push(i);
     }
     let mut findings: Vec<Finding> = identical
@@ -100,6 +97,8 @@ pub fn repeated_calls(trace: &Trace, calls: &[Option<Call>]) -> Vec<Finding> {
             let mut finding = Finding::about(FindingKind::RepeatedCall, trace, &group);
             finding.severity = Severity::Info;
             finding.percent = percent(finding.total_us * 1000, trace.duration_ns());
+            // A cache still makes the first call.
+            finding.impact_us = finding.total_us - finding.total_us / group.len() as u64;
             let call = calls[group[0]].as_ref().expect("grouped spans are calls");
             finding.evidence = Evidence::RepeatedCall { call: call.describe(&trace.spans[group[0]]) };
             finding
@@ -107,6 +106,44 @@ pub fn repeated_calls(trace: &Trace, calls: &[Option<Call>]) -> Vec<Finding> {
         .collect();
     findings.sort_by_key(|f| std::cmp::Reverse(f.total_us));
     findings
+}
+
+/// The call's arguments as far as the span shows all of them, or `None` when it does not:
+/// a statement with its literals (a parameterized one only with its recorded
+/// `db.query.parameter.*` values), the full URL of a GET or HEAD (other methods carry a
+/// body no span records), an RPC with its `rpc.request.*` attributes. Two calls with the
+/// same arguments asked the same question.
+pub fn arguments(call: &Call, span: &Span) -> Option<String> {
+    let recorded = |prefix: &str| {
+        let mut values: Vec<String> = span
+            .attributes
+            .iter()
+            .filter(|a| a.key.starts_with(prefix))
+            .map(|a| format!("{}={}", a.key, a.value))
+            .collect();
+        values.sort_unstable();
+        values
+    };
+    match call.kind {
+        CallKind::Database => {
+            let statement = call.statement.as_deref()?;
+            if !statement::has_placeholders(statement) {
+                return Some(statement.to_string());
+            }
+            let parameters = recorded("db.query.parameter.");
+            (!parameters.is_empty()).then(|| format!("{statement}\u{1f}{}", parameters.join("\u{1f}")))
+        }
+        CallKind::Http => {
+            let method = text(span, &["http.request.method", "http.method"])?;
+            let url = text(span, &["url.full", "http.url"])?;
+            matches!(method.to_ascii_uppercase().as_str(), "GET" | "HEAD").then(|| format!("{method} {url}"))
+        }
+        CallKind::Rpc => {
+            let request = recorded("rpc.request.");
+            (!request.is_empty()).then(|| request.join("\u{1f}"))
+        }
+        CallKind::Messaging | CallKind::Other => None,
+    }
 }
 
 #[cfg(test)]
@@ -158,5 +195,39 @@ mod tests {
         assert!(n_plus_one.is_empty(), "three calls are no N+1");
         assert_eq!(repeated.len(), 1);
         assert_eq!(repeated[0].count, 3);
+    }
+
+    #[test]
+    fn a_parameterized_statement_says_nothing_of_its_arguments_so_nothing_is_called_identical() {
+        let parameterized = [("db.system", "postgresql"), ("db.statement", "select sku from items where order_id = ?")];
+        let run = Run { parent: 1, first: 10, n: 15, start_ms: 1, every_ms: 5, duration_ms: 4 };
+        let t = trace(&[(1, 0, "shop", "GET /orders", 0, 100)]).run(run, "shop", "SELECT", &parameterized).done();
+        let (n_plus_one, repeated) = findings(&t);
+        assert_eq!(n_plus_one.len(), 1);
+        assert!(repeated.is_empty(), "the arguments are unknown: {repeated:#?}");
+        // Scattered (no N+1), with and without recorded parameters.
+        let scattered = Run { parent: 1, first: 10, n: 3, start_ms: 1, every_ms: 30, duration_ms: 4 };
+        let unknown = trace(&[(1, 0, "shop", "GET /orders", 0, 100)]).run(scattered, "shop", "SELECT", &parameterized);
+        assert!(findings(&unknown.done()).1.is_empty());
+        let mut same = parameterized.to_vec();
+        same.push(("db.query.parameter.0", "7"));
+        let known = trace(&[(1, 0, "shop", "GET /orders", 0, 100)]).run(
+            Run { parent: 1, first: 10, n: 3, start_ms: 1, every_ms: 30, duration_ms: 4 },
+            "shop",
+            "SELECT",
+            &same,
+        );
+        assert_eq!(findings(&known.done()).1.len(), 1, "the same recorded parameter three times is identical");
+    }
+
+    #[test]
+    fn a_post_to_the_same_url_has_a_body_no_span_shows() {
+        let post = [("http.request.method", "POST"), ("url.full", "http://rates/convert")];
+        let run = Run { parent: 1, first: 10, n: 3, start_ms: 5, every_ms: 30, duration_ms: 8 };
+        let mut build = trace(&[(1, 0, "shop", "GET /cart", 0, 100)]).run(run, "shop", "POST", &post);
+        for id in 10..13 {
+            build = build.kind(id, crate::model::SpanKind::Client);
+        }
+        assert!(findings(&build.done()).1.is_empty());
     }
 }

@@ -7,6 +7,7 @@ use super::calls::{Call, outgoing_call};
 use super::critical_path::{Section, critical_path};
 use super::findings::Finding;
 use super::hot::{HotFunction, bottlenecks, dominant_self_time, hot_functions};
+use super::problems::group;
 use super::repeated::{n_plus_one, repeated_calls};
 use super::root_cause::error_root_causes;
 use super::self_times;
@@ -52,7 +53,7 @@ pub struct TraceAnalysis {
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Report {
     pub traces: Vec<TraceAnalysis>,
-    /// Most severe first, then by time at stake.
+    /// One per problem, the costliest first (see [`group`]).
     pub findings: Vec<Finding>,
     /// Hottest first.
     pub hot_functions: Vec<HotFunction>,
@@ -75,11 +76,10 @@ pub fn analyze<T: AsRef<Trace>>(traces: &[T], options: &Options) -> Report {
     }
     let with_paths: Vec<(&Trace, &[Section])> = traces.iter().copied().zip(paths.iter().map(Vec::as_slice)).collect();
     findings.extend(bottlenecks(&with_paths));
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(b.total_us.cmp(&a.total_us)));
     let with_self: Vec<(&Trace, &[u64])> = traces.iter().copied().zip(self_time.iter().map(Vec::as_slice)).collect();
     Report {
         traces: traces.iter().zip(&paths).map(|(trace, path)| trace_analysis(trace, path)).collect(),
-        findings,
+        findings: group(findings, &traces),
         hot_functions: hot_functions(&with_self),
     }
 }

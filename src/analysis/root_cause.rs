@@ -50,6 +50,8 @@ fn finding(trace: &Trace, top: SpanIndex) -> Finding {
     finding.severity = if request_failed { Severity::Error } else { Severity::Warn };
     finding.count = 1;
     finding.total_us = trace.spans[origin].duration_ns / 1000;
+    // The whole request is lost to the failure.
+    finding.impact_us = trace.duration_ns() / 1000;
     finding.percent = 100.0;
     finding.evidence = Evidence::ErrorRootCause {
         reason: reason(trace, origin).or_else(|| reason(trace, reporter)).unwrap_or_default(),

@@ -32,15 +32,17 @@ pub fn sequential_calls(trace: &Trace, calls: &[Option<Call>]) -> Vec<Finding> {
         if percent(sum, parent_ns) < MIN_SHARE {
             continue;
         }
+        let saving_ns = sum - durations.iter().max().copied().unwrap_or(0);
         let mut finding = Finding::about(FindingKind::SequentialCalls, trace, &distinct);
         finding.percent = percent(sum, parent_ns);
+        finding.impact_us = saving_ns / 1000;
         finding.severity = Severity::Info;
         finding.evidence = Evidence::SequentialCalls {
             calls: distinct
                 .iter()
                 .map(|&c| calls[c].as_ref().map(|call| call.describe(&trace.spans[c])).unwrap_or_default())
                 .collect(),
-            saving_ns: sum - durations.iter().max().copied().unwrap_or(0),
+            saving_ns,
         };
         findings.push(finding);
     }

@@ -79,6 +79,44 @@ fn dedupe_value_rows(text: &str) -> String {
     out
 }
 
+/// Whether a statement as sent holds bind parameters (`?`, `$1`, `%s`, `%(name)s`,
+/// `:name`, `@name`) outside its quoted literals: its values travel separately, so the
+/// text alone does not say what it asked.
+pub fn has_placeholders(statement: &str) -> bool {
+    let mut quote: Option<char> = None;
+    let mut previous = ' ';
+    let mut chars = statement.chars().peekable();
+    while let Some(c) = chars.next() {
+        if let Some(q) = quote {
+            if c == q {
+                quote = None;
+            }
+            previous = c;
+            continue;
+        }
+        let next = chars.peek().copied().unwrap_or(' ');
+        let named = next.is_ascii_alphabetic() || next == '_';
+        let placeholder = match c {
+            '\'' | '"' | '`' => {
+                quote = Some(c);
+                false
+            }
+            '?' => true,
+            '$' => next.is_ascii_digit(),
+            '%' => matches!(next, 's' | 'd' | '('),
+            // `::int` is a cast and `:=` an assignment, not parameters.
+            ':' => named && previous != ':',
+            '@' => named && previous != '@' && !previous.is_alphanumeric(),
+            _ => false,
+        };
+        if placeholder {
+            return true;
+        }
+        previous = c;
+    }
+    false
+}
+
 /// The columns a statement filters on (`WHERE a = ? AND b > ?` → `a`, `b`), for index advice.
 pub fn filtered_columns(normalized: &str) -> Vec<String> {
     let upper = normalized.to_ascii_uppercase();
@@ -136,5 +174,27 @@ mod tests {
         let q = normalize("SELECT * FROM items WHERE order_id = 5 AND (status = 'open') ORDER BY id LIMIT 10");
         assert_eq!(filtered_columns(&q), ["order_id", "status"]);
         assert!(filtered_columns("SELECT 1").is_empty());
+    }
+
+    #[test]
+    fn bind_parameters_are_told_from_literals() {
+        for parameterized in [
+            "SELECT * FROM t WHERE id = ?",
+            "SELECT * FROM t WHERE id = $1",
+            "SELECT * FROM t WHERE id = %s",
+            "SELECT * FROM t WHERE id = %(id)s",
+            "SELECT * FROM t WHERE id = :id",
+            "SELECT * FROM t WHERE id = @id",
+        ] {
+            assert!(has_placeholders(parameterized), "{parameterized}");
+        }
+        for literal in [
+            "SELECT * FROM t WHERE id = 42",
+            "SELECT * FROM t WHERE note = 'why?' AND id::int = 3",
+            "SELECT @@version",
+            "SELECT * FROM t WHERE a = 'x:y' AND mail = 'a@b.c'",
+        ] {
+            assert!(!has_placeholders(literal), "{literal}");
+        }
     }
 }

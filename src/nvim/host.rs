@@ -30,7 +30,6 @@ use crate::config::{ProviderConfig, ProviderKind};
 use crate::error::{Error, Result};
 use crate::model::{Trace, TraceId};
 use crate::providers::otlp::OtlpProvider;
-use crate::providers::windows::WindowSpec;
 use crate::providers::{self, SearchArgs, TraceProvider, query::now_ns};
 use crate::render::annotations::annotations;
 use crate::render::findings::explain_report;
@@ -209,6 +208,8 @@ impl Host {
         let provider = connect(&mut state, &config);
         state.config = config;
         state.provider = provider.as_ref().ok().cloned();
+        // A trace fetched from the previous backend must not answer for this one.
+        state.traces.clear();
         provider.map(|p| Value::from(p.describe()))
     }
 
@@ -322,8 +323,9 @@ impl Host {
                 "Which trace? Give a trace id, e.g. :VitalsTrace 4bf92f3577b34da6a3ce929d0e0e4736",
             ));
         }
+        let view = protocol::view_named(&p.view)?;
         let trace = self.trace(id).await?;
-        let payload = self.state().views.open(trace, p.view, p.width.max(20), p.span_id.trim(), &p.marks);
+        let payload = self.state().views.open(trace, view, p.width.max(20), p.span_id.trim(), &p.marks);
         to_value(&payload)
     }
 
@@ -450,7 +452,7 @@ impl Host {
             return Err(Error::invalid("Which service? e.g. :VitalsRegressions frontend"));
         }
         let now = now_ns();
-        let spec = WindowSpec::parse(&p.window, None, None, None, now)?;
+        let spec = p.windows(now)?;
         let traces = self.provider()?.search(&spec.query(&p.service, p.limit.max(1), now)).await?;
         let options = RegressionOptions { min_samples: p.min_samples.max(1), ..RegressionOptions::default() };
         let payload = off_thread(move || {

@@ -1,8 +1,11 @@
 //! The messages between the Lua plugin and the host, as msgpack values.
 
+use crate::analysis::calls::CodeLocation;
 use crate::analysis::service_map::Thresholds;
+use crate::providers::windows::WindowSpec;
 use crate::render::annotations::Annotation;
 use crate::render::report::ReportItem;
+use clap::ValueEnum;
 use rmpv::Value;
 use serde::{Deserialize, Serialize};
 
@@ -47,12 +50,31 @@ pub struct ServiceParams {
 #[serde(default)]
 pub struct OpenTraceParams {
     pub trace_id: String,
-    pub view: View,
+    /// The view's name, read by [`view_named`] ("" for the default).
+    pub view: String,
     pub width: usize,
     /// A span to put the cursor on ("" for none).
     pub span_id: String,
     /// Spans to mark (the repeated calls of an N+1).
     pub marks: Vec<String>,
+}
+
+/// The view a user named (`:VitalsTrace {id} {view}`); "" is the default one. Read here
+/// rather than by serde, whose error for an unknown name ("unknown variant") tells the
+/// user neither what was wrong nor which names exist.
+pub fn view_named(name: &str) -> Result<View> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Ok(View::default());
+    }
+    View::from_str(name, true).map_err(|_| {
+        let names: Vec<String> = View::value_variants()
+            .iter()
+            .filter_map(|view| view.to_possible_value())
+            .map(|value| value.get_name().to_string())
+            .collect();
+        Error::invalid(format!("Unknown view {name:?}: use {}", names.join(", ")))
+    })
 }
 
 /// `:VitalsAnalyze` and `:VitalsFlame`: which service's recent traces, and how many.
@@ -74,19 +96,41 @@ impl Default for RecentParams {
     }
 }
 
-/// `:VitalsRegressions`: which service, and how long each window is.
+/// `:VitalsRegressions`: which service, how long each window is, and optionally a moment
+/// to compare before and after (`at`) or explicit `FROM..TO` ranges ("" for none).
 #[derive(Deserialize)]
 #[serde(default)]
 pub struct RegressionParams {
     pub service: String,
     pub window: String,
+    pub at: String,
+    pub baseline: String,
+    pub current: String,
     pub limit: usize,
     pub min_samples: usize,
 }
 
 impl Default for RegressionParams {
     fn default() -> Self {
-        RegressionParams { service: String::new(), window: "1h".into(), limit: 2000, min_samples: 20 }
+        RegressionParams {
+            service: String::new(),
+            window: "1h".into(),
+            at: String::new(),
+            baseline: String::new(),
+            current: String::new(),
+            limit: 2000,
+            min_samples: 20,
+        }
+    }
+}
+
+impl RegressionParams {
+    /// The windows asked for, as the CLI's flags would give them.
+    pub fn windows(&self, now_ns: u64) -> crate::error::Result<WindowSpec> {
+        fn given(text: &str) -> Option<&str> {
+            Some(text.trim()).filter(|t| !t.is_empty())
+        }
+        WindowSpec::parse(&self.window, given(&self.at), given(&self.baseline), given(&self.current), now_ns)
     }
 }
 
@@ -243,6 +287,16 @@ impl Drawing {
     }
 }
 
+/// The detail float of a span: its drawing, and where in the code the span was made (its
+/// own location, else its nearest ancestor's, as the annotations charge it) for `gd`.
+#[derive(Serialize)]
+pub struct DetailPayload {
+    #[serde(flatten)]
+    pub drawing: Drawing,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<CodeLocation>,
+}
+
 /// A trace float: its drawing plus the id the plugin quotes back in key actions.
 #[derive(Serialize)]
 pub struct ViewPayload {
@@ -257,4 +311,17 @@ pub struct ViewPayload {
     pub trace_id: String,
     #[serde(flatten)]
     pub drawing: Drawing,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn views_are_read_by_name_and_an_unknown_name_lists_the_views() {
+        assert_eq!(view_named("").unwrap(), View::Flame);
+        assert_eq!(view_named(" Waterfall ").unwrap(), View::Waterfall);
+        let error = view_named("bogus").unwrap_err().to_string();
+        assert_eq!(error, "Unknown view \"bogus\": use flame, waterfall, network, stats");
+    }
 }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use lru::LruCache;
 
-use super::protocol::{Drawing, ViewPayload};
+use super::protocol::{DetailPayload, Drawing, ViewPayload};
+use crate::analysis::calls::CodeLocation;
 use crate::error::{Error, Result};
 use crate::model::Trace;
 use crate::render::{self, Picture, Rendered, View};
@@ -92,12 +93,15 @@ impl Views {
     }
 
     /// The detail of the span under the cursor, or `None` when the cursor is on no span.
-    pub fn detail(&mut self, id: u64, line: usize, col: usize, width: usize) -> Result<Option<Drawing>> {
+    pub fn detail(&mut self, id: u64, line: usize, col: usize, width: usize) -> Result<Option<DetailPayload>> {
         let open = self.open.get(&id).ok_or_else(|| gone(id))?;
         Ok(open.rendered.span_at(line, col).map(|span| {
             let rendered = render::detail::render(&open.trace, span, width.max(40));
             let s = &open.trace.spans[span];
-            Drawing::new(format!("{}: {}", s.service(), s.operation), &rendered)
+            DetailPayload {
+                drawing: Drawing::new(format!("{}: {}", s.service(), s.operation), &rendered),
+                code: CodeLocation::nearest(&open.trace, span),
+            }
         }))
     }
 

@@ -42,6 +42,7 @@ impl WindowSpec {
             (None, Some(baseline), Some(current)) => Ok(WindowSpec::Ranges(Windows {
                 baseline: parse_range(baseline, now_ns)?,
                 current: parse_range(current, now_ns)?,
+                gap_ns: None,
             })),
             _ => Err(Error::invalid(
                 "give either --at TIME, or both --baseline FROM..TO and --current FROM..TO, or neither",
@@ -76,18 +77,14 @@ impl WindowSpec {
         detect(service, &requests, self.resolve(&requests, now_ns), options)
     }
 
-    /// The windows themselves. "The last hour" ends now; when nothing happened in it
-    /// (a recording, a service gone quiet) it ends at the newest request instead, so the
-    /// latest data is still compared (the report names the windows, so this is not hidden).
+    /// The windows themselves: by default they end at the newest request and split the
+    /// traffic at its largest quiet gap when it came in runs (see [`Windows::latest`]);
+    /// the report names them, so this is never hidden.
     pub fn resolve(&self, samples: &[Sample], now_ns: u64) -> Windows {
         match *self {
             WindowSpec::Last { length_ns } => {
-                let recent = |s: &Sample| (now_ns.saturating_sub(length_ns)..now_ns).contains(&s.start_ns);
-                let end = match samples.iter().any(recent) {
-                    true => now_ns,
-                    false => samples.iter().map(|s| s.start_ns + 1).max().unwrap_or(now_ns).min(now_ns),
-                };
-                Windows::last(end, length_ns)
+                let starts: Vec<u64> = samples.iter().map(|s| s.start_ns).collect();
+                Windows::latest(&starts, length_ns, now_ns)
             }
             WindowSpec::Around { at_ns, length_ns } => Windows::around(at_ns, length_ns),
             WindowSpec::Ranges(windows) => windows,
@@ -160,7 +157,33 @@ mod tests {
         let windows = spec.resolve(&[sample(10 * H), sample(12 * H)], 100 * H);
         assert_eq!((windows.current.start_ns, windows.current.end_ns), (11 * H + 1, 12 * H + 1));
         assert_eq!(spec.resolve(&[], 100 * H).current.end_ns, 100 * H);
-        let live = spec.resolve(&[sample(99 * H + 5), sample(12 * H)], 100 * H);
-        assert_eq!((live.current.start_ns, live.current.end_ns), (99 * H, 100 * H));
+        let steady: Vec<Sample> = (0..600).map(|i| sample(99 * H + i * 6_000_000_000)).collect();
+        let live = spec.resolve(&steady, 100 * H);
+        assert_eq!(live.current.end_ns, 99 * H + 599 * 6_000_000_000 + 1, "ends at the newest request");
+        assert_eq!((live.current.end_ns - live.current.start_ns, live.gap_ns), (H, None), "steady traffic: hours");
+    }
+
+    #[test]
+    fn two_runs_five_minutes_apart_are_compared_with_each_other() {
+        const S: u64 = 1_000_000_000;
+        let sample = |start_ns| Sample {
+            operation: "op".into(),
+            start_ns,
+            duration_ns: 1,
+            error: false,
+            trace_id: crate::model::TraceId(1),
+            span_id: crate::model::SpanId(1),
+        };
+        // 82 requests 0.5 s apart, then 5 minutes later 82 more; now is 10 minutes on.
+        let first: Vec<u64> = (0..82).map(|i| 50 * H + i * S / 2).collect();
+        let second: Vec<u64> = first.iter().map(|t| t + 41 * S + 300 * S).collect();
+        let samples: Vec<Sample> = first.iter().chain(&second).map(|&t| sample(t)).collect();
+        let now = second[81] + 600 * S;
+        let windows = WindowSpec::Last { length_ns: H }.resolve(&samples, now);
+        assert_eq!((windows.baseline.start_ns, windows.baseline.end_ns), (first[0], first[81] + 1));
+        assert_eq!((windows.current.start_ns, windows.current.end_ns), (second[0], second[81] + 1));
+        assert_eq!(windows.gap_ns, Some(second[0] - first[81]));
+        let in_window = |w: &Window| samples.iter().filter(|s| (w.start_ns..w.end_ns).contains(&s.start_ns)).count();
+        assert_eq!((in_window(&windows.baseline), in_window(&windows.current)), (82, 82));
     }
 }

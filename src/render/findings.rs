@@ -2,7 +2,7 @@
 //! what to change. Kept here because times become text only in the render layer.
 
 use crate::analysis::calls::CallKind;
-use crate::analysis::findings::{Evidence, Finding};
+use crate::analysis::findings::{Evidence, Finding, Waiting};
 use crate::analysis::report::Report;
 
 use super::units::{duration, truncate};
@@ -12,18 +12,39 @@ pub fn explain_report(report: &mut Report) {
     report.findings.iter_mut().for_each(explain);
 }
 
+/// How widely a problem occurred, when it was seen in more than one request:
+/// `in 20 of 20 GET /orders requests` (` (24 times)` when some had it more than once).
+pub fn spread(finding: &Finding) -> Option<String> {
+    let traces = finding.traces.len().max(1);
+    if finding.requests <= 1 && finding.occurrences <= 1 {
+        return None;
+    }
+    let of = match finding.root_operation.as_str() {
+        "" => String::new(),
+        root => format!(" {}", truncate(root, 40)),
+    };
+    let times = if finding.occurrences > traces { format!(" ({} times)", finding.occurrences) } else { String::new() };
+    let plural = if finding.requests == 1 { "" } else { "s" };
+    Some(format!("in {traces} of {}{of} request{plural}{times}", finding.requests))
+}
+
 pub fn explain(finding: &mut Finding) {
     let total = duration(finding.total_us * 1000);
     let who = format!("{} {}", finding.service, finding.operation);
+    let spread = spread(finding);
     let (message, suggestion) = match &finding.evidence {
         Evidence::NPlusOne { call, kind, parent_operation, table, columns, .. } => {
             let n = finding.count;
             let what = if *kind == CallKind::Database { "query" } else { "call" };
-            let message = format!(
-                "N+1: {n}× {} one after another under {parent_operation}: {total}, {}% of it",
-                truncate(call, 80),
-                finding.percent
-            );
+            let calls = format!("{n}× {} one after another under {parent_operation}", truncate(call, 80));
+            let message = match &spread {
+                None => format!("N+1: {calls}: {total}, {}% of it", finding.percent),
+                Some(spread) => format!(
+                    "N+1 {spread} · {calls} · {} each · p95 cost {}",
+                    duration(finding.each_us * 1000),
+                    duration(finding.p95_us * 1000)
+                ),
+            };
             let suggestion = match (kind, table, columns.first()) {
                 (CallKind::Database, Some(table), Some(column)) => {
                     format!("load {table} for all {n} in one query: WHERE {column} IN (…)")
@@ -72,14 +93,35 @@ pub fn explain(finding: &mut Finding) {
                 )
             }
         }
-        Evidence::Bottleneck { traces } => (
-            format!(
-                "{who} holds {}% of the critical path across {traces} trace{} ({total})",
+        Evidence::Bottleneck { traces, waits_on } => {
+            let holds = format!(
+                "{who} holds {}% of the critical path across {traces} trace{} ({})",
                 finding.percent,
-                if *traces == 1 { "" } else { "s" }
-            ),
-            format!("speed up {who} first: it is what requests wait for"),
-        ),
+                if *traces == 1 { "" } else { "s" },
+                duration(finding.impact_us * 1000)
+            );
+            match waits_on {
+                None => (holds, format!("speed up {who} first: it is what requests wait for")),
+                Some(Waiting::Database { call }) => (
+                    format!("{holds}: the database's time for {}", truncate(call, 60)),
+                    "check the queries' plans (EXPLAIN) and how many a request makes".to_string(),
+                ),
+                Some(Waiting::TracedPeer { call, peer }) => (
+                    format!(
+                        "{holds}: a call to {} that the handler in {peer} does not account for (network, connection setup, queueing in {peer})",
+                        truncate(call, 60)
+                    ),
+                    format!(
+                        "look between {} and {peer}: connection pools, proxies, the worker queue in {peer}",
+                        finding.service
+                    ),
+                ),
+                Some(Waiting::UntracedPeer { call }) => (
+                    format!("{holds}: waiting on {}, which sends no traces", truncate(call, 60)),
+                    format!("instrument {} or read its own metrics: it is what requests wait for", truncate(call, 60)),
+                ),
+            }
+        }
         Evidence::RepeatedCall { call } => (
             format!("the same call {}× in one request with identical arguments: {}", finding.count, truncate(call, 80)),
             "cache the result for the request (or longer) instead of asking again".to_string(),
@@ -99,6 +141,9 @@ pub fn explain(finding: &mut Finding) {
         ),
         Evidence::None => (String::new(), String::new()),
     };
-    finding.message = message;
+    finding.message = match (&finding.evidence, spread) {
+        (Evidence::NPlusOne { .. } | Evidence::Bottleneck { .. }, _) | (_, None) => message,
+        (_, Some(spread)) => format!("{message} · {spread}, p95 {}", duration(finding.p95_us * 1000)),
+    };
     finding.suggestion = suggestion;
 }

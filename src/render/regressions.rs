@@ -12,14 +12,21 @@ pub fn render(report: &RegressionReport) -> RenderedReport {
     let mut out = RenderedReport::default();
     let title = format!("Regressions · {}", report.service);
     out.rendered.lines.push(StyledLine::styled(&title, Group::Title));
+    let (run, runs) = match report.windows.gap_ns {
+        Some(gap) => (" run", format!(" (the traffic came in runs: split at a {} quiet gap)", duration(gap))),
+        None => ("", String::new()),
+    };
     let windows = format!(
-        "baseline {} vs current {} · Mann–Whitney U, α = {}, at least {} requests a side",
+        "baseline{run} {} vs current{run} {}{runs}",
         window(&report.windows.baseline),
         window(&report.windows.current),
-        report.options.alpha,
-        report.options.min_samples
     );
     out.rendered.lines.push(StyledLine::styled(&windows, Group::Dim));
+    let method = format!(
+        "Mann–Whitney U, α = {}, at least {} requests a side",
+        report.options.alpha, report.options.min_samples
+    );
+    out.rendered.lines.push(StyledLine::styled(&method, Group::Dim));
     section(&mut out, &format!("{} (all operations)", report.service));
     change_lines(&mut out, &report.overall);
     section(&mut out, &format!("Operations ({})", report.operations.len()));

@@ -8,6 +8,7 @@ use super::style::{Group, Rendered, StyledLine};
 use super::units::{duration, truncate};
 use crate::analysis::calls::CodeLocation;
 use crate::analysis::findings::{Finding, FindingKind, Severity};
+use crate::analysis::hotspots::TraceRef;
 use crate::analysis::report::{Report, TraceAnalysis};
 
 /// What a line of the report opens: a span of a trace, and the code it ran when known.
@@ -23,12 +24,23 @@ pub struct ReportItem {
     pub span_ids: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<CodeLocation>,
+    /// For a finding seen in several traces: all of them, worst first, each with its own
+    /// spans to mark (the report's `t` lists them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub traces: Vec<TraceRef>,
 }
 
 impl ReportItem {
     /// A line that opens `span_id` in trace `trace_id`.
     pub fn span(trace_id: String, span_id: String) -> Self {
-        ReportItem { line: 0, trace_id: Some(trace_id), span_id: Some(span_id), span_ids: Vec::new(), code: None }
+        ReportItem {
+            line: 0,
+            trace_id: Some(trace_id),
+            span_id: Some(span_id),
+            span_ids: Vec::new(),
+            code: None,
+            traces: Vec::new(),
+        }
     }
 }
 
@@ -88,7 +100,9 @@ pub fn render(report: &Report, title: &str) -> RenderedReport {
             line.push(&format!("  {}", code.describe()), Some(Group::Label));
         }
         let code = hot.code.clone();
-        push_item(&mut out, line, ReportItem { line: 0, trace_id: None, span_id: None, span_ids: Vec::new(), code });
+        let item =
+            ReportItem { line: 0, trace_id: None, span_id: None, span_ids: Vec::new(), code, traces: Vec::new() };
+        push_item(&mut out, line, item);
     }
     if let Some(slowest) = report.traces.iter().max_by_key(|t| t.duration_us) {
         critical_path_lines(&mut out, slowest);
@@ -109,14 +123,20 @@ pub(super) fn push_item(out: &mut RenderedReport, line: StyledLine, mut item: Re
     out.items.push(item);
 }
 
+/// A finding: what, where and what it costs in all (`×15 · 148ms · 20/20 requests`), its
+/// message, advice and code location, and which trace `<CR>` opens (the worst; `t` lists
+/// them all).
 fn finding_lines(out: &mut RenderedReport, finding: &Finding) {
     let (mark, group) = severity_mark(finding.severity);
     let mut head = StyledLine::default();
     head.push(&format!("  {mark} {:<18}", kind_label(finding.kind)), Some(group));
     head.push(&format!("{} {}", finding.service, truncate(&finding.operation, 40)), None);
     let count = if finding.count > 1 { format!(" ×{}", finding.count) } else { String::new() };
-    head.push(&format!("{count}  {}", duration(finding.total_us * 1000)), Some(Group::Duration));
-    if finding.percent > 0.0 && finding.percent < 100.0 {
+    head.push(&format!("{count}  {}", duration(finding.impact_us * 1000)), Some(Group::Duration));
+    let traces = finding.traces.len();
+    if finding.requests > 1 {
+        head.push(&format!(" · {traces}/{} requests", finding.requests), Some(Group::Dim));
+    } else if finding.percent > 0.0 && finding.percent < 100.0 {
         head.push(&format!(" ({}%)", finding.percent), Some(Group::Dim));
     }
     let item = ReportItem {
@@ -125,6 +145,7 @@ fn finding_lines(out: &mut RenderedReport, finding: &Finding) {
         span_id: finding.span_ids.first().cloned(),
         span_ids: finding.span_ids.clone(),
         code: finding.code.clone(),
+        traces: if traces > 1 { TraceRef::of_finding(finding) } else { Vec::new() },
     };
     push_item(out, head, item.clone());
     let mut message = StyledLine::default();
@@ -136,8 +157,18 @@ fn finding_lines(out: &mut RenderedReport, finding: &Finding) {
     if let Some(code) = &finding.code {
         let mut at = StyledLine::default();
         at.push(&format!("      at {}", code.describe()), Some(Group::Label));
-        push_item(out, at, item);
+        push_item(out, at, item.clone());
     }
+    let mut worst = StyledLine::default();
+    let short_id = &finding.trace_id[..finding.trace_id.len().min(12)];
+    let which = match finding.traces.first() {
+        Some(first) if traces > 1 => {
+            format!("      worst trace {short_id} ({}) · t: all {traces} traces", duration(first.total_us * 1000))
+        }
+        _ => format!("      trace {short_id}"),
+    };
+    worst.push(&which, Some(Group::Dim));
+    push_item(out, worst, item);
 }
 
 /// Who the slowest trace waited for: critical-path time per service and operation, most

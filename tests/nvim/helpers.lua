@@ -1,5 +1,9 @@
 -- What the Neovim tests share: the Jaeger stand-in, waiting, and looking at floats.
 
+-- Each run remembers :VitalsConfigure's choices (and the host its log) in a fresh state
+-- folder, never in the user's.
+vim.env.XDG_STATE_HOME = vim.fn.tempname() .. "-state"
+
 local M = {}
 
 M.root = vim.fn.fnamemodify(debug.getinfo(1, "S").source:sub(2), ":p:h:h:h")
@@ -102,6 +106,9 @@ function M.message(text)
     end
   end
 end
+
+---Neovim's own vim.ui.select, put back between tests.
+local builtin_select = vim.ui.select
 
 ---Replaces vim.ui.select with a picker that records what it was shown and picks the item
 ---`choose(items)` returns.
@@ -209,6 +216,8 @@ function M.reset()
   end
   M.messages = {}
   vim.o.columns = 140
+  vim.ui.select = builtin_select
+  os.remove(require("vitals.config").choice_file())
 end
 
 function M.shutdown()

@@ -1,5 +1,7 @@
 -- A small test runner for the Neovim tests: runs every tests/nvim/spec/*_spec.lua in this
 -- headless Neovim, one test after another, and ends with "N passed, N failed".
+-- VITALS_SPECS=terminal runs tests/nvim/terminal/*_spec.lua instead: tests that drive a
+-- real Neovim in tmux (see tests/nvim/terminal.lua).
 --
 --   nvim --headless --clean -l tests/nvim/runner.lua [filter]
 
@@ -31,7 +33,8 @@ function _G.it(name, fn)
   table.insert(tests, { file = current_file, name = name, fn = fn })
 end
 
-for _, file in ipairs(vim.fn.glob(root .. "/tests/nvim/spec/*_spec.lua", false, true)) do
+local folder = os.getenv("VITALS_SPECS") or "spec"
+for _, file in ipairs(vim.fn.glob(root .. "/tests/nvim/" .. folder .. "/*_spec.lua", false, true)) do
   current_file = vim.fn.fnamemodify(file, ":t:r")
   dofile(file)
 end

@@ -53,7 +53,8 @@ local function show_detail(view)
       return notify.info("No span under the cursor")
     end
     float.close(view.detail_win)
-    local buf, win = float.open(drawing, { width = width, footer = "q back", filetype = "vitals-span" })
+    local footer = drawing.code and "q back · gd code" or "q back"
+    local buf, win = float.open(drawing, { width = width, footer = footer, filetype = "vitals-span" })
     view.detail_win = win
     local function back()
       float.close(win)
@@ -61,7 +62,22 @@ local function show_detail(view)
         vim.api.nvim_set_current_win(view.win)
       end
     end
-    float.map(buf, { q = { back, "back to the trace" }, ["<Esc>"] = { back, "back to the trace" } })
+    local function to_code()
+      local paths = require("vitals.paths")
+      local file, why = paths.code_file(drawing.code)
+      if not file then
+        return notify.info(why)
+      end
+      float.close(win)
+      float.close(view.win)
+      paths.edit(file, drawing.code.lineno)
+    end
+    float.map(buf, {
+      q = { back, "back to the trace" },
+      ["<Esc>"] = { back, "back to the trace" },
+      gd = { to_code, "go to the code that made this span" },
+      ["<C-]>"] = { to_code, "go to the code that made this span" },
+    })
   end)
 end
 

@@ -162,3 +162,99 @@ it(":VitalsRegressions compares the last hour with the hour before, from traces 
   assert(details:find("web: GET /cart", 1, true) and details:find("Duration    662ms", 1, true), "the slowest current request (P99 662ms)\n" .. details)
   assert(view.trace_id)
 end)
+
+---Counts the spans marked in a trace float.
+local function marked_rows(buf)
+  local marked = 0
+  for _, mark in ipairs(vim.api.nvim_buf_get_extmarks(buf, -1, 0, -1, { details = true })) do
+    if mark[4].hl_group == "VitalsMarked" then
+      marked = marked + 1
+    end
+  end
+  return marked
+end
+
+it(":VitalsAnalyze over 20 requests reports their N+1 once, with every trace reachable and marked", function()
+  local python = os.getenv("VITALS_OTEL_PYTHON")
+  assert(python, "VITALS_OTEL_PYTHON: a Python with the OpenTelemetry SDK (tests/run sets it)")
+  local dir = vim.fn.tempname()
+  vim.fn.mkdir(dir .. "/shop", "p")
+  local source = {}
+  for i = 1, 90 do
+    source[i] = ("# line %d"):format(i)
+  end
+  vim.fn.writefile(source, dir .. "/shop/orders.py")
+  local url = h.receive()
+  local slowest_first = vim.fn.systemlist({ python, h.root .. "/tests/otel/send_shop.py", url })
+  assert(vim.v.shell_error == 0 and #slowest_first == 20, table.concat(slowest_first, "\n"))
+  vim.cmd.cd(dir)
+  vim.cmd.edit("shop/orders.py")
+  local source_buf = vim.api.nvim_get_current_buf()
+
+  vim.cmd("VitalsAnalyze frontend")
+  local buf = wait_report()
+  local text = table.concat(h.lines(buf), "\n")
+  local heads = vim.tbl_filter(function(line)
+    return line:find("N+1  ", 1, true) ~= nil
+  end, h.lines(buf))
+  assert(#heads == 1, "one N+1 for 20 requests:\n" .. text)
+  assert(heads[1]:find("orders SELECT shop ×15", 1, true) and heads[1]:find("20/20 requests", 1, true), heads[1])
+  assert(text:find("N+1 in 20 of 20 GET /orders requests · 15× select sku, qty from order_items where order_id = %s", 1, true), text)
+  assert(not text:find("identical arguments", 1, true), "the arguments of a parameterized query are unknown:\n" .. text)
+  assert(not text:find("frontend GET spends", 1, true), "a client span's self time is the network's, not code:\n" .. text)
+
+  -- t lists the finding's traces, one entry each, slowest first; any of them opens marked.
+  local shown = h.answer_select(function(items)
+    return items[5]
+  end)
+  vim.api.nvim_win_set_cursor(0, { h.find_line(buf, heads[1]), 0 })
+  h.press("t")
+  local view = h.wait_view()
+  assert(#shown[1].items == 20, vim.inspect(shown[1].labels))
+  assert(shown[1].labels[1]:find(slowest_first[1]:sub(1, 12), 1, true), "slowest first: " .. shown[1].labels[1])
+  assert(view.trace_id == shown[1].items[5].trace_id and view.view == "waterfall")
+  assert(marked_rows(view.buf) == 15, "the 15 queries of this very trace are marked: " .. marked_rows(view.buf))
+  h.reset()
+
+  -- The handler's line lists its 20 traces once each (timing and N+1 together), in a picker.
+  vim.api.nvim_set_current_buf(source_buf)
+  vim.api.nvim_win_set_cursor(0, { 42, 0 })
+  shown = h.answer_select(function(items)
+    return items[#items]
+  end)
+  vim.cmd("VitalsTraceHere")
+  view = h.wait_view()
+  assert(#shown[1].items == 20, vim.inspect(shown[1].labels))
+  for _, label in ipairs(shown[1].labels) do
+    assert(label:find("frontend: GET /orders", 1, true) and label:find("N+1", 1, true), label)
+  end
+  assert(marked_rows(view.buf) == 15, "the last trace of the list has its own calls marked")
+  vim.cmd("silent! %bwipeout!")
+  vim.cmd.cd(h.root)
+  vim.fn.delete(dir, "rf")
+end)
+
+it(":VitalsRegressions compares two runs minutes apart by default, and takes a window and --at", function()
+  local python = os.getenv("VITALS_OTEL_PYTHON")
+  assert(python, "VITALS_OTEL_PYTHON: a Python with the OpenTelemetry SDK (tests/run sets it)")
+  local url = h.receive()
+  local sent = vim.fn.system({ python, h.root .. "/tests/otel/send_regression.py", url, "runs" })
+  assert(vim.v.shell_error == 0, sent)
+  vim.cmd("VitalsRegressions web")
+  local buf = wait_report()
+  local text = table.concat(h.lines(buf), "\n")
+  assert(text:find("baseline run ", 1, true) and text:find("(the traffic came in runs: split at a 5m", 1, true), text)
+  assert(text:find("GET /cart  Baseline P95 = 459ms, Current P95 = 642ms, +40%, regression (p < 0.001, n = 82/82)", 1, true), text)
+  h.reset()
+
+  -- Ten minutes ago falls between the runs: an hour before it against an hour after.
+  vim.cmd("VitalsRegressions web 1h --at 10m")
+  buf = wait_report()
+  text = table.concat(h.lines(buf), "\n")
+  assert(not text:find("came in runs", 1, true), text)
+  assert(text:find("n = 82/82", 1, true), text)
+  h.reset()
+
+  vim.cmd("VitalsRegressions web --at")
+  assert(h.message("--at needs a value"), vim.inspect(h.messages))
+end)

@@ -159,22 +159,15 @@ it("the threshold, :VitalsClear and enable_code_lens_annotations control what is
   done()
 end)
 
-it(":VitalsTraceHere lists the traces through a line and opens the N+1 with its calls marked", function()
+it(":VitalsTraceHere opens the one trace through a line with its N+1 calls marked", function()
   project()
   local orders = open("shop/orders.py")
   analyze()
   vim.api.nvim_win_set_cursor(0, { 12, 0 })
-  local shown = h.answer_select(function(items)
-    for _, item in ipairs(items) do
-      if item.kind == "n_plus_one" then
-        return item
-      end
-    end
-  end)
+  local shown = h.answer_select(function() end)
   vim.cmd("VitalsTraceHere")
   local view = h.wait_view()
-  assert(#shown[1].labels == 2, vim.inspect(shown[1].labels))
-  assert(shown[1].labels[1]:find("100.0ms  web: GET /checkout", 1, true), "slowest first: " .. shown[1].labels[1])
+  assert(#shown == 0, "one trace (timing and N+1 alike) is one entry, opened at once: " .. vim.inspect(shown))
   assert(view.view == "waterfall")
   local marked = 0
   for _, mark in ipairs(vim.api.nvim_buf_get_extmarks(view.buf, -1, 0, -1, { details = true })) do
@@ -207,8 +200,10 @@ it(":VitalsHot lists the hottest lines of the project in the quickfix list", fun
   vim.cmd.copen = copen
   assert(opened, "the quickfix window opens")
   local items = vim.fn.getqflist()
-  assert(#items >= 4, vim.inspect(items))
+  assert(#items == 3, "one entry per annotated line with a file here: " .. vim.inspect(items))
   assert(vim.fn.bufname(items[1].bufnr):find("shop/orders.py$") and items[1].lnum == 12, vim.inspect(items[1]))
+  assert(items[1].text:find("^⚠ N%+1: 6× SELECT") and items[1].text:find("⏱ p95 100ms", 1, true), "the finding first, then the timing: " .. items[1].text)
+  assert(items[1].type == "E", "the line's worst severity (100% of the request)")
   assert(vim.fn.bufname(items[#items].bufnr):find("shop/users.py", 1, true) == nil, "function-only locations have no file")
   done()
 end)

@@ -1,0 +1,245 @@
+//! The same problem seen in many traces is one finding: twenty requests with the same
+//! N+1 are one N+1 "in 20 of 20 GET /orders requests", with its worst occurrence, what it
+//! costs across them, and every trace it occurred in.
+
+use std::collections::{HashMap, HashSet};
+
+use super::findings::{Evidence, Finding, FindingKind, Occurrence};
+use super::stats::percentile;
+use crate::analysis::calls::CodeLocation;
+use crate::model::Trace;
+
+/// What makes two findings the same problem: the kind, where it is (service, operation,
+/// code location) and what it is about (the normalized statement or call, the parent it
+/// repeats under, the calls made one after another). Values that differ from request to
+/// request (ids, literals, durations) are not part of it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct ProblemKey {
+    kind: FindingKind,
+    service: String,
+    operation: String,
+    code: Option<CodeLocation>,
+    about: String,
+}
+
+impl ProblemKey {
+    fn of(finding: &Finding) -> ProblemKey {
+        let about = match &finding.evidence {
+            Evidence::NPlusOne { call, parent_operation, .. } => format!("{call}\u{1f}{parent_operation}"),
+            Evidence::SlowQuery { statement, .. } => statement.clone(),
+            Evidence::ErrorRootCause { timed_out, .. } => timed_out.to_string(),
+            Evidence::RepeatedCall { call } => call.clone(),
+            Evidence::SequentialCalls { calls, .. } => calls.join("\u{1f}"),
+            Evidence::Bottleneck { .. } | Evidence::DominantSelfTime { .. } | Evidence::None => String::new(),
+        };
+        // A bottleneck is an operation, wherever in the code it was called from.
+        let code = if finding.kind == FindingKind::Bottleneck { None } else { finding.code.clone() };
+        ProblemKey {
+            kind: finding.kind,
+            service: finding.service.clone(),
+            operation: finding.operation.clone(),
+            code,
+            about,
+        }
+    }
+}
+
+/// The kinds whose `count` counts calls, so that a group can say how long one call takes.
+fn counts_calls(kind: FindingKind) -> bool {
+    matches!(kind, FindingKind::NPlusOne | FindingKind::RepeatedCall | FindingKind::SlowQuery)
+}
+
+/// Merges the findings of `traces` (each about one trace) into one finding per problem,
+/// ordered by impact: the time the problem costs across the requests, most first. Weaker
+/// twins are left out first (see [`without_weaker_twins`]).
+pub fn group(findings: Vec<Finding>, traces: &[&Trace]) -> Vec<Finding> {
+    let findings = without_weaker_twins(findings);
+    let roots: HashMap<String, (String, String)> = traces
+        .iter()
+        .filter_map(|t| {
+            let root = t.root()?;
+            Some((t.id.to_string(), (root.operation.clone(), format!("{}: {}", root.service(), root.operation))))
+        })
+        .collect();
+    let mut requests_per_root: HashMap<&str, usize> = HashMap::new();
+    for (operation, _) in roots.values() {
+        *requests_per_root.entry(operation.as_str()).or_default() += 1;
+    }
+
+    let mut order: Vec<ProblemKey> = Vec::new();
+    let mut groups: HashMap<ProblemKey, Vec<Finding>> = HashMap::new();
+    for finding in findings {
+        let key = ProblemKey::of(&finding);
+        if !groups.contains_key(&key) {
+            order.push(key.clone());
+        }
+        groups.entry(key).or_default().push(finding);
+    }
+    let mut merged: Vec<Finding> = order
+        .into_iter()
+        .filter_map(|key| groups.remove(&key))
+        .map(|group| merge(group, &roots, &requests_per_root))
+        .collect();
+    merged.sort_by(|a, b| b.impact_us.cmp(&a.impact_us).then(b.severity.cmp(&a.severity)).then(a.kind.cmp(&b.kind)));
+    merged
+}
+
+/// Calls that are part of an N+1 are that N+1: "the same call 15×, cache it" and "this
+/// query holds the critical path" say less about the same spans than "make them one
+/// query". A repeated call or bottleneck whose spans all belong to an N+1 of the same
+/// trace is dropped.
+fn without_weaker_twins(findings: Vec<Finding>) -> Vec<Finding> {
+    let mut in_n_plus_one: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for finding in findings.iter().filter(|f| f.kind == FindingKind::NPlusOne) {
+        in_n_plus_one.entry(&finding.trace_id).or_default().extend(finding.span_ids.iter().map(String::as_str));
+    }
+    let twins: Vec<bool> = findings
+        .iter()
+        .map(|f| {
+            matches!(f.kind, FindingKind::RepeatedCall | FindingKind::Bottleneck)
+                && in_n_plus_one
+                    .get(f.trace_id.as_str())
+                    .is_some_and(|spans| f.span_ids.iter().all(|s| spans.contains(s.as_str())))
+        })
+        .collect();
+    findings.into_iter().zip(twins).filter(|(_, twin)| !twin).map(|(f, _)| f).collect()
+}
+
+/// One finding from the occurrences of one problem: the worst one's fields, the group's
+/// counts, and the traces worst first.
+fn merge(
+    group: Vec<Finding>,
+    roots: &HashMap<String, (String, String)>,
+    requests_per_root: &HashMap<&str, usize>,
+) -> Finding {
+    let occurrences = group.len();
+    let impact_us = group.iter().map(|f| f.impact_us).sum();
+    let calls: usize = group.iter().map(|f| f.count).sum();
+    let time_us: u64 = group.iter().map(|f| f.total_us).sum();
+    let severity = group.iter().map(|f| f.severity).max();
+
+    let mut traces: Vec<Occurrence> = Vec::new();
+    for finding in &group {
+        match traces.iter_mut().find(|o| o.trace_id == finding.trace_id) {
+            Some(seen) => {
+                seen.span_ids.extend(finding.span_ids.iter().cloned());
+                seen.total_us += finding.total_us;
+            }
+            None => traces.push(Occurrence {
+                trace_id: finding.trace_id.clone(),
+                span_ids: finding.span_ids.clone(),
+                total_us: finding.total_us,
+                root: roots.get(&finding.trace_id).map(|(_, label)| label.clone()).unwrap_or_default(),
+            }),
+        }
+    }
+    traces.sort_by(|a, b| b.total_us.cmp(&a.total_us).then_with(|| a.trace_id.cmp(&b.trace_id)));
+    let mut per_trace: Vec<u64> = traces.iter().map(|o| o.total_us).collect();
+    per_trace.sort_unstable();
+
+    let mut affected_roots: Vec<&str> =
+        traces.iter().filter_map(|o| roots.get(&o.trace_id)).map(|(operation, _)| operation.as_str()).collect();
+    affected_roots.sort_unstable();
+    affected_roots.dedup();
+    let requests = affected_roots.iter().map(|r| requests_per_root.get(r).copied().unwrap_or(0)).sum::<usize>();
+
+    let mut worst = group
+        .into_iter()
+        .reduce(|worst, f| if f.total_us > worst.total_us { f } else { worst })
+        .expect("a group holds at least one finding");
+    worst.severity = severity.unwrap_or(worst.severity);
+    worst.occurrences = occurrences;
+    worst.requests = requests.max(traces.len());
+    worst.root_operation = match affected_roots.as_slice() {
+        [one] => one.to_string(),
+        _ => String::new(),
+    };
+    worst.impact_us = impact_us;
+    worst.p95_us = percentile(&per_trace, 95.0);
+    worst.each_us = if counts_calls(worst.kind) && calls > 0 { time_us / calls as u64 } else { 0 };
+    worst.traces = traces;
+    worst
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::report::{Options, analyze};
+    use crate::analysis::testing::{Run, trace};
+    use crate::model::TraceId;
+
+    /// A request to `GET /orders` that loads its 15 items one query at a time, each query
+    /// `ms` long (the handler carries a code location).
+    fn orders_request(id: u128, ms: u64) -> Trace {
+        let mut t = trace(&[(1, 0, "frontend", "GET /orders", 0, 200)])
+            .attr(1, "code.file.path", "shop/orders.py")
+            .attr(1, "code.line.number", "42")
+            .run(
+                Run { parent: 1, first: 10, n: 15, start_ms: 1, every_ms: ms + 1, duration_ms: ms },
+                "frontend",
+                "SELECT",
+                &[("db.system", "postgresql"), ("db.statement", "select sku from items where order_id = {i}")],
+            )
+            .done();
+        t.id = TraceId(id);
+        t
+    }
+
+    #[test]
+    fn twenty_requests_with_the_same_n_plus_one_are_one_finding_with_all_its_traces() {
+        let traces: Vec<Trace> = (1..=20).map(|i| orders_request(i, if i == 7 || i == 8 { 9 } else { 4 })).collect();
+        let report = analyze(&traces, &Options::default());
+        let n_plus_one: Vec<&Finding> = report.findings.iter().filter(|f| f.kind == FindingKind::NPlusOne).collect();
+        assert_eq!(n_plus_one.len(), 1, "{:#?}", report.findings);
+        let f = n_plus_one[0];
+        assert_eq!((f.occurrences, f.requests, f.root_operation.as_str()), (20, 20, "GET /orders"));
+        assert_eq!(f.count, 15, "calls per request");
+        assert_eq!(f.traces.len(), 20);
+        assert_eq!(f.trace_id, TraceId(7).to_string(), "the worst occurrence (the first of two) names the finding");
+        assert_eq!(f.traces[0].trace_id, f.trace_id, "the worst trace first");
+        assert!(f.traces.iter().all(|o| o.span_ids.len() == 15), "every trace has its own spans to mark");
+        assert_eq!(f.impact_us, 18 * 15 * 4_000 + 2 * 15 * 9_000);
+        assert_eq!(f.each_us, f.impact_us / (20 * 15));
+        assert_eq!(f.p95_us, 15 * 9_000, "the 19th of 20 sorted costs (nearest rank)");
+        assert_eq!(report.findings.iter().filter(|f| f.kind == FindingKind::DominantSelfTime).count(), 1);
+    }
+
+    #[test]
+    fn findings_are_ordered_by_the_time_they_cost_not_by_how_often_they_occur() {
+        // Ten requests with a cheap N+1, one with an expensive one of another query.
+        let mut traces: Vec<Trace> = (1..=10).map(|i| orders_request(i, 1)).collect();
+        let mut expensive = trace(&[(1, 0, "frontend", "GET /report", 0, 3000)])
+            .run(
+                Run { parent: 1, first: 10, n: 6, start_ms: 1, every_ms: 400, duration_ms: 300 },
+                "frontend",
+                "SELECT",
+                &[("db.system", "postgresql"), ("db.statement", "select * from sales where day = {i}")],
+            )
+            .done();
+        expensive.id = TraceId(99);
+        traces.push(expensive);
+        let report = analyze(&traces, &Options::default());
+        let kinds: Vec<(FindingKind, usize)> = report
+            .findings
+            .iter()
+            .filter(|f| f.kind == FindingKind::NPlusOne)
+            .map(|f| (f.kind, f.occurrences))
+            .collect();
+        assert_eq!(kinds, [(FindingKind::NPlusOne, 1), (FindingKind::NPlusOne, 10)]);
+        let impacts: Vec<u64> = report.findings.iter().map(|f| f.impact_us).collect();
+        assert!(impacts.windows(2).all(|w| w[0] >= w[1]), "{impacts:?}");
+    }
+
+    #[test]
+    fn an_n_plus_one_is_not_also_a_repeated_call_or_a_bottleneck_of_the_same_spans() {
+        // Identical statements (literals and all): the N+1 says it, no weaker twin does.
+        let literal = [("db.system", "postgresql"), ("db.statement", "select * from rates where currency = 'EUR'")];
+        let run = Run { parent: 1, first: 10, n: 6, start_ms: 1, every_ms: 10, duration_ms: 9 };
+        let t = trace(&[(1, 0, "shop", "GET /cart", 0, 70)]).run(run, "shop", "SELECT", &literal).done();
+        let found: Vec<(FindingKind, String)> =
+            analyze(&[&t], &Options::default()).findings.iter().map(|f| (f.kind, f.operation.clone())).collect();
+        let about_the_queries: Vec<FindingKind> =
+            found.iter().filter(|(_, operation)| operation == "SELECT").map(|(kind, _)| *kind).collect();
+        assert_eq!(about_the_queries, [FindingKind::NPlusOne], "{found:?}");
+    }
+}
