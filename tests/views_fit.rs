@@ -277,3 +277,19 @@ fn service_maps_fit_keep_health_and_the_bottleneck_and_names_stay_apart() {
         assert_map_fits(&map, &[], file);
     }
 }
+
+#[test]
+fn the_critical_path_legend_of_a_hostile_trace_says_no_impossible_number() {
+    // Its sections' lengths overflowed a u64 sum (see the fixtures' hostile/README.md).
+    let bytes = std::fs::read(shared_fixtures().join("hostile/jaeger-12427-15196.min.json")).unwrap();
+    for trace in vitals::formats::decode(&bytes).unwrap() {
+        for view in [View::Flame, View::Waterfall] {
+            let out = render_trace(&trace, &Picture { critical_path: true, ..Picture::new(view, 80) });
+            let text = out.plain_text();
+            let legend = text.lines().find(|l| l.starts_with("━ critical path:")).expect("a legend");
+            let total = vitals::render::units::duration(trace.duration_ns());
+            assert!(legend.contains(&format!(" of {total}")), "{legend}");
+            assert_fits(&out.lines, 80, "a hostile trace");
+        }
+    }
+}

@@ -26,7 +26,12 @@ pub fn legend(trace: &Trace, by_span: &[Vec<(u64, u64)>]) -> Option<String> {
         return None;
     }
     let on_path = by_span.iter().filter(|s| !s.is_empty()).count();
-    let total: u64 = by_span.iter().flatten().map(|(start, end)| end - start).sum();
+    // Sections never outlast the trace; a hostile trace's must not overflow the sum.
+    let total = by_span
+        .iter()
+        .flatten()
+        .fold(0u64, |sum, (start, end)| sum.saturating_add(end.saturating_sub(*start)))
+        .min(trace.duration_ns());
     Some(format!(
         "{CRITICAL_BAR} critical path: {} of {}, through {on_path} span{}",
         duration(total),
