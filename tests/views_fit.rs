@@ -293,3 +293,37 @@ fn the_critical_path_legend_of_a_hostile_trace_says_no_impossible_number() {
         }
     }
 }
+
+#[test]
+fn analysis_reports_fit_with_every_finding_whole_and_every_line_of_it_opening_it() {
+    use vitals::analysis::report::{Options, analyze};
+    use vitals::render::{findings::explain_report, report};
+    for (file, traces) in fixture_files() {
+        let mut result = analyze(&traces, &Options::default());
+        explain_report(&mut result);
+        for cells in WIDTHS {
+            let drawn = report::render(&result, "a title", cells);
+            assert_fits(&drawn.rendered.lines, cells, &format!("the report of {file}"));
+            // Wrapped, nothing is lost: each message and suggestion reads whole when its
+            // lines are joined, and every line it took opens the finding.
+            let joined: String = drawn.rendered.lines.iter().map(|l| l.text.trim()).collect::<Vec<_>>().join(" ");
+            for finding in &result.findings {
+                let message: String = finding.message.split_whitespace().collect::<Vec<_>>().join(" ");
+                assert!(joined.contains(&message), "{file} at {cells}: {message:?} is cut");
+            }
+            let opening: BTreeSet<usize> = drawn.items.iter().map(|i| i.line).collect();
+            let lines_of_findings = drawn
+                .rendered
+                .lines
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.text.starts_with("      ") && !l.text.trim().is_empty())
+                .filter(|(n, _)| {
+                    *n < drawn.rendered.lines.iter().position(|l| l.text == "Hot functions (self time)").unwrap()
+                });
+            for (n, line) in lines_of_findings {
+                assert!(opening.contains(&n), "{file} at {cells}: line {n} {:?} opens nothing", line.text);
+            }
+        }
+    }
+}

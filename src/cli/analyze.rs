@@ -21,6 +21,6 @@ pub fn analyze(flags: AnalyzeFlags) -> Result<()> {
         Some(service) => format!("{service} in {}", flags.input.display()),
         None => flags.input.display().to_string(),
     };
-    let rendered = report::render(&result, &title);
+    let rendered = report::render(&result, &title, super::terminal_width());
     print_lines(&rendered.rendered.lines)
 }

@@ -138,7 +138,7 @@ fn print_json(value: &impl serde::Serialize) -> Result<()> {
     write_stdout(&format!("{text}\n"))
 }
 
-fn terminal_width() -> usize {
+pub(super) fn terminal_width() -> usize {
     terminal_size::terminal_size().map(|(w, _)| w.0 as usize).unwrap_or(120)
 }
 

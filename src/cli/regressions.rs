@@ -34,6 +34,6 @@ pub async fn regressions(flags: RegressionFlags) -> Result<()> {
     if flags.json {
         return print_json(&report);
     }
-    let drawn = draw::render(&report);
+    let drawn = draw::render(&report, super::terminal_width());
     print_lines(&drawn.rendered.lines)
 }

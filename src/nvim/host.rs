@@ -354,7 +354,7 @@ impl Host {
         let payload = off_thread(move || {
             let mut result = analyze(&traces, &options);
             explain_report(&mut result);
-            let drawn = report::render(&result, &title);
+            let drawn = report::render(&result, &title, p.width.max(40));
             AnalyzePayload {
                 drawing: Drawing::new(format!("Vitals analysis: {title}"), &drawn.rendered),
                 items: drawn.items,
@@ -457,7 +457,7 @@ impl Host {
         let options = RegressionOptions { min_samples: p.min_samples.max(1), ..RegressionOptions::default() };
         let payload = off_thread(move || {
             let report = spec.detect(&p.service, traces.iter().map(|t| &**t), options, now);
-            let drawn = render::regressions::render(&report);
+            let drawn = render::regressions::render(&report, p.width.max(40));
             let title = format!("Vitals regressions: {}", p.service);
             AnalyzePayload { drawing: Drawing::new(title, &drawn.rendered), items: drawn.items, annotations: None }
         })

@@ -86,7 +86,7 @@ pub struct RecentParams {
     pub limit: usize,
     /// Analysis only: database calls at least this long are slow queries.
     pub slow_query_ms: u64,
-    /// Aggregated flame graph only: the columns to draw in.
+    /// The columns to draw in.
     pub width: usize,
 }
 
@@ -108,6 +108,8 @@ pub struct RegressionParams {
     pub current: String,
     pub limit: usize,
     pub min_samples: usize,
+    /// The columns to draw in.
+    pub width: usize,
 }
 
 impl Default for RegressionParams {
@@ -120,6 +122,7 @@ impl Default for RegressionParams {
             current: String::new(),
             limit: 2000,
             min_samples: 20,
+            width: 120,
         }
     }
 }
