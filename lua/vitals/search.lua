@@ -63,6 +63,7 @@ local function run(args)
     min_duration = args.min_duration,
     limit = args.limit or config.options.search.limit,
     lookback = args.lookback or config.options.search.lookback,
+    width = require("vitals.ui.picker").label_width(),
   }, ("searching %s…"):format(args.service), function(items)
     if not items or #items == 0 then
       return notify.info(("No traces of %s found in the last %s"):format(args.service, args.lookback or config.options.search.lookback))

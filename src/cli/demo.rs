@@ -69,8 +69,11 @@ pub async fn demo(flags: DemoFlags) -> Result<()> {
     let found = provider.search(&SearchQuery::new("frontend")).await?;
     let now = now_ns();
     let mut listing = String::from("Traces of frontend in the store, newest first:\n");
-    for trace in &found {
-        listing.push_str(&format!("  {}  {}\n", trace.id, summary_line::format(&TraceSummary::of(trace), now)));
+    let summaries: Vec<TraceSummary> = found.iter().map(|t| TraceSummary::of(t)).collect();
+    for (trace, label) in
+        found.iter().zip(summary_line::lines(&summaries, now, super::terminal_width().saturating_sub(36)))
+    {
+        listing.push_str(&format!("  {}  {label}\n", trace.id));
     }
     listing.push_str("\nThe slowest, as a flame graph with its critical path marked:\n\n");
     write_stdout(&listing)?;

@@ -99,8 +99,11 @@ fn pick_trace(traces: Vec<Trace>, wanted: Option<&str>, path: &Path) -> Result<T
         None => {
             if count > 1 {
                 eprintln!("{} holds {count} traces; showing the first (pick another with --trace ID):", path.display());
-                for trace in &traces {
-                    eprintln!("  {}", summary_line::format(&TraceSummary::of(trace), now_ns()).trim_end());
+                let summaries: Vec<TraceSummary> = traces.iter().map(TraceSummary::of).collect();
+                for (trace, label) in
+                    traces.iter().zip(summary_line::lines(&summaries, now_ns(), terminal_width().saturating_sub(2)))
+                {
+                    eprintln!("  {label}");
                     eprintln!("    {}", trace.id);
                 }
             }
@@ -160,9 +163,8 @@ async fn search_command(flags: ProviderFlags, args: SearchArgs, json: bool) -> R
         eprintln!("No traces of {} match in {}", args.service, provider.describe());
         return Ok(());
     }
-    let now = now_ns();
-    let lines: String =
-        summaries.iter().map(|s| format!("{}  {}\n", s.trace_id, summary_line::format(s, now))).collect();
+    let labels = summary_line::lines(&summaries, now_ns(), terminal_width().saturating_sub(34));
+    let lines: String = summaries.iter().zip(labels).map(|(s, label)| format!("{}  {label}\n", s.trace_id)).collect();
     write_stdout(&lines)
 }
 

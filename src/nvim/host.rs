@@ -15,7 +15,8 @@ use rmpv::Value;
 use super::maps::Maps;
 use super::protocol::{
     self, AnalyzePayload, AnnotateParams, CompareParams, Drawing, FlameItem, FlamePayload, MapActionParams, MapParams,
-    OpenTraceParams, RecentParams, RegressionParams, SearchItem, ServiceParams, ViewActionParams, params, to_value,
+    OpenTraceParams, RecentParams, RegressionParams, SearchItem, SearchParams, ServiceParams, ViewActionParams, params,
+    to_value,
 };
 use super::views::{Switch, Views};
 use crate::analysis::TraceSummary;
@@ -279,20 +280,19 @@ impl Host {
         }
     }
 
-    async fn search(&self, args: SearchArgs) -> Result<Value> {
-        let query = args.to_query()?;
+    async fn search(&self, p: SearchParams) -> Result<Value> {
+        let query = p.args.to_query()?;
         let traces = self.provider()?.search(&query).await?;
-        let now = now_ns();
-        let items: Vec<SearchItem> = traces
-            .iter()
-            .map(|trace| {
-                let summary = TraceSummary::of(trace);
-                SearchItem {
-                    label: summary_line::format(&summary, now),
-                    trace_id: summary.trace_id,
-                    duration_ns: summary.duration_ns,
-                    error_count: summary.error_count,
-                }
+        let summaries: Vec<TraceSummary> = traces.iter().map(|t| TraceSummary::of(t)).collect();
+        let labels = summary_line::lines(&summaries, now_ns(), p.width.max(40));
+        let items: Vec<SearchItem> = summaries
+            .into_iter()
+            .zip(labels)
+            .map(|(summary, label)| SearchItem {
+                label,
+                trace_id: summary.trace_id,
+                duration_ns: summary.duration_ns,
+                error_count: summary.error_count,
             })
             .collect();
         let mut state = self.state();

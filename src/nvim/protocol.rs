@@ -2,6 +2,7 @@
 
 use crate::analysis::calls::CodeLocation;
 use crate::analysis::service_map::Thresholds;
+use crate::providers::SearchArgs;
 use crate::providers::windows::WindowSpec;
 use crate::render::annotations::Annotation;
 use crate::render::report::ReportItem;
@@ -258,6 +259,21 @@ pub struct ViewActionParams {
     pub line: usize,
     pub col: usize,
     pub width: usize,
+}
+
+/// `:VitalsSearch`: what to search for, and the columns the result lines may take.
+#[derive(Deserialize)]
+#[serde(default)]
+pub struct SearchParams {
+    #[serde(flatten)]
+    pub args: SearchArgs,
+    pub width: usize,
+}
+
+impl Default for SearchParams {
+    fn default() -> Self {
+        SearchParams { args: SearchArgs::default(), width: 120 }
+    }
 }
 
 /// One search result as the picker shows it.
