@@ -15,8 +15,9 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
 use prost::Message;
+use vitals::providers::TraceProvider;
 use vitals::providers::otlp::OtlpProvider;
-use vitals::providers::{SearchQuery, TraceProvider};
+use vitals::query::SearchQuery;
 
 const SPANS: usize = 1_000_000;
 const BATCH: usize = 512;

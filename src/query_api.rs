@@ -20,9 +20,9 @@ use serde_json::{Value, json};
 use crate::analysis::dependencies::service_calls;
 use crate::error::{Error, Result};
 use crate::formats::jaeger_encode;
+use crate::providers::TraceProvider;
 use crate::providers::otlp::OtlpProvider;
-use crate::providers::query::{lookback_range, now_ns, parse_duration};
-use crate::providers::{SearchQuery, TraceProvider};
+use crate::query::{SearchQuery, lookback_range, now_ns, parse_duration};
 use crate::store::Store;
 
 /// Traces looked at for `/api/dependencies`, most recently received first.

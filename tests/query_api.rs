@@ -11,8 +11,9 @@ use vitals::analysis::dependencies::service_calls;
 use vitals::config::{ProviderConfig, ProviderKind};
 use vitals::formats::{self, otlp_encode};
 use vitals::model::{Span, Trace};
+use vitals::providers::TraceProvider;
 use vitals::providers::jaeger::JaegerProvider;
-use vitals::providers::{SearchQuery, TraceProvider};
+use vitals::query::SearchQuery;
 
 mod common;
 use common::{Serve, TempDir, serve};

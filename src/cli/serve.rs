@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::args::{Listen, ServeFlags};
 use crate::collector::{self, Counters, Limits, supervisor};
 use crate::error::{Error, Result};
-use crate::providers::query::parse_duration;
+use crate::query::parse_duration;
 use crate::query_api;
 use crate::store::{Retention, Store};
 

@@ -31,7 +31,8 @@ use crate::error::{Error, Result};
 use crate::model::{Trace, TraceId};
 use crate::providers::otlp::OtlpProvider;
 use crate::providers::windows::WindowSpec;
-use crate::providers::{self, SearchArgs, TraceProvider, query::now_ns};
+use crate::providers::{self, TraceProvider};
+use crate::query::{SearchArgs, now_ns, parse_duration};
 use crate::render::annotations::annotations;
 use crate::render::findings::explain_report;
 use crate::render::report;
@@ -405,7 +406,7 @@ impl Host {
     /// The service map of every service's recent traces.
     async fn service_map(&self, p: MapParams) -> Result<Value> {
         let traces = self.traces_of(&[], &p.lookback, p.limit).await?;
-        let lookback = crate::providers::query::parse_duration(&p.lookback)?.as_micros() as u64;
+        let lookback = parse_duration(&p.lookback)?.as_micros() as u64;
         let dependencies = self.provider()?.dependencies(now_ns() / 1000, lookback).await?;
         let thresholds = p.thresholds();
         let (map, traces) = off_thread(move || {

@@ -4,7 +4,6 @@ pub mod file;
 mod http;
 pub mod jaeger;
 pub mod otlp;
-pub mod query;
 pub mod windows;
 
 use std::sync::Arc;
@@ -15,8 +14,7 @@ use crate::analysis::dependencies::ServiceCall;
 use crate::config::{ProviderConfig, ProviderKind};
 use crate::error::Result;
 use crate::model::Trace;
-
-pub use query::{SearchArgs, SearchQuery};
+use crate::query::SearchQuery;
 
 #[async_trait]
 pub trait TraceProvider: Send + Sync {

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{SearchQuery, TraceProvider};
+use super::TraceProvider;
 use crate::error::{Error, Result};
 use crate::model::{Trace, TraceId};
+use crate::query::SearchQuery;
 use crate::store::{Retention, Store};
 
 pub struct OtlpProvider {

@@ -26,7 +26,7 @@ pub use retention::Retention;
 use crate::error::{Error, Result};
 use crate::formats::otlp;
 use crate::model::{Trace, TraceId};
-use crate::providers::SearchQuery;
+use crate::query::SearchQuery;
 
 /// Assembled traces kept in memory, so that reopening one is instant.
 const CACHED_TRACES: usize = 128;

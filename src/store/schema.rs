@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, Params, Transaction, params};
 use crate::formats::otlp::convert_attributes;
 use crate::model::ids::stable_hash;
 use crate::model::{AttrValue, Attribute, TraceId};
-use crate::providers::SearchQuery;
+use crate::query::SearchQuery;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS resources (
