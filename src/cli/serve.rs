@@ -8,6 +8,7 @@ use crate::collector::{self, Counters, Limits, supervisor};
 use crate::error::{Error, Result};
 use crate::query::parse_duration;
 use crate::query_api;
+use crate::render::status::store_size;
 use crate::store::{Retention, Store};
 
 pub async fn serve(flags: ServeFlags) -> Result<()> {
@@ -25,9 +26,10 @@ pub async fn serve(flags: ServeFlags) -> Result<()> {
         .await
         .map_err(|e| Error::invalid(format!("cannot receive on {}: {e}", flags.otlp_http)))?;
     eprintln!(
-        "vitals: receiving OTLP/HTTP on http://{}/v1/traces into {}",
+        "vitals: receiving OTLP/HTTP on http://{}/v1/traces into {} ({})",
         listener.local_addr().unwrap_or(flags.otlp_http),
-        path.display()
+        path.display(),
+        holding(&store)
     );
     let query_api = match flags.query {
         Listen::At(addr) => {
@@ -43,7 +45,7 @@ pub async fn serve(flags: ServeFlags) -> Result<()> {
     };
     tokio::spawn(supervisor::enforce_retention(Arc::clone(&store)));
     let limits = Limits { max_body, ..Limits::default() };
-    let router = collector::router(store, limits, Arc::new(Counters::default()));
+    let router = collector::router(Arc::clone(&store), limits, Arc::new(Counters::default()));
     let outcome = tokio::select! {
         served = collector::serve(listener, router) => served.map_err(|e| Error::invalid(format!("the receiver stopped: {e}"))),
         _ = shutdown_signal() => Ok(()),
@@ -51,7 +53,16 @@ pub async fn serve(flags: ServeFlags) -> Result<()> {
     if let Some(task) = query_api {
         task.abort();
     }
+    eprintln!("vitals: stopped; the store holds {}", holding(&store));
     outcome
+}
+
+/// `1,202 spans in 82 traces, 1.2 MB on disk (database … + write-ahead log …), …`.
+fn holding(store: &Store) -> String {
+    match store.stats() {
+        Ok(stats) => format!("{} spans in {} traces, {}", stats.spans, stats.traces, store_size(&stats)),
+        Err(e) => format!("size unknown: {e}"),
+    }
 }
 
 async fn shutdown_signal() {

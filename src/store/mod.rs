@@ -6,6 +6,7 @@
 //! returns, the batch is on disk and survives the process being killed. Spans delivered
 //! twice (a retried export) are stored once.
 
+mod checkpoint;
 mod ingest;
 mod retention;
 mod schema;
@@ -20,6 +21,7 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span as P
 use prost::Message;
 use rusqlite::{Connection, params};
 
+use checkpoint::Checkpointer;
 use ingest::PreparedBatch;
 pub use retention::Retention;
 
@@ -33,7 +35,9 @@ const CACHED_TRACES: usize = 128;
 
 pub struct Store {
     path: PathBuf,
-    writer: Mutex<Writer>,
+    writer: Arc<Mutex<Writer>>,
+    /// Empties the write-ahead log once writing pauses.
+    checkpointer: Checkpointer,
     reader: Mutex<Connection>,
     /// Assembled traces with the span bytes they were assembled from: another process
     /// may add spans to a trace, and a changed byte count says the copy is stale.
@@ -61,7 +65,10 @@ pub struct StoreStats {
     pub path: String,
     pub spans: u64,
     pub traces: u64,
-    pub file_bytes: u64,
+    /// On disk: the database file, and its write-ahead log (committed batches not yet
+    /// copied into the database).
+    pub database_bytes: u64,
+    pub wal_bytes: u64,
     /// When the oldest kept trace arrived, and how long traces are kept.
     pub oldest_received_ns: Option<u64>,
     pub retention_ns: u64,
@@ -82,10 +89,13 @@ impl Store {
             std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
         }
         let writer = schema::open(path).map_err(db_error(path))?;
+        checkpoint::configure_writer(&writer).map_err(db_error(path))?;
         let reader = schema::open(path).map_err(db_error(path))?;
+        let writer = Arc::new(Mutex::new(Writer { connection: writer, resources: HashMap::new() }));
         Ok(Store {
             path: path.to_path_buf(),
-            writer: Mutex::new(Writer { connection: writer, resources: HashMap::new() }),
+            checkpointer: Checkpointer::start(Arc::clone(&writer)),
+            writer,
             reader: Mutex::new(reader),
             cache: Mutex::new(LruCache::new(NonZeroUsize::new(CACHED_TRACES).unwrap_or(NonZeroUsize::MIN))),
             retention,
@@ -102,7 +112,10 @@ impl Store {
     pub fn ingest(&self, batch: Vec<ResourceSpans>, received_ns: u64) -> Result<IngestReport> {
         let prepared = PreparedBatch::new(batch);
         let mut writer = lock(&self.writer);
-        prepared.write(&mut writer, received_ns).map_err(db_error(&self.path))
+        let report = prepared.write(&mut writer, received_ns).map_err(db_error(&self.path))?;
+        drop(writer);
+        self.checkpointer.committed();
+        Ok(report)
     }
 
     pub fn services(&self) -> Result<Vec<String>> {
@@ -202,11 +215,11 @@ impl Store {
         let count = |sql: &str| reader.query_row(sql, [], |row| row.get::<_, i64>(0)).map(|n| n.max(0) as u64);
         let spans = count("SELECT count(*) FROM spans").map_err(db_error(&self.path))?;
         let traces = count("SELECT count(*) FROM traces").map_err(db_error(&self.path))?;
-        let file_bytes = ["", "-wal"]
-            .iter()
-            .filter_map(|suffix| std::fs::metadata(format!("{}{suffix}", self.path.display())).ok())
-            .map(|m| m.len())
-            .sum();
+        let size = |suffix: &str| {
+            let mut path = self.path.clone().into_os_string();
+            path.push(suffix);
+            std::fs::metadata(path).map_or(0, |m| m.len())
+        };
         let oldest: Option<i64> = reader
             .query_row("SELECT min(received_ns) FROM traces", [], |row| row.get(0))
             .map_err(db_error(&self.path))?;
@@ -214,7 +227,8 @@ impl Store {
             path: self.path.display().to_string(),
             spans,
             traces,
-            file_bytes,
+            database_bytes: size(""),
+            wal_bytes: size("-wal"),
             oldest_received_ns: oldest.map(|ns| ns.max(0) as u64),
             retention_ns: self.retention.max_age.as_nanos().min(u64::MAX as u128) as u64,
         })
@@ -227,6 +241,7 @@ impl Store {
             retention::enforce(&mut writer.connection, &self.retention, now_ns).map_err(db_error(&self.path))?;
         drop(writer);
         if !evicted.is_empty() {
+            self.checkpointer.committed();
             let mut cache = lock(&self.cache);
             for id in &evicted {
                 cache.pop(id);

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::path::Path;
+use std::time::Duration;
 
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
@@ -82,16 +83,18 @@ pub fn index_tag(tx: &Transaction, trace: TraceId, tag: i64, start_ns: u64) -> r
     Ok(())
 }
 
+/// How long a statement waits for another connection's lock before failing.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Opens (creating when needed) a connection in WAL mode. `synchronous = NORMAL` keeps
 /// every committed transaction through a process crash (only a power cut can lose the
 /// last ones), at a fraction of FULL's cost.
 pub fn open(path: &Path) -> rusqlite::Result<Connection> {
     let connection = Connection::open(path)?;
-    connection.busy_timeout(std::time::Duration::from_secs(5))?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "NORMAL")?;
-    // Fewer, larger checkpoints and a 32 MiB page cache: ingest speed within the memory budget.
-    connection.pragma_update(None, "wal_autocheckpoint", 8192)?;
+    // A 32 MiB page cache: ingest speed within the memory budget.
     connection.pragma_update(None, "cache_size", -32768)?;
     connection.execute_batch(SCHEMA)?;
     Ok(connection)
