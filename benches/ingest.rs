@@ -1,6 +1,6 @@
 //! Issue 3's numbers: OTLP/HTTP ingest into the store through a real `vitals serve`
 //! process (protobuf, 512-span batches, each acknowledged after its commit), search over
-//! the 1,000,000 stored spans, and the server's peak memory; next to the raw protobuf
+//! the 1,000,000 stored spans, the disk they take, and the server's peak memory; next to the raw protobuf
 //! decode speed of the same payload, the ratio to beat.
 //!
 //!     cargo bench --bench ingest
@@ -147,6 +147,16 @@ async fn main() {
         retries += sender.await.unwrap();
     }
     let ingest = spans as f64 / started.elapsed().as_secs_f64();
+    let on_disk = || {
+        ["", "-wal"]
+            .iter()
+            .map(|suffix| std::fs::metadata(format!("{}{suffix}", db.display())).map_or(0, |m| m.len()))
+            .sum::<u64>()
+    };
+    let disk_busy = on_disk();
+    // Once batches pause, the store empties its write-ahead log.
+    std::thread::sleep(Duration::from_secs(3));
+    let disk_idle = on_disk();
 
     let provider = OtlpProvider::open(&db.display().to_string()).unwrap();
     let mut timings = Vec::new();
@@ -187,6 +197,11 @@ async fn main() {
     println!(
         "search by a rare attribute:  median {:?}, max {:?} (9 searches, 1 trace in 1,000 matches)",
         tag_timings[4], tag_timings[8]
+    );
+    println!(
+        "on disk (database + log):   {:.0} bytes/span right after the last batch, {:.0} bytes/span once idle",
+        disk_busy as f64 / spans as f64,
+        disk_idle as f64 / spans as f64
     );
     println!("vitals serve peak memory:   {memory:.0} MB");
 }

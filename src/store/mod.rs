@@ -8,8 +8,11 @@
 
 mod checkpoint;
 mod ingest;
+mod migrate;
+mod parts;
 mod retention;
 mod schema;
+mod search;
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -140,7 +143,7 @@ impl Store {
         let (start_us, end_us) = query.range_or_recent();
         let ids = {
             let reader = lock(&self.reader);
-            schema::matching_traces(&reader, query, start_us.saturating_mul(1000), end_us.saturating_mul(1000))
+            search::matching_traces(&reader, query, start_us.saturating_mul(1000), end_us.saturating_mul(1000))
                 .map_err(db_error(&self.path))?
         };
         let mut traces = Vec::with_capacity(ids.len());
@@ -171,12 +174,15 @@ impl Store {
         Ok(Some(trace))
     }
 
-    fn assemble(&self, id: TraceId, rows: Vec<(i64, Vec<u8>)>) -> Result<Trace> {
+    fn assemble(&self, id: TraceId, rows: Vec<schema::SpanRow>) -> Result<Trace> {
         let mut by_resource: HashMap<i64, Vec<ProtoSpan>> = HashMap::new();
-        for (resource_id, body) in rows {
-            let span = ProtoSpan::decode(body.as_slice()).map_err(|e| {
+        for schema::SpanRow { span_id, resource_id, body } in rows {
+            let mut span = ProtoSpan::decode(body.as_slice()).map_err(|e| {
                 Error::invalid(format!("trace store {}: a stored span is damaged ({e})", self.path.display()))
             })?;
+            // The key holds the ids (spans stored by earlier versions also carry them).
+            span.trace_id = id.to_bytes().to_vec();
+            span.span_id = span_id;
             by_resource.entry(resource_id).or_default().push(span);
         }
         let reader = lock(&self.reader);

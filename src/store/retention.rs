@@ -46,7 +46,7 @@ pub fn enforce(connection: &mut Connection, retention: &Retention, now_ns: u64) 
     }
     for id in &evict {
         tx.execute("DELETE FROM spans WHERE trace_id = ?1", params![id])?;
-        tx.execute("DELETE FROM span_tags WHERE trace_id = ?1", params![id])?;
+        tx.execute("DELETE FROM trace_parts WHERE trace_id = ?1", params![id])?;
         tx.execute("DELETE FROM traces WHERE trace_id = ?1", params![id])?;
     }
     tx.commit()?;

@@ -7,6 +7,7 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span as P
 use super::*;
 use crate::model::AttrValue;
 use crate::model::ids::stable_hash;
+use rusqlite::Connection;
 
 const NOW: u64 = 1_800_000_000_000_000_000;
 const MS: u64 = 1_000_000;
@@ -236,7 +237,7 @@ fn tag_search_uses_the_attribute_index_and_keeps_jaegers_rules() {
     assert!(ids(SearchQuery { tags: vec![("db.name".into(), "users".into())], ..query("db") }).is_empty());
 
     let indexed = |store: &Store| -> i64 {
-        lock(&store.reader).query_row("SELECT count(*) FROM span_tags", [], |row| row.get(0)).unwrap()
+        lock(&store.reader).query_row("SELECT count(*) FROM trace_parts", [], |row| row.get(0)).unwrap()
     };
     assert!(indexed(&store) > 0);
     let aged =
@@ -385,7 +386,7 @@ fn eventually(seconds: u64, mut condition: impl FnMut() -> bool) -> bool {
 }
 
 #[test]
-fn the_write_ahead_log_stays_bounded_while_collecting_and_is_emptied_when_idle() {
+fn the_write_ahead_log_stays_bounded_while_collecting_is_emptied_when_idle_and_spans_take_little_disk() {
     let dir = tempdir::Dir::new("wal");
     let store = store(&dir);
     let wal = || std::fs::metadata(dir.path().join("traces.db-wal")).map_or(0, |m| m.len());
@@ -410,4 +411,53 @@ fn the_write_ahead_log_stays_bounded_while_collecting_and_is_emptied_when_idle()
     let stats = store.stats().unwrap();
     assert_eq!(stats.spans, request * 16);
     assert_eq!(stats.wal_bytes, 0);
+    // The spans of this shop encode to ~300 bytes each; its attribute index once took
+    // ~900 bytes a span more.
+    let per_span = stats.database_bytes / stats.spans;
+    assert!(per_span < 700, "{per_span} bytes on disk a span");
+}
+
+#[test]
+fn a_store_of_an_earlier_layout_is_migrated_with_its_attribute_index() {
+    let dir = tempdir::Dir::new("migrate");
+    {
+        let store = store(&dir);
+        for n in 0..20 {
+            for service in SHOP {
+                store.ingest(shop_export(n, service), NOW).unwrap();
+            }
+        }
+    }
+    // Back to version 1's layout: an attribute index table, spans indexed by service.
+    let old = Connection::open(dir.path().join("traces.db")).unwrap();
+    old.execute_batch(
+        "DROP TABLE trace_parts;
+         CREATE TABLE span_tags (trace_id BLOB NOT NULL, tag INTEGER NOT NULL, start_ns INTEGER NOT NULL,
+             PRIMARY KEY (trace_id, tag)) WITHOUT ROWID;
+         CREATE INDEX spans_by_service ON spans (service, start_ns);
+         PRAGMA user_version = 0;",
+    )
+    .unwrap();
+    drop(old);
+
+    let store = store(&dir);
+    let tables = |sql: &str| -> Vec<String> {
+        let reader = lock(&store.reader);
+        let mut statement = reader.prepare(sql).unwrap();
+        statement.query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect()
+    };
+    let names = tables("SELECT name FROM sqlite_schema ORDER BY name");
+    assert!(!names.iter().any(|n| n == "span_tags" || n == "spans_by_service"), "{names:?}");
+    let search = |tags: Vec<(String, String)>| -> Vec<u128> {
+        let q = SearchQuery { tags, limit: 100, ..query("checkout") };
+        store.search(&q).unwrap().iter().map(|t| t.id.0).collect()
+    };
+    assert_eq!(search(Vec::new()).len(), 20, "every request's checkout part");
+    let one_user = search(vec![("enduser.id".into(), "user-7".into())]);
+    assert_eq!(
+        one_user,
+        [TraceId::from_bytes(&shop_export(7, "checkout")[0].scope_spans[0].spans[0].trace_id).unwrap().0]
+    );
+    assert_eq!(search(vec![("host.name".into(), "laptop".into())]).len(), 20, "resource attributes count");
+    assert_eq!(store.trace(TraceId(one_user[0])).unwrap().unwrap().spans.len(), 16);
 }
