@@ -5,10 +5,7 @@
 
 use super::style::{Group, Rendered, StyledLine, Target};
 use super::units::duration;
-use crate::analysis::regression::samples;
 use crate::analysis::service_map::{Health, ServiceMap, migration_order};
-use crate::analysis::stats::percentile;
-use crate::model::Trace;
 
 /// What the map float shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,7 +24,7 @@ pub enum MapView {
     },
 }
 
-pub fn render(map: &ServiceMap, view: MapView, traces: &[&Trace]) -> Rendered {
+pub fn render(map: &ServiceMap, view: MapView) -> Rendered {
     let mut out = Rendered::default();
     if map.services.is_empty() {
         out.lines.push(StyledLine::plain("(no services: no traces, and no dependencies from the backend)"));
@@ -54,7 +51,7 @@ pub fn render(map: &ServiceMap, view: MapView, traces: &[&Trace]) -> Rendered {
             tree(&mut out, map, &[of], &map.callers(), Direction::Callers);
         }
         MapView::Migration => migration(&mut out, map),
-        MapView::Details { of } => details(&mut out, map, of, traces),
+        MapView::Details { of } => details(&mut out, map, of),
     }
     out
 }
@@ -62,7 +59,7 @@ pub fn render(map: &ServiceMap, view: MapView, traces: &[&Trace]) -> Rendered {
 fn heading(out: &mut Rendered, map: &ServiceMap, title: &str) {
     let mut line = StyledLine::styled(title, Group::Title);
     line.push(
-        &format!(" · {} services · {} calls between them", map.services.len(), map.edges.len()),
+        &format!(" · {} services · {} calls between them", map.services.len(), map.calls.edge_count()),
         Some(Group::Dim),
     );
     if let Some(b) = map.bottleneck {
@@ -70,6 +67,22 @@ fn heading(out: &mut Rendered, map: &ServiceMap, title: &str) {
         line.push(&map.services[b].name, Some(Group::Critical));
     }
     out.lines.push(line);
+    basis(out, map);
+}
+
+/// `from 50 traces per service (212 in all) · calls as the backend counted them`: said
+/// under the title whenever the numbers are not every request's.
+fn basis(out: &mut Rendered, map: &ServiceMap) {
+    let mut notes = Vec::new();
+    if let Some(limit) = map.basis.per_service_limit {
+        notes.push(format!("from {limit} traces per service ({} in all)", map.basis.traces));
+    }
+    if map.basis.calls_from_backend {
+        notes.push("calls as the backend counted them".to_string());
+    }
+    if !notes.is_empty() {
+        out.lines.push(StyledLine::styled(&notes.join(" · "), Group::Dim));
+    }
 }
 
 /// Services nobody calls; then, for parts of the map that are all cycle, their first.
@@ -214,22 +227,13 @@ fn migration(out: &mut Rendered, map: &ServiceMap) {
     out.lines.push(StyledLine::styled(&summary, if cycles.is_empty() { Group::Dim } else { Group::Warning }));
 }
 
-fn details(out: &mut Rendered, map: &ServiceMap, of: usize, traces: &[&Trace]) {
+fn details(out: &mut Rendered, map: &ServiceMap, of: usize) {
     let s = &map.services[of];
     let mut title = StyledLine::styled(&s.name, Group::Title);
     stats(&mut title, map, of);
     out.lines.push(title);
-    let mut operations: Vec<(String, Vec<u64>, usize)> = Vec::new();
-    for sample in samples(traces.iter().copied(), &s.name) {
-        match operations.iter_mut().find(|(op, ..)| *op == sample.operation) {
-            Some((_, durations, errors)) => {
-                durations.push(sample.duration_ns);
-                *errors += usize::from(sample.error);
-            }
-            None => operations.push((sample.operation.clone(), vec![sample.duration_ns], usize::from(sample.error))),
-        }
-    }
-    operations.sort_by_key(|(_, durations, _)| std::cmp::Reverse(durations.len()));
+    basis(out, map);
+    let operations = &s.operations;
     out.lines.push(StyledLine::default());
     out.lines.push(StyledLine::styled(
         &format!("{:<40} {:>7} {:>9} {:>9} {:>9} {:>7}", "Operations", "count", "p50", "p95", "p99", "errors"),
@@ -238,17 +242,15 @@ fn details(out: &mut Rendered, map: &ServiceMap, of: usize, traces: &[&Trace]) {
     if operations.is_empty() {
         out.lines.push(StyledLine::styled("  (none in the traces at hand)", Group::Dim));
     }
-    for (op, mut durations, errors) in operations {
-        durations.sort_unstable();
-        let at = |p: f64| percentile(&durations, p);
+    for op in operations {
         out.lines.push(StyledLine::plain(format!(
             "{:<40} {:>7} {:>9} {:>9} {:>9} {:>7}",
-            super::units::truncate(&op, 40),
-            durations.len(),
-            duration(at(50.0)),
-            duration(at(95.0)),
-            duration(at(99.0)),
-            errors
+            super::units::truncate(&op.name, 40),
+            op.requests,
+            duration(op.p50_ns),
+            duration(op.p95_ns),
+            duration(op.p99_ns),
+            op.errors
         )));
     }
     for (title, list, direction) in

@@ -200,6 +200,26 @@ impl Store {
         Ok(Trace::from_spans(id, spans))
     }
 
+    /// Calls `visit` with every trace that has a span started in `[start_ns, end_ns]`, one
+    /// at a time (the whole set may not fit in memory), and returns how many there were.
+    /// For counts over everything, such as the service map; the cache is left alone.
+    pub fn for_each_trace(&self, start_ns: u64, end_ns: u64, mut visit: impl FnMut(&Trace)) -> Result<usize> {
+        let ids = {
+            let reader = lock(&self.reader);
+            schema::trace_ids_between(&reader, start_ns, end_ns).map_err(db_error(&self.path))?
+        };
+        let mut visited = 0;
+        for id in ids {
+            let rows = schema::trace_rows(&lock(&self.reader), id).map_err(db_error(&self.path))?;
+            if rows.is_empty() {
+                continue; // evicted meanwhile
+            }
+            visit(&self.assemble(id, rows)?);
+            visited += 1;
+        }
+        Ok(visited)
+    }
+
     /// The most recently received traces (at most `limit`) that started in the window,
     /// newest first; for views over "everything lately", such as service dependencies.
     pub fn recent_traces(&self, start_ns: u64, end_ns: u64, limit: usize) -> Result<Vec<Arc<Trace>>> {

@@ -171,6 +171,16 @@ pub fn trace_bytes(connection: &Connection, id: TraceId) -> rusqlite::Result<Opt
         .map(|bytes| bytes.map(|b| b.max(0) as u64))
 }
 
+/// Every trace with a part whose spans started around `[start_ns, end_ns]` (from before
+/// its end to after its start: a part straddling an edge counts).
+pub fn trace_ids_between(connection: &Connection, start_ns: u64, end_ns: u64) -> rusqlite::Result<Vec<TraceId>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT DISTINCT trace_id FROM trace_parts WHERE last_start_ns >= ?1 AND first_start_ns <= ?2",
+    )?;
+    let rows = statement.query_map(params![clamp(start_ns), clamp(end_ns)], |row| row.get::<_, Vec<u8>>(0))?;
+    Ok(rows.filter_map(|id| id.ok().and_then(|id| TraceId::from_bytes(&id))).collect())
+}
+
 pub fn recent_trace_ids(connection: &Connection, limit: usize) -> rusqlite::Result<Vec<TraceId>> {
     let mut statement = connection.prepare_cached("SELECT trace_id FROM traces ORDER BY received_ns DESC LIMIT ?1")?;
     let rows = statement.query_map(params![limit.min(i64::MAX as usize) as i64], |row| row.get::<_, Vec<u8>>(0))?;
