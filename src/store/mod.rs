@@ -220,22 +220,6 @@ impl Store {
         Ok(visited)
     }
 
-    /// The most recently received traces (at most `limit`) that started in the window,
-    /// newest first; for views over "everything lately", such as service dependencies.
-    pub fn recent_traces(&self, start_ns: u64, end_ns: u64, limit: usize) -> Result<Vec<Arc<Trace>>> {
-        let ids = {
-            let reader = lock(&self.reader);
-            schema::recent_trace_ids(&reader, limit).map_err(db_error(&self.path))?
-        };
-        let mut traces = Vec::new();
-        for id in ids {
-            if let Some(trace) = self.trace(id)?.filter(|t| (start_ns..=end_ns).contains(&t.start_ns())) {
-                traces.push(trace);
-            }
-        }
-        Ok(traces)
-    }
-
     pub fn stats(&self) -> Result<StoreStats> {
         let reader = lock(&self.reader);
         let count = |sql: &str| reader.query_row(sql, [], |row| row.get::<_, i64>(0)).map(|n| n.max(0) as u64);

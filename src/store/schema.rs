@@ -181,12 +181,6 @@ pub fn trace_ids_between(connection: &Connection, start_ns: u64, end_ns: u64) ->
     Ok(rows.filter_map(|id| id.ok().and_then(|id| TraceId::from_bytes(&id))).collect())
 }
 
-pub fn recent_trace_ids(connection: &Connection, limit: usize) -> rusqlite::Result<Vec<TraceId>> {
-    let mut statement = connection.prepare_cached("SELECT trace_id FROM traces ORDER BY received_ns DESC LIMIT ?1")?;
-    let rows = statement.query_map(params![limit.min(i64::MAX as usize) as i64], |row| row.get::<_, Vec<u8>>(0))?;
-    Ok(rows.filter_map(|id| id.ok().and_then(|id| TraceId::from_bytes(&id))).collect())
-}
-
 /// A stored span: its id, its resource's id, its encoding.
 pub struct SpanRow {
     pub span_id: Vec<u8>,
