@@ -1,7 +1,8 @@
 //! Issue 3's numbers: OTLP/HTTP ingest into the store through a real `vitals serve`
 //! process (protobuf, 512-span batches, each acknowledged after its commit), search over
-//! the 1,000,000 stored spans, the disk they take, and the server's peak memory; next to the raw protobuf
-//! decode speed of the same payload, the ratio to beat.
+//! the 1,000,000 stored spans, the service map of all of them, the disk they take, and the
+//! server's peak memory; next to the raw protobuf decode speed of the same payload, the
+//! ratio to beat.
 //!
 //!     cargo bench --bench ingest
 
@@ -15,6 +16,7 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
 use prost::Message;
+use vitals::analysis::service_map::Thresholds;
 use vitals::providers::TraceProvider;
 use vitals::providers::otlp::OtlpProvider;
 use vitals::query::SearchQuery;
@@ -179,6 +181,10 @@ async fn main() {
         assert!(!found.is_empty(), "a user's traces are found");
     }
     tag_timings.sort();
+    let started = Instant::now();
+    let map = provider.service_map(0, u64::MAX, &Thresholds::default()).await.unwrap().unwrap();
+    let map_time = started.elapsed();
+    assert_eq!(map.basis.traces, spans / 16, "every stored trace");
     let memory = peak_memory_mb(server.id());
     let _ = server.kill();
     let _ = server.wait();
@@ -198,6 +204,7 @@ async fn main() {
         "search by a rare attribute:  median {:?}, max {:?} (9 searches, 1 trace in 1,000 matches)",
         tag_timings[4], tag_timings[8]
     );
+    println!("service map of every trace:  {map_time:?} ({} traces)", map.basis.traces);
     println!(
         "on disk (database + log):   {:.0} bytes/span right after the last batch, {:.0} bytes/span once idle",
         disk_busy as f64 / spans as f64,

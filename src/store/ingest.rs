@@ -1,13 +1,13 @@
 //! Turning an OTLP batch into rows: first prepared without the database (encoding,
 //! attribute index keys), then written in one transaction under the writer's lock.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use prost::Message;
 use rusqlite::params;
 
-use super::parts::{Part, attribute_key};
+use super::parts::{Part, attribute_key, operation_key};
 use super::{IngestReport, Writer, schema};
 use crate::formats::otlp::{self, span_ids, status_code};
 use crate::model::ids::stable_hash;
@@ -35,9 +35,9 @@ struct SpanRow {
     start_ns: u64,
     duration_ns: u64,
     error: bool,
-    /// The span's encoding without its trace and span ids, which the row's key holds.
+    /// The span's encoding without what the row's columns hold (ids, name, times).
     body: Vec<u8>,
-    /// Attribute index keys of the span's own attributes.
+    /// Index keys of the span's own attributes and its operation.
     keys: Vec<u32>,
 }
 
@@ -70,20 +70,26 @@ impl PreparedBatch {
                         continue;
                     }
                 };
+                // What the row's columns hold is left out of the encoding: ids, name, times.
                 let raw_trace_id = std::mem::take(&mut span.trace_id);
                 let span_id = std::mem::take(&mut span.span_id);
+                let operation = std::mem::take(&mut span.name);
+                let start_ns = std::mem::take(&mut span.start_time_unix_nano);
+                let duration_ns = std::mem::take(&mut span.end_time_unix_nano).saturating_sub(start_ns);
                 let body = span.encode_to_vec();
                 let own = otlp::convert_attributes(std::mem::take(&mut span.attributes));
+                let mut keys = part_keys(&service, &own);
+                keys.push(operation_key(&service, &operation));
                 spans.push(SpanRow {
                     trace_id,
                     raw_trace_id,
                     span_id,
-                    operation: span.name,
-                    start_ns: span.start_time_unix_nano,
-                    duration_ns: span.end_time_unix_nano.saturating_sub(span.start_time_unix_nano),
+                    operation,
+                    start_ns,
+                    duration_ns,
                     error: span.status.as_ref().is_some_and(|s| status_code(s.code) == StatusCode::Error),
                     body,
-                    keys: part_keys(&service, &own),
+                    keys,
                 });
             }
             report.accepted += spans.len();
@@ -99,6 +105,7 @@ impl PreparedBatch {
         let tx = connection.transaction()?;
         let mut touched: HashMap<TraceId, u64> = HashMap::new();
         let mut parts: HashMap<(&[u8], &str), Part> = HashMap::new();
+        let mut operations: HashSet<(&str, &str)> = HashSet::new();
         {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO spans (trace_id, span_id, service, operation, start_ns, duration_ns, error, resource_id, body)
@@ -134,6 +141,7 @@ impl PreparedBatch {
                         .or_insert_with(|| Part::new(span.start_ns, span.duration_ns));
                     part.add(span.start_ns, span.duration_ns, &span.keys);
                     part.keys.extend_from_slice(&resource.keys);
+                    operations.insert((&resource.service, &span.operation));
                 }
             }
         }
@@ -142,6 +150,9 @@ impl PreparedBatch {
         }
         for ((trace, service), part) in &parts {
             schema::insert_part(&tx, service, trace, part)?;
+        }
+        for (service, operation) in operations {
+            schema::saw_operation(&tx, service, operation, received_ns)?;
         }
         tx.commit()?;
         Ok(self.report)

@@ -2,9 +2,10 @@
 //! it is opened: users keep the traces they collected.
 //!
 //! Version 1 (files without a `user_version`) indexed attributes in `span_tags`, a row and
-//! an index entry for each trace and attribute value, plus an index of spans by service:
-//! together more disk than the spans. Version 2 sums each service's spans of a trace up in
-//! `trace_parts` (see [`super::parts`]), built here from the stored spans.
+//! an index entry for each trace and attribute value, plus indexes of spans by service and
+//! by operation: together more disk than the spans. Version 2 sums each service's spans of
+//! a trace up in `trace_parts` (see [`super::parts`]) and lists `operations`, both built
+//! here from the stored spans.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -14,7 +15,7 @@ use prost::Message;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use super::ingest::part_keys;
-use super::parts::Part;
+use super::parts::{Part, operation_key};
 use super::schema::{self, VERSION, resource};
 use crate::formats::otlp::convert_attributes;
 
@@ -54,15 +55,17 @@ fn from_version_1(tx: &Transaction) -> rusqlite::Result<()> {
     let mut current: Option<(Vec<u8>, String, Part)> = None;
     {
         let mut spans = tx.prepare(
-            "SELECT trace_id, service, resource_id, start_ns, duration_ns, body FROM spans ORDER BY trace_id, service",
+            "SELECT trace_id, service, operation, resource_id, start_ns, duration_ns, body FROM spans
+             ORDER BY trace_id, service",
         )?;
         let mut rows = spans.query([])?;
         while let Some(row) = rows.next()? {
-            let (trace, service): (Vec<u8>, String) = (row.get(0)?, row.get(1)?);
-            let (resource_id, start, duration): (i64, i64, i64) = (row.get(2)?, row.get(3)?, row.get(4)?);
+            let (trace, service, operation): (Vec<u8>, String, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
+            let (resource_id, start, duration): (i64, i64, i64) = (row.get(3)?, row.get(4)?, row.get(5)?);
             let (start, duration) = (start.max(0) as u64, duration.max(0) as u64);
-            let attributes = ProtoSpan::decode(row.get_ref(5)?.as_blob()?).map(|s| s.attributes).unwrap_or_default();
+            let attributes = ProtoSpan::decode(row.get_ref(6)?.as_blob()?).map(|s| s.attributes).unwrap_or_default();
             let mut keys = part_keys(&service, &convert_attributes(attributes));
+            keys.push(operation_key(&service, &operation));
             let shared = match resources.entry(resource_id) {
                 Entry::Occupied(known) => known.into_mut(),
                 Entry::Vacant(slot) => {
@@ -86,5 +89,12 @@ fn from_version_1(tx: &Transaction) -> rusqlite::Result<()> {
     if let Some((t, s, part)) = current {
         schema::insert_part(tx, &s, &t, &part)?;
     }
-    tx.execute_batch("DROP TABLE span_tags; DROP INDEX IF EXISTS spans_by_service;")
+    tx.execute_batch(
+        "INSERT OR IGNORE INTO operations (service, operation, last_seen_ns)
+             SELECT spans.service, spans.operation, max(traces.received_ns) FROM spans
+             JOIN traces ON traces.trace_id = spans.trace_id GROUP BY spans.service, spans.operation;
+         DROP TABLE span_tags;
+         DROP INDEX IF EXISTS spans_by_service;
+         DROP INDEX IF EXISTS spans_by_operation;",
+    )
 }

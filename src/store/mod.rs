@@ -123,7 +123,7 @@ impl Store {
 
     pub fn services(&self) -> Result<Vec<String>> {
         let reader = lock(&self.reader);
-        schema::strings(&reader, "SELECT DISTINCT service FROM spans ORDER BY service", params![])
+        schema::strings(&reader, "SELECT DISTINCT service FROM operations ORDER BY service", params![])
             .map_err(db_error(&self.path))
     }
 
@@ -131,7 +131,7 @@ impl Store {
         let reader = lock(&self.reader);
         schema::strings(
             &reader,
-            "SELECT DISTINCT operation FROM spans WHERE service = ?1 ORDER BY operation",
+            "SELECT operation FROM operations WHERE service = ?1 ORDER BY operation",
             params![service],
         )
         .map_err(db_error(&self.path))
@@ -176,13 +176,17 @@ impl Store {
 
     fn assemble(&self, id: TraceId, rows: Vec<schema::SpanRow>) -> Result<Trace> {
         let mut by_resource: HashMap<i64, Vec<ProtoSpan>> = HashMap::new();
-        for schema::SpanRow { span_id, resource_id, body } in rows {
-            let mut span = ProtoSpan::decode(body.as_slice()).map_err(|e| {
+        for row in rows {
+            let mut span = ProtoSpan::decode(row.body.as_slice()).map_err(|e| {
                 Error::invalid(format!("trace store {}: a stored span is damaged ({e})", self.path.display()))
             })?;
-            // The key holds the ids (spans stored by earlier versions also carry them).
+            // The columns hold these (spans stored by earlier versions also carry them).
             span.trace_id = id.to_bytes().to_vec();
-            span.span_id = span_id;
+            span.span_id = row.span_id;
+            span.name = row.operation;
+            span.start_time_unix_nano = row.start_ns;
+            span.end_time_unix_nano = row.start_ns.saturating_add(row.duration_ns);
+            let resource_id = row.resource_id;
             by_resource.entry(resource_id).or_default().push(span);
         }
         let reader = lock(&self.reader);

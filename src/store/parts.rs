@@ -1,13 +1,13 @@
 //! Trace parts: the spans of one service in one trace that one batch brought, summed up
-//! in one row (`trace_parts`): when they started, how long they took, and which attribute
-//! values they and their resource carry.
+//! in one row (`trace_parts`): when they started, how long they took, and which
+//! operations and attribute values they and their resource carry.
 //!
-//! Searches walk a service's parts newest first instead of its spans, and the attribute
-//! index is a sorted set of 32-bit keys inside each part (4 bytes an attribute value)
-//! rather than a table with a row and an index entry for each trace and attribute value,
-//! which cost more disk than the spans themselves. A key stands for `service`, `key` and
-//! `value` hashed together; two values may share one, so a part that has every key of a
-//! search is a candidate that the search confirms on its spans.
+//! Searches walk a service's parts newest first instead of its spans, and the index of
+//! operations and attributes is a sorted set of 32-bit keys inside each part (4 bytes a
+//! value) rather than index tables with an entry for each span, or each trace and
+//! attribute value, which cost more disk than the spans themselves. A key stands for
+//! `service`, `key` and `value` hashed together; two values may share one, so a part that
+//! has every key of a search is a candidate that the search confirms on its spans.
 
 use crate::model::ids::stable_hash;
 use crate::model::{AttrValue, Attribute};
@@ -30,6 +30,11 @@ pub fn attribute_key(service: &str, attribute: &Attribute) -> u32 {
         AttrValue::Str(text) => tag_key(service, &attribute.key, text),
         other => tag_key(service, &attribute.key, &other.to_string()),
     }
+}
+
+/// The index key of an operation of `service` (a name no attribute has).
+pub fn operation_key(service: &str, operation: &str) -> u32 {
+    tag_key(service, "\0operation", operation)
 }
 
 /// A part being summed up from its spans.

@@ -14,9 +14,9 @@ use crate::model::TraceId;
 /// The layout this code writes; [`migrate`] brings older files to it.
 pub const VERSION: i64 = 2;
 
-/// Spans are kept whole (their OTLP encoding, without the ids the key holds) with the
-/// columns that searches by operation and single traces need. `trace_parts` (see
-/// [`super::parts`]) is what searches by service and attribute walk.
+/// Spans are kept whole: their OTLP encoding without what the columns hold (ids, name,
+/// times), with the columns that confirming a search on a trace needs. `trace_parts` (see
+/// [`super::parts`]) is what searches walk; `operations` lists what each service does.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS resources (
     id INTEGER PRIMARY KEY,
@@ -35,7 +35,6 @@ CREATE TABLE IF NOT EXISTS spans (
     body BLOB NOT NULL,
     PRIMARY KEY (trace_id, span_id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS spans_by_operation ON spans (service, operation, start_ns);
 CREATE TABLE IF NOT EXISTS traces (
     trace_id BLOB PRIMARY KEY,
     received_ns INTEGER NOT NULL,
@@ -53,6 +52,12 @@ CREATE TABLE IF NOT EXISTS trace_parts (
     PRIMARY KEY (service, last_start_ns, trace_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS trace_parts_by_trace ON trace_parts (trace_id);
+CREATE TABLE IF NOT EXISTS operations (
+    service TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    last_seen_ns INTEGER NOT NULL,
+    PRIMARY KEY (service, operation)
+) WITHOUT ROWID;
 ";
 
 /// How long a statement waits for another connection's lock before failing.
@@ -149,6 +154,16 @@ pub fn insert_part(tx: &Transaction, service: &str, trace: &[u8], part: &Part) -
     Ok(())
 }
 
+/// Records that `service` did `operation` in a batch received at `received_ns`.
+pub fn saw_operation(tx: &Transaction, service: &str, operation: &str, received_ns: u64) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO operations (service, operation, last_seen_ns) VALUES (?1, ?2, ?3)
+         ON CONFLICT (service, operation) DO UPDATE SET last_seen_ns = max(last_seen_ns, excluded.last_seen_ns)",
+    )?
+    .execute(params![service, operation, clamp(received_ns)])?;
+    Ok(())
+}
+
 pub fn strings(connection: &Connection, sql: &str, params: impl Params) -> rusqlite::Result<Vec<String>> {
     let mut statement = connection.prepare_cached(sql)?;
     let rows = statement.query_map(params, |row| row.get(0))?;
@@ -181,19 +196,30 @@ pub fn trace_ids_between(connection: &Connection, start_ns: u64, end_ns: u64) ->
     Ok(rows.filter_map(|id| id.ok().and_then(|id| TraceId::from_bytes(&id))).collect())
 }
 
-/// A stored span: its id, its resource's id, its encoding.
+/// A stored span: its encoding, and what the columns hold of it.
 pub struct SpanRow {
     pub span_id: Vec<u8>,
+    pub operation: String,
+    pub start_ns: u64,
+    pub duration_ns: u64,
     pub resource_id: i64,
     pub body: Vec<u8>,
 }
 
 /// Every stored span of a trace.
 pub fn trace_rows(connection: &Connection, id: TraceId) -> rusqlite::Result<Vec<SpanRow>> {
-    let mut statement =
-        connection.prepare_cached("SELECT span_id, resource_id, body FROM spans WHERE trace_id = ?1")?;
+    let mut statement = connection.prepare_cached(
+        "SELECT span_id, operation, start_ns, duration_ns, resource_id, body FROM spans WHERE trace_id = ?1",
+    )?;
     let rows = statement.query_map(params![id.to_bytes().to_vec()], |row| {
-        Ok(SpanRow { span_id: row.get(0)?, resource_id: row.get(1)?, body: row.get(2)? })
+        Ok(SpanRow {
+            span_id: row.get(0)?,
+            operation: row.get(1)?,
+            start_ns: row.get::<_, i64>(2)?.max(0) as u64,
+            duration_ns: row.get::<_, i64>(3)?.max(0) as u64,
+            resource_id: row.get(4)?,
+            body: row.get(5)?,
+        })
     })?;
     rows.collect()
 }

@@ -10,7 +10,7 @@ use opentelemetry_proto::tonic::trace::v1::Span as ProtoSpan;
 use prost::Message;
 use rusqlite::{Connection, params};
 
-use super::parts::{has_all, tag_key};
+use super::parts::{has_all, operation_key, tag_key};
 use super::schema::resource;
 use crate::formats::otlp::convert_attributes;
 use crate::model::TraceId;
@@ -23,11 +23,7 @@ pub fn matching_traces(
     start_ns: u64,
     end_ns: u64,
 ) -> rusqlite::Result<Vec<TraceId>> {
-    let filter = SpanFilter::new(query, start_ns, end_ns);
-    match (&query.operation, query.tags.is_empty()) {
-        (Some(_), true) => by_operation(connection, &filter),
-        _ => by_parts(connection, &filter),
-    }
+    by_parts(connection, &SpanFilter::new(query, start_ns, end_ns))
 }
 
 /// The span filters of a search as SQL parameters: service, time range, durations.
@@ -51,63 +47,40 @@ impl<'q> SpanFilter<'q> {
         }
     }
 
-    /// `SELECT {columns} FROM spans WHERE` the filter holds: the spans of one trace (its
-    /// id the last parameter), or all of them newest first.
-    fn sql(&self, columns: &str, of_one_trace: bool) -> String {
+    /// `SELECT resource_id, body` of the spans of one trace (its id the last parameter)
+    /// for which the filter holds.
+    fn sql(&self) -> String {
         let (operation, trace_parameter) = match self.query.operation {
             Some(_) => (" AND operation = ?6", 7),
             None => ("", 6),
         };
-        let tail = if of_one_trace {
-            format!("AND trace_id = ?{trace_parameter}")
-        } else {
-            "ORDER BY start_ns DESC".to_string()
-        };
-        // Within one trace, the primary key is the way in: `+` keeps SQLite from picking
-        // the operation index instead.
-        let plus = if of_one_trace { "+" } else { "" };
         format!(
-            "SELECT {columns} FROM spans WHERE {plus}service = ?1 AND {plus}start_ns BETWEEN ?2 AND ?3
-             AND duration_ns >= ?4 AND duration_ns <= ?5{operation} {tail}"
+            "SELECT resource_id, body FROM spans WHERE service = ?1 AND start_ns BETWEEN ?2 AND ?3
+             AND duration_ns >= ?4 AND duration_ns <= ?5{operation} AND trace_id = ?{trace_parameter}"
         )
     }
 
     fn rows<'s>(
         &self,
         statement: &'s mut rusqlite::CachedStatement,
-        trace: Option<&[u8]>,
+        trace: &[u8],
     ) -> rusqlite::Result<rusqlite::Rows<'s>> {
         let q = self.query;
-        match (&q.operation, trace) {
-            (Some(op), Some(x)) => statement.query(params![q.service, self.start, self.end, self.min, self.max, op, x]),
-            (Some(op), None) => statement.query(params![q.service, self.start, self.end, self.min, self.max, op]),
-            (None, Some(x)) => statement.query(params![q.service, self.start, self.end, self.min, self.max, x]),
-            (None, None) => statement.query(params![q.service, self.start, self.end, self.min, self.max]),
+        match &q.operation {
+            Some(op) => statement.query(params![q.service, self.start, self.end, self.min, self.max, op, trace]),
+            None => statement.query(params![q.service, self.start, self.end, self.min, self.max, trace]),
         }
     }
-}
-
-/// An operation's spans, newest first, through the operation index.
-fn by_operation(connection: &Connection, filter: &SpanFilter) -> rusqlite::Result<Vec<TraceId>> {
-    let mut statement = connection.prepare_cached(&filter.sql("trace_id", false))?;
-    let mut rows = filter.rows(&mut statement, None)?;
-    let mut found = Found::new(filter.query.limit);
-    while let Some(row) = rows.next()? {
-        if let Some(id) = TraceId::from_bytes(&row.get::<_, Vec<u8>>(0)?)
-            && found.add(id)
-        {
-            break;
-        }
-    }
-    Ok(found.ids)
 }
 
 /// The service's trace parts, newest first. A part rules its trace out when none of its
-/// spans can match (all outside the time range, none long or short enough, a tag it
-/// lacks), and in when every one of its spans matches; otherwise the trace's spans decide.
+/// spans can match (all outside the time range, none long or short enough, an operation
+/// or tag it lacks), and in when every one of its spans matches; otherwise the trace's
+/// spans decide.
 fn by_parts(connection: &Connection, filter: &SpanFilter) -> rusqlite::Result<Vec<TraceId>> {
     let query = filter.query;
-    let wanted: Vec<u32> = query.tags.iter().map(|(key, value)| tag_key(&query.service, key, value)).collect();
+    let mut wanted: Vec<u32> = query.tags.iter().map(|(key, value)| tag_key(&query.service, key, value)).collect();
+    wanted.extend(query.operation.iter().map(|operation| operation_key(&query.service, operation)));
     let mut parts = connection.prepare_cached(
         "SELECT trace_id, first_start_ns, last_start_ns, min_duration_ns, max_duration_ns, tags FROM trace_parts
          WHERE service = ?1 AND last_start_ns >= ?2 ORDER BY last_start_ns DESC",
@@ -176,13 +149,13 @@ struct Confirm<'c, 'q> {
 
 impl<'c, 'q> Confirm<'c, 'q> {
     fn new(connection: &'c Connection, filter: &'c SpanFilter<'q>) -> rusqlite::Result<Self> {
-        let spans = connection.prepare_cached(&filter.sql("resource_id, body", true))?;
+        let spans = connection.prepare_cached(&filter.sql())?;
         Ok(Confirm { connection, filter, spans, resources: HashMap::new() })
     }
 
     fn matches(&mut self, trace: &[u8]) -> rusqlite::Result<bool> {
         let tags = &self.filter.query.tags;
-        let mut rows = self.filter.rows(&mut self.spans, Some(trace))?;
+        let mut rows = self.filter.rows(&mut self.spans, trace)?;
         while let Some(row) = rows.next()? {
             if tags.is_empty() {
                 return Ok(true);
