@@ -8,7 +8,7 @@ use crate::collector::{self, Counters, Limits, supervisor};
 use crate::error::{Error, Result};
 use crate::query::parse_duration;
 use crate::query_api;
-use crate::render::status::store_size;
+use crate::render::status::{per_span, store_size};
 use crate::store::{Retention, Store};
 
 pub async fn serve(flags: ServeFlags) -> Result<()> {
@@ -57,10 +57,16 @@ pub async fn serve(flags: ServeFlags) -> Result<()> {
     outcome
 }
 
-/// `1,202 spans in 82 traces, 1.2 MB on disk (database … + write-ahead log …), …`.
+/// `1202 spans in 82 traces, 1.2 MB on disk (database … + write-ahead log …), 412 B a span`.
 fn holding(store: &Store) -> String {
     match store.stats() {
-        Ok(stats) => format!("{} spans in {} traces, {}", stats.spans, stats.traces, store_size(&stats)),
+        Ok(stats) => {
+            let mut text = format!("{} spans in {} traces, {} on disk", stats.spans, stats.traces, store_size(&stats));
+            if let Some(per_span) = per_span(&stats) {
+                text.push_str(&format!(", {per_span} a span"));
+            }
+            text
+        }
         Err(e) => format!("size unknown: {e}"),
     }
 }

@@ -70,18 +70,18 @@ fn heading(out: &mut Rendered, map: &ServiceMap, title: &str) {
     basis(out, map);
 }
 
-/// `from 50 traces per service (212 in all) · calls as the backend counted them`: said
-/// under the title whenever the numbers are not every request's.
+/// `from 50 traces per service; calls: the backend's count`: said under the title
+/// whenever the numbers are not every request's.
 fn basis(out: &mut Rendered, map: &ServiceMap) {
     let mut notes = Vec::new();
     if let Some(limit) = map.basis.per_service_limit {
-        notes.push(format!("from {limit} traces per service ({} in all)", map.basis.traces));
+        notes.push(format!("from {limit} traces per service"));
     }
     if map.basis.calls_from_backend {
-        notes.push("calls as the backend counted them".to_string());
+        notes.push("calls: the backend's count".to_string());
     }
     if !notes.is_empty() {
-        out.lines.push(StyledLine::styled(&notes.join(" · "), Group::Dim));
+        out.lines.push(StyledLine::styled(&notes.join("; "), Group::Dim));
     }
 }
 

@@ -49,6 +49,9 @@ pub fn render(report: &StatusReport, now_ns: u64) -> Rendered {
     if let Some(store) = &report.store {
         lines.push(field("Stored", &format!("{} spans in {} traces", store.spans, store.traces), None));
         lines.push(field("Store size", &store_size(store), None));
+        if let Some(per_span) = per_span(store) {
+            lines.push(field("Per span", &format!("{per_span} on disk"), Some(Group::Dim)));
+        }
         if let Some(oldest) = store.oldest_received_ns {
             lines.push(field(
                 "Oldest trace",
@@ -60,20 +63,20 @@ pub fn render(report: &StatusReport, now_ns: u64) -> Rendered {
     Rendered { lines, targets: Vec::new() }
 }
 
-/// `1.2 MB on disk (database 1.1 MB + write-ahead log 96 KB), 380 B per span`: the whole
-/// size, and what it is made of, so that neither file hides behind the other.
+/// `1.2 MB (database 1.1 MB + write-ahead log 96 KB)`: the size on disk, and what it is
+/// made of, so that neither file hides behind the other.
 pub fn store_size(store: &StoreStats) -> String {
-    let total = store.database_bytes + store.wal_bytes;
-    let mut text = format!(
-        "{} on disk (database {} + write-ahead log {})",
-        bytes(total),
+    format!(
+        "{} (database {} + write-ahead log {})",
+        bytes(store.database_bytes + store.wal_bytes),
         bytes(store.database_bytes),
         bytes(store.wal_bytes)
-    );
-    if let Some(per_span) = total.checked_div(store.spans) {
-        text.push_str(&format!(", {} per span", bytes(per_span)));
-    }
-    text
+    )
+}
+
+/// `412 B`: the disk a stored span takes, when there are any.
+pub fn per_span(store: &StoreStats) -> Option<String> {
+    (store.database_bytes + store.wal_bytes).checked_div(store.spans).map(bytes)
 }
 
 /// `512 B`, `1.5 KB`, `96 KB`, `1.1 MB`, `2.4 GB` (decimal units, as file managers show them).
@@ -94,8 +97,10 @@ mod tests {
     #[test]
     fn the_store_size_names_the_database_and_its_write_ahead_log() {
         let stats = StoreStats { spans: 3_000, database_bytes: 1_140_000, wal_bytes: 96_500, ..StoreStats::default() };
-        assert_eq!(store_size(&stats), "1.2 MB on disk (database 1.1 MB + write-ahead log 96 KB), 412 B per span");
+        assert_eq!(store_size(&stats), "1.2 MB (database 1.1 MB + write-ahead log 96 KB)");
+        assert_eq!(per_span(&stats).as_deref(), Some("412 B"));
         let empty = StoreStats { database_bytes: 4_096, ..StoreStats::default() };
-        assert_eq!(store_size(&empty), "4.1 KB on disk (database 4.1 KB + write-ahead log 0 B)");
+        assert_eq!(store_size(&empty), "4.1 KB (database 4.1 KB + write-ahead log 0 B)");
+        assert_eq!(per_span(&empty), None);
     }
 }

@@ -158,7 +158,7 @@ it("with Jaeger the calls are the dependency list's counts, and a sample of trac
   end)
   local text = table.concat(lines, "\n")
   assert(lines[2]:find("from 2 traces per service", 1, true), "the header says the numbers are a sample\n" .. text)
-  assert(lines[2]:find("calls as the backend counted them", 1, true), text)
+  assert(lines[2]:find("calls: the backend's count", 1, true), text)
   assert(text:find("─ checkout  ×40 (0.7/min)", 1, true), "the backend's 40 calls in the last hour\n" .. text)
   h.press("q")
 end)
