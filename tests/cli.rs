@@ -262,5 +262,11 @@ fn map_draws_every_service_and_edge_of_the_large_dependency_graph_once() {
         .collect();
     assert_eq!(direct, ["cart", "frontend", "inventory"], "exactly postgres's callers\n{callers}");
     let (ok, order, _) = vitals(&["map", "--input", "samples/shop-traces.json", "--migration"]);
-    assert!(ok && order.contains("   1. postgres") && order.contains("No cycles."), "{order}");
+    let steps: Vec<&str> = order.lines().filter_map(|l| l.trim_start().split_once(". ")).map(|(_, s)| s).collect();
+    assert_eq!(
+        steps,
+        ["payment", "postgres", "redis", "cart", "inventory", "checkout", "frontend"],
+        "the leaves first, then what calls only them, each as far from the leaves in name order\n{order}"
+    );
+    assert!(ok && order.contains("No cycles."), "{order}");
 }

@@ -12,8 +12,9 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 use vitals::collector::{self, Counters, Limits};
+use vitals::providers::TraceProvider;
 use vitals::providers::otlp::OtlpProvider;
-use vitals::providers::{SearchQuery, TraceProvider};
+use vitals::query::SearchQuery;
 use vitals::store::{Retention, Store};
 
 mod common;

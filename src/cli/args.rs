@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{Auth, ProviderConfig, ProviderKind};
-use crate::providers::SearchArgs;
+use crate::query::SearchArgs;
 use crate::render::View;
 
 #[derive(Parser, Debug)]

@@ -14,9 +14,9 @@ use crate::analysis::TraceSummary;
 use crate::collector::{self, Counters, Limits};
 use crate::error::{Error, Result};
 use crate::formats::{self, otlp_encode};
+use crate::providers::TraceProvider;
 use crate::providers::otlp::OtlpProvider;
-use crate::providers::query::now_ns;
-use crate::providers::{SearchQuery, TraceProvider};
+use crate::query::{SearchQuery, now_ns};
 use crate::render::{View, summary_line};
 use crate::store::{Retention, Store};
 

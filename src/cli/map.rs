@@ -31,7 +31,6 @@ pub fn map(flags: MapFlags) -> Result<()> {
         (Some(root), _, _) => MapView::Tree { root: Some(find(root)?) },
         _ => MapView::Tree { root: None },
     };
-    let traces: Vec<&crate::model::Trace> = traces.iter().collect();
-    let rendered = render(&map, view, &traces, flags.width.unwrap_or_else(terminal_width));
+    let rendered = render(&map, view, flags.width.unwrap_or_else(terminal_width));
     print_lines(&rendered.lines)
 }

@@ -19,7 +19,8 @@ pub use args::{Cli, Command, ProviderFlags};
 use crate::analysis::TraceSummary;
 use crate::error::{Error, Result};
 use crate::model::Trace;
-use crate::providers::{self, SearchArgs, file::load_path, query::now_ns};
+use crate::providers::{self, file::load_path};
+use crate::query::{SearchArgs, now_ns};
 use crate::render::{self, Picture, StyledLine, View, ansi, summary_line};
 
 /// Runs a terminal command; errors go to stderr and make the exit status 1.

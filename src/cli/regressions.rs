@@ -7,7 +7,8 @@ use crate::analysis::regression::Options;
 use crate::error::{Error, Result};
 use crate::model::Trace;
 use crate::providers::windows::WindowSpec;
-use crate::providers::{self, file::load_path, query::now_ns};
+use crate::providers::{self, file::load_path};
+use crate::query::now_ns;
 use crate::render::regressions as draw;
 
 pub async fn regressions(flags: RegressionFlags) -> Result<()> {

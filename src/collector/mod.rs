@@ -27,7 +27,7 @@ use tokio::sync::Semaphore;
 pub use body::Encoding;
 use body::Refusal;
 
-use crate::providers::query::now_ns;
+use crate::query::now_ns;
 use crate::store::Store;
 
 /// How much the receiver takes on before it refuses.

@@ -1,5 +1,6 @@
 //! The host's state and its answers to the plugin's calls.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::panic::AssertUnwindSafe;
@@ -31,7 +32,8 @@ use crate::config::{ProviderConfig, ProviderKind};
 use crate::error::{Error, Result};
 use crate::model::{Trace, TraceId};
 use crate::providers::otlp::OtlpProvider;
-use crate::providers::{self, SearchArgs, TraceProvider, query::now_ns};
+use crate::providers::{self, TraceProvider};
+use crate::query::{SearchArgs, now_ns, parse_duration};
 use crate::render::annotations::annotations;
 use crate::render::findings::explain_report;
 use crate::render::report;
@@ -404,19 +406,46 @@ impl Host {
         Ok(traces)
     }
 
-    /// The service map of every service's recent traces.
+    /// The service map of the last `lookback`: of every trace in it when the provider can
+    /// go through them all (the embedded store), else of every service's recent traces
+    /// (saying so when a service had more than `limit`) with the backend's dependency counts.
     async fn service_map(&self, p: MapParams) -> Result<Value> {
-        let traces = self.traces_of(&[], &p.lookback, p.limit).await?;
-        let lookback = crate::providers::query::parse_duration(&p.lookback)?.as_micros() as u64;
-        let dependencies = self.provider()?.dependencies(now_ns() / 1000, lookback).await?;
+        let provider = self.provider()?;
+        let lookback = parse_duration(&p.lookback)?;
+        let end_ns = now_ns();
         let thresholds = p.thresholds();
-        let (map, traces) = off_thread(move || {
-            let map = ServiceMap::from_traces_and_dependencies(traces.iter().map(|t| &**t), &dependencies, &thresholds);
-            (map, traces)
-        })
-        .await?;
+        let start_ns = end_ns.saturating_sub(lookback.as_nanos().min(u64::MAX as u128) as u64);
+        let map = match provider.service_map(start_ns, end_ns, &thresholds).await? {
+            Some(map) => map,
+            None => {
+                let traces = self.traces_of(&[], &p.lookback, p.limit).await?;
+                let dependencies = provider.dependencies(end_ns / 1000, lookback.as_micros() as u64).await?;
+                let limit = p.limit.max(1);
+                off_thread(move || {
+                    let mut map = ServiceMap::from_traces_and_dependencies(
+                        traces.iter().map(|t| &**t),
+                        &dependencies,
+                        &thresholds,
+                    );
+                    // A service with `limit` traces may have had more than the search returned.
+                    let mut per_service: HashMap<&str, usize> = HashMap::new();
+                    for service in traces.iter().flat_map(|t| t.services()) {
+                        *per_service.entry(service).or_default() += 1;
+                    }
+                    if per_service.values().any(|&n| n >= limit) {
+                        map.basis.per_service_limit = Some(limit);
+                    }
+                    // The backend counted its calls over the whole lookback.
+                    if map.basis.calls_from_backend {
+                        map.window_ns = end_ns - start_ns;
+                    }
+                    map
+                })
+                .await?
+            }
+        };
         let reuse = (p.map_id != 0).then_some(p.map_id);
-        to_value(&self.state().maps.open(map, traces, Some(p.service.trim()), reuse, p.width.max(40))?)
+        to_value(&self.state().maps.open(map, Some(p.service.trim()), reuse, p.width.max(40))?)
     }
 
     /// The aggregated flame graph of the service's recent traces.

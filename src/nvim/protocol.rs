@@ -2,8 +2,8 @@
 
 use crate::analysis::calls::CodeLocation;
 use crate::analysis::service_map::Thresholds;
-use crate::providers::SearchArgs;
 use crate::providers::windows::WindowSpec;
+use crate::query::SearchArgs;
 use crate::render::annotations::Annotation;
 use crate::render::report::ReportItem;
 use clap::ValueEnum;

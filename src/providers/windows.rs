@@ -2,10 +2,10 @@
 //! against the hour before, before and after a moment (a deploy), or explicit ranges;
 //! and which traces to fetch for that.
 
-use super::query::{SearchQuery, parse_duration};
 use crate::analysis::regression::{Options, RegressionReport, Sample, Window, Windows, detect, samples};
 use crate::error::{Error, Result};
 use crate::model::Trace;
+use crate::query::{SearchQuery, parse_duration};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WindowSpec {

@@ -7,10 +7,7 @@ use super::layout::{Cell, Column, Part, Table, place_parts};
 use super::style::{Group, Rendered, StyledLine, Target};
 use super::text::{Keep, wrap_styled};
 use super::units::duration;
-use crate::analysis::regression::samples;
 use crate::analysis::service_map::{Health, ServiceMap, migration_order};
-use crate::analysis::stats::percentile;
-use crate::model::Trace;
 
 /// What the map float shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,7 +29,7 @@ pub enum MapView {
 /// Draws `view` of `map` in `width` cells: a row that does not fit drops its least
 /// telling parts first (the rate, the request count, the P95) and keeps the service,
 /// its health and the bottleneck mark.
-pub fn render(map: &ServiceMap, view: MapView, traces: &[&Trace], width: usize) -> Rendered {
+pub fn render(map: &ServiceMap, view: MapView, width: usize) -> Rendered {
     let mut out = Rendered::default();
     if map.services.is_empty() {
         out.lines.push(StyledLine::plain("(no services: no traces, and no dependencies from the backend)"));
@@ -60,7 +57,7 @@ pub fn render(map: &ServiceMap, view: MapView, traces: &[&Trace], width: usize) 
             tree(&mut out, map, &[of], &map.callers(), Direction::Callers, width);
         }
         MapView::Migration => migration(&mut out, map, width),
-        MapView::Details { of } => details(&mut out, map, of, traces, width),
+        MapView::Details { of } => details(&mut out, map, of, width),
     }
     out
 }
@@ -68,7 +65,7 @@ pub fn render(map: &ServiceMap, view: MapView, traces: &[&Trace], width: usize) 
 fn heading(out: &mut Rendered, map: &ServiceMap, title: &str, width: usize) {
     let mut line = StyledLine::styled(title, Group::Title);
     line.push(
-        &format!(" · {} services · {} calls between them", map.services.len(), map.edges.len()),
+        &format!(" · {} services · {} calls between them", map.services.len(), map.calls.edge_count()),
         Some(Group::Dim),
     );
     if let Some(b) = map.bottleneck {
@@ -76,6 +73,22 @@ fn heading(out: &mut Rendered, map: &ServiceMap, title: &str, width: usize) {
         line.push(&map.services[b].name, Some(Group::Critical));
     }
     out.lines.extend(wrap_styled(&line, width, 2));
+    basis(out, map, width);
+}
+
+/// `from 50 traces per service; calls: the backend's count`: said under the title
+/// whenever the numbers are not every request's.
+fn basis(out: &mut Rendered, map: &ServiceMap, width: usize) {
+    let mut notes = Vec::new();
+    if let Some(limit) = map.basis.per_service_limit {
+        notes.push(format!("from {limit} traces per service"));
+    }
+    if map.basis.calls_from_backend {
+        notes.push("calls: the backend's count".to_string());
+    }
+    if !notes.is_empty() {
+        out.lines.extend(wrap_styled(&StyledLine::styled(&notes.join("; "), Group::Dim), width, 2));
+    }
 }
 
 /// Services nobody calls; then, for parts of the map that are all cycle, their first.
@@ -253,22 +266,12 @@ fn migration(out: &mut Rendered, map: &ServiceMap, width: usize) {
     out.lines.push(StyledLine::styled(&summary, if cycles.is_empty() { Group::Dim } else { Group::Warning }));
 }
 
-fn details(out: &mut Rendered, map: &ServiceMap, of: usize, traces: &[&Trace], width: usize) {
+fn details(out: &mut Rendered, map: &ServiceMap, of: usize, width: usize) {
     let s = &map.services[of];
     let mut title = vec![Part::elastic(s.name.as_str(), Some(Group::Title), 9, 16, Keep::Ends)];
     title.extend(stats(map, of));
     out.lines.push(place_parts(&title, width).line);
-    let mut operations: Vec<(String, Vec<u64>, usize)> = Vec::new();
-    for sample in samples(traces.iter().copied(), &s.name) {
-        match operations.iter_mut().find(|(op, ..)| *op == sample.operation) {
-            Some((_, durations, errors)) => {
-                durations.push(sample.duration_ns);
-                *errors += usize::from(sample.error);
-            }
-            None => operations.push((sample.operation.clone(), vec![sample.duration_ns], usize::from(sample.error))),
-        }
-    }
-    operations.sort_by_key(|(_, durations, _)| std::cmp::Reverse(durations.len()));
+    basis(out, map, width);
     out.lines.push(StyledLine::default());
     // The operation's name, then count, P95 and errors; P50 and P99 give way first.
     let mut table = Table::new(vec![
@@ -283,16 +286,14 @@ fn details(out: &mut Rendered, map: &ServiceMap, of: usize, traces: &[&Trace], w
     let mut header = vec![Cell::new("Operations", Some(Group::Title))];
     header.extend(["count", "p50", "p95", "p99", "errors"].map(|h| Cell::new(h, Some(Group::Title))));
     table.header(header);
-    for (op, mut durations, errors) in std::mem::take(&mut operations) {
-        durations.sort_unstable();
-        let at = |p: f64| percentile(&durations, p);
+    for op in &s.operations {
         table.row(vec![
-            Cell::new(op, None),
-            Cell::new(durations.len().to_string(), None),
-            Cell::new(duration(at(50.0)), None),
-            Cell::new(duration(at(95.0)), None),
-            Cell::new(duration(at(99.0)), None),
-            Cell::new(errors.to_string(), None),
+            Cell::new(op.name.clone(), None),
+            Cell::new(op.requests.to_string(), None),
+            Cell::new(duration(op.p50_ns), None),
+            Cell::new(duration(op.p95_ns), None),
+            Cell::new(duration(op.p99_ns), None),
+            Cell::new(op.errors.to_string(), None),
         ]);
     }
     let lines = table.render(width);

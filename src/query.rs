@@ -1,5 +1,8 @@
 //! What a user asks a backend for, in the units the model uses, plus the parsing of the
 //! human forms (`1s`, `250ms`, `2h`, `http.status_code=500`) shared by commands and flags.
+//!
+//! Below both the store and the providers (the `otlp` provider wraps the store), so that
+//! neither reaches up into the other for it.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
