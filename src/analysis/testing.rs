@@ -28,6 +28,7 @@ pub fn trace(spans: &[(u64, u64, &str, &str, u64, u64)]) -> Build {
             attributes: Vec::new(),
             events: Vec::new(),
             source_id: None,
+            time_repair: None,
         })
         .collect();
     Build { spans }

@@ -15,9 +15,10 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use super::grouping::group_into_traces;
 use super::{lenient, parse_json};
 use crate::error::{Error, Result};
+use crate::model::times::event_time;
 use crate::model::{
-    AttrValue, Attribute, Event, RefKind, Reference, Resource, Span, SpanId, SpanKind, Status, StatusCode, Trace,
-    TraceId,
+    AttrValue, Attribute, Event, RefKind, Reference, Resource, Span, SpanId, SpanKind, SpanTimes, Status, StatusCode,
+    Trace, TraceId,
 };
 
 const FORMAT: &str = "Jaeger JSON";
@@ -159,10 +160,11 @@ struct RawSpan {
     operation_name: String,
     #[serde(default)]
     references: Option<Vec<RawReference>>,
-    #[serde(default, deserialize_with = "lenient::u64_any")]
-    start_time: u64,
-    #[serde(default, deserialize_with = "lenient::u64_any")]
-    duration: u64,
+    /// In µs, as every time of Jaeger's JSON.
+    #[serde(default, deserialize_with = "lenient::time_any")]
+    start_time: i128,
+    #[serde(default, deserialize_with = "lenient::time_any")]
+    duration: i128,
     #[serde(default)]
     tags: Option<Vec<RawTag>>,
     #[serde(default)]
@@ -186,8 +188,8 @@ struct RawReference {
 
 #[derive(Deserialize)]
 struct RawLog {
-    #[serde(default, deserialize_with = "lenient::u64_any")]
-    timestamp: u64,
+    #[serde(default, deserialize_with = "lenient::time_any")]
+    timestamp: i128,
     #[serde(default)]
     fields: Vec<RawTag>,
 }
@@ -262,7 +264,8 @@ impl RawTag {
     }
 }
 
-const MICROS: u64 = 1_000;
+/// Nanoseconds in a microsecond.
+const MICROS: i128 = 1_000;
 
 fn convert_trace(raw: RawTrace) -> Vec<Span> {
     let resources: HashMap<String, Arc<Resource>> =
@@ -311,6 +314,8 @@ fn convert_span(raw: RawSpan, trace_text: Option<&str>, resource: Arc<Resource>)
         .unwrap_or_default();
     let status = status_from_tags(&attributes);
     let events = raw.logs.unwrap_or_default().into_iter().map(convert_log).collect();
+    let times =
+        SpanTimes::from_start_duration(raw.start_time.saturating_mul(MICROS), raw.duration.saturating_mul(MICROS));
     Span {
         trace_id,
         span_id,
@@ -319,12 +324,13 @@ fn convert_span(raw: RawSpan, trace_text: Option<&str>, resource: Arc<Resource>)
         resource,
         operation: raw.operation_name,
         kind,
-        start_ns: raw.start_time.saturating_mul(MICROS),
-        duration_ns: raw.duration.saturating_mul(MICROS),
+        start_ns: times.start_ns,
+        duration_ns: times.duration_ns,
         status,
         attributes,
         events,
         source_id: (!canonical).then(|| raw.span_id.into_boxed_str()),
+        time_repair: times.repair,
     }
 }
 
@@ -356,7 +362,7 @@ fn convert_log(log: RawLog) -> Event {
         .find_map(|key| attributes.iter().find(|a| a.key == *key))
         .map(|a| a.value.to_string())
         .unwrap_or_else(|| "log".to_string());
-    Event { time_ns: log.timestamp.saturating_mul(MICROS), name, attributes }
+    Event { time_ns: event_time(log.timestamp.saturating_mul(MICROS)), name, attributes }
 }
 
 #[cfg(test)]
@@ -402,6 +408,36 @@ mod tests {
         assert_eq!(trace.spans[1].parent_id, Some(trace.spans[0].span_id));
         assert_eq!(trace.spans[1].service(), "unknown");
         assert_eq!(trace.duration_ns(), 7_000);
+    }
+
+    #[test]
+    fn impossible_times_keep_the_file_and_are_repaired_span_by_span_with_warnings() {
+        // Ends before it starts, lasts 292,000 years, starts before 1970, starts after 2262
+        // (as a string), and a possible span for comparison.
+        let json = br#"[{"traceID":"t","spanID":"a","startTime":1700000000000000,"duration":-5},
+            {"traceID":"t","spanID":"b","startTime":1700000000000000,"duration":9223372036854775807},
+            {"traceID":"t","spanID":"c","startTime":-1,"duration":7},
+            {"traceID":"t","spanID":"d","startTime":"99999999999999999999","duration":7},
+            {"traceID":"t","spanID":"e","startTime":1700000000000000,"duration":2592000000000,
+             "logs":[{"timestamp":-3,"fields":[]}]}]"#;
+        let trace = decode(json).unwrap().remove(0);
+        let times = |id: &str| {
+            let span = &trace.spans[trace.find_span(id).unwrap()];
+            (span.start_ns, span.duration_ns)
+        };
+        assert_eq!(times("a"), (1_700_000_000_000_000_000, 0));
+        assert_eq!(times("b"), (1_700_000_000_000_000_000, 0));
+        assert_eq!(times("c"), (0, 7_000));
+        assert_eq!(times("d"), (0, 7_000));
+        assert_eq!(times("e"), (1_700_000_000_000_000_000, 2_592_000_000_000_000), "30 days is possible");
+        assert_eq!(trace.spans[trace.find_span("e").unwrap()].events[0].time_ns, 0);
+        for expected in [
+            "1 span ends before it starts, shown as taking no time: a",
+            "1 span lasts longer than 30 days, shown as taking no time: b",
+            "2 spans start before 1970 or after 2262, shown with no start time, e.g. c",
+        ] {
+            assert!(trace.warnings.iter().any(|w| w == expected), "{expected:?} in {:#?}", trace.warnings);
+        }
     }
 
     #[test]

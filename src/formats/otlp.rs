@@ -13,9 +13,10 @@ use prost::Message;
 
 use super::grouping::group_into_traces;
 use crate::error::{Error, Result};
+use crate::model::times::event_time;
 use crate::model::{
-    AttrValue, Attribute, Event, RefKind, Reference, Resource, Span, SpanId, SpanKind, Status, StatusCode, Trace,
-    TraceId,
+    AttrValue, Attribute, Event, RefKind, Reference, Resource, Span, SpanId, SpanKind, SpanTimes, Status, StatusCode,
+    Trace, TraceId,
 };
 
 const FORMAT: &str = "OTLP protobuf";
@@ -91,6 +92,7 @@ fn convert_span(span: ProtoSpan, resource: Arc<Resource>) -> Result<Span, String
         parent_id.map(|p| Reference { kind: RefKind::ChildOf, trace_id, span_id: p }).into_iter().collect();
     references.extend(span.links.iter().filter_map(convert_link));
     let status = span.status.map(|s| Status { code: status_code(s.code), message: s.message }).unwrap_or_default();
+    let times = SpanTimes::from_start_end(span.start_time_unix_nano.into(), span.end_time_unix_nano.into());
     Ok(Span {
         trace_id,
         span_id,
@@ -99,12 +101,13 @@ fn convert_span(span: ProtoSpan, resource: Arc<Resource>) -> Result<Span, String
         resource,
         operation: span.name,
         kind: SpanKind::from_otlp(span.kind as i64),
-        start_ns: span.start_time_unix_nano,
-        duration_ns: span.end_time_unix_nano.saturating_sub(span.start_time_unix_nano),
+        start_ns: times.start_ns,
+        duration_ns: times.duration_ns,
         status,
         attributes: convert_attributes(span.attributes),
         events: span.events.into_iter().map(convert_event).collect(),
         source_id: None,
+        time_repair: times.repair,
     })
 }
 
@@ -117,7 +120,11 @@ fn convert_link(link: &span::Link) -> Option<Reference> {
 }
 
 fn convert_event(event: span::Event) -> Event {
-    Event { time_ns: event.time_unix_nano, name: event.name, attributes: convert_attributes(event.attributes) }
+    Event {
+        time_ns: event_time(event.time_unix_nano.into()),
+        name: event.name,
+        attributes: convert_attributes(event.attributes),
+    }
 }
 
 pub(crate) fn convert_attributes(attributes: Vec<KeyValue>) -> Vec<Attribute> {
@@ -186,6 +193,44 @@ mod tests {
         assert_eq!(span.duration_ns, 3_000);
         assert_eq!(span.status.message, "boom");
         assert!(span.is_error());
+    }
+
+    #[test]
+    fn impossible_times_are_repaired_span_by_span_with_warnings() {
+        const NOW: u64 = 1_700_000_000_000_000_000;
+        let span = |id: u8, start_time_unix_nano: u64, end_time_unix_nano: u64| ProtoSpan {
+            trace_id: vec![1; 16],
+            span_id: vec![id; 8],
+            start_time_unix_nano,
+            end_time_unix_nano,
+            ..Default::default()
+        };
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![
+                        span(1, NOW, NOW - 1),
+                        span(2, NOW, u64::MAX),
+                        span(3, 0, u64::MAX - 7),
+                        span(4, u64::MAX, u64::MAX),
+                        span(5, NOW, NOW + 3_000),
+                    ],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let trace = decode_protobuf(&request.encode_to_vec()).unwrap().remove(0);
+        let times: Vec<(u64, u64)> = trace.spans.iter().map(|s| (s.start_ns, s.duration_ns)).collect();
+        assert_eq!(times, [(NOW, 0), (NOW, 0), (0, 0), (0, 0), (NOW, 3_000)]);
+        for expected in [
+            "1 span ends before it starts, shown as taking no time: 0101010101010101",
+            "1 span lasts longer than 30 days, shown as taking no time: 0202020202020202",
+            "1 span has no start time: 0303030303030303",
+            "1 span starts before 1970 or after 2262, shown with no start time: 0404040404040404",
+        ] {
+            assert!(trace.warnings.iter().any(|w| w == expected), "{expected:?} in {:#?}", trace.warnings);
+        }
     }
 
     #[test]

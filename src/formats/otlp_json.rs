@@ -117,11 +117,11 @@ struct RawSpan {
         default,
         rename = "startTimeUnixNano",
         alias = "start_time_unix_nano",
-        deserialize_with = "lenient::u64_any"
+        deserialize_with = "lenient::time_any"
     )]
-    start_time_unix_nano: u64,
-    #[serde(default, rename = "endTimeUnixNano", alias = "end_time_unix_nano", deserialize_with = "lenient::u64_any")]
-    end_time_unix_nano: u64,
+    start_time_unix_nano: i128,
+    #[serde(default, rename = "endTimeUnixNano", alias = "end_time_unix_nano", deserialize_with = "lenient::time_any")]
+    end_time_unix_nano: i128,
     #[serde(default)]
     attributes: Vec<RawKeyValue>,
     #[serde(default)]
@@ -134,8 +134,8 @@ struct RawSpan {
 
 #[derive(Deserialize)]
 struct RawEvent {
-    #[serde(default, rename = "timeUnixNano", alias = "time_unix_nano", deserialize_with = "lenient::u64_any")]
-    time_unix_nano: u64,
+    #[serde(default, rename = "timeUnixNano", alias = "time_unix_nano", deserialize_with = "lenient::time_any")]
+    time_unix_nano: i128,
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -289,14 +289,14 @@ impl RawSpan {
             parent_span_id: decode_id(&self.parent_span_id, 8, "parentSpanId", at)?,
             name: self.name,
             kind: self.kind as i32,
-            start_time_unix_nano: self.start_time_unix_nano,
-            end_time_unix_nano: self.end_time_unix_nano,
+            start_time_unix_nano: unsigned_time(self.start_time_unix_nano),
+            end_time_unix_nano: unsigned_time(self.end_time_unix_nano),
             attributes: key_values(self.attributes),
             events: self
                 .events
                 .into_iter()
                 .map(|e| span::Event {
-                    time_unix_nano: e.time_unix_nano,
+                    time_unix_nano: unsigned_time(e.time_unix_nano),
                     name: e.name,
                     attributes: key_values(e.attributes),
                     ..Default::default()
@@ -307,6 +307,12 @@ impl RawSpan {
             ..Default::default()
         })
     }
+}
+
+/// OTLP's times are unsigned (fixed64). A negative one is as good as none (0, which the
+/// model reports); one beyond 64 bits is kept out of range, which the model repairs.
+fn unsigned_time(time_ns: i128) -> u64 {
+    u64::try_from(time_ns.max(0)).unwrap_or(u64::MAX)
 }
 
 fn key_values(raw: Vec<RawKeyValue>) -> Vec<KeyValue> {
@@ -368,6 +374,35 @@ mod tests {
         let traces = decode(format!("{one}\n{two}").as_bytes()).unwrap();
         assert_eq!(traces.len(), 1);
         assert_eq!(traces[0].spans.len(), 2);
+    }
+
+    #[test]
+    fn impossible_times_are_repaired_span_by_span_with_warnings() {
+        let span = |id: u8, start: &str, end: &str| {
+            format!(
+                r#"{{"traceId":"00000000000000000000000000000001","spanId":"00000000000000{id:02x}","startTimeUnixNano":{start},"endTimeUnixNano":{end}}}"#
+            )
+        };
+        let spans = [
+            span(1, "\"1700000000000000000\"", "1699999999999999999"),
+            span(2, "1700000000000000000", "\"18446744073709551615\""),
+            span(3, "\"-5\"", "1700000000000000000"),
+            span(4, "\"99999999999999999999\"", "1e30"),
+            span(5, "1700000000000000000", "1700000000000003000"),
+        ];
+        let body = format!(r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{}]}}]}}]}}"#, spans.join(","));
+        let trace = decode(body.as_bytes()).unwrap().remove(0);
+        let times: Vec<(u64, u64)> = trace.spans.iter().map(|s| (s.start_ns, s.duration_ns)).collect();
+        const NOW: u64 = 1_700_000_000_000_000_000;
+        assert_eq!(times, [(NOW, 0), (NOW, 0), (0, 0), (0, 0), (NOW, 3_000)]);
+        for expected in [
+            "1 span ends before it starts, shown as taking no time: 0000000000000001",
+            "1 span lasts longer than 30 days, shown as taking no time: 0000000000000002",
+            "1 span has no start time: 0000000000000003",
+            "1 span starts before 1970 or after 2262, shown with no start time: 0000000000000004",
+        ] {
+            assert!(trace.warnings.iter().any(|w| w == expected), "{expected:?} in {:#?}", trace.warnings);
+        }
     }
 
     #[test]

@@ -2,9 +2,11 @@
 
 pub mod ids;
 pub mod span;
+pub mod times;
 pub mod trace;
 mod warnings;
 
 pub use ids::{SpanId, TraceId};
 pub use span::{AttrValue, Attribute, Event, RefKind, Reference, Resource, Span, SpanKind, Status, StatusCode};
+pub use times::{LATEST_TIME_NS, MAX_SPAN_NS, SpanTimes, TimeRepair, change_ns, saturating_sum};
 pub use trace::{SpanIndex, SpanTree, Trace};

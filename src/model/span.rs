@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use super::ids::{SpanId, TraceId};
+use super::times::TimeRepair;
 
 /// What role a span plays in a call (OpenTelemetry's `SpanKind`, Jaeger's `span.kind` tag).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -206,6 +207,9 @@ pub struct Span {
     pub events: Vec<Event>,
     /// The id as the source wrote it, kept only when it was not canonical hex.
     pub source_id: Option<Box<str>>,
+    /// What was impossible about the source's times, when the decoder repaired them; the
+    /// trace says so in its warnings.
+    pub time_repair: Option<TimeRepair>,
 }
 
 impl Span {

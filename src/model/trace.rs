@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use super::ids::{SpanId, TraceId};
 use super::span::Span;
+use super::times::TimeRepair;
 use super::warnings::{WarningKind, WarningLog};
 
 /// Index of a span inside [`Trace::spans`].
@@ -270,8 +271,18 @@ fn walk_preorder(tree: &mut SpanTree) {
 
 fn note_time_problems(spans: &[Span], tree: &SpanTree, log: &mut WarningLog) {
     for (i, span) in spans.iter().enumerate() {
+        if let Some(repair) = span.time_repair {
+            let kind = match repair {
+                TimeRepair::StartOutOfRange => WarningKind::StartOutOfRange,
+                TimeRepair::EndsBeforeStart => WarningKind::EndsBeforeStart,
+                TimeRepair::TooLong => WarningKind::TooLong,
+            };
+            log.add(kind, || span.display_id());
+        }
         if span.start_ns == 0 {
-            log.add(WarningKind::MissingTime, || span.display_id());
+            if span.time_repair != Some(TimeRepair::StartOutOfRange) {
+                log.add(WarningKind::MissingTime, || span.display_id());
+            }
             continue;
         }
         if let Some(p) = tree.parent(i) {
@@ -306,6 +317,7 @@ mod tests {
             attributes: Vec::new(),
             events: Vec::new(),
             source_id: None,
+            time_repair: None,
         }
     }
 

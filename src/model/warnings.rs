@@ -10,6 +10,9 @@ pub enum WarningKind {
     Cycle,
     ClockSkew,
     MissingTime,
+    StartOutOfRange,
+    EndsBeforeStart,
+    TooLong,
     SeveralRoots,
 }
 
@@ -38,6 +41,18 @@ fn describe(kind: WarningKind, count: usize, example: &str) -> String {
             ("span lies outside its parent (clock skew?)", "spans lie outside their parents (clock skew?)")
         }
         WarningKind::MissingTime => ("span has no start time", "spans have no start time"),
+        WarningKind::StartOutOfRange => (
+            "span starts before 1970 or after 2262, shown with no start time",
+            "spans start before 1970 or after 2262, shown with no start time",
+        ),
+        WarningKind::EndsBeforeStart => (
+            "span ends before it starts, shown as taking no time",
+            "spans end before they start, shown as taking no time",
+        ),
+        WarningKind::TooLong => (
+            "span lasts longer than 30 days, shown as taking no time",
+            "spans last longer than 30 days, shown as taking no time",
+        ),
         WarningKind::SeveralRoots => ("root", "roots"),
     };
     if kind == WarningKind::SeveralRoots {
