@@ -120,8 +120,8 @@ impl Builder {
             let merged = &mut self.nodes[node as usize];
             let s = &trace.spans[span];
             merged.count += 1;
-            merged.duration_ns += s.duration_ns;
-            merged.self_ns += own[span];
+            merged.duration_ns = merged.duration_ns.saturating_add(s.duration_ns);
+            merged.self_ns = merged.self_ns.saturating_add(own[span]);
             if merged.example.is_none_or(|(longest, ..)| s.duration_ns > longest) {
                 merged.example = Some((s.duration_ns, trace.id, s.span_id));
             }
@@ -153,7 +153,7 @@ impl Builder {
         // Children are always created after their parent, so one backward pass sums up.
         for i in (1..self.nodes.len()).rev() {
             if let Some(parent) = self.nodes[i].parent {
-                total[parent as usize] += total[i];
+                total[parent as usize] = total[parent as usize].saturating_add(total[i]);
             }
         }
         let mut children: Vec<Vec<usize>> = vec![Vec::new(); self.nodes.len()];

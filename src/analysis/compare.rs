@@ -11,7 +11,7 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use super::aggregate::{AggregateFlame, Example, PathNode, aggregate};
-use crate::model::{Trace, TraceId};
+use crate::model::{Trace, TraceId, change_ns};
 
 /// A change is worth colouring when the path's time moved by at least this share of
 /// its own time and of the longer trace (smaller moves are noise between runs).
@@ -154,7 +154,7 @@ fn judge(node: &mut DiffNode, longer_ns: u64) {
         _ => Change::Same,
     };
     let (was, now) = (time(node.before), time(node.after));
-    node.delta_ns = now as i64 - was as i64;
+    node.delta_ns = change_ns(was, now);
     node.delta_percent = (was > 0).then(|| node.delta_ns as f64 * 100.0 / was as f64);
     let moved = node.delta_ns.unsigned_abs() as f64;
     node.notable = moved >= NOTABLE_OF_TRACE * longer_ns as f64 && moved >= NOTABLE_SHARE * was as f64;

@@ -21,6 +21,12 @@ pub struct Section {
     pub end_ns: u64,
 }
 
+impl Section {
+    pub fn len_ns(&self) -> u64 {
+        self.end_ns.saturating_sub(self.start_ns)
+    }
+}
+
 /// Sections of the critical path, latest first (the order Jaeger UI lists them), root by
 /// root in start order.
 pub fn critical_path(trace: &Trace) -> Vec<Section> {
@@ -37,7 +43,7 @@ pub fn critical_path(trace: &Trace) -> Vec<Section> {
 pub fn time_on_path(trace: &Trace, sections: &[Section]) -> Vec<u64> {
     let mut total = vec![0; trace.spans.len()];
     for section in sections {
-        total[section.span] += section.end_ns - section.start_ns;
+        total[section.span] = section.len_ns().saturating_add(total[section.span]);
     }
     total
 }

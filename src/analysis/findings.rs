@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::calls::{CallKind, CodeLocation};
-use crate::model::{SpanIndex, Trace};
+use crate::model::{SpanIndex, Trace, saturating_sum};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -160,7 +160,7 @@ impl Finding {
     pub fn about(kind: FindingKind, trace: &Trace, spans: &[SpanIndex]) -> Finding {
         let first = spans.first().map(|&i| &trace.spans[i]);
         let parent = spans.first().and_then(|&i| trace.tree.parent(i));
-        let total_us = spans.iter().map(|&i| trace.spans[i].duration_ns).sum::<u64>() / 1000;
+        let total_us = saturating_sum(spans.iter().map(|&i| trace.spans[i].duration_ns)) / 1000;
         Finding {
             kind,
             severity: Severity::Warn,

@@ -33,7 +33,7 @@ pub fn hot_functions(traces: &[(&Trace, &[u64])]) -> Vec<HotFunction> {
     let mut total = 0u64;
     for (trace, self_times) in traces {
         for (i, span) in trace.spans.iter().enumerate() {
-            total += self_times[i];
+            total = total.saturating_add(self_times[i]);
             if is_outgoing_call(span) {
                 continue;
             }
@@ -47,7 +47,7 @@ pub fn hot_functions(traces: &[(&Trace, &[u64])]) -> Vec<HotFunction> {
                 calls: 0,
                 code: None,
             });
-            entry.self_us += self_times[i];
+            entry.self_us = entry.self_us.saturating_add(self_times[i]);
             entry.calls += 1;
             if entry.code.is_none() {
                 entry.code = code;
@@ -79,12 +79,13 @@ pub fn bottlenecks(traces: &[(&Trace, &[Section])]) -> Vec<Finding> {
         let mut here: HashMap<Owner, u64> = HashMap::new();
         for section in sections.iter() {
             let span = &trace.spans[section.span];
-            *here.entry((span.service(), span.operation.as_str())).or_default() += section.end_ns - section.start_ns;
+            let owned = here.entry((span.service(), span.operation.as_str())).or_default();
+            *owned = owned.saturating_add(section.len_ns());
         }
         for (&owner, &ns) in &here {
-            total += ns;
+            total = total.saturating_add(ns);
             let (owner_ns, owner_traces) = owners.entry(owner).or_default();
-            *owner_ns += ns;
+            *owner_ns = owner_ns.saturating_add(ns);
             *owner_traces += 1;
         }
         per_trace.push(here);

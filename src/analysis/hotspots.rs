@@ -36,7 +36,7 @@ impl TraceRef {
             .map(|o| TraceRef {
                 trace_id: o.trace_id.clone(),
                 span_id: o.span_ids.first().cloned().unwrap_or_default(),
-                duration_ns: o.total_us * 1000,
+                duration_ns: o.total_us.saturating_mul(1000),
                 root: o.root.clone(),
                 marks: o.span_ids.clone(),
             })
@@ -91,14 +91,15 @@ pub fn hotspots<'t>(traces: impl IntoIterator<Item = &'t Trace>) -> Vec<Hotspot>
                 root: root_name.clone(),
                 marks: Vec::new(),
             });
-            *here.entry(code).or_default() += span.duration_ns;
+            let time_here = here.entry(code).or_default();
+            *time_here = time_here.saturating_add(span.duration_ns);
         }
         let request = trace.duration_ns();
         for (code, time) in here {
             let acc = by_location.get_mut(&code).expect("added above");
             // Nested or concurrent spans at one location may add up past the request.
-            acc.time_here += time.min(request);
-            acc.request_time += request;
+            acc.time_here = acc.time_here.saturating_add(time.min(request));
+            acc.request_time = acc.request_time.saturating_add(request);
             *acc.roots.entry(root.operation.clone()).or_default() += 1;
         }
     }

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use super::findings::{Evidence, Finding, FindingKind, Occurrence};
 use super::stats::percentile;
 use crate::analysis::calls::CodeLocation;
-use crate::model::Trace;
+use crate::model::{Trace, saturating_sum};
 
 /// What makes two findings the same problem: the kind, where it is (service, operation,
 /// code location) and what it is about (the normalized statement or call, the parent it
@@ -113,9 +113,9 @@ fn merge(
     requests_per_root: &HashMap<&str, usize>,
 ) -> Finding {
     let occurrences = group.len();
-    let impact_us = group.iter().map(|f| f.impact_us).sum();
+    let impact_us = saturating_sum(group.iter().map(|f| f.impact_us));
     let calls: usize = group.iter().map(|f| f.count).sum();
-    let time_us: u64 = group.iter().map(|f| f.total_us).sum();
+    let time_us = saturating_sum(group.iter().map(|f| f.total_us));
     let severity = group.iter().map(|f| f.severity).max();
 
     let mut traces: Vec<Occurrence> = Vec::new();
@@ -123,7 +123,7 @@ fn merge(
         match traces.iter_mut().find(|o| o.trace_id == finding.trace_id) {
             Some(seen) => {
                 seen.span_ids.extend(finding.span_ids.iter().cloned());
-                seen.total_us += finding.total_us;
+                seen.total_us = seen.total_us.saturating_add(finding.total_us);
             }
             None => traces.push(Occurrence {
                 trace_id: finding.trace_id.clone(),

@@ -93,9 +93,9 @@ impl Windows {
     /// rather than with clock hours they happen to fall in.
     pub fn latest(starts_ns: &[u64], length_ns: u64, now_ns: u64) -> Windows {
         let Some(&newest) = starts_ns.iter().max() else { return Windows::last(now_ns, length_ns) };
-        let end = newest + 1;
+        let end = newest.saturating_add(1);
         let mut recent: Vec<u64> =
-            starts_ns.iter().copied().filter(|&s| s >= end.saturating_sub(2 * length_ns)).collect();
+            starts_ns.iter().copied().filter(|&s| s >= end.saturating_sub(length_ns.saturating_mul(2))).collect();
         recent.sort_unstable();
         let mut gaps: Vec<(u64, usize)> = recent.windows(2).enumerate().map(|(i, w)| (w[1] - w[0], i)).collect();
         let Some(&(largest, at)) = gaps.iter().max() else { return Windows::last(end, length_ns) };
@@ -105,7 +105,7 @@ impl Windows {
             return Windows::last(end, length_ns);
         }
         Windows {
-            baseline: Window { start_ns: recent[0], end_ns: recent[at] + 1 },
+            baseline: Window { start_ns: recent[0], end_ns: recent[at].saturating_add(1) },
             current: Window { start_ns: recent[at + 1], end_ns: end },
             gap_ns: Some(largest),
         }

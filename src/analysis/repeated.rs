@@ -55,7 +55,7 @@ fn n_plus_one_finding(trace: &Trace, calls: &[Option<Call>], parent: SpanIndex, 
     let call = calls[group[0]].as_ref().expect("grouped spans are calls");
     let parent_span = &trace.spans[parent];
     let mut finding = Finding::about(FindingKind::NPlusOne, trace, &group);
-    finding.percent = percent(finding.total_us * 1000, parent_span.duration_ns);
+    finding.percent = percent(finding.total_us.saturating_mul(1000), parent_span.duration_ns);
     finding.severity = if finding.percent >= 50.0 || group.len() >= 20 { Severity::Error } else { Severity::Warn };
     let normalized = call.normalized.as_deref().unwrap_or_default();
     finding.evidence = Evidence::NPlusOne {
@@ -96,7 +96,7 @@ pub fn repeated_calls(trace: &Trace, calls: &[Option<Call>]) -> Vec<Finding> {
         .map(|group| {
             let mut finding = Finding::about(FindingKind::RepeatedCall, trace, &group);
             finding.severity = Severity::Info;
-            finding.percent = percent(finding.total_us * 1000, trace.duration_ns());
+            finding.percent = percent(finding.total_us.saturating_mul(1000), trace.duration_ns());
             // A cache still makes the first call.
             finding.impact_us = finding.total_us - finding.total_us / group.len() as u64;
             let call = calls[group[0]].as_ref().expect("grouped spans are calls");

@@ -76,7 +76,8 @@ fn next_in_chain(trace: &Trace, span: SpanIndex) -> Option<(SpanIndex, bool)> {
     let budget_spent = |c: SpanIndex| {
         let child = &trace.spans[c];
         let slack = (parent.duration_ns / 100).max(1_000_000);
-        child.duration_ns * 10 >= parent.duration_ns * 9 && child.end_ns() + slack >= parent.end_ns()
+        u128::from(child.duration_ns) * 10 >= u128::from(parent.duration_ns) * 9
+            && child.end_ns().saturating_add(slack) >= parent.end_ns()
     };
     trace
         .tree

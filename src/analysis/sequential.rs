@@ -4,7 +4,7 @@
 use super::calls::Call;
 use super::findings::{Evidence, Finding, FindingKind, Severity, percent};
 use super::repeated::runs_one_after_another;
-use crate::model::{SpanIndex, Trace};
+use crate::model::{SpanIndex, Trace, saturating_sum};
 
 /// At least this many different calls…
 const MIN_CALLS: usize = 3;
@@ -27,12 +27,12 @@ pub fn sequential_calls(trace: &Trace, calls: &[Option<Call>]) -> Vec<Finding> {
             continue;
         }
         let durations: Vec<u64> = distinct.iter().map(|&c| trace.spans[c].duration_ns).collect();
-        let sum: u64 = durations.iter().sum();
+        let sum = saturating_sum(durations.iter().copied());
         let parent_ns = trace.spans[parent].duration_ns;
         if percent(sum, parent_ns) < MIN_SHARE {
             continue;
         }
-        let saving_ns = sum - durations.iter().max().copied().unwrap_or(0);
+        let saving_ns = sum.saturating_sub(durations.iter().max().copied().unwrap_or(0));
         let mut finding = Finding::about(FindingKind::SequentialCalls, trace, &distinct);
         finding.percent = percent(sum, parent_ns);
         finding.impact_us = saving_ns / 1000;

@@ -230,7 +230,7 @@ impl MapBuilder {
             let service = span.service();
             self.service(service);
             let entry = self.stats.entry(service.to_string()).or_default();
-            entry.self_ns += own[i];
+            entry.self_ns = entry.self_ns.saturating_add(own[i]);
             let parent = trace.tree.parent(i).map(|p| trace.spans[p].service());
             if trace.is_service_entry(i) {
                 let (durations, errors) = entry.operations.entry(span.operation.clone()).or_default();
@@ -270,7 +270,8 @@ impl MapBuilder {
         if !self.names.contains_key(to) {
             self.names.insert(to.to_string(), virtual_kind);
         }
-        *self.calls.entry((from.to_string(), to.to_string())).or_default() += count;
+        let calls = self.calls.entry((from.to_string(), to.to_string())).or_default();
+        *calls = calls.saturating_add(count);
     }
 
     /// The map. A backend's dependency list counts every call it saw, not just those of

@@ -24,9 +24,12 @@ pub fn slow_queries(trace: &Trace, calls: &[Option<Call>], threshold_ns: u64) ->
         .map(|(shape, mut spans)| {
             spans.sort_by_key(|&i| std::cmp::Reverse(trace.spans[i].duration_ns));
             let mut finding = Finding::about(FindingKind::SlowQuery, trace, &spans);
-            finding.percent = percent(finding.total_us * 1000, trace.duration_ns());
-            finding.severity =
-                if trace.spans[spans[0]].duration_ns >= 4 * threshold_ns { Severity::Error } else { Severity::Warn };
+            finding.percent = percent(finding.total_us.saturating_mul(1000), trace.duration_ns());
+            finding.severity = if trace.spans[spans[0]].duration_ns >= threshold_ns.saturating_mul(4) {
+                Severity::Error
+            } else {
+                Severity::Warn
+            };
             let normalized = calls[spans[0]].as_ref().and_then(|c| c.normalized.clone()).unwrap_or_default();
             finding.evidence = Evidence::SlowQuery {
                 statement: shape,

@@ -31,35 +31,44 @@ pub struct SpanStats {
 
 /// Statistics per group, most self time first; `self_times` as [`super::self_times`].
 pub fn span_stats(trace: &Trace, self_times: &[u64], by: &GroupBy) -> Vec<SpanStats> {
-    let mut groups: HashMap<String, SpanStats> = HashMap::new();
+    // With each group, its durations' exact sum: thousands of long spans pass a u64, and
+    // the average must stay between the shortest and the longest.
+    let mut groups: HashMap<String, (SpanStats, u128)> = HashMap::new();
     for (i, span) in trace.spans.iter().enumerate() {
         let group = match by {
             GroupBy::Service => span.service().to_string(),
             GroupBy::Operation => format!("{} {}", span.service(), span.operation),
             GroupBy::Attribute(key) => span.attr(key).map_or_else(|| "(none)".to_string(), |v| v.to_string()),
         };
-        let stats = groups.entry(group.clone()).or_insert(SpanStats {
-            group,
-            count: 0,
-            total_ns: 0,
-            avg_ns: 0,
-            min_ns: u64::MAX,
-            max_ns: 0,
-            self_total_ns: 0,
-            percent_of_trace: 0.0,
-        });
+        let (stats, sum_ns) = groups.entry(group.clone()).or_insert((
+            SpanStats {
+                group,
+                count: 0,
+                total_ns: 0,
+                avg_ns: 0,
+                min_ns: u64::MAX,
+                max_ns: 0,
+                self_total_ns: 0,
+                percent_of_trace: 0.0,
+            },
+            0,
+        ));
         stats.count += 1;
-        stats.total_ns += span.duration_ns;
+        *sum_ns += u128::from(span.duration_ns);
         stats.min_ns = stats.min_ns.min(span.duration_ns);
         stats.max_ns = stats.max_ns.max(span.duration_ns);
-        stats.self_total_ns += self_times[i];
+        stats.self_total_ns = stats.self_total_ns.saturating_add(self_times[i]);
     }
     let trace_ns = trace.duration_ns();
-    let mut rows: Vec<SpanStats> = groups.into_values().collect();
-    for row in &mut rows {
-        row.avg_ns = row.total_ns / row.count as u64;
-        row.percent_of_trace = super::findings::percent(row.self_total_ns, trace_ns);
-    }
+    let mut rows: Vec<SpanStats> = groups
+        .into_values()
+        .map(|(mut row, sum_ns)| {
+            row.total_ns = u64::try_from(sum_ns).unwrap_or(u64::MAX);
+            row.avg_ns = (sum_ns / row.count as u128) as u64;
+            row.percent_of_trace = super::findings::percent(row.self_total_ns, trace_ns);
+            row
+        })
+        .collect();
     rows.sort_by(|a, b| b.self_total_ns.cmp(&a.self_total_ns).then_with(|| a.group.cmp(&b.group)));
     rows
 }

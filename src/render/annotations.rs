@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::report::kind_label;
-use super::units::{duration, truncate};
+use super::units::{duration, duration_us, truncate};
 use crate::analysis::calls::CodeLocation;
 use crate::analysis::findings::{Evidence, Finding, Severity};
 use crate::analysis::hotspots::{Hotspot, TraceRef};
@@ -89,9 +89,9 @@ fn finding_text(finding: &Finding) -> Option<String> {
 /// 20/20 req · p95 7.4ms` across many.
 fn cost(finding: &Finding) -> String {
     if finding.requests <= 1 && finding.occurrences <= 1 {
-        return format!("({})", duration(finding.total_us * 1000));
+        return format!("({})", duration_us(finding.total_us));
     }
-    format!("· {}/{} req · p95 {}", finding.traces.len(), finding.requests, duration(finding.p95_us * 1000))
+    format!("· {}/{} req · p95 {}", finding.traces.len(), finding.requests, duration_us(finding.p95_us))
 }
 
 #[cfg(test)]

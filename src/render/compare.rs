@@ -10,6 +10,7 @@ use super::style::{Group, StyledLine};
 use super::text::{Keep, wrap_styled};
 use super::units::{duration, signed_duration, signed_percent};
 use crate::analysis::compare::{Change, Comparison, DiffNode, NOTABLE_OF_TRACE, NOTABLE_SHARE, PathStats, Side};
+use crate::model::change_ns;
 
 const MIN_WIDTH: usize = 40;
 const MAX_LIST: usize = 15;
@@ -21,7 +22,7 @@ pub fn render(diff: &Comparison, width: usize) -> RenderedReport {
     lines.push(StyledLine::styled("Trace comparison", Group::Title));
     lines.push(side_line("A", &diff.before, width));
     lines.push(side_line("B", &diff.after, width));
-    let delta = diff.after.duration_ns as i64 - diff.before.duration_ns as i64;
+    let delta = change_ns(diff.before.duration_ns, diff.after.duration_ns);
     let mut change = StyledLine::plain("   Δ ");
     change.push(&signed_duration(delta), Some(trend(delta)));
     if diff.before.duration_ns > 0 {

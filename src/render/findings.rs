@@ -5,7 +5,7 @@ use crate::analysis::calls::CallKind;
 use crate::analysis::findings::{Evidence, Finding, Waiting};
 use crate::analysis::report::Report;
 
-use super::units::{duration, truncate};
+use super::units::{duration, duration_us, truncate};
 
 /// Fills in every finding's message and suggestion.
 pub fn explain_report(report: &mut Report) {
@@ -29,7 +29,7 @@ pub fn spread(finding: &Finding) -> Option<String> {
 }
 
 pub fn explain(finding: &mut Finding) {
-    let total = duration(finding.total_us * 1000);
+    let total = duration_us(finding.total_us);
     let who = format!("{} {}", finding.service, finding.operation);
     let spread = spread(finding);
     let (message, suggestion) = match &finding.evidence {
@@ -41,8 +41,8 @@ pub fn explain(finding: &mut Finding) {
                 None => format!("N+1: {calls}: {total}, {}% of it", finding.percent),
                 Some(spread) => format!(
                     "N+1 {spread} · {calls} · {} each · p95 cost {}",
-                    duration(finding.each_us * 1000),
-                    duration(finding.p95_us * 1000)
+                    duration_us(finding.each_us),
+                    duration_us(finding.p95_us)
                 ),
             };
             let suggestion = match (kind, table, columns.first()) {
@@ -98,7 +98,7 @@ pub fn explain(finding: &mut Finding) {
                 "{who} holds {}% of the critical path across {traces} trace{} ({})",
                 finding.percent,
                 if *traces == 1 { "" } else { "s" },
-                duration(finding.impact_us * 1000)
+                duration_us(finding.impact_us)
             );
             match waits_on {
                 None => (holds, format!("speed up {who} first: it is what requests wait for")),
@@ -143,7 +143,7 @@ pub fn explain(finding: &mut Finding) {
     };
     finding.message = match (&finding.evidence, spread) {
         (Evidence::NPlusOne { .. } | Evidence::Bottleneck { .. }, _) | (_, None) => message,
-        (_, Some(spread)) => format!("{message} · {spread}, p95 {}", duration(finding.p95_us * 1000)),
+        (_, Some(spread)) => format!("{message} · {spread}, p95 {}", duration_us(finding.p95_us)),
     };
     finding.suggestion = suggestion;
 }

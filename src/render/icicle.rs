@@ -47,10 +47,10 @@ pub fn draw(bars: &[Bar], width: usize, first_line: usize) -> Icicle {
     for (i, bar) in bars.iter().enumerate().skip(1) {
         let parent = bar.parent.unwrap_or(0);
         start[i] = next_child[parent];
-        next_child[parent] += bar.weight;
+        next_child[parent] = next_child[parent].saturating_add(bar.weight);
         next_child[i] = start[i];
         depth[i] = if parent == 0 { 0 } else { depth[parent] + 1 };
-        let (c0, c1) = (col(start[i]), col(start[i] + bar.weight).min(width));
+        let (c0, c1) = (col(start[i]), col(start[i].saturating_add(bar.weight)).min(width));
         if bar.weight == 0 {
             continue;
         }

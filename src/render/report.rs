@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::style::{Group, Rendered, StyledLine};
 use super::text::wrap_styled;
-use super::units::{duration, truncate};
+use super::units::{duration_us, truncate};
 use crate::analysis::calls::CodeLocation;
 use crate::analysis::findings::{Finding, FindingKind, Severity};
 use crate::analysis::hotspots::TraceRef;
@@ -126,7 +126,7 @@ pub fn render(report: &Report, title: &str, width: usize) -> RenderedReport {
     section(&mut out, "Hot functions (self time)");
     for hot in &report.hot_functions {
         let mut line = StyledLine::default();
-        line.push(&format!("  {:>5.1}%  {:>8}  ", hot.percent, duration(hot.self_us * 1000)), Some(Group::Duration));
+        line.push(&format!("  {:>5.1}%  {:>8}  ", hot.percent, duration_us(hot.self_us)), Some(Group::Duration));
         line.push(&truncate(&hot.name, 50), None);
         line.push(&format!("  {}", hot.service), Some(Group::Dim));
         if let Some(code) = &hot.code {
@@ -161,7 +161,7 @@ fn finding_lines(out: &mut RenderedReport, finding: &Finding) {
     head.push(&format!("  {mark} {:<18}", kind_label(finding.kind)), Some(group));
     head.push(&format!("{} {}", finding.service, truncate(&finding.operation, 40)), None);
     let count = if finding.count > 1 { format!(" ×{}", finding.count) } else { String::new() };
-    head.push(&format!("{count}  {}", duration(finding.impact_us * 1000)), Some(Group::Duration));
+    head.push(&format!("{count}  {}", duration_us(finding.impact_us)), Some(Group::Duration));
     let traces = finding.traces.len();
     if finding.requests > 1 {
         head.push(&format!(" · {traces}/{} requests", finding.requests), Some(Group::Dim));
@@ -192,7 +192,7 @@ fn finding_lines(out: &mut RenderedReport, finding: &Finding) {
     let short_id = &finding.trace_id[..finding.trace_id.len().min(12)];
     let which = match finding.traces.first() {
         Some(first) if traces > 1 => {
-            format!("      worst trace {short_id} ({}) · t: all {traces} traces", duration(first.total_us * 1000))
+            format!("      worst trace {short_id} ({}) · t: all {traces} traces", duration_us(first.total_us))
         }
         _ => format!("      trace {short_id}"),
     };
@@ -210,15 +210,15 @@ fn critical_path_lines(out: &mut RenderedReport, trace: &TraceAnalysis) {
             &trace.trace_id[..trace.trace_id.len().min(12)],
             trace.root_service,
             trace.root_operation,
-            duration(trace.duration_us * 1000)
+            duration_us(trace.duration_us)
         ),
     );
     let mut owners: Vec<(String, u64, &str)> = Vec::new();
     for section in &trace.critical_path {
         let who = format!("{} {}", section.service, truncate(&section.operation, 60));
-        let length = section.end_us - section.start_us;
+        let length = section.end_us.saturating_sub(section.start_us);
         match owners.iter_mut().find(|(w, _, _)| *w == who) {
-            Some(owner) => owner.1 += length,
+            Some(owner) => owner.1 = owner.1.saturating_add(length),
             None => owners.push((who, length, &section.span_id)),
         }
     }
@@ -226,7 +226,7 @@ fn critical_path_lines(out: &mut RenderedReport, trace: &TraceAnalysis) {
     for (who, us, span_id) in owners.into_iter().take(8) {
         let mut line = StyledLine::default();
         let share = if trace.duration_us == 0 { 0.0 } else { us as f64 * 100.0 / trace.duration_us as f64 };
-        line.push(&format!("  {share:>5.1}%  {:>8}  ", duration(us * 1000)), Some(Group::Duration));
+        line.push(&format!("  {share:>5.1}%  {:>8}  ", duration_us(us)), Some(Group::Duration));
         line.push(&who, None);
         push_item(out, line, ReportItem::span(trace.trace_id.clone(), span_id.to_string()));
     }

@@ -29,6 +29,11 @@ pub fn duration(ns: u64) -> String {
     }
 }
 
+/// Formats a duration the analyses give in µs (findings, hot functions, report rows).
+pub fn duration_us(us: u64) -> String {
+    duration(us.saturating_mul(1_000))
+}
+
 fn scaled(value: f64, unit: &str) -> String {
     if value >= 100.0 {
         format!("{value:.0}{unit}")

@@ -1,0 +1,121 @@
+//! Inputs built to break Vitals: the fuzzers' minimized finds (`../shared/fixtures/hostile`)
+//! and traces at the edges of what a 64-bit time holds. Each decodes with a warning (or is
+//! refused with a clear error), goes through the tree, every analysis and every view at
+//! several widths with overflow checks on, and shows no impossible number.
+
+use vitals::formats;
+use vitals::model::{MAX_SPAN_NS, Trace};
+
+mod common;
+use common::shared_fixtures;
+
+#[path = "support/exercise.rs"]
+mod exercise;
+
+/// From a window too narrow for anything to the widest a float gets.
+const WIDTHS: [usize; 6] = [1, 20, 40, 80, 120, 200];
+
+/// The longest duration drawn anywhere, in days: words that read `30d`, `2d12h` or
+/// `213503d23h` (durations under two days are drawn in hours or less). Ages (`5d ago`)
+/// are not durations: traces may lie centuries apart.
+fn longest_days(text: &str) -> Option<u64> {
+    let days_of = |word: &str| {
+        let (days, rest) = word.split_once('d')?;
+        let hours = rest.strip_suffix('h').unwrap_or(rest);
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        (digits(days) && (rest.is_empty() || (digits(hours) && rest.ends_with('h'))))
+            .then(|| days.parse().unwrap_or(u64::MAX))
+    };
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let durations = words.iter().enumerate().filter(|(i, _)| words.get(i + 1) != Some(&"ago"));
+    durations.flat_map(|(_, word)| word.split(|c: char| !c.is_alphanumeric())).filter_map(days_of).max()
+}
+
+/// Fails naming the drawing that shows a duration longer than any span may last.
+fn assert_no_impossible_duration(drawn: &exercise::Drawn, what: &str) {
+    let limit_days = MAX_SPAN_NS / 86_400_000_000_000;
+    for text in &drawn.texts {
+        if let Some(days) = longest_days(text) {
+            assert!(days <= limit_days, "{what} shows {days} days:\n{text}");
+        }
+    }
+}
+
+fn hostile_files() -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(shared_fixtures().join("hostile"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e != "md"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 7, "the hostile inputs are there: {files:?}");
+    files
+}
+
+#[test]
+fn the_longest_day_count_is_read_from_drawn_text() {
+    assert_eq!(longest_days("total 213503d23h, max 2d12h"), Some(213503));
+    assert_eq!(longest_days("12.3ms 3d · 2d (5d) 700d ago"), Some(5));
+    assert_eq!(longest_days("GET /2dogs id 7d8e 5d423585b4c 63d48 36h"), None);
+}
+
+#[test]
+fn every_hostile_input_decodes_and_goes_through_everything_without_impossible_numbers() {
+    for path in hostile_files() {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let traces = formats::decode(&std::fs::read(&path).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!traces.is_empty(), "{name} holds traces");
+        let warned: Vec<&String> = traces.iter().flat_map(|t| &t.warnings).collect();
+        assert!(
+            warned.iter().any(|w| w.contains("longer than 30 days") || w.contains("before")),
+            "{name} says what was impossible: {warned:?}"
+        );
+        let drawn = exercise::everything(&traces, &WIDTHS);
+        assert_no_impossible_duration(&drawn, &name);
+    }
+}
+
+#[test]
+fn the_span_statistics_of_the_fuzzed_jaeger_input_add_up() {
+    // Its total read 10µs and its max 307445734m33s in a release build.
+    let bytes = std::fs::read(shared_fixtures().join("hostile/jaeger-12426-8662.min.json")).unwrap();
+    let trace = formats::decode(&bytes).unwrap().remove(0);
+    let text = vitals::render::render_trace(&trace, &vitals::render::Picture::new(vitals::render::View::Stats, 120))
+        .plain_text();
+    let row = text.lines().find(|l| l.starts_with("unknown ")).expect("a row for the service");
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(&cells[1..6], ["2", "10.0µs", "5.00µs", "0ns", "10.0µs"], "count, total, avg, min, max:\n{text}");
+    assert!(text.contains("1 span lasts longer than 30 days, shown as taking no time"), "{text}");
+}
+
+/// Jaeger JSON spans `(id, startTime µs, duration µs)` as written, numbers or strings.
+fn jaeger(spans: &[(&str, &str, &str)]) -> Vec<Trace> {
+    let spans: Vec<String> = spans
+        .iter()
+        .map(|(id, start, duration)| {
+            format!(r#"{{"traceID":"1","spanID":"{id}","startTime":{start},"duration":{duration},"process":{{"serviceName":"svc-{id}"}},"references":[{{"refType":"CHILD_OF","spanID":"a"}}]}}"#)
+        })
+        .collect();
+    formats::decode(format!("[{}]", spans.join(",")).as_bytes()).unwrap()
+}
+
+#[test]
+fn traces_at_the_edges_of_time_go_through_everything() {
+    let edges = [
+        // The earliest and the latest starts, the longest span, and spans many years apart.
+        vec![("a", "1", "2592000000000"), ("b", "9223372036854775", "2592000000000"), ("c", "0", "1")],
+        // Values a u64 or an i64 cannot hold, negative ones, and strings.
+        vec![("a", "18446744073709551615", "-1"), ("b", "\"-9223372036854775808\"", "\"99999999999999999999\"")],
+        vec![("a", "1e300", "-1e300"), ("b", "1679437737490205", "9223372036854775807")],
+    ];
+    for spans in edges {
+        let traces = jaeger(&spans);
+        exercise::everything(&traces, &WIDTHS);
+    }
+    // Thousands of the longest spans: sums of durations pass what a u64 holds.
+    let many: Vec<(String, String, String)> =
+        (0..8_000).map(|i| (format!("s{i}"), "1679437737490205".to_string(), "2592000000000".to_string())).collect();
+    let many: Vec<(&str, &str, &str)> = many.iter().map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str())).collect();
+    let traces = jaeger(&many);
+    exercise::everything(&traces, &[80]);
+}
