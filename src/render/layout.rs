@@ -10,7 +10,7 @@
 use std::ops::Range;
 
 use super::style::{Group, StyledLine};
-use super::text::{Keep, elide, elide_distinct, width};
+use super::text::{Keep, clean, elide, elide_distinct, width};
 
 /// Where a column's text goes when it is narrower than the column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -256,6 +256,9 @@ fn draw_row(cells: &[Cell], texts: &[Option<String>], gap: usize) -> DrawnRow {
     let first = texts.iter().position(Option::is_some);
     for (c, text) in texts.iter().enumerate() {
         let Some(text) = text else { continue };
+        // Cleaned first, so that a control character a name ends with (a space once
+        // cleaned) is trimmed with the padding, not after its highlight was placed.
+        let text = clean(text);
         if Some(c) != first {
             line.push(&" ".repeat(gap), None);
         }
@@ -267,7 +270,8 @@ fn draw_row(cells: &[Cell], texts: &[Option<String>], gap: usize) -> DrawnRow {
         ranges[c] = Some(line.push(body, group));
         line.push(&text[lead + body.len()..], None);
     }
-    let trimmed = line.text.trim_end().len();
+    // Only the padding: a name may end in other white space, highlighted with it.
+    let trimmed = line.text.trim_end_matches(' ').len();
     line.text.truncate(trimmed);
     DrawnRow { line, cells: ranges }
 }
@@ -319,6 +323,21 @@ pub fn place_parts(parts: &[Part], width: usize) -> DrawnRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_ending_in_white_space_keeps_its_highlight_within_the_line() {
+        // A fuzzed span name ending in a control character left a highlight past the end
+        // of the aggregated flame graph's list once the line was trimmed.
+        for name in ["unknown foobar\u{b}", "unknown foobar\u{2003}", "tab\t"] {
+            let mut table = Table::new(vec![Column::number(2), Column::name(1, 4)]);
+            table.row(vec![Cell::new("1", None), Cell::new(name, Some(Group::Label))]);
+            let (_, rows) = table.draw(40);
+            let line = &rows[0].line;
+            let highlight = &line.highlights[0];
+            assert!(line.text.get(highlight.start..highlight.end).is_some(), "{name:?}: {line:?}");
+            assert_eq!(rows[0].cells[1].clone(), Some(highlight.start..highlight.end));
+        }
+    }
 
     fn stats_columns() -> Vec<Column> {
         vec![

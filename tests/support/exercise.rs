@@ -40,6 +40,16 @@ pub struct Drawn {
 
 impl Drawn {
     fn add(&mut self, rendered: &Rendered) {
+        for (n, line) in rendered.lines.iter().enumerate() {
+            for h in &line.highlights {
+                assert!(h.start <= h.end && line.text.get(h.start..h.end).is_some(), "highlight {h:?} off {line:?}");
+            }
+            assert!(!line.text.contains('\n'), "line {n} holds a line break: {line:?}");
+        }
+        for t in &rendered.targets {
+            let line = rendered.lines.get(t.line).map_or("", |l| l.text.as_str());
+            assert!(t.start <= t.end && line.get(t.start..t.end).is_some(), "target {t:?} off {line:?}");
+        }
         // The terminal's encoding runs over every drawing too.
         let _ = ansi::to_terminal(&rendered.lines, true);
         self.texts.push(rendered.plain_text());
@@ -126,10 +136,6 @@ fn together(traces: &[Trace], widths: &[usize], drawn: &mut Drawn) {
         Some(first) => traces.iter().take(COMPARED + 1).map(|other| compare(first, other)).collect(),
         None => Vec::new(),
     };
-    let mut views = vec![MapView::Tree { root: None }, MapView::Migration];
-    for of in (0..map.services.len()).take(SERVICES) {
-        views.extend([MapView::Tree { root: Some(of) }, MapView::Callers { of }, MapView::Details { of }]);
-    }
     for &width in widths {
         drawn.add(&report::render(&analysis, "hostile", width).rendered);
         drawn.texts.extend(summary_line::lines(&summaries, now_ns, width));
@@ -142,8 +148,20 @@ fn together(traces: &[Trace], widths: &[usize], drawn: &mut Drawn) {
         for report in &regression_reports {
             drawn.add(&regressions::render(report, width).rendered);
         }
+    }
+    service_map_views(&map, widths, drawn);
+}
+
+/// Every view of a service map: the whole tree, the migration order, and the tree, the
+/// callers and the details of its first services.
+pub fn service_map_views(map: &ServiceMap, widths: &[usize], drawn: &mut Drawn) {
+    let mut views = vec![MapView::Tree { root: None }, MapView::Migration];
+    for of in (0..map.services.len()).take(SERVICES) {
+        views.extend([MapView::Tree { root: Some(of) }, MapView::Callers { of }, MapView::Details { of }]);
+    }
+    for &width in widths {
         for &view in &views {
-            drawn.add(&service_map::render(&map, view, width));
+            drawn.add(&service_map::render(map, view, width));
         }
     }
 }
