@@ -3,6 +3,10 @@
 //! refused with a clear error), goes through the tree, every analysis and every view at
 //! several widths with overflow checks on, and shows no impossible number.
 
+use std::path::{Path, PathBuf};
+
+use vitals::analysis::dependencies::parse_dependencies;
+use vitals::analysis::service_map::ServiceMap;
 use vitals::formats;
 use vitals::model::{MAX_SPAN_NS, Trace};
 
@@ -41,13 +45,18 @@ fn assert_no_impossible_duration(drawn: &exercise::Drawn, what: &str) {
     }
 }
 
-fn hostile_files() -> Vec<std::path::PathBuf> {
-    let mut files: Vec<_> = std::fs::read_dir(shared_fixtures().join("hostile"))
+fn files_in(folder: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(folder)
         .unwrap()
         .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|e| e != "md"))
+        .filter(|path| path.extension().is_none_or(|e| e != "md"))
         .collect();
     files.sort();
+    files
+}
+
+fn hostile_files() -> Vec<PathBuf> {
+    let files = files_in(&shared_fixtures().join("hostile"));
     assert!(files.len() >= 7, "the hostile inputs are there: {files:?}");
     files
 }
@@ -118,4 +127,46 @@ fn traces_at_the_edges_of_time_go_through_everything() {
     let many: Vec<(&str, &str, &str)> = many.iter().map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str())).collect();
     let traces = jaeger(&many);
     exercise::everything(&traces, &[80]);
+}
+
+#[test]
+fn every_input_the_fuzz_targets_found_goes_through_everything() {
+    let found = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    let mut replayed = 0;
+    for folder in files_in(&found) {
+        let target = folder.file_name().unwrap().to_string_lossy().to_string();
+        for path in files_in(&folder) {
+            let bytes = std::fs::read(&path).unwrap();
+            let decoded = match target.as_str() {
+                "jaeger_json" => formats::jaeger::decode(&bytes),
+                "otlp_json" => formats::otlp_json::decode(&bytes),
+                "otlp_protobuf" => formats::otlp::decode_protobuf(&bytes),
+                "dependencies" => {
+                    if let Ok(calls) = parse_dependencies(&bytes) {
+                        let map = ServiceMap::from_dependencies(&calls);
+                        exercise::service_map_views(&map, &WIDTHS, &mut exercise::Drawn::default());
+                    }
+                    Ok(Vec::new())
+                }
+                other => panic!("fuzz/regressions/{other}: no fuzz target of that name"),
+            };
+            // (Their spans may lie centuries apart, each possible: a trace that long is
+            // drawn as it is, so only the promises `everything` checks hold here.)
+            if let Ok(traces) = decoded {
+                exercise::everything(&traces, &WIDTHS);
+            }
+            replayed += 1;
+        }
+    }
+    assert!(replayed > 0, "the fuzz targets' finds are in {}", found.display());
+}
+
+#[test]
+fn a_dependency_list_with_the_largest_counts_draws_every_view() {
+    let bytes = br#"{"data":[{"parent":"a","child":"b","callCount":18446744073709551615},
+        {"parent":"b","child":"a","callCount":18446744073709551615},{"parent":"a","child":"a","callCount":1}]}"#;
+    let map = ServiceMap::from_dependencies(&parse_dependencies(bytes).unwrap());
+    let mut drawn = exercise::Drawn::default();
+    exercise::service_map_views(&map, &WIDTHS, &mut drawn);
+    assert!(drawn.texts.iter().any(|t| t.contains("18446744073709551615")), "{}", drawn.texts[0]);
 }
