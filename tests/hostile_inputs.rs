@@ -62,6 +62,13 @@ fn hostile_files() -> Vec<PathBuf> {
 }
 
 #[test]
+fn these_tests_run_with_overflow_checks_on() {
+    // Without them an overflow passes as a wrapped number (Cargo.toml's profiles).
+    let largest = std::hint::black_box(u64::MAX);
+    assert!(std::panic::catch_unwind(|| largest + 1).is_err(), "overflow checks are off");
+}
+
+#[test]
 fn the_longest_day_count_is_read_from_drawn_text() {
     assert_eq!(longest_days("total 213503d23h, max 2d12h"), Some(213503));
     assert_eq!(longest_days("12.3ms 3d · 2d (5d) 700d ago"), Some(5));
