@@ -13,6 +13,7 @@ mod parts;
 mod retention;
 mod schema;
 mod search;
+mod turns;
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -27,6 +28,7 @@ use rusqlite::{Connection, params};
 use checkpoint::Checkpointer;
 use ingest::PreparedBatch;
 pub use retention::Retention;
+use turns::Turns;
 
 use crate::error::{Error, Result};
 use crate::formats::otlp;
@@ -38,7 +40,7 @@ const CACHED_TRACES: usize = 128;
 
 pub struct Store {
     path: PathBuf,
-    writer: Arc<Mutex<Writer>>,
+    writer: Arc<Turns<Writer>>,
     /// Empties the write-ahead log once writing pauses.
     checkpointer: Checkpointer,
     reader: Mutex<Connection>,
@@ -94,7 +96,7 @@ impl Store {
         let writer = schema::open(path).map_err(db_error(path))?;
         checkpoint::configure_writer(&writer).map_err(db_error(path))?;
         let reader = schema::open(path).map_err(db_error(path))?;
-        let writer = Arc::new(Mutex::new(Writer { connection: writer, resources: HashMap::new() }));
+        let writer = Arc::new(Turns::new(Writer { connection: writer, resources: HashMap::new() }));
         Ok(Store {
             path: path.to_path_buf(),
             checkpointer: Checkpointer::start(Arc::clone(&writer)),
@@ -109,16 +111,20 @@ impl Store {
         &self.path
     }
 
-    /// Stores a batch in one transaction. Spans with invalid ids are rejected and the
-    /// rest kept; the report says how many and why. The batch is encoded for storage
-    /// before the writer is taken, so that batches arriving together prepare in parallel.
+    /// Stores a batch; when this returns, all of it is committed. Spans with invalid ids
+    /// are rejected and the rest kept; the report says how many and why. The batch is
+    /// encoded for storage before the writer is taken, so that batches arriving together
+    /// prepare in parallel, and written in chunks of a transaction each, so that a large
+    /// batch lets the batches that arrive meanwhile through (see [`ingest`]).
     pub fn ingest(&self, batch: Vec<ResourceSpans>, received_ns: u64) -> Result<IngestReport> {
         let prepared = PreparedBatch::new(batch);
-        let mut writer = lock(&self.writer);
-        let report = prepared.write(&mut writer, received_ns).map_err(db_error(&self.path))?;
-        drop(writer);
-        self.checkpointer.committed();
-        Ok(report)
+        for chunk in prepared.chunks() {
+            let mut writer = self.writer.take();
+            prepared.write(&chunk, &mut writer, received_ns).map_err(db_error(&self.path))?;
+            drop(writer);
+            self.checkpointer.committed();
+        }
+        Ok(prepared.report())
     }
 
     pub fn services(&self) -> Result<Vec<String>> {
@@ -250,7 +256,7 @@ impl Store {
 
     /// Drops whole traces, oldest received first, past the age and size limits.
     pub fn enforce_retention(&self, now_ns: u64) -> Result<usize> {
-        let mut writer = lock(&self.writer);
+        let mut writer = self.writer.take();
         let evicted =
             retention::enforce(&mut writer.connection, &self.retention, now_ns).map_err(db_error(&self.path))?;
         drop(writer);

@@ -467,3 +467,74 @@ fn a_store_of_an_earlier_layout_is_migrated_with_its_attribute_index() {
     assert_eq!(search(vec![("host.name".into(), "laptop".into())]).len(), 20, "resource attributes count");
     assert_eq!(store.trace(TraceId(one_user[0])).unwrap().unwrap().spans.len(), 16);
 }
+
+/// A span of trace number `trace` (any u32), for batches larger than [`span`] numbers.
+fn numbered_span(trace: u32, id: u32) -> ProtoSpan {
+    let mut trace_id = vec![0xAB; 16];
+    trace_id[12..].copy_from_slice(&trace.to_be_bytes());
+    let mut span_id = vec![0xCD; 8];
+    span_id[4..].copy_from_slice(&id.to_be_bytes());
+    let start = NOW - 3_600_000 * MS / 2 + u64::from(id) * MS;
+    ProtoSpan {
+        trace_id,
+        span_id,
+        name: "bulk".into(),
+        start_time_unix_nano: start,
+        end_time_unix_nano: start + MS,
+        attributes: vec![kv("payload", "a value of a typical length")],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_small_batch_is_committed_between_the_chunks_of_a_huge_one_which_a_retry_stores_once() {
+    let dir = tempdir::Dir::new("huge");
+    let store = Arc::new(store(&dir));
+    let huge_spans = ingest::CHUNK_SPANS * 10;
+    let huge = batch("bulk", (0..huge_spans as u32).map(|n| numbered_span(n / 16, n)).collect());
+    let writing = {
+        let (store, huge) = (Arc::clone(&store), huge.clone());
+        std::thread::spawn(move || store.ingest(huge, NOW).unwrap())
+    };
+    assert!(eventually(60, || store.stats().unwrap().spans > 0), "the huge batch's first chunk commits");
+
+    // The writer held for a moment: the huge batch's next chunk and a small batch queue up.
+    let pause = store.writer.take();
+    let committed_before = store.stats().unwrap().spans;
+    let small = {
+        let store = Arc::clone(&store);
+        std::thread::spawn(move || store.ingest(batch("api", vec![span(1, 1, 0, "small", 0, 1)]), NOW).unwrap())
+    };
+    assert!(eventually(10, || store.writer.waiting() == 2), "both wait for the writer");
+    drop(pause);
+    assert_eq!(small.join().unwrap().accepted, 1);
+    let report = writing.join().unwrap();
+    assert_eq!((report.accepted, report.rejected), (huge_spans, 0), "acknowledged whole");
+
+    // Traces get rowids in the order they were committed: how far the huge batch had got
+    // when the small one was acknowledged.
+    let huge_spans_before_small = lock(&store.reader)
+        .query_row(
+            "SELECT count(*) * 16 FROM traces WHERE rowid < (SELECT rowid FROM traces WHERE trace_id = ?1)",
+            [TraceId(1).to_bytes().to_vec()],
+            |row| row.get::<_, i64>(0),
+        )
+        .unwrap() as u64;
+    assert!(
+        huge_spans_before_small <= committed_before + ingest::CHUNK_SPANS as u64,
+        "the small batch waited for one chunk at most: {committed_before} spans of the huge batch were committed \
+         when it arrived, {huge_spans_before_small} when it was"
+    );
+    assert!(huge_spans_before_small < huge_spans as u64, "the small batch did not wait for the whole huge one");
+
+    let stored = store.stats().unwrap();
+    assert_eq!(stored.spans, huge_spans as u64 + 1);
+    let bytes = |store: &Store| -> i64 {
+        lock(&store.reader).query_row("SELECT sum(bytes) FROM traces", [], |row| row.get(0)).unwrap()
+    };
+    let bytes_before_retry = bytes(&store);
+    // A sender whose connection broke after some chunks committed sends the batch again.
+    assert_eq!(store.ingest(huge, NOW).unwrap().accepted, huge_spans);
+    assert_eq!(store.stats().unwrap().spans, stored.spans, "every span once");
+    assert_eq!(bytes(&store), bytes_before_retry, "and counted once");
+}
