@@ -165,6 +165,7 @@ impl PreparedBatch {
         let mut touched: HashMap<TraceId, u64> = HashMap::new();
         let mut parts: HashMap<(&[u8], &str), Part> = HashMap::new();
         let mut operations: HashSet<(&str, &str)> = HashSet::new();
+        let mut stored_spans = 0;
         {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO spans (trace_id, span_id, service, operation, start_ns, duration_ns, error, resource_id, body)
@@ -195,6 +196,7 @@ impl PreparedBatch {
                     if inserted == 0 {
                         continue;
                     }
+                    stored_spans += 1;
                     *touched.entry(span.trace_id).or_default() += span.body.len() as u64;
                     let part = parts
                         .entry((&span.raw_trace_id, &resource.service))
@@ -207,6 +209,9 @@ impl PreparedBatch {
         }
         for (trace_id, bytes) in &touched {
             schema::touch_trace(&tx, *trace_id, received_ns, *bytes)?;
+        }
+        if stored_spans > 0 {
+            schema::add_to_totals(&tx, touched.values().sum::<u64>() as i64, stored_spans)?;
         }
         for ((trace, service), part) in &parts {
             schema::insert_part(&tx, service, trace, part)?;

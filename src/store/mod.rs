@@ -2,9 +2,10 @@
 //! service, operation, start time, duration and attribute, assembled into traces on demand.
 //!
 //! Each span is kept as its OTLP protobuf encoding plus the columns search needs, and
-//! each distinct resource once. A batch is one transaction: when [`Store::ingest`]
-//! returns, the batch is on disk and survives the process being killed. Spans delivered
-//! twice (a retried export) are stored once.
+//! each distinct resource once. A batch is written in chunks of a transaction each (see
+//! [`ingest`]): when [`Store::ingest`] returns, all of it is on disk and survives the
+//! process being killed. Spans delivered twice (a retried export) are stored once. The
+//! store keeps within its [`Retention`] limits as batches arrive (see [`retention`]).
 
 mod checkpoint;
 mod ingest;
@@ -48,6 +49,7 @@ pub struct Store {
     /// may add spans to a trace, and a changed byte count says the copy is stale.
     cache: Mutex<LruCache<TraceId, (Arc<Trace>, u64)>>,
     retention: Retention,
+    evictions: Mutex<Evictions>,
 }
 
 struct Writer {
@@ -77,6 +79,11 @@ pub struct StoreStats {
     /// When the oldest kept trace arrived, and how long traces are kept.
     pub oldest_received_ns: Option<u64>,
     pub retention_ns: u64,
+    /// The span data stored (what the size limit counts), and the limit.
+    pub span_bytes: u64,
+    pub max_span_bytes: u64,
+    /// Traces this process evicted since it opened the store.
+    pub evicted_traces: u64,
 }
 
 fn db_error(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
@@ -104,6 +111,7 @@ impl Store {
             reader: Mutex::new(reader),
             cache: Mutex::new(LruCache::new(NonZeroUsize::new(CACHED_TRACES).unwrap_or(NonZeroUsize::MIN))),
             retention,
+            evictions: Mutex::new(Evictions::default()),
         })
     }
 
@@ -123,6 +131,7 @@ impl Store {
             prepared.write(&chunk, &mut writer, received_ns).map_err(db_error(&self.path))?;
             drop(writer);
             self.checkpointer.committed();
+            self.keep_within_limits(received_ns)?;
         }
         Ok(prepared.report())
     }
@@ -232,9 +241,11 @@ impl Store {
 
     pub fn stats(&self) -> Result<StoreStats> {
         let reader = lock(&self.reader);
-        let count = |sql: &str| reader.query_row(sql, [], |row| row.get::<_, i64>(0)).map(|n| n.max(0) as u64);
-        let spans = count("SELECT count(*) FROM spans").map_err(db_error(&self.path))?;
-        let traces = count("SELECT count(*) FROM traces").map_err(db_error(&self.path))?;
+        let (span_bytes, spans) = schema::totals(&reader).map_err(db_error(&self.path))?;
+        let traces = reader
+            .query_row("SELECT count(*) FROM traces", [], |row| row.get::<_, i64>(0))
+            .map_err(db_error(&self.path))?
+            .max(0) as u64;
         let size = |suffix: &str| {
             let mut path = self.path.clone().into_os_string();
             path.push(suffix);
@@ -251,23 +262,72 @@ impl Store {
             wal_bytes: size("-wal"),
             oldest_received_ns: oldest.map(|ns| ns.max(0) as u64),
             retention_ns: self.retention.max_age.as_nanos().min(u64::MAX as u128) as u64,
+            span_bytes,
+            max_span_bytes: self.retention.max_bytes,
+            evicted_traces: lock(&self.evictions).traces,
         })
     }
 
-    /// Drops whole traces, oldest received first, past the age and size limits.
+    /// Evicts what is past the age and size limits (see [`retention`]) and returns how
+    /// many traces went. Batches keep the size limit as they arrive; this is for age, when
+    /// none arrive.
     pub fn enforce_retention(&self, now_ns: u64) -> Result<usize> {
-        let mut writer = self.writer.take();
-        let evicted =
-            retention::enforce(&mut writer.connection, &self.retention, now_ns).map_err(db_error(&self.path))?;
-        drop(writer);
-        if !evicted.is_empty() {
+        self.keep_within_limits(now_ns)
+    }
+
+    /// Evicts in steps until the store is within its limits, then gives the pages that
+    /// freed beyond a reserve back to the disk, also in steps.
+    fn keep_within_limits(&self, now_ns: u64) -> Result<usize> {
+        let mut evicted = 0;
+        loop {
+            let mut writer = self.writer.take();
+            let step =
+                retention::step(&mut writer.connection, &self.retention, now_ns).map_err(db_error(&self.path))?;
+            drop(writer);
+            if step.spans == 0 && step.evicted.is_empty() {
+                break;
+            }
             self.checkpointer.committed();
+            evicted += step.evicted.len();
             let mut cache = lock(&self.cache);
-            for id in &evicted {
+            for id in &step.evicted {
                 cache.pop(id);
             }
+            drop(cache);
+            lock(&self.evictions).record(&step);
+            if !step.more {
+                break;
+            }
         }
-        Ok(evicted.len())
+        if evicted > 0 {
+            while retention::reclaim(&self.writer.take().connection, &self.retention).map_err(db_error(&self.path))? {}
+            self.checkpointer.committed();
+            let so_far = lock(&self.evictions);
+            tracing::debug!(
+                "retention evicted {evicted} traces; since opening {} traces, {} spans, at most {} spans a step",
+                so_far.traces,
+                so_far.spans,
+                so_far.largest_step
+            );
+        }
+        Ok(evicted)
+    }
+}
+
+/// What retention evicted since the store was opened.
+#[derive(Debug, Default)]
+struct Evictions {
+    traces: u64,
+    spans: u64,
+    /// The most spans one step deleted.
+    largest_step: usize,
+}
+
+impl Evictions {
+    fn record(&mut self, step: &retention::Step) {
+        self.traces += step.evicted.len() as u64;
+        self.spans += step.spans as u64;
+        self.largest_step = self.largest_step.max(step.spans);
     }
 }
 

@@ -12,11 +12,14 @@ use super::parts::{Part, keys};
 use crate::model::TraceId;
 
 /// The layout this code writes; [`migrate`] brings older files to it.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 /// Spans are kept whole: their OTLP encoding without what the columns hold (ids, name,
 /// times), with the columns that confirming a search on a trace needs. `trace_parts` (see
 /// [`super::parts`]) is what searches walk; `operations` lists what each service does.
+/// `totals` is one row, the span data (`traces.bytes` summed) and spans stored, kept up
+/// to date by every transaction: retention checks it after every chunk, the status shows
+/// it, and neither can afford to add up a million rows each time.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS resources (
     id INTEGER PRIMARY KEY,
@@ -58,6 +61,11 @@ CREATE TABLE IF NOT EXISTS operations (
     last_seen_ns INTEGER NOT NULL,
     PRIMARY KEY (service, operation)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS totals (
+    id INTEGER PRIMARY KEY CHECK (id = 0),
+    span_bytes INTEGER NOT NULL,
+    spans INTEGER NOT NULL
+);
 ";
 
 /// How long a statement waits for another connection's lock before failing.
@@ -66,9 +74,16 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Opens (creating or migrating when needed) a connection in WAL mode.
 /// `synchronous = NORMAL` keeps every committed transaction through a process crash
 /// (only a power cut can lose the last ones), at a fraction of FULL's cost.
+///
+/// A new file gets `auto_vacuum = INCREMENTAL`, so that the pages retention frees can be
+/// given back to the disk (see [`super::retention::reclaim`]); SQLite takes the setting
+/// only before the first table exists, and before the file is put in WAL mode. Files made
+/// without it keep it off (converting means rewriting the whole file): they reuse the
+/// pages retention frees, so they stop growing but do not shrink.
 pub fn open(path: &Path) -> rusqlite::Result<Connection> {
     let connection = Connection::open(path)?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "NORMAL")?;
     // A 32 MiB page cache: ingest speed within the memory budget.
@@ -77,10 +92,30 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
     Ok(connection)
 }
 
-/// Creates what is missing of this version's tables and marks the file as this version.
+/// Creates what is missing of this version's tables, sums up what the file already
+/// holds into `totals` (nothing in a new file), and marks the file as this version.
 pub fn create(connection: &Connection) -> rusqlite::Result<()> {
     connection.execute_batch(SCHEMA)?;
+    connection.execute(
+        "INSERT OR IGNORE INTO totals (id, span_bytes, spans)
+         SELECT 0, (SELECT coalesce(sum(bytes), 0) FROM traces), (SELECT count(*) FROM spans)",
+        [],
+    )?;
     connection.pragma_update(None, "user_version", VERSION)
+}
+
+/// The span data and the spans stored (see `totals` in [`SCHEMA`]).
+pub fn totals(connection: &Connection) -> rusqlite::Result<(u64, u64)> {
+    connection
+        .prepare_cached("SELECT span_bytes, spans FROM totals")?
+        .query_row([], |row| Ok((row.get::<_, i64>(0)?.max(0) as u64, row.get::<_, i64>(1)?.max(0) as u64)))
+}
+
+/// Adds to the totals what a transaction stored (negative: what it deleted).
+pub fn add_to_totals(tx: &Transaction, bytes: i64, spans: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached("UPDATE totals SET span_bytes = span_bytes + ?1, spans = spans + ?2")?
+        .execute(params![bytes, spans])?;
+    Ok(())
 }
 
 /// The id of a resource, storing it the first time it is seen.

@@ -175,7 +175,7 @@ fn committed_batches_survive_reopening_the_file() {
 }
 
 #[test]
-fn retention_evicts_whole_traces_oldest_first_by_age_and_by_size() {
+fn retention_evicts_whole_traces_oldest_first_by_age_and_by_size_as_batches_arrive() {
     let dir = tempdir::Dir::new("retention");
     let store =
         Store::open(&dir.path().join("traces.db"), Retention { max_age: Duration::from_secs(60), max_bytes: 10_000 })
@@ -188,14 +188,20 @@ fn retention_evicts_whole_traces_oldest_first_by_age_and_by_size() {
         s.attributes = vec![kv("payload", &"x".repeat(400))];
         store.ingest(batch("api", vec![s]), NOW - (50 - t as u64) * MS).unwrap();
     }
-    let evicted = store.enforce_retention(NOW).unwrap();
-    assert!(store.trace(TraceId(1)).unwrap().is_none(), "past the age limit");
+    assert!(store.trace(TraceId(1)).unwrap().is_none(), "past the age limit when the next batch arrived");
     assert!(store.trace(TraceId(2)).unwrap().is_none(), "the oldest fresh trace goes first for size");
     assert!(store.trace(TraceId(40)).unwrap().is_some(), "the newest stays");
     assert_eq!(store.operations("api").unwrap(), ["fresh"], "operations with no spans left are gone");
     let stats = store.stats().unwrap();
-    assert_eq!(stats.traces as usize, 40 - evicted);
+    assert!(stats.span_bytes <= 10_000 && stats.span_bytes > 10_000 - 500, "{stats:?}");
     assert!(stats.traces > 5 && stats.traces < 39, "{stats:?}");
+    assert_eq!(stats.evicted_traces, 40 - stats.traces);
+
+    // With no batch arriving, the periodic call evicts for age.
+    assert_eq!(store.enforce_retention(NOW + 61_000 * MS).unwrap() as u64, stats.traces);
+    let stats = store.stats().unwrap();
+    assert_eq!((stats.traces, stats.spans, stats.span_bytes), (0, 0, 0));
+    assert!(store.operations("api").unwrap().is_empty());
 }
 
 #[test]
@@ -434,6 +440,7 @@ fn a_store_of_an_earlier_layout_is_migrated_with_its_attribute_index() {
     old.execute_batch(
         "DROP TABLE trace_parts;
          DROP TABLE operations;
+         DROP TABLE totals;
          CREATE TABLE span_tags (trace_id BLOB NOT NULL, tag INTEGER NOT NULL, start_ns INTEGER NOT NULL,
              PRIMARY KEY (trace_id, tag)) WITHOUT ROWID;
          CREATE INDEX spans_by_service ON spans (service, start_ns);
@@ -466,6 +473,27 @@ fn a_store_of_an_earlier_layout_is_migrated_with_its_attribute_index() {
     );
     assert_eq!(search(vec![("host.name".into(), "laptop".into())]).len(), 20, "resource attributes count");
     assert_eq!(store.trace(TraceId(one_user[0])).unwrap().unwrap().spans.len(), 16);
+    assert_eq!(store.stats().unwrap().spans, 20 * 16, "the totals are summed up");
+}
+
+#[test]
+fn a_store_of_version_2_gets_its_totals_summed_up() {
+    let dir = tempdir::Dir::new("migrate-2");
+    let held = {
+        let store = store(&dir);
+        for n in 0..10 {
+            for service in SHOP {
+                store.ingest(shop_export(n, service), NOW).unwrap();
+            }
+        }
+        store.stats().unwrap()
+    };
+    let old = Connection::open(dir.path().join("traces.db")).unwrap();
+    old.execute_batch("DROP TABLE totals; PRAGMA user_version = 2;").unwrap();
+    drop(old);
+    let stats = store(&dir).stats().unwrap();
+    assert_eq!((stats.spans, stats.span_bytes), (160, held.span_bytes));
+    assert!(stats.span_bytes > 160 * 100);
 }
 
 /// A span of trace number `trace` (any u32), for batches larger than [`span`] numbers.
@@ -537,4 +565,90 @@ fn a_small_batch_is_committed_between_the_chunks_of_a_huge_one_which_a_retry_sto
     assert_eq!(store.ingest(huge, NOW).unwrap().accepted, huge_spans);
     assert_eq!(store.stats().unwrap().spans, stored.spans, "every span once");
     assert_eq!(bytes(&store), bytes_before_retry, "and counted once");
+}
+
+/// The size the database file has once its write-ahead log is checkpointed.
+fn database_size(store: &Store) -> u64 {
+    let reader = lock(&store.reader);
+    let pages: i64 = reader.query_row("PRAGMA page_count", [], |row| row.get(0)).unwrap();
+    let page_size: i64 = reader.query_row("PRAGMA page_size", [], |row| row.get(0)).unwrap();
+    (pages * page_size) as u64
+}
+
+#[test]
+fn past_a_small_size_limit_the_span_data_stays_within_it_and_the_file_stops_growing() {
+    let dir = tempdir::Dir::new("size-limit");
+    let limit = 1 << 20;
+    let store = Store::open(
+        &dir.path().join("traces.db"),
+        Retention { max_age: Duration::from_secs(24 * 3600), max_bytes: limit },
+    )
+    .unwrap();
+    let stored_bytes = || -> u64 {
+        let sum: i64 = lock(&store.reader)
+            .query_row("SELECT coalesce(sum(length(body)), 0) FROM spans", [], |row| row.get(0))
+            .unwrap();
+        sum as u64
+    };
+    // Each round brings 100 requests, 1,600 spans, about 400 KB of span data: 40 rounds
+    // are 16 times the limit.
+    let mut sizes = Vec::new();
+    let mut request = 0;
+    for round in 0..40 {
+        for _ in 0..100 {
+            for service in SHOP {
+                store.ingest(shop_export(request, service), NOW).unwrap();
+                let held = store.stats().unwrap().span_bytes;
+                assert!(held <= limit, "round {round}: {held} bytes of span data, past the limit of {limit}");
+            }
+            request += 1;
+        }
+        let stats = store.stats().unwrap();
+        assert_eq!(stats.span_bytes, stored_bytes(), "round {round}: the running total is the spans' own");
+        sizes.push(database_size(&store));
+    }
+    let stats = store.stats().unwrap();
+    assert!(stats.span_bytes > limit - 10_000, "the store stays full: {stats:?}");
+    assert!(stats.evicted_traces > 3_000, "{stats:?}");
+    // Full by round 3: from then on the pages evictions free are reused (and the surplus
+    // given back), and the second half of the run needs no more room than the first.
+    let first_half = sizes[3..20].iter().max().copied().unwrap_or_default();
+    let second_half = sizes[20..].iter().max().copied().unwrap_or_default();
+    assert!(second_half <= first_half + first_half / 50, "the file kept growing: {sizes:?}");
+    assert!(second_half < 3 * limit, "{second_half} bytes for {limit} bytes of span data: {sizes:?}");
+}
+
+#[test]
+fn an_eviction_deletes_a_bounded_number_of_spans_at_a_time_and_gives_the_space_back() {
+    let dir = tempdir::Dir::new("eviction-steps");
+    let path = dir.path().join("traces.db");
+    let big_trace = retention::STEP_SPANS * 3 + 100;
+    let full_size = {
+        let store = store(&dir);
+        // One trace larger than a step, then 200 small ones.
+        store.ingest(batch("bulk", (0..big_trace as u32).map(|n| numbered_span(7, n)).collect()), NOW - 1).unwrap();
+        for t in 0..200u32 {
+            store.ingest(batch("api", (0..16).map(|n| numbered_span(1000 + t, n)).collect()), NOW).unwrap();
+        }
+        database_size(&store)
+    };
+    let limit = 20_000;
+    let store = Store::open(&path, Retention { max_age: Duration::from_secs(24 * 3600), max_bytes: limit }).unwrap();
+    let evicted = store.enforce_retention(NOW).unwrap();
+
+    let stats = store.stats().unwrap();
+    assert!(stats.span_bytes <= limit && stats.span_bytes > limit / 2, "{stats:?}");
+    assert_eq!(evicted as u64 + stats.traces, 201);
+    let steps = lock(&store.evictions);
+    assert!(
+        steps.largest_step <= retention::STEP_SPANS,
+        "a step deleted {} spans, more than {}",
+        steps.largest_step,
+        retention::STEP_SPANS
+    );
+    assert!(steps.spans as usize >= big_trace, "the big trace went, over several steps: {steps:?}");
+    let trace_7 = TraceId::from_bytes(&numbered_span(7, 0).trace_id).unwrap();
+    assert!(store.trace(trace_7).unwrap().is_none());
+    let reclaimed = database_size(&store);
+    assert!(reclaimed < full_size / 3, "the file gave its free pages back: {full_size} bytes, then {reclaimed}");
 }
