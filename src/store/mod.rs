@@ -7,11 +7,14 @@
 //! process being killed. Spans delivered twice (a retried export) are stored once. The
 //! store keeps within its [`Retention`] limits as batches arrive (see [`retention`]).
 
+mod check;
 mod checkpoint;
+mod damage;
 mod ingest;
 mod migrate;
 mod parts;
 mod retention;
+mod salvage;
 mod schema;
 mod search;
 mod turns;
@@ -22,13 +25,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use lru::LruCache;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span as ProtoSpan};
-use prost::Message;
+use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use rusqlite::{Connection, params};
 
+pub use check::{LISTED_PROBLEMS, Verdict, check};
 use checkpoint::Checkpointer;
+pub use damage::what_to_do;
 use ingest::PreparedBatch;
 pub use retention::Retention;
+pub use salvage::{Salvaged, repair};
 use turns::Turns;
 
 use crate::error::{Error, Result};
@@ -87,7 +92,7 @@ pub struct StoreStats {
 }
 
 fn db_error(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
-    move |e| Error::invalid(format!("trace store {}: {e}", path.display()))
+    move |e| damage::store_error(path, &e)
 }
 
 impl Store {
@@ -190,30 +195,17 @@ impl Store {
     }
 
     fn assemble(&self, id: TraceId, rows: Vec<schema::SpanRow>) -> Result<Trace> {
-        let mut by_resource: HashMap<i64, Vec<ProtoSpan>> = HashMap::new();
+        let mut spans = Vec::with_capacity(rows.len());
         for row in rows {
-            let mut span = ProtoSpan::decode(row.body.as_slice()).map_err(|e| {
-                Error::invalid(format!("trace store {}: a stored span is damaged ({e})", self.path.display()))
-            })?;
-            // The columns hold these (spans stored by earlier versions also carry them).
-            span.trace_id = id.to_bytes().to_vec();
-            span.span_id = row.span_id;
-            span.name = row.operation;
-            span.start_time_unix_nano = row.start_ns;
-            span.end_time_unix_nano = row.start_ns.saturating_add(row.duration_ns);
             let resource_id = row.resource_id;
-            by_resource.entry(resource_id).or_default().push(span);
+            let span = row.into_proto(id).map_err(|e| {
+                damage::damaged(&self.path, &format!("a stored span of trace {id} cannot be decoded: {e}"))
+            })?;
+            spans.push((resource_id, span));
         }
         let reader = lock(&self.reader);
-        let mut resource_spans = Vec::with_capacity(by_resource.len());
-        for (resource_id, spans) in by_resource {
-            let resource = schema::resource(&reader, resource_id).map_err(db_error(&self.path))?;
-            resource_spans.push(ResourceSpans {
-                resource: Some(resource),
-                scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
-                ..Default::default()
-            });
-        }
+        let resource_spans =
+            schema::by_resource(spans, |resource| schema::resource(&reader, resource)).map_err(db_error(&self.path))?;
         drop(reader);
         let spans = otlp::spans_from_resource_spans(resource_spans, "stored OTLP")?;
         Ok(Trace::from_spans(id, spans))

@@ -1,9 +1,11 @@
 //! The SQLite schema and the statements that read and write it.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span as ProtoSpan};
 use prost::Message;
 use rusqlite::{Connection, OptionalExtension, Params, Transaction, params};
 
@@ -234,6 +236,7 @@ pub fn trace_ids_between(connection: &Connection, start_ns: u64, end_ns: u64) ->
 /// A stored span: its encoding, and what the columns hold of it.
 pub struct SpanRow {
     pub span_id: Vec<u8>,
+    pub service: String,
     pub operation: String,
     pub start_ns: u64,
     pub duration_ns: u64,
@@ -241,20 +244,64 @@ pub struct SpanRow {
     pub body: Vec<u8>,
 }
 
+impl SpanRow {
+    /// The span as it was received: its encoding with what the columns hold put back
+    /// (spans stored by earlier versions also carry them).
+    pub fn into_proto(self, trace: TraceId) -> Result<ProtoSpan, prost::DecodeError> {
+        let mut span = ProtoSpan::decode(self.body.as_slice())?;
+        span.trace_id = trace.to_bytes().to_vec();
+        span.span_id = self.span_id;
+        span.name = self.operation;
+        span.start_time_unix_nano = self.start_ns;
+        span.end_time_unix_nano = self.start_ns.saturating_add(self.duration_ns);
+        Ok(span)
+    }
+}
+
 /// Every stored span of a trace.
 pub fn trace_rows(connection: &Connection, id: TraceId) -> rusqlite::Result<Vec<SpanRow>> {
+    let mut rows = Vec::new();
+    each_trace_row(connection, id, |row| rows.push(row))?;
+    Ok(rows)
+}
+
+/// Calls `visit` with each stored span of a trace as it is read: the spans before a
+/// damaged page are seen before its error.
+pub fn each_trace_row(connection: &Connection, id: TraceId, mut visit: impl FnMut(SpanRow)) -> rusqlite::Result<()> {
     let mut statement = connection.prepare_cached(
-        "SELECT span_id, operation, start_ns, duration_ns, resource_id, body FROM spans WHERE trace_id = ?1",
+        "SELECT span_id, service, operation, start_ns, duration_ns, resource_id, body FROM spans WHERE trace_id = ?1",
     )?;
-    let rows = statement.query_map(params![id.to_bytes().to_vec()], |row| {
-        Ok(SpanRow {
+    let mut rows = statement.query(params![id.to_bytes().to_vec()])?;
+    while let Some(row) = rows.next()? {
+        visit(SpanRow {
             span_id: row.get(0)?,
-            operation: row.get(1)?,
-            start_ns: row.get::<_, i64>(2)?.max(0) as u64,
-            duration_ns: row.get::<_, i64>(3)?.max(0) as u64,
-            resource_id: row.get(4)?,
-            body: row.get(5)?,
-        })
-    })?;
-    rows.collect()
+            service: row.get(1)?,
+            operation: row.get(2)?,
+            start_ns: row.get::<_, i64>(3)?.max(0) as u64,
+            duration_ns: row.get::<_, i64>(4)?.max(0) as u64,
+            resource_id: row.get(5)?,
+            body: row.get(6)?,
+        });
+    }
+    Ok(())
+}
+
+/// Spans with their resource ids, grouped under their resources as OTLP sends them.
+pub fn by_resource(
+    spans: impl IntoIterator<Item = (i64, ProtoSpan)>,
+    mut resource: impl FnMut(i64) -> rusqlite::Result<ProtoResource>,
+) -> rusqlite::Result<Vec<ResourceSpans>> {
+    let mut grouped: HashMap<i64, Vec<ProtoSpan>> = HashMap::new();
+    for (resource_id, span) in spans {
+        grouped.entry(resource_id).or_default().push(span);
+    }
+    let mut resource_spans = Vec::with_capacity(grouped.len());
+    for (resource_id, spans) in grouped {
+        resource_spans.push(ResourceSpans {
+            resource: Some(resource(resource_id)?),
+            scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
+            ..Default::default()
+        });
+    }
+    Ok(resource_spans)
 }

@@ -652,3 +652,27 @@ fn an_eviction_deletes_a_bounded_number_of_spans_at_a_time_and_gives_the_space_b
     let reclaimed = database_size(&store);
     assert!(reclaimed < full_size / 3, "the file gave its free pages back: {full_size} bytes, then {reclaimed}");
 }
+
+#[test]
+fn a_span_that_cannot_be_decoded_is_named_as_damage_with_what_to_do_and_check_counts_it() {
+    let dir = tempdir::Dir::new("undecodable");
+    let store = store(&dir);
+    store.ingest(batch("api", vec![span(3, 1, 0, "root", 0, 10), span(3, 2, 1, "child", 1, 5)]), NOW).unwrap();
+    assert_eq!(check(store.path()).unwrap(), Verdict::Healthy { spans: 2, traces: 1 });
+    // Bytes that are no protobuf: a field of wire type 7, which does not exist.
+    store.writer.take().connection.execute("UPDATE spans SET body = x'0f0f0f' WHERE operation = 'child'", []).unwrap();
+
+    let Err(Error::Store { message, .. }) = store.trace(TraceId(3)) else { panic!("the damage went unnoticed") };
+    let path = store.path().display().to_string();
+    assert!(
+        message.starts_with(&format!(
+            "The trace store {path} is damaged (a stored span of trace 00000000000000000000000000000003 cannot be decoded"
+        )),
+        "{message}"
+    );
+    assert!(message.ends_with(&format!("or run `vitals store repair --db {path}` to keep what can be read")));
+    assert_eq!(
+        check(store.path()).unwrap(),
+        Verdict::Damaged { problems: vec!["1 stored span cannot be decoded".into()] }
+    );
+}
