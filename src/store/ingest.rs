@@ -17,6 +17,7 @@ use prost::Message;
 use rusqlite::params;
 
 use super::parts::{Part, attribute_key, operation_key};
+use super::retention::{self, Retention};
 use super::{IngestReport, Writer, schema};
 use crate::formats::otlp::{self, span_ids, status_code};
 use crate::model::ids::stable_hash;
@@ -147,11 +148,18 @@ impl PreparedBatch {
         self.report
     }
 
-    /// Writes one chunk in one transaction. Spans already stored (a retried export, or a
-    /// batch retried after some of its chunks were committed) are left alone and neither
-    /// counted nor indexed again.
-    pub(super) fn write(&self, chunk: &Chunk, writer: &mut Writer, received_ns: u64) -> rusqlite::Result<()> {
-        let written = self.write_chunk(chunk, writer, received_ns);
+    /// Writes one chunk in one transaction, and says whether the store is now past its
+    /// retention limits. Spans already stored (a retried export, or a batch retried after
+    /// some of its chunks were committed) are left alone and neither counted nor indexed
+    /// again.
+    pub(super) fn write(
+        &self,
+        chunk: &Chunk,
+        writer: &mut Writer,
+        received_ns: u64,
+        retention: &Retention,
+    ) -> rusqlite::Result<bool> {
+        let written = self.write_chunk(chunk, writer, received_ns, retention);
         if written.is_err() {
             // Resources this transaction stored are gone with it.
             writer.resources.clear();
@@ -159,7 +167,13 @@ impl PreparedBatch {
         written
     }
 
-    fn write_chunk(&self, chunk: &Chunk, writer: &mut Writer, received_ns: u64) -> rusqlite::Result<()> {
+    fn write_chunk(
+        &self,
+        chunk: &Chunk,
+        writer: &mut Writer,
+        received_ns: u64,
+        retention: &Retention,
+    ) -> rusqlite::Result<bool> {
         let Writer { connection, resources } = writer;
         let tx = connection.transaction()?;
         let mut touched: HashMap<TraceId, u64> = HashMap::new();
@@ -219,7 +233,9 @@ impl PreparedBatch {
         for (service, operation) in operations {
             schema::saw_operation(&tx, service, operation, received_ns)?;
         }
-        tx.commit()
+        let past_limits = retention::past_limits(&tx, retention, received_ns)?;
+        tx.commit()?;
+        Ok(past_limits)
     }
 }
 

@@ -133,10 +133,15 @@ impl Store {
         let prepared = PreparedBatch::new(batch);
         for chunk in prepared.chunks() {
             let mut writer = self.writer.take();
-            prepared.write(&chunk, &mut writer, received_ns).map_err(db_error(&self.path))?;
+            let past_limits =
+                prepared.write(&chunk, &mut writer, received_ns, &self.retention).map_err(db_error(&self.path))?;
             drop(writer);
             self.checkpointer.committed();
-            self.keep_within_limits(received_ns)?;
+            // The chunk is committed whatever becomes of this: the batch is not refused
+            // (and sent again) for it, and the next batch tries again.
+            if let Err(e) = past_limits.then(|| self.keep_within_limits(received_ns)).transpose() {
+                tracing::warn!("retention failed: {e}");
+            }
         }
         Ok(prepared.report())
     }
@@ -270,7 +275,7 @@ impl Store {
     /// Evicts in steps until the store is within its limits, then gives the pages that
     /// freed beyond a reserve back to the disk, also in steps.
     fn keep_within_limits(&self, now_ns: u64) -> Result<usize> {
-        let mut evicted = 0;
+        let (mut evicted, mut deleted) = (0, 0);
         loop {
             let mut writer = self.writer.take();
             let step =
@@ -281,6 +286,7 @@ impl Store {
             }
             self.checkpointer.committed();
             evicted += step.evicted.len();
+            deleted += step.spans;
             let mut cache = lock(&self.cache);
             for id in &step.evicted {
                 cache.pop(id);
@@ -291,12 +297,12 @@ impl Store {
                 break;
             }
         }
-        if evicted > 0 {
+        if deleted > 0 {
             while retention::reclaim(&self.writer.take().connection, &self.retention).map_err(db_error(&self.path))? {}
             self.checkpointer.committed();
             let so_far = lock(&self.evictions);
             tracing::debug!(
-                "retention evicted {evicted} traces; since opening {} traces, {} spans, at most {} spans a step",
+                "retention evicted {evicted} traces ({deleted} spans); since opening {} traces, {} spans, at most {} spans a step",
                 so_far.traces,
                 so_far.spans,
                 so_far.largest_step

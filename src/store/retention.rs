@@ -58,17 +58,13 @@ pub struct Step {
 /// Deletes the spans of the oldest traces past the limits, at most [`STEP_SPANS`], in one
 /// transaction; nothing when the store is within them.
 pub fn step(connection: &mut Connection, retention: &Retention, now_ns: u64) -> rusqlite::Result<Step> {
-    let cutoff = now_ns.saturating_sub(retention.max_age.as_nanos().min(u64::MAX as u128) as u64);
-    let cutoff = cutoff.min(i64::MAX as u64) as i64;
-    let max_bytes = retention.max_bytes.min(i64::MAX as u64) as i64;
+    let Limits { cutoff, max_bytes } = Limits::new(retention, now_ns);
     let tx = connection.transaction()?;
-    let (stored, _) = schema::totals(&tx)?;
-    let mut bytes = stored as i64;
-    let oldest_ns: Option<i64> =
-        tx.prepare_cached("SELECT min(received_ns) FROM traces")?.query_row([], |row| row.get(0))?;
-    if bytes <= max_bytes && oldest_ns.is_none_or(|oldest| oldest >= cutoff) {
+    if !past_limits(&tx, retention, now_ns)? {
         return Ok(Step::default());
     }
+    let (stored, _) = schema::totals(&tx)?;
+    let mut bytes = stored as i64;
     let oldest: Vec<(Vec<u8>, i64)> = {
         let mut statement =
             tx.prepare_cached("SELECT trace_id, received_ns FROM traces ORDER BY received_ns LIMIT ?1")?;
@@ -108,6 +104,33 @@ pub fn step(connection: &mut Connection, retention: &Retention, now_ns: u64) -> 
     }
     tx.commit()?;
     Ok(step)
+}
+
+/// The limits as the columns hold them: the oldest time of arrival kept, the most span
+/// data.
+struct Limits {
+    cutoff: i64,
+    max_bytes: i64,
+}
+
+impl Limits {
+    fn new(retention: &Retention, now_ns: u64) -> Limits {
+        let cutoff = now_ns.saturating_sub(retention.max_age.as_nanos().min(u64::MAX as u128) as u64);
+        Limits {
+            cutoff: cutoff.min(i64::MAX as u64) as i64,
+            max_bytes: retention.max_bytes.min(i64::MAX as u64) as i64,
+        }
+    }
+}
+
+/// Whether the store holds more span data than the limit, or a trace older than it: two
+/// lookups, cheap enough for every chunk a batch is written in.
+pub fn past_limits(connection: &Connection, retention: &Retention, now_ns: u64) -> rusqlite::Result<bool> {
+    let limits = Limits::new(retention, now_ns);
+    let (bytes, _) = schema::totals(connection)?;
+    let oldest_ns: Option<i64> =
+        connection.prepare_cached("SELECT min(received_ns) FROM traces")?.query_row([], |row| row.get(0))?;
+    Ok(bytes as i64 > limits.max_bytes || oldest_ns.is_some_and(|oldest| oldest < limits.cutoff))
 }
 
 /// Deletes up to `limit` spans of a trace; how many, and their bytes.
