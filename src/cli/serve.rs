@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::args::{Listen, ServeFlags};
 use crate::collector::{self, Counters, Limits, supervisor};
 use crate::error::{Error, Result};
+use crate::logging::say;
 use crate::providers::query::parse_duration;
 use crate::query_api;
 use crate::store::{Retention, Store};
@@ -24,11 +25,11 @@ pub async fn serve(flags: ServeFlags) -> Result<()> {
     let listener = collector::bind(flags.otlp_http)
         .await
         .map_err(|e| Error::invalid(format!("cannot receive on {}: {e}", flags.otlp_http)))?;
-    eprintln!(
+    say(format_args!(
         "vitals: receiving OTLP/HTTP on http://{}/v1/traces into {}",
         listener.local_addr().unwrap_or(flags.otlp_http),
         path.display()
-    );
+    ));
     let query_api = match flags.query {
         Listen::At(addr) => {
             let listener = collector::bind(addr).await.map_err(|e| {
@@ -36,7 +37,10 @@ pub async fn serve(flags: ServeFlags) -> Result<()> {
                     "cannot answer the query API on {addr}: {e} (pass --query off or another address)"
                 ))
             })?;
-            eprintln!("vitals: answering Jaeger's query API on http://{}", listener.local_addr().unwrap_or(addr));
+            say(format_args!(
+                "vitals: answering Jaeger's query API on http://{}",
+                listener.local_addr().unwrap_or(addr)
+            ));
             Some(tokio::spawn(collector::serve(listener, query_api::router(Arc::clone(&store)))))
         }
         Listen::Off => None,
