@@ -224,6 +224,19 @@ pub struct ServeFlags {
     /// Largest request body, compressed or not.
     #[arg(long, default_value = "64MiB")]
     pub max_body: String,
+    /// Connections open at once on each listener (default: 1024, fewer when the file
+    /// limit is low); at the cap, the connection idle longest is closed for a new one.
+    #[arg(long)]
+    pub max_connections: Option<usize>,
+    /// A request head must arrive within this of its first byte.
+    #[arg(long, default_value = "10s")]
+    pub header_timeout: String,
+    /// A request body must arrive within this of its head.
+    #[arg(long, default_value = "30s")]
+    pub body_timeout: String,
+    /// A connection waiting for its next request is closed after this.
+    #[arg(long, default_value = "60s")]
+    pub idle_timeout: String,
 }
 
 /// Where a listener listens, or `off` when it is not wanted.

@@ -2,8 +2,10 @@
 //! always-on collection and for CI.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::args::{Listen, ServeFlags};
+use crate::collector::server::{self, ConnectionLimits};
 use crate::collector::{self, Counters, Limits, supervisor};
 use crate::error::{Error, Result};
 use crate::logging::say;
@@ -15,6 +17,15 @@ pub async fn serve(flags: ServeFlags) -> Result<()> {
     let retention =
         Retention { max_age: parse_duration(&flags.retention_age)?, max_bytes: parse_size(&flags.retention_size)? };
     let max_body = usize::try_from(parse_size(&flags.max_body)?).unwrap_or(usize::MAX);
+    let files = server::raise_file_limit();
+    let defaults = ConnectionLimits::default();
+    let connections = ConnectionLimits {
+        header_timeout: timeout(&flags.header_timeout, "--header-timeout")?,
+        body_timeout: timeout(&flags.body_timeout, "--body-timeout")?,
+        idle_timeout: timeout(&flags.idle_timeout, "--idle-timeout")?,
+        max_connections: flags.max_connections.unwrap_or(defaults.max_connections).max(1),
+    };
+    tracing::info!("open-file limit {files}; up to {} connections per listener", connections.max_connections);
     let path = match flags.db {
         Some(path) => path,
         None => {
@@ -41,7 +52,7 @@ pub async fn serve(flags: ServeFlags) -> Result<()> {
                 "vitals: answering Jaeger's query API on http://{}",
                 listener.local_addr().unwrap_or(addr)
             ));
-            Some(tokio::spawn(collector::serve(listener, query_api::router(Arc::clone(&store)))))
+            Some(tokio::spawn(server::serve(listener, query_api::router(Arc::clone(&store)), connections)))
         }
         Listen::Off => None,
     };
@@ -49,13 +60,21 @@ pub async fn serve(flags: ServeFlags) -> Result<()> {
     let limits = Limits { max_body, ..Limits::default() };
     let router = collector::router(store, limits, Arc::new(Counters::default()));
     let outcome = tokio::select! {
-        served = collector::serve(listener, router) => served.map_err(|e| Error::invalid(format!("the receiver stopped: {e}"))),
+        served = server::serve(listener, router, connections) => served.map_err(|e| Error::invalid(format!("the receiver stopped: {e}"))),
         _ = shutdown_signal() => Ok(()),
     };
     if let Some(task) = query_api {
         task.abort();
     }
     outcome
+}
+
+fn timeout(text: &str, flag: &str) -> Result<Duration> {
+    let duration = parse_duration(text)?;
+    if duration.is_zero() {
+        return Err(Error::invalid(format!("{flag} must be longer than 0")));
+    }
+    Ok(duration)
 }
 
 async fn shutdown_signal() {

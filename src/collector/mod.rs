@@ -6,8 +6,10 @@
 //! `partial_success` naming spans that were refused and why; 400 for undecodable bodies,
 //! 413 past the size limit, 415 for other content types, and 503 with `Retry-After` when
 //! batches arrive faster than they can be committed. A 200 means the batch is on disk.
+//! Connections are bounded in time and number by the [`server`] the receiver runs on.
 
 mod body;
+pub mod server;
 pub mod supervisor;
 
 use std::net::SocketAddr;
@@ -77,9 +79,10 @@ pub fn router(store: Arc<Store>, limits: Limits, counters: Arc<Counters>) -> Rou
         .with_state(receiver)
 }
 
-/// Serves the receiver on an already bound listener until the task is dropped.
+/// Serves on an already bound listener, with the default connection limits, until the
+/// task is dropped.
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
-    axum::serve(listener, router).await
+    server::serve(listener, router, server::ConnectionLimits::default()).await
 }
 
 pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {

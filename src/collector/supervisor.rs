@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::task::JoinHandle;
 
-use super::{Counters, Limits, bind, router, serve};
+use super::{Counters, Limits, bind, router, serve, server};
 use crate::providers::query::now_ns;
 use crate::store::Store;
 
@@ -94,6 +94,7 @@ async fn supervise(store: Arc<Store>, address: SocketAddr, role: Arc<Mutex<Role>
             *current = new;
         }
     };
+    server::raise_file_limit();
     loop {
         match bind(address).await {
             Ok(listener) => {
