@@ -12,7 +12,7 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 
 mod common;
-use common::raw::{address, closed, connect, read_answer};
+use common::raw::{address, closed, connect, export_head, read_answer};
 use common::{TempDir, serve_command, serve_with};
 
 /// A batch of `spans` spans of one trace.
@@ -102,4 +102,16 @@ async fn more_connections_than_the_file_limit_allows_do_not_keep_good_requests_o
         idle.iter_mut().take(300).any(|c| closed(c, Duration::from_millis(10))),
         "idle connections beyond the cap were closed to make room"
     );
+}
+
+#[tokio::test]
+async fn a_body_that_stops_coming_is_answered_408_after_the_body_timeout() {
+    let dir = TempDir::new("connections-body");
+    let server = serve_with(&dir.0.join("traces.db"), &["--body-timeout", "1s"]);
+    let mut stalled = connect(&address(&server.otlp_url));
+    stalled.write_all(export_head("application/x-protobuf", "Content-Length: 1000").as_bytes()).unwrap();
+    stalled.write_all(&[0x0a; 10]).unwrap();
+    let answer = read_answer(&mut stalled).expect("a stalled body is answered");
+    assert_eq!(answer.status, 408, "{answer:?}");
+    assert!(answer.body.contains("did not arrive in time"), "{answer:?}");
 }

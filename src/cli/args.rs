@@ -221,9 +221,13 @@ pub struct ServeFlags {
     /// Keep at most this much span data (e.g. 512MiB, 1GiB).
     #[arg(long, default_value = "1GiB")]
     pub retention_size: String,
-    /// Largest request body, compressed or not.
-    #[arg(long, default_value = "64MiB")]
+    /// Largest request body, compressed or not (SDKs send a few hundred KB per batch).
+    #[arg(long, default_value = "16MiB")]
     pub max_body: String,
+    /// Memory all requests in flight may hold together (bodies, their decompression and
+    /// decoding); past it, senders are told to retry (503 with Retry-After).
+    #[arg(long, default_value = "128MiB")]
+    pub max_memory: String,
     /// Connections open at once on each listener (default: 1024, fewer when the file
     /// limit is low); at the cap, the connection idle longest is closed for a new one.
     #[arg(long)]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::args::{Listen, ServeFlags};
+use crate::collector::budget::{self, MemoryBudget};
 use crate::collector::server::{self, ConnectionLimits};
 use crate::collector::{self, Counters, Limits, supervisor};
 use crate::error::{Error, Result};
@@ -16,7 +17,12 @@ use crate::store::{Retention, Store};
 pub async fn serve(flags: ServeFlags) -> Result<()> {
     let retention =
         Retention { max_age: parse_duration(&flags.retention_age)?, max_bytes: parse_size(&flags.retention_size)? };
-    let max_body = usize::try_from(parse_size(&flags.max_body)?).unwrap_or(usize::MAX);
+    let limits = Limits {
+        max_body: bytes(parse_size(&flags.max_body)?),
+        memory: MemoryBudget::new(bytes(parse_size(&flags.max_memory)?)),
+        ..Limits::default()
+    };
+    budget::return_large_blocks_to_the_system();
     let files = server::raise_file_limit();
     let defaults = ConnectionLimits::default();
     let connections = ConnectionLimits {
@@ -52,12 +58,12 @@ pub async fn serve(flags: ServeFlags) -> Result<()> {
                 "vitals: answering Jaeger's query API on http://{}",
                 listener.local_addr().unwrap_or(addr)
             ));
-            Some(tokio::spawn(server::serve(listener, query_api::router(Arc::clone(&store)), connections)))
+            let router = query_api::router(Arc::clone(&store));
+            Some(tokio::spawn(server::serve(listener, router, connections)))
         }
         Listen::Off => None,
     };
     tokio::spawn(supervisor::enforce_retention(Arc::clone(&store)));
-    let limits = Limits { max_body, ..Limits::default() };
     let router = collector::router(store, limits, Arc::new(Counters::default()));
     let outcome = tokio::select! {
         served = server::serve(listener, router, connections) => served.map_err(|e| Error::invalid(format!("the receiver stopped: {e}"))),
@@ -67,6 +73,10 @@ pub async fn serve(flags: ServeFlags) -> Result<()> {
         task.abort();
     }
     outcome
+}
+
+fn bytes(size: u64) -> usize {
+    usize::try_from(size).unwrap_or(usize::MAX)
 }
 
 fn timeout(text: &str, flag: &str) -> Result<Duration> {
