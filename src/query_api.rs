@@ -5,17 +5,25 @@
 //! `/api/traces` (Jaeger's parameters and units: `start`/`end` in µs, `minDuration` and
 //! `maxDuration` as Go durations, `tags` as a JSON object, `limit`, `lookback`),
 //! `/api/traces/{id}` and `/api/dependencies` (`endTs` in ms, `lookback` in ms).
+//!
+//! Requests are answered only for allowed `Host` values ([`hosts`]); no CORS headers
+//! are sent, so other origins' pages cannot read it.
+
+mod hosts;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
+
+pub use hosts::AllowedHosts;
 
 use crate::analysis::dependencies::service_calls;
 use crate::error::{Error, Result};
@@ -28,13 +36,20 @@ use crate::store::Store;
 /// Traces looked at for `/api/dependencies`, most recently received first.
 const DEPENDENCY_TRACES: usize = 1_000;
 
+/// What the query API answers.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub allowed_hosts: AllowedHosts,
+}
+
 struct Api {
     store: Arc<Store>,
     provider: OtlpProvider,
+    options: Options,
 }
 
-pub fn router(store: Arc<Store>) -> Router {
-    let api = Arc::new(Api { provider: OtlpProvider::new(Arc::clone(&store)), store });
+pub fn router(store: Arc<Store>, options: Options) -> Router {
+    let api = Arc::new(Api { provider: OtlpProvider::new(Arc::clone(&store)), store, options });
     Router::new()
         .route("/api/services", get(services))
         .route("/api/services/{service}/operations", get(operations))
@@ -42,7 +57,25 @@ pub fn router(store: Arc<Store>) -> Router {
         .route("/api/traces", get(search))
         .route("/api/traces/{id}", get(trace))
         .route("/api/dependencies", get(dependencies))
+        .layer(middleware::from_fn_with_state(Arc::clone(&api), check_host))
         .with_state(api)
+}
+
+/// Refuses requests whose `Host` this listener does not answer (see [`hosts`]).
+async fn check_host(State(api): State<Arc<Api>>, request: Request, next: Next) -> Response {
+    let host = request.headers().get(header::HOST).map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    if api.options.allowed_hosts.allows(host) {
+        return next.run(request).await;
+    }
+    let host = host.unwrap_or_default();
+    let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+    failure(
+        StatusCode::FORBIDDEN,
+        format!(
+            "the query API does not answer for Host {host:?}: it answers loopback names and the hosts given \
+             with --query-allowed-hosts, against DNS rebinding; to allow this one, pass --query-allowed-hosts {name}"
+        ),
+    )
 }
 
 /// Jaeger's envelope: `{"data": …, "total": n, "limit": 0, "offset": 0, "errors": null}`.

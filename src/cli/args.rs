@@ -241,6 +241,11 @@ pub struct ServeFlags {
     /// A connection waiting for its next request is closed after this.
     #[arg(long, default_value = "60s")]
     pub idle_timeout: String,
+    /// Host names the query API answers besides loopback ones (comma-separated, a port
+    /// optional: `traces.example,10.0.0.5:16686`), or `*` for any. Bound to loopback it
+    /// answers only `localhost` and loopback addresses, against DNS rebinding.
+    #[arg(long, value_delimiter = ',')]
+    pub query_allowed_hosts: Vec<String>,
 }
 
 /// Where a listener listens, or `off` when it is not wanted.

@@ -11,7 +11,7 @@ use crate::collector::{self, Counters, Limits, supervisor};
 use crate::error::{Error, Result};
 use crate::logging::say;
 use crate::providers::query::parse_duration;
-use crate::query_api;
+use crate::query_api::{self, AllowedHosts};
 use crate::store::{Retention, Store};
 
 pub async fn serve(flags: ServeFlags) -> Result<()> {
@@ -54,11 +54,11 @@ pub async fn serve(flags: ServeFlags) -> Result<()> {
                     "cannot answer the query API on {addr}: {e} (pass --query off or another address)"
                 ))
             })?;
-            say(format_args!(
-                "vitals: answering Jaeger's query API on http://{}",
-                listener.local_addr().unwrap_or(addr)
-            ));
-            let router = query_api::router(Arc::clone(&store));
+            let bound = listener.local_addr().unwrap_or(addr);
+            say(format_args!("vitals: answering Jaeger's query API on http://{bound}"));
+            let options =
+                query_api::Options { allowed_hosts: AllowedHosts::for_listener(bound, &flags.query_allowed_hosts) };
+            let router = query_api::router(Arc::clone(&store), options);
             Some(tokio::spawn(server::serve(listener, router, connections)))
         }
         Listen::Off => None,
