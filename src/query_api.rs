@@ -6,10 +6,12 @@
 //! `maxDuration` as Go durations, `tags` as a JSON object, `limit`, `lookback`),
 //! `/api/traces/{id}` and `/api/dependencies` (`endTs` in ms, `lookback` in ms).
 //!
-//! Requests are answered only for allowed `Host` values ([`hosts`]); no CORS headers
-//! are sent, so other origins' pages cannot read it.
+//! Traces are streamed out and cut at a span limit ([`stream`]); requests are answered
+//! only for allowed `Host` values ([`hosts`]); no CORS headers are sent, so other
+//! origins' pages cannot read it.
 
 mod hosts;
+mod stream;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,7 +29,6 @@ pub use hosts::AllowedHosts;
 
 use crate::analysis::dependencies::service_calls;
 use crate::error::{Error, Result};
-use crate::formats::jaeger_encode;
 use crate::providers::otlp::OtlpProvider;
 use crate::providers::query::{lookback_range, now_ns, parse_duration};
 use crate::providers::{SearchQuery, TraceProvider};
@@ -36,11 +37,16 @@ use crate::store::Store;
 /// Traces looked at for `/api/dependencies`, most recently received first.
 const DEPENDENCY_TRACES: usize = 1_000;
 
-/// What the query API answers.
+/// What the query API answers, and how much of a trace.
 #[derive(Clone, Debug)]
 pub struct Options {
     pub allowed_hosts: AllowedHosts,
+    /// Most spans of one trace served; a larger trace is cut, with a warning.
+    pub max_spans: usize,
 }
+
+/// The spans of one trace served by default.
+pub const DEFAULT_MAX_SPANS: usize = 1_000_000;
 
 struct Api {
     store: Arc<Store>,
@@ -113,19 +119,12 @@ async fn operations_by_query(State(api): State<Arc<Api>>, Query(params): Query<H
 }
 
 async fn search(State(api): State<Arc<Api>>, Query(params): Query<HashMap<String, String>>) -> Response {
-    answer(
-        async {
-            api.provider
-                .search(&search_query(&params)?)
-                .await
-                .map(|t| data(json!(t.iter().map(|t| jaeger_encode::trace(t)).collect::<Vec<_>>()), t.len()))
-        }
-        .await,
-    )
+    let max_spans = api.options.max_spans;
+    answer(async { api.provider.search(&search_query(&params)?).await.map(|t| stream::traces(t, max_spans)) }.await)
 }
 
 async fn trace(State(api): State<Arc<Api>>, Path(id): Path<String>) -> Response {
-    answer(api.provider.trace(&id).await.map(|t| data(json!([jaeger_encode::trace(&t)]), 1)))
+    answer(api.provider.trace(&id).await.map(|t| stream::traces(vec![t], api.options.max_spans)))
 }
 
 async fn dependencies(State(api): State<Arc<Api>>, Query(params): Query<HashMap<String, String>>) -> Response {

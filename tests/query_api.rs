@@ -214,3 +214,43 @@ async fn hosts_named_with_query_allowed_hosts_are_answered() {
     assert_eq!(get_raw(&address, "/api/services", "Host: other.example:16686\r\n").0, 200);
     assert_eq!(get_raw(&address, "/api/services", "Host: evil.example\r\n").0, 403);
 }
+
+#[tokio::test]
+async fn a_trace_past_the_span_limit_is_served_cut_in_tree_order_and_says_so() {
+    let dir = TempDir::new("query-cut");
+    let server = common::serve_with(&dir.0.join("traces.db"), &["--query-max-spans", "5"]);
+    let sample = recent_sample();
+    let largest = sample.iter().max_by_key(|t| t.spans.len()).unwrap();
+    assert!(largest.spans.len() > 5, "the sample has a trace of more than 5 spans");
+    let body = otlp_encode::export_request(std::slice::from_ref(largest), 0).encode_to_vec();
+    let sent = reqwest::Client::new()
+        .post(&server.otlp_url)
+        .header("content-type", "application/x-protobuf")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 200);
+
+    let response = reqwest::get(format!("{}/api/traces/{}", server.query_url, largest.id)).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    let trace = &answer["data"][0];
+    let spans = trace["spans"].as_array().unwrap();
+    assert_eq!(spans.len(), 5);
+    let root = largest.root().unwrap().span_id.to_string();
+    assert_eq!(spans[0]["spanID"], root.as_str(), "the cut keeps the root first");
+    let served: BTreeSet<&str> = spans.iter().map(|s| s["spanID"].as_str().unwrap()).collect();
+    for span in spans {
+        for reference in span["references"].as_array().unwrap() {
+            assert!(served.contains(reference["spanID"].as_str().unwrap()), "a served span's parent is served");
+        }
+    }
+    let warning = trace["warnings"][0].as_str().unwrap();
+    assert!(
+        warning.contains(&format!("{} spans", largest.spans.len())) && warning.contains("--query-max-spans"),
+        "{warning}"
+    );
+
+    assert_eq!(spans[0]["warnings"][0].as_str(), Some(warning), "Jaeger UI shows span warnings");
+}

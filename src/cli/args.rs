@@ -246,6 +246,9 @@ pub struct ServeFlags {
     /// answers only `localhost` and loopback addresses, against DNS rebinding.
     #[arg(long, value_delimiter = ',')]
     pub query_allowed_hosts: Vec<String>,
+    /// Most spans of one trace the query API serves; a larger trace is cut, with a warning.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub query_max_spans: usize,
 }
 
 /// Where a listener listens, or `off` when it is not wanted.

@@ -56,8 +56,10 @@ pub async fn serve(flags: ServeFlags) -> Result<()> {
             })?;
             let bound = listener.local_addr().unwrap_or(addr);
             say(format_args!("vitals: answering Jaeger's query API on http://{bound}"));
-            let options =
-                query_api::Options { allowed_hosts: AllowedHosts::for_listener(bound, &flags.query_allowed_hosts) };
+            let options = query_api::Options {
+                allowed_hosts: AllowedHosts::for_listener(bound, &flags.query_allowed_hosts),
+                max_spans: flags.query_max_spans.max(1),
+            };
             let router = query_api::router(Arc::clone(&store), options);
             Some(tokio::spawn(server::serve(listener, router, connections)))
         }
