@@ -21,7 +21,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Draw a trace file (Jaeger JSON, OTLP JSON or protobuf) as a flame graph or waterfall.
+    /// Draw a trace file (Jaeger JSON, OTLP JSON or protobuf, Zipkin v2 JSON) as a flame graph or waterfall.
     View {
         /// A trace file, or a folder of them.
         file: PathBuf,
