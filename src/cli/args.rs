@@ -291,6 +291,10 @@ pub struct SearchFlags {
     /// A span attribute to match, key=value; repeat for more.
     #[arg(long = "tag")]
     pub tags: Vec<String>,
+    /// Attribute filters, as in :VitalsSearch: `http.route=/cart`, `error=true`
+    /// (`status=error` means the same); each must match the same span.
+    #[arg(value_name = "KEY=VALUE")]
+    pub filters: Vec<String>,
     /// Only spans at least this long (250ms, 1.5s).
     #[arg(long)]
     pub min_duration: Option<String>,
@@ -308,7 +312,7 @@ impl From<SearchFlags> for SearchArgs {
         SearchArgs {
             service: flags.service,
             operation: flags.operation,
-            tags: flags.tags,
+            tags: flags.tags.into_iter().chain(flags.filters).collect(),
             min_duration: flags.min_duration,
             max_duration: flags.max_duration,
             limit: Some(flags.limit),
