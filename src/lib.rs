@@ -1,8 +1,9 @@
 //! Vitals: distributed tracing and performance profiling inside the editor.
 //!
 //! The layers, each depending only on the ones before it (see DESIGN.md):
-//! [`model`] → [`formats`] → [`analysis`] → [`render`] → [`providers`] → front doors
-//! ([`nvim`], [`cli`]).
+//! [`model`] → [`formats`] → [`analysis`] → [`render`] → [`query`] (what a user asks
+//! for, shared by the store and the providers) → [`store`] and [`providers`] → front
+//! doors ([`nvim`], [`cli`]).
 #![deny(clippy::print_stdout)]
 
 pub mod analysis;
@@ -15,6 +16,7 @@ pub mod logging;
 pub mod model;
 pub mod nvim;
 pub mod providers;
+pub mod query;
 pub mod query_api;
 pub mod render;
 pub mod store;

@@ -27,15 +27,12 @@ use serde_json::{Value, json};
 
 pub use hosts::AllowedHosts;
 
-use crate::analysis::dependencies::service_calls;
+use crate::analysis::dependencies::CallCounter;
 use crate::error::{Error, Result};
+use crate::providers::TraceProvider;
 use crate::providers::otlp::OtlpProvider;
-use crate::providers::query::{lookback_range, now_ns, parse_duration};
-use crate::providers::{SearchQuery, TraceProvider};
+use crate::query::{SearchQuery, lookback_range, now_ns, parse_duration};
 use crate::store::Store;
-
-/// Traces looked at for `/api/dependencies`, most recently received first.
-const DEPENDENCY_TRACES: usize = 1_000;
 
 /// What the query API answers, and how much of a trace.
 #[derive(Clone, Debug)]
@@ -132,15 +129,15 @@ async fn dependencies(State(api): State<Arc<Api>>, Query(params): Query<HashMap<
     let end_ns = number("endTs").map_or_else(now_ns, |ms| ms.saturating_mul(1_000_000));
     let lookback_ns = number("lookback").map_or(24 * 3600 * 1_000_000_000, |ms| ms.saturating_mul(1_000_000));
     let store = Arc::clone(&api.store);
-    let traces = tokio::task::spawn_blocking(move || {
-        store.recent_traces(end_ns.saturating_sub(lookback_ns), end_ns, DEPENDENCY_TRACES)
+    // Every trace in the window counts, as Jaeger's own dependency job counts every span.
+    let calls = tokio::task::spawn_blocking(move || {
+        let mut counter = CallCounter::default();
+        store.for_each_trace(end_ns.saturating_sub(lookback_ns), end_ns, |trace| counter.add(trace))?;
+        Ok(counter.calls())
     })
     .await;
-    answer(match traces {
-        Ok(Ok(traces)) => {
-            let calls = service_calls(traces.iter().map(|t| t.as_ref()));
-            Ok(data(json!(calls), calls.len()))
-        }
+    answer(match calls {
+        Ok(Ok(calls)) => Ok(data(json!(calls), calls.len())),
         Ok(Err(e)) => Err(e),
         Err(e) => Err(Error::invalid(format!("reading the store failed: {e}"))),
     })

@@ -27,7 +27,86 @@ fn the_quick_start_demo_receives_over_otlp_and_draws_the_slowest_trace() {
     assert_eq!(listed, 5, "every demo trace is found in the store:\n{stdout}");
     assert!(stdout.contains("frontend: POST /checkout  1.60s · 26 spans"), "the slowest trace is drawn:\n{stdout}");
     assert!(!stdout.contains('\x1b'), "no colour when stdout is not a terminal");
+    assert!(stdout.contains("━ critical path: 1.60s of 1.60s"), "the legend names the mark:\n{stdout}");
+    let drawing = stdout.split("critical path marked:").nth(1).unwrap_or_default();
+    let marked_rows = drawing.lines().filter(|l| l.contains("━━") && !l.contains("critical path")).count();
+    assert!(marked_rows >= 2, "the critical path is visible without colour:\n{stdout}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A fresh temporary directory for a `vitals demo` run, and the demo folders left in it.
+struct DemoTmp(std::path::PathBuf);
+
+impl DemoTmp {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("vitals-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        DemoTmp(dir)
+    }
+
+    fn demo(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_vitals"));
+        command.arg("demo").args(args).env("TMPDIR", &self.0);
+        command
+    }
+
+    fn left_behind(&self) -> Vec<String> {
+        std::fs::read_dir(&self.0).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
+    }
+}
+
+impl Drop for DemoTmp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn the_demo_removes_its_folder_when_it_ends_and_when_it_fails() {
+    let tmp = DemoTmp::new("demo-ends");
+    let output = tmp.demo(&["--width", "100"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("{}/vitals-demo-", tmp.0.display())), "the store was in TMPDIR: {stderr}");
+    assert_eq!(tmp.left_behind(), Vec::<String>::new(), "nothing is left in the temporary directory");
+
+    // A proxy nobody listens on: sending to the demo's own receiver fails.
+    let output = tmp
+        .demo(&["--width", "100"])
+        .env("HTTP_PROXY", "http://127.0.0.1:1")
+        .env("http_proxy", "http://127.0.0.1:1")
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && stderr.contains("could not send"), "{stderr}");
+    assert_eq!(tmp.left_behind(), Vec::<String>::new(), "nothing is left after an error either");
+}
+
+#[cfg(unix)]
+#[test]
+fn the_demo_removes_its_folder_on_ctrl_c() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+
+    let tmp = DemoTmp::new("demo-interrupted");
+    // A drawing far larger than a pipe holds, into a pipe nobody reads: the demo cannot
+    // finish by itself, so it is still running (blocked on its output) when interrupted.
+    let mut child = tmp.demo(&["--width", "100000"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    let folder = first.split(" into ").nth(1).and_then(|p| std::path::Path::new(p.trim()).parent()).unwrap();
+    assert!(folder.is_dir(), "the demo made its folder: {first}");
+    let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "Ctrl-C ends the demo as a shell expects: {status:?}");
+    assert!(status.signal().is_none());
+    assert_eq!(tmp.left_behind(), Vec::<String>::new(), "Ctrl-C leaves nothing in the temporary directory");
 }
 
 #[test]
@@ -168,7 +247,7 @@ fn map_draws_every_service_and_edge_of_the_large_dependency_graph_once() {
     assert_eq!(edge_lines, 4271, "each call drawn once, under its caller, cycles not followed");
     let drawn: std::collections::HashSet<&str> = tree
         .lines()
-        .filter_map(|l| l.trim_start_matches(['│', '├', '└', '─', ' ']).split_whitespace().next())
+        .filter_map(|l| l.trim_start_matches(['…', '│', '├', '└', '─', ' ']).split_whitespace().next())
         .collect();
     for service in map["services"].as_array().unwrap() {
         assert!(drawn.contains(service["name"].as_str().unwrap()), "{} is missing", service["name"]);
@@ -183,5 +262,11 @@ fn map_draws_every_service_and_edge_of_the_large_dependency_graph_once() {
         .collect();
     assert_eq!(direct, ["cart", "frontend", "inventory"], "exactly postgres's callers\n{callers}");
     let (ok, order, _) = vitals(&["map", "--input", "samples/shop-traces.json", "--migration"]);
-    assert!(ok && order.contains("   1. postgres") && order.contains("No cycles."), "{order}");
+    let steps: Vec<&str> = order.lines().filter_map(|l| l.trim_start().split_once(". ")).map(|(_, s)| s).collect();
+    assert_eq!(
+        steps,
+        ["payment", "postgres", "redis", "cart", "inventory", "checkout", "frontend"],
+        "the leaves first, then what calls only them, each as far from the leaves in name order\n{order}"
+    );
+    assert!(ok && order.contains("No cycles."), "{order}");
 }

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use jaeger_replay::Replay;
 use vitals::config::{Auth, ProviderConfig, ProviderKind};
-use vitals::providers::{self, SearchArgs, SearchQuery, TraceProvider};
+use vitals::providers::{self, TraceProvider};
+use vitals::query::{SearchArgs, SearchQuery};
 
 const SLOW_TRACE: &str = "c7a2ea20b2f14c942e05319acb5c7427";
 

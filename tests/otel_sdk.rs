@@ -15,8 +15,9 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 use vitals::model::{AttrValue, SpanKind};
+use vitals::providers::TraceProvider;
 use vitals::providers::otlp::OtlpProvider;
-use vitals::providers::{SearchQuery, TraceProvider};
+use vitals::query::SearchQuery;
 
 mod common;
 

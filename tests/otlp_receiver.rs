@@ -13,8 +13,9 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 use vitals::collector::budget::MemoryBudget;
 use vitals::collector::{self, Counters, Limits};
+use vitals::providers::TraceProvider;
 use vitals::providers::otlp::OtlpProvider;
-use vitals::providers::{SearchQuery, TraceProvider};
+use vitals::query::SearchQuery;
 use vitals::store::{Retention, Store};
 
 mod common;

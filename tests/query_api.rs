@@ -11,8 +11,9 @@ use vitals::analysis::dependencies::service_calls;
 use vitals::config::{ProviderConfig, ProviderKind};
 use vitals::formats::{self, otlp_encode};
 use vitals::model::{Span, Trace};
+use vitals::providers::TraceProvider;
 use vitals::providers::jaeger::JaegerProvider;
-use vitals::providers::{SearchQuery, TraceProvider};
+use vitals::query::SearchQuery;
 
 mod common;
 use common::{Serve, TempDir, serve};
@@ -251,6 +252,43 @@ async fn a_trace_past_the_span_limit_is_served_cut_in_tree_order_and_says_so() {
         warning.contains(&format!("{} spans", largest.spans.len())) && warning.contains("--query-max-spans"),
         "{warning}"
     );
-
     assert_eq!(spans[0]["warnings"][0].as_str(), Some(warning), "Jaeger UI shows span warnings");
+}
+
+#[tokio::test]
+async fn dependencies_count_every_stored_trace_in_the_window() {
+    // 1,250 requests: more than any sample of recent traces would hold.
+    let sample = recent_sample();
+    let copies: Vec<Trace> = (1..=250u128)
+        .flat_map(|copy| {
+            sample.iter().map(move |trace| {
+                let id = vitals::model::TraceId(copy << 64 | trace.id.0 as u64 as u128);
+                let spans = trace.spans.iter().map(|span| Span { trace_id: id, ..span.clone() }).collect();
+                Trace::from_spans(id, spans)
+            })
+        })
+        .collect();
+    let dir = TempDir::new("query-dependencies-all");
+    let (server, jaeger) = serve_with(&copies, &dir).await;
+    let end_ms = now_ns() / 1_000_000;
+    let response =
+        reqwest::get(format!("{}/api/dependencies?endTs={end_ms}&lookback=3600000", server.query_url)).await.unwrap();
+    let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    let once = service_calls(&sample);
+    let counted: Vec<(String, String, u64)> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["parent"].as_str().unwrap().into(),
+                e["child"].as_str().unwrap().into(),
+                e["callCount"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String, u64)> =
+        once.into_iter().map(|c| (c.parent, c.child, c.call_count * 250)).collect();
+    assert_eq!(counted, expected, "every call of the 1,250 stored traces");
+    assert_eq!(jaeger.dependencies(end_ms * 1000, 3_600_000_000).await.unwrap().len(), expected.len());
 }

@@ -88,6 +88,7 @@ function M.analyze(service)
     lookback = options.lookback,
     limit = options.limit,
     slow_query_ms = options.slow_query_ms,
+    width = float.content_width(),
   }, "analyzing %s…", M.show)
 end
 
@@ -147,6 +148,7 @@ function M.regressions(args)
     current = args.current,
     limit = options.limit,
     min_samples = options.min_samples,
+    width = float.content_width(),
   }, progress, M.show)
 end
 

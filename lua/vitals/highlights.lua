@@ -6,14 +6,19 @@
 
 local M = {}
 
----Service colours, readable on dark and light backgrounds.
+---Service colours (VitalsService1…20, VitalsFlame1…20). The host picks a service's
+---colour by a hash of its name, so a service keeps its colour in every view. None is red,
+---so a service never looks like an error; on a light background the text colours are
+---darkened to stay readable.
 M.palette = {
-  "#5fafff", "#87d787", "#d7af5f", "#d787d7", "#5fd7d7",
-  "#ffaf87", "#af87ff", "#afd787", "#87afd7", "#ff8787",
+  "#ffaf5f", "#d7d75f", "#87d75f", "#5fd7af", "#5fd7d7",
+  "#5fafff", "#8787ff", "#af87ff", "#d787ff", "#ff87d7",
+  "#d7af87", "#afaf5f", "#afd7af", "#87d7af", "#87afaf",
+  "#87afd7", "#afafd7", "#d7afd7", "#d7af5f", "#5f87d7",
 }
 
----The critical path's colour: one no service uses, so marked cells stand out.
-M.critical = "#ff5f00"
+---The dark of the line drawn through critical-path bars, and of label text on bars.
+M.ink = "#1c1c1c"
 
 local links = {
   VitalsTitle = "Title",
@@ -50,13 +55,16 @@ function M.blend(fg, bg, alpha)
   return out
 end
 
+---A group's resolved attributes (links followed).
+---@param name string
+---@return table
+local function get(name)
+  return vim.api.nvim_get_hl(0, { name = name, link = false })
+end
+
 ---Line backgrounds for hot code: the diagnostic warning colour, then the error colour,
----blended ever more strongly into the editor's background.
-local function define_heat(set)
-  local get = function(name)
-    return vim.api.nvim_get_hl(0, { name = name, link = false })
-  end
-  local bg = get("Normal").bg or (vim.o.background == "light" and 0xffffff or 0x1e1e1e)
+---blended ever more strongly into the editor's background `bg`.
+local function define_heat(set, bg)
   local warn = get("DiagnosticWarn").fg or 0xe5c07b
   local err = get("DiagnosticError").fg or 0xe06c75
   local steps = { { warn, 0.10 }, { warn, 0.18 }, { err, 0.18 }, { err, 0.28 }, { err, 0.40 } }
@@ -71,21 +79,34 @@ function M.define()
   for group, target in pairs(links) do
     set(0, group, { link = target, default = true })
   end
+  local light = vim.o.background == "light"
   for i, colour in ipairs(M.palette) do
-    set(0, "VitalsService" .. i, { fg = colour, default = true })
-    set(0, "VitalsFlame" .. i, { bg = colour, fg = "#1c1c1c", default = true })
+    local rgb = tonumber(colour:sub(2), 16)
+    local text = light and M.blend(rgb, 0x000000, 0.6) or rgb
+    set(0, "VitalsService" .. i, { fg = text, default = true })
+    -- The critical path is `━` drawn in this group: a dark line through the bar.
+    set(0, "VitalsFlame" .. i, { bg = rgb, fg = M.ink, default = true })
   end
-  local error_fg = vim.api.nvim_get_hl(0, { name = "DiagnosticError", link = false }).fg
-  set(0, "VitalsFlameError", { bg = error_fg or "#e06c75", fg = "#ffffff", bold = true, default = true })
-  local slower = vim.api.nvim_get_hl(0, { name = "DiagnosticError", link = false }).fg or "#e06c75"
-  local faster = vim.api.nvim_get_hl(0, { name = "DiagnosticOk", link = false }).fg or "#98c379"
+  local normal = get("Normal")
+  local fg = normal.fg or (light and 0x1c1c1c or 0xd0d0d0)
+  local bg = normal.bg or (light and 0xffffff or 0x1e1e1e)
+  local error_fg = get("DiagnosticError").fg or 0xe06c75
+  set(0, "VitalsFlameError", { bg = error_fg, fg = "#ffffff", bold = true, default = true })
+  local slower = error_fg
+  local faster = get("DiagnosticOk").fg or 0x98c379
   set(0, "VitalsSlower", { fg = slower, default = true })
-  set(0, "VitalsSlowerLabel", { bg = slower, fg = "#1c1c1c", default = true })
+  set(0, "VitalsSlowerLabel", { bg = slower, fg = M.ink, default = true })
   set(0, "VitalsFaster", { fg = faster, default = true })
-  set(0, "VitalsFasterLabel", { bg = faster, fg = "#1c1c1c", default = true })
-  set(0, "VitalsCriticalPath", { fg = M.critical, default = true })
-  define_heat(set)
-  set(0, "VitalsCriticalLabel", { bg = M.critical, fg = "#1c1c1c", bold = true, default = true })
+  set(0, "VitalsFasterLabel", { bg = faster, fg = M.ink, default = true })
+  -- Unchanged (within noise): the text colour halfway into the background, a grey that
+  -- reads as neither slower nor faster whatever the colour scheme.
+  local neutral = M.blend(fg, bg, 0.5)
+  set(0, "VitalsNeutral", { fg = neutral, default = true })
+  set(0, "VitalsNeutralLabel", { bg = neutral, fg = bg, default = true })
+  -- Labels over the critical path: the editor's text and background swapped, a band in
+  -- neither a service's colour nor the error red (as Jaeger UI's overlay has no colour).
+  set(0, "VitalsCriticalLabel", { bg = fg, fg = bg, bold = true, default = true })
+  define_heat(set, bg)
 end
 
 ---Defines the groups now and again whenever the colour scheme changes.

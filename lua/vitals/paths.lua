@@ -22,7 +22,17 @@ function M.mapped(path)
   if not best then
     return path
   end
+  -- The user's target may use ~ and $VARS; the rest comes from the trace and stays literal.
   return vim.fs.normalize(config.options.path_mappings[best]) .. "/" .. path:sub(#best + 1):gsub("^/", "")
+end
+
+---A path from trace data as plain text: backslashes become slashes and nothing is
+---expanded, since `~` and `$HOME` in a trace would otherwise name the user's home. A
+---leading `~` is dropped, leaving the tail to match under the working directory.
+---@param path string
+---@return string
+local function literal(path)
+  return (path:gsub("\\", "/"):gsub("^~[^/]*/*", ""))
 end
 
 ---Whether a trace's path stands for the file `absolute` (an absolute, normalized path):
@@ -32,7 +42,7 @@ end
 ---@param cwd string the working directory, normalized, without a trailing slash
 ---@return boolean
 function M.matches(path, absolute, cwd)
-  local mapped = vim.fs.normalize(M.mapped(path:gsub("\\", "/")))
+  local mapped = vim.fs.normalize(M.mapped(literal(path)), { expand_env = false })
   if mapped == absolute then
     return true
   end
@@ -63,33 +73,51 @@ local function trusted_folders(cwd)
   return folders
 end
 
+---`path` made absolute against `cwd` and normalized (`..` resolved), expanding nothing.
+local function absolute_of(path, cwd)
+  if path:sub(1, 1) ~= "/" then
+    path = cwd .. "/" .. path
+  end
+  return vim.fs.normalize(path, { expand_env = false })
+end
+
 ---The local file a trace's path stands for, if it exists here: the path after
 ---`path_mappings`, or else the longest of its tails that names a file under the working
 ---directory. Trace data is not trusted: a path that leads elsewhere (`/etc/passwd`,
----`../../secret`) is never returned unless a mapping the user configured leads there.
+---`../../secret`, `~/.bashrc`, a symlink pointing out) is never returned unless a
+---mapping the user configured leads there.
 ---@param path string
 ---@return string?
 function M.local_file(path)
   local cwd = vim.fs.normalize(vim.fn.getcwd())
-  local folders = trusted_folders(cwd)
+  local folders = vim.tbl_map(function(folder)
+    return vim.uv.fs_realpath(folder) or folder
+  end, trusted_folders(cwd))
   local function allowed(candidate)
-    local absolute = vim.fn.simplify(vim.fn.fnamemodify(candidate, ":p"))
+    local absolute = absolute_of(candidate, cwd)
+    -- Where the file really is, symlinks followed: it must still be inside.
+    local real = vim.uv.fs_realpath(absolute)
+    local stat = real and vim.uv.fs_stat(real)
+    if not stat or stat.type ~= "file" then
+      return nil
+    end
     for _, folder in ipairs(folders) do
-      if inside(absolute, folder) then
-        return vim.fn.filereadable(absolute) == 1
+      if inside(real, folder) then
+        return absolute
       end
     end
-    return false
+    return nil
   end
-  local mapped = vim.fs.normalize(M.mapped(path:gsub("\\", "/")))
-  if allowed(mapped) then
-    return mapped
+  local mapped = M.mapped(literal(path))
+  local found = allowed(mapped)
+  if found then
+    return found
   end
   local parts = vim.split(mapped, "/", { trimempty = true })
   for first = 1, #parts do
-    local candidate = table.concat(parts, "/", first)
-    if allowed(candidate) then
-      return candidate
+    found = allowed(table.concat(parts, "/", first))
+    if found then
+      return found
     end
   end
   return nil

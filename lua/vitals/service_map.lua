@@ -8,13 +8,17 @@ local notify = require("vitals.notify")
 local M = {}
 
 local FOOTER = "q close · <CR> details · r root here · u callers · m migration · t whole map"
+local DETAILS_FOOTER = "q back · <CR> details · r root here · u callers · m migration · t whole map"
 
 ---@class vitals.MapFloat
 ---@field map_id integer
 ---@field buf integer
 ---@field win integer
 ---@field services {[1]: integer, [2]: integer, [3]: integer, [4]: string}[] line, start, end, service
+---@field view "tree"|"callers"|"migration"|"details" what the float shows
+---@field cursor_before_details? integer[] where the cursor was when details opened, to go back to
 ---@field timer? userdata live refresh (otlp)
+---@field refreshing? boolean a live refresh is on its way
 
 ---The service named under a 1-based line and 0-based byte column: the one there, or the
 ---first on that line.
@@ -46,6 +50,7 @@ local function params(service, map_id)
     critical_error_rate = o.service_map.critical_error_rate,
     degraded_p95_ms = o.service_map.degraded_p95_ms,
     critical_p95_ms = o.service_map.critical_p95_ms,
+    width = float.content_width(),
   }
 end
 
@@ -56,8 +61,9 @@ local function repaint(map, payload)
     return
   end
   map.services = payload.services
+  map.view = payload.view
   float.paint(map.buf, payload)
-  float.relayout(map.win, payload, FOOTER)
+  float.relayout(map.win, payload, map.view == "details" and DETAILS_FOOTER or FOOTER)
 end
 
 ---@param map vitals.MapFloat
@@ -69,12 +75,17 @@ local function act(map, action, needs_service)
   if needs_service and not service then
     return notify.info("No service under the cursor")
   end
+  local leaving = map.view == "details" and action == "back"
+  if action == "details" and map.view ~= "details" then
+    map.cursor_before_details = cursor
+  end
   client.call("map_action", { map_id = map.map_id, action = action, service = service or "" }, function(err, payload)
     if err then
       return notify.error(err)
     end
     repaint(map, payload)
-    pcall(vim.api.nvim_win_set_cursor, map.win, { 1, 0 })
+    local at = leaving and map.cursor_before_details or { 1, 0 }
+    pcall(vim.api.nvim_win_set_cursor, map.win, at)
   end)
 end
 
@@ -84,14 +95,19 @@ end
 function M.show(payload)
   local buf, win = float.open(payload, { footer = FOOTER, filetype = "vitals-map" })
   ---@type vitals.MapFloat
-  local map = { map_id = payload.map_id, buf = buf, win = win, services = payload.services }
+  local map = { map_id = payload.map_id, buf = buf, win = win, services = payload.services, view = payload.view }
   M.current = map
-  local function close()
-    float.close(win)
+  -- From a service's details back to the map (as span details go back to the trace).
+  local function back_or_close()
+    if map.view == "details" then
+      act(map, "back", false)
+    else
+      float.close(win)
+    end
   end
   float.map(buf, {
-    q = { close, "close" },
-    ["<Esc>"] = { close, "close" },
+    q = { back_or_close, "back from details, else close" },
+    ["<Esc>"] = { back_or_close, "back from details, else close" },
     ["<CR>"] = { function() act(map, "details", true) end, "details of the service under the cursor" },
     r = { function() act(map, "root", true) end, "root the tree at the service under the cursor" },
     u = { function() act(map, "callers", true) end, "who calls the service under the cursor" },
@@ -101,8 +117,14 @@ function M.show(payload)
   if config.options.trace_provider == "otlp" then
     -- Live: rebuild from the store while the float is open, keeping what it shows.
     map.timer = vim.uv.new_timer()
+    -- A rebuild over a large store may take longer than the period: never two at once.
     map.timer:start(config.options.service_map.refresh_ms, config.options.service_map.refresh_ms, vim.schedule_wrap(function()
+      if map.refreshing then
+        return
+      end
+      map.refreshing = true
       client.call("service_map", params(nil, map.map_id), function(err, fresh)
+        map.refreshing = false
         if not err and fresh then
           repaint(map, fresh)
         end

@@ -15,8 +15,8 @@ use crate::model::{Trace, TraceId};
 
 /// A change is worth colouring when the path's time moved by at least this share of
 /// its own time and of the longer trace (smaller moves are noise between runs).
-const NOTABLE_SHARE: f64 = 0.10;
-const NOTABLE_OF_TRACE: f64 = 0.01;
+pub const NOTABLE_SHARE: f64 = 0.10;
+pub const NOTABLE_OF_TRACE: f64 = 0.01;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Comparison {

@@ -36,16 +36,33 @@ pub fn parse_dependencies(bytes: &[u8]) -> crate::error::Result<Vec<ServiceCall>
 
 /// Calls between services across `traces`, ordered by parent then child.
 pub fn service_calls<'a>(traces: impl IntoIterator<Item = &'a Trace>) -> Vec<ServiceCall> {
-    let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut counter = CallCounter::default();
     for trace in traces {
+        counter.add(trace);
+    }
+    counter.calls()
+}
+
+/// Calls between services counted one trace at a time, for more traces than fit in memory.
+#[derive(Default)]
+pub struct CallCounter {
+    counts: BTreeMap<(String, String), u64>,
+}
+
+impl CallCounter {
+    pub fn add(&mut self, trace: &Trace) {
         for (i, span) in trace.spans.iter().enumerate() {
             let Some(parent) = trace.tree.parent(i).map(|p| &trace.spans[p]) else { continue };
             if parent.service() != span.service() {
-                *counts.entry((parent.service().to_string(), span.service().to_string())).or_default() += 1;
+                *self.counts.entry((parent.service().to_string(), span.service().to_string())).or_default() += 1;
             }
         }
     }
-    counts.into_iter().map(|((parent, child), call_count)| ServiceCall { parent, child, call_count }).collect()
+
+    /// Ordered by parent then child.
+    pub fn calls(self) -> Vec<ServiceCall> {
+        self.counts.into_iter().map(|((parent, child), call_count)| ServiceCall { parent, child, call_count }).collect()
+    }
 }
 
 #[cfg(test)]

@@ -4,10 +4,14 @@
 //! Built from traces (a span calling into another service is one call; a client span
 //! naming a `peer.service`/`service.peer.name`, or a database span, calls a *virtual*
 //! node for the uninstrumented dependency) or from a backend's dependency list (calls
-//! only). Cycles are kept as they are: the drawing shows each once.
+//! only), into a petgraph graph. Cycles are kept as they are: the drawing shows each once.
 
 use std::collections::{BTreeMap, HashMap};
 
+use petgraph::Direction;
+use petgraph::algo::{condensation, toposort};
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
 use serde::Serialize;
 
 use super::calls::text;
@@ -59,25 +63,67 @@ pub struct ServiceNode {
     /// Its spans' self time added up: what it spent itself.
     pub self_ns: u64,
     pub health: Health,
+    /// Its requests by operation, the most frequent first.
+    pub operations: Vec<OperationStats>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// The requests a service served for one operation.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OperationStats {
+    pub name: String,
+    pub requests: usize,
+    pub errors: usize,
+    pub p50_ns: u64,
+    pub p95_ns: u64,
+    pub p99_ns: u64,
+}
+
+/// A call between two services, by their index in the map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct ServiceEdge {
     pub from: usize,
     pub to: usize,
     pub calls: u64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+/// Where a map's numbers come from, so that a sample is never shown as the whole.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Basis {
+    /// The traces the map was built from.
+    pub traces: usize,
+    /// When those are a sample: the search limit that some service's traces reached.
+    pub per_service_limit: Option<usize>,
+    /// Whether calls were counted by the backend (its dependency list), not from the traces.
+    pub calls_from_backend: bool,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct ServiceMap {
-    /// Sorted by name.
+    /// Sorted by name; service `i` is node `i` of `calls`.
     pub services: Vec<ServiceNode>,
-    /// Sorted by caller, then callee.
-    pub edges: Vec<ServiceEdge>,
+    /// Who calls whom, each edge weighted by its number of calls.
+    #[serde(rename = "edges", serialize_with = "edges_in_order")]
+    pub calls: DiGraph<(), u64>,
     /// The service that spent the most time itself.
     pub bottleneck: Option<usize>,
-    /// How long the traces span, for call rates (0 for a dependency list).
+    /// How long the calls were counted over, for call rates: the span of the traces, or
+    /// the lookback of a backend's dependency list (0 when unknown).
     pub window_ns: u64,
+    pub basis: Basis,
+}
+
+/// The edges as `[{from, to, calls}]`, sorted by caller then callee.
+fn edges_in_order<S: serde::Serializer>(calls: &DiGraph<(), u64>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(edges(calls))
+}
+
+fn edges(calls: &DiGraph<(), u64>) -> Vec<ServiceEdge> {
+    let mut edges: Vec<ServiceEdge> = calls
+        .edge_references()
+        .map(|e| ServiceEdge { from: e.source().index(), to: e.target().index(), calls: *e.weight() })
+        .collect();
+    edges.sort_by_key(|e| (e.from, e.to));
+    edges
 }
 
 impl ServiceMap {
@@ -85,41 +131,46 @@ impl ServiceMap {
         self.services.binary_search_by(|s| s.name.as_str().cmp(name)).ok()
     }
 
+    /// Every call between services, sorted by caller, then callee.
+    pub fn edges(&self) -> Vec<ServiceEdge> {
+        edges(&self.calls)
+    }
+
     /// The edge from one service to another, if it calls it.
-    pub fn edge(&self, from: usize, to: usize) -> Option<&ServiceEdge> {
-        self.edges.binary_search_by_key(&(from, to), |e| (e.from, e.to)).ok().map(|i| &self.edges[i])
+    pub fn edge(&self, from: usize, to: usize) -> Option<ServiceEdge> {
+        let found = self.calls.find_edge(NodeIndex::new(from), NodeIndex::new(to))?;
+        Some(ServiceEdge { from, to, calls: self.calls[found] })
     }
 
     /// Callees of each service, by index, in name order.
     pub fn callees(&self) -> Vec<Vec<usize>> {
-        let mut out = vec![Vec::new(); self.services.len()];
-        for edge in &self.edges {
-            out[edge.from].push(edge.to);
-        }
-        out
+        self.neighbours(Direction::Outgoing)
     }
 
-    /// Callers of each service, by index, in name order (edges are sorted by caller).
+    /// Callers of each service, by index, in name order.
     pub fn callers(&self) -> Vec<Vec<usize>> {
-        let mut out = vec![Vec::new(); self.services.len()];
-        for edge in &self.edges {
-            out[edge.to].push(edge.from);
-        }
-        out
+        self.neighbours(Direction::Incoming)
+    }
+
+    fn neighbours(&self, direction: Direction) -> Vec<Vec<usize>> {
+        self.calls
+            .node_indices()
+            .map(|n| {
+                let mut next: Vec<usize> = self.calls.neighbors_directed(n, direction).map(|m| m.index()).collect();
+                next.sort_unstable();
+                next
+            })
+            .collect()
     }
 
     /// Calls per minute along an edge, when the map came from traces.
-    pub fn rate_per_minute(&self, edge: &ServiceEdge) -> Option<f64> {
+    pub fn rate_per_minute(&self, edge: ServiceEdge) -> Option<f64> {
         (self.window_ns > 0).then(|| edge.calls as f64 * 60e9 / self.window_ns as f64)
     }
 
     /// From a backend's dependency list (Jaeger's `/api/dependencies`).
     pub fn from_dependencies(calls: &[ServiceCall]) -> ServiceMap {
-        let mut builder = Builder::default();
-        for call in calls {
-            builder.call(&call.parent, &call.child, None, call.call_count);
-        }
-        builder.finish(HashMap::new(), 0, &Thresholds::default())
+        MapBuilder::default().finish(calls, &Thresholds::default())
     }
 
     /// From traces: calls, virtual dependencies, and each service's health.
@@ -127,52 +178,17 @@ impl ServiceMap {
         ServiceMap::from_traces_and_dependencies(traces, &[], thresholds)
     }
 
-    /// From traces, plus the calls a backend's dependency list knows that the traces at
-    /// hand do not show (their counts are the backend's).
+    /// From traces, with the calls of a backend's dependency list (see [`MapBuilder::finish`]).
     pub fn from_traces_and_dependencies<'t>(
         traces: impl IntoIterator<Item = &'t Trace>,
         dependencies: &[ServiceCall],
         thresholds: &Thresholds,
     ) -> ServiceMap {
-        let mut builder = Builder::default();
-        let mut stats: HashMap<String, Stats> = HashMap::new();
-        let (mut first, mut last) = (u64::MAX, 0u64);
+        let mut builder = MapBuilder::default();
         for trace in traces {
-            first = first.min(trace.start_ns());
-            last = last.max(trace.end_ns());
-            let own = self_times(trace);
-            for (i, span) in trace.spans.iter().enumerate() {
-                let service = span.service();
-                builder.service(service);
-                let entry = stats.entry(service.to_string()).or_default();
-                entry.self_ns += own[i];
-                let parent = trace.tree.parent(i).map(|p| trace.spans[p].service());
-                if trace.is_service_entry(i) {
-                    entry.durations.push(span.duration_ns);
-                    entry.errors += usize::from(span.is_error());
-                }
-                if let Some(parent) = parent.filter(|p| *p != service) {
-                    builder.call(parent, service, None, 1);
-                }
-                // A span that is itself the entry into another service (a database
-                // instrumented as its own service) is not a call out of it.
-                let inside = parent.is_none_or(|p| p == service);
-                let calls_out = trace.tree.children(i).any(|c| trace.spans[c].service() != service);
-                if inside
-                    && !calls_out
-                    && let Some((name, kind)) = virtual_callee(span).filter(|(name, _)| name != service)
-                {
-                    builder.call(service, &name, Some(kind), 1);
-                }
-            }
+            builder.add(trace);
         }
-        for call in dependencies {
-            if !builder.calls.contains_key(&(call.parent.clone(), call.child.clone())) {
-                builder.call(&call.parent, &call.child, None, call.call_count);
-            }
-        }
-        let window = last.saturating_sub(first);
-        builder.finish(stats, window, thresholds)
+        builder.finish(dependencies, thresholds)
     }
 }
 
@@ -187,18 +203,56 @@ fn virtual_callee(span: &crate::model::Span) -> Option<(String, &'static str)> {
 
 #[derive(Default)]
 struct Stats {
-    durations: Vec<u64>,
-    errors: usize,
+    /// Durations and errors of its requests, by operation.
+    operations: HashMap<String, (Vec<u64>, usize)>,
     self_ns: u64,
 }
 
+/// A map built one trace at a time, so that every trace of a large store can count
+/// without all of them in memory at once.
 #[derive(Default)]
-struct Builder {
+pub struct MapBuilder {
     names: BTreeMap<String, Option<&'static str>>,
     calls: HashMap<(String, String), u64>,
+    stats: HashMap<String, Stats>,
+    traces: usize,
+    first_ns: u64,
+    last_ns: u64,
 }
 
-impl Builder {
+impl MapBuilder {
+    pub fn add(&mut self, trace: &Trace) {
+        self.first_ns = if self.traces == 0 { trace.start_ns() } else { self.first_ns.min(trace.start_ns()) };
+        self.last_ns = self.last_ns.max(trace.end_ns());
+        self.traces += 1;
+        let own = self_times(trace);
+        for (i, span) in trace.spans.iter().enumerate() {
+            let service = span.service();
+            self.service(service);
+            let entry = self.stats.entry(service.to_string()).or_default();
+            entry.self_ns += own[i];
+            let parent = trace.tree.parent(i).map(|p| trace.spans[p].service());
+            if trace.is_service_entry(i) {
+                let (durations, errors) = entry.operations.entry(span.operation.clone()).or_default();
+                durations.push(span.duration_ns);
+                *errors += usize::from(span.is_error());
+            }
+            if let Some(parent) = parent.filter(|p| *p != service) {
+                self.call(parent, service, None, 1);
+            }
+            // A span that is itself the entry into another service (a database
+            // instrumented as its own service) is not a call out of it.
+            let inside = parent.is_none_or(|p| p == service);
+            let calls_out = trace.tree.children(i).any(|c| trace.spans[c].service() != service);
+            if inside
+                && !calls_out
+                && let Some((name, kind)) = virtual_callee(span).filter(|(name, _)| name != service)
+            {
+                self.call(service, &name, Some(kind), 1);
+            }
+        }
+    }
+
     /// A service seen with spans of its own: not virtual, whatever called it before.
     fn service(&mut self, name: &str) {
         match self.names.get_mut(name) {
@@ -219,45 +273,66 @@ impl Builder {
         *self.calls.entry((from.to_string(), to.to_string())).or_default() += count;
     }
 
-    fn finish(self, mut stats: HashMap<String, Stats>, window_ns: u64, thresholds: &Thresholds) -> ServiceMap {
+    /// The map. A backend's dependency list counts every call it saw, not just those of
+    /// the traces at hand: its counts replace those of the traces, and its calls join them.
+    pub fn finish(mut self, dependencies: &[ServiceCall], thresholds: &Thresholds) -> ServiceMap {
+        for call in dependencies {
+            self.calls.remove(&(call.parent.clone(), call.child.clone()));
+            self.call(&call.parent, &call.child, None, call.call_count);
+        }
         let index: HashMap<&str, usize> = self.names.keys().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
-        let mut edges: Vec<ServiceEdge> = self
-            .calls
-            .iter()
-            .map(|((from, to), calls)| ServiceEdge {
-                from: index[from.as_str()],
-                to: index[to.as_str()],
-                calls: *calls,
-            })
-            .collect();
-        edges.sort_by_key(|e| (e.from, e.to));
+        let mut calls = DiGraph::with_capacity(self.names.len(), self.calls.len());
+        for _ in 0..self.names.len() {
+            calls.add_node(());
+        }
+        let mut edges: Vec<(usize, usize, u64)> =
+            self.calls.iter().map(|((from, to), n)| (index[from.as_str()], index[to.as_str()], *n)).collect();
+        edges.sort_unstable();
+        for (from, to, n) in edges {
+            calls.add_edge(NodeIndex::new(from), NodeIndex::new(to), n);
+        }
         let services: Vec<ServiceNode> = self
             .names
             .iter()
-            .map(|(name, virtual_kind)| node(name, *virtual_kind, stats.remove(name), thresholds))
+            .map(|(name, virtual_kind)| node(name, *virtual_kind, self.stats.remove(name), thresholds))
             .collect();
         let bottleneck =
             services.iter().enumerate().filter(|(_, s)| s.self_ns > 0).max_by_key(|(_, s)| s.self_ns).map(|(i, _)| i);
-        ServiceMap { services, edges, bottleneck, window_ns }
+        ServiceMap {
+            services,
+            calls,
+            bottleneck,
+            window_ns: self.last_ns.saturating_sub(self.first_ns),
+            basis: Basis { traces: self.traces, per_service_limit: None, calls_from_backend: !dependencies.is_empty() },
+        }
     }
 }
 
 fn node(name: &str, virtual_kind: Option<&'static str>, stats: Option<Stats>, thresholds: &Thresholds) -> ServiceNode {
-    let Some(mut stats) = stats else {
-        return ServiceNode {
-            name: name.to_string(),
-            virtual_kind,
-            requests: 0,
-            errors: 0,
-            p95_ns: 0,
-            self_ns: 0,
-            health: Health::Unknown,
-        };
-    };
-    stats.durations.sort_unstable();
-    let requests = stats.durations.len();
-    let p95_ns = percentile(&stats.durations, 95.0);
-    let error_rate = if requests == 0 { 0.0 } else { stats.errors as f64 / requests as f64 };
+    let Stats { operations: by_operation, self_ns } = stats.unwrap_or_default();
+    let mut all = Vec::new();
+    let mut errors = 0;
+    let mut operations: Vec<OperationStats> = by_operation
+        .into_iter()
+        .map(|(name, (mut durations, op_errors))| {
+            durations.sort_unstable();
+            all.extend_from_slice(&durations);
+            errors += op_errors;
+            OperationStats {
+                name,
+                requests: durations.len(),
+                errors: op_errors,
+                p50_ns: percentile(&durations, 50.0),
+                p95_ns: percentile(&durations, 95.0),
+                p99_ns: percentile(&durations, 99.0),
+            }
+        })
+        .collect();
+    operations.sort_by(|a, b| b.requests.cmp(&a.requests).then_with(|| a.name.cmp(&b.name)));
+    all.sort_unstable();
+    let requests = all.len();
+    let p95_ns = percentile(&all, 95.0);
+    let error_rate = if requests == 0 { 0.0 } else { errors as f64 / requests as f64 };
     let health = if requests == 0 {
         Health::Unknown
     } else if error_rate >= thresholds.critical_error_rate || p95_ns >= thresholds.critical_p95_ns {
@@ -267,85 +342,40 @@ fn node(name: &str, virtual_kind: Option<&'static str>, stats: Option<Stats>, th
     } else {
         Health::Healthy
     };
-    ServiceNode {
-        name: name.to_string(),
-        virtual_kind,
-        requests,
-        errors: stats.errors,
-        p95_ns,
-        self_ns: stats.self_ns,
-        health,
-    }
+    ServiceNode { name: name.to_string(), virtual_kind, requests, errors, p95_ns, self_ns, health, operations }
 }
 
 /// A migration order: services whose callees are all done come first (leaves first);
-/// services in a cycle come together, as one step, and the cycles are returned.
+/// services in a cycle come together, as one step, and the cycles are returned. Steps as
+/// far from the leaves come in name order.
 pub fn migration_order(map: &ServiceMap) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
-    // Tarjan's algorithm yields components callees-first: already a leaves-first order.
-    let steps = strongly_connected(map);
+    // Each cycle becomes one node of an acyclic graph of steps.
+    let steps = condensation(map.calls.map(|n, _| n.index(), |_, calls| *calls), true);
+    // Callers come before their callees in topological order: backwards, each step's
+    // distance from the leaves is known once its callees' are.
+    let order = toposort(&steps, None).unwrap_or_else(|_| steps.node_indices().collect());
+    let mut height = vec![0usize; steps.node_count()];
+    for &step in order.iter().rev() {
+        height[step.index()] = steps.neighbors(step).map(|callee| height[callee.index()] + 1).max().unwrap_or(0);
+    }
+    let mut ordered: Vec<(usize, Vec<usize>)> = steps
+        .node_indices()
+        .map(|step| {
+            let mut services = steps[step].clone();
+            services.sort_unstable();
+            (height[step.index()], services)
+        })
+        .collect();
+    ordered.sort();
+    let steps: Vec<Vec<usize>> = ordered.into_iter().map(|(_, services)| services).collect();
     let cycles = steps.iter().filter(|c| c.len() > 1).cloned().collect();
     (steps, cycles)
-}
-
-/// Strongly connected components (Tarjan, iterative), each sorted, in reverse
-/// topological order: a component comes after every component it calls into.
-fn strongly_connected(map: &ServiceMap) -> Vec<Vec<usize>> {
-    let callees = map.callees();
-    let n = map.services.len();
-    let mut index = vec![usize::MAX; n];
-    let mut low = vec![0usize; n];
-    let mut on_stack = vec![false; n];
-    let mut stack = Vec::new();
-    let mut next = 0;
-    let mut out = Vec::new();
-    for start in 0..n {
-        if index[start] != usize::MAX {
-            continue;
-        }
-        let mut work: Vec<(usize, usize)> = vec![(start, 0)];
-        while let Some(top) = work.len().checked_sub(1) {
-            let (v, child) = work[top];
-            if child == 0 && index[v] == usize::MAX {
-                index[v] = next;
-                low[v] = next;
-                next += 1;
-                stack.push(v);
-                on_stack[v] = true;
-            }
-            if let Some(&w) = callees[v].get(child) {
-                work[top].1 += 1;
-                if index[w] == usize::MAX {
-                    work.push((w, 0));
-                } else if on_stack[w] {
-                    low[v] = low[v].min(index[w]);
-                }
-                continue;
-            }
-            work.pop();
-            if let Some(&(parent, _)) = work.last() {
-                low[parent] = low[parent].min(low[v]);
-            }
-            if low[v] == index[v] {
-                let mut component = Vec::new();
-                while let Some(w) = stack.pop() {
-                    on_stack[w] = false;
-                    component.push(w);
-                    if w == v {
-                        break;
-                    }
-                }
-                component.sort_unstable();
-                out.push(component);
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::testing::trace;
+    use crate::analysis::testing::{MS, trace};
     use crate::model::SpanKind;
 
     fn call(parent: &str, child: &str, count: u64) -> ServiceCall {
@@ -369,13 +399,53 @@ mod tests {
         let map = ServiceMap::from_traces([&t], &Thresholds::default());
         let names: Vec<&str> = map.services.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["api", "postgresql", "stripe", "web"]);
-        let edges: Vec<(&str, &str)> = map.edges.iter().map(|e| (names[e.from], names[e.to])).collect();
+        let edges: Vec<(&str, &str)> = map.edges().iter().map(|e| (names[e.from], names[e.to])).collect();
         assert_eq!(edges, [("api", "postgresql"), ("web", "api"), ("web", "stripe")]);
         let node = |n: &str| &map.services[map.index(n).unwrap()];
         assert_eq!(node("postgresql").virtual_kind, Some("database"));
         assert_eq!((node("api").requests, node("api").errors, node("api").health), (1, 1, Health::Critical));
         assert_eq!(node("web").health, Health::Healthy);
         assert_eq!(map.bottleneck, map.index("api"), "api spends 30 ms itself plus its query's 40 ms in api");
+    }
+
+    #[test]
+    fn each_service_counts_its_requests_by_operation() {
+        let request =
+            |operation: &str, ms: u64| trace(&[(1, 0, "web", "GET /", 0, 100), (2, 1, "api", operation, 5, ms)]).done();
+        let traces = [request("Get", 10), request("Get", 30), request("List", 20), request("Get", 20)];
+        let map = ServiceMap::from_traces(&traces, &Thresholds::default());
+        let api = &map.services[map.index("api").unwrap()];
+        let ops: Vec<(&str, usize, u64, u64)> =
+            api.operations.iter().map(|o| (o.name.as_str(), o.requests, o.p50_ns, o.p99_ns)).collect();
+        assert_eq!(ops, [("Get", 3, 20 * MS, 30 * MS), ("List", 1, 20 * MS, 20 * MS)], "the most frequent first");
+        assert_eq!(
+            (api.requests, map.edge(map.index("web").unwrap(), map.index("api").unwrap()).unwrap().calls),
+            (4, 4)
+        );
+        assert_eq!(map.basis, Basis { traces: 4, per_service_limit: None, calls_from_backend: false });
+    }
+
+    #[test]
+    fn a_dependency_list_counts_the_calls_the_traces_at_hand_only_sample() {
+        let t = trace(&[(1, 0, "web", "GET /", 0, 100), (2, 1, "api", "Get", 5, 80), (3, 2, "api", "SELECT", 10, 5)])
+            .attr(3, "db.system", "postgresql")
+            .done();
+        let map = ServiceMap::from_traces_and_dependencies(
+            [&t],
+            &[call("web", "api", 40), call("api", "auth", 7)],
+            &Thresholds::default(),
+        );
+        let calls = |from: &str, to: &str| map.edge(map.index(from).unwrap(), map.index(to).unwrap()).map(|e| e.calls);
+        assert_eq!(calls("web", "api"), Some(40), "the backend's count, not the one trace's");
+        assert_eq!(calls("api", "auth"), Some(7), "a call no trace at hand shows");
+        assert_eq!(calls("api", "postgresql"), Some(1), "the traces' own virtual calls stay");
+        assert!(map.basis.calls_from_backend);
+        let json = serde_json::to_value(&map).unwrap();
+        assert_eq!(
+            json["edges"][0],
+            serde_json::json!({"from": 0, "to": 1, "calls": 7}),
+            "edges as [{{from, to, calls}}]"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use super::args::AnalyzeFlags;
 use super::{load_traces_of, print_json, print_lines};
 use crate::analysis::report::{Options, analyze as analyze_traces};
 use crate::error::Result;
-use crate::providers::query::parse_duration;
+use crate::query::parse_duration;
 use crate::render::{findings::explain_report, report};
 
 pub fn analyze(flags: AnalyzeFlags) -> Result<()> {
@@ -21,6 +21,6 @@ pub fn analyze(flags: AnalyzeFlags) -> Result<()> {
         Some(service) => format!("{service} in {}", flags.input.display()),
         None => flags.input.display().to_string(),
     };
-    let rendered = report::render(&result, &title);
+    let rendered = report::render(&result, &title, super::terminal_width());
     print_lines(&rendered.rendered.lines)
 }

@@ -2,6 +2,8 @@
 //! store, sends a demo shop's traces to it over OTLP/HTTP as an application's SDK would,
 //! then searches the store and draws the slowest trace.
 
+use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use prost::Message;
@@ -12,9 +14,9 @@ use crate::analysis::TraceSummary;
 use crate::collector::{self, Counters, Limits};
 use crate::error::{Error, Result};
 use crate::formats::{self, otlp_encode};
+use crate::providers::TraceProvider;
 use crate::providers::otlp::OtlpProvider;
-use crate::providers::query::now_ns;
-use crate::providers::{SearchQuery, TraceProvider};
+use crate::query::{SearchQuery, now_ns};
 use crate::render::{View, summary_line};
 use crate::store::{Retention, Store};
 
@@ -23,9 +25,14 @@ use crate::store::{Retention, Store};
 const SAMPLE: &[u8] = include_bytes!("../../samples/shop-traces.json");
 
 pub async fn demo(flags: DemoFlags) -> Result<()> {
-    let path = flags
-        .db
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("vitals-demo-{}", std::process::id())).join("traces.db"));
+    // Bound before the store, so dropped after it: the folder goes once the store is closed.
+    let (path, _folder) = match flags.db {
+        Some(db) => (db, None),
+        None => {
+            let folder = DemoFolder::new()?;
+            (folder.path.join("traces.db"), Some(folder))
+        }
+    };
     let store = Arc::new(Store::open(&path, Retention::default())?);
     let listener = collector::bind(([127, 0, 0, 1], 0).into())
         .await
@@ -62,8 +69,11 @@ pub async fn demo(flags: DemoFlags) -> Result<()> {
     let found = provider.search(&SearchQuery::new("frontend")).await?;
     let now = now_ns();
     let mut listing = String::from("Traces of frontend in the store, newest first:\n");
-    for trace in &found {
-        listing.push_str(&format!("  {}  {}\n", trace.id, summary_line::format(&TraceSummary::of(trace), now)));
+    let summaries: Vec<TraceSummary> = found.iter().map(|t| TraceSummary::of(t)).collect();
+    for (trace, label) in
+        found.iter().zip(summary_line::lines(&summaries, now, super::terminal_width().saturating_sub(36)))
+    {
+        listing.push_str(&format!("  {}  {label}\n", trace.id));
     }
     listing.push_str("\nThe slowest, as a flame graph with its critical path marked:\n\n");
     write_stdout(&listing)?;
@@ -75,4 +85,58 @@ pub async fn demo(flags: DemoFlags) -> Result<()> {
          point your application's OpenTelemetry exporter there (the SDK default) and use :VitalsSearch."
     );
     Ok(())
+}
+
+/// The demo's store folder, `vitals-demo-<pid>` in the temporary directory, removed
+/// however the demo ends: when it returns or fails (drop), and on Ctrl-C or SIGTERM, by a
+/// task that removes it and exits, because the main thread may be blocked writing to a
+/// pipe nobody reads.
+struct DemoFolder {
+    path: PathBuf,
+}
+
+impl DemoFolder {
+    fn new() -> Result<Self> {
+        let path = std::env::temp_dir().join(format!("vitals-demo-{}", std::process::id()));
+        // Listening before the folder exists: a signal at any later moment finds it.
+        let interrupted = interruption()
+            .map_err(|e| Error::invalid(format!("cannot listen for Ctrl-C to clean up after the demo: {e}")))?;
+        let removed = path.clone();
+        tokio::spawn(async move {
+            let code = interrupted.await;
+            let _ = std::fs::remove_dir_all(&removed);
+            std::process::exit(code);
+        });
+        Ok(DemoFolder { path })
+    }
+}
+
+impl Drop for DemoFolder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Listens for Ctrl-C (and SIGTERM) from now on; resolves to the exit status a shell
+/// expects after that signal.
+fn interruption() -> std::io::Result<impl Future<Output = i32>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (mut interrupt, mut terminate) = (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?);
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => 130,
+                _ = terminate.recv() => 143,
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let mut interrupt = tokio::signal::windows::ctrl_c()?;
+        Ok(async move {
+            interrupt.recv().await;
+            130
+        })
+    }
 }

@@ -1,7 +1,7 @@
 //! `vitals map`: the service dependency map of a trace folder or a dependency list.
 
 use super::args::MapFlags;
-use super::{print_json, print_lines};
+use super::{print_json, print_lines, terminal_width};
 use crate::analysis::dependencies::parse_dependencies;
 use crate::analysis::service_map::{ServiceMap, Thresholds};
 use crate::error::{Error, Result};
@@ -31,7 +31,6 @@ pub fn map(flags: MapFlags) -> Result<()> {
         (Some(root), _, _) => MapView::Tree { root: Some(find(root)?) },
         _ => MapView::Tree { root: None },
     };
-    let traces: Vec<&crate::model::Trace> = traces.iter().collect();
-    let rendered = render(&map, view, &traces);
+    let rendered = render(&map, view, flags.width.unwrap_or_else(terminal_width));
     print_lines(&rendered.lines)
 }

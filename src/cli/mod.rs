@@ -19,7 +19,8 @@ pub use args::{Cli, Command, ProviderFlags};
 use crate::analysis::TraceSummary;
 use crate::error::{Error, Result};
 use crate::model::Trace;
-use crate::providers::{self, SearchArgs, file::load_path, query::now_ns};
+use crate::providers::{self, file::load_path};
+use crate::query::{SearchArgs, now_ns};
 use crate::render::{self, Picture, StyledLine, View, ansi, summary_line};
 
 /// Runs a terminal command; errors go to stderr and make the exit status 1.
@@ -99,8 +100,11 @@ fn pick_trace(traces: Vec<Trace>, wanted: Option<&str>, path: &Path) -> Result<T
         None => {
             if count > 1 {
                 eprintln!("{} holds {count} traces; showing the first (pick another with --trace ID):", path.display());
-                for trace in &traces {
-                    eprintln!("  {}", summary_line::format(&TraceSummary::of(trace), now_ns()).trim_end());
+                let summaries: Vec<TraceSummary> = traces.iter().map(TraceSummary::of).collect();
+                for (trace, label) in
+                    traces.iter().zip(summary_line::lines(&summaries, now_ns(), terminal_width().saturating_sub(2)))
+                {
+                    eprintln!("  {label}");
                     eprintln!("    {}", trace.id);
                 }
             }
@@ -138,7 +142,7 @@ fn print_json(value: &impl serde::Serialize) -> Result<()> {
     write_stdout(&format!("{text}\n"))
 }
 
-fn terminal_width() -> usize {
+pub(super) fn terminal_width() -> usize {
     terminal_size::terminal_size().map(|(w, _)| w.0 as usize).unwrap_or(120)
 }
 
@@ -160,9 +164,8 @@ async fn search_command(flags: ProviderFlags, args: SearchArgs, json: bool) -> R
         eprintln!("No traces of {} match in {}", args.service, provider.describe());
         return Ok(());
     }
-    let now = now_ns();
-    let lines: String =
-        summaries.iter().map(|s| format!("{}  {}\n", s.trace_id, summary_line::format(s, now))).collect();
+    let labels = summary_line::lines(&summaries, now_ns(), terminal_width().saturating_sub(34));
+    let lines: String = summaries.iter().zip(labels).map(|(s, label)| format!("{}  {label}\n", s.trace_id)).collect();
     write_stdout(&lines)
 }
 

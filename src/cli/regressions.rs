@@ -7,7 +7,8 @@ use crate::analysis::regression::Options;
 use crate::error::{Error, Result};
 use crate::model::Trace;
 use crate::providers::windows::WindowSpec;
-use crate::providers::{self, file::load_path, query::now_ns};
+use crate::providers::{self, file::load_path};
+use crate::query::now_ns;
 use crate::render::regressions as draw;
 
 pub async fn regressions(flags: RegressionFlags) -> Result<()> {
@@ -34,6 +35,6 @@ pub async fn regressions(flags: RegressionFlags) -> Result<()> {
     if flags.json {
         return print_json(&report);
     }
-    let drawn = draw::render(&report);
+    let drawn = draw::render(&report, super::terminal_width());
     print_lines(&drawn.rendered.lines)
 }

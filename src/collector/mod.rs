@@ -39,7 +39,7 @@ use body::{Compression, Refusal};
 use budget::MemoryBudget;
 use server::ConnectionLimits;
 
-use crate::providers::query::now_ns;
+use crate::query::now_ns;
 use crate::store::Store;
 
 /// How much the receiver takes on before it refuses.

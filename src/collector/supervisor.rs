@@ -15,7 +15,7 @@ use serde::Serialize;
 use tokio::task::JoinHandle;
 
 use super::{Counters, Limits, bind, budget, router, serve, server};
-use crate::providers::query::now_ns;
+use crate::query::now_ns;
 use crate::store::Store;
 
 /// How often a waiting supervisor tries the port again.

@@ -1,5 +1,6 @@
 //! The host's state and its answers to the plugin's calls.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::panic::AssertUnwindSafe;
@@ -15,7 +16,8 @@ use rmpv::Value;
 use super::maps::Maps;
 use super::protocol::{
     self, AnalyzePayload, AnnotateParams, CompareParams, Drawing, FlameItem, FlamePayload, MapActionParams, MapParams,
-    OpenTraceParams, RecentParams, RegressionParams, SearchItem, ServiceParams, ViewActionParams, params, to_value,
+    OpenTraceParams, RecentParams, RegressionParams, SearchItem, SearchParams, ServiceParams, ViewActionParams, params,
+    to_value,
 };
 use super::views::{Switch, Views};
 use crate::analysis::TraceSummary;
@@ -30,7 +32,8 @@ use crate::config::{ProviderConfig, ProviderKind};
 use crate::error::{Error, Result};
 use crate::model::{Trace, TraceId};
 use crate::providers::otlp::OtlpProvider;
-use crate::providers::{self, SearchArgs, TraceProvider, query::now_ns};
+use crate::providers::{self, TraceProvider};
+use crate::query::{SearchArgs, now_ns, parse_duration};
 use crate::render::annotations::annotations;
 use crate::render::findings::explain_report;
 use crate::render::report;
@@ -279,20 +282,19 @@ impl Host {
         }
     }
 
-    async fn search(&self, args: SearchArgs) -> Result<Value> {
-        let query = args.to_query()?;
+    async fn search(&self, p: SearchParams) -> Result<Value> {
+        let query = p.args.to_query()?;
         let traces = self.provider()?.search(&query).await?;
-        let now = now_ns();
-        let items: Vec<SearchItem> = traces
-            .iter()
-            .map(|trace| {
-                let summary = TraceSummary::of(trace);
-                SearchItem {
-                    label: summary_line::format(&summary, now),
-                    trace_id: summary.trace_id,
-                    duration_ns: summary.duration_ns,
-                    error_count: summary.error_count,
-                }
+        let summaries: Vec<TraceSummary> = traces.iter().map(|t| TraceSummary::of(t)).collect();
+        let labels = summary_line::lines(&summaries, now_ns(), p.width.max(40));
+        let items: Vec<SearchItem> = summaries
+            .into_iter()
+            .zip(labels)
+            .map(|(summary, label)| SearchItem {
+                label,
+                trace_id: summary.trace_id,
+                duration_ns: summary.duration_ns,
+                error_count: summary.error_count,
             })
             .collect();
         let mut state = self.state();
@@ -354,7 +356,7 @@ impl Host {
         let payload = off_thread(move || {
             let mut result = analyze(&traces, &options);
             explain_report(&mut result);
-            let drawn = report::render(&result, &title);
+            let drawn = report::render(&result, &title, p.width.max(40));
             AnalyzePayload {
                 drawing: Drawing::new(format!("Vitals analysis: {title}"), &drawn.rendered),
                 items: drawn.items,
@@ -404,19 +406,46 @@ impl Host {
         Ok(traces)
     }
 
-    /// The service map of every service's recent traces.
+    /// The service map of the last `lookback`: of every trace in it when the provider can
+    /// go through them all (the embedded store), else of every service's recent traces
+    /// (saying so when a service had more than `limit`) with the backend's dependency counts.
     async fn service_map(&self, p: MapParams) -> Result<Value> {
-        let traces = self.traces_of(&[], &p.lookback, p.limit).await?;
-        let lookback = crate::providers::query::parse_duration(&p.lookback)?.as_micros() as u64;
-        let dependencies = self.provider()?.dependencies(now_ns() / 1000, lookback).await?;
+        let provider = self.provider()?;
+        let lookback = parse_duration(&p.lookback)?;
+        let end_ns = now_ns();
         let thresholds = p.thresholds();
-        let (map, traces) = off_thread(move || {
-            let map = ServiceMap::from_traces_and_dependencies(traces.iter().map(|t| &**t), &dependencies, &thresholds);
-            (map, traces)
-        })
-        .await?;
+        let start_ns = end_ns.saturating_sub(lookback.as_nanos().min(u64::MAX as u128) as u64);
+        let map = match provider.service_map(start_ns, end_ns, &thresholds).await? {
+            Some(map) => map,
+            None => {
+                let traces = self.traces_of(&[], &p.lookback, p.limit).await?;
+                let dependencies = provider.dependencies(end_ns / 1000, lookback.as_micros() as u64).await?;
+                let limit = p.limit.max(1);
+                off_thread(move || {
+                    let mut map = ServiceMap::from_traces_and_dependencies(
+                        traces.iter().map(|t| &**t),
+                        &dependencies,
+                        &thresholds,
+                    );
+                    // A service with `limit` traces may have had more than the search returned.
+                    let mut per_service: HashMap<&str, usize> = HashMap::new();
+                    for service in traces.iter().flat_map(|t| t.services()) {
+                        *per_service.entry(service).or_default() += 1;
+                    }
+                    if per_service.values().any(|&n| n >= limit) {
+                        map.basis.per_service_limit = Some(limit);
+                    }
+                    // The backend counted its calls over the whole lookback.
+                    if map.basis.calls_from_backend {
+                        map.window_ns = end_ns - start_ns;
+                    }
+                    map
+                })
+                .await?
+            }
+        };
         let reuse = (p.map_id != 0).then_some(p.map_id);
-        to_value(&self.state().maps.open(map, traces, Some(p.service.trim()), reuse)?)
+        to_value(&self.state().maps.open(map, Some(p.service.trim()), reuse, p.width.max(40))?)
     }
 
     /// The aggregated flame graph of the service's recent traces.
@@ -457,7 +486,7 @@ impl Host {
         let options = RegressionOptions { min_samples: p.min_samples.max(1), ..RegressionOptions::default() };
         let payload = off_thread(move || {
             let report = spec.detect(&p.service, traces.iter().map(|t| &**t), options, now);
-            let drawn = render::regressions::render(&report);
+            let drawn = render::regressions::render(&report, p.width.max(40));
             let title = format!("Vitals regressions: {}", p.service);
             AnalyzePayload { drawing: Drawing::new(title, &drawn.rendered), items: drawn.items, annotations: None }
         })

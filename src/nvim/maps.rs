@@ -1,8 +1,7 @@
-//! The service-map floats a user has open: the map, the traces it was built from and what
-//! the float shows, so that `<CR>`, `r`, `u` and `m` are answered without fetching.
+//! The service-map floats a user has open: the map and what the float shows, so that
+//! `<CR>`, `r`, `u`, `m` and going back are answered without fetching.
 
 use std::num::NonZeroUsize;
-use std::sync::Arc;
 
 use lru::LruCache;
 use serde::Serialize;
@@ -10,15 +9,16 @@ use serde::Serialize;
 use super::protocol::Drawing;
 use crate::analysis::service_map::ServiceMap;
 use crate::error::{Error, Result};
-use crate::model::Trace;
 use crate::render::service_map::{MapView, render};
 
 const MAX_OPEN_MAPS: usize = 8;
 
 struct OpenMap {
     map: ServiceMap,
-    traces: Vec<Arc<Trace>>,
     view: MapView,
+    width: usize,
+    /// What the float showed before a service's details, to go back to.
+    before_details: Option<MapView>,
 }
 
 /// A map float's drawing, and which service each named part of it stands for.
@@ -29,6 +29,8 @@ pub struct MapPayload {
     pub drawing: Drawing,
     /// `[line, start, end, service]`: 0-based line, byte columns, service name.
     pub services: Vec<(usize, usize, usize, String)>,
+    /// `tree`, `callers`, `migration` or `details`: what the float shows.
+    pub view: &'static str,
 }
 
 pub struct Maps {
@@ -43,42 +45,53 @@ impl Default for Maps {
 }
 
 impl Maps {
-    /// Opens a map (or replaces map `reuse`, for a live refresh) rooted at `root`.
+    /// Opens a map (or replaces map `reuse`, for a live refresh) rooted at `root`, drawn
+    /// in `width` columns.
     pub fn open(
         &mut self,
         map: ServiceMap,
-        traces: Vec<Arc<Trace>>,
         root: Option<&str>,
         reuse: Option<u64>,
+        width: usize,
     ) -> Result<MapPayload> {
         let asked = match root.filter(|r| !r.is_empty()) {
             Some(name) => MapView::Tree { root: Some(find(&map, name)?) },
             None => MapView::Tree { root: None },
         };
         // A refresh keeps its id and what the float showed, when that service is still there.
-        let (id, view) = match reuse.and_then(|id| Some((id, self.open.peek(&id)?))) {
-            Some((id, previous)) => (id, keep(&previous.map, previous.view, &map).unwrap_or(asked)),
+        let (id, view, before_details) = match reuse.and_then(|id| Some((id, self.open.peek(&id)?))) {
+            Some((id, previous)) => {
+                let view = keep(&previous.map, previous.view, &map).unwrap_or(asked);
+                let before = previous.before_details.and_then(|before| keep(&previous.map, before, &map));
+                (id, view, before)
+            }
             None => {
                 self.next_id += 1;
-                (self.next_id - 1, asked)
+                (self.next_id - 1, asked, None)
             }
         };
-        self.open.put(id, OpenMap { map, traces, view });
+        self.open.put(id, OpenMap { map, view, width, before_details });
         self.draw(id)
     }
 
-    /// `tree`, `root`, `callers`, `migration` or `details`, about `service`.
+    /// `tree`, `root`, `callers`, `migration` or `details`, about `service`; or `back`
+    /// from a service's details to what the float showed before them.
     pub fn act(&mut self, id: u64, action: &str, service: &str) -> Result<MapPayload> {
         let open = self.open.get_mut(&id).ok_or_else(|| gone(id))?;
         let of = || find(&open.map, service);
-        open.view = match action {
+        let view = match action {
             "tree" => MapView::Tree { root: None },
             "root" => MapView::Tree { root: Some(of()?) },
             "callers" => MapView::Callers { of: of()? },
             "details" => MapView::Details { of: of()? },
             "migration" => MapView::Migration,
+            "back" => open.before_details.take().unwrap_or(MapView::Tree { root: None }),
             other => return Err(Error::invalid(format!("unknown map action {other:?}"))),
         };
+        if matches!(view, MapView::Details { .. }) && !matches!(open.view, MapView::Details { .. }) {
+            open.before_details = Some(open.view);
+        }
+        open.view = view;
         self.draw(id)
     }
 
@@ -88,11 +101,21 @@ impl Maps {
 
     fn draw(&mut self, id: u64) -> Result<MapPayload> {
         let open = self.open.get(&id).ok_or_else(|| gone(id))?;
-        let traces: Vec<&Trace> = open.traces.iter().map(|t| &**t).collect();
-        let rendered = render(&open.map, open.view, &traces);
+        let rendered = render(&open.map, open.view, open.width);
         let services =
             rendered.targets.iter().map(|t| (t.line, t.start, t.end, open.map.services[t.span].name.clone())).collect();
-        Ok(MapPayload { map_id: id, drawing: Drawing::new("Vitals service map".to_string(), &rendered), services })
+        let view = match open.view {
+            MapView::Tree { .. } => "tree",
+            MapView::Callers { .. } => "callers",
+            MapView::Migration => "migration",
+            MapView::Details { .. } => "details",
+        };
+        Ok(MapPayload {
+            map_id: id,
+            drawing: Drawing::new("Vitals service map".to_string(), &rendered),
+            services,
+            view,
+        })
     }
 }
 

@@ -3,6 +3,7 @@
 use crate::analysis::calls::CodeLocation;
 use crate::analysis::service_map::Thresholds;
 use crate::providers::windows::WindowSpec;
+use crate::query::SearchArgs;
 use crate::render::annotations::Annotation;
 use crate::render::report::ReportItem;
 use clap::ValueEnum;
@@ -86,7 +87,7 @@ pub struct RecentParams {
     pub limit: usize,
     /// Analysis only: database calls at least this long are slow queries.
     pub slow_query_ms: u64,
-    /// Aggregated flame graph only: the columns to draw in.
+    /// The columns to draw in.
     pub width: usize,
 }
 
@@ -108,6 +109,8 @@ pub struct RegressionParams {
     pub current: String,
     pub limit: usize,
     pub min_samples: usize,
+    /// The columns to draw in.
+    pub width: usize,
 }
 
 impl Default for RegressionParams {
@@ -120,6 +123,7 @@ impl Default for RegressionParams {
             current: String::new(),
             limit: 2000,
             min_samples: 20,
+            width: 120,
         }
     }
 }
@@ -147,6 +151,8 @@ pub struct MapParams {
     pub critical_error_rate: f64,
     pub degraded_p95_ms: u64,
     pub critical_p95_ms: u64,
+    /// The columns to draw in.
+    pub width: usize,
 }
 
 impl Default for MapParams {
@@ -161,6 +167,7 @@ impl Default for MapParams {
             critical_error_rate: t.critical_error_rate,
             degraded_p95_ms: t.degraded_p95_ns / 1_000_000,
             critical_p95_ms: t.critical_p95_ns / 1_000_000,
+            width: 120,
         }
     }
 }
@@ -252,6 +259,21 @@ pub struct ViewActionParams {
     pub line: usize,
     pub col: usize,
     pub width: usize,
+}
+
+/// `:VitalsSearch`: what to search for, and the columns the result lines may take.
+#[derive(Deserialize)]
+#[serde(default)]
+pub struct SearchParams {
+    #[serde(flatten)]
+    pub args: SearchArgs,
+    pub width: usize,
+}
+
+impl Default for SearchParams {
+    fn default() -> Self {
+        SearchParams { args: SearchArgs::default(), width: 120 }
+    }
 }
 
 /// One search result as the picker shows it.

@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{SearchQuery, TraceProvider, matches, newest_first};
+use super::{TraceProvider, matches, newest_first};
 use crate::error::{Error, Result};
 use crate::formats;
 use crate::model::{Trace, TraceId};
+use crate::query::SearchQuery;
 
 pub struct FileProvider {
     path: PathBuf,

@@ -15,11 +15,12 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 
 use super::http::{Answer, HttpBackend};
-use super::{SearchQuery, TraceProvider, matches, newest_first};
+use super::{TraceProvider, matches, newest_first};
 use crate::config::ProviderConfig;
 use crate::error::{Error, Result};
 use crate::formats;
 use crate::model::Trace;
+use crate::query::SearchQuery;
 
 const UNKNOWN: u8 = 0;
 const V1: u8 = 1;

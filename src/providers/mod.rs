@@ -4,7 +4,6 @@ pub mod file;
 mod http;
 pub mod jaeger;
 pub mod otlp;
-pub mod query;
 pub mod windows;
 
 use std::sync::Arc;
@@ -12,11 +11,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::analysis::dependencies::ServiceCall;
+use crate::analysis::service_map::{ServiceMap, Thresholds};
 use crate::config::{ProviderConfig, ProviderKind};
 use crate::error::Result;
 use crate::model::Trace;
-
-pub use query::{SearchArgs, SearchQuery};
+use crate::query::{SearchQuery, span_has_tag};
 
 #[async_trait]
 pub trait TraceProvider: Send + Sync {
@@ -32,6 +31,12 @@ pub trait TraceProvider: Send + Sync {
     /// for backends with a dependency list (Jaeger); none for the others.
     async fn dependencies(&self, _end_us: u64, _lookback_us: u64) -> Result<Vec<ServiceCall>> {
         Ok(Vec::new())
+    }
+    /// The service map of every trace with a span in `[start_ns, end_ns]`, for backends
+    /// that can go through all of them (the embedded store); `None` for the others, whose
+    /// map is drawn from searches.
+    async fn service_map(&self, _start_ns: u64, _end_ns: u64, _thresholds: &Thresholds) -> Result<Option<ServiceMap>> {
+        Ok(None)
     }
 }
 
@@ -58,12 +63,7 @@ pub fn matches(trace: &Trace, query: &SearchQuery) -> bool {
             && query.operation.as_ref().is_none_or(|op| &span.operation == op)
             && query.min_duration_ns.is_none_or(|min| span.duration_ns >= min)
             && query.max_duration_ns.is_none_or(|max| span.duration_ns <= max)
-            && query.tags.iter().all(|(key, value)| {
-                span.attributes
-                    .iter()
-                    .chain(&span.resource.attributes)
-                    .any(|a| a.key == *key && a.value.to_string() == *value)
-            })
+            && query.tags.iter().all(|(key, value)| span_has_tag(span, key, value))
             && query.time_range_us.is_none_or(|(start, end)| (start..=end).contains(&(span.start_ns / 1_000)))
     })
 }

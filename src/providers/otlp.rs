@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{SearchQuery, TraceProvider};
+use super::TraceProvider;
+use crate::analysis::service_map::{MapBuilder, ServiceMap, Thresholds};
 use crate::error::{Error, Result};
 use crate::model::{Trace, TraceId};
+use crate::query::SearchQuery;
 use crate::store::{Retention, Store};
 
 pub struct OtlpProvider {
@@ -63,11 +65,63 @@ impl TraceProvider for OtlpProvider {
         self.blocking(move |store| store.search(&query)).await
     }
 
+    async fn service_map(&self, start_ns: u64, end_ns: u64, thresholds: &Thresholds) -> Result<Option<ServiceMap>> {
+        let thresholds = *thresholds;
+        self.blocking(move |store| {
+            let mut map = MapBuilder::default();
+            store.for_each_trace(start_ns, end_ns, |trace| map.add(trace))?;
+            Ok(Some(map.finish(&[], &thresholds)))
+        })
+        .await
+    }
+
     async fn trace(&self, id: &str) -> Result<Arc<Trace>> {
         let text = id.trim().to_string();
         let wanted = TraceId::from_hex(&text)
             .ok_or_else(|| Error::invalid(format!("{text:?} is not a trace id (32 hex digits)")))?;
         let found = self.blocking(move |store| store.trace(wanted)).await?;
         found.ok_or_else(|| Error::NotFound { what: format!("trace {id}"), source_name: self.describe() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::testing::trace;
+    use crate::formats::otlp_encode::export_request;
+
+    /// Request `n`: web calls api, which queries postgres.
+    fn request(n: u128) -> Trace {
+        let drawn =
+            trace(&[(1, 0, "web", "GET /", 0, 100), (2, 1, "api", "Get", 5, 80), (3, 2, "api", "SELECT", 10, 20)])
+                .attr(3, "db.system", "postgresql")
+                .done();
+        let spans = drawn.spans.into_iter().map(|span| crate::model::Span { trace_id: TraceId(n), ..span }).collect();
+        Trace::from_spans(TraceId(n), spans)
+    }
+
+    #[tokio::test]
+    async fn the_map_of_the_embedded_store_counts_every_trace_in_the_window() {
+        let path = std::env::temp_dir().join(format!("vitals-otlp-map-{}.db", std::process::id()));
+        let store = Arc::new(Store::open(&path, Retention::default()).unwrap());
+        // More requests than any search limit, in several batches.
+        for batch in (1..=120).collect::<Vec<u128>>().chunks(25) {
+            let traces: Vec<Trace> = batch.iter().map(|&n| request(n)).collect();
+            store.ingest(export_request(&traces, 0).resource_spans, 1).unwrap();
+        }
+        let provider = OtlpProvider::new(Arc::clone(&store));
+        let map = provider.service_map(0, u64::MAX, &Thresholds::default()).await.unwrap().expect("a map of all");
+        let node = |name: &str| &map.services[map.index(name).unwrap()];
+        assert_eq!((node("web").requests, node("api").requests), (120, 120), "every stored request");
+        let calls = |from: &str, to: &str| map.edge(map.index(from).unwrap(), map.index(to).unwrap()).unwrap().calls;
+        assert_eq!((calls("web", "api"), calls("api", "postgresql")), (120, 120));
+        assert_eq!(map.basis.traces, 120);
+        assert_eq!(map.basis.per_service_limit, None, "not a sample");
+        let before = provider.service_map(0, 500_000_000, &Thresholds::default()).await.unwrap().unwrap();
+        assert!(before.services.is_empty(), "nothing started before the window ends");
+        drop((provider, store));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
     }
 }

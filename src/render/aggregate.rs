@@ -6,8 +6,10 @@
 //! so the editor can open each node's example trace.
 
 use super::icicle::{self, Bar};
-use super::palette::Palette;
-use super::style::{Group, Rendered, StyledLine};
+use super::layout::{Cell, Column, Part, Table, fit_parts};
+use super::palette;
+use super::style::{Group, Rendered, StyledLine, Target};
+use super::text::{Keep, wrap_styled};
 use super::units::duration;
 use crate::analysis::aggregate::AggregateFlame;
 use crate::analysis::findings::percent;
@@ -17,25 +19,20 @@ const TOP_PATHS: usize = 10;
 
 pub fn render(flame: &AggregateFlame, title: &str, width: usize) -> Rendered {
     let width = width.max(MIN_WIDTH);
-    let palette = Palette::numbered(flame.nodes.iter().skip(1).map(|n| &*n.service));
     let total = flame.nodes.first().map_or(0, |root| root.total_ns);
     let mut out = Rendered::default();
-    let mut heading = StyledLine::default();
-    heading.push(&format!("Aggregated flame graph · {title}"), Some(Group::Title));
-    heading.push(
-        &format!(
-            " · {} trace{} · {} of self time",
-            flame.traces,
-            if flame.traces == 1 { "" } else { "s" },
-            duration(total)
-        ),
-        Some(Group::Dim),
-    );
-    out.lines.push(heading);
-    out.lines.push(StyledLine::styled(
-        "width = share of self time on each call path, heaviest first (not a timeline)",
-        Group::Dim,
+    let traces = format!(" · {} trace{}", flame.traces, if flame.traces == 1 { "" } else { "s" });
+    out.lines.push(fit_parts(
+        &[
+            Part::fixed("Aggregated flame graph", Some(Group::Title), 9),
+            Part::elastic(format!(" · {title}"), Some(Group::Title), 8, 12, Keep::Ends).comfort(5),
+            Part::fixed(traces, Some(Group::Dim), 7),
+            Part::fixed(format!(" · {} of self time", duration(total)), Some(Group::Dim), 6),
+        ],
+        width,
     ));
+    let legend = "width = share of self time on each call path, heaviest first (not a timeline)";
+    out.lines.extend(wrap_styled(&StyledLine::styled(legend, Group::Dim), width, 0));
     if flame.nodes.len() <= 1 || total == 0 {
         out.lines.push(StyledLine::plain("(no spans to aggregate)"));
         return out;
@@ -50,8 +47,8 @@ pub fn render(flame: &AggregateFlame, title: &str, width: usize) -> Rendered {
             service: &node.service,
             operation: &node.operation,
             note: format!("{:.1}%", percent(node.total_ns, total)),
-            fill: palette.text(&node.service, false),
-            label: palette.bar(&node.service, false),
+            fill: palette::text(&node.service, false),
+            label: palette::bar(&node.service, false),
         })
         .collect();
     let icicle = icicle::draw(&bars, width, out.lines.len());
@@ -59,34 +56,40 @@ pub fn render(flame: &AggregateFlame, title: &str, width: usize) -> Rendered {
     out.targets.extend(icicle.targets);
     if icicle.hidden > 0 {
         let hidden = icicle.hidden;
-        out.lines.push(StyledLine::styled(
-            &format!("{hidden} paths too narrow (or deep) to draw; the list below ranks them all"),
-            Group::Dim,
-        ));
+        let note = format!("{hidden} paths too narrow (or deep) to draw; the list below ranks them all");
+        out.lines.extend(wrap_styled(&StyledLine::styled(&note, Group::Dim), width, 0));
     }
 
     out.lines.push(StyledLine::default());
-    let mut heading = StyledLine::default();
-    heading.push("Most self time", Some(Group::Title));
-    heading.push("   share      self   calls  path", Some(Group::Dim));
-    out.lines.push(heading);
+    out.lines.push(StyledLine::styled("Most self time", Group::Title));
     let mut ranked: Vec<usize> = (1..flame.nodes.len()).collect();
     ranked.sort_by_key(|&i| std::cmp::Reverse(flame.nodes[i].self_ns));
-    for i in ranked.into_iter().take(TOP_PATHS) {
+    ranked.truncate(TOP_PATHS);
+    let mut table = Table::new(vec![
+        Column::number(8),
+        Column::number(7),
+        Column::number(6),
+        Column::name(9, 20).keep(Keep::LastLevels).comfort(5),
+    ])
+    .gap(2);
+    table.header(["share", "self", "calls", "path"].map(|h| Cell::new(h, Some(Group::Dim))).to_vec());
+    let at = |n: usize| (flame.nodes[n].parent, &*flame.nodes[n].service, &*flame.nodes[n].operation);
+    for &i in &ranked {
         let node = &flame.nodes[i];
-        let mut line = StyledLine::default();
-        let share = percent(node.self_ns, total);
-        line.push(
-            &format!("  {share:>5.1}%  {:>8}  {:>6}  ", duration(node.self_ns), node.count),
-            Some(Group::Duration),
-        );
-        let start = line.text.len();
-        let room = width.saturating_sub(line.width());
-        let at = |n: usize| (flame.nodes[n].parent, &*flame.nodes[n].service, &*flame.nodes[n].operation);
-        line.push(&icicle::path_name(i, at, room), Some(Group::Label));
-        let end = line.text.len();
-        out.targets.push(super::style::Target { line: out.lines.len(), start, end, span: i });
-        out.lines.push(line);
+        table.row(vec![
+            Cell::new(format!("  {:.1}%", percent(node.self_ns, total)), Some(Group::Duration)),
+            Cell::new(duration(node.self_ns), Some(Group::Duration)),
+            Cell::new(node.count.to_string(), Some(Group::Duration)),
+            Cell::new(icicle::path_name(i, at), Some(Group::Label)),
+        ]);
+    }
+    let (header, rows) = table.draw(width);
+    out.lines.extend(header.map(|h| h.line));
+    for (row, &node) in rows.into_iter().zip(&ranked) {
+        if let Some(path) = row.cells[3].clone() {
+            out.targets.push(Target { line: out.lines.len(), start: path.start, end: path.end, span: node });
+        }
+        out.lines.push(row.line);
     }
     out
 }
@@ -117,12 +120,11 @@ mod tests {
         let cache_column = line[..cache.start].chars().count();
         assert_eq!(cache_column, 75, "the select takes 75% of 100 columns, then the cache\n{text}");
         let ranked = row("Most self time");
-        assert!(
-            out.lines[ranked + 1].text.contains("75.0%")
-                && out.lines[ranked + 1].text.contains("web GET /checkout › db SELECT orders"),
-            "{text}"
-        );
-        let target = out.targets.iter().find(|t| t.line == ranked + 1).unwrap();
+        assert_eq!(out.lines[ranked + 1].text, "  share    self  calls  path", "{text}");
+        let first = &out.lines[ranked + 2].text;
+        assert!(first.contains("75.0%") && first.ends_with("web GET /checkout › db SELECT orders"), "{text}");
+        let target = out.targets.iter().find(|t| t.line == ranked + 2).unwrap();
+        assert_eq!(&first[target.start..target.end], "web GET /checkout › db SELECT orders");
         assert_eq!(&*flame.nodes[target.span].operation, "SELECT orders");
     }
 

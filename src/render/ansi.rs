@@ -1,9 +1,11 @@
 //! Styled lines for the terminal: ANSI colours on a TTY, plain text otherwise.
 
-use super::style::{Group, StyledLine};
+use super::style::{Group, SERVICE_COLOURS, StyledLine};
 
-/// xterm-256 colours for the service palette (kept close to the Neovim defaults).
-const SERVICE_256: [u8; 10] = [75, 114, 179, 176, 80, 216, 141, 150, 110, 210];
+/// xterm-256 colours for the service palette: the Neovim defaults (`highlights.lua`),
+/// which are all colours of the xterm cube.
+const SERVICE_256: [u8; SERVICE_COLOURS as usize] =
+    [215, 185, 113, 79, 80, 75, 105, 141, 177, 212, 180, 143, 151, 115, 109, 110, 146, 182, 179, 68];
 
 fn sgr(group: Group) -> String {
     match group {
@@ -21,12 +23,13 @@ fn sgr(group: Group) -> String {
         Group::SlowerLabel => "41;97".to_string(),
         Group::Faster => "32".to_string(),
         Group::FasterLabel => "42;30".to_string(),
+        Group::Neutral => "38;5;245".to_string(),
+        Group::NeutralLabel => "48;5;245;38;5;16".to_string(),
         Group::Marked => "7".to_string(),
         Group::Healthy => "32".to_string(),
         Group::Degraded => "33".to_string(),
         Group::Critical => "1;31".to_string(),
-        Group::CriticalPath => "38;5;202".to_string(),
-        Group::CriticalLabel => "48;5;202;38;5;16".to_string(),
+        Group::CriticalLabel => "1;7".to_string(),
     }
 }
 
@@ -61,6 +64,6 @@ mod tests {
         line.push("web", Some(Group::Service(0)));
         line.push(" ok", None);
         assert_eq!(to_terminal(std::slice::from_ref(&line), false), "web ok\n");
-        assert_eq!(to_terminal(&[line], true), "\x1b[38;5;75mweb\x1b[0m ok\n");
+        assert_eq!(to_terminal(&[line], true), "\x1b[38;5;215mweb\x1b[0m ok\n");
     }
 }

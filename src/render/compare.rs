@@ -4,13 +4,14 @@
 //! matched paths, biggest change first. List lines open the path's longest span.
 
 use super::icicle::{self, Bar};
-use super::palette::Palette;
+use super::layout::{Cell, Column, Part, Table, fit_parts};
 use super::report::{RenderedReport, ReportItem, push_item, section};
 use super::style::{Group, StyledLine};
+use super::text::{Keep, wrap_styled};
 use super::units::{duration, signed_duration, signed_percent};
-use crate::analysis::compare::{Change, Comparison, DiffNode, PathStats, Side};
+use crate::analysis::compare::{Change, Comparison, DiffNode, NOTABLE_OF_TRACE, NOTABLE_SHARE, PathStats, Side};
 
-const MIN_WIDTH: usize = 60;
+const MIN_WIDTH: usize = 40;
 const MAX_LIST: usize = 15;
 
 pub fn render(diff: &Comparison, width: usize) -> RenderedReport {
@@ -18,8 +19,8 @@ pub fn render(diff: &Comparison, width: usize) -> RenderedReport {
     let mut out = RenderedReport::default();
     let lines = &mut out.rendered.lines;
     lines.push(StyledLine::styled("Trace comparison", Group::Title));
-    lines.push(side_line("A", &diff.before));
-    lines.push(side_line("B", &diff.after));
+    lines.push(side_line("A", &diff.before, width));
+    lines.push(side_line("B", &diff.after, width));
     let delta = diff.after.duration_ns as i64 - diff.before.duration_ns as i64;
     let mut change = StyledLine::plain("   Δ ");
     change.push(&signed_duration(delta), Some(trend(delta)));
@@ -37,18 +38,29 @@ pub fn render(diff: &Comparison, width: usize) -> RenderedReport {
     out
 }
 
-fn side_line(name: &str, side: &Side) -> StyledLine {
-    let mut line = StyledLine::plain(format!("   {name} "));
-    line.push(&side.trace_id.to_string(), Some(Group::Dim));
-    line.push(&format!("  {}  ", side.root), Some(Group::Label));
-    line.push(&duration(side.duration_ns), Some(Group::Duration));
-    line.push(&format!(" · {} spans", side.span_count), Some(Group::Dim));
-    line
+/// `   A 4bd8…  frontend: GET /dispatch  712ms · 52 spans`; the trace id gives way first.
+fn side_line(name: &str, side: &Side, width: usize) -> StyledLine {
+    fit_parts(
+        &[
+            Part::fixed(format!("   {name} "), None, 9),
+            Part::fixed(format!("{}  ", side.trace_id), Some(Group::Dim), 3),
+            Part::elastic(format!("{}  ", side.root), Some(Group::Label), 7, 16, Keep::Ends),
+            Part::fixed(duration(side.duration_ns), Some(Group::Duration), 8),
+            Part::fixed(format!(" · {} spans", side.span_count), Some(Group::Dim), 5),
+        ],
+        width,
+    )
 }
 
 fn flame(out: &mut RenderedReport, diff: &Comparison, width: usize) {
-    section(out, "Differential flame graph: B's call paths by self time; red slower or new, green faster");
-    let palette = Palette::numbered(diff.nodes.iter().skip(1).map(|n| &*n.service));
+    section(out, "Differential flame graph");
+    let legend = format!(
+        "B's call paths by self time: red slower or new, green faster, grey unchanged (within noise: moved less \
+         than {:.0}% of the path's time or {:.0}% of the trace's)",
+        NOTABLE_SHARE * 100.0,
+        NOTABLE_OF_TRACE * 100.0
+    );
+    out.rendered.lines.extend(wrap_styled(&StyledLine::styled(&legend, Group::Dim), width, 0));
     let bars: Vec<Bar> = diff
         .nodes
         .iter()
@@ -58,7 +70,7 @@ fn flame(out: &mut RenderedReport, diff: &Comparison, width: usize) {
             } else if node.notable {
                 (Group::Faster, Group::FasterLabel)
             } else {
-                (palette.text(&node.service, false), palette.bar(&node.service, false))
+                (Group::Neutral, Group::NeutralLabel)
             };
             Bar {
                 parent: node.parent,
@@ -75,7 +87,7 @@ fn flame(out: &mut RenderedReport, diff: &Comparison, width: usize) {
     out.rendered.lines.extend(drawn.lines);
     if drawn.hidden > 0 {
         let text = format!("{} paths too narrow to draw; the lists below name every change", drawn.hidden);
-        out.rendered.lines.push(StyledLine::styled(&text, Group::Dim));
+        out.rendered.lines.extend(wrap_styled(&StyledLine::styled(&text, Group::Dim), width, 0));
     }
 }
 
@@ -96,21 +108,27 @@ fn structure(out: &mut RenderedReport, diff: &Comparison, width: usize) {
     if changed.is_empty() {
         out.rendered.lines.push(StyledLine::styled("  the same calls, the same number of times", Group::Dim));
     }
+    let shown: Vec<&DiffNode> = changed.iter().take(MAX_LIST).map(|&(_, node)| node).collect();
+    let mut table =
+        Table::new(vec![Column::word(8), Column::number(7), Column::name(9, 20).keep(Keep::LastLevels).comfort(5)])
+            .gap(2);
     for &(index, node) in changed.iter().take(MAX_LIST) {
         let count = |s: Option<PathStats>| s.map_or(0, |s| s.count);
         let (mark, what, group) = match node.change {
-            Change::Added => ("+ added  ", format!("×{}", count(node.after)), Group::Slower),
-            Change::Removed => ("− removed", format!("×{}", count(node.before)), Group::Faster),
-            Change::More => ("↑ more   ", format!("{} → {}", count(node.before), count(node.after)), Group::Slower),
-            Change::Fewer => ("↓ fewer  ", format!("{} → {}", count(node.before), count(node.after)), Group::Faster),
+            Change::Added => ("  + added", format!("×{}", count(node.after)), Group::Slower),
+            Change::Removed => ("  − removed", format!("×{}", count(node.before)), Group::Faster),
+            Change::More => ("  ↑ more", format!("{} → {}", count(node.before), count(node.after)), Group::Slower),
+            Change::Fewer => ("  ↓ fewer", format!("{} → {}", count(node.before), count(node.after)), Group::Faster),
             Change::Same => continue,
         };
-        let mut line = StyledLine::default();
-        line.push(&format!("  {mark} "), Some(group));
-        line.push(&format!("{what:>9}  "), Some(Group::Duration));
-        let room = width.saturating_sub(line.width());
-        line.push(&path(diff, index, room), Some(Group::Label));
-        push_example(out, line, node);
+        table.row(vec![
+            Cell::new(mark, Some(group)),
+            Cell::new(what, Some(Group::Duration)),
+            Cell::new(path(diff, index), Some(Group::Label)),
+        ]);
+    }
+    for (row, node) in table.render(width).into_iter().zip(shown) {
+        push_example(out, row, node);
     }
     more(out, changed.len());
 }
@@ -119,25 +137,35 @@ fn latency(out: &mut RenderedReport, diff: &Comparison, width: usize) {
     let mut matched: Vec<(usize, &DiffNode)> =
         diff.nodes.iter().enumerate().skip(1).filter(|(_, n)| n.before.is_some() && n.after.is_some()).collect();
     matched.sort_by_key(|(_, n)| std::cmp::Reverse(n.delta_ns.unsigned_abs()));
+    let count = matched.len();
+    matched.truncate(MAX_LIST);
     section(out, "Latency of matched paths, biggest change first");
-    let mut header = StyledLine::default();
-    header.push(&format!("  {:>9} {:>9} {:>10} {:>8}  path", "before", "after", "Δ", "%"), Some(Group::Dim));
-    out.rendered.lines.push(header);
-    for &(index, node) in matched.iter().take(MAX_LIST) {
+    let mut table = Table::new(vec![
+        Column::number(5),
+        Column::number(6),
+        Column::number(8),
+        Column::number(7),
+        Column::name(9, 20).keep(Keep::LastLevels).comfort(4),
+    ])
+    .gap(2);
+    table.header(["before", "after", "Δ", "%", "path"].map(|h| Cell::new(h, Some(Group::Dim))).to_vec());
+    for &(index, node) in &matched {
         let time = |s: Option<PathStats>| s.map_or(0, |s| s.duration_ns);
-        let mut line = StyledLine::default();
-        line.push(
-            &format!("  {:>9} {:>9} ", duration(time(node.before)), duration(time(node.after))),
-            Some(Group::Duration),
-        );
         let group = if node.notable { trend(node.delta_ns) } else { Group::Dim };
-        let share = node.delta_percent.map_or_else(String::new, signed_percent);
-        line.push(&format!("{:>10} {share:>8}  ", signed_duration(node.delta_ns)), Some(group));
-        let room = width.saturating_sub(line.width());
-        line.push(&path(diff, index, room), Some(Group::Label));
-        push_example(out, line, node);
+        table.row(vec![
+            Cell::new(format!("  {}", duration(time(node.before))), Some(Group::Duration)),
+            Cell::new(duration(time(node.after)), Some(Group::Duration)),
+            Cell::new(signed_duration(node.delta_ns), Some(group)),
+            Cell::new(node.delta_percent.map_or_else(String::new, signed_percent), Some(group)),
+            Cell::new(path(diff, index), Some(Group::Label)),
+        ]);
     }
-    more(out, matched.len());
+    let (header, rows) = table.draw(width);
+    out.rendered.lines.extend(header.map(|h| h.line));
+    for (row, &(_, node)) in rows.into_iter().zip(&matched) {
+        push_example(out, row.line, node);
+    }
+    more(out, count);
 }
 
 fn more(out: &mut RenderedReport, count: usize) {
@@ -156,9 +184,9 @@ fn push_example(out: &mut RenderedReport, line: StyledLine, node: &DiffNode) {
     }
 }
 
-fn path(diff: &Comparison, index: usize, room: usize) -> String {
+fn path(diff: &Comparison, index: usize) -> String {
     let at = |n: usize| (diff.nodes[n].parent, &*diff.nodes[n].service, &*diff.nodes[n].operation);
-    icicle::path_name(index, at, room)
+    icicle::path_name(index, at)
 }
 
 /// Red for more time, green for less.
@@ -194,9 +222,9 @@ mod tests {
         let text = out.rendered.plain_text();
         for expected in [
             "Δ −150ms (−50%)",
-            "+ added          ×1  web GET /checkout › mq publish",
-            "− removed        ×1  web GET /checkout › redis GET",
-            "  200ms    50.0ms     −150ms     −75%  web GET /checkout › db SELECT items",
+            "  + added    ×1  web GET /checkout › mq publish",
+            "  − removed  ×1  web GET /checkout › redis GET",
+            "  200ms  50.0ms  −150ms  −75%  web GET /checkout › db SELECT items",
         ] {
             assert!(text.contains(expected), "missing {expected:?} in\n{text}");
         }
@@ -209,5 +237,20 @@ mod tests {
         let removed = out.rendered.lines.iter().position(|l| l.text.contains("− removed")).unwrap();
         let item = out.items.iter().find(|i| i.line == removed).unwrap();
         assert_eq!(item.span_id.as_deref(), Some("0000000000000003"), "a removed path opens in the first trace");
+    }
+
+    #[test]
+    fn a_path_that_moved_within_noise_is_grey_and_the_legend_says_so() {
+        let before = trace(&[(1, 0, "web", "GET /checkout", 0, 1000), (2, 1, "shop", "PlaceOrder", 0, 900)]).done();
+        let after = trace(&[(1, 0, "web", "GET /checkout", 0, 1008), (2, 1, "shop", "PlaceOrder", 0, 908)]).done();
+        let diff = compare(&before, &after);
+        let out = render(&diff, 160);
+        let text = out.rendered.plain_text();
+        let line = out.rendered.lines.iter().find(|l| l.text.starts_with("shop: PlaceOrder")).unwrap();
+        let groups: Vec<Group> = line.highlights.iter().map(|h| h.group).collect();
+        assert!(groups.contains(&Group::NeutralLabel), "+0.9% is within noise: grey\n{text}\n{groups:?}");
+        let colourful = |g: &Group| matches!(g, Group::FasterLabel | Group::SlowerLabel | Group::Flame(_));
+        assert!(!groups.iter().any(colourful), "a change or a service colour, not grey\n{text}\n{groups:?}");
+        assert!(text.contains("grey unchanged (within noise: moved less than 10% of the path's time"), "{text}");
     }
 }

@@ -1,32 +1,36 @@
 //! The span-detail view: everything known about one span, for the `<CR>` float and
 //! `vitals view --span`.
 
-use super::palette::Palette;
+use super::palette;
 use super::style::{Group, Rendered, StyledLine};
-use super::units::{duration, truncate};
+use super::text::{Keep, elide_distinct, width as cells, wrap_styled};
+use super::units::duration;
 use crate::analysis::self_time::self_time;
 use crate::model::{Attribute, RefKind, SpanIndex, StatusCode, Trace};
 
 const KEY_WIDTH: usize = 12;
+/// Attribute keys longer than this are cut in the middle, so values keep their room.
+const MAX_KEY_WIDTH: usize = 32;
+/// Lines of one value beyond which the rest is left out (a stack trace, a long query).
+const MAX_VALUE_LINES: usize = 30;
 
 pub fn render(trace: &Trace, index: SpanIndex, width: usize) -> Rendered {
     let span = &trace.spans[index];
-    let palette = Palette::of(trace);
     let t0 = trace.start_ns();
     let mut lines = Vec::new();
 
     let mut title = StyledLine::default();
-    title.push(span.service(), Some(palette.text(span.service(), false)));
+    title.push(span.service(), Some(palette::text(span.service(), false)));
     title.push(": ", None);
     title.push(&span.operation, Some(Group::Title));
-    lines.push(title);
+    lines.extend(wrap_styled(&title, width, 2));
     lines.push(StyledLine::default());
 
     let field = |key: &str, value: &str, group: Option<Group>| {
         let mut line = StyledLine::default();
         line.push(&format!("{key:<KEY_WIDTH$}"), Some(Group::Label));
         line.push(value, group);
-        line
+        wrap_styled(&line, width, KEY_WIDTH)
     };
     let parent = match trace.tree.parent(index) {
         Some(p) => trace.spans[p].display_id(),
@@ -37,22 +41,22 @@ pub fn render(trace: &Trace, index: SpanIndex, width: usize) -> Rendered {
     };
     let own = self_time(trace, index);
     let share = if span.duration_ns > 0 { own as f64 * 100.0 / span.duration_ns as f64 } else { 0.0 };
-    lines.push(field("Span ID", &span.display_id(), None));
-    lines.push(field("Trace ID", &trace.id.to_string(), None));
-    lines.push(field("Parent ID", &parent, None));
-    lines.push(field("Service", span.service(), None));
-    lines.push(field("Operation", &span.operation, None));
-    lines.push(field("Kind", span.kind.as_str(), None));
-    lines.push(field("Start", &format!("+{}", duration(span.start_ns.saturating_sub(t0))), Some(Group::Duration)));
-    lines.push(field("Duration", &duration(span.duration_ns), Some(Group::Duration)));
-    lines.push(field("Self time", &format!("{} ({share:.0}%)", duration(own)), Some(Group::Duration)));
+    lines.extend(field("Span ID", &span.display_id(), None));
+    lines.extend(field("Trace ID", &trace.id.to_string(), None));
+    lines.extend(field("Parent ID", &parent, None));
+    lines.extend(field("Service", span.service(), None));
+    lines.extend(field("Operation", &span.operation, None));
+    lines.extend(field("Kind", span.kind.as_str(), None));
+    lines.extend(field("Start", &format!("+{}", duration(span.start_ns.saturating_sub(t0))), Some(Group::Duration)));
+    lines.extend(field("Duration", &duration(span.duration_ns), Some(Group::Duration)));
+    lines.extend(field("Self time", &format!("{} ({share:.0}%)", duration(own)), Some(Group::Duration)));
     let (status, status_group) = match span.status.code {
         StatusCode::Error if span.status.message.is_empty() => ("error".to_string(), Some(Group::Error)),
         StatusCode::Error => (format!("error: {}", span.status.message), Some(Group::Error)),
         StatusCode::Ok => ("ok".to_string(), None),
         StatusCode::Unset => ("unset".to_string(), Some(Group::Dim)),
     };
-    lines.push(field("Status", &status, status_group));
+    lines.extend(field("Status", &status, status_group));
     for reference in span.references.iter().filter(|r| Some(r.span_id) != span.parent_id || r.kind != RefKind::ChildOf)
     {
         let kind = match reference.kind {
@@ -60,7 +64,7 @@ pub fn render(trace: &Trace, index: SpanIndex, width: usize) -> Rendered {
             RefKind::FollowsFrom => "follows from",
             RefKind::Link => "link",
         };
-        lines.push(field("Reference", &format!("{kind} {}", reference.span_id), None));
+        lines.extend(field("Reference", &format!("{kind} {}", reference.span_id), None));
     }
 
     section(&mut lines, "Attributes", &span.attributes, width);
@@ -73,7 +77,7 @@ pub fn render(trace: &Trace, index: SpanIndex, width: usize) -> Rendered {
             let mut line = StyledLine::plain("  ");
             line.push(&format!("+{:<9}", duration(event.time_ns.saturating_sub(t0))), Some(Group::Duration));
             line.push(&event.name, None);
-            lines.push(line);
+            lines.extend(wrap_styled(&line, width, 12));
             lines.extend(attribute_lines(&event.attributes, width, 4));
         }
     }
@@ -92,21 +96,43 @@ fn section(lines: &mut Vec<StyledLine>, heading: &str, attributes: &[Attribute],
     lines.extend(attribute_lines(attributes, width, 2));
 }
 
-/// Attributes sorted by key, keys aligned, long values cut to the width.
+/// Attributes sorted by key, keys aligned (long keys cut in the middle), values wrapped
+/// under themselves, their own line breaks kept.
 fn attribute_lines(attributes: &[Attribute], width: usize, indent: usize) -> Vec<StyledLine> {
     let mut sorted: Vec<&Attribute> = attributes.iter().collect();
     sorted.sort_by(|a, b| a.key.cmp(&b.key));
-    let key_width = sorted.iter().map(|a| a.key.chars().count()).max().unwrap_or(0).min(32);
-    sorted
-        .into_iter()
-        .map(|attribute| {
-            let mut line = StyledLine::plain(" ".repeat(indent));
-            line.push(&format!("{:<key_width$}  ", attribute.key), Some(Group::Label));
-            let room = width.saturating_sub(indent + key_width + 2).max(8);
-            line.push(&truncate(&attribute.value.to_string().replace('\n', "⏎"), room), None);
-            line
-        })
-        .collect()
+    let key_width = sorted
+        .iter()
+        .map(|a| cells(&a.key))
+        .max()
+        .unwrap_or(0)
+        .min(MAX_KEY_WIDTH)
+        .min(width.saturating_sub(indent) / 3);
+    let keys = elide_distinct(&sorted.iter().map(|a| (a.key.as_str(), key_width)).collect::<Vec<_>>(), Keep::Ends);
+    let hanging = indent + key_width + 2;
+    let mut lines = Vec::new();
+    for (attribute, key) in sorted.iter().zip(keys) {
+        let value = attribute.value.to_string();
+        let mut value_lines = Vec::new();
+        for (n, part) in value.split('\n').enumerate() {
+            let mut line = StyledLine::plain(" ".repeat(if n == 0 { indent } else { hanging }));
+            if n == 0 {
+                line.push(&format!("{key:<key_width$}  "), Some(Group::Label));
+                line.pad_to(hanging);
+            }
+            line.push(part, None);
+            value_lines.extend(wrap_styled(&line, width, hanging));
+        }
+        let hidden = value_lines.len().saturating_sub(MAX_VALUE_LINES);
+        if hidden > 0 {
+            value_lines.truncate(MAX_VALUE_LINES);
+            let mut more = StyledLine::plain(" ".repeat(hanging));
+            more.push(&format!("… {hidden} more line{}", if hidden == 1 { "" } else { "s" }), Some(Group::Dim));
+            value_lines.push(more);
+        }
+        lines.extend(value_lines);
+    }
+    lines
 }
 
 #[cfg(test)]

@@ -8,21 +8,23 @@
 use super::canvas::{BAR, Row};
 use super::critical;
 use super::frame;
-use super::palette::Palette;
+use super::palette;
 use super::style::{Rendered, StyledLine};
-use super::units::{duration, truncate};
+use super::text::{elide_middle, width as cells};
+use super::units::duration;
 use crate::model::{SpanIndex, Trace};
 
 /// How far below its natural row a wide bar may move to find room.
 const MAX_LANES: usize = 32;
 const MIN_WIDTH: usize = 20;
+/// Cells below which a bar carries no cut name (`PO…e` tells nothing).
+const MIN_CUT_LABEL: usize = 6;
 
 /// Draws `trace`; with `critical_path`, the cells of each critical section are marked,
 /// and the bars of the `marked` spans stand out.
 pub fn render(trace: &Trace, width: usize, critical_path: bool, marked: &[SpanIndex]) -> Rendered {
     let width = width.max(MIN_WIDTH);
     let critical = critical::sections_by_span(trace, critical_path);
-    let palette = Palette::of(trace);
     let t0 = trace.start_ns();
     let total = trace.duration_ns().max(1) as u128;
     let col = |t: u64| (t.saturating_sub(t0) as u128 * width as u128 / total).min(width as u128) as usize;
@@ -57,16 +59,16 @@ pub fn render(trace: &Trace, width: usize, critical_path: bool, marked: &[SpanIn
         let bar = c1 - c0;
         // The last cell stays blank so that neighbouring bars read as separate.
         let inner = if bar >= 2 { bar - 1 } else { bar };
-        rows[r].fill(c0, inner, BAR, Some(palette.text(span.service(), failed)), Some(i));
+        rows[r].fill(c0, inner, BAR, Some(palette::text(span.service(), failed)), Some(i));
         if bar >= 2 {
             rows[r].fill(c0 + inner, 1, ' ', None, Some(i));
         }
         if let Some(label) = label(span.service(), &span.operation, span.duration_ns, inner) {
-            rows[r].put(c0, &label, Some(palette.bar(span.service(), failed)), Some(i));
+            rows[r].put(c0, &label, Some(palette::bar(span.service(), failed)), Some(i));
         }
         for &(start, end) in critical.get(i).into_iter().flatten() {
             let from = col(start).min(width - 1);
-            rows[r].mark_critical(from, col(end).max(from + 1), i);
+            rows[r].mark_critical(from, col(end).max(from + 1), i, palette::bar(span.service(), failed));
         }
         if marked.contains(&i) {
             rows[r].mark(c0, c1, i);
@@ -84,7 +86,7 @@ pub fn render(trace: &Trace, width: usize, critical_path: bool, marked: &[SpanIn
     }
     let hidden =
         (hidden > 0).then(|| format!("{hidden} spans too narrow to draw at this width; the waterfall shows all"));
-    out.lines.extend(frame::footer(trace, critical::legend(trace, &critical).into_iter().chain(hidden)));
+    out.lines.extend(frame::footer(trace, critical::legend(trace, &critical).into_iter().chain(hidden), width));
     if out.lines.len() == 2 {
         out.lines.push(StyledLine::plain("(no spans)"));
     }
@@ -92,13 +94,13 @@ pub fn render(trace: &Trace, width: usize, critical_path: bool, marked: &[SpanIn
 }
 
 /// The longest label that fits in `room` columns: `service: operation  12.3ms`, then
-/// shorter forms, down to a truncated operation name.
+/// shorter forms, down to the operation name cut in the middle.
 fn label(service: &str, operation: &str, ns: u64, room: usize) -> Option<String> {
     let took = duration(ns);
     [format!("{service}: {operation}  {took}"), format!("{operation}  {took}"), operation.to_string()]
         .into_iter()
-        .find(|candidate| candidate.chars().count() <= room)
-        .or_else(|| (room >= 4).then(|| truncate(operation, room)))
+        .find(|candidate| cells(candidate) <= room)
+        .or_else(|| (room >= MIN_CUT_LABEL).then(|| elide_middle(operation, room)))
 }
 
 #[cfg(test)]
@@ -190,14 +192,16 @@ mod tests {
         ])
         .done();
         let plain = render(&t, 100, false, &[]);
-        assert!(plain.lines.iter().flat_map(|l| &l.highlights).all(|h| h.group != Group::CriticalPath));
+        assert!(plain.lines.iter().flat_map(|l| &l.highlights).all(|h| h.group != Group::CriticalLabel));
+        assert!(!plain.plain_text().contains(crate::render::canvas::CRITICAL_BAR));
         let marked = render(&t, 100, true, &[]);
         let critical_spans: std::collections::BTreeSet<&str> = marked
             .targets
             .iter()
             .filter(|target| {
                 marked.lines[target.line].highlights.iter().any(|h| {
-                    matches!(h.group, Group::CriticalPath | Group::CriticalLabel)
+                    let text = &marked.lines[target.line].text[h.start..h.end];
+                    (h.group == Group::CriticalLabel || text.contains(crate::render::canvas::CRITICAL_BAR))
                         && h.start < target.end
                         && target.start < h.end
                 })
@@ -205,6 +209,6 @@ mod tests {
             .map(|target| t.spans[target.span].operation.as_str())
             .collect();
         assert_eq!(critical_spans.into_iter().collect::<Vec<_>>(), ["checkout", "reserve"]);
-        assert!(marked.plain_text().contains("critical path (marked): 100ms of 100ms, through 2 spans"));
+        assert!(marked.plain_text().contains("━ critical path: 100ms of 100ms, through 2 spans"));
     }
 }

@@ -1,40 +1,34 @@
 //! What surrounds every trace picture: a title line, a time ruler and a footer of
 //! warnings, so flame graph and waterfall read the same way.
 
+use super::layout::{Part, fit_parts};
 use super::style::{Group, StyledLine};
-use super::units::{duration, truncate};
+use super::text::{Keep, wrap_styled};
+use super::units::duration;
 use crate::model::Trace;
 
-/// `frontend: GET /dispatch  712ms · 52 spans · 5 services · 1 error · 4bd8…`
+/// `frontend: GET /dispatch  712ms · 52 spans · 5 services · 1 error · 4bd8…`; in a
+/// narrow window the trace id goes first, then the counts, and the name is cut in the
+/// middle.
 pub fn title(trace: &Trace, width: usize) -> StyledLine {
-    let mut line = StyledLine::default();
     let Some(root) = trace.root() else {
-        line.push("empty trace", Some(Group::Title));
-        return line;
+        return StyledLine::styled("empty trace", Group::Title);
     };
-    let name = truncate(&format!("{}: {}", root.service(), root.operation), width / 2);
-    line.push(&name, Some(Group::Title));
-    line.push("  ", None);
-    line.push(&duration(trace.duration_ns()), Some(Group::Duration));
+    let spans = trace.spans.len();
     let services = trace.services().len();
-    let stats = format!(
-        " · {} span{} · {} service{}",
-        trace.spans.len(),
-        plural(trace.spans.len()),
-        services,
-        plural(services)
-    );
-    line.push(&stats, Some(Group::Dim));
     let errors = trace.error_count();
+    let mut parts = vec![
+        Part::elastic(format!("{}: {}", root.service(), root.operation), Some(Group::Title), 9, 16, Keep::Ends)
+            .comfort(6),
+        Part::fixed(format!("  {}", duration(trace.duration_ns())), Some(Group::Duration), 8),
+        Part::fixed(format!(" · {spans} span{}", plural(spans)), Some(Group::Dim), 5),
+        Part::fixed(format!(" · {services} service{}", plural(services)), Some(Group::Dim), 4),
+    ];
     if errors > 0 {
-        line.push(" · ", Some(Group::Dim));
-        line.push(&format!("{errors} error{}", plural(errors)), Some(Group::Error));
+        parts.push(Part::fixed(format!(" · {errors} error{}", plural(errors)), Some(Group::Error), 7));
     }
-    let id = trace.id.to_string();
-    if line.width() + id.len() + 3 <= width {
-        line.push(&format!(" · {id}"), Some(Group::Dim));
-    }
-    line
+    parts.push(Part::fixed(format!(" · {}", trace.id), Some(Group::Dim), 1));
+    fit_parts(&parts, width)
 }
 
 fn plural(n: usize) -> &'static str {
@@ -65,21 +59,14 @@ pub fn ruler(total_ns: u64, width: usize, indent: usize) -> StyledLine {
     line
 }
 
-/// Warnings about the trace, then notes about what the picture marks or leaves out.
-pub fn footer(trace: &Trace, notes: impl IntoIterator<Item = String>) -> Vec<StyledLine> {
-    let mut lines = vec![StyledLine::default()];
-    for warning in &trace.warnings {
-        let mut line = StyledLine::default();
-        line.push(&format!("⚠ {warning}"), Some(Group::Warning));
-        lines.push(line);
+/// Warnings about the trace, then notes about what the picture marks or leaves out,
+/// wrapped to `width`.
+pub fn footer(trace: &Trace, notes: impl IntoIterator<Item = String>, width: usize) -> Vec<StyledLine> {
+    let warnings = trace.warnings.iter().map(|w| StyledLine::styled(&format!("⚠ {w}"), Group::Warning));
+    let notes = notes.into_iter().map(|note| StyledLine::styled(&note, Group::Dim));
+    let lines: Vec<StyledLine> = warnings.chain(notes).flat_map(|line| wrap_styled(&line, width, 2)).collect();
+    if lines.is_empty() {
+        return lines;
     }
-    for note in notes {
-        let mut line = StyledLine::default();
-        line.push(&note, Some(Group::Dim));
-        lines.push(line);
-    }
-    if lines.len() == 1 {
-        lines.clear();
-    }
-    lines
+    std::iter::once(StyledLine::default()).chain(lines).collect()
 }

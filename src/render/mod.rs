@@ -13,6 +13,7 @@ pub mod findings;
 pub mod flame;
 mod frame;
 mod icicle;
+pub mod layout;
 pub mod network;
 mod palette;
 pub mod regressions;
@@ -22,6 +23,7 @@ pub mod stats;
 pub mod status;
 pub mod style;
 pub mod summary_line;
+pub mod text;
 pub mod units;
 pub mod waterfall;
 

@@ -1,42 +1,55 @@
-//! Stable service colours within one trace: services are numbered in the order they first
-//! appear walking from the root, so the request's entry service always gets colour 1 and
-//! two services of one trace share a colour only past [`SERVICE_COLOURS`].
-
-use std::collections::HashMap;
+//! A service's colour, the same wherever it is drawn: every trace, flame graph,
+//! aggregated flame graph and later view of a session, and the next session too. The
+//! colour is picked by a hash of the service's name (as Jaeger UI keeps a service's
+//! colour), not by the order services appear in, which changed from trace to trace.
+//!
+//! Two services may share a colour; [`SERVICE_COLOURS`] is large enough to make that
+//! rare in one trace, and the names on the bars tell them apart.
 
 use super::style::{Group, SERVICE_COLOURS};
-use crate::model::Trace;
 
-pub struct Palette<'t> {
-    index: HashMap<&'t str, u8>,
+/// The palette index of `service`: FNV-1a over its name, mixed (MurmurHash3's
+/// finalizer) so that short names that differ in one letter spread over the palette,
+/// then scaled to the palette. Fixed arithmetic, so it never changes between runs,
+/// platforms or Rust versions, unlike `std`'s hasher.
+pub fn colour(service: &str) -> u8 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in service.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    hash ^= hash >> 33;
+    ((u128::from(hash) * u128::from(SERVICE_COLOURS)) >> 64) as u8
 }
 
-impl<'t> Palette<'t> {
-    pub fn of(trace: &'t Trace) -> Self {
-        Palette::numbered(trace.services())
-    }
+/// Text colour for a span: its service's, or the error colour when it failed.
+pub fn text(service: &str, failed: bool) -> Group {
+    if failed { Group::Error } else { Group::Service(colour(service)) }
+}
 
-    /// Colours services in the order given.
-    pub fn numbered(services: impl IntoIterator<Item = &'t str>) -> Self {
-        let mut index = HashMap::new();
-        for service in services {
-            let next = (index.len() % SERVICE_COLOURS as usize) as u8;
-            index.entry(service).or_insert(next);
+/// Background colour for a flame-graph label (and the critical path's line).
+pub fn bar(service: &str, failed: bool) -> Group {
+    if failed { Group::FlameError } else { Group::Flame(colour(service)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_colour_depends_on_the_name_only_and_spreads_over_the_palette() {
+        assert_eq!(colour("checkout"), colour("checkout"));
+        // Pinned: a change of hash would recolour every service users have learned.
+        assert_eq!(["frontend", "checkout", "postgres", "inventory", "redis"].map(colour), [17, 7, 6, 4, 8]);
+        let names: Vec<String> = (0..2000).map(|i| format!("service-{i}")).collect();
+        let mut used = [0usize; SERVICE_COLOURS as usize];
+        for name in &names {
+            used[colour(name) as usize] += 1;
         }
-        Palette { index }
-    }
-
-    fn colour(&self, service: &str) -> u8 {
-        self.index.get(service).copied().unwrap_or(0)
-    }
-
-    /// Text colour for a span: its service's, or the error colour when it failed.
-    pub fn text(&self, service: &str, failed: bool) -> Group {
-        if failed { Group::Error } else { Group::Service(self.colour(service)) }
-    }
-
-    /// Background colour for a flame-graph label.
-    pub fn bar(&self, service: &str, failed: bool) -> Group {
-        if failed { Group::FlameError } else { Group::Flame(self.colour(service)) }
+        assert!(used.iter().all(|&n| n > 50), "every colour is used: {used:?}");
     }
 }

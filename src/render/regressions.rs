@@ -3,15 +3,16 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use super::report::{RenderedReport, ReportItem, push_item, section};
+use super::report::{RenderedReport, ReportItem, section};
 use super::style::{Group, StyledLine};
 use super::units::{duration, signed_percent};
 use crate::analysis::regression::{Change, RegressionReport, Verdict, Window, WindowStats, relative};
 
-pub fn render(report: &RegressionReport) -> RenderedReport {
-    let mut out = RenderedReport::default();
+/// The report, its prose wrapped at `width`.
+pub fn render(report: &RegressionReport, width: usize) -> RenderedReport {
+    let mut out = RenderedReport::wrapped_at(width);
     let title = format!("Regressions · {}", report.service);
-    out.rendered.lines.push(StyledLine::styled(&title, Group::Title));
+    out.push(StyledLine::styled(&title, Group::Title), None);
     let (run, runs) = match report.windows.gap_ns {
         Some(gap) => (" run", format!(" (the traffic came in runs: split at a {} quiet gap)", duration(gap))),
         None => ("", String::new()),
@@ -21,12 +22,12 @@ pub fn render(report: &RegressionReport) -> RenderedReport {
         window(&report.windows.baseline),
         window(&report.windows.current),
     );
-    out.rendered.lines.push(StyledLine::styled(&windows, Group::Dim));
+    out.push(StyledLine::styled(&windows, Group::Dim), None);
     let method = format!(
         "Mann–Whitney U, α = {}, at least {} requests a side",
         report.options.alpha, report.options.min_samples
     );
-    out.rendered.lines.push(StyledLine::styled(&method, Group::Dim));
+    out.push(StyledLine::styled(&method, Group::Dim), None);
     section(&mut out, &format!("{} (all operations)", report.service));
     change_lines(&mut out, &report.overall);
     section(&mut out, &format!("Operations ({})", report.operations.len()));
@@ -59,13 +60,8 @@ fn change_lines(out: &mut RenderedReport, change: &Change) {
     head.push(&sentence(change), None);
     let item = change.slowest.map(|(trace, span)| ReportItem::span(trace.to_string(), span.to_string()));
     let detail = StyledLine::styled(&format!("      {}", details(change)), Group::Dim);
-    match item {
-        Some(item) => {
-            push_item(out, head, item.clone());
-            push_item(out, detail, item);
-        }
-        None => out.rendered.lines.extend([head, detail]),
-    }
+    out.push(head, item.as_ref());
+    out.push(detail, item.as_ref());
 }
 
 /// The verdict in one sentence.
@@ -136,7 +132,14 @@ mod tests {
             span_id: SpanId(1),
         };
         let report = detect("web", &[sample], Windows::last(2 * hour, hour), Options::default());
-        let text = render(&report).rendered.plain_text();
+        let text = render(&report, 120).rendered.plain_text();
+        let narrow = render(&report, 60);
+        let widest = narrow.rendered.lines.iter().map(|l| crate::render::text::width(&l.text)).max();
+        assert!(widest <= Some(60), "{}", narrow.rendered.plain_text());
+        assert!(
+            narrow.items.iter().filter(|i| i.trace_id.is_some()).count() > 2,
+            "every wrapped line opens the request"
+        );
         assert!(text.contains("Baseline P95 = –, Current P95 = 5.00ms, n = 0/1: too few requests to tell"), "{text}");
         assert!(
             text.contains("baseline 1970-01-01 00:00:00 – 01:00:00 UTC vs current 1970-01-01 01:00:00 – 02:00:00 UTC")

@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use super::style::{Group, Rendered, StyledLine};
+use super::text::wrap_styled;
 use super::units::{duration, truncate};
 use crate::analysis::calls::CodeLocation;
 use crate::analysis::findings::{Finding, FindingKind, Severity};
@@ -49,6 +50,40 @@ pub struct RenderedReport {
     #[serde(flatten)]
     pub rendered: Rendered,
     pub items: Vec<ReportItem>,
+    /// Lines longer than this wrap, their continuations indented under their text; 0
+    /// leaves lines as they are (a drawing already fitted to its width).
+    #[serde(skip)]
+    pub width: usize,
+}
+
+impl RenderedReport {
+    /// A report whose prose wraps at `width` columns.
+    pub fn wrapped_at(width: usize) -> Self {
+        RenderedReport { width, ..RenderedReport::default() }
+    }
+
+    /// Adds a line, wrapped to the width; every line it takes opens `item`, if any.
+    pub fn push(&mut self, line: StyledLine, item: Option<&ReportItem>) {
+        let lines = match self.width {
+            0 => vec![line],
+            width => wrap_styled(&line, width, hanging_indent(&line.text)),
+        };
+        for line in lines {
+            if let Some(item) = item {
+                self.items.push(ReportItem { line: self.rendered.lines.len(), ..item.clone() });
+            }
+            self.rendered.lines.push(line);
+        }
+    }
+}
+
+/// Where a wrapped line's continuations start: under its text, after its indentation and
+/// a leading mark (`→ `, `✖ `).
+fn hanging_indent(text: &str) -> usize {
+    let indent = text.len() - text.trim_start_matches(' ').len();
+    let rest = &text[indent..];
+    let mark = ["→ ", "✖ ", "⚠ ", "• ", "✔ ", "? "].iter().find(|m| rest.starts_with(*m)).map_or(0, |_| 2);
+    indent + mark
 }
 
 pub fn kind_label(kind: FindingKind) -> &'static str {
@@ -71,21 +106,19 @@ fn severity_mark(severity: Severity) -> (&'static str, Group) {
     }
 }
 
-/// `title` names what was analyzed (`frontend, last hour`).
-pub fn render(report: &Report, title: &str) -> RenderedReport {
-    let mut out = RenderedReport::default();
+/// `title` names what was analyzed (`frontend, last hour`); prose wraps at `width`.
+pub fn render(report: &Report, title: &str, width: usize) -> RenderedReport {
+    let mut out = RenderedReport::wrapped_at(width);
     let mut heading = StyledLine::default();
     let traces = report.traces.len();
     heading.push(
         &format!("Analysis of {traces} trace{} · {title}", if traces == 1 { "" } else { "s" }),
         Some(Group::Title),
     );
-    out.rendered.lines.push(heading);
+    out.push(heading, None);
     section(&mut out, &format!("Findings ({})", report.findings.len()));
     if report.findings.is_empty() {
-        out.rendered
-            .lines
-            .push(StyledLine::styled("  nothing stands out: no N+1, slow query, error or bottleneck", Group::Dim));
+        out.push(StyledLine::styled("  nothing stands out: no N+1, slow query, error or bottleneck", Group::Dim), None);
     }
     for finding in &report.findings {
         finding_lines(&mut out, finding);
@@ -111,16 +144,12 @@ pub fn render(report: &Report, title: &str) -> RenderedReport {
 }
 
 pub(super) fn section(out: &mut RenderedReport, title: &str) {
-    out.rendered.lines.push(StyledLine::default());
-    let mut line = StyledLine::default();
-    line.push(title, Some(Group::Title));
-    out.rendered.lines.push(line);
+    out.push(StyledLine::default(), None);
+    out.push(StyledLine::styled(title, Group::Title), None);
 }
 
-pub(super) fn push_item(out: &mut RenderedReport, line: StyledLine, mut item: ReportItem) {
-    item.line = out.rendered.lines.len();
-    out.rendered.lines.push(line);
-    out.items.push(item);
+pub(super) fn push_item(out: &mut RenderedReport, line: StyledLine, item: ReportItem) {
+    out.push(line, Some(&item));
 }
 
 /// A finding: what, where and what it costs in all (`×15 · 148ms · 20/20 requests`), its

@@ -3,12 +3,11 @@
 //! service, a migration order, or one service's details. Targets name services by their
 //! index in the map (in `Target::span`), so the editor can act on the one under the cursor.
 
+use super::layout::{Cell, Column, Part, Table, place_parts};
 use super::style::{Group, Rendered, StyledLine, Target};
+use super::text::{Keep, wrap_styled};
 use super::units::duration;
-use crate::analysis::regression::samples;
 use crate::analysis::service_map::{Health, ServiceMap, migration_order};
-use crate::analysis::stats::percentile;
-use crate::model::Trace;
 
 /// What the map float shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,7 +26,10 @@ pub enum MapView {
     },
 }
 
-pub fn render(map: &ServiceMap, view: MapView, traces: &[&Trace]) -> Rendered {
+/// Draws `view` of `map` in `width` cells: a row that does not fit drops its least
+/// telling parts first (the rate, the request count, the P95) and keeps the service,
+/// its health and the bottleneck mark.
+pub fn render(map: &ServiceMap, view: MapView, width: usize) -> Rendered {
     let mut out = Rendered::default();
     if map.services.is_empty() {
         out.lines.push(StyledLine::plain("(no services: no traces, and no dependencies from the backend)"));
@@ -42,34 +44,51 @@ pub fn render(map: &ServiceMap, view: MapView, traces: &[&Trace]) -> Rendered {
                     Some(r) => format!("Service map from {}", map.services[r].name),
                     None => "Service map".to_string(),
                 },
+                width,
             );
             let roots = match root {
                 Some(r) => vec![r],
                 None => entry_services(map),
             };
-            tree(&mut out, map, &roots, &map.callees(), Direction::Callees);
+            tree(&mut out, map, &roots, &map.callees(), Direction::Callees, width);
         }
         MapView::Callers { of } => {
-            heading(&mut out, map, &format!("Who calls {}", map.services[of].name));
-            tree(&mut out, map, &[of], &map.callers(), Direction::Callers);
+            heading(&mut out, map, &format!("Who calls {}", map.services[of].name), width);
+            tree(&mut out, map, &[of], &map.callers(), Direction::Callers, width);
         }
-        MapView::Migration => migration(&mut out, map),
-        MapView::Details { of } => details(&mut out, map, of, traces),
+        MapView::Migration => migration(&mut out, map, width),
+        MapView::Details { of } => details(&mut out, map, of, width),
     }
     out
 }
 
-fn heading(out: &mut Rendered, map: &ServiceMap, title: &str) {
+fn heading(out: &mut Rendered, map: &ServiceMap, title: &str, width: usize) {
     let mut line = StyledLine::styled(title, Group::Title);
     line.push(
-        &format!(" · {} services · {} calls between them", map.services.len(), map.edges.len()),
+        &format!(" · {} services · {} calls between them", map.services.len(), map.calls.edge_count()),
         Some(Group::Dim),
     );
     if let Some(b) = map.bottleneck {
         line.push(" · bottleneck: ", Some(Group::Dim));
         line.push(&map.services[b].name, Some(Group::Critical));
     }
-    out.lines.push(line);
+    out.lines.extend(wrap_styled(&line, width, 2));
+    basis(out, map, width);
+}
+
+/// `from 50 traces per service; calls: the backend's count`: said under the title
+/// whenever the numbers are not every request's.
+fn basis(out: &mut Rendered, map: &ServiceMap, width: usize) {
+    let mut notes = Vec::new();
+    if let Some(limit) = map.basis.per_service_limit {
+        notes.push(format!("from {limit} traces per service"));
+    }
+    if map.basis.calls_from_backend {
+        notes.push("calls: the backend's count".to_string());
+    }
+    if !notes.is_empty() {
+        out.lines.extend(wrap_styled(&StyledLine::styled(&notes.join("; "), Group::Dim), width, 2));
+    }
 }
 
 /// Services nobody calls; then, for parts of the map that are all cycle, their first.
@@ -86,7 +105,14 @@ enum Direction {
 
 /// Depth-first, each service expanded once. Services not reached from `roots` (cycles
 /// nobody enters) are drawn after, from their first member.
-fn tree(out: &mut Rendered, map: &ServiceMap, roots: &[usize], next: &[Vec<usize>], direction: Direction) {
+fn tree(
+    out: &mut Rendered,
+    map: &ServiceMap,
+    roots: &[usize],
+    next: &[Vec<usize>],
+    direction: Direction,
+    width: usize,
+) {
     let calls = |from: usize, to: usize| {
         let (a, b) = if direction == Direction::Callees { (from, to) } else { (to, from) };
         map.edge(a, b)
@@ -111,30 +137,37 @@ fn tree(out: &mut Rendered, map: &ServiceMap, roots: &[usize], next: &[Vec<usize
                 path.pop();
                 continue;
             }
-            let mut line = StyledLine::default();
             let branch = match parent {
                 None => String::new(),
                 Some(_) => format!("{prefix}{}", if last { "└─ " } else { "├─ " }),
             };
-            line.push(&branch, Some(Group::Dim));
-            let start = line.text.len();
-            line.push(&map.services[service].name, Some(health_group(map.services[service].health)));
-            let end = line.text.len();
+            let name = &map.services[service].name;
+            // A deep branch gives way from the left (`…│  └─ `), keeping the tree's last
+            // levels, before the name is cut.
+            let mut parts = vec![
+                Part::elastic(branch, Some(Group::Dim), 10, 7, Keep::End).comfort(5),
+                Part::elastic(name.as_str(), Some(health_group(map.services[service].health)), 9, 12, Keep::Ends),
+            ];
             if let Some(edge) = parent.and_then(|p| calls(p, service)) {
-                let rate = map.rate_per_minute(edge).map(|r| format!(" ({r:.1}/min)")).unwrap_or_default();
-                line.push(&format!("  ×{}{rate}", edge.calls), Some(Group::Duration));
+                parts.push(Part::fixed(format!("  ×{}", edge.calls), Some(Group::Duration), 6));
+                if let Some(rate) = map.rate_per_minute(edge) {
+                    parts.push(Part::fixed(format!(" ({rate:.1}/min)"), Some(Group::Duration), 1));
+                }
             }
             let repeat = expanded[service];
             let cycle = on_path[service];
             if cycle {
-                line.push("  ↺ cycle", Some(Group::Warning));
+                parts.push(Part::fixed("  ↺ cycle", Some(Group::Warning), 8));
             } else if repeat {
-                line.push("  ↑ shown above", Some(Group::Dim));
+                parts.push(Part::fixed("  ↑ shown above", Some(Group::Dim), 7));
             } else {
-                stats(&mut line, map, service);
+                parts.extend(stats(map, service));
             }
-            out.targets.push(Target { line: out.lines.len(), start, end, span: service });
-            out.lines.push(line);
+            let drawn = place_parts(&parts, width);
+            if let Some(at) = drawn.cells[1].clone() {
+                out.targets.push(Target { line: out.lines.len(), start: at.start, end: at.end, span: service });
+            }
+            out.lines.push(drawn.line);
             if cycle || repeat {
                 continue;
             }
@@ -154,19 +187,25 @@ fn tree(out: &mut Rendered, map: &ServiceMap, roots: &[usize], next: &[Vec<usize
     }
 }
 
-/// `  · 212 req · 1.2% err · p95 812ms · degraded ◆ bottleneck`
-fn stats(line: &mut StyledLine, map: &ServiceMap, i: usize) {
+/// `  · 212 req · 1.2% err · p95 812ms · degraded  ◆ bottleneck`, as parts that give
+/// way in a narrow window: the request count first, then the P95, then the error rate;
+/// the health and the bottleneck mark stay.
+fn stats(map: &ServiceMap, i: usize) -> Vec<Part> {
     let s = &map.services[i];
+    let mut parts = Vec::new();
     if let Some(kind) = s.virtual_kind {
-        line.push(&format!("  [{kind}, not instrumented]"), Some(Group::Dim));
+        parts.push(Part::fixed(format!("  [{kind}, not instrumented]"), Some(Group::Dim), 7));
     } else if s.requests > 0 {
         let rate = 100.0 * s.errors as f64 / s.requests as f64;
-        line.push(&format!("  · {} req · {rate:.1}% err · p95 {}", s.requests, duration(s.p95_ns)), Some(Group::Dim));
-        line.push(&format!(" · {}", health_name(s.health)), Some(health_group(s.health)));
+        parts.push(Part::fixed(format!("  · {} req", s.requests), Some(Group::Dim), 3));
+        parts.push(Part::fixed(format!(" · {rate:.1}% err"), Some(Group::Dim), 5));
+        parts.push(Part::fixed(format!(" · p95 {}", duration(s.p95_ns)), Some(Group::Dim), 4));
+        parts.push(Part::fixed(format!(" · {}", health_name(s.health)), Some(health_group(s.health)), 8));
     }
     if map.bottleneck == Some(i) {
-        line.push("  ◆ bottleneck", Some(Group::Critical));
+        parts.push(Part::fixed("  ◆ bottleneck", Some(Group::Critical), 8));
     }
+    parts
 }
 
 fn health_name(health: Health) -> &'static str {
@@ -187,22 +226,35 @@ fn health_group(health: Health) -> Group {
     }
 }
 
-fn migration(out: &mut Rendered, map: &ServiceMap) {
+fn migration(out: &mut Rendered, map: &ServiceMap, width: usize) {
     let (steps, cycles) = migration_order(map);
-    heading(out, map, "Migration order (leaves first: each step calls only earlier ones)");
+    heading(out, map, "Migration order (leaves first: each step calls only earlier ones)", width);
+    const INDENT: usize = 6;
     for (n, step) in steps.iter().enumerate() {
+        // The services of a step, as many on a line as fit, so each stays clickable.
         let mut line = StyledLine::default();
         line.push(&format!("{:>4}. ", n + 1), Some(Group::Dim));
         for (k, &i) in step.iter().enumerate() {
-            if k > 0 {
-                line.push(", ", Some(Group::Dim));
+            let name = &map.services[i].name;
+            let separator = if k + 1 < step.len() { "," } else { "" };
+            if k > 0 && line.width() + 1 + super::text::width(name) + separator.len() > width {
+                out.lines.push(std::mem::replace(&mut line, StyledLine::plain(" ".repeat(INDENT))));
+            } else if k > 0 {
+                line.push(" ", None);
             }
-            let start = line.text.len();
-            line.push(&map.services[i].name, Some(health_group(map.services[i].health)));
-            out.targets.push(Target { line: out.lines.len(), start, end: line.text.len(), span: i });
+            let at = line.push(
+                &super::text::elide_middle(name, width.saturating_sub(INDENT + 1)),
+                Some(health_group(map.services[i].health)),
+            );
+            out.targets.push(Target { line: out.lines.len(), start: at.start, end: at.end, span: i });
+            line.push(separator, Some(Group::Dim));
         }
         if step.len() > 1 {
-            line.push("  ↺ a cycle: move together, or break it first", Some(Group::Warning));
+            let note = "  ↺ a cycle: move together, or break it first";
+            if line.width() + super::text::width(note) > width {
+                out.lines.push(std::mem::replace(&mut line, StyledLine::plain(" ".repeat(INDENT - 2))));
+            }
+            line.push(note, Some(Group::Warning));
         }
         out.lines.push(line);
     }
@@ -214,42 +266,41 @@ fn migration(out: &mut Rendered, map: &ServiceMap) {
     out.lines.push(StyledLine::styled(&summary, if cycles.is_empty() { Group::Dim } else { Group::Warning }));
 }
 
-fn details(out: &mut Rendered, map: &ServiceMap, of: usize, traces: &[&Trace]) {
+fn details(out: &mut Rendered, map: &ServiceMap, of: usize, width: usize) {
     let s = &map.services[of];
-    let mut title = StyledLine::styled(&s.name, Group::Title);
-    stats(&mut title, map, of);
-    out.lines.push(title);
-    let mut operations: Vec<(String, Vec<u64>, usize)> = Vec::new();
-    for sample in samples(traces.iter().copied(), &s.name) {
-        match operations.iter_mut().find(|(op, ..)| *op == sample.operation) {
-            Some((_, durations, errors)) => {
-                durations.push(sample.duration_ns);
-                *errors += usize::from(sample.error);
-            }
-            None => operations.push((sample.operation.clone(), vec![sample.duration_ns], usize::from(sample.error))),
-        }
-    }
-    operations.sort_by_key(|(_, durations, _)| std::cmp::Reverse(durations.len()));
+    let mut title = vec![Part::elastic(s.name.as_str(), Some(Group::Title), 9, 16, Keep::Ends)];
+    title.extend(stats(map, of));
+    out.lines.push(place_parts(&title, width).line);
+    basis(out, map, width);
     out.lines.push(StyledLine::default());
-    out.lines.push(StyledLine::styled(
-        &format!("{:<40} {:>7} {:>9} {:>9} {:>9} {:>7}", "Operations", "count", "p50", "p95", "p99", "errors"),
-        Group::Title,
-    ));
-    if operations.is_empty() {
-        out.lines.push(StyledLine::styled("  (none in the traces at hand)", Group::Dim));
+    // The operation's name, then count, P95 and errors; P50 and P99 give way first.
+    let mut table = Table::new(vec![
+        Column::name(9, 16).comfort(5),
+        Column::number(8),
+        Column::number(3),
+        Column::number(7),
+        Column::number(2),
+        Column::number(6),
+    ])
+    .gap(2);
+    let mut header = vec![Cell::new("Operations", Some(Group::Title))];
+    header.extend(["count", "p50", "p95", "p99", "errors"].map(|h| Cell::new(h, Some(Group::Title))));
+    table.header(header);
+    for op in &s.operations {
+        table.row(vec![
+            Cell::new(op.name.clone(), None),
+            Cell::new(op.requests.to_string(), None),
+            Cell::new(duration(op.p50_ns), None),
+            Cell::new(duration(op.p95_ns), None),
+            Cell::new(duration(op.p99_ns), None),
+            Cell::new(op.errors.to_string(), None),
+        ]);
     }
-    for (op, mut durations, errors) in operations {
-        durations.sort_unstable();
-        let at = |p: f64| percentile(&durations, p);
-        out.lines.push(StyledLine::plain(format!(
-            "{:<40} {:>7} {:>9} {:>9} {:>9} {:>7}",
-            super::units::truncate(&op, 40),
-            durations.len(),
-            duration(at(50.0)),
-            duration(at(95.0)),
-            duration(at(99.0)),
-            errors
-        )));
+    let lines = table.render(width);
+    let none = lines.len() <= 1;
+    out.lines.extend(lines);
+    if none {
+        out.lines.push(StyledLine::styled("  (none in the traces at hand)", Group::Dim));
     }
     for (title, list, direction) in
         [("Callers", map.callers(), Direction::Callers), ("Callees", map.callees(), Direction::Callees)]
@@ -262,12 +313,19 @@ fn details(out: &mut Rendered, map: &ServiceMap, of: usize, traces: &[&Trace]) {
         for &other in &list[of] {
             let (from, to) = if direction == Direction::Callers { (other, of) } else { (of, other) };
             let calls = map.edge(from, to).map_or(0, |e| e.calls);
-            let mut line = StyledLine::plain("  ");
-            let start = line.text.len();
-            line.push(&map.services[other].name, Some(health_group(map.services[other].health)));
-            out.targets.push(Target { line: out.lines.len(), start, end: line.text.len(), span: other });
-            line.push(&format!("  ×{calls}"), Some(Group::Duration));
-            out.lines.push(line);
+            let health = health_group(map.services[other].health);
+            let drawn = place_parts(
+                &[
+                    Part::fixed("  ", None, 10),
+                    Part::elastic(map.services[other].name.as_str(), Some(health), 9, 12, Keep::Ends),
+                    Part::fixed(format!("  ×{calls}"), Some(Group::Duration), 8),
+                ],
+                width,
+            );
+            if let Some(at) = drawn.cells[1].clone() {
+                out.targets.push(Target { line: out.lines.len(), start: at.start, end: at.end, span: other });
+            }
+            out.lines.push(drawn.line);
         }
     }
 }

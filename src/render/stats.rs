@@ -2,58 +2,60 @@
 //! block grouped by service, one by operation; most self time first.
 
 use super::frame;
+use super::layout::{Cell, Column, Table};
 use super::style::{Group, Rendered, StyledLine};
-use super::units::{duration, truncate};
+use super::units::duration;
 use crate::analysis::self_times;
 use crate::analysis::stats::{GroupBy, SpanStats, span_stats};
 use crate::model::Trace;
 
-const MIN_WIDTH: usize = 60;
-/// count, total, avg, min, max, self, % — each right-aligned in this many columns.
-const NUMBER_COLUMNS: [(&str, usize); 7] =
-    [("count", 6), ("total", 9), ("avg", 9), ("min", 9), ("max", 9), ("self", 9), ("% self", 7)];
-
 pub fn render(trace: &Trace, width: usize) -> Rendered {
-    let width = width.max(MIN_WIDTH);
     let own = self_times(trace);
     let mut out = Rendered::default();
     out.lines.push(frame::title(trace, width));
     for (heading, by) in [("By service", GroupBy::Service), ("By operation", GroupBy::Operation)] {
         out.lines.push(StyledLine::default());
-        table(&mut out.lines, heading, &span_stats(trace, &own, &by), width);
+        out.lines.extend(table(heading, &span_stats(trace, &own, &by)).render(width));
     }
-    out.lines.extend(frame::footer(trace, None));
+    out.lines.extend(frame::footer(trace, None, width));
     out
 }
 
-fn table(lines: &mut Vec<StyledLine>, heading: &str, rows: &[SpanStats], width: usize) {
-    let numbers: usize = NUMBER_COLUMNS.iter().map(|(_, w)| w + 1).sum();
-    let name_width = width.saturating_sub(numbers).clamp(12, 60);
-    let mut header = StyledLine::default();
-    header.push(&format!("{heading:<name_width$}"), Some(Group::Title));
-    for (name, w) in NUMBER_COLUMNS {
-        header.push(&format!(" {name:>w$}"), Some(Group::Dim));
-    }
-    lines.push(header);
+/// The name, then the numbers; in a narrow window min, max, avg and total give way (in
+/// that order), while count, self time and its share stay, and names are cut in the
+/// middle only once those fit.
+fn table(heading: &str, rows: &[SpanStats]) -> Table {
+    let mut table = Table::new(vec![
+        Column::name(9, 16).comfort(5),
+        Column::number(8),
+        Column::number(4),
+        Column::number(3),
+        Column::number(1),
+        Column::number(2),
+        Column::number(7),
+        Column::number(6),
+    ])
+    .gap(2);
+    let mut header = vec![Cell::new(heading, Some(Group::Title))];
+    header.extend(["count", "total", "avg", "min", "max", "self", "% self"].map(|h| Cell::new(h, Some(Group::Dim))));
+    table.header(header);
     for row in rows {
-        let mut line = StyledLine::default();
-        line.push(&format!("{:<name_width$}", truncate(&row.group, name_width)), Some(Group::Label));
-        let cells = [
-            row.count.to_string(),
-            duration(row.total_ns),
-            duration(row.avg_ns),
-            duration(row.min_ns),
-            duration(row.max_ns),
-            duration(row.self_total_ns),
-            format!("{:.1}", row.percent_of_trace),
-        ];
-        let last = cells.len() - 1;
-        for (column, ((_, w), cell)) in NUMBER_COLUMNS.iter().zip(cells).enumerate() {
-            let group = if column == last { Group::Duration } else { Group::Dim };
-            line.push(&format!(" {cell:>w$}", w = *w), Some(group));
-        }
-        lines.push(line);
+        let mut cells = vec![Cell::new(row.group.clone(), Some(Group::Label))];
+        cells.extend(
+            [
+                row.count.to_string(),
+                duration(row.total_ns),
+                duration(row.avg_ns),
+                duration(row.min_ns),
+                duration(row.max_ns),
+                duration(row.self_total_ns),
+            ]
+            .map(|text| Cell::new(text, Some(Group::Dim))),
+        );
+        cells.push(Cell::new(format!("{:.1}", row.percent_of_trace), Some(Group::Duration)));
+        table.row(cells);
     }
+    table
 }
 
 #[cfg(test)]

@@ -48,7 +48,10 @@ pub fn render(report: &StatusReport, now_ns: u64) -> Rendered {
     }
     if let Some(store) = &report.store {
         lines.push(field("Stored", &format!("{} spans in {} traces", store.spans, store.traces), None));
-        lines.push(field("Store size", &format!("{:.1} MB", store.file_bytes as f64 / 1e6), None));
+        lines.push(field("Store size", &store_size(store), None));
+        if let Some(per_span) = per_span(store) {
+            lines.push(field("Per span", &format!("{per_span} on disk"), Some(Group::Dim)));
+        }
         if let Some(oldest) = store.oldest_received_ns {
             lines.push(field(
                 "Oldest trace",
@@ -58,4 +61,46 @@ pub fn render(report: &StatusReport, now_ns: u64) -> Rendered {
         }
     }
     Rendered { lines, targets: Vec::new() }
+}
+
+/// `1.2 MB (database 1.1 MB + write-ahead log 96 KB)`: the size on disk, and what it is
+/// made of, so that neither file hides behind the other.
+pub fn store_size(store: &StoreStats) -> String {
+    format!(
+        "{} (database {} + write-ahead log {})",
+        bytes(store.database_bytes + store.wal_bytes),
+        bytes(store.database_bytes),
+        bytes(store.wal_bytes)
+    )
+}
+
+/// `412 B`: the disk a stored span takes, when there are any.
+pub fn per_span(store: &StoreStats) -> Option<String> {
+    (store.database_bytes + store.wal_bytes).checked_div(store.spans).map(bytes)
+}
+
+/// `512 B`, `1.5 KB`, `96 KB`, `1.1 MB`, `2.4 GB` (decimal units, as file managers show them).
+fn bytes(n: u64) -> String {
+    match n {
+        0..1_000 => format!("{n} B"),
+        1_000..10_000 => format!("{:.1} KB", n as f64 / 1e3),
+        10_000..1_000_000 => format!("{} KB", n / 1_000),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", n as f64 / 1e6),
+        _ => format!("{:.1} GB", n as f64 / 1e9),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_store_size_names_the_database_and_its_write_ahead_log() {
+        let stats = StoreStats { spans: 3_000, database_bytes: 1_140_000, wal_bytes: 96_500, ..StoreStats::default() };
+        assert_eq!(store_size(&stats), "1.2 MB (database 1.1 MB + write-ahead log 96 KB)");
+        assert_eq!(per_span(&stats).as_deref(), Some("412 B"));
+        let empty = StoreStats { database_bytes: 4_096, ..StoreStats::default() };
+        assert_eq!(store_size(&empty), "4.1 KB (database 4.1 KB + write-ahead log 0 B)");
+        assert_eq!(per_span(&empty), None);
+    }
 }

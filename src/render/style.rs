@@ -4,10 +4,12 @@ use std::fmt;
 
 use serde::Serialize;
 
+use super::text::{clean, width};
 use crate::model::SpanIndex;
 
-/// Number of distinct service colours; services beyond it reuse colours in order.
-pub const SERVICE_COLOURS: u8 = 10;
+/// Number of distinct service colours (as many as Jaeger UI's palette): enough that two
+/// services of one trace rarely share one.
+pub const SERVICE_COLOURS: u8 = 20;
 
 /// A semantic highlight. The Neovim plugin defines a highlight group for each
 /// (`Vitals` + name, with `default = true`); the terminal maps each to ANSI colours.
@@ -32,15 +34,17 @@ pub enum Group {
     /// A call path that got faster in a comparison: bars, then labels.
     Faster,
     FasterLabel,
+    /// A call path whose time moved within noise in a comparison: bars, then labels.
+    Neutral,
+    NeutralLabel,
     /// A span the user asked to see (the repeated calls of an N+1).
     Marked,
     /// A service's health on the service map.
     Healthy,
     Degraded,
     Critical,
-    /// Bar cells of a span while it is on the critical path.
-    CriticalPath,
-    /// Label cells over such a bar (a background colour).
+    /// Label cells over a critical-path section (a band in neither a service's nor the
+    /// error colour); the section's bar cells are a dark line through the bar instead.
     CriticalLabel,
 }
 
@@ -61,11 +65,12 @@ impl fmt::Display for Group {
             Group::SlowerLabel => f.write_str("VitalsSlowerLabel"),
             Group::Faster => f.write_str("VitalsFaster"),
             Group::FasterLabel => f.write_str("VitalsFasterLabel"),
+            Group::Neutral => f.write_str("VitalsNeutral"),
+            Group::NeutralLabel => f.write_str("VitalsNeutralLabel"),
             Group::Marked => f.write_str("VitalsMarked"),
             Group::Healthy => f.write_str("VitalsHealthy"),
             Group::Degraded => f.write_str("VitalsDegraded"),
             Group::Critical => f.write_str("VitalsCritical"),
-            Group::CriticalPath => f.write_str("VitalsCriticalPath"),
             Group::CriticalLabel => f.write_str("VitalsCriticalLabel"),
         }
     }
@@ -93,7 +98,9 @@ pub struct StyledLine {
 
 impl StyledLine {
     pub fn plain(text: impl Into<String>) -> Self {
-        StyledLine { text: text.into(), highlights: Vec::new() }
+        let mut line = StyledLine::default();
+        line.push(&text.into(), None);
+        line
     }
 
     /// A line of one colour.
@@ -103,19 +110,20 @@ impl StyledLine {
         line
     }
 
-    /// Appends text, highlighted when a group is given; returns its byte range.
+    /// Appends text (control characters made visible, see [`clean`]), highlighted when a
+    /// group is given; returns its byte range.
     pub fn push(&mut self, text: &str, group: Option<Group>) -> std::ops::Range<usize> {
         let start = self.text.len();
-        self.text.push_str(text);
+        self.text.push_str(&clean(text));
         if let Some(group) = group.filter(|_| !text.is_empty()) {
             self.highlights.push(Highlight { start, end: self.text.len(), group });
         }
         start..self.text.len()
     }
 
-    /// Display width in columns, counting one per character.
+    /// Display width in terminal cells.
     pub fn width(&self) -> usize {
-        self.text.chars().count()
+        width(&self.text)
     }
 
     /// Pads with spaces up to `width` columns.

@@ -1,35 +1,60 @@
 //! One line per search result, for pickers and the terminal:
-//! `GET /dispatch  712ms  52 spans  frontend, driver +3  ✗ 2 errors  5m ago`.
+//! `frontend: GET /dispatch  712ms  52 spans  ✗ 2 errors  5m ago  frontend, driver +3`.
 
 use crate::analysis::TraceSummary;
 
-use super::units::{age, duration, truncate};
+use super::layout::{Cell, Column, Table};
+use super::text::Keep;
+use super::units::{age, duration};
 
 const SHOWN_SERVICES: usize = 3;
 
-pub fn format(summary: &TraceSummary, now_ns: u64) -> String {
-    let mut services: Vec<&str> = summary.services.iter().take(SHOWN_SERVICES).map(String::as_str).collect();
-    let more = summary.services.len().saturating_sub(SHOWN_SERVICES);
-    let more = if more > 0 { format!(" +{more}") } else { String::new() };
-    if services.is_empty() {
-        services.push("no services");
+/// One line per search result, aligned in columns that fit `width` cells: the root and
+/// the duration stay; the services give way first, then the span count; the root is cut
+/// in the middle before the age and the errors go.
+pub fn lines(summaries: &[TraceSummary], now_ns: u64, width: usize) -> Vec<String> {
+    let mut table = Table::new(vec![
+        Column::name(9, 16).keep(Keep::Ends).comfort(5),
+        Column::number(8),
+        Column::number(3),
+        Column::word(7),
+        Column::word(6),
+        Column::name(2, 12).comfort(1),
+    ])
+    .gap(2);
+    for summary in summaries {
+        let spans = format!("{} span{}", summary.span_count, if summary.span_count == 1 { "" } else { "s" });
+        let errors = match summary.error_count {
+            0 => String::new(),
+            1 => "✗ 1 error".to_string(),
+            n => format!("✗ {n} errors"),
+        };
+        table.row(
+            [
+                format!("{}: {}", summary.root_service, summary.root_operation),
+                duration(summary.duration_ns),
+                spans,
+                errors,
+                age(summary.start_ns, now_ns),
+                services(summary),
+            ]
+            .into_iter()
+            .map(|text| Cell::new(text, None))
+            .collect(),
+        );
     }
-    let errors = match summary.error_count {
-        0 => String::new(),
-        1 => "  ✗ 1 error".to_string(),
-        n => format!("  ✗ {n} errors"),
-    };
-    format!(
-        "{:<40}  {:>7}  {:>4} span{}  {}{}{}  {}",
-        truncate(&format!("{}: {}", summary.root_service, summary.root_operation), 40),
-        duration(summary.duration_ns),
-        summary.span_count,
-        if summary.span_count == 1 { " " } else { "s" },
-        services.join(", "),
-        more,
-        errors,
-        age(summary.start_ns, now_ns),
-    )
+    table.render(width).into_iter().map(|line| line.text).collect()
+}
+
+/// `frontend, driver, redis +1`.
+fn services(summary: &TraceSummary) -> String {
+    let shown: Vec<&str> = summary.services.iter().take(SHOWN_SERVICES).map(String::as_str).collect();
+    let more = summary.services.len().saturating_sub(SHOWN_SERVICES);
+    match (shown.is_empty(), more) {
+        (true, _) => "no services".to_string(),
+        (false, 0) => shown.join(", "),
+        (false, more) => format!("{} +{more}", shown.join(", ")),
+    }
 }
 
 #[cfg(test)]
@@ -48,11 +73,19 @@ mod tests {
             services: vec!["frontend".into(), "driver".into(), "redis".into(), "mysql".into()],
             error_count: 2,
         };
-        let line = format(&summary, 300 * 1_000_000_000);
+        let line = &lines(std::slice::from_ref(&summary), 300 * 1_000_000_000, 200)[0];
         for part in
             ["frontend: GET /dispatch", "712ms", "52 spans", "frontend, driver, redis +1", "✗ 2 errors", "5m ago"]
         {
             assert!(line.contains(part), "{line:?} lacks {part:?}");
+        }
+        let long = TraceSummary { root_operation: "GET /api/v2/customers/{id}/orders/{order}/items".into(), ..summary };
+        let narrow = lines(&[long.clone(), long], 300 * 1_000_000_000, 60);
+        for line in &narrow {
+            assert!(crate::render::text::width(line) <= 60, "{line:?}");
+            for part in ["712ms", "✗ 2 errors", "5m ago", "frontend: GET /a", "/items"] {
+                assert!(line.contains(part), "at 60 columns {line:?} lacks {part:?}");
+            }
         }
     }
 }

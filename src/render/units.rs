@@ -1,20 +1,31 @@
 //! Human-readable times. Inside, times are integer nanoseconds; only here do they become
 //! text, with three significant digits as trace UIs show them (`12.3ms`, `1.24s`).
 
-/// Formats a duration: `850ns`, `12.3µs`, `4.56ms`, `1.24s`, `2m03s`.
+/// Formats a duration: `850ns`, `12.3µs`, `4.56ms`, `1.24s`, `2m03s`, `1h05m`, `24h`,
+/// `3d`, `2d12h`: three significant digits below a minute, then whole units, the
+/// smaller one left out when it is zero. Hours up to two days (`36h` reads better than
+/// `1d12h`), days beyond.
 pub fn duration(ns: u64) -> String {
     const US: u64 = 1_000;
     const MS: u64 = 1_000_000;
     const S: u64 = 1_000_000_000;
+    const MINUTE: u64 = 60;
+    const HOUR: u64 = 60 * MINUTE;
+    const DAY: u64 = 24 * HOUR;
+    let pair = |big: u64, big_unit: &str, small: u64, small_unit: &str, pad: bool| match (small, pad) {
+        (0, _) => format!("{big}{big_unit}"),
+        (_, true) => format!("{big}{big_unit}{small:02}{small_unit}"),
+        (_, false) => format!("{big}{big_unit}{small}{small_unit}"),
+    };
+    let seconds = ns / S;
     match ns {
         0..US => format!("{ns}ns"),
         US..MS => scaled(ns as f64 / US as f64, "µs"),
         MS..S => scaled(ns as f64 / MS as f64, "ms"),
-        _ if ns < 60 * S => scaled(ns as f64 / S as f64, "s"),
-        _ => {
-            let seconds = ns / S;
-            format!("{}m{:02}s", seconds / 60, seconds % 60)
-        }
+        _ if seconds < MINUTE => scaled(ns as f64 / S as f64, "s"),
+        _ if seconds < HOUR => pair(seconds / MINUTE, "m", seconds % MINUTE, "s", true),
+        _ if seconds < 2 * DAY => pair(seconds / HOUR, "h", seconds % HOUR / MINUTE, "m", true),
+        _ => pair(seconds / DAY, "d", seconds % DAY / HOUR, "h", false),
     }
 }
 
@@ -62,28 +73,7 @@ pub fn signed_percent(p: f64) -> String {
     if magnitude >= 10.0 { format!("{sign}{magnitude:.0}%") } else { format!("{sign}{magnitude:.1}%") }
 }
 
-/// Keeps the end of `text` (the most specific part of a call path) when it is too long.
-pub fn truncate_left(text: &str, room: usize) -> String {
-    let length = text.chars().count();
-    if length <= room || room < 2 {
-        return truncate(text, room);
-    }
-    let tail: String = text.chars().skip(length - (room - 1)).collect();
-    format!("…{tail}")
-}
-
-/// Cuts text to at most `max` characters, marking the cut with `…`.
-pub fn truncate(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    if max == 0 {
-        return String::new();
-    }
-    let mut out: String = text.chars().take(max - 1).collect();
-    out.push('…');
-    out
-}
+pub use super::text::{truncate, truncate_left};
 
 #[cfg(test)]
 mod tests {
@@ -100,12 +90,26 @@ mod tests {
     }
 
     #[test]
-    fn ages_and_truncation() {
+    fn long_durations_read_in_hours_and_days() {
+        let s = 1_000_000_000u64;
+        assert_eq!(duration(59 * s), "59.0s");
+        assert_eq!(duration(120 * s), "2m");
+        assert_eq!(duration(3599 * s), "59m59s");
+        assert_eq!(duration(3600 * s), "1h");
+        assert_eq!(duration(3900 * s), "1h05m");
+        assert_eq!(duration(1440 * 60 * s), "24h", "the store's default retention");
+        assert_eq!(duration(36 * 3600 * s), "36h");
+        assert_eq!(duration(48 * 3600 * s), "2d");
+        assert_eq!(duration(60 * 3600 * s), "2d12h");
+        assert_eq!(duration(7 * 86_400 * s + 59 * 60 * s), "7d", "minutes are left out past two days");
+        assert_eq!(duration(u64::MAX), "213503d23h");
+    }
+
+    #[test]
+    fn ages() {
         let s = 1_000_000_000;
         assert_eq!(age(0, 2 * s), "just now");
         assert_eq!(age(0, 300 * s), "5m ago");
         assert_eq!(age(10 * s, 5 * s), "just now");
-        assert_eq!(truncate("checkout", 5), "chec…");
-        assert_eq!(truncate("cart", 5), "cart");
     }
 }

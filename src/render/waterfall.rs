@@ -4,9 +4,11 @@
 use super::canvas::{BAR, Row};
 use super::critical;
 use super::frame;
-use super::palette::Palette;
+use super::layout::{Column, solve};
+use super::palette;
 use super::style::{Group, Rendered};
-use super::units::{duration, truncate};
+use super::text::{Keep, elide_distinct, width as cells};
+use super::units::duration;
 use crate::model::{SpanIndex, Trace};
 
 const MIN_WIDTH: usize = 40;
@@ -17,47 +19,51 @@ const MAX_INDENT_LEVELS: usize = 16;
 pub fn render(trace: &Trace, width: usize, critical_path: bool, marked: &[SpanIndex]) -> Rendered {
     let width = width.max(MIN_WIDTH);
     let critical = critical::sections_by_span(trace, critical_path);
-    let palette = Palette::of(trace);
-    let name_width = name_column_width(trace, width);
-    let timeline = width - name_width - 1;
+    let order: Vec<SpanIndex> = trace.tree.preorder().collect();
+    let depth = |i: SpanIndex| 2 * trace.tree.depth(i).min(MAX_INDENT_LEVELS);
+    let names: Vec<String> =
+        order.iter().map(|&i| format!("{}: {}", trace.spans[i].service(), trace.spans[i].operation)).collect();
+    let (name_width, timeline) = columns(order.iter().zip(&names).map(|(&i, name)| depth(i) + cells(name)), width);
+    // Deep spans stop moving right at a third of the column, so their names keep room.
+    let indent = |i: SpanIndex| depth(i).min(name_width / 3);
+    let rooms: Vec<(&str, usize)> = order
+        .iter()
+        .zip(&names)
+        .map(|(&i, name)| (name.as_str(), name_width.saturating_sub(indent(i) + 1).max(1)))
+        .collect();
+    let shown = elide_distinct(&rooms, Keep::Ends);
+    let bars_at = name_width + 1;
     let t0 = trace.start_ns();
     let total = trace.duration_ns().max(1) as u128;
     let col = |t: u64| (t.saturating_sub(t0) as u128 * timeline as u128 / total).min(timeline as u128) as usize;
 
     let mut out = Rendered::default();
     out.lines.push(frame::title(trace, width));
-    out.lines.push(frame::ruler(trace.duration_ns(), timeline, name_width + 1));
-    for i in trace.tree.preorder() {
+    out.lines.push(frame::ruler(trace.duration_ns(), timeline, bars_at));
+    for (&i, name) in order.iter().zip(&shown) {
         let span = &trace.spans[i];
         let failed = span.is_error();
         let mut row = Row::new(width);
-        let indent = 2 * trace.tree.depth(i).min(MAX_INDENT_LEVELS);
-        let name = format!("{}: {}", span.service(), span.operation);
-        let room = name_width.saturating_sub(indent + 1);
-        row.put(
-            indent.min(name_width - 1),
-            &truncate(&name, room.max(1)),
-            Some(palette.text(span.service(), failed)),
-            Some(i),
-        );
+        row.put(indent(i).min(name_width - 1), name, Some(palette::text(span.service(), failed)), Some(i));
 
         let c0 = col(span.start_ns).min(timeline - 1);
         let c1 = col(span.end_ns()).clamp(c0 + 1, timeline);
-        let bar_start = name_width + 1 + c0;
-        row.fill(bar_start, c1 - c0, BAR, Some(palette.text(span.service(), failed)), Some(i));
+        let bar_start = bars_at + c0;
+        row.fill(bar_start, c1 - c0, BAR, Some(palette::text(span.service(), failed)), Some(i));
         let took = duration(span.duration_ns);
-        let len = took.chars().count();
+        let len = cells(&took);
         // Beside the bar where there is room, else on the bar itself.
         if c1 + 1 + len <= timeline {
-            row.put(name_width + 1 + c1 + 1, &took, Some(Group::Duration), Some(i));
+            row.put(bars_at + c1 + 1, &took, Some(Group::Duration), Some(i));
         } else if c0 > len {
             row.put(bar_start - len - 1, &took, Some(Group::Duration), Some(i));
         } else {
-            row.put(bar_start, &took, Some(palette.bar(span.service(), failed)), Some(i));
+            row.put(bar_start, &took, Some(palette::bar(span.service(), failed)), Some(i));
         }
         for &(start, end) in critical.get(i).into_iter().flatten() {
             let from = col(start).min(timeline - 1);
-            row.mark_critical(name_width + 1 + from, name_width + 1 + col(end).max(from + 1), i);
+            let line = palette::bar(span.service(), failed);
+            row.mark_critical(bars_at + from, bars_at + col(end).max(from + 1), i, line);
         }
         if marked.contains(&i) {
             row.mark(0, name_width, i);
@@ -66,25 +72,19 @@ pub fn render(trace: &Trace, width: usize, critical_path: bool, marked: &[SpanIn
         out.lines.push(line);
         out.targets.extend(targets);
     }
-    out.lines.extend(frame::footer(trace, critical::legend(trace, &critical)));
+    out.lines.extend(frame::footer(trace, critical::legend(trace, &critical), width));
     out
 }
 
-/// Wide enough for the indented names, but never more than two fifths of the width.
-fn name_column_width(trace: &Trace, width: usize) -> usize {
-    let longest = trace
-        .tree
-        .preorder()
-        .map(|i| {
-            let span = &trace.spans[i];
-            2 * trace.tree.depth(i).min(MAX_INDENT_LEVELS)
-                + span.service().chars().count()
-                + span.operation.chars().count()
-                + 3
-        })
-        .max()
-        .unwrap_or(0);
-    longest.clamp(16, width * 2 / 5)
+/// The name column (wide enough for the indented names, up to half the width) and the
+/// timeline (the rest, at least 20 cells), one cell apart.
+fn columns(name_cells: impl Iterator<Item = usize>, width: usize) -> (usize, usize) {
+    let longest = name_cells.max().unwrap_or(0) + 1;
+    let layout = [Column::name(9, 16).max(width / 2).comfort(7), Column::filler(8, 20)];
+    match solve(&layout, &[longest, 0], width, 1)[..] {
+        [Some(names), Some(timeline)] => (names, timeline),
+        _ => (16, width - 17),
+    }
 }
 
 #[cfg(test)]

@@ -1,16 +1,17 @@
 //! Turning an OTLP batch into rows: first prepared without the database (encoding,
 //! attribute index keys), then written in one transaction under the writer's lock.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use prost::Message;
 use rusqlite::params;
 
+use super::parts::{Part, attribute_key, operation_key};
 use super::{IngestReport, Writer, schema};
 use crate::formats::otlp::{self, span_ids, status_code};
 use crate::model::ids::stable_hash;
-use crate::model::{StatusCode, TraceId};
+use crate::model::{Attribute, StatusCode, TraceId};
 
 pub(super) struct PreparedBatch {
     resources: Vec<PreparedResource>,
@@ -21,6 +22,8 @@ struct PreparedResource {
     hash: u64,
     encoded: Vec<u8>,
     service: String,
+    /// Attribute index keys of the resource's attributes.
+    keys: Vec<u32>,
     spans: Vec<SpanRow>,
 }
 
@@ -32,9 +35,16 @@ struct SpanRow {
     start_ns: u64,
     duration_ns: u64,
     error: bool,
+    /// The span's encoding without what the row's columns hold (ids, name, times).
     body: Vec<u8>,
-    /// Attribute index keys of the span's own and its resource's attributes.
-    tags: Vec<i64>,
+    /// Index keys of the span's own attributes and its operation.
+    keys: Vec<u32>,
+}
+
+/// The attribute index keys of `service`'s attributes. Every span of a search's service
+/// has its `service.name`: no use indexing it.
+pub(super) fn part_keys(service: &str, attributes: &[Attribute]) -> Vec<u32> {
+    attributes.iter().filter(|a| a.key != "service.name").map(|a| attribute_key(service, a)).collect()
 }
 
 impl PreparedBatch {
@@ -47,13 +57,7 @@ impl PreparedBatch {
             let hash = stable_hash(&encoded);
             let resource = otlp::convert_resource(resource.attributes);
             let service = resource.service;
-            // Every span of a search's service has its service.name: no use indexing it.
-            let resource_tags: Vec<i64> = resource
-                .attributes
-                .iter()
-                .filter(|a| a.key != "service.name")
-                .map(|a| schema::attribute_tag(&service, a))
-                .collect();
+            let keys = part_keys(&service, &resource.attributes);
             let mut spans = Vec::new();
             for mut span in resource_spans.scope_spans.into_iter().flat_map(|s| s.spans) {
                 let trace_id = match span_ids(&span) {
@@ -66,24 +70,30 @@ impl PreparedBatch {
                         continue;
                     }
                 };
+                // What the row's columns hold is left out of the encoding: ids, name, times.
+                let raw_trace_id = std::mem::take(&mut span.trace_id);
+                let span_id = std::mem::take(&mut span.span_id);
+                let operation = std::mem::take(&mut span.name);
+                let start_ns = std::mem::take(&mut span.start_time_unix_nano);
+                let duration_ns = std::mem::take(&mut span.end_time_unix_nano).saturating_sub(start_ns);
                 let body = span.encode_to_vec();
                 let own = otlp::convert_attributes(std::mem::take(&mut span.attributes));
-                let mut tags: Vec<i64> = own.iter().map(|a| schema::attribute_tag(&service, a)).collect();
-                tags.extend_from_slice(&resource_tags);
+                let mut keys = part_keys(&service, &own);
+                keys.push(operation_key(&service, &operation));
                 spans.push(SpanRow {
                     trace_id,
-                    raw_trace_id: span.trace_id,
-                    span_id: span.span_id,
-                    operation: span.name,
-                    start_ns: span.start_time_unix_nano,
-                    duration_ns: span.end_time_unix_nano.saturating_sub(span.start_time_unix_nano),
+                    raw_trace_id,
+                    span_id,
+                    operation,
+                    start_ns,
+                    duration_ns,
                     error: span.status.as_ref().is_some_and(|s| status_code(s.code) == StatusCode::Error),
                     body,
-                    tags,
+                    keys,
                 });
             }
             report.accepted += spans.len();
-            resources.push(PreparedResource { hash, encoded, service, spans });
+            resources.push(PreparedResource { hash, encoded, service, keys, spans });
         }
         PreparedBatch { resources, report }
     }
@@ -94,7 +104,8 @@ impl PreparedBatch {
         let Writer { connection, resources } = writer;
         let tx = connection.transaction()?;
         let mut touched: HashMap<TraceId, u64> = HashMap::new();
-        let mut tags: HashMap<(TraceId, i64), u64> = HashMap::new();
+        let mut parts: HashMap<(&[u8], &str), Part> = HashMap::new();
+        let mut operations: HashSet<(&str, &str)> = HashSet::new();
         {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO spans (trace_id, span_id, service, operation, start_ns, duration_ns, error, resource_id, body)
@@ -125,18 +136,23 @@ impl PreparedBatch {
                         continue;
                     }
                     *touched.entry(span.trace_id).or_default() += span.body.len() as u64;
-                    for &tag in &span.tags {
-                        let latest = tags.entry((span.trace_id, tag)).or_default();
-                        *latest = (*latest).max(span.start_ns);
-                    }
+                    let part = parts
+                        .entry((&span.raw_trace_id, &resource.service))
+                        .or_insert_with(|| Part::new(span.start_ns, span.duration_ns));
+                    part.add(span.start_ns, span.duration_ns, &span.keys);
+                    part.keys.extend_from_slice(&resource.keys);
+                    operations.insert((&resource.service, &span.operation));
                 }
             }
         }
         for (trace_id, bytes) in &touched {
             schema::touch_trace(&tx, *trace_id, received_ns, *bytes)?;
         }
-        for ((trace_id, tag), start_ns) in tags {
-            schema::index_tag(&tx, trace_id, tag, start_ns)?;
+        for ((trace, service), part) in &parts {
+            schema::insert_part(&tx, service, trace, part)?;
+        }
+        for (service, operation) in operations {
+            schema::saw_operation(&tx, service, operation, received_ns)?;
         }
         tx.commit()?;
         Ok(self.report)

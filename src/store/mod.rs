@@ -6,9 +6,13 @@
 //! returns, the batch is on disk and survives the process being killed. Spans delivered
 //! twice (a retried export) are stored once.
 
+mod checkpoint;
 mod ingest;
+mod migrate;
+mod parts;
 mod retention;
 mod schema;
+mod search;
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -20,20 +24,23 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span as P
 use prost::Message;
 use rusqlite::{Connection, params};
 
+use checkpoint::Checkpointer;
 use ingest::PreparedBatch;
 pub use retention::Retention;
 
 use crate::error::{Error, Result};
 use crate::formats::otlp;
 use crate::model::{Trace, TraceId};
-use crate::providers::SearchQuery;
+use crate::query::SearchQuery;
 
 /// Assembled traces kept in memory, so that reopening one is instant.
 const CACHED_TRACES: usize = 128;
 
 pub struct Store {
     path: PathBuf,
-    writer: Mutex<Writer>,
+    writer: Arc<Mutex<Writer>>,
+    /// Empties the write-ahead log once writing pauses.
+    checkpointer: Checkpointer,
     reader: Mutex<Connection>,
     /// Assembled traces with the span bytes they were assembled from: another process
     /// may add spans to a trace, and a changed byte count says the copy is stale.
@@ -61,7 +68,10 @@ pub struct StoreStats {
     pub path: String,
     pub spans: u64,
     pub traces: u64,
-    pub file_bytes: u64,
+    /// On disk: the database file, and its write-ahead log (committed batches not yet
+    /// copied into the database).
+    pub database_bytes: u64,
+    pub wal_bytes: u64,
     /// When the oldest kept trace arrived, and how long traces are kept.
     pub oldest_received_ns: Option<u64>,
     pub retention_ns: u64,
@@ -82,10 +92,13 @@ impl Store {
             std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
         }
         let writer = schema::open(path).map_err(db_error(path))?;
+        checkpoint::configure_writer(&writer).map_err(db_error(path))?;
         let reader = schema::open(path).map_err(db_error(path))?;
+        let writer = Arc::new(Mutex::new(Writer { connection: writer, resources: HashMap::new() }));
         Ok(Store {
             path: path.to_path_buf(),
-            writer: Mutex::new(Writer { connection: writer, resources: HashMap::new() }),
+            checkpointer: Checkpointer::start(Arc::clone(&writer)),
+            writer,
             reader: Mutex::new(reader),
             cache: Mutex::new(LruCache::new(NonZeroUsize::new(CACHED_TRACES).unwrap_or(NonZeroUsize::MIN))),
             retention,
@@ -102,12 +115,15 @@ impl Store {
     pub fn ingest(&self, batch: Vec<ResourceSpans>, received_ns: u64) -> Result<IngestReport> {
         let prepared = PreparedBatch::new(batch);
         let mut writer = lock(&self.writer);
-        prepared.write(&mut writer, received_ns).map_err(db_error(&self.path))
+        let report = prepared.write(&mut writer, received_ns).map_err(db_error(&self.path))?;
+        drop(writer);
+        self.checkpointer.committed();
+        Ok(report)
     }
 
     pub fn services(&self) -> Result<Vec<String>> {
         let reader = lock(&self.reader);
-        schema::strings(&reader, "SELECT DISTINCT service FROM spans ORDER BY service", params![])
+        schema::strings(&reader, "SELECT DISTINCT service FROM operations ORDER BY service", params![])
             .map_err(db_error(&self.path))
     }
 
@@ -115,7 +131,7 @@ impl Store {
         let reader = lock(&self.reader);
         schema::strings(
             &reader,
-            "SELECT DISTINCT operation FROM spans WHERE service = ?1 ORDER BY operation",
+            "SELECT operation FROM operations WHERE service = ?1 ORDER BY operation",
             params![service],
         )
         .map_err(db_error(&self.path))
@@ -127,7 +143,7 @@ impl Store {
         let (start_us, end_us) = query.range_or_recent();
         let ids = {
             let reader = lock(&self.reader);
-            schema::matching_traces(&reader, query, start_us.saturating_mul(1000), end_us.saturating_mul(1000))
+            search::matching_traces(&reader, query, start_us.saturating_mul(1000), end_us.saturating_mul(1000))
                 .map_err(db_error(&self.path))?
         };
         let mut traces = Vec::with_capacity(ids.len());
@@ -158,12 +174,19 @@ impl Store {
         Ok(Some(trace))
     }
 
-    fn assemble(&self, id: TraceId, rows: Vec<(i64, Vec<u8>)>) -> Result<Trace> {
+    fn assemble(&self, id: TraceId, rows: Vec<schema::SpanRow>) -> Result<Trace> {
         let mut by_resource: HashMap<i64, Vec<ProtoSpan>> = HashMap::new();
-        for (resource_id, body) in rows {
-            let span = ProtoSpan::decode(body.as_slice()).map_err(|e| {
+        for row in rows {
+            let mut span = ProtoSpan::decode(row.body.as_slice()).map_err(|e| {
                 Error::invalid(format!("trace store {}: a stored span is damaged ({e})", self.path.display()))
             })?;
+            // The columns hold these (spans stored by earlier versions also carry them).
+            span.trace_id = id.to_bytes().to_vec();
+            span.span_id = row.span_id;
+            span.name = row.operation;
+            span.start_time_unix_nano = row.start_ns;
+            span.end_time_unix_nano = row.start_ns.saturating_add(row.duration_ns);
+            let resource_id = row.resource_id;
             by_resource.entry(resource_id).or_default().push(span);
         }
         let reader = lock(&self.reader);
@@ -181,20 +204,24 @@ impl Store {
         Ok(Trace::from_spans(id, spans))
     }
 
-    /// The most recently received traces (at most `limit`) that started in the window,
-    /// newest first; for views over "everything lately", such as service dependencies.
-    pub fn recent_traces(&self, start_ns: u64, end_ns: u64, limit: usize) -> Result<Vec<Arc<Trace>>> {
+    /// Calls `visit` with every trace that has a span started in `[start_ns, end_ns]`, one
+    /// at a time (the whole set may not fit in memory), and returns how many there were.
+    /// For counts over everything, such as the service map; the cache is left alone.
+    pub fn for_each_trace(&self, start_ns: u64, end_ns: u64, mut visit: impl FnMut(&Trace)) -> Result<usize> {
         let ids = {
             let reader = lock(&self.reader);
-            schema::recent_trace_ids(&reader, limit).map_err(db_error(&self.path))?
+            schema::trace_ids_between(&reader, start_ns, end_ns).map_err(db_error(&self.path))?
         };
-        let mut traces = Vec::new();
+        let mut visited = 0;
         for id in ids {
-            if let Some(trace) = self.trace(id)?.filter(|t| (start_ns..=end_ns).contains(&t.start_ns())) {
-                traces.push(trace);
+            let rows = schema::trace_rows(&lock(&self.reader), id).map_err(db_error(&self.path))?;
+            if rows.is_empty() {
+                continue; // evicted meanwhile
             }
+            visit(&self.assemble(id, rows)?);
+            visited += 1;
         }
-        Ok(traces)
+        Ok(visited)
     }
 
     pub fn stats(&self) -> Result<StoreStats> {
@@ -202,11 +229,11 @@ impl Store {
         let count = |sql: &str| reader.query_row(sql, [], |row| row.get::<_, i64>(0)).map(|n| n.max(0) as u64);
         let spans = count("SELECT count(*) FROM spans").map_err(db_error(&self.path))?;
         let traces = count("SELECT count(*) FROM traces").map_err(db_error(&self.path))?;
-        let file_bytes = ["", "-wal"]
-            .iter()
-            .filter_map(|suffix| std::fs::metadata(format!("{}{suffix}", self.path.display())).ok())
-            .map(|m| m.len())
-            .sum();
+        let size = |suffix: &str| {
+            let mut path = self.path.clone().into_os_string();
+            path.push(suffix);
+            std::fs::metadata(path).map_or(0, |m| m.len())
+        };
         let oldest: Option<i64> = reader
             .query_row("SELECT min(received_ns) FROM traces", [], |row| row.get(0))
             .map_err(db_error(&self.path))?;
@@ -214,7 +241,8 @@ impl Store {
             path: self.path.display().to_string(),
             spans,
             traces,
-            file_bytes,
+            database_bytes: size(""),
+            wal_bytes: size("-wal"),
             oldest_received_ns: oldest.map(|ns| ns.max(0) as u64),
             retention_ns: self.retention.max_age.as_nanos().min(u64::MAX as u128) as u64,
         })
@@ -227,6 +255,7 @@ impl Store {
             retention::enforce(&mut writer.connection, &self.retention, now_ns).map_err(db_error(&self.path))?;
         drop(writer);
         if !evicted.is_empty() {
+            self.checkpointer.committed();
             let mut cache = lock(&self.cache);
             for id in &evicted {
                 cache.pop(id);

@@ -46,8 +46,15 @@ pub fn enforce(connection: &mut Connection, retention: &Retention, now_ns: u64) 
     }
     for id in &evict {
         tx.execute("DELETE FROM spans WHERE trace_id = ?1", params![id])?;
-        tx.execute("DELETE FROM span_tags WHERE trace_id = ?1", params![id])?;
+        tx.execute("DELETE FROM trace_parts WHERE trace_id = ?1", params![id])?;
         tx.execute("DELETE FROM traces WHERE trace_id = ?1", params![id])?;
+    }
+    // An operation last seen before the oldest kept trace arrived has no spans left.
+    if !evict.is_empty() {
+        tx.execute(
+            "DELETE FROM operations WHERE last_seen_ns < coalesce((SELECT min(received_ns) FROM traces), ?1)",
+            params![i64::MAX],
+        )?;
     }
     tx.commit()?;
     Ok(evict.iter().filter_map(|id| TraceId::from_bytes(id)).collect())

@@ -152,6 +152,20 @@ pub fn garbage() -> Scenario {
     }
 }
 
+/// A busy Jaeger: its dependency list counted ten times the shop's calls that its
+/// searches return (a search returns a sample; the dependency list counts every call).
+pub fn busy(root: &Path) -> Scenario {
+    let mut scenario = jaeger_v1(root);
+    let traces = vitals::formats::decode(&read(root, "samples/shop-traces.json")).expect("the shop's traces");
+    let calls: Vec<serde_json::Value> = vitals::analysis::dependencies::service_calls(&traces)
+        .into_iter()
+        .map(|c| serde_json::json!({"parent": c.parent, "child": c.child, "callCount": c.call_count * 10}))
+        .collect();
+    let body = serde_json::json!({ "data": calls }).to_string();
+    scenario.routes.insert("/api/dependencies".to_string(), Canned::ok(body));
+    scenario
+}
+
 /// A Jaeger that answers correctly but only after `delay`.
 pub fn slow(root: &Path, delay: Duration) -> Scenario {
     Scenario { delay, ..jaeger_v1(root) }
@@ -164,6 +178,7 @@ pub fn by_name(name: &str, root: &Path) -> Option<Scenario> {
         "outage" => outage(),
         "garbage" => garbage(),
         "slow" => slow(root, Duration::from_secs(5)),
+        "busy" => busy(root),
         _ => return None,
     })
 }

@@ -33,14 +33,47 @@ function M.content_width()
   return math.max(40, math.floor(vim.o.columns * config.options.float.width) - 2)
 end
 
+---A footer that fits `width` columns: `key action` parts (separated by ` · `) are left
+---out from the end, keeping the first and `? keys`, which lists them all.
+---@param footer string
+---@param width integer
+---@return string
+function M.fit_footer(footer, width)
+  local fits = function(text)
+    return vim.fn.strdisplaywidth(" " .. text .. " ") <= width
+  end
+  if fits(footer) then
+    return footer
+  end
+  local parts = vim.split(footer, " · ", { plain = true })
+  local keys = "? keys"
+  if parts[#parts] == keys then
+    table.remove(parts)
+  end
+  while #parts > 1 and not fits(table.concat(parts, " · ") .. " · " .. keys) do
+    table.remove(parts)
+  end
+  local fitted = table.concat(parts, " · ") .. " · " .. keys
+  if fits(fitted) then
+    return fitted
+  end
+  return vim.fn.strcharpart(fitted, 0, math.max(1, width - 3)) .. "…"
+end
+
+---The rows a float may take.
+---@return integer
+local function max_height()
+  return math.max(5, math.floor((vim.o.lines - vim.o.cmdheight) * config.options.float.height) - 2)
+end
+
 ---@param line_count integer
 ---@param width integer columns of content
 ---@param title string
 ---@param footer? string
 ---@return table window config for nvim_open_win
 local function layout(line_count, width, title, footer)
-  local max_height = math.max(5, math.floor((vim.o.lines - vim.o.cmdheight) * config.options.float.height) - 2)
-  local height = math.min(math.max(line_count, 1), max_height)
+  local height = math.min(math.max(line_count, 1), max_height())
+  footer = footer and M.fit_footer(footer, width)
   return {
     relative = "editor",
     width = width,
@@ -49,11 +82,51 @@ local function layout(line_count, width, title, footer)
     col = math.max(0, math.floor((vim.o.columns - width) / 2)),
     style = "minimal",
     border = config.options.float.border,
-    title = " " .. title .. " ",
+    title = " " .. M.fit_title(title, width) .. " ",
     title_pos = "center",
     footer = footer and (" " .. footer .. " ") or nil,
     footer_pos = footer and "right" or nil,
   }
+end
+
+---A title that fits `width` columns, cut in the middle.
+---@param title string
+---@param width integer
+---@return string
+function M.fit_title(title, width)
+  local room = width - 4
+  if vim.fn.strdisplaywidth(title) <= room then
+    return title
+  end
+  local half = math.floor((room - 1) / 2)
+  local chars = vim.fn.strchars(title)
+  return vim.fn.strcharpart(title, 0, room - 1 - half) .. "…" .. vim.fn.strcharpart(title, chars - half, half)
+end
+
+---Lines wider than the window wrap (a message the host did not fit, such as a status
+---line), continuation lines lined up after a `Key   ` column when there is one, and the
+---window grows to show them.
+---@param win integer
+---@param buf integer
+local function wrap_overflow(win, buf)
+  local width = vim.api.nvim_win_get_width(win)
+  local overflow = false
+  for _, line in ipairs(vim.api.nvim_buf_get_lines(buf, 0, -1, false)) do
+    if vim.fn.strdisplaywidth(line) > width then
+      overflow = true
+      break
+    end
+  end
+  vim.wo[win].wrap = overflow
+  if not overflow then
+    return
+  end
+  vim.wo[win].linebreak = true
+  vim.wo[win].breakindent = true
+  vim.bo[buf].formatlistpat = [[^\s*\S.\{-}\s\{2,}]]
+  vim.wo[win].breakindentopt = "list:-1"
+  local rows = vim.api.nvim_win_text_height(win, {}).all
+  vim.api.nvim_win_set_config(win, { height = math.min(rows, max_height()) })
 end
 
 ---Opens a float holding a drawing.
@@ -68,8 +141,8 @@ function M.open(drawing, opts)
   M.paint(buf, drawing)
   local width = opts.width or M.content_width()
   local win = vim.api.nvim_open_win(buf, opts.enter ~= false, layout(#drawing.lines, width, drawing.title, opts.footer))
-  vim.wo[win].wrap = false
   vim.wo[win].cursorline = true
+  wrap_overflow(win, buf)
   return buf, win
 end
 
@@ -104,15 +177,99 @@ end
 function M.relayout(win, drawing, footer)
   if vim.api.nvim_win_is_valid(win) then
     vim.api.nvim_win_set_config(win, layout(#drawing.lines, M.content_width(), drawing.title, footer))
+    wrap_overflow(win, vim.api.nvim_win_get_buf(win))
   end
 end
 
----Maps keys in a buffer.
+---Maps keys in a buffer, and `?` to list them (unless `maps` has its own).
 ---@param buf integer
 ---@param maps table<string, {[1]: function, [2]: string}> key → { action, description }
 function M.map(buf, maps)
   for key, map in pairs(maps) do
     vim.keymap.set("n", key, map[1], { buffer = buf, nowait = true, silent = true, desc = map[2] })
+  end
+  if not maps["?"] then
+    vim.keymap.set("n", "?", function()
+      M.show_keys(buf)
+    end, { buffer = buf, nowait = true, silent = true, desc = "list the keys" })
+  end
+end
+
+---Closing keys first, then `<CR>` and other special keys, letters, `?` last.
+---@param lhs string
+---@return integer
+local function key_rank(lhs)
+  if lhs == "q" then
+    return 0
+  elseif lhs == "<Esc>" then
+    return 1
+  elseif lhs:sub(1, 1) == "<" then
+    return 2
+  elseif lhs == "?" then
+    return 4
+  end
+  return 3
+end
+
+---The keys mapped in `buf` with what they do: `{ keys, description }`, keys that do the
+---same joined (`q / <Esc>`).
+---@param buf integer
+---@return {[1]: string, [2]: string}[]
+function M.keys(buf)
+  local by_description, entries = {}, {}
+  local maps = vim.api.nvim_buf_get_keymap(buf, "n")
+  table.sort(maps, function(a, b)
+    local ra, rb = key_rank(a.lhs), key_rank(b.lhs)
+    return ra < rb or (ra == rb and a.lhs < b.lhs)
+  end)
+  for _, map in ipairs(maps) do
+    if map.desc and map.desc ~= "" then
+      local entry = by_description[map.desc]
+      if entry then
+        entry[1] = entry[1] .. " / " .. map.lhs
+      else
+        entry = { map.lhs, map.desc }
+        by_description[map.desc] = entry
+        table.insert(entries, entry)
+      end
+    end
+  end
+  return entries
+end
+
+---Opens a float listing the keys of `buf`, descriptions wrapped to the window; `q` and
+---`<Esc>` close it.
+---@param buf integer
+function M.show_keys(buf)
+  local entries = M.keys(buf)
+  local key_width = 0
+  for _, entry in ipairs(entries) do
+    key_width = math.max(key_width, vim.fn.strdisplaywidth(entry[1]))
+  end
+  local width = math.min(M.content_width(), 64)
+  local indent = 2 + key_width + 2
+  local lines, highlights = {}, {}
+  for _, entry in ipairs(entries) do
+    local words = vim.split(entry[2], " ", { plain = true })
+    local line = ("  %s%s  "):format(entry[1], (" "):rep(key_width - vim.fn.strdisplaywidth(entry[1])))
+    table.insert(highlights, { #lines, 2, 2 + #entry[1], "VitalsKey" })
+    local used = 0
+    for _, word in ipairs(words) do
+      if used > 0 and indent + used + 1 + vim.fn.strdisplaywidth(word) > width then
+        table.insert(lines, line)
+        line, used = (" "):rep(indent), 0
+      end
+      line = line .. (used > 0 and " " or "") .. word
+      used = used + (used > 0 and 1 or 0) + vim.fn.strdisplaywidth(word)
+    end
+    table.insert(lines, line)
+  end
+  local keys_buf, win = M.open({ title = "Vitals keys", lines = lines, highlights = highlights }, { width = width })
+  local close = function()
+    M.close(win)
+  end
+  for _, key in ipairs({ "q", "<Esc>", "?" }) do
+    vim.keymap.set("n", key, close, { buffer = keys_buf, nowait = true, silent = true, desc = "close" })
   end
 end
 

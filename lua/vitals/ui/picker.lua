@@ -33,6 +33,13 @@ local function title_of(prompt)
   return ((prompt or "Select"):gsub("[%s:]+$", ""))
 end
 
+---The cells a label may take before the picker must cut it (the editor's width less the
+---border, margins and the space before labels), for labels drawn to fit.
+---@return integer
+function M.label_width()
+  return math.max(20, vim.o.columns - 6)
+end
+
 ---The size and place of a list float of `labels` under `title`: as wide as the widest
 ---label and the keys in the footer (at most the editor's width), as tall as the list (at
 ---most the editor's height), centred.

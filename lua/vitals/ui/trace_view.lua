@@ -21,37 +21,19 @@ M.open_views = {}
 
 local FOOTER = "q close · <CR> details · w waterfall/flame · c critical path · n calls · s stats · ? keys"
 
----Keys of the trace float: key, what it does, and the host's view action (if any).
+---Keys of the trace float that ask the host for another drawing: key, what it does, the
+---host's view action. (`q`, `<CR>` and `?`, which lists them all, are mapped besides.)
 local KEYS = {
-  { "q / <Esc>", "close" },
-  { "<CR>", "details of the span under the cursor" },
   { "w", "switch between flame graph and waterfall", "toggle" },
-  { "c", "mark the critical path, or stop marking it", "critical_path" },
+  { "c", "mark the critical path (a dark line through the bars), or stop marking it", "critical_path" },
   { "n", "network calls in start order (again: back)", "network" },
   { "s", "span statistics by service and operation (again: back)", "stats" },
-  { "?", "this list" },
 }
 
 ---The view of the current buffer, if it is a trace float.
 ---@return vitals.TraceView?
 function M.current()
   return M.open_views[vim.api.nvim_get_current_buf()]
-end
-
-local function show_help()
-  local lines = {}
-  for _, key in ipairs(KEYS) do
-    table.insert(lines, ("  %-10s %s"):format(key[1], key[2]))
-  end
-  local highlights = {}
-  for i = 1, #lines do
-    table.insert(highlights, { i - 1, 2, 12, "VitalsKey" })
-  end
-  local buf = float.open({ title = "Vitals keys", lines = lines, highlights = highlights }, { width = 60 })
-  float.map(buf, {
-    q = { function() float.close(vim.api.nvim_get_current_win()) end, "close" },
-    ["<Esc>"] = { function() float.close(vim.api.nvim_get_current_win()) end, "close" },
-  })
 end
 
 local function show_detail(view)
@@ -144,13 +126,9 @@ function M.show(payload)
     q = { close, "close the trace" },
     ["<Esc>"] = { close, "close the trace" },
     ["<CR>"] = { function() show_detail(view) end, "details of the span under the cursor" },
-    ["?"] = { show_help, "list the keys" },
   }
   for _, key in ipairs(KEYS) do
-    local action = key[3]
-    if action then
-      maps[key[1]] = { function() act(view, action) end, key[2] }
-    end
+    maps[key[1]] = { function() act(view, key[3]) end, key[2] }
   end
   float.map(buf, maps)
   local group = vim.api.nvim_create_augroup("vitals_view_" .. buf, { clear = true })

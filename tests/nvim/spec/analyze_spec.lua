@@ -243,7 +243,9 @@ it(":VitalsRegressions compares two runs minutes apart by default, and takes a w
   vim.cmd("VitalsRegressions web")
   local buf = wait_report()
   local text = table.concat(h.lines(buf), "\n")
-  assert(text:find("baseline run ", 1, true) and text:find("(the traffic came in runs: split at a 5m", 1, true), text)
+  -- The header wraps at the float's width: read it as prose.
+  local prose = table.concat(vim.tbl_map(vim.trim, h.lines(buf)), " ")
+  assert(prose:find("baseline run ", 1, true) and prose:find("(the traffic came in runs: split at a 5m", 1, true), text)
   assert(text:find("GET /cart  Baseline P95 = 459ms, Current P95 = 642ms, +40%, regression (p < 0.001, n = 82/82)", 1, true), text)
   h.reset()
 

@@ -120,3 +120,23 @@ it("gd never opens a file outside the working directory because a trace names it
     end
   end
 end))
+
+it("a trace's path never leads out of the working directory: ~, $HOME and symlinks stay inside", in_project(function(folder)
+  local paths = require("vitals.paths")
+  local parent = vim.fn.fnamemodify(folder, ":h")
+  local home = vim.env.HOME
+  vim.env.HOME = parent
+  vim.fn.mkdir(parent .. "/vendor", "p")
+  vim.fn.writefile({ "# outside" }, parent .. "/vendor/lib.py")
+  vim.uv.fs_symlink(parent .. "/outside.py", folder .. "/web/link.py")
+  vim.uv.fs_symlink(parent .. "/vendor", folder .. "/vendor")
+  local found = {}
+  for _, path in ipairs({ "~/outside.py", "$HOME/outside.py", "${HOME}/outside.py", "web/link.py", "/app/vendor/lib.py", "/etc/passwd" }) do
+    found[path] = paths.local_file(path) or false
+  end
+  vim.env.HOME = home
+  for path, file in pairs(found) do
+    assert(file == false, path .. " led to " .. tostring(file))
+  end
+  assert(paths.local_file("$HOME/web/handlers/orders.py") == folder .. "/web/handlers/orders.py", "a literal $HOME folder is no folder here; the tail under the working directory is")
+end))

@@ -26,8 +26,11 @@ it("highlight groups exist with default links and survive a colour scheme change
     assert(vim.api.nvim_get_hl(0, { name = "VitalsError" }).link == "DiagnosticError")
     assert(vim.api.nvim_get_hl(0, { name = "VitalsFlame3" }).bg ~= nil)
     assert(vim.api.nvim_get_hl(0, { name = "VitalsFlameError" }).bg ~= nil)
-    for _, group in ipairs({ "VitalsSlower", "VitalsFaster", "VitalsCriticalPath" }) do
+    for _, group in ipairs({ "VitalsSlower", "VitalsFaster", "VitalsNeutral", "VitalsService20" }) do
       assert(vim.api.nvim_get_hl(0, { name = group }).fg ~= nil, group)
+    end
+    for _, group in ipairs({ "VitalsNeutralLabel", "VitalsCriticalLabel", "VitalsFlame20" }) do
+      assert(vim.api.nvim_get_hl(0, { name = group }).bg ~= nil, group)
     end
   end
   check()
