@@ -8,11 +8,10 @@
 
 use std::fmt;
 
-use serde::Deserialize;
+use serde::de::{self, Deserialize, Deserializer, Visitor};
 
 /// A credential: readable only through [`Secret::expose`], printed as `***`.
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secret(String);
 
 impl Secret {
@@ -35,6 +34,40 @@ impl fmt::Debug for Secret {
 impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("***")
+    }
+}
+
+/// From a string, or a number (a PIN-like token written without quotes in Lua), so that a
+/// mistyped credential never ends up quoted in a "cannot read the arguments" error.
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SecretVisitor;
+
+        impl Visitor<'_> for SecretVisitor {
+            type Value = Secret;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<Secret, E> {
+                Ok(Secret::new(value))
+            }
+
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Secret, E> {
+                Ok(Secret::new(value.to_string()))
+            }
+
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Secret, E> {
+                Ok(Secret::new(value.to_string()))
+            }
+
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Secret, E> {
+                Err(E::custom("a credential must be a string"))
+            }
+        }
+
+        deserializer.deserialize_any(SecretVisitor)
     }
 }
 
@@ -114,32 +147,24 @@ fn scrub_named_values(text: &str) -> String {
     // ASCII lowercasing keeps byte offsets, so positions found in `lower` apply to `text`.
     let lower = text.to_ascii_lowercase();
     let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    let mut at = 0;
-    while let Some((start, end)) = next_credential_value(&lower, at) {
-        out.push_str(&text[copied..start]);
-        out.push_str("***");
-        copied = end;
-        at = end;
+    let (mut copied, mut at) = (0, 0);
+    // One pass: at each character, a credential's name with a value after it.
+    while at < lower.len() {
+        let value = CREDENTIAL_NAMES
+            .iter()
+            .filter(|name| lower[at..].starts_with(*name))
+            .find_map(|name| value_after_name(&lower, at + name.len()));
+        match value {
+            Some((start, end)) => {
+                out.push_str(&text[copied..start]);
+                out.push_str("***");
+                (copied, at) = (end, end);
+            }
+            None => at += lower[at..].chars().next().map_or(1, char::len_utf8),
+        }
     }
     out.push_str(&text[copied..]);
     out
-}
-
-/// The byte range of the next credential value at or after `from` in lowercased text.
-fn next_credential_value(lower: &str, from: usize) -> Option<(usize, usize)> {
-    let mut search = from;
-    loop {
-        let (name_at, name) = CREDENTIAL_NAMES
-            .iter()
-            .filter_map(|name| lower[search..].find(name).map(|i| (search + i, *name)))
-            .min_by_key(|(i, name)| (*i, std::cmp::Reverse(name.len())))?;
-        let after_name = name_at + name.len();
-        if let Some(range) = value_after_name(lower, after_name) {
-            return Some(range);
-        }
-        search = after_name;
-    }
 }
 
 /// After a credential's name: optional quotes and spaces, `:` or `=`, optional quotes and
@@ -193,6 +218,15 @@ mod tests {
     }
 
     #[test]
+    fn a_credential_is_read_from_a_string_or_a_number_and_never_quoted_in_an_error() {
+        let read = |json: &str| serde_json::from_str::<Secret>(json).map(|s| s.expose().to_string());
+        assert_eq!(read(r#""t0k""#).unwrap(), "t0k");
+        assert_eq!(read("918273").unwrap(), "918273");
+        let err = read("1234.5").unwrap_err().to_string();
+        assert!(!err.contains("1234"), "{err}");
+    }
+
+    #[test]
     fn endpoints_lose_their_user_and_password() {
         assert_eq!(without_userinfo("https://ops:pw@jaeger:16686/q?x=1"), "https://jaeger:16686/q?x=1");
         assert_eq!(without_userinfo("http://user@host"), "http://host");
@@ -217,6 +251,12 @@ mod tests {
             let scrubbed = scrubber.scrub(text);
             assert!(scrubbed.contains(expected), "{text:?} became {scrubbed:?}");
         }
+    }
+
+    #[test]
+    fn text_full_of_names_without_values_is_scrubbed_to_its_end() {
+        let text = "token".repeat(20_000) + "é token=x";
+        assert!(Scrubber::default().scrub(&text).ends_with("é token=***"));
     }
 
     #[test]
