@@ -82,7 +82,7 @@ fn a_fifo_named_json_in_the_folder_is_skipped_and_one_given_by_name_refused() {
 }
 
 #[test]
-fn a_device_is_refused_whether_named_or_linked_from_the_folder() {
+fn a_device_given_by_name_is_refused_and_one_linked_from_the_folder_skipped() {
     let dir = folder_of_traces("device");
     std::os::unix::fs::symlink("/dev/zero", dir.0.join("zero.json")).unwrap();
     let found = search(&dir.0, "frontend", &[]);
