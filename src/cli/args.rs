@@ -21,7 +21,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Draw a trace file (Jaeger JSON, OTLP JSON or protobuf) as a flame graph or waterfall.
+    /// Draw a trace file (Jaeger JSON, OTLP JSON or protobuf, Zipkin v2 JSON) as a flame graph or waterfall.
     View {
         /// A trace file, or a folder of them.
         file: PathBuf,
@@ -320,6 +320,10 @@ pub struct SearchFlags {
     /// A span attribute to match, key=value; repeat for more.
     #[arg(long = "tag")]
     pub tags: Vec<String>,
+    /// Attribute filters, as in :VitalsSearch: `http.route=/cart`, `error=true`
+    /// (`status=error` means the same); each must match the same span.
+    #[arg(value_name = "KEY=VALUE")]
+    pub filters: Vec<String>,
     /// Only spans at least this long (250ms, 1.5s).
     #[arg(long)]
     pub min_duration: Option<String>,
@@ -337,7 +341,7 @@ impl From<SearchFlags> for SearchArgs {
         SearchArgs {
             service: flags.service,
             operation: flags.operation,
-            tags: flags.tags,
+            tags: flags.tags.into_iter().chain(flags.filters).collect(),
             min_duration: flags.min_duration,
             max_duration: flags.max_duration,
             limit: Some(flags.limit),

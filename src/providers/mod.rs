@@ -16,7 +16,7 @@ use crate::analysis::service_map::{ServiceMap, Thresholds};
 use crate::config::{ProviderConfig, ProviderKind};
 use crate::error::Result;
 use crate::model::Trace;
-use crate::query::SearchQuery;
+use crate::query::{SearchQuery, span_has_tag};
 
 #[async_trait]
 pub trait TraceProvider: Send + Sync {
@@ -71,12 +71,7 @@ pub fn matches(trace: &Trace, query: &SearchQuery) -> bool {
             && query.operation.as_ref().is_none_or(|op| &span.operation == op)
             && query.min_duration_ns.is_none_or(|min| span.duration_ns >= min)
             && query.max_duration_ns.is_none_or(|max| span.duration_ns <= max)
-            && query.tags.iter().all(|(key, value)| {
-                span.attributes
-                    .iter()
-                    .chain(&span.resource.attributes)
-                    .any(|a| a.key == *key && a.value.to_string() == *value)
-            })
+            && query.tags.iter().all(|(key, value)| span_has_tag(span, key, value))
             && query.time_range_us.is_none_or(|(start, end)| (start..=end).contains(&(span.start_ns / 1_000)))
     })
 }
