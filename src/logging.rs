@@ -14,8 +14,11 @@ use std::sync::Mutex;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
+/// nvim-rs logs every RPC message whole at debug level, the plugin's credentials
+/// included: it is held at info whatever `VITALS_LOG` asks for.
 fn filter(default: &str) -> EnvFilter {
-    EnvFilter::try_from_env("VITALS_LOG").unwrap_or_else(|_| EnvFilter::new(default))
+    let filter = EnvFilter::try_from_env("VITALS_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    filter.add_directive("nvim_rs=info".parse().expect("a valid directive"))
 }
 
 pub fn to_stderr() {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{Auth, ProviderConfig, ProviderKind};
+use crate::config::{Auth, DEFAULT_MAX_SPANS, ProviderConfig, ProviderKind, Secret};
 use crate::query::SearchArgs;
 use crate::render::View;
 
@@ -278,20 +278,41 @@ pub struct ProviderFlags {
     #[arg(long, value_enum, default_value_t = ProviderKind::Jaeger)]
     pub provider: ProviderKind,
     /// Backend URL (Jaeger: its query port, e.g. http://localhost:16686) or file path.
+    /// Keep passwords out of it (other users see it in `ps`): use --user with
+    /// --password-file.
     #[arg(long)]
     pub endpoint: Option<String>,
     /// Seconds to wait for the backend.
     #[arg(long, default_value_t = 10)]
     pub timeout: u64,
-    /// Bearer token (default: $VITALS_TRACE_TOKEN).
-    #[arg(long)]
-    pub token: Option<String>,
-    /// User name for basic auth (password: $VITALS_TRACE_PASSWORD).
+    /// Bearer token. Other users of the machine can read it in `ps`: prefer --token-file,
+    /// or $VITALS_TRACE_TOKEN (read when neither is given).
+    #[arg(long, conflicts_with = "token_file")]
+    pub token: Option<Secret>,
+    /// A file holding the bearer token (recommended: it stays out of `ps` and the shell's
+    /// history).
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// User name for basic auth (password: --password-file, else $VITALS_TRACE_PASSWORD).
     #[arg(long)]
     pub user: Option<String>,
+    /// A file holding the basic auth password.
+    #[arg(long, value_name = "PATH", requires = "user")]
+    pub password_file: Option<PathBuf>,
+    /// The most Vitals reads of one response or trace file (e.g. 512MiB, 1GiB).
+    #[arg(long, default_value = "256MiB", value_parser = size)]
+    pub max_response: u64,
+    /// The most spans of one trace to keep; a larger trace is cut, with a warning.
+    #[arg(long, default_value_t = DEFAULT_MAX_SPANS)]
+    pub max_spans: usize,
     /// The trace store file, for `--provider otlp` (default: in the data directory).
     #[arg(long)]
     pub db: Option<PathBuf>,
+}
+
+/// `512MiB`, `1GiB`, `1000000`, for clap.
+fn size(text: &str) -> Result<u64, String> {
+    super::serve::parse_size(text).map_err(|e| e.to_string())
 }
 
 impl ProviderFlags {
@@ -300,8 +321,16 @@ impl ProviderFlags {
             kind: self.provider,
             endpoint: self.endpoint.clone().unwrap_or_default(),
             timeout_ms: self.timeout.saturating_mul(1000),
-            auth: Auth { token: self.token.clone(), username: self.user.clone(), ..Auth::default() },
+            auth: Auth {
+                token: self.token.clone(),
+                token_file: self.token_file.clone(),
+                username: self.user.clone(),
+                password_file: self.password_file.clone(),
+                ..Auth::default()
+            },
             store_path: self.db.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            max_response: self.max_response,
+            max_spans: self.max_spans,
         }
     }
 }
@@ -343,5 +372,18 @@ impl From<SearchFlags> for SearchArgs {
             limit: Some(flags.limit),
             lookback: flags.lookback,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limits_default_to_the_plugins_defaults() {
+        let cli = Cli::parse_from(["vitals", "search", "--service", "web"]);
+        let Command::Search { provider, .. } = cli.command else { panic!("not a search") };
+        let config = provider.to_config();
+        assert_eq!((config.max_response, config.max_spans), (crate::config::DEFAULT_MAX_RESPONSE, DEFAULT_MAX_SPANS));
     }
 }

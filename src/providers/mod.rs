@@ -4,6 +4,7 @@ pub mod file;
 mod http;
 pub mod jaeger;
 pub mod otlp;
+pub mod span_cap;
 pub mod windows;
 
 use std::sync::Arc;
@@ -40,12 +41,19 @@ pub trait TraceProvider: Send + Sync {
     }
 }
 
+/// The provider `config` asks for, holding at most `config.max_spans` spans of a trace.
 pub fn from_config(config: &ProviderConfig) -> Result<Arc<dyn TraceProvider>> {
-    Ok(match config.kind {
+    let provider: Arc<dyn TraceProvider> = match config.kind {
         ProviderKind::Jaeger => Arc::new(jaeger::JaegerProvider::new(config)?),
-        ProviderKind::File => Arc::new(file::FileProvider::new(config.endpoint())),
+        ProviderKind::File => Arc::new(file::FileProvider::new(config.endpoint(), config.max_response)),
         ProviderKind::Otlp => Arc::new(otlp::OtlpProvider::open(&config.store_path)?),
-    })
+    };
+    Ok(capped(provider, config))
+}
+
+/// `provider` with the span cap of `config`; for providers not made by [`from_config`].
+pub fn capped(provider: Arc<dyn TraceProvider>, config: &ProviderConfig) -> Arc<dyn TraceProvider> {
+    Arc::new(span_cap::SpanCap::new(provider, config.max_spans))
 }
 
 /// Newest first, then cut to the limit: the order every provider returns results in.
