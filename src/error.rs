@@ -23,6 +23,13 @@ pub enum Error {
     #[error("{backend} at {endpoint} sent a response Vitals cannot read: {message}")]
     BadResponse { backend: &'static str, endpoint: String, message: String },
 
+    /// More bytes than the user allows Vitals to read of one response or file.
+    #[error(
+        "{what} more than {}, the max_response limit: raise max_response (the plugin's option, or --max-response) if the trace really is that large",
+        size(*limit)
+    )]
+    TooLarge { what: String, limit: u64 },
+
     #[error("{what} not found in {source_name}")]
     NotFound { what: String, source_name: String },
 
@@ -39,6 +46,16 @@ pub enum Error {
     Invalid(String),
 }
 
+/// `256 MiB`, `1.5 GiB`, `640 KiB`, `100 bytes`: a limit as a person sets it.
+fn size(bytes: u64) -> String {
+    let units = [(30, "GiB"), (20, "MiB"), (10, "KiB")];
+    match units.iter().find(|(shift, _)| bytes >> shift > 0) {
+        Some(&(shift, unit)) if bytes.is_multiple_of(1 << shift) => format!("{} {unit}", bytes >> shift),
+        Some(&(shift, unit)) => format!("{:.1} {unit}", bytes as f64 / (1u64 << shift) as f64),
+        None => format!("{bytes} bytes"),
+    }
+}
+
 impl Error {
     pub fn decode(format: &'static str, message: impl Into<String>) -> Self {
         Error::Decode { format, message: message.into() }
@@ -46,5 +63,22 @@ impl Error {
 
     pub fn invalid(message: impl Into<String>) -> Self {
         Error::Invalid(message.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_limit_reads_as_it_is_set() {
+        assert_eq!(size(256 << 20), "256 MiB");
+        assert_eq!(size(3 << 29), "1.5 GiB");
+        assert_eq!(size(100), "100 bytes");
+        let error = Error::TooLarge { what: "jaeger at http://j sent".into(), limit: 1 << 20 };
+        assert_eq!(
+            error.to_string(),
+            "jaeger at http://j sent more than 1 MiB, the max_response limit: raise max_response (the plugin's option, or --max-response) if the trace really is that large"
+        );
     }
 }

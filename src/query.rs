@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::model::Span;
 
 /// How far back a search looks when the user does not say (Jaeger UI's default).
 pub const DEFAULT_LOOKBACK: Duration = Duration::from_secs(3600);
@@ -106,12 +107,26 @@ fn decimal_seconds(text: &str) -> Option<Duration> {
     Some(Duration::from_secs_f64(value))
 }
 
+/// `key=value` (or `key:value`). `status=error` asks for failed spans, as `error=true`
+/// does (Jaeger's name for them, which [`span_has_tag`] also finds by status).
 fn parse_tag(text: &str) -> Result<(String, String)> {
-    text.split_once('=')
+    let (key, value) = text
+        .split_once('=')
         .or_else(|| text.split_once(':'))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .filter(|(k, _)| !k.is_empty())
-        .ok_or_else(|| Error::invalid(format!("{text:?} is not a tag filter like http.status_code=500")))
+        .ok_or_else(|| Error::invalid(format!("{text:?} is not a tag filter like http.status_code=500")))?;
+    if key == "status" && value.eq_ignore_ascii_case("error") {
+        return Ok(("error".to_string(), "true".to_string()));
+    }
+    Ok((key, value))
+}
+
+/// Whether a span carries `key=value`, among its attributes or its resource's; `error=true`
+/// also holds for a span whose status is an error (OTLP has no error attribute).
+pub fn span_has_tag(span: &Span, key: &str, value: &str) -> bool {
+    (key == "error" && value == "true" && span.is_error())
+        || span.attributes.iter().chain(&span.resource.attributes).any(|a| a.key == key && a.value.to_string() == value)
 }
 
 fn as_ns(d: Duration) -> u64 {
@@ -161,5 +176,19 @@ mod tests {
         assert_eq!(end - start, 7_200_000_000);
         assert_eq!(query.limit, 5);
         assert!(SearchArgs::default().to_query().is_err());
+    }
+
+    #[test]
+    fn failed_spans_are_asked_for_by_error_true_or_status_error_and_found_by_status() {
+        assert_eq!(parse_tag("status=error").unwrap(), ("error".to_string(), "true".to_string()));
+        assert_eq!(parse_tag("http.route=/a=b").unwrap(), ("http.route".to_string(), "/a=b".to_string()));
+        let json =
+            br#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"web"}}]},
+            "scopeSpans":[{"spans":[{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708",
+            "name":"GET","startTimeUnixNano":"1","endTimeUnixNano":"2","status":{"code":2}}]}]}]}"#;
+        let trace = crate::formats::decode(json).unwrap().remove(0);
+        assert!(span_has_tag(&trace.spans[0], "error", "true"), "an OTLP span fails by its status");
+        assert!(!span_has_tag(&trace.spans[0], "error", "false"));
+        assert!(span_has_tag(&trace.spans[0], "service.name", "web"), "resource attributes count");
     }
 }

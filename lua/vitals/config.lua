@@ -4,9 +4,11 @@ local M = {}
 
 ---@class vitals.Auth
 ---@field token? string Bearer token sent to the backend
+---@field token_file? string File holding the token (keeps it out of your config)
 ---@field token_env? string Environment variable holding the token (default VITALS_TRACE_TOKEN)
 ---@field username? string User for basic auth
 ---@field password? string Password for basic auth
+---@field password_file? string File holding the password
 ---@field password_env? string Environment variable holding the password (default VITALS_TRACE_PASSWORD)
 
 ---@class vitals.Options
@@ -20,6 +22,8 @@ local M = {}
 ---@field auto_tracing vitals.AutoTracing How annotations refresh when enable_auto_tracing is on
 ---@field path_mappings table<string, string> Path prefixes in traces → local folders, e.g. { ["/app/"] = "~/src/shop/" }
 ---@field timeout_ms integer How long to wait for the backend
+---@field max_response integer The most bytes read of one response or trace file (default 256 MiB)
+---@field max_spans integer The most spans of one trace kept; a larger trace is cut, with a warning
 ---@field auth vitals.Auth Credentials for the backend
 ---@field binary? string Path to the vitals binary (default: found automatically)
 ---@field search vitals.SearchDefaults Defaults for :VitalsSearch
@@ -70,6 +74,8 @@ M.defaults = {
   auto_tracing = { interval_ms = 30000, services = {} },
   path_mappings = {},
   timeout_ms = 10000,
+  max_response = 256 * 1024 * 1024,
+  max_spans = 1000000,
   auth = {},
   binary = nil,
   search = { limit = 20, lookback = "1h" },
@@ -181,6 +187,12 @@ local function apply_choice(merged)
   M.choice_in_effect = M.choice_file()
 end
 
+---@param value any
+---@return boolean
+local function positive(value)
+  return type(value) == "number" and value > 0
+end
+
 ---Merges user options over the defaults, checks their types, and applies the provider
 ---remembered by :VitalsConfigure (see |vitals-configure-remembered|).
 ---@param opts? table
@@ -204,6 +216,8 @@ function M.set(opts)
     auto_tracing = { merged.auto_tracing, "table" },
     path_mappings = { merged.path_mappings, "table" },
     timeout_ms = { merged.timeout_ms, "number" },
+    max_response = { merged.max_response, positive, "a number of bytes above 0" },
+    max_spans = { merged.max_spans, positive, "a number of spans above 0" },
     auth = { merged.auth, "table" },
     analyze = { merged.analyze, "table" },
     regressions = { merged.regressions, "table" },
@@ -218,6 +232,19 @@ end
 ---@type vitals.Options
 M.options = M.set()
 
+---The credentials as the host reads them: files with `~` expanded.
+---@param auth vitals.Auth
+---@return vitals.Auth
+local function host_auth(auth)
+  local expanded = vim.deepcopy(auth)
+  for _, field in ipairs({ "token_file", "password_file" }) do
+    if type(expanded[field]) == "string" then
+      expanded[field] = vim.fs.normalize(expanded[field])
+    end
+  end
+  return expanded
+end
+
 ---The part of the options the host needs to reach the backend.
 ---@param options? vitals.Options
 ---@return table
@@ -227,9 +254,18 @@ function M.provider_settings(options)
     trace_provider = o.trace_provider,
     trace_endpoint = o.trace_endpoint,
     timeout_ms = o.timeout_ms,
-    auth = o.auth,
+    max_response = math.floor(o.max_response),
+    max_spans = math.floor(o.max_spans),
+    auth = host_auth(o.auth),
     store_path = o.store_path,
   }
+end
+
+---An endpoint as it may be shown: without the user and password a URL may carry.
+---@param endpoint string
+---@return string
+function M.shown_endpoint(endpoint)
+  return (endpoint:gsub("^(%a[%w+.-]*://)[^/?#]*@", "%1"))
 end
 
 return M

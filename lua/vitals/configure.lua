@@ -33,7 +33,7 @@ local function describe(choice)
   if where == "" then
     return choice.trace_provider .. " (its default)"
   end
-  return ("%s at %s"):format(choice.trace_provider, where)
+  return ("%s at %s"):format(choice.trace_provider, config.shown_endpoint(where))
 end
 
 ---Makes `choice` the provider options in effect and remembers it.

@@ -37,7 +37,7 @@ function M.check()
 
   health.start("vitals: trace provider")
   local settings = config.provider_settings()
-  health.info(("provider %s, endpoint %s"):format(settings.trace_provider, settings.trace_endpoint ~= "" and settings.trace_endpoint or "(default)"))
+  health.info(("provider %s, endpoint %s"):format(settings.trace_provider, settings.trace_endpoint ~= "" and config.shown_endpoint(settings.trace_endpoint) or "(default)"))
   if config.choice_in_effect then
     health.info(("chosen with :VitalsConfigure and remembered in %s; setup() asked for %s"):format(
       config.choice_in_effect,

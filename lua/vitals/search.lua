@@ -32,28 +32,74 @@ end
 ---@field service? string
 ---@field operation? string
 ---@field min_duration? string e.g. "250ms", "1s"
+---@field max_duration? string
 ---@field limit? integer
 ---@field lookback? string e.g. "1h", "30m"
+---@field tags string[] attribute filters, `key=value`
 
----Reads `:VitalsSearch [service] [operation] [min-duration] [limit] [lookback]`; `*`
----skips a position.
+---Filters with a meaning of their own rather than an attribute to match.
+local NAMED = {
+  service = "service",
+  operation = "operation",
+  name = "operation",
+  minDuration = "min_duration",
+  min_duration = "min_duration",
+  ["min-duration"] = "min_duration",
+  maxDuration = "max_duration",
+  max_duration = "max_duration",
+  ["max-duration"] = "max_duration",
+  limit = "limit",
+  lookback = "lookback",
+}
+
+---Whether a word reads as a duration (`250ms`, `1.5s`, `6h`, `1h30m`).
+---@param word string
+---@return boolean
+local function is_duration(word)
+  return word:match("^%d+%.?%d*%a+$") ~= nil or word:match("^%d+%a+%d+%a+$") ~= nil
+end
+
+---Reads `:VitalsSearch [service] [operation] [min-duration] [limit] [lookback]
+---[key=value …]`. A word holding `=` is a filter wherever it stands: an attribute to
+---match (`http.route=/cart`, `error=true` or `status=error`), or one of
+---`minDuration`, `maxDuration`, `limit`, `lookback`, `operation`, `service`. Other words
+---are read by their shape: the first is the service, a duration is the minimum duration
+---(a second one the lookback), a number the limit, and another word the operation; `*`
+---leaves the operation open.
 ---@param fargs string[]
 ---@return vitals.SearchArgs
 function M.parse(fargs)
-  local function arg(i)
-    local value = fargs[i]
-    if value == nil or value == "" or value == "*" then
-      return nil
+  local args = { tags = {} }
+  local words = {}
+  for _, word in ipairs(fargs) do
+    local key, value = word:match("^([^=]+)=(.*)$")
+    if key and NAMED[key] then
+      args[NAMED[key]] = NAMED[key] == "limit" and tonumber(value) or value
+    elseif key then
+      table.insert(args.tags, key .. "=" .. value)
+    elseif word ~= "" then
+      table.insert(words, word)
     end
-    return value
   end
-  return {
-    service = arg(1),
-    operation = arg(2),
-    min_duration = arg(3),
-    limit = tonumber(arg(4) or ""),
-    lookback = arg(5),
-  }
+  for i, word in ipairs(words) do
+    if i == 1 and not args.service then
+      args.service = word ~= "*" and word or nil
+    elseif word == "*" then
+      -- Leaves the operation open, as before the durations.
+    elseif is_duration(word) then
+      -- As the positions go: the minimum duration, then the limit, then the lookback.
+      if not args.min_duration and not args.limit then
+        args.min_duration = word
+      else
+        args.lookback = args.lookback or word
+      end
+    elseif word:match("^%d+$") then
+      args.limit = args.limit or tonumber(word)
+    else
+      args.operation = args.operation or word
+    end
+  end
+  return args
 end
 
 local function run(args)
@@ -61,6 +107,8 @@ local function run(args)
     service = args.service,
     operation = args.operation,
     min_duration = args.min_duration,
+    max_duration = args.max_duration,
+    tags = args.tags or {},
     limit = args.limit or config.options.search.limit,
     lookback = args.lookback or config.options.search.lookback,
     width = require("vitals.ui.picker").label_width(),
@@ -184,7 +232,7 @@ end
 function M.search(args)
   M.with_service(args.service, "Service", function(service)
     args.service = service
-    if args.operation or args.min_duration then
+    if args.operation or args.min_duration or args.max_duration or #(args.tags or {}) > 0 then
       return run(args)
     end
     pick_operation(args)

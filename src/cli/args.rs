@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{Auth, ProviderConfig, ProviderKind};
+use crate::config::{Auth, DEFAULT_MAX_SPANS, ProviderConfig, ProviderKind, Secret};
 use crate::query::SearchArgs;
 use crate::render::View;
 
@@ -21,7 +21,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Draw a trace file (Jaeger JSON, OTLP JSON or protobuf) as a flame graph or waterfall.
+    /// Draw a trace file (Jaeger JSON, OTLP JSON or protobuf, Zipkin v2 JSON) as a flame graph or waterfall.
     View {
         /// A trace file, or a folder of them.
         file: PathBuf,
@@ -251,9 +251,34 @@ pub struct ServeFlags {
     /// Keep at most this much span data (e.g. 512MiB, 1GiB).
     #[arg(long, default_value = "1GiB")]
     pub retention_size: String,
-    /// Largest request body, compressed or not.
-    #[arg(long, default_value = "64MiB")]
+    /// Largest request body, compressed or not (SDKs send a few hundred KB per batch).
+    #[arg(long, default_value = "16MiB")]
     pub max_body: String,
+    /// Memory all requests in flight may hold together (bodies, their decompression and
+    /// decoding); past it, senders are told to retry (503 with Retry-After).
+    #[arg(long, default_value = "128MiB")]
+    pub max_memory: String,
+    /// Connections open at once on each listener (default: 1024, fewer when the file
+    /// limit is low); at the cap, the connection idle longest is closed for a new one.
+    #[arg(long)]
+    pub max_connections: Option<usize>,
+    /// A request head must arrive within this of its first byte.
+    #[arg(long, default_value = "10s")]
+    pub header_timeout: String,
+    /// A request body must arrive within this of its head.
+    #[arg(long, default_value = "30s")]
+    pub body_timeout: String,
+    /// A connection waiting for its next request is closed after this.
+    #[arg(long, default_value = "60s")]
+    pub idle_timeout: String,
+    /// Host names the query API answers besides loopback ones (comma-separated, a port
+    /// optional: `traces.example,10.0.0.5:16686`), or `*` for any. Bound to loopback it
+    /// answers only `localhost` and loopback addresses, against DNS rebinding.
+    #[arg(long, value_delimiter = ',')]
+    pub query_allowed_hosts: Vec<String>,
+    /// Most spans of one trace the query API serves; a larger trace is cut, with a warning.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub query_max_spans: usize,
 }
 
 /// Where a listener listens, or `off` when it is not wanted.
@@ -280,20 +305,41 @@ pub struct ProviderFlags {
     #[arg(long, value_enum, default_value_t = ProviderKind::Jaeger)]
     pub provider: ProviderKind,
     /// Backend URL (Jaeger: its query port, e.g. http://localhost:16686) or file path.
+    /// Keep passwords out of it (other users see it in `ps`): use --user with
+    /// --password-file.
     #[arg(long)]
     pub endpoint: Option<String>,
     /// Seconds to wait for the backend.
     #[arg(long, default_value_t = 10)]
     pub timeout: u64,
-    /// Bearer token (default: $VITALS_TRACE_TOKEN).
-    #[arg(long)]
-    pub token: Option<String>,
-    /// User name for basic auth (password: $VITALS_TRACE_PASSWORD).
+    /// Bearer token. Other users of the machine can read it in `ps`: prefer --token-file,
+    /// or $VITALS_TRACE_TOKEN (read when neither is given).
+    #[arg(long, conflicts_with = "token_file")]
+    pub token: Option<Secret>,
+    /// A file holding the bearer token (recommended: it stays out of `ps` and the shell's
+    /// history).
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// User name for basic auth (password: --password-file, else $VITALS_TRACE_PASSWORD).
     #[arg(long)]
     pub user: Option<String>,
+    /// A file holding the basic auth password.
+    #[arg(long, value_name = "PATH", requires = "user")]
+    pub password_file: Option<PathBuf>,
+    /// The most Vitals reads of one response or trace file (e.g. 512MiB, 1GiB).
+    #[arg(long, default_value = "256MiB", value_parser = size)]
+    pub max_response: u64,
+    /// The most spans of one trace to keep; a larger trace is cut, with a warning.
+    #[arg(long, default_value_t = DEFAULT_MAX_SPANS)]
+    pub max_spans: usize,
     /// The trace store file, for `--provider otlp` (default: in the data directory).
     #[arg(long)]
     pub db: Option<PathBuf>,
+}
+
+/// `512MiB`, `1GiB`, `1000000`, for clap.
+fn size(text: &str) -> Result<u64, String> {
+    super::serve::parse_size(text).map_err(|e| e.to_string())
 }
 
 impl ProviderFlags {
@@ -302,8 +348,16 @@ impl ProviderFlags {
             kind: self.provider,
             endpoint: self.endpoint.clone().unwrap_or_default(),
             timeout_ms: self.timeout.saturating_mul(1000),
-            auth: Auth { token: self.token.clone(), username: self.user.clone(), ..Auth::default() },
+            auth: Auth {
+                token: self.token.clone(),
+                token_file: self.token_file.clone(),
+                username: self.user.clone(),
+                password_file: self.password_file.clone(),
+                ..Auth::default()
+            },
             store_path: self.db.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            max_response: self.max_response,
+            max_spans: self.max_spans,
         }
     }
 }
@@ -318,6 +372,10 @@ pub struct SearchFlags {
     /// A span attribute to match, key=value; repeat for more.
     #[arg(long = "tag")]
     pub tags: Vec<String>,
+    /// Attribute filters, as in :VitalsSearch: `http.route=/cart`, `error=true`
+    /// (`status=error` means the same); each must match the same span.
+    #[arg(value_name = "KEY=VALUE")]
+    pub filters: Vec<String>,
     /// Only spans at least this long (250ms, 1.5s).
     #[arg(long)]
     pub min_duration: Option<String>,
@@ -335,11 +393,24 @@ impl From<SearchFlags> for SearchArgs {
         SearchArgs {
             service: flags.service,
             operation: flags.operation,
-            tags: flags.tags,
+            tags: flags.tags.into_iter().chain(flags.filters).collect(),
             min_duration: flags.min_duration,
             max_duration: flags.max_duration,
             limit: Some(flags.limit),
             lookback: flags.lookback,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limits_default_to_the_plugins_defaults() {
+        let cli = Cli::parse_from(["vitals", "search", "--service", "web"]);
+        let Command::Search { provider, .. } = cli.command else { panic!("not a search") };
+        let config = provider.to_config();
+        assert_eq!((config.max_response, config.max_spans), (crate::config::DEFAULT_MAX_RESPONSE, DEFAULT_MAX_SPANS));
     }
 }

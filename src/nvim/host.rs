@@ -73,7 +73,7 @@ fn embed(embedded: &mut Option<Embedded>, config: &ProviderConfig) -> Result<Arc
     }
     let store =
         embedded.as_ref().map(|e| Arc::clone(&e.store)).ok_or_else(|| Error::invalid("the trace store is not open"))?;
-    Ok(Arc::new(OtlpProvider::new(store)))
+    Ok(providers::capped(Arc::new(OtlpProvider::new(store)), config))
 }
 
 /// `127.0.0.1:4318`, with or without `http://` in front.

@@ -4,6 +4,7 @@ pub mod file;
 mod http;
 pub mod jaeger;
 pub mod otlp;
+pub mod span_cap;
 pub mod windows;
 
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use crate::analysis::service_map::{ServiceMap, Thresholds};
 use crate::config::{ProviderConfig, ProviderKind};
 use crate::error::Result;
 use crate::model::Trace;
-use crate::query::SearchQuery;
+use crate::query::{SearchQuery, span_has_tag};
 
 #[async_trait]
 pub trait TraceProvider: Send + Sync {
@@ -40,12 +41,19 @@ pub trait TraceProvider: Send + Sync {
     }
 }
 
+/// The provider `config` asks for, holding at most `config.max_spans` spans of a trace.
 pub fn from_config(config: &ProviderConfig) -> Result<Arc<dyn TraceProvider>> {
-    Ok(match config.kind {
+    let provider: Arc<dyn TraceProvider> = match config.kind {
         ProviderKind::Jaeger => Arc::new(jaeger::JaegerProvider::new(config)?),
-        ProviderKind::File => Arc::new(file::FileProvider::new(config.endpoint())),
+        ProviderKind::File => Arc::new(file::FileProvider::new(config.endpoint(), config.max_response)),
         ProviderKind::Otlp => Arc::new(otlp::OtlpProvider::open(&config.store_path)?),
-    })
+    };
+    Ok(capped(provider, config))
+}
+
+/// `provider` with the span cap of `config`; for providers not made by [`from_config`].
+pub fn capped(provider: Arc<dyn TraceProvider>, config: &ProviderConfig) -> Arc<dyn TraceProvider> {
+    Arc::new(span_cap::SpanCap::new(provider, config.max_spans))
 }
 
 /// Newest first, then cut to the limit: the order every provider returns results in.
@@ -63,12 +71,7 @@ pub fn matches(trace: &Trace, query: &SearchQuery) -> bool {
             && query.operation.as_ref().is_none_or(|op| &span.operation == op)
             && query.min_duration_ns.is_none_or(|min| span.duration_ns >= min)
             && query.max_duration_ns.is_none_or(|max| span.duration_ns <= max)
-            && query.tags.iter().all(|(key, value)| {
-                span.attributes
-                    .iter()
-                    .chain(&span.resource.attributes)
-                    .any(|a| a.key == *key && a.value.to_string() == *value)
-            })
+            && query.tags.iter().all(|(key, value)| span_has_tag(span, key, value))
             && query.time_range_us.is_none_or(|(start, end)| (start..=end).contains(&(span.start_ns / 1_000)))
     })
 }
