@@ -213,6 +213,8 @@ async fn the_query_api_answers_500_with_what_to_do_for_a_damaged_store() {
     assert!(message.contains(&format!("The trace store {} is damaged", path.display())), "{body}");
     assert!(message.contains("Move it (and its -wal and -shm files) aside and Vitals starts a new store"), "{body}");
     assert_eq!(body["errors"][0]["code"], 500);
+    let dependencies = client.get(format!("{}/api/dependencies", server.query_url)).send().await.unwrap();
+    assert_eq!(dependencies.status(), 500, "every trace is read for the service map");
 
     // A request the user got wrong is still theirs: 400.
     let response = client.get(format!("{}/api/traces?service=shop&limit=many", server.query_url)).send().await.unwrap();

@@ -230,7 +230,10 @@ pub fn trace_ids_between(connection: &Connection, start_ns: u64, end_ns: u64) ->
         "SELECT DISTINCT trace_id FROM trace_parts WHERE last_start_ns >= ?1 AND first_start_ns <= ?2",
     )?;
     let rows = statement.query_map(params![clamp(start_ns), clamp(end_ns)], |row| row.get::<_, Vec<u8>>(0))?;
-    Ok(rows.filter_map(|id| id.ok().and_then(|id| TraceId::from_bytes(&id))).collect())
+    // A read that fails (a damaged page) fails the whole: a map of part of the traces
+    // would pass for all of them.
+    let ids: Vec<Vec<u8>> = rows.collect::<rusqlite::Result<_>>()?;
+    Ok(ids.iter().filter_map(|id| TraceId::from_bytes(id)).collect())
 }
 
 /// A stored span: its encoding, and what the columns hold of it.
