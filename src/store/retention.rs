@@ -36,6 +36,8 @@ impl Default for Retention {
 /// The most spans one eviction step deletes: about as long at the writer as a chunk of a
 /// batch.
 pub const STEP_SPANS: usize = 2048;
+/// How far below the size limit (at most; a 16th of it for small limits) eviction goes.
+const SLACK_BYTES: i64 = 4 << 20;
 /// How many of the oldest traces one step looks at.
 const STEP_TRACES: usize = 64;
 /// Free pages kept for the next batches rather than given back to the disk: a 16th of
@@ -59,6 +61,9 @@ pub struct Step {
 /// transaction; nothing when the store is within them.
 pub fn step(connection: &mut Connection, retention: &Retention, now_ns: u64) -> rusqlite::Result<Step> {
     let Limits { cutoff, max_bytes } = Limits::new(retention, now_ns);
+    // Once past the size limit, a step goes a little below it: the next batches then find
+    // room without a step each.
+    let goal_bytes = max_bytes - (max_bytes / 16).min(SLACK_BYTES);
     let tx = connection.transaction()?;
     if !past_limits(&tx, retention, now_ns)? {
         return Ok(Step::default());
@@ -74,7 +79,7 @@ pub fn step(connection: &mut Connection, retention: &Retention, now_ns: u64) -> 
     let mut step = Step::default();
     let mut past_limits = false;
     for (trace, received_ns) in &oldest {
-        past_limits = *received_ns < cutoff || bytes > max_bytes;
+        past_limits = *received_ns < cutoff || bytes > goal_bytes;
         let budget = STEP_SPANS - step.spans;
         if !past_limits || budget == 0 {
             break;
