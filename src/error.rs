@@ -41,6 +41,15 @@ pub enum Error {
     #[error("{message}")]
     Store { path: PathBuf, message: String },
 
+    /// The trace store's file is damaged: no retry helps until it is moved aside or
+    /// repaired (the receiver answers 500, not 503).
+    #[error("{message}")]
+    Damaged { path: PathBuf, message: String },
+
+    /// Vitals itself failed (a task panicked): the fault is never the request's.
+    #[error("internal error: {0}; see the log (:VitalsLog)")]
+    Internal(String),
+
     /// A setting or argument the user has to change.
     #[error("{0}")]
     Invalid(String),

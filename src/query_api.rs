@@ -139,7 +139,7 @@ async fn dependencies(State(api): State<Arc<Api>>, Query(params): Query<HashMap<
     answer(match calls {
         Ok(Ok(calls)) => Ok(data(json!(calls), calls.len())),
         Ok(Err(e)) => Err(e),
-        Err(e) => Err(Error::invalid(format!("reading the store failed: {e}"))),
+        Err(e) => Err(Error::Internal(format!("reading the store failed: {e}"))),
     })
 }
 

@@ -220,3 +220,45 @@ async fn the_query_api_answers_500_with_what_to_do_for_a_damaged_store() {
     let response = client.get(format!("{}/api/traces?service=shop&limit=many", server.query_url)).send().await.unwrap();
     assert_eq!(response.status(), 400);
 }
+
+#[tokio::test]
+async fn the_receiver_tells_senders_a_damaged_store_will_not_take_their_batch_rather_than_to_retry() {
+    use prost::Message;
+    let dir = TempDir::new("store-receiver-500");
+    let path = damaged_store(&dir, Damage::OverwrittenPages);
+    let server = serve(&path);
+    let client = reqwest::Client::new();
+    // Batches like the stored ones, so that their rows land among the damaged pages.
+    let mut refused = None;
+    for n in 0..TRACES {
+        let span = Span {
+            trace_id: trace_id(n).to_bytes().to_vec(),
+            span_id: (u64::from(n) << 8 | 0xff).to_be_bytes().to_vec(),
+            name: "GET /items/9".to_string(),
+            start_time_unix_nano: now_ns() - 1_000_000,
+            end_time_unix_nano: now_ns(),
+            ..Default::default()
+        };
+        let request = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(Resource { attributes: vec![text("service.name", "shop")], ..Default::default() }),
+                scope_spans: vec![ScopeSpans { spans: vec![span], ..Default::default() }],
+                ..Default::default()
+            }],
+        };
+        let response = client
+            .post(&server.otlp_url)
+            .header("content-type", "application/x-protobuf")
+            .body(request.encode_to_vec())
+            .send()
+            .await
+            .unwrap();
+        if !response.status().is_success() {
+            refused = Some((response.status(), response.headers().get("retry-after").is_some()));
+            break;
+        }
+    }
+    let (status, retry_after) = refused.expect("a batch into damaged pages is refused");
+    assert_eq!(status, 500, "retrying cannot mend a damaged file");
+    assert!(!retry_after, "no Retry-After for a failure a retry cannot mend");
+}

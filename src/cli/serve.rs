@@ -58,6 +58,8 @@ pub async fn serve(flags: ServeFlags) -> Result<()> {
             })?;
             let bound = listener.local_addr().unwrap_or(addr);
             say(format_args!("vitals: answering Jaeger's query API on http://{bound}"));
+            // A trace past the limit is never assembled whole, only its first spans.
+            store.limit_spans(flags.query_max_spans.max(1), "vitals serve --query-max-spans");
             let options = query_api::Options {
                 allowed_hosts: AllowedHosts::for_listener(bound, &flags.query_allowed_hosts),
                 max_spans: flags.query_max_spans.max(1),

@@ -82,6 +82,8 @@ pub enum Refusal {
     Undecodable(String),
     /// 503: the store could not take it now.
     Unavailable(String),
+    /// 500: the store cannot take it at all (its file is damaged); retrying will not help.
+    Failed(String),
 }
 
 impl From<Shortfall> for Refusal {

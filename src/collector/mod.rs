@@ -32,6 +32,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceResponse};
 use prost::Message;
+
+use crate::error::Error;
 use tokio::sync::Semaphore;
 
 pub use body::Encoding;
@@ -144,7 +146,11 @@ async fn export(State(receiver): State<Arc<Receiver>>, request: Request) -> Resp
         let batch = body::decode(&bytes, encoding, &mut reservation)?;
         // The reservation of the bytes stays: it stands for the rows the store encodes.
         drop(bytes);
-        store.ingest(batch, now_ns()).map_err(|e| Refusal::Unavailable(format!("storing failed: {e}")))
+        store.ingest(batch, now_ns()).map_err(|e| match e {
+            // Retrying cannot help a damaged file; anything else (a full disk, a lock) may pass.
+            Error::Damaged { .. } => Refusal::Failed(format!("storing failed: {e}")),
+            e => Refusal::Unavailable(format!("storing failed: {e}")),
+        })
     })
     .await;
     match outcome {
@@ -209,6 +215,7 @@ impl Receiver {
             Refusal::Unsupported(why) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, 3, why),
             Refusal::Undecodable(why) => (StatusCode::BAD_REQUEST, 3, why),
             Refusal::Unavailable(why) => (StatusCode::SERVICE_UNAVAILABLE, 14, why),
+            Refusal::Failed(why) => (StatusCode::INTERNAL_SERVER_ERROR, 13, why),
         };
         self.answer_error(status, encoding, code, message)
     }

@@ -73,6 +73,7 @@ fn embed(embedded: &mut Option<Embedded>, config: &ProviderConfig) -> Result<Arc
     }
     let store =
         embedded.as_ref().map(|e| Arc::clone(&e.store)).ok_or_else(|| Error::invalid("the trace store is not open"))?;
+    store.limit_spans(config.max_spans, "max_spans");
     Ok(providers::capped(Arc::new(OtlpProvider::new(store)), config))
 }
 

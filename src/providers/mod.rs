@@ -46,7 +46,11 @@ pub fn from_config(config: &ProviderConfig) -> Result<Arc<dyn TraceProvider>> {
     let provider: Arc<dyn TraceProvider> = match config.kind {
         ProviderKind::Jaeger => Arc::new(jaeger::JaegerProvider::new(config)?),
         ProviderKind::File => Arc::new(file::FileProvider::new(config.endpoint(), config.max_response)),
-        ProviderKind::Otlp => Arc::new(otlp::OtlpProvider::open(&config.store_path)?),
+        ProviderKind::Otlp => {
+            let provider = otlp::OtlpProvider::open(&config.store_path)?;
+            provider.store().limit_spans(config.max_spans, "max_spans (--max-spans)");
+            Arc::new(provider)
+        }
     };
     Ok(capped(provider, config))
 }

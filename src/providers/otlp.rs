@@ -41,7 +41,7 @@ impl OtlpProvider {
         let store = Arc::clone(&self.store);
         tokio::task::spawn_blocking(move || call(&store))
             .await
-            .map_err(|e| Error::invalid(format!("the trace store task failed: {e}")))?
+            .map_err(|e| Error::Internal(format!("the trace store task failed: {e}")))?
     }
 }
 

@@ -50,12 +50,9 @@ fn envelope(out: &mut Chunks, traces: &[Arc<Trace>], max_spans: usize) -> io::Re
 
 /// One trace as `jaeger_encode::trace` writes it, span by span.
 fn trace_json(out: &mut Chunks, trace: &Trace, max_spans: usize) -> io::Result<()> {
+    // In tree order, from the root: a cut keeps the top of the tree whole.
     let cut = trace.spans.len() > max_spans;
-    let served: Vec<&Span> = if cut {
-        trace.tree.preorder().take(max_spans).map(|i| &trace.spans[i]).collect()
-    } else {
-        trace.spans.iter().collect()
-    };
+    let served: Vec<&Span> = trace.tree.preorder().take(max_spans).map(|i| &trace.spans[i]).collect();
     let trace_id = trace.id.to_string();
     let processes = Processes::of(served.iter().copied());
     out.write_all(b"{\"traceID\":")?;
@@ -67,20 +64,20 @@ fn trace_json(out: &mut Chunks, trace: &Trace, max_spans: usize) -> io::Result<(
             trace.spans.len()
         )
     });
+    // Cut here or already by the store, the first span says so: Jaeger UI shows span warnings.
+    let warnings: Vec<&String> = cut_warning.iter().chain(&trace.warnings).collect();
     for (i, span) in served.iter().enumerate() {
         if i > 0 {
             out.write_all(b",")?;
         }
         let mut json = jaeger_encode::span(&trace_id, span, &processes.id_of(span));
-        if let (0, Some(warning)) = (i, &cut_warning) {
-            // On the first span too: Jaeger UI shows span warnings, not the trace's.
-            json["warnings"] = serde_json::json!([warning]);
+        if i == 0 && !warnings.is_empty() {
+            json["warnings"] = serde_json::json!(warnings);
         }
         serde_json::to_writer(&mut *out, &json)?;
     }
     out.write_all(b"],\"processes\":")?;
     serde_json::to_writer(&mut *out, &processes.to_json())?;
-    let warnings: Vec<&String> = cut_warning.iter().chain(&trace.warnings).collect();
     out.write_all(b",\"warnings\":")?;
     if warnings.is_empty() {
         out.write_all(b"null")?

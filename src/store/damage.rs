@@ -1,6 +1,7 @@
 //! Store failures as the user reads them: a damaged file is named as such, with what to do
 //! about it, instead of SQLite's "database disk image is malformed"; every store failure
-//! is [`Error::Store`], a fault on this side (the query API answers 500, not 400).
+//! is [`Error::Store`] or, for a damaged file, [`Error::Damaged`]: a fault on this side (the
+//! query API answers 500, not 400; the receiver tells senders not to retry a damaged file).
 
 use std::path::Path;
 
@@ -23,7 +24,7 @@ pub fn store_error(path: &Path, error: &rusqlite::Error) -> Error {
 
 /// The store at `path` is damaged; `what` is what gave it away.
 pub fn damaged(path: &Path, what: &str) -> Error {
-    Error::Store { path: path.to_path_buf(), message: format!("{}. {}", damage(path, what), what_to_do(path)) }
+    Error::Damaged { path: path.to_path_buf(), message: format!("{}. {}", damage(path, what), what_to_do(path)) }
 }
 
 /// `The trace store PATH is damaged (WHAT)`.

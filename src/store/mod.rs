@@ -41,8 +41,12 @@ use crate::formats::otlp;
 use crate::model::{Trace, TraceId};
 use crate::query::SearchQuery;
 
-/// Assembled traces kept in memory, so that reopening one is instant.
+/// Assembled traces kept in memory, so that reopening one is instant…
 const CACHED_TRACES: usize = 128;
+/// …unless they are this large: a few traces of a million spans would hold gigabytes.
+const CACHED_SPANS_AT_MOST: u64 = 100_000;
+/// The spans of one trace the store assembles by default (see [`Store::limit_spans`]).
+pub const DEFAULT_MAX_SPANS: usize = 1_000_000;
 
 pub struct Store {
     path: PathBuf,
@@ -55,6 +59,9 @@ pub struct Store {
     cache: Mutex<LruCache<TraceId, (Arc<Trace>, u64)>>,
     retention: Retention,
     evictions: Mutex<Evictions>,
+    /// The spans of one trace it assembles at most (a larger trace is cut), and the
+    /// setting a user raises to see more, for the warning of a cut trace.
+    max_spans: Mutex<(usize, &'static str)>,
 }
 
 struct Writer {
@@ -117,7 +124,15 @@ impl Store {
             cache: Mutex::new(LruCache::new(NonZeroUsize::new(CACHED_TRACES).unwrap_or(NonZeroUsize::MIN))),
             retention,
             evictions: Mutex::new(Evictions::default()),
+            max_spans: Mutex::new((DEFAULT_MAX_SPANS, "max_spans")),
         })
+    }
+
+    /// At most `max_spans` spans of one trace are read and assembled: a larger trace is cut
+    /// to the spans nearest its root and says so (naming `setting`, what the user raises to
+    /// see more), so that opening it never costs memory in proportion to its size.
+    pub fn limit_spans(&self, max_spans: usize, setting: &'static str) {
+        *lock(&self.max_spans) = (max_spans.max(1), setting);
     }
 
     pub fn path(&self) -> &Path {
@@ -182,7 +197,8 @@ impl Store {
 
     /// The whole trace, from the cache while it is current, else assembled from its spans.
     pub fn trace(&self, id: TraceId) -> Result<Option<Arc<Trace>>> {
-        let (bytes, rows) = {
+        let (max_spans, setting) = *lock(&self.max_spans);
+        let (bytes, count, rows) = {
             let reader = lock(&self.reader);
             let Some(bytes) = schema::trace_bytes(&reader, id).map_err(db_error(&self.path))? else {
                 return Ok(None);
@@ -192,11 +208,86 @@ impl Store {
             {
                 return Ok(Some(Arc::clone(trace)));
             }
-            (bytes, schema::trace_rows(&reader, id).map_err(db_error(&self.path))?)
+            let count = schema::trace_span_count(&reader, id).map_err(db_error(&self.path))?;
+            let rows = match count > max_spans as u64 {
+                true => self.nearest_root_rows(&reader, id, max_spans)?,
+                false => schema::trace_rows(&reader, id).map_err(db_error(&self.path))?,
+            };
+            (bytes, count, rows)
         };
-        let trace = Arc::new(self.assemble(id, rows)?);
-        lock(&self.cache).put(id, (Arc::clone(&trace), bytes));
+        let mut trace = self.assemble(id, rows)?;
+        let cut = count > trace.spans.len() as u64;
+        if cut {
+            trace.warnings.push(format!(
+                "the trace has {count} spans; the {} nearest its root are shown: raise {setting} to see all",
+                trace.spans.len()
+            ));
+        }
+        let trace = Arc::new(trace);
+        // A cut copy depends on the limit of the moment, and a huge one on nobody's memory.
+        if !cut && count <= CACHED_SPANS_AT_MOST {
+            lock(&self.cache).put(id, (Arc::clone(&trace), bytes));
+        }
         Ok(Some(trace))
+    }
+
+    /// The stored rows of the `max_spans` spans of a trace nearest its roots (by depth, then
+    /// start time; every kept span's parent is kept), in two passes over its rows: the
+    /// first keeps only each span's id, parent and start (a few dozen bytes a span), the
+    /// second the chosen rows. A trace of millions of spans is never held whole.
+    fn nearest_root_rows(&self, reader: &Connection, id: TraceId, max_spans: usize) -> Result<Vec<schema::SpanRow>> {
+        let mut links: Vec<(Vec<u8>, Vec<u8>, u64)> = Vec::new();
+        let mut undecodable = None;
+        schema::each_trace_row(reader, id, |row| {
+            let start = row.start_ns;
+            let span_id = row.span_id.clone();
+            match row.into_proto(id) {
+                Ok(span) => links.push((span_id, span.parent_span_id, start)),
+                Err(e) => undecodable = Some(e),
+            }
+        })
+        .map_err(db_error(&self.path))?;
+        if let Some(e) = undecodable {
+            return Err(damage::damaged(&self.path, &format!("a stored span of trace {id} cannot be decoded: {e}")));
+        }
+        let index: HashMap<&[u8], usize> = links.iter().enumerate().map(|(i, l)| (l.0.as_slice(), i)).collect();
+        let mut depth: Vec<Option<usize>> = vec![None; links.len()];
+        for start in 0..links.len() {
+            // Up to a span whose depth is known (or a root), then back down; a cycle of
+            // parents stops at the first repeat.
+            let mut path = vec![start];
+            let mut seen = std::collections::HashSet::from([start]);
+            let mut base = 0;
+            while depth[*path.last().unwrap_or(&start)].is_none() {
+                let at = *path.last().unwrap_or(&start);
+                match index.get(links[at].1.as_slice()).filter(|&&p| p != at) {
+                    Some(&parent) if depth[parent].is_some() => {
+                        base = depth[parent].unwrap_or(0) + 1;
+                        break;
+                    }
+                    Some(&parent) if seen.insert(parent) => path.push(parent),
+                    _ => break,
+                }
+            }
+            for (steps, &span) in path.iter().rev().enumerate() {
+                if depth[span].is_none() {
+                    depth[span] = Some(base + steps);
+                }
+            }
+        }
+        let mut order: Vec<usize> = (0..links.len()).collect();
+        order.sort_by_key(|&i| (depth[i].unwrap_or(0), links[i].2));
+        let kept: std::collections::HashSet<Vec<u8>> =
+            order.into_iter().take(max_spans).map(|i| std::mem::take(&mut links[i].0)).collect();
+        drop(links);
+        let mut rows = Vec::with_capacity(kept.len());
+        schema::each_trace_row(reader, id, |row| {
+            if kept.contains(&row.span_id) {
+                rows.push(row);
+            }
+        })
+        .map_err(db_error(&self.path))?;
+        Ok(rows)
     }
 
     fn assemble(&self, id: TraceId, rows: Vec<schema::SpanRow>) -> Result<Trace> {

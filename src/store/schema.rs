@@ -268,6 +268,14 @@ pub fn trace_rows(connection: &Connection, id: TraceId) -> rusqlite::Result<Vec<
     Ok(rows)
 }
 
+/// How many spans a trace has stored.
+pub fn trace_span_count(connection: &Connection, id: TraceId) -> rusqlite::Result<u64> {
+    connection
+        .prepare_cached("SELECT count(*) FROM spans WHERE trace_id = ?1")?
+        .query_row(params![id.to_bytes().to_vec()], |row| row.get::<_, i64>(0))
+        .map(|n| n.max(0) as u64)
+}
+
 /// Calls `visit` with each stored span of a trace as it is read: the spans before a
 /// damaged page are seen before its error.
 pub fn each_trace_row(connection: &Connection, id: TraceId, mut visit: impl FnMut(SpanRow)) -> rusqlite::Result<()> {

@@ -665,7 +665,7 @@ fn a_span_that_cannot_be_decoded_is_named_as_damage_with_what_to_do_and_check_co
     // Bytes that are no protobuf: a field of wire type 7, which does not exist.
     store.writer.take().connection.execute("UPDATE spans SET body = x'0f0f0f' WHERE operation = 'child'", []).unwrap();
 
-    let Err(Error::Store { message, .. }) = store.trace(TraceId(3)) else { panic!("the damage went unnoticed") };
+    let Err(Error::Damaged { message, .. }) = store.trace(TraceId(3)) else { panic!("the damage went unnoticed") };
     let path = store.path().display().to_string();
     assert!(
         message.starts_with(&format!(
@@ -678,4 +678,34 @@ fn a_span_that_cannot_be_decoded_is_named_as_damage_with_what_to_do_and_check_co
         check(store.path()).unwrap(),
         Verdict::Damaged { problems: vec!["1 stored span cannot be decoded".into()] }
     );
+}
+
+#[test]
+fn a_trace_past_the_span_limit_is_assembled_cut_to_the_spans_nearest_its_root() {
+    let dir = tempdir::Dir::new("span-limit");
+    let store = store(&dir);
+    // A root with 6 children, each with 6 children of its own: 43 spans, 3 levels. The
+    // deepest spans start first, so a cut by start time would lose the root.
+    let mut spans = vec![span(9, 1, 0, "root", 100, 900)];
+    for child in 0..6u8 {
+        spans.push(span(9, 2 + child, 1, "child", 200, 100));
+        for grandchild in 0..6u8 {
+            spans.push(span(9, 10 + child * 6 + grandchild, 2 + child, "grandchild", 0, 10));
+        }
+    }
+    store.ingest(batch("web", spans), NOW).unwrap();
+    store.limit_spans(10, "max_spans");
+    let trace = store.trace(TraceId(9)).unwrap().unwrap();
+    assert_eq!(trace.spans.len(), 10);
+    let names: Vec<&str> = trace.tree.preorder().map(|i| trace.spans[i].operation.as_str()).collect();
+    assert_eq!(names.iter().filter(|n| **n == "child").count(), 6, "{names:?}");
+    assert_eq!(names[0], "root", "the top of the tree is kept whole: {names:?}");
+    assert_eq!(trace.tree.roots().len(), 1, "every kept span's parent is kept");
+    assert!(
+        trace.warnings.iter().any(|w| w.contains("43 spans") && w.contains("raise max_spans")),
+        "{:?}",
+        trace.warnings
+    );
+    store.limit_spans(1_000, "max_spans");
+    assert_eq!(store.trace(TraceId(9)).unwrap().unwrap().spans.len(), 43, "a cut trace is not cached");
 }
