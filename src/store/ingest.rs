@@ -16,7 +16,7 @@ use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use prost::Message;
 use rusqlite::params;
 
-use super::parts::{Part, attribute_key, operation_key};
+use super::parts::{Part, attribute_key, operation_key, tag_key};
 use super::retention::{self, Retention};
 use super::{IngestReport, Writer, schema};
 use crate::formats::otlp::{self, span_ids, status_code};
@@ -96,6 +96,11 @@ impl PreparedBatch {
                 let own = otlp::convert_attributes(std::mem::take(&mut span.attributes));
                 let mut keys = part_keys(&service, &own);
                 keys.push(operation_key(&service, &operation));
+                let error = span.status.as_ref().is_some_and(|s| status_code(s.code) == StatusCode::Error);
+                if error {
+                    // A failed span is found by `error=true` as Jaeger's tag would find it.
+                    keys.push(tag_key(&service, "error", "true"));
+                }
                 spans.push(SpanRow {
                     trace_id,
                     raw_trace_id,
@@ -103,7 +108,7 @@ impl PreparedBatch {
                     operation,
                     start_ns,
                     duration_ns,
-                    error: span.status.as_ref().is_some_and(|s| status_code(s.code) == StatusCode::Error),
+                    error,
                     body,
                     keys,
                 });

@@ -709,3 +709,17 @@ fn a_trace_past_the_span_limit_is_assembled_cut_to_the_spans_nearest_its_root() 
     store.limit_spans(1_000, "max_spans");
     assert_eq!(store.trace(TraceId(9)).unwrap().unwrap().spans.len(), 43, "a cut trace is not cached");
 }
+
+#[test]
+fn failed_spans_are_found_by_error_true_though_otlp_has_no_such_attribute() {
+    let dir = tempdir::Dir::new("error-search");
+    let store = store(&dir);
+    let mut failed = span(1, 1, 0, "GET /pay", 0, 50);
+    failed.status = Some(Status { code: 2, message: "declined".into() });
+    store.ingest(batch("web", vec![failed, span(1, 2, 1, "SELECT", 5, 10)]), NOW).unwrap();
+    store.ingest(batch("web", vec![span(2, 1, 0, "GET /pay", 100, 50)]), NOW).unwrap();
+    let mut wanted = query("web");
+    wanted.tags = vec![("error".to_string(), "true".to_string())];
+    let found: Vec<TraceId> = store.search(&wanted).unwrap().iter().map(|t| t.id).collect();
+    assert_eq!(found, [TraceId(1)]);
+}
