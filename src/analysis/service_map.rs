@@ -379,7 +379,7 @@ mod tests {
     use crate::model::SpanKind;
 
     fn call(parent: &str, child: &str, count: u64) -> ServiceCall {
-        ServiceCall { parent: parent.into(), child: child.into(), call_count: count }
+        ServiceCall { parent: parent.into(), child: child.into(), call_count: count, error_count: 0 }
     }
 
     #[test]
