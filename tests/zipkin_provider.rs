@@ -13,9 +13,11 @@ use std::time::Duration;
 
 use jaeger_replay::zipkin::{ASCEND_TRACE, KAFKA_TRACE, MESSAGING_TRACE};
 use jaeger_replay::{Canned, Replay, Scenario};
+use vitals::analysis::service_map::ServiceMap;
 use vitals::config::{Auth, ProviderConfig, ProviderKind};
 use vitals::providers::{self, TraceProvider};
 use vitals::query::{SearchArgs, SearchQuery};
+use vitals::render::service_map::{MapView, render};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -140,7 +142,12 @@ async fn dependency_links_carry_calls_and_errors_in_milliseconds() {
     let link = |parent: &str, child: &str| links.iter().find(|l| l.parent == parent && l.child == child);
     let gateway = link("mobile-gateway", "content-service").expect("the gateway calls content-service");
     assert!(gateway.call_count > 0 && gateway.error_count == 0);
-    assert!(links.iter().any(|l| l.error_count > 0), "failed calls are counted: {links:?}");
+    let failed = links.iter().find(|l| l.error_count > 0).unwrap_or_else(|| panic!("no failed calls: {links:?}"));
+    // The map shows them on the edge.
+    let map = ServiceMap::from_dependencies(&links);
+    let drawn = render(&map, MapView::Tree { root: map.index(&failed.parent) }, 100).plain_text();
+    let edge = format!("{}  ×{} ✗{}", failed.child, failed.call_count, failed.error_count);
+    assert!(drawn.contains(&edge), "{edge:?} not in\n{drawn}");
 }
 
 #[tokio::test]

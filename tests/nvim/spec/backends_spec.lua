@@ -172,3 +172,71 @@ it(":checkhealth vitals tests Tempo with its tenant, and Zipkin", function()
   assert(text:find("port 3200", 1, true), "the advice names Tempo's port:\n" .. text)
   vim.cmd("bwipeout!")
 end)
+
+---The text of the float whose buffer has `filetype`, once it opens.
+local function float_text(filetype)
+  local buf
+  h.wait_for("a " .. filetype .. " float", function()
+    for _, win in ipairs(h.floats()) do
+      local b = vim.api.nvim_win_get_buf(win)
+      if vim.bo[b].filetype == filetype then
+        buf = b
+        return true
+      end
+    end
+  end)
+  local text = table.concat(h.lines(buf), "\n")
+  for _, win in ipairs(h.floats()) do
+    vim.api.nvim_win_close(win, true)
+  end
+  return text
+end
+
+it("every command works on Tempo and on Zipkin", function()
+  for _, case in ipairs({
+    {
+      provider = "tempo",
+      service = "mythical-server",
+      traces = { FAILED_TRACE, ZEROS_TRACE },
+      analysis = "Analysis of 3 traces",
+      map = "mythical-server",
+    },
+    {
+      provider = "zipkin",
+      service = "servicea",
+      traces = { "00000000000000000562809467078eab", "00000000000000001e223ff1f80f1c69" },
+      analysis = "Analysis of 2 traces",
+      map = "✗",
+    },
+  }) do
+    h.setup({ trace_provider = case.provider, trace_endpoint = h.jaeger(case.provider) })
+    local function check(text, expected, what)
+      assert(text:find(expected, 1, true), ("%s on %s lacks %q:\n%s"):format(what, case.provider, expected, text))
+    end
+    vim.cmd("VitalsAnalyze " .. case.service)
+    check(float_text("vitals-report"), case.analysis, ":VitalsAnalyze")
+    vim.cmd("VitalsFlame " .. case.service)
+    check(float_text("vitals-flame"), "Aggregated flame graph · " .. case.service, ":VitalsFlame")
+    vim.cmd("VitalsServiceMap")
+    check(float_text("vitals-map"), case.map, ":VitalsServiceMap")
+    vim.cmd("VitalsRegressions " .. case.service)
+    check(float_text("vitals-report"), "Regressions · " .. case.service, ":VitalsRegressions")
+    vim.cmd(("VitalsCompare %s %s"):format(case.traces[1], case.traces[2]))
+    check(float_text("vitals-report"), "Trace comparison", ":VitalsCompare")
+    vim.cmd("VitalsTrace " .. case.traces[2])
+    assert(h.wait_view().trace_id == case.traces[2])
+    local annotations
+    require("vitals.client").call(
+      "annotations",
+      { services = { case.service }, lookback = "1h", limit = 5, slow_query_ms = 500 },
+      function(err, found)
+        annotations = err or found
+      end
+    )
+    h.wait_for("the annotations", function()
+      return annotations
+    end)
+    assert(type(annotations) == "table", ("annotations on %s: %s"):format(case.provider, vim.inspect(annotations)))
+    h.reset()
+  end
+end)
