@@ -5,6 +5,8 @@
 //! ratio to beat.
 //!
 //!     cargo bench --bench ingest
+//!
+//! `VITALS_BIN=path/to/vitals` runs another build (an older one, to compare).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -107,7 +109,8 @@ async fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("traces.db");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_vitals"))
+    let binary = std::env::var("VITALS_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_vitals").to_string());
+    let mut server = Command::new(&binary)
         .args(["serve", "--otlp-http", "127.0.0.1:0", "--query", "off", "--db"])
         .arg(&db)
         .stderr(Stdio::piped())
@@ -190,7 +193,10 @@ async fn main() {
     let _ = server.wait();
     let _ = std::fs::remove_dir_all(&dir);
 
-    println!("payload: {spans} spans in {} batches of {BATCH}, {megabytes:.0} MB protobuf", batches.len());
+    println!(
+        "payload: {spans} spans in {} batches of {BATCH}, {megabytes:.0} MB protobuf, into {binary}",
+        batches.len()
+    );
     println!("raw protobuf decode:        {decode:>12.0} spans/s");
     println!(
         "HTTP ingest, committed:     {ingest:>12.0} spans/s  ({:.2}x decode; {SENDERS} senders, {retries} retried after 503)",

@@ -11,6 +11,7 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
+use vitals::collector::budget::MemoryBudget;
 use vitals::collector::{self, Counters, Limits};
 use vitals::providers::TraceProvider;
 use vitals::providers::otlp::OtlpProvider;
@@ -186,4 +187,17 @@ async fn a_receiver_that_cannot_keep_up_says_when_to_retry_instead_of_dropping()
     assert_eq!(response.status().as_u16(), 503);
     assert_eq!(response.headers().get("retry-after").map(|v| v.to_str().unwrap()), Some("1"));
     assert_eq!(stored_spans(&receiver).await, 0);
+}
+
+#[tokio::test]
+async fn a_body_that_would_decode_into_far_more_memory_than_its_size_is_refused_before_decoding() {
+    let receiver = start("amplified", Limits { memory: MemoryBudget::new(64 << 20), ..Limits::default() }).await;
+    // 600,000 empty spans: 1.2 MB of protobuf, hundreds of MB once decoded.
+    let mut export = request(6, 1);
+    export.resource_spans[0].scope_spans[0].spans = vec![Span::default(); 600_000];
+    let (status, _, body) = post(&receiver.url, "application/x-protobuf", None, export.encode_to_vec()).await;
+    assert_eq!(status, 413);
+    assert!(String::from_utf8_lossy(&body).contains("send smaller batches"), "{}", String::from_utf8_lossy(&body));
+    let (status, ..) = post(&receiver.url, "application/x-protobuf", None, request(7, 3).encode_to_vec()).await;
+    assert_eq!(status, 200, "the budget is given back");
 }

@@ -88,3 +88,31 @@ async fn the_second_editor_reads_the_same_store_and_takes_the_port_over() {
     drop(second);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The editor's receiver runs on the same hardened server as `vitals serve`: what can be
+/// refused from the headers is refused before the body arrives.
+#[tokio::test]
+async fn the_editors_receiver_refuses_a_body_before_it_arrives() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = std::env::temp_dir().join(format!("vitals-editor-receiver-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let address = free_address();
+    let receiver =
+        Receiver::start(Arc::new(Store::open(&dir.join("traces.db"), Retention::default()).unwrap()), address);
+    wait_for_role(&receiver, |r| matches!(r, Role::Receiving { .. })).await;
+    for (framing, status) in [
+        ("Content-Type: application/x-protobuf\r\nContent-Length: 10000000000", "413"),
+        ("Content-Type: text/plain\r\nContent-Length: 1073741824", "415"),
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let head = format!("POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\n{framing}\r\n\r\n");
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = [0u8; 12];
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut answer)).await;
+        read.expect("an answer before the body").unwrap();
+        assert_eq!(&answer[9..12], status.as_bytes(), "{}", String::from_utf8_lossy(&answer));
+    }
+    assert_eq!(send(address, export(3, 2)).await, 200);
+    drop(receiver);
+    let _ = std::fs::remove_dir_all(&dir);
+}

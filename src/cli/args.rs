@@ -224,9 +224,34 @@ pub struct ServeFlags {
     /// Keep at most this much span data (e.g. 512MiB, 1GiB).
     #[arg(long, default_value = "1GiB")]
     pub retention_size: String,
-    /// Largest request body, compressed or not.
-    #[arg(long, default_value = "64MiB")]
+    /// Largest request body, compressed or not (SDKs send a few hundred KB per batch).
+    #[arg(long, default_value = "16MiB")]
     pub max_body: String,
+    /// Memory all requests in flight may hold together (bodies, their decompression and
+    /// decoding); past it, senders are told to retry (503 with Retry-After).
+    #[arg(long, default_value = "128MiB")]
+    pub max_memory: String,
+    /// Connections open at once on each listener (default: 1024, fewer when the file
+    /// limit is low); at the cap, the connection idle longest is closed for a new one.
+    #[arg(long)]
+    pub max_connections: Option<usize>,
+    /// A request head must arrive within this of its first byte.
+    #[arg(long, default_value = "10s")]
+    pub header_timeout: String,
+    /// A request body must arrive within this of its head.
+    #[arg(long, default_value = "30s")]
+    pub body_timeout: String,
+    /// A connection waiting for its next request is closed after this.
+    #[arg(long, default_value = "60s")]
+    pub idle_timeout: String,
+    /// Host names the query API answers besides loopback ones (comma-separated, a port
+    /// optional: `traces.example,10.0.0.5:16686`), or `*` for any. Bound to loopback it
+    /// answers only `localhost` and loopback addresses, against DNS rebinding.
+    #[arg(long, value_delimiter = ',')]
+    pub query_allowed_hosts: Vec<String>,
+    /// Most spans of one trace the query API serves; a larger trace is cut, with a warning.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub query_max_spans: usize,
 }
 
 /// Where a listener listens, or `off` when it is not wanted.

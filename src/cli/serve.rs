@@ -2,19 +2,37 @@
 //! always-on collection and for CI.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::args::{Listen, ServeFlags};
+use crate::collector::budget::{self, MemoryBudget};
+use crate::collector::server::{self, ConnectionLimits};
 use crate::collector::{self, Counters, Limits, supervisor};
 use crate::error::{Error, Result};
+use crate::logging::say;
 use crate::query::parse_duration;
-use crate::query_api;
+use crate::query_api::{self, AllowedHosts};
 use crate::render::status::{per_span, store_size};
 use crate::store::{Retention, Store};
 
 pub async fn serve(flags: ServeFlags) -> Result<()> {
     let retention =
         Retention { max_age: parse_duration(&flags.retention_age)?, max_bytes: parse_size(&flags.retention_size)? };
-    let max_body = usize::try_from(parse_size(&flags.max_body)?).unwrap_or(usize::MAX);
+    let limits = Limits {
+        max_body: bytes(parse_size(&flags.max_body)?),
+        memory: MemoryBudget::new(bytes(parse_size(&flags.max_memory)?)),
+        ..Limits::default()
+    };
+    budget::return_large_blocks_to_the_system();
+    let files = server::raise_file_limit();
+    let defaults = ConnectionLimits::default();
+    let connections = ConnectionLimits {
+        header_timeout: timeout(&flags.header_timeout, "--header-timeout")?,
+        body_timeout: timeout(&flags.body_timeout, "--body-timeout")?,
+        idle_timeout: timeout(&flags.idle_timeout, "--idle-timeout")?,
+        max_connections: flags.max_connections.unwrap_or(defaults.max_connections).max(1),
+    };
+    tracing::info!("open-file limit {files}; up to {} connections per listener", connections.max_connections);
     let path = match flags.db {
         Some(path) => path,
         None => {
@@ -25,12 +43,12 @@ pub async fn serve(flags: ServeFlags) -> Result<()> {
     let listener = collector::bind(flags.otlp_http)
         .await
         .map_err(|e| Error::invalid(format!("cannot receive on {}: {e}", flags.otlp_http)))?;
-    eprintln!(
+    say(format_args!(
         "vitals: receiving OTLP/HTTP on http://{}/v1/traces into {} ({})",
         listener.local_addr().unwrap_or(flags.otlp_http),
         path.display(),
         holding(&store)
-    );
+    ));
     let query_api = match flags.query {
         Listen::At(addr) => {
             let listener = collector::bind(addr).await.map_err(|e| {
@@ -38,22 +56,27 @@ pub async fn serve(flags: ServeFlags) -> Result<()> {
                     "cannot answer the query API on {addr}: {e} (pass --query off or another address)"
                 ))
             })?;
-            eprintln!("vitals: answering Jaeger's query API on http://{}", listener.local_addr().unwrap_or(addr));
-            Some(tokio::spawn(collector::serve(listener, query_api::router(Arc::clone(&store)))))
+            let bound = listener.local_addr().unwrap_or(addr);
+            say(format_args!("vitals: answering Jaeger's query API on http://{bound}"));
+            let options = query_api::Options {
+                allowed_hosts: AllowedHosts::for_listener(bound, &flags.query_allowed_hosts),
+                max_spans: flags.query_max_spans.max(1),
+            };
+            let router = query_api::router(Arc::clone(&store), options);
+            Some(tokio::spawn(server::serve(listener, router, connections)))
         }
         Listen::Off => None,
     };
     tokio::spawn(supervisor::enforce_retention(Arc::clone(&store)));
-    let limits = Limits { max_body, ..Limits::default() };
     let router = collector::router(Arc::clone(&store), limits, Arc::new(Counters::default()));
     let outcome = tokio::select! {
-        served = collector::serve(listener, router) => served.map_err(|e| Error::invalid(format!("the receiver stopped: {e}"))),
+        served = server::serve(listener, router, connections) => served.map_err(|e| Error::invalid(format!("the receiver stopped: {e}"))),
         _ = shutdown_signal() => Ok(()),
     };
     if let Some(task) = query_api {
         task.abort();
     }
-    eprintln!("vitals: stopped; the store holds {}", holding(&store));
+    say(format_args!("vitals: stopped; the store holds {}", holding(&store)));
     outcome
 }
 
@@ -69,6 +92,18 @@ fn holding(store: &Store) -> String {
         }
         Err(e) => format!("size unknown: {e}"),
     }
+}
+
+fn bytes(size: u64) -> usize {
+    usize::try_from(size).unwrap_or(usize::MAX)
+}
+
+fn timeout(text: &str, flag: &str) -> Result<Duration> {
+    let duration = parse_duration(text)?;
+    if duration.is_zero() {
+        return Err(Error::invalid(format!("{flag} must be longer than 0")));
+    }
+    Ok(duration)
 }
 
 async fn shutdown_signal() {

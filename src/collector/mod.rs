@@ -4,10 +4,21 @@
 //! Per the OTLP specification: protobuf or JSON bodies, optionally gzip-compressed; the
 //! answer is an `ExportTraceServiceResponse` in the request's encoding, with
 //! `partial_success` naming spans that were refused and why; 400 for undecodable bodies,
-//! 413 past the size limit, 415 for other content types, and 503 with `Retry-After` when
-//! batches arrive faster than they can be committed. A 200 means the batch is on disk.
+//! 413 past the size limit, 415 for other content types and encodings, 408 for a body
+//! that does not arrive in time, and 503 with `Retry-After` when batches arrive faster
+//! than they can be committed or the memory budget is spent. A 200 means the batch is on
+//! disk.
+//!
+//! What a request may cost is bounded before it is spent: the headers are checked before
+//! the body is read, the body is read (and decompressed) under a running limit, and all
+//! requests in flight share one memory budget ([`budget`]) that also counts what decoding
+//! will allocate ([`decoded_size`]). Connections are bounded in time and number by the
+//! [`server`] the receiver runs on.
 
 mod body;
+pub mod budget;
+pub mod decoded_size;
+pub mod server;
 pub mod supervisor;
 
 use std::net::SocketAddr;
@@ -15,8 +26,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -25,24 +35,34 @@ use prost::Message;
 use tokio::sync::Semaphore;
 
 pub use body::Encoding;
-use body::Refusal;
+use body::{Compression, Refusal};
+use budget::MemoryBudget;
+use server::ConnectionLimits;
 
 use crate::query::now_ns;
 use crate::store::Store;
 
 /// How much the receiver takes on before it refuses.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Limits {
     /// Largest body accepted, compressed or not.
     pub max_body: usize,
     /// Batches being decoded or committed at once; past it, senders are told to retry.
     pub max_queued_batches: usize,
+    /// The memory all requests in flight may hold together. Clones share it: give every
+    /// receiver of a process a clone of one `Limits`.
+    pub memory: MemoryBudget,
 }
 
+/// The largest body by default: SDKs send batches of ~512 spans, a few hundred KB.
+pub const DEFAULT_MAX_BODY: usize = 16 << 20;
+/// The memory budget of a process's receivers by default.
+pub const DEFAULT_MEMORY: usize = 128 << 20;
+
 impl Default for Limits {
-    /// 64 MiB bodies, 16 batches in flight.
+    /// 16 MiB bodies, 16 batches in flight, 128 MiB for all requests in flight.
     fn default() -> Self {
-        Limits { max_body: 64 << 20, max_queued_batches: 16 }
+        Limits { max_body: DEFAULT_MAX_BODY, max_queued_batches: 16, memory: MemoryBudget::new(DEFAULT_MEMORY) }
     }
 }
 
@@ -58,28 +78,22 @@ pub struct Counters {
 
 struct Receiver {
     store: Arc<Store>,
-    max_body: usize,
+    limits: Limits,
     queue: Semaphore,
     counters: Arc<Counters>,
 }
 
 pub fn router(store: Arc<Store>, limits: Limits, counters: Arc<Counters>) -> Router {
-    let receiver = Arc::new(Receiver {
-        store,
-        max_body: limits.max_body,
-        queue: Semaphore::new(limits.max_queued_batches),
-        counters,
-    });
-    Router::new()
-        .route("/v1/traces", post(export))
-        // The limit is checked by hand, so that the 413 carries an OTLP status body.
-        .layer(DefaultBodyLimit::disable())
-        .with_state(receiver)
+    let queue = Semaphore::new(limits.max_queued_batches);
+    let receiver = Arc::new(Receiver { store, limits, queue, counters });
+    // The body is read by hand (no size-limit layer), so that refusals carry an OTLP status.
+    Router::new().route("/v1/traces", post(export)).with_state(receiver)
 }
 
-/// Serves the receiver on an already bound listener until the task is dropped.
+/// Serves on an already bound listener, with the default connection limits, until the
+/// task is dropped.
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
-    axum::serve(listener, router).await
+    server::serve(listener, router, ConnectionLimits::default()).await
 }
 
 pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
@@ -95,31 +109,41 @@ struct RpcStatus {
     message: String,
 }
 
-async fn export(State(receiver): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes) -> Response {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+/// Receives one batch. Everything that can be refused from the headers (content type,
+/// encoding, declared length) is refused before a byte of the body is read.
+async fn export(State(receiver): State<Arc<Receiver>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
+    let content_type = header_text(headers, header::CONTENT_TYPE).unwrap_or_default();
     let Some(encoding) = Encoding::from_content_type(content_type) else {
-        return receiver.refuse(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Encoding::Json,
-            format!("Content-Type {content_type:?} is not supported; send application/x-protobuf or application/json"),
-        );
+        let why =
+            format!("Content-Type {content_type:?} is not supported; send application/x-protobuf or application/json");
+        return receiver.refuse(Encoding::Json, Refusal::Unsupported(why));
     };
-    if body.len() > receiver.max_body {
-        return receiver.refuse(StatusCode::PAYLOAD_TOO_LARGE, encoding, too_large(receiver.max_body));
+    let compression = match Compression::from_content_encoding(header_text(headers, header::CONTENT_ENCODING)) {
+        Ok(compression) => compression,
+        Err(refusal) => return receiver.refuse(encoding, refusal),
+    };
+    let max_body = receiver.limits.max_body;
+    let declared = header_text(headers, header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > max_body as u64) {
+        return receiver.refuse(encoding, Refusal::TooLarge { limit: max_body });
     }
-    let Ok(_permit) = receiver.queue.try_acquire() else {
-        let mut response =
-            receiver.refuse(StatusCode::SERVICE_UNAVAILABLE, encoding, "the trace store is busy; retry shortly".into());
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return response;
+    let mut reservation = receiver.limits.memory.reserve();
+    let raw = match body::read(body, declared.map(|l| l as usize), max_body, &mut reservation).await {
+        Ok(raw) => raw,
+        Err(refusal) => return receiver.refuse(encoding, refusal),
     };
-    let encoding_header = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let max_body = receiver.max_body;
+    let Ok(_permit) = receiver.queue.try_acquire() else {
+        return receiver.refuse(encoding, Refusal::Unavailable("the trace store is busy; retry shortly".into()));
+    };
     let store = Arc::clone(&receiver.store);
     // Decompression, decoding and the commit are blocking work.
     let outcome = tokio::task::spawn_blocking(move || {
-        let bytes = body::decompress(&body, encoding_header.as_deref(), max_body)?;
-        let batch = body::decode(&bytes, encoding)?;
+        let bytes = body::decompress(raw, compression, max_body, &mut reservation)?;
+        let batch = body::decode(&bytes, encoding, &mut reservation)?;
+        // The reservation of the bytes stays: it stands for the rows the store encodes.
+        drop(bytes);
         store.ingest(batch, now_ns()).map_err(|e| Refusal::Unavailable(format!("storing failed: {e}")))
     })
     .await;
@@ -135,32 +159,75 @@ async fn export(State(receiver): State<Arc<Receiver>>, headers: HeaderMap, body:
             });
             success(encoding, ExportTraceServiceResponse { partial_success })
         }
-        Ok(Err(Refusal::TooLarge { limit })) => {
-            receiver.refuse(StatusCode::PAYLOAD_TOO_LARGE, encoding, too_large(limit))
-        }
-        Ok(Err(Refusal::Unavailable(why))) => receiver.refuse(StatusCode::SERVICE_UNAVAILABLE, encoding, why),
-        Ok(Err(Refusal::Undecodable(why))) => receiver.refuse(StatusCode::BAD_REQUEST, encoding, why),
-        Err(e) => receiver.refuse(StatusCode::INTERNAL_SERVER_ERROR, encoding, format!("the receiver failed: {e}")),
+        Ok(Err(refusal)) => receiver.refuse(encoding, refusal),
+        Err(e) => receiver.answer_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            encoding,
+            13, // INTERNAL
+            format!("the receiver failed: {e}"),
+        ),
     }
 }
 
-fn too_large(limit: usize) -> String {
-    format!("the body is larger than {} MiB (after decompression too)", limit >> 20)
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn mib(bytes: usize) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64).replace(".0 ", " ")
 }
 
 impl Receiver {
-    fn refuse(&self, status: StatusCode, encoding: Encoding, message: String) -> Response {
+    /// Answers a refused batch with its status, an OTLP `Status` body saying why, and
+    /// `Retry-After` where retrying can succeed.
+    fn refuse(&self, encoding: Encoding, refusal: Refusal) -> Response {
+        // gRPC codes: INVALID_ARGUMENT, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE.
+        let (status, code, message) = match refusal {
+            Refusal::TooLarge { limit } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                3,
+                format!("the body is larger than {} (after decompression too)", mib(limit)),
+            ),
+            Refusal::TooLargeToDecode { needed, largest } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                3,
+                format!(
+                    "decoding this batch would take up to {}, more than the {} one batch may hold; send smaller batches",
+                    mib(needed),
+                    mib(largest)
+                ),
+            ),
+            Refusal::Busy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                8,
+                format!(
+                    "the receiver is at its memory limit ({} for batches in flight); retry shortly",
+                    mib(self.limits.memory.total())
+                ),
+            ),
+            Refusal::TimedOut => (StatusCode::REQUEST_TIMEOUT, 4, "the body did not arrive in time".to_string()),
+            Refusal::Unsupported(why) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, 3, why),
+            Refusal::Undecodable(why) => (StatusCode::BAD_REQUEST, 3, why),
+            Refusal::Unavailable(why) => (StatusCode::SERVICE_UNAVAILABLE, 14, why),
+        };
+        self.answer_error(status, encoding, code, message)
+    }
+
+    fn answer_error(&self, status: StatusCode, encoding: Encoding, code: i32, message: String) -> Response {
         tracing::warn!(status = status.as_u16(), "refused a batch: {message}");
         self.counters.rejected_batches.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut last) = self.counters.last_rejection.lock() {
             *last = Some(format!("{}: {message}", status.as_u16()));
         }
-        let code = if status == StatusCode::SERVICE_UNAVAILABLE { 14 } else { 3 }; // UNAVAILABLE, INVALID_ARGUMENT
         let body = match encoding {
             Encoding::Protobuf => RpcStatus { code, message }.encode_to_vec(),
             Encoding::Json => serde_json::json!({ "code": code, "message": message }).to_string().into_bytes(),
         };
-        (status, [(header::CONTENT_TYPE, encoding.content_type())], body).into_response()
+        let mut response = (status, [(header::CONTENT_TYPE, encoding.content_type())], body).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
     }
 }
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::task::JoinHandle;
 
-use super::{Counters, Limits, bind, router, serve};
+use super::{Counters, Limits, bind, budget, router, serve, server};
 use crate::query::now_ns;
 use crate::store::Store;
 
@@ -94,14 +94,17 @@ async fn supervise(store: Arc<Store>, address: SocketAddr, role: Arc<Mutex<Role>
             *current = new;
         }
     };
+    server::raise_file_limit();
+    budget::return_large_blocks_to_the_system();
+    // One budget for the life of this process's receiver, whichever times it binds.
+    let limits = Limits::default();
     loop {
         match bind(address).await {
             Ok(listener) => {
                 let bound = listener.local_addr().map_or(address.to_string(), |a| a.to_string());
                 set(Role::Receiving { address: bound });
                 let evictor = tokio::spawn(enforce_retention(Arc::clone(&store)));
-                let served =
-                    serve(listener, router(Arc::clone(&store), Limits::default(), Arc::clone(&counters))).await;
+                let served = serve(listener, router(Arc::clone(&store), limits.clone(), Arc::clone(&counters))).await;
                 evictor.abort();
                 tracing::warn!("receiver on {address} stopped: {served:?}");
             }

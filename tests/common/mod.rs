@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod raw;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -46,12 +48,19 @@ impl Drop for Serve {
 /// Starts `vitals serve` over `db` with both listeners on free ports and waits until it
 /// has printed their addresses.
 pub fn serve(db: &Path) -> Serve {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vitals"))
-        .args(["serve", "--otlp-http", "127.0.0.1:0", "--query", "127.0.0.1:0", "--db"])
-        .arg(db)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start vitals serve");
+    serve_with(db, &[])
+}
+
+/// `serve` with more flags.
+pub fn serve_with(db: &Path, flags: &[&str]) -> Serve {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vitals"));
+    command.args(["serve", "--otlp-http", "127.0.0.1:0", "--query", "127.0.0.1:0", "--db"]).arg(db).args(flags);
+    serve_command(command)
+}
+
+/// Runs a `vitals serve` command that prints its addresses to stderr.
+pub fn serve_command(mut command: Command) -> Serve {
+    let mut child = command.stderr(Stdio::piped()).spawn().expect("start vitals serve");
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let mut url_in_next_line = || {
         let line = lines.next().expect("vitals serve printed too little").unwrap();
