@@ -13,7 +13,7 @@ local M = {}
 
 local PROVIDERS = {
   { name = "jaeger", description = "Jaeger query service, API v1 or api/v3 (http://localhost:16686)" },
-  { name = "tempo", description = "Grafana Tempo or a Tempo-compatible store, TraceQL (http://localhost:3200)" },
+  { name = "tempo", description = "Grafana Tempo or a compatible store (http://localhost:3200)" },
   { name = "zipkin", description = "Zipkin server, API v2 (http://localhost:9411)" },
   { name = "file", description = "A trace file or a folder of them" },
   { name = "otlp", description = "The local trace store that `vitals serve` fills over OTLP" },

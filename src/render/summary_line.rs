@@ -11,12 +11,14 @@ const SHOWN_SERVICES: usize = 3;
 
 /// One line per search result, aligned in columns that fit `width` cells: the root and
 /// the duration stay; the services give way first, then the span count; the root is cut
-/// in the middle before the age and the errors go.
+/// in the middle before the age and the errors go. Results of only the matching spans
+/// keep saying so (`9 of 15 spans matched`) before the root is shown whole.
 pub fn lines(summaries: &[TraceSummary], now_ns: u64, width: usize) -> Vec<String> {
+    let partial = summaries.iter().any(|s| s.matched_spans.is_some());
     let mut table = Table::new(vec![
         Column::name(9, 16).keep(Keep::Ends).comfort(5),
         Column::number(8),
-        Column::number(3),
+        Column::number(if partial { 6 } else { 3 }),
         Column::word(7),
         Column::word(6),
         Column::name(2, 12).comfort(1),
@@ -116,6 +118,9 @@ mod tests {
         };
         let shown = |summary: &TraceSummary| lines(std::slice::from_ref(summary), 0, 120).remove(0);
         assert!(shown(&summary).contains("3 of 48 spans matched"), "{}", shown(&summary));
+        let named = TraceSummary { root_operation: "POST /api/v2/checkout/{cart}/confirm".into(), ..summary.clone() };
+        let narrow = lines(std::slice::from_ref(&named), 0, 70).remove(0);
+        assert!(narrow.contains("3 of 48 spans matched") && narrow.contains("5.00ms"), "in 70 columns: {narrow}");
         let unknown_total = TraceSummary { span_count: 0, matched_spans: Some(1), ..summary };
         assert!(shown(&unknown_total).contains("1 span matched"), "{}", shown(&unknown_total));
     }
