@@ -14,7 +14,7 @@ use std::time::Duration;
 use jaeger_replay::tempo::{
     BAD_TRACEQL, FAILED_TRACE, PARTIAL_MESSAGE, PARTIAL_TRACE, QUEUE_TRACE, VULTURE_TRACE, ZEROS_TRACE,
 };
-use jaeger_replay::{Canned, Replay, Scenario};
+use jaeger_replay::{Canned, Replay, Scenario, param};
 use vitals::config::{Auth, ProviderConfig, ProviderKind};
 use vitals::providers::{self, TraceProvider};
 use vitals::query::{SearchArgs, SearchQuery};
@@ -35,20 +35,6 @@ async fn tempo() -> Replay {
     jaeger_replay::start(jaeger_replay::tempo::tempo(&root())).await
 }
 
-/// The parameters of the last request to `path`.
-fn sent(replay: &Replay, path: &str) -> Vec<(String, String)> {
-    let found = replay.recorded().into_iter().rfind(|r| r.path == path);
-    found.unwrap_or_else(|| panic!("no request to {path}: {:?}", replay.recorded())).query
-}
-
-fn param<'a>(query: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-}
-
-fn paths(replay: &Replay) -> Vec<String> {
-    replay.recorded().into_iter().map(|r| r.path).collect()
-}
-
 #[tokio::test]
 async fn the_search_form_becomes_traceql_with_times_in_seconds() {
     let replay = tempo().await;
@@ -61,7 +47,7 @@ async fn the_search_form_becomes_traceql_with_times_in_seconds() {
     query.limit = 7;
     provider(&replay).search_list(&query).await.unwrap();
 
-    let sent = sent(&replay, "/api/search");
+    let sent = replay.last_query("/api/search");
     assert_eq!(
         param(&sent, "q"),
         Some(
@@ -83,7 +69,7 @@ async fn quotes_backslashes_and_numbers_in_filters_reach_tempo_as_valid_traceql(
     };
     provider(&replay).search_list(&args.to_query().unwrap()).await.unwrap();
     assert_eq!(
-        param(&sent(&replay, "/api/search"), "q"),
+        param(&replay.last_query("/api/search"), "q"),
         Some(
             r#"{ resource.service.name = "we\"ird\\svc" && .db.statement = "SELECT \"name\" FROM a\\b" && (.http.status_code = 500 || .http.status_code = "500") }"#
         )
@@ -115,7 +101,7 @@ async fn opening_a_result_fetches_the_whole_trace_by_its_padded_id_and_reads_bas
     let p = provider(&replay);
     let trimmed = ZEROS_TRACE.trim_start_matches('0');
     let trace = p.trace(trimmed).await.unwrap();
-    assert_eq!(paths(&replay), [format!("/api/v2/traces/{ZEROS_TRACE}")]);
+    assert_eq!(replay.paths(), [format!("/api/v2/traces/{ZEROS_TRACE}")]);
     assert_eq!(trace.id.to_string(), ZEROS_TRACE);
     assert_eq!(trace.spans.len(), 15);
     // The root's base64 span id `kAf+pIRVStc=`, and its children under it.
@@ -133,7 +119,7 @@ async fn the_commands_that_analyze_a_search_get_each_trace_whole() {
     let traces = provider(&replay).search(&SearchQuery::new("mythical-server")).await.unwrap();
     let found: Vec<(String, usize)> = traces.iter().map(|t| (t.id.to_string(), t.spans.len())).collect();
     assert_eq!(found, [(FAILED_TRACE.into(), 15), (ZEROS_TRACE.into(), 15), (QUEUE_TRACE.into(), 19)]);
-    let mut fetched: Vec<String> = paths(&replay).into_iter().filter(|p| p.starts_with("/api/v2/traces/")).collect();
+    let mut fetched: Vec<String> = replay.paths().into_iter().filter(|p| p.starts_with("/api/v2/traces/")).collect();
     fetched.sort();
     assert_eq!(fetched.len(), 3, "one fetch per result: {fetched:?}");
 }
@@ -144,7 +130,7 @@ async fn a_typed_traceql_query_is_sent_as_typed() {
     let typed = r#"{ span.http.route = "/:endpoint" } >> { kind = client && status = error }"#;
     let args = SearchArgs { tags: vec![typed.into()], lookback: Some("2h".into()), ..SearchArgs::default() };
     let listed = provider(&replay).search_list(&args.to_query().unwrap()).await.unwrap();
-    let sent = sent(&replay, "/api/search");
+    let sent = replay.last_query("/api/search");
     assert_eq!(param(&sent, "q"), Some(typed));
     let (start, end): (u64, u64) =
         (param(&sent, "start").unwrap().parse().unwrap(), param(&sent, "end").unwrap().parse().unwrap());
@@ -168,7 +154,7 @@ async fn services_operations_and_tags_come_from_the_v2_tag_apis_for_the_last_hou
         p.services().await.unwrap(),
         ["mythical-recorder", "mythical-requester", "mythical-server", "tempo-vulture"]
     );
-    let services = sent(&replay, "/api/v2/search/tag/resource.service.name/values");
+    let services = replay.last_query("/api/v2/search/tag/resource.service.name/values");
     let (start, end): (u64, u64) =
         (param(&services, "start").unwrap().parse().unwrap(), param(&services, "end").unwrap().parse().unwrap());
     assert!((3_600..=3_601).contains(&(end - start)), "{start}..{end}");
@@ -176,7 +162,7 @@ async fn services_operations_and_tags_come_from_the_v2_tag_apis_for_the_last_hou
 
     let operations = p.operations("mythical-recorder").await.unwrap();
     assert_eq!(operations, ["messages process", "process_message"]);
-    let sent_q = sent(&replay, "/api/v2/search/tag/name/values");
+    let sent_q = replay.last_query("/api/v2/search/tag/name/values");
     assert_eq!(param(&sent_q, "q"), Some(r#"{ resource.service.name = "mythical-recorder" }"#));
 
     let keys = p.tag_keys("mythical-server").await.unwrap();
@@ -185,11 +171,11 @@ async fn services_operations_and_tags_come_from_the_v2_tag_apis_for_the_last_hou
     }
     let absent = ["duration", "messaging.protocol"].map(String::from);
     assert!(!keys.iter().any(|k| absent.contains(k)), "no intrinsic, no other service's: {keys:?}");
-    let keys_q = sent(&replay, "/api/v2/search/tags");
+    let keys_q = replay.last_query("/api/v2/search/tags");
     assert_eq!(param(&keys_q, "q"), Some(r#"{ resource.service.name = "mythical-server" }"#));
 
     assert_eq!(p.tag_values("mythical-server", "http.method").await.unwrap(), ["GET", "POST"]);
-    assert!(paths(&replay).contains(&"/api/v2/search/tag/.http.method/values".to_string()));
+    assert!(replay.paths().contains(&"/api/v2/search/tag/.http.method/values".to_string()));
     assert_eq!(p.tag_values("", "span.beast").await.unwrap(), ["illithid", "manticore"]);
 }
 
@@ -230,7 +216,7 @@ async fn a_tempo_before_2_5_is_asked_on_api_traces_once_v2_is_missing() {
     let p = provider(&replay);
     assert_eq!(p.trace(VULTURE_TRACE).await.unwrap().spans.len(), 6);
     assert_eq!(p.trace(QUEUE_TRACE).await.unwrap().spans.len(), 19);
-    let asked = paths(&replay);
+    let asked = replay.paths();
     assert_eq!(
         asked,
         [
@@ -249,7 +235,7 @@ async fn a_missing_trace_is_not_found_and_a_partial_one_says_why() {
     let err = p.trace("bad").await.unwrap_err().to_string();
     assert_eq!(err, format!("trace bad not found in tempo at {}", replay.url()));
     assert_eq!(
-        paths(&replay),
+        replay.paths(),
         ["/api/v2/traces/00000000000000000000000000000bad", "/api/traces/00000000000000000000000000000bad"],
         "an older Tempo might have it under v1"
     );

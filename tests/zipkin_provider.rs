@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jaeger_replay::zipkin::{ASCEND_TRACE, KAFKA_TRACE, MESSAGING_TRACE};
-use jaeger_replay::{Canned, Replay, Scenario};
+use jaeger_replay::{Canned, Replay, Scenario, param};
 use vitals::analysis::service_map::ServiceMap;
 use vitals::config::{Auth, ProviderConfig, ProviderKind};
 use vitals::providers::{self, TraceProvider};
@@ -40,15 +40,6 @@ async fn zipkin() -> Replay {
     jaeger_replay::start(jaeger_replay::zipkin::zipkin(&root())).await
 }
 
-fn sent(replay: &Replay, path: &str) -> Vec<(String, String)> {
-    let found = replay.recorded().into_iter().rfind(|r| r.path == path);
-    found.unwrap_or_else(|| panic!("no request to {path}: {:?}", replay.recorded())).query
-}
-
-fn param<'a>(query: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-}
-
 #[tokio::test]
 async fn a_search_sends_milliseconds_for_the_window_microseconds_for_durations_and_tags_as_annotations() {
     let replay = zipkin().await;
@@ -61,7 +52,7 @@ async fn a_search_sends_milliseconds_for_the_window_microseconds_for_durations_a
     query.limit = 5;
     provider(&replay).search(&query).await.unwrap();
 
-    let sent = sent(&replay, "/api/v2/traces");
+    let sent = replay.last_query("/api/v2/traces");
     assert_eq!(param(&sent, "serviceName"), Some("mobile-gateway"));
     assert_eq!(param(&sent, "spanName"), Some("get /api/v1/users"));
     assert_eq!(param(&sent, "annotationQuery"), Some("http.method=GET and error"));
@@ -80,7 +71,7 @@ async fn search_results_are_whole_traces_newest_first() {
     assert_eq!(listed.len(), 2, "ascend and messaging2 pass through the gateway");
     assert!(listed.iter().all(|l| l.trace.is_some() && l.summary.matched_spans.is_none()), "whole traces");
     assert!(listed[0].summary.start_ns >= listed[1].summary.start_ns);
-    let sent = sent(&replay, "/api/v2/traces");
+    let sent = replay.last_query("/api/v2/traces");
     let end: u64 = param(&sent, "endTs").unwrap().parse().unwrap();
     assert_eq!(param(&sent, "lookback"), Some("7200000"));
     assert!(end > 1_700_000_000_000 && end < 4_000_000_000_000, "milliseconds: {end}");
@@ -93,11 +84,11 @@ async fn a_filter_zipkin_cannot_say_is_applied_to_what_it_returns() {
     let mut query = SearchQuery::new("servicea");
     query.tags = vec![("kafka.topic".into(), "this and that".into())];
     assert!(provider(&replay).search(&query).await.unwrap().is_empty(), "no span has that value");
-    assert_eq!(param(&sent(&replay, "/api/v2/traces"), "annotationQuery"), None);
+    assert_eq!(param(&replay.last_query("/api/v2/traces"), "annotationQuery"), None);
     // As on Jaeger, `error=false` asks for spans tagged so, which Zipkin cannot search for.
     query.tags = vec![("error".into(), "false".into())];
     assert!(provider(&replay).search(&query).await.unwrap().is_empty());
-    assert_eq!(param(&sent(&replay, "/api/v2/traces"), "serviceName"), Some("servicea"));
+    assert_eq!(param(&replay.last_query("/api/v2/traces"), "serviceName"), Some("servicea"));
 }
 
 #[tokio::test]
@@ -124,10 +115,10 @@ async fn services_span_names_and_autocompletion() {
     assert!(services.contains(&"mobile-gateway".to_string()) && services.contains(&"yelp_main/api_proxy".to_string()));
     let names = p.operations("auth-service").await.unwrap();
     assert!(!names.is_empty());
-    assert_eq!(param(&sent(&replay, "/api/v2/spans"), "serviceName"), Some("auth-service"));
+    assert_eq!(param(&replay.last_query("/api/v2/spans"), "serviceName"), Some("auth-service"));
     assert_eq!(p.tag_keys("auth-service").await.unwrap(), ["http.method", "http.path"]);
     assert_eq!(p.tag_values("auth-service", "http.method").await.unwrap(), ["GET", "POST"]);
-    assert_eq!(param(&sent(&replay, "/api/v2/autocompleteValues"), "key"), Some("http.method"));
+    assert_eq!(param(&replay.last_query("/api/v2/autocompleteValues"), "key"), Some("http.method"));
     assert!(p.tag_values("", "kafka.topic").await.unwrap().is_empty(), "not a configured key");
     let err = p.operations("").await.unwrap_err().to_string();
     assert_eq!(err, format!("zipkin at {} answered 400: serviceName is required", replay.url()));
@@ -137,7 +128,7 @@ async fn services_span_names_and_autocompletion() {
 async fn dependency_links_carry_calls_and_errors_in_milliseconds() {
     let replay = zipkin().await;
     let links = provider(&replay).dependencies(1_763_636_000_000_000, 3_600_000_000).await.unwrap();
-    let sent = sent(&replay, "/api/v2/dependencies");
+    let sent = replay.last_query("/api/v2/dependencies");
     assert_eq!((param(&sent, "endTs"), param(&sent, "lookback")), (Some("1763636000000"), Some("3600000")));
     let link = |parent: &str, child: &str| links.iter().find(|l| l.parent == parent && l.child == child);
     let gateway = link("mobile-gateway", "content-service").expect("the gateway calls content-service");
@@ -209,6 +200,6 @@ async fn the_cli_searches_zipkin_with_attribute_filters() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.lines().any(|l| l.starts_with(&format!("{ASCEND_TRACE:0>32}"))), "{stdout}");
-    let sent = sent(&replay, "/api/v2/traces");
+    let sent = replay.last_query("/api/v2/traces");
     assert_eq!((param(&sent, "annotationQuery"), param(&sent, "minDuration")), (Some("http.method=GET"), Some("1000")));
 }

@@ -111,6 +111,22 @@ impl Replay {
     pub fn recorded(&self) -> Vec<Recorded> {
         self.requests.lock().unwrap().clone()
     }
+
+    /// The query parameters of the last request to `path`.
+    pub fn last_query(&self, path: &str) -> Vec<(String, String)> {
+        let found = self.recorded().into_iter().rfind(|r| r.path == path);
+        found.unwrap_or_else(|| panic!("no request to {path}: {:?}", self.recorded())).query
+    }
+
+    /// The paths asked for, in order.
+    pub fn paths(&self) -> Vec<String> {
+        self.recorded().into_iter().map(|r| r.path).collect()
+    }
+}
+
+/// The value of `key` among query parameters.
+pub fn param<'a>(query: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
 /// Serves `scenario` on a free loopback port until the runtime ends.
