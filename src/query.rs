@@ -27,6 +27,10 @@ pub struct SearchQuery {
     pub min_duration_ns: Option<u64>,
     pub max_duration_ns: Option<u64>,
     pub limit: usize,
+    /// A TraceQL query as the user typed it, for the backends that speak TraceQL (Tempo):
+    /// it replaces the service, operation, filters and durations; the time range and
+    /// limit still apply.
+    pub traceql: Option<String>,
 }
 
 impl SearchQuery {
@@ -39,6 +43,7 @@ impl SearchQuery {
             min_duration_ns: None,
             max_duration_ns: None,
             limit: DEFAULT_LIMIT,
+            traceql: None,
         }
     }
 
@@ -59,23 +64,60 @@ pub struct SearchArgs {
     pub max_duration: Option<String>,
     pub limit: Option<usize>,
     pub lookback: Option<String>,
+    /// A TraceQL query (Tempo); an argument starting with `{` is taken for one too.
+    pub traceql: Option<String>,
 }
 
 impl SearchArgs {
     pub fn to_query(&self) -> Result<SearchQuery> {
-        if self.service.trim().is_empty() {
+        let traceql = self.traceql()?;
+        if traceql.is_none() && self.service.trim().is_empty() {
             return Err(Error::invalid("A search needs a service name"));
         }
-        Ok(SearchQuery {
-            service: self.service.trim().to_string(),
+        let query = SearchQuery {
+            service: if traceql.is_some() && is_traceql(&self.service) {
+                String::new()
+            } else {
+                self.service.trim().into()
+            },
             operation: blank_to_none(&self.operation).map(str::to_string),
-            tags: self.tags.iter().map(|t| parse_tag(t)).collect::<Result<_>>()?,
+            tags: self.tags.iter().filter(|t| !is_traceql(t)).map(|t| parse_tag(t)).collect::<Result<_>>()?,
             time_range_us: blank_to_none(&self.lookback).map(parse_duration).transpose()?.map(lookback_range),
             min_duration_ns: blank_to_none(&self.min_duration).map(parse_duration).transpose()?.map(as_ns),
             max_duration_ns: blank_to_none(&self.max_duration).map(parse_duration).transpose()?.map(as_ns),
             limit: self.limit.filter(|&l| l > 0).unwrap_or(DEFAULT_LIMIT),
-        })
+            traceql,
+        };
+        if query.traceql.is_some()
+            && (query.operation.is_some()
+                || !query.tags.is_empty()
+                || query.min_duration_ns.is_some()
+                || query.max_duration_ns.is_some())
+        {
+            return Err(Error::invalid(
+                "A TraceQL query stands alone: write the operation, filters and durations inside it, e.g. \
+                 { name = \"GET /cart\" && span.http.route = \"/cart\" && duration > 1s }",
+            ));
+        }
+        Ok(query)
     }
+
+    /// The TraceQL query: the `traceql` argument, or the one argument (the service or a
+    /// filter) that starts with `{`, as the editor's command line hands it over.
+    fn traceql(&self) -> Result<Option<String>> {
+        let mut found: Vec<&str> = self.traceql.iter().map(|q| q.trim()).filter(|q| !q.is_empty()).collect();
+        found.extend(std::iter::once(&self.service).chain(&self.tags).map(|a| a.trim()).filter(|a| is_traceql(a)));
+        match found.as_slice() {
+            [] => Ok(None),
+            [query] => Ok(Some(query.to_string())),
+            _ => Err(Error::invalid("Give one TraceQL query at a time")),
+        }
+    }
+}
+
+/// Whether an argument is a TraceQL query rather than a name or a `key=value` filter.
+fn is_traceql(argument: &str) -> bool {
+    argument.trim_start().starts_with('{')
 }
 
 /// An argument left blank, or given as `*` or `all` (so that later positional arguments
@@ -176,6 +218,21 @@ mod tests {
         assert_eq!(end - start, 7_200_000_000);
         assert_eq!(query.limit, 5);
         assert!(SearchArgs::default().to_query().is_err());
+    }
+
+    #[test]
+    fn an_argument_starting_with_a_brace_is_a_traceql_query_that_stands_alone() {
+        let typed = r#"{ span.http.route = "/cart" && duration > 1s }"#;
+        let query = SearchArgs { tags: vec![typed.into()], ..SearchArgs::default() }.to_query().unwrap();
+        assert_eq!((query.traceql.as_deref(), query.tags.len()), (Some(typed), 0));
+        let given = SearchArgs { service: "frontend".into(), traceql: Some(typed.into()), ..SearchArgs::default() };
+        assert_eq!(given.to_query().unwrap().traceql.as_deref(), Some(typed), "the service only names the search");
+        let as_service = SearchArgs { service: "{ duration > 1s }".into(), ..SearchArgs::default() }.to_query();
+        assert_eq!(as_service.unwrap().service, "", "no service of that name");
+        let mixed = SearchArgs { tags: vec![typed.into(), "error=true".into()], ..SearchArgs::default() };
+        assert!(mixed.to_query().unwrap_err().to_string().contains("stands alone"));
+        let two = SearchArgs { service: "{ a }".into(), tags: vec!["{ b }".into()], ..SearchArgs::default() };
+        assert!(two.to_query().is_err());
     }
 
     #[test]

@@ -12,8 +12,9 @@ local M = {}
 ---@field password_env? string Environment variable holding the password (default VITALS_TRACE_PASSWORD)
 
 ---@class vitals.Options
----@field trace_provider "jaeger"|"file"|"otlp" Where traces come from
----@field trace_endpoint string Backend URL (jaeger), path (file) or the address to receive OTLP on (otlp, default 127.0.0.1:4318); "" means the provider's default
+---@field trace_provider "jaeger"|"tempo"|"zipkin"|"file"|"otlp" Where traces come from
+---@field trace_endpoint string Backend URL (jaeger, tempo, zipkin), path (file) or the address to receive OTLP on (otlp, default 127.0.0.1:4318); "" means the provider's default
+---@field tenant string The tenant of a multi-tenant Tempo, sent as X-Scope-OrgID; "" means none
 ---@field store_path string The trace store file of the otlp provider; "" means the data directory
 ---@field receive_on_startup boolean With the otlp provider, start receiving when Neovim starts
 ---@field enable_code_lens_annotations boolean Show performance annotations in source buffers
@@ -66,6 +67,7 @@ local M = {}
 M.defaults = {
   trace_provider = "otlp",
   trace_endpoint = "",
+  tenant = "",
   store_path = "",
   receive_on_startup = true,
   enable_code_lens_annotations = true,
@@ -91,8 +93,14 @@ M.defaults = {
   float = { border = "rounded", width = 0.9, height = 0.8 },
 }
 
+---The providers, as `trace_provider` names them.
+M.PROVIDERS = { "jaeger", "tempo", "zipkin", "file", "otlp" }
+
 ---The options :VitalsConfigure chooses, and remembers across restarts.
-M.CHOSEN = { "trace_provider", "trace_endpoint", "store_path" }
+M.CHOSEN = { "trace_provider", "trace_endpoint", "store_path", "tenant" }
+
+---Chosen fields a remembered choice may lack, having been saved before they existed.
+local ADDED_LATER = { tenant = "" }
 
 ---The chosen fields of some options.
 ---@param options table
@@ -124,12 +132,17 @@ local function read_choice()
   if not ok or type(saved) ~= "table" or type(saved.chosen) ~= "table" or type(saved.setup) ~= "table" then
     return nil
   end
+  for _, part in ipairs({ saved.chosen, saved.setup }) do
+    for field, default in pairs(ADDED_LATER) do
+      part[field] = part[field] == nil and default or part[field]
+    end
+  end
   for _, field in ipairs(M.CHOSEN) do
     if type(saved.chosen[field]) ~= "string" then
       return nil
     end
   end
-  if not vim.tbl_contains({ "jaeger", "file", "otlp" }, saved.chosen.trace_provider) then
+  if not vim.tbl_contains(M.PROVIDERS, saved.chosen.trace_provider) then
     return nil
   end
   return saved
@@ -203,11 +216,12 @@ function M.set(opts)
     trace_provider = {
       merged.trace_provider,
       function(v)
-        return v == "jaeger" or v == "file" or v == "otlp"
+        return vim.tbl_contains(M.PROVIDERS, v)
       end,
-      '"jaeger", "file" or "otlp"',
+      '"jaeger", "tempo", "zipkin", "file" or "otlp"',
     },
     trace_endpoint = { merged.trace_endpoint, "string" },
+    tenant = { merged.tenant, "string" },
     store_path = { merged.store_path, "string" },
     receive_on_startup = { merged.receive_on_startup, "boolean" },
     enable_code_lens_annotations = { merged.enable_code_lens_annotations, "boolean" },
@@ -253,6 +267,7 @@ function M.provider_settings(options)
   return {
     trace_provider = o.trace_provider,
     trace_endpoint = o.trace_endpoint,
+    tenant = o.tenant,
     timeout_ms = o.timeout_ms,
     max_response = math.floor(o.max_response),
     max_spans = math.floor(o.max_spans),

@@ -2,6 +2,13 @@
 
 local M = {}
 
+---Where each provider's backend usually listens, for the advice on a failed test.
+local USUAL_PORTS = {
+  jaeger = "Jaeger's query service listens on port 16686 (not the collector's 14268 or 4318)",
+  tempo = "Tempo's HTTP API listens on port 3200 (http_listen_port); a multi-tenant Tempo needs the tenant option",
+  zipkin = "Zipkin's server listens on port 9411",
+}
+
 function M.check()
   local health = vim.health
   local client = require("vitals.client")
@@ -37,7 +44,9 @@ function M.check()
 
   health.start("vitals: trace provider")
   local settings = config.provider_settings()
-  health.info(("provider %s, endpoint %s"):format(settings.trace_provider, settings.trace_endpoint ~= "" and config.shown_endpoint(settings.trace_endpoint) or "(default)"))
+  local endpoint = settings.trace_endpoint ~= "" and config.shown_endpoint(settings.trace_endpoint) or "(default)"
+  local tenant = settings.trace_provider == "tempo" and settings.tenant ~= "" and (", tenant " .. settings.tenant) or ""
+  health.info(("provider %s, endpoint %s%s"):format(settings.trace_provider, endpoint, tenant))
   if config.choice_in_effect then
     health.info(("chosen with :VitalsConfigure and remembered in %s; setup() asked for %s"):format(
       config.choice_in_effect,
@@ -54,7 +63,7 @@ function M.check()
   if not done then
     health.error("no answer from the host within the timeout")
   elseif failure then
-    health.error(failure, { "Check the endpoint with :VitalsConfigure" })
+    health.error(failure, { "Check the endpoint with :VitalsConfigure", USUAL_PORTS[settings.trace_provider] })
   else
     health.ok(result)
   end

@@ -40,7 +40,7 @@ pub enum Command {
         #[arg(long)]
         critical_path: bool,
     },
-    /// Search a backend for traces of a service.
+    /// Search a backend for traces of a service, or with a TraceQL query (Tempo).
     Search {
         #[command(flatten)]
         provider: ProviderFlags,
@@ -304,11 +304,14 @@ pub struct ProviderFlags {
     /// Backend kind.
     #[arg(long, value_enum, default_value_t = ProviderKind::Jaeger)]
     pub provider: ProviderKind,
-    /// Backend URL (Jaeger: its query port, e.g. http://localhost:16686) or file path.
-    /// Keep passwords out of it (other users see it in `ps`): use --user with
-    /// --password-file.
+    /// Backend URL or file path (default: jaeger http://localhost:16686, tempo
+    /// http://localhost:3200, zipkin http://localhost:9411). Keep passwords out of it
+    /// (other users see it in `ps`): use --user with --password-file.
     #[arg(long)]
     pub endpoint: Option<String>,
+    /// The tenant of a multi-tenant Tempo (sent as X-Scope-OrgID).
+    #[arg(long)]
+    pub tenant: Option<String>,
     /// Seconds to wait for the backend.
     #[arg(long, default_value_t = 10)]
     pub timeout: u64,
@@ -347,6 +350,7 @@ impl ProviderFlags {
         ProviderConfig {
             kind: self.provider,
             endpoint: self.endpoint.clone().unwrap_or_default(),
+            tenant: self.tenant.clone().unwrap_or_default(),
             timeout_ms: self.timeout.saturating_mul(1000),
             auth: Auth {
                 token: self.token.clone(),
@@ -365,8 +369,13 @@ impl ProviderFlags {
 /// The search flags, mirroring `:VitalsSearch`'s arguments.
 #[derive(Args, Debug)]
 pub struct SearchFlags {
-    #[arg(long)]
-    pub service: String,
+    #[arg(long, required_unless_present = "traceql")]
+    pub service: Option<String>,
+    /// A TraceQL query, sent to Tempo as typed instead of the service, operation, filters
+    /// and durations: '{ span.http.route = "/cart" && duration > 1s }'. A filter
+    /// argument that starts with `{` is taken for one too.
+    #[arg(long, value_name = "QUERY")]
+    pub traceql: Option<String>,
     #[arg(long)]
     pub operation: Option<String>,
     /// A span attribute to match, key=value; repeat for more.
@@ -391,13 +400,14 @@ pub struct SearchFlags {
 impl From<SearchFlags> for SearchArgs {
     fn from(flags: SearchFlags) -> Self {
         SearchArgs {
-            service: flags.service,
+            service: flags.service.unwrap_or_default(),
             operation: flags.operation,
             tags: flags.tags.into_iter().chain(flags.filters).collect(),
             min_duration: flags.min_duration,
             max_duration: flags.max_duration,
             limit: Some(flags.limit),
             lookback: flags.lookback,
+            traceql: flags.traceql,
         }
     }
 }

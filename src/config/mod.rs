@@ -17,6 +17,10 @@ pub use secret::{Secret, without_userinfo};
 pub enum ProviderKind {
     /// A Jaeger query service (API v1, falling back to api/v3).
     Jaeger,
+    /// Grafana Tempo (or a Tempo-compatible store), searched with TraceQL.
+    Tempo,
+    /// A Zipkin server (its API v2).
+    Zipkin,
     /// A trace file, or a folder of them, in any format Vitals reads.
     File,
     /// The local trace store, filled over OTLP by the editor's own receiver or
@@ -29,6 +33,8 @@ impl ProviderKind {
     pub fn default_endpoint(self) -> &'static str {
         match self {
             ProviderKind::Jaeger => "http://localhost:16686",
+            ProviderKind::Tempo => "http://localhost:3200",
+            ProviderKind::Zipkin => "http://localhost:9411",
             ProviderKind::File => ".",
             ProviderKind::Otlp => "127.0.0.1:4318",
         }
@@ -73,10 +79,12 @@ pub struct Auth {
 pub struct ProviderConfig {
     #[serde(rename = "trace_provider")]
     pub kind: ProviderKind,
-    /// Base URL (Jaeger) or path (file); empty means the provider's default. A user and
-    /// password in the URL are used for basic auth and never shown.
+    /// Base URL (Jaeger, Tempo, Zipkin) or path (file); empty means the provider's
+    /// default. A user and password in the URL are used for basic auth and never shown.
     #[serde(rename = "trace_endpoint")]
     pub endpoint: String,
+    /// The tenant of a multi-tenant Tempo, sent as `X-Scope-OrgID`; empty means none.
+    pub tenant: String,
     pub timeout_ms: u64,
     pub auth: Auth,
     /// The trace store's file for the `otlp` provider; empty means the data directory.
@@ -92,6 +100,7 @@ impl Default for ProviderConfig {
         ProviderConfig {
             kind: ProviderKind::default(),
             endpoint: String::new(),
+            tenant: String::new(),
             timeout_ms: 10_000,
             auth: Auth::default(),
             store_path: String::new(),
@@ -107,6 +116,7 @@ impl fmt::Debug for ProviderConfig {
         f.debug_struct("ProviderConfig")
             .field("kind", &self.kind)
             .field("endpoint", &without_userinfo(&self.endpoint))
+            .field("tenant", &self.tenant)
             .field("timeout_ms", &self.timeout_ms)
             .field("auth", &self.auth)
             .field("store_path", &self.store_path)
@@ -119,6 +129,11 @@ impl fmt::Debug for ProviderConfig {
 impl ProviderConfig {
     pub fn endpoint(&self) -> &str {
         if self.endpoint.is_empty() { self.kind.default_endpoint() } else { &self.endpoint }
+    }
+
+    /// The tenant to name in `X-Scope-OrgID`, when one is set.
+    pub fn tenant(&self) -> Option<&str> {
+        Some(self.tenant.trim()).filter(|t| !t.is_empty())
     }
 
     pub fn timeout(&self) -> Duration {

@@ -285,8 +285,10 @@ impl Host {
 
     async fn search(&self, p: SearchParams) -> Result<Value> {
         let query = p.args.to_query()?;
-        let traces = self.provider()?.search(&query).await?;
-        let summaries: Vec<TraceSummary> = traces.iter().map(|t| TraceSummary::of(t)).collect();
+        let listed = self.provider()?.search_list(&query).await?;
+        // Only whole traces are kept for opening; the others are fetched when opened.
+        let (summaries, traces): (Vec<TraceSummary>, Vec<Option<Arc<Trace>>>) =
+            listed.into_iter().map(|l| (l.summary, l.trace)).unzip();
         let labels = summary_line::lines(&summaries, now_ns(), p.width.max(40));
         let items: Vec<SearchItem> = summaries
             .into_iter()
@@ -299,7 +301,7 @@ impl Host {
             })
             .collect();
         let mut state = self.state();
-        for trace in traces {
+        for trace in traces.into_iter().flatten() {
             state.traces.put(trace.id, trace);
         }
         to_value(&items)

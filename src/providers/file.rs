@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{TraceProvider, matches, newest_first};
+use super::{TraceProvider, matches, newest_first, refuse_traceql};
 use crate::config::DEFAULT_MAX_RESPONSE;
 use crate::error::{Error, Result};
 use crate::formats;
@@ -183,6 +183,7 @@ impl TraceProvider for FileProvider {
 
     /// Files are recordings: they are searched whole, so the time range does not apply.
     async fn search(&self, query: &SearchQuery) -> Result<Vec<Arc<Trace>>> {
+        refuse_traceql(query, "The file provider")?;
         let query = SearchQuery { time_range_us: None, ..query.clone() };
         let traces = self.load().await?.into_iter().filter(|t| matches(t, &query)).collect();
         Ok(newest_first(traces, query.limit))

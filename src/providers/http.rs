@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use base64::Engine;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 
 use super::file::read_regular;
@@ -25,6 +26,8 @@ pub struct HttpBackend {
     pub base: url::Url,
     client: Client,
     credentials: Credentials,
+    /// Sent with every request besides the credentials (Tempo's tenant).
+    headers: HeaderMap,
     scrubber: Scrubber,
     timeout_secs: u64,
     max_response: u64,
@@ -65,11 +68,21 @@ impl HttpBackend {
             backend,
             base,
             client,
+            headers: HeaderMap::new(),
             scrubber: Scrubber::new(credentials.secrets()),
             credentials,
             timeout_secs: config.timeout().as_secs().max(1),
             max_response: config.max_response,
         })
+    }
+
+    /// Sends `name: value` with every request; a value no header can carry (a line
+    /// break) is refused, naming the setting it came from.
+    pub fn with_header(mut self, name: &'static str, value: &str, setting: &str) -> Result<Self> {
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| Error::invalid(format!("the {setting} {value:?} cannot be sent in an HTTP header")))?;
+        self.headers.insert(HeaderName::from_static(name), value);
+        Ok(self)
     }
 
     pub fn endpoint(&self) -> String {
@@ -92,7 +105,7 @@ impl HttpBackend {
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
-        let request = self.authorize(self.client.get(url));
+        let request = self.authorize(self.client.get(url).headers(self.headers.clone()));
         let mut response = request.send().await.map_err(|e| self.transport_error(e))?;
         let status = response.status();
         if !status.is_success() {

@@ -5,16 +5,20 @@ mod http;
 pub mod jaeger;
 pub mod otlp;
 pub mod span_cap;
+pub mod tempo;
+mod traceql;
 pub mod windows;
+pub mod zipkin;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::analysis::TraceSummary;
 use crate::analysis::dependencies::ServiceCall;
 use crate::analysis::service_map::{ServiceMap, Thresholds};
 use crate::config::{ProviderConfig, ProviderKind};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::Trace;
 use crate::query::{SearchQuery, span_has_tag};
 
@@ -24,10 +28,28 @@ pub trait TraceProvider: Send + Sync {
     fn describe(&self) -> String;
     async fn services(&self) -> Result<Vec<String>>;
     async fn operations(&self, service: &str) -> Result<Vec<String>>;
-    /// Traces that have a span matching the query, newest first. Shared, because
-    /// callers cache them and a store may already hold them assembled.
+    /// Traces that have a span matching the query, newest first, each whole. Shared,
+    /// because callers cache them and a store may already hold them assembled.
     async fn search(&self, query: &SearchQuery) -> Result<Vec<Arc<Trace>>>;
+    /// A search's result list, newest first: by default the whole traces of [`search`],
+    /// summarized. A backend whose search answers with only the matching spans of each
+    /// trace (Tempo's span sets) lists those instead, saying so in each summary, and
+    /// leaves the whole trace to be fetched when one is opened.
+    ///
+    /// [`search`]: TraceProvider::search
+    async fn search_list(&self, query: &SearchQuery) -> Result<Vec<Listed>> {
+        Ok(self.search(query).await?.into_iter().map(Listed::whole).collect())
+    }
     async fn trace(&self, id: &str) -> Result<Arc<Trace>>;
+    /// Attribute names to offer when completing a `key=value` filter for `service` (of
+    /// every service when empty); none for a backend that cannot list them.
+    async fn tag_keys(&self, _service: &str) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+    /// Values of the attribute `key` to offer for `service` (of every service when empty).
+    async fn tag_values(&self, _service: &str, _key: &str) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
     /// Calls between services in `[end − lookback, end]` (µs) as the backend keeps them,
     /// for backends with a dependency list (Jaeger); none for the others.
     async fn dependencies(&self, _end_us: u64, _lookback_us: u64) -> Result<Vec<ServiceCall>> {
@@ -45,6 +67,8 @@ pub trait TraceProvider: Send + Sync {
 pub fn from_config(config: &ProviderConfig) -> Result<Arc<dyn TraceProvider>> {
     let provider: Arc<dyn TraceProvider> = match config.kind {
         ProviderKind::Jaeger => Arc::new(jaeger::JaegerProvider::new(config)?),
+        ProviderKind::Tempo => Arc::new(tempo::TempoProvider::new(config)?),
+        ProviderKind::Zipkin => Arc::new(zipkin::ZipkinProvider::new(config)?),
         ProviderKind::File => Arc::new(file::FileProvider::new(config.endpoint(), config.max_response)),
         ProviderKind::Otlp => {
             let provider = otlp::OtlpProvider::open(&config.store_path)?;
@@ -58,6 +82,30 @@ pub fn from_config(config: &ProviderConfig) -> Result<Arc<dyn TraceProvider>> {
 /// `provider` with the span cap of `config`; for providers not made by [`from_config`].
 pub fn capped(provider: Arc<dyn TraceProvider>, config: &ProviderConfig) -> Arc<dyn TraceProvider> {
     Arc::new(span_cap::SpanCap::new(provider, config.max_spans))
+}
+
+/// One trace of a search's result list: what the list shows of it, and the trace itself
+/// when the search returned it whole (else it is fetched by id when opened).
+#[derive(Clone, Debug)]
+pub struct Listed {
+    pub summary: TraceSummary,
+    pub trace: Option<Arc<Trace>>,
+}
+
+impl Listed {
+    pub fn whole(trace: Arc<Trace>) -> Self {
+        Listed { summary: TraceSummary::of(&trace), trace: Some(trace) }
+    }
+}
+
+/// The error for a TraceQL query given to a backend that does not speak TraceQL.
+fn refuse_traceql(query: &SearchQuery, backend: &str) -> Result<()> {
+    match query.traceql {
+        Some(_) => Err(Error::invalid(format!(
+            "{backend} does not take TraceQL queries (only Tempo does): search by service, operation and key=value filters"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Newest first, then cut to the limit: the order every provider returns results in.

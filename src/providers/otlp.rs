@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::TraceProvider;
+use super::{TraceProvider, refuse_traceql};
 use crate::analysis::service_map::{MapBuilder, ServiceMap, Thresholds};
 use crate::error::{Error, Result};
 use crate::model::{Trace, TraceId};
@@ -61,6 +61,7 @@ impl TraceProvider for OtlpProvider {
     }
 
     async fn search(&self, query: &SearchQuery) -> Result<Vec<Arc<Trace>>> {
+        refuse_traceql(query, "The trace store")?;
         let query = query.clone();
         self.blocking(move |store| store.search(&query)).await
     }

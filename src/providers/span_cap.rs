@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::TraceProvider;
+use super::{Listed, TraceProvider};
 use crate::analysis::dependencies::ServiceCall;
 use crate::analysis::service_map::{ServiceMap, Thresholds};
 use crate::error::Result;
@@ -86,8 +86,21 @@ impl TraceProvider for SpanCap {
         Ok(self.inner.search(query).await?.into_iter().map(|trace| cut(trace, self.max_spans)).collect())
     }
 
+    async fn search_list(&self, query: &SearchQuery) -> Result<Vec<Listed>> {
+        let listed = self.inner.search_list(query).await?;
+        Ok(listed.into_iter().map(|l| Listed { trace: l.trace.map(|t| cut(t, self.max_spans)), ..l }).collect())
+    }
+
     async fn trace(&self, id: &str) -> Result<Arc<Trace>> {
         Ok(cut(self.inner.trace(id).await?, self.max_spans))
+    }
+
+    async fn tag_keys(&self, service: &str) -> Result<Vec<String>> {
+        self.inner.tag_keys(service).await
+    }
+
+    async fn tag_values(&self, service: &str, key: &str) -> Result<Vec<String>> {
+        self.inner.tag_values(service, key).await
     }
 
     async fn dependencies(&self, end_us: u64, lookback_us: u64) -> Result<Vec<ServiceCall>> {

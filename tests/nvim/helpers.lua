@@ -14,8 +14,9 @@ M.failed_trace = "14a0f9e77f1b103cdf1582b0eab477d2"
 
 local servers = {}
 
----Starts the Jaeger stand-in with a scenario (v1, v3, outage, garbage, slow) once per
----run, and returns its URL.
+---Starts the Jaeger stand-in with a scenario (v1, v3, outage, garbage, slow, …, or tempo,
+---tempo-v1 and zipkin, where it answers as Tempo or Zipkin) once per run, and returns its
+---URL.
 ---@param scenario string
 ---@return string url
 function M.jaeger(scenario)

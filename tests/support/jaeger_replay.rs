@@ -1,10 +1,16 @@
-//! A local HTTP server that answers like a Jaeger query service, from recorded responses.
+//! A local HTTP server that answers like a Jaeger query service, from recorded responses,
+//! or like Tempo or Zipkin (the [`tempo`] and [`zipkin`] scenarios).
 //!
 //! We cannot run Jaeger here, so tests talk real HTTP to this instead: the bodies are
 //! Jaeger's own API shapes (the repository's recorded fixtures), and every request is
 //! recorded so a test can check the exact path, parameters and headers that were sent.
 //! Used by the Rust provider tests (in process) and, through `examples/jaeger_replay.rs`,
 //! by the Neovim tests.
+
+#[path = "tempo_replay.rs"]
+pub mod tempo;
+#[path = "zipkin_replay.rs"]
+pub mod zipkin;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -28,13 +34,24 @@ pub const WIDE_SPANS: usize = 5_000;
 pub struct Canned {
     pub status: u16,
     pub body: Bytes,
+    pub content_type: &'static str,
 }
 
 impl Canned {
-    fn ok(body: impl Into<Bytes>) -> Self {
-        Canned { status: 200, body: body.into() }
+    pub fn ok(body: impl Into<Bytes>) -> Self {
+        Canned { status: 200, body: body.into(), content_type: "application/json" }
+    }
+
+    /// A plain-text answer, as Go's `http.Error` and Zipkin's errors are.
+    pub fn text(status: u16, body: impl Into<Bytes>) -> Self {
+        Canned { status, body: body.into(), content_type: "text/plain; charset=utf-8" }
     }
 }
+
+/// An answer worked out from the request's path and query parameters, for a backend whose
+/// answers depend on them (ids in several forms, a filter, a malformed parameter); `None`
+/// leaves the request to the canned routes.
+pub type Dynamic = Arc<dyn Fn(&str, &[(String, String)]) -> Option<Canned> + Send + Sync>;
 
 /// A body made as it is sent, so that a huge or endless answer costs the server nothing.
 #[derive(Clone, Copy)]
@@ -62,6 +79,8 @@ pub struct Scenario {
     /// Whether missing traces get v1's JSON "trace not found" (a Jaeger that serves v1)
     /// or a bare 404 on v1 paths (one that does not).
     pub serves_v1: bool,
+    /// Asked before the canned routes.
+    pub dynamic: Option<Dynamic>,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -69,6 +88,8 @@ pub struct Recorded {
     pub path: String,
     pub query: Vec<(String, String)>,
     pub authorization: Option<String>,
+    /// The `X-Scope-OrgID` header: the tenant a multi-tenant Tempo answers for.
+    pub tenant: Option<String>,
 }
 
 #[derive(Clone)]
@@ -90,6 +111,22 @@ impl Replay {
     pub fn recorded(&self) -> Vec<Recorded> {
         self.requests.lock().unwrap().clone()
     }
+
+    /// The query parameters of the last request to `path`.
+    pub fn last_query(&self, path: &str) -> Vec<(String, String)> {
+        let found = self.recorded().into_iter().rfind(|r| r.path == path);
+        found.unwrap_or_else(|| panic!("no request to {path}: {:?}", self.recorded())).query
+    }
+
+    /// The paths asked for, in order.
+    pub fn paths(&self) -> Vec<String> {
+        self.recorded().into_iter().map(|r| r.path).collect()
+    }
+}
+
+/// The value of `key` among query parameters.
+pub fn param<'a>(query: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
 /// Serves `scenario` on a free loopback port until the runtime ends.
@@ -116,8 +153,9 @@ async fn answer(
     }
     let query: Vec<(String, String)> =
         url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
-    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
-    shared.requests.lock().unwrap().push(Recorded { path: path.clone(), query, authorization });
+    let header_text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let (authorization, tenant) = (header_text(header::AUTHORIZATION.as_str()), header_text("x-scope-orgid"));
+    shared.requests.lock().unwrap().push(Recorded { path: path.clone(), query: query.clone(), authorization, tenant });
     tokio::time::sleep(shared.scenario.delay).await;
     match shared.scenario.streamed {
         Some(Streamed::Huge { bytes }) => return huge(bytes),
@@ -125,11 +163,17 @@ async fn answer(
         Some(Streamed::EchoHeaders) => return echo_headers(&path, &headers),
         None => {}
     }
-    let canned = shared.scenario.everything.clone().or_else(|| shared.scenario.routes.get(&path).cloned());
+    let scenario = &shared.scenario;
+    let canned = scenario
+        .everything
+        .clone()
+        .or_else(|| scenario.dynamic.as_ref().and_then(|dynamic| dynamic(&path, &query)))
+        .or_else(|| scenario.routes.get(&path).cloned());
     match canned {
-        Some(c) => (StatusCode::from_u16(c.status).unwrap(), [(header::CONTENT_TYPE, "application/json")], c.body)
-            .into_response(),
-        None => not_found(&path, shared.scenario.serves_v1),
+        Some(c) => {
+            (StatusCode::from_u16(c.status).unwrap(), [(header::CONTENT_TYPE, c.content_type)], c.body).into_response()
+        }
+        None => not_found(&path, scenario.serves_v1),
     }
 }
 
@@ -215,7 +259,7 @@ fn not_found(path: &str, serves_v1: bool) -> Response {
     (StatusCode::NOT_FOUND, body).into_response()
 }
 
-fn read(root: &Path, relative: &str) -> Vec<u8> {
+pub fn read(root: &Path, relative: &str) -> Vec<u8> {
     std::fs::read(root.join(relative)).unwrap_or_else(|e| panic!("cannot read {relative}: {e}"))
 }
 
@@ -237,6 +281,7 @@ pub fn outage() -> Scenario {
         everything: Some(Canned {
             status: 500,
             body: Bytes::from_static(b"{\"data\":null,\"errors\":[{\"code\":500,\"msg\":\"storage unavailable\"}]}"),
+            content_type: "application/json",
         }),
         ..Scenario::default()
     }
@@ -303,6 +348,9 @@ pub fn by_name(name: &str, root: &Path) -> Option<Scenario> {
         "huge" => huge_answers(1 << 30),
         "endless" => endless_answers(),
         "echo" => echo_headers_back(),
+        "tempo" => tempo::tempo(root),
+        "tempo-v1" => tempo::tempo_before_v2_traces(root),
+        "zipkin" => zipkin::zipkin(root),
         _ => return None,
     })
 }
