@@ -50,7 +50,7 @@ local function apply(choice, message)
   for field, value in pairs(choice) do
     config.options[field] = value
   end
-  require("vitals.search").known_services = nil
+  require("vitals.search").forget_completions()
   client.reconfigure()
   local saved, err = config.save_choice()
   if saved then
@@ -124,7 +124,7 @@ function M.run()
     end
     if provider.name == "forget" then
       config.forget_choice()
-      require("vitals.search").known_services = nil
+      require("vitals.search").forget_completions()
       client.reconfigure()
       return notify.info(("Forgot the choice; using %s from setup()"):format(describe(config.options)))
     end

@@ -256,4 +256,69 @@ function M.complete_service(lead)
   return require("vitals.cmdline").starting_with(M.known_services or {}, lead)
 end
 
+---Answers fetched for completion, by host call and argument: completion cannot wait
+---for the network, so each is fetched once and waited for at most half a second.
+local completions = {}
+
+---@param method string "tag_keys", "tag_values" or "operations"
+---@param params table
+---@return string[]
+local function completion_list(method, params)
+  local id = method .. "\0" .. (params.service or "") .. "\0" .. (params.key or "")
+  if completions[id] == nil then
+    local done = false
+    client.call(method, params, function(err, list)
+      completions[id] = not err and list or {}
+      done = true
+    end)
+    vim.wait(500, function()
+      return done
+    end, 20)
+  end
+  return completions[id] or {}
+end
+
+---A value as typed on the command line: quoted when it holds spaces or quotes.
+---@param value string
+---@return string
+local function typed(value)
+  if value:find("[%s\"']") then
+    return '"' .. value:gsub("\\", "\\\\"):gsub('"', '\\"') .. '"'
+  end
+  return value
+end
+
+---Command-line completion of what follows the service in `:VitalsSearch`: `key=` names
+---of the service's attributes (from the backend's tag API, or its recent traces) and,
+---after `=`, their values; the named filters; and the service's operations.
+---@param service string
+---@param lead string
+---@return string[]
+function M.complete_filter(service, lead)
+  local cmdline = require("vitals.cmdline")
+  local key, value = lead:match("^([^=]+)=(.*)$")
+  if key then
+    local values = ({ error = { "true" }, status = { "error" } })[key]
+    if not values and not NAMED[key] then
+      values = completion_list("tag_values", { service = service, key = key })
+    end
+    local shown = vim.tbl_map(function(v)
+      return key .. "=" .. typed(v)
+    end, values or {})
+    return cmdline.starting_with(shown, key .. "=" .. value:gsub('^"', ""))
+  end
+  local words = { "error=true", "status=error", "minDuration=", "maxDuration=", "limit=", "lookback=" }
+  for _, name in ipairs(completion_list("tag_keys", { service = service })) do
+    table.insert(words, name .. "=")
+  end
+  vim.list_extend(words, completion_list("operations", { service = service }))
+  return cmdline.starting_with(words, lead)
+end
+
+---Forgets what completion fetched (after the backend changed).
+function M.forget_completions()
+  completions = {}
+  M.known_services = nil
+end
+
 return M

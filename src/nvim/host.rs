@@ -16,8 +16,8 @@ use rmpv::Value;
 use super::maps::Maps;
 use super::protocol::{
     self, AnalyzePayload, AnnotateParams, CompareParams, Drawing, FlameItem, FlamePayload, MapActionParams, MapParams,
-    OpenTraceParams, RecentParams, RegressionParams, SearchItem, SearchParams, ServiceParams, ViewActionParams, params,
-    to_value,
+    OpenTraceParams, RecentParams, RegressionParams, SearchItem, SearchParams, ServiceParams, TagParams,
+    ViewActionParams, params, to_value,
 };
 use super::views::{Switch, Views};
 use crate::analysis::TraceSummary;
@@ -253,6 +253,14 @@ impl Host {
             "operations" => {
                 let ServiceParams { service } = params(raw)?;
                 to_value(&self.provider()?.operations(&service).await?)
+            }
+            "tag_keys" => {
+                let TagParams { service, .. } = params(raw)?;
+                to_value(&self.provider()?.tag_keys(&service).await?)
+            }
+            "tag_values" => {
+                let TagParams { service, key } = params(raw)?;
+                to_value(&self.provider()?.tag_values(&service, &key).await?)
             }
             "search" => self.search(params(raw)?).await,
             "open_trace" => self.open_trace(params(raw)?).await,

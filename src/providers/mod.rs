@@ -5,6 +5,7 @@ mod http;
 pub mod jaeger;
 pub mod otlp;
 pub mod span_cap;
+mod tags;
 pub mod tempo;
 mod traceql;
 pub mod windows;
@@ -41,14 +42,16 @@ pub trait TraceProvider: Send + Sync {
         Ok(self.search(query).await?.into_iter().map(Listed::whole).collect())
     }
     async fn trace(&self, id: &str) -> Result<Arc<Trace>>;
-    /// Attribute names to offer when completing a `key=value` filter for `service` (of
-    /// every service when empty); none for a backend that cannot list them.
-    async fn tag_keys(&self, _service: &str) -> Result<Vec<String>> {
-        Ok(Vec::new())
+    /// Attribute names to offer when completing a `key=value` filter for `service`, most
+    /// used first: by default those of the service's recent traces (backends with a tag
+    /// API answer from it instead).
+    async fn tag_keys(&self, service: &str) -> Result<Vec<String>> {
+        Ok(tags::keys(&self.search(&tags::recent(service)).await?, service))
     }
-    /// Values of the attribute `key` to offer for `service` (of every service when empty).
-    async fn tag_values(&self, _service: &str, _key: &str) -> Result<Vec<String>> {
-        Ok(Vec::new())
+    /// Values of the attribute `key` to offer for `service`, most used first: by default
+    /// those of the service's recent traces.
+    async fn tag_values(&self, service: &str, key: &str) -> Result<Vec<String>> {
+        Ok(tags::values(&self.search(&tags::recent(service)).await?, service, key))
     }
     /// Calls between services in `[end − lookback, end]` (µs) as the backend keeps them,
     /// for backends with a dependency list (Jaeger); none for the others.

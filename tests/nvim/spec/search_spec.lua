@@ -99,3 +99,27 @@ it(":VitalsSearch reads key=value filters wherever they stand, quoted values inc
   assert(params.minDuration == "250ms" and params.operation == nil, vim.inspect(params))
   assert(vim.deep_equal(vim.json.decode(params.tags), { ["http.route"] = "/checkout", error = "true" }), params.tags)
 end)
+
+it(":VitalsSearch completes attribute filters and their values from the service's traces", function()
+  local python = os.getenv("VITALS_OTEL_PYTHON")
+  assert(python, "VITALS_OTEL_PYTHON: a Python with the OpenTelemetry SDK (tests/run sets it)")
+  local url = h.receive()
+  local sent = vim.fn.system({ python, h.root .. "/tests/otel/send_shop.py", url })
+  assert(vim.v.shell_error == 0, sent)
+  local after_service = vim.fn.getcompletion("VitalsSearch orders ", "cmdline")
+  for _, expected in ipairs({ "http.route=", "code.function.name=", "service.version=", "error=true", "minDuration=", "GET /orders" }) do
+    assert(vim.tbl_contains(after_service, expected), expected .. " not offered: " .. vim.inspect(after_service))
+  end
+  local routes = vim.fn.getcompletion("VitalsSearch orders http.route=", "cmdline")
+  assert(vim.deep_equal(routes, { "http.route=/orders" }), vim.inspect(routes))
+  local functions = vim.fn.getcompletion("VitalsSearch orders code.function.name=pl", "cmdline")
+  assert(vim.deep_equal(functions, { "code.function.name=place_order" }), vim.inspect(functions))
+
+  -- The completed filter searches as typed.
+  local shown = h.answer_select(function() end)
+  vim.cmd("VitalsSearch orders code.function.name=place_order")
+  h.wait_for("the results", function()
+    return #shown == 1
+  end)
+  assert(#shown[1].items == 5, "the five checkouts place an order: " .. vim.inspect(shown[1].labels))
+end)
