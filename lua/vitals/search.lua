@@ -36,6 +36,7 @@ end
 ---@field limit? integer
 ---@field lookback? string e.g. "1h", "30m"
 ---@field tags string[] attribute filters, `key=value`
+---@field traceql? string a TraceQL query (Tempo), `{ … }`, sent as typed
 
 ---Filters with a meaning of their own rather than an attribute to match.
 local NAMED = {
@@ -63,7 +64,9 @@ end
 ---[key=value …]`. A word holding `=` is a filter wherever it stands: an attribute to
 ---match (`http.route=/cart`, `error=true` or `status=error`), or one of
 ---`minDuration`, `maxDuration`, `limit`, `lookback`, `operation`, `service`. Other words
----are read by their shape: the first is the service, a duration is the minimum duration
+---are read by their shape: the first is the service (beside a TraceQL query in braces,
+---which says what it looks for, only when it is not a number or duration), a duration
+---is the minimum duration
 ---(a second one the lookback), a number the limit, and another word the operation; `*`
 ---leaves the operation open.
 ---@param fargs string[]
@@ -73,7 +76,9 @@ function M.parse(fargs)
   local words = {}
   for _, word in ipairs(fargs) do
     local key, value = word:match("^([^=]+)=(.*)$")
-    if key and NAMED[key] then
+    if word:sub(1, 1) == "{" then
+      args.traceql = word
+    elseif key and NAMED[key] then
       args[NAMED[key]] = NAMED[key] == "limit" and tonumber(value) or value
     elseif key then
       table.insert(args.tags, key .. "=" .. value)
@@ -82,7 +87,8 @@ function M.parse(fargs)
     end
   end
   for i, word in ipairs(words) do
-    if i == 1 and not args.service then
+    local shaped = is_duration(word) or word:match("^%d+$") ~= nil
+    if i == 1 and not args.service and not (args.traceql and shaped) then
       args.service = word ~= "*" and word or nil
     elseif word == "*" then
       -- Leaves the operation open, as before the durations.
@@ -103,22 +109,25 @@ function M.parse(fargs)
 end
 
 local function run(args)
+  -- What the search is of, for the user: the service, or the TraceQL query.
+  local what = args.traceql or args.service
   client.fetch("search", {
     service = args.service,
     operation = args.operation,
     min_duration = args.min_duration,
     max_duration = args.max_duration,
     tags = args.tags or {},
+    traceql = args.traceql,
     limit = args.limit or config.options.search.limit,
     lookback = args.lookback or config.options.search.lookback,
     width = require("vitals.ui.picker").label_width(),
-  }, ("searching %s…"):format(args.service), function(items)
+  }, ("searching %s…"):format(what), function(items)
     if not items or #items == 0 then
-      return notify.info(("No traces of %s found in the last %s"):format(args.service, args.lookback or config.options.search.lookback))
+      return notify.info(("No traces of %s found in the last %s"):format(what, args.lookback or config.options.search.lookback))
     end
     M.last_results = items
     picker.select(items, {
-      prompt = "Traces of " .. args.service,
+      prompt = "Traces of " .. what,
       kind = "vitals_trace",
       format_item = function(item)
         return item.label
@@ -230,6 +239,11 @@ end
 ---Searches, prompting for the service and operation when they are not given.
 ---@param args vitals.SearchArgs
 function M.search(args)
+  if args.traceql then
+    -- The query says what it looks for; a service, if given, only names the search.
+    args.service = args.service or ""
+    return run(args)
+  end
   M.with_service(args.service, "Service", function(service)
     args.service = service
     if args.operation or args.min_duration or args.max_duration or #(args.tags or {}) > 0 then

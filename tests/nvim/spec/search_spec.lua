@@ -123,3 +123,16 @@ it(":VitalsSearch completes attribute filters and their values from the service'
   end)
   assert(#shown[1].items == 5, "the five checkouts place an order: " .. vim.inspect(shown[1].labels))
 end)
+
+it("a TraceQL query in braces is one argument, sent as typed without asking for a service", function()
+  local cmdline = require("vitals.cmdline")
+  local words = cmdline.split([[{ resource.service.name = "shop" && span.http.route = "/a b" } 2]])
+  assert(vim.deep_equal(words, { [[{ resource.service.name = "shop" && span.http.route = "/a b" }]], "2" }), vim.inspect(words))
+  local args = require("vitals.search").parse(words)
+  assert(args.traceql == words[1] and args.service == nil and args.limit == 2, vim.inspect(args))
+end)
+
+it("span sets joined by a TraceQL operator stay one query", function()
+  local words = require("vitals.cmdline").split([[{ span.http.route = "/cart" } >> { status = error } 5m]])
+  assert(vim.deep_equal(words, { [[{ span.http.route = "/cart" } >> { status = error }]], "5m" }), vim.inspect(words))
+end)
