@@ -111,14 +111,28 @@ async fn main() {
     let db = dir.join("traces.db");
     let binary = std::env::var("VITALS_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_vitals").to_string());
     let mut server = Command::new(&binary)
-        .args(["serve", "--otlp-http", "127.0.0.1:0", "--query", "off", "--db"])
+        .args([
+            "serve",
+            "--otlp-http",
+            "127.0.0.1:0",
+            "--otlp-grpc",
+            "off",
+            "--zipkin",
+            "off",
+            "--query",
+            "off",
+            "--db",
+        ])
         .arg(&db)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
-    let line = lines.next().unwrap().unwrap();
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
+    let url = lines
+        .by_ref()
+        .map(Result::unwrap)
+        .find_map(|line| line.split_whitespace().find(|w| w.starts_with("http://")).map(str::to_string))
+        .unwrap();
     std::thread::spawn(move || for _ in lines {});
 
     let client = reqwest::Client::new();

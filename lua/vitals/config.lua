@@ -13,7 +13,8 @@ local M = {}
 
 ---@class vitals.Options
 ---@field trace_provider "jaeger"|"file"|"otlp" Where traces come from
----@field trace_endpoint string Backend URL (jaeger), path (file) or the address to receive OTLP on (otlp, default 127.0.0.1:4318); "" means the provider's default
+---@field trace_endpoint string Backend URL (jaeger), path (file) or the address to receive OTLP/HTTP on (otlp; "" means receivers.otlp_http); "" means the provider's default
+---@field receivers vitals.Receivers Where the otlp provider's receivers listen
 ---@field store_path string The trace store file of the otlp provider; "" means the data directory
 ---@field receive_on_startup boolean With the otlp provider, start receiving when Neovim starts
 ---@field enable_code_lens_annotations boolean Show performance annotations in source buffers
@@ -31,6 +32,11 @@ local M = {}
 ---@field regressions vitals.RegressionDefaults What :VitalsRegressions compares
 ---@field service_map vitals.ServiceMapOptions Health thresholds and live refresh of :VitalsServiceMap
 ---@field float vitals.FloatOptions Look of the trace float
+
+---@class vitals.Receivers
+---@field otlp_http string|boolean OTLP/HTTP (POST /v1/traces): "host:port", or false for off (trace_endpoint, when set, wins)
+---@field otlp_grpc string|boolean OTLP/gRPC (TraceService/Export, most SDKs' default): "host:port", or false for off
+---@field zipkin string|boolean Zipkin v2 JSON (POST /api/v2/spans): "host:port", or false for off
 
 ---@class vitals.SearchDefaults
 ---@field limit integer
@@ -66,6 +72,7 @@ local M = {}
 M.defaults = {
   trace_provider = "otlp",
   trace_endpoint = "",
+  receivers = { otlp_http = "127.0.0.1:4318", otlp_grpc = "127.0.0.1:4317", zipkin = false },
   store_path = "",
   receive_on_startup = true,
   enable_code_lens_annotations = true,
@@ -187,6 +194,24 @@ local function apply_choice(merged)
   M.choice_in_effect = M.choice_file()
 end
 
+---Each receiver's well-known address, which `true` stands for.
+M.RECEIVER_PORTS = { otlp_http = 4318, otlp_grpc = 4317, zipkin = 9411 }
+
+---Checks the receivers option and turns `true` into each receiver's default address.
+---@param receivers table
+local function check_receivers(receivers)
+  for key, value in pairs(receivers) do
+    if not M.RECEIVER_PORTS[key] then
+      error(("receivers.%s: no such receiver; use otlp_http, otlp_grpc or zipkin"):format(tostring(key)), 0)
+    end
+    if value == true then
+      receivers[key] = "127.0.0.1:" .. M.RECEIVER_PORTS[key]
+    elseif value ~= false and type(value) ~= "string" then
+      error(("receivers.%s: expected an address such as \"127.0.0.1:%d\", or false"):format(key, M.RECEIVER_PORTS[key]), 0)
+    end
+  end
+end
+
 ---@param value any
 ---@return boolean
 local function positive(value)
@@ -208,6 +233,7 @@ function M.set(opts)
       '"jaeger", "file" or "otlp"',
     },
     trace_endpoint = { merged.trace_endpoint, "string" },
+    receivers = { merged.receivers, "table" },
     store_path = { merged.store_path, "string" },
     receive_on_startup = { merged.receive_on_startup, "boolean" },
     enable_code_lens_annotations = { merged.enable_code_lens_annotations, "boolean" },
@@ -224,6 +250,7 @@ function M.set(opts)
     service_map = { merged.service_map, "table" },
     binary = { merged.binary, "string", true },
   })
+  check_receivers(merged.receivers)
   apply_choice(merged)
   M.options = merged
   return merged
@@ -253,6 +280,7 @@ function M.provider_settings(options)
   return {
     trace_provider = o.trace_provider,
     trace_endpoint = o.trace_endpoint,
+    receivers = vim.deepcopy(o.receivers),
     timeout_ms = o.timeout_ms,
     max_response = math.floor(o.max_response),
     max_spans = math.floor(o.max_spans),
