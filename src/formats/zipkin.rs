@@ -147,7 +147,10 @@ fn convert(raw: RawSpan, resources: &mut HashMap<String, Arc<Resource>>) -> Span
     let events = raw
         .annotations
         .into_iter()
-        .map(|a| Event { time_ns: a.timestamp.saturating_mul(MICROS), name: a.value, attributes: Vec::new() })
+        .map(|a| {
+            let (name, attributes) = event_of(a.value);
+            Event { time_ns: a.timestamp.saturating_mul(MICROS), name, attributes }
+        })
         .collect();
     let shared = raw.shared;
     let mut span = Span {
@@ -172,6 +175,38 @@ fn convert(raw: RawSpan, resources: &mut HashMap<String, Arc<Resource>>) -> Span
         span.attributes.push(Attribute::new(LOCAL, AttrValue::Str(endpoint)));
     }
     span
+}
+
+/// An annotation's event: OpenTelemetry's Zipkin exporters write an event with attributes
+/// as `{"name": {"key": value, …}}`; any other value is the event's name.
+fn event_of(value: String) -> (String, Vec<Attribute>) {
+    if !value.starts_with('{') {
+        return (value, Vec::new());
+    }
+    let Ok(serde_json::Value::Object(event)) = serde_json::from_str::<serde_json::Value>(&value) else {
+        return (value, Vec::new());
+    };
+    let mut entries = event.into_iter();
+    match (entries.next(), entries.next()) {
+        (Some((name, serde_json::Value::Object(fields))), None) => {
+            let attributes = fields.into_iter().map(|(key, value)| Attribute::new(key, json_value(value))).collect();
+            (name, attributes)
+        }
+        _ => (value, Vec::new()),
+    }
+}
+
+fn json_value(value: serde_json::Value) -> AttrValue {
+    use serde_json::Value;
+    match value {
+        Value::Bool(b) => AttrValue::Bool(b),
+        Value::Number(n) => {
+            n.as_i64().map(AttrValue::Int).unwrap_or_else(|| AttrValue::Float(n.as_f64().unwrap_or(0.0)))
+        }
+        Value::String(s) => AttrValue::Str(s),
+        Value::Array(items) => AttrValue::Array(items.into_iter().map(json_value).collect()),
+        other => AttrValue::Str(other.to_string()),
+    }
 }
 
 /// `ip:port` of an endpoint, or `:port`, when it names either.
@@ -347,6 +382,22 @@ mod tests {
         assert_eq!(ids(&apart, "get", "api"), ids(&together, "get", "api"));
         assert_eq!(ids(&apart, "get", "api").1, Some(SpanId(2)), "under its client's id");
         assert_eq!(ids(&apart, "query", "api"), ids(&together, "query", "api"));
+    }
+
+    #[test]
+    fn an_annotation_written_by_opentelemetry_is_an_event_with_attributes() {
+        let t = decode_one(
+            r#"[{"traceId":"a","id":"1","name":"pay","timestamp":10,"duration":5,"annotations":[
+                {"timestamp":12,"value":"{\"card.authorized\": {\"attempt\": 2, \"card.brand\": \"visa\"}}"},
+                {"timestamp":13,"value":"{not json"}]}]"#,
+        );
+        let events = &t.spans[0].events;
+        assert_eq!(events[0].name, "card.authorized");
+        assert_eq!(
+            events[0].attributes,
+            [Attribute::new("attempt", AttrValue::Int(2)), Attribute::new("card.brand", AttrValue::Str("visa".into()))]
+        );
+        assert_eq!((events[1].name.as_str(), events[1].attributes.len()), ("{not json", 0));
     }
 
     #[test]

@@ -13,10 +13,12 @@ use tonic_types::StatusExt;
 
 pub const EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
-/// A channel to `address` (`127.0.0.1:4317` or `http://127.0.0.1:4317`).
-pub async fn channel(address: &str) -> Channel {
+/// A channel to `address` (`127.0.0.1:4317` or `http://127.0.0.1:4317`); UNAVAILABLE when
+/// nothing listens there.
+pub async fn channel(address: &str) -> Result<Channel, Status> {
     let url = if address.starts_with("http://") { address.to_string() } else { format!("http://{address}") };
-    Channel::from_shared(url).unwrap().timeout(Duration::from_secs(20)).connect().await.expect("connect over gRPC")
+    let endpoint = Channel::from_shared(url).unwrap().timeout(Duration::from_secs(20));
+    endpoint.connect().await.map_err(|e| Status::unavailable(format!("cannot connect: {e}")))
 }
 
 /// `TraceService/Export`, gzip-compressed or not, as the SDKs and the Collector call it.
@@ -25,7 +27,7 @@ pub async fn export(
     request: ExportTraceServiceRequest,
     gzip: bool,
 ) -> Result<ExportTraceServiceResponse, Status> {
-    let mut client = TraceServiceClient::new(channel(address).await).max_encoding_message_size(usize::MAX);
+    let mut client = TraceServiceClient::new(channel(address).await?).max_encoding_message_size(usize::MAX);
     if gzip {
         client = client.send_compressed(CompressionEncoding::Gzip);
     }
@@ -34,7 +36,7 @@ pub async fn export(
 
 /// Sends `message` as it is to `path`: for messages no client would build.
 pub async fn call_raw(address: &str, path: &'static str, message: Vec<u8>) -> Result<Vec<u8>, Status> {
-    let mut grpc = tonic::client::Grpc::new(channel(address).await);
+    let mut grpc = tonic::client::Grpc::new(channel(address).await?);
     grpc.ready().await.map_err(|e| Status::unavailable(e.to_string()))?;
     let path = tonic::codegen::http::uri::PathAndQuery::from_static(path);
     grpc.unary(tonic::Request::new(message), path, RawCodec).await.map(|r| r.into_inner())
@@ -106,7 +108,7 @@ pub async fn call_gzip_raw(address: &str, compressed: Vec<u8>) -> Result<Vec<u8>
         .header("te", "trailers")
         .body(tonic::body::Body::new(http_body_util::Full::new(bytes::Bytes::from(framed))))
         .unwrap();
-    let mut channel = channel(address).await;
+    let mut channel = channel(address).await?;
     use tower::{Service, ServiceExt};
     let response = channel.ready().await.map_err(|e| Status::unavailable(e.to_string()))?.call(request).await;
     let response = response.map_err(|e| Status::unavailable(e.to_string()))?;
