@@ -36,6 +36,11 @@ pub enum Error {
     #[error("Cannot read {}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
 
+    /// The trace store failed: a damaged file, a full disk, a lock held too long. The fault
+    /// is on this side, never the request's (the query API answers 500).
+    #[error("{message}")]
+    Store { path: PathBuf, message: String },
+
     /// A setting or argument the user has to change.
     #[error("{0}")]
     Invalid(String),

@@ -86,6 +86,8 @@ pub enum Command {
     Serve(ServeFlags),
     /// Try the embedded default: receive a demo shop's traces over OTLP, then show them.
     Demo(DemoFlags),
+    /// Check or repair the trace store, the SQLite file of the otlp provider and `vitals serve`.
+    Store(StoreFlags),
     /// Run as the Neovim plugin's host (msgpack-RPC on stdin/stdout); started by the plugin.
     #[command(hide = true)]
     Nvim,
@@ -206,6 +208,31 @@ pub struct DemoFlags {
     /// Columns to draw in (default: the terminal's width, or 120).
     #[arg(long)]
     pub width: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+pub struct StoreFlags {
+    #[command(subcommand)]
+    pub action: StoreAction,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StoreAction {
+    /// Run SQLite's integrity check and decode every stored span, changing nothing. Exits
+    /// 0 when the store is healthy, 1 when it is damaged, 2 when it cannot be checked.
+    Check {
+        /// The trace store file (default: traces.db in the data directory).
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+    /// Save what can be read of the store into a new file that takes its place, and keep
+    /// the old one beside it as PATH.before-repair-TIME. Stop `vitals serve` and editors
+    /// using the store first.
+    Repair {
+        /// The trace store file (default: traces.db in the data directory).
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug)]

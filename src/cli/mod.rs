@@ -9,6 +9,7 @@ mod flame;
 mod map;
 mod regressions;
 mod serve;
+mod store;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -40,6 +41,7 @@ pub fn run(command: Command) -> ExitCode {
         Command::Map(flags) => map::map(flags),
         Command::Serve(flags) => block_on(serve::serve(flags)),
         Command::Demo(flags) => block_on(demo::demo(flags)),
+        Command::Store(flags) => return store::run(flags),
         Command::Nvim => unreachable!("the Neovim host is not a terminal command"),
     };
     match outcome {

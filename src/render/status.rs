@@ -54,6 +54,7 @@ pub fn render(report: &StatusReport, now_ns: u64) -> Rendered {
         if let Some(per_span) = per_span(store) {
             lines.push(field("Per span", &format!("{per_span} on disk"), Some(Group::Dim)));
         }
+        lines.push(field("Span data", &span_data(store), Some(Group::Dim)));
         if let Some(oldest) = store.oldest_received_ns {
             lines.push(field(
                 "Oldest trace",
@@ -161,6 +162,15 @@ pub fn per_span(store: &StoreStats) -> Option<String> {
     (store.database_bytes + store.wal_bytes).checked_div(store.spans).map(bytes)
 }
 
+/// `412 KB of 1.1 GB kept, 30 traces evicted`: what the size limit counts, against it.
+pub fn span_data(store: &StoreStats) -> String {
+    let mut text = format!("{} of {} kept", bytes(store.span_bytes), bytes(store.max_span_bytes));
+    if store.evicted_traces > 0 {
+        text.push_str(&format!(", {} traces evicted", store.evicted_traces));
+    }
+    text
+}
+
 /// `512 B`, `1.5 KB`, `96 KB`, `1.1 MB`, `2.4 GB` (decimal units, as file managers show them).
 fn bytes(n: u64) -> String {
     match n {
@@ -228,5 +238,13 @@ mod tests {
         let empty = StoreStats { database_bytes: 4_096, ..StoreStats::default() };
         assert_eq!(store_size(&empty), "4.1 KB (database 4.1 KB + write-ahead log 0 B)");
         assert_eq!(per_span(&empty), None);
+    }
+
+    #[test]
+    fn the_span_data_is_shown_against_the_size_limit() {
+        let stats = StoreStats { span_bytes: 412_300, max_span_bytes: 1 << 30, ..StoreStats::default() };
+        assert_eq!(span_data(&stats), "412 KB of 1.1 GB kept");
+        let evicting = StoreStats { evicted_traces: 30, ..stats };
+        assert_eq!(span_data(&evicting), "412 KB of 1.1 GB kept, 30 traces evicted");
     }
 }
