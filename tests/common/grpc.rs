@@ -117,3 +117,31 @@ pub async fn call_gzip_raw(address: &str, compressed: Vec<u8>) -> Result<Vec<u8>
         _ => Ok(Vec::new()),
     }
 }
+
+/// Begins an Export call whose body is `sent` and then nothing more, as a client that
+/// stalls or dies mid-message; resolves to the status the server answers with.
+pub async fn call_stalled(address: &str, sent: Vec<u8>) -> Result<Status, Status> {
+    use futures::StreamExt;
+    use tonic::codegen::http;
+    use tower::{Service, ServiceExt};
+    let frames = futures::stream::iter([Ok::<_, Status>(http_body::Frame::data(bytes::Bytes::from(sent)))])
+        .chain(futures::stream::pending());
+    let request = http::Request::builder()
+        .method("POST")
+        .uri(format!("http://{}{EXPORT}", address.trim_start_matches("http://")))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(tonic::body::Body::new(http_body_util::StreamBody::new(frames)))
+        .unwrap();
+    let mut channel = channel(address).await?;
+    let response = channel.ready().await.map_err(|e| Status::unavailable(e.to_string()))?.call(request).await;
+    let response = response.map_err(|e| Status::unavailable(e.to_string()))?;
+    Status::from_header_map(response.headers()).ok_or_else(|| Status::unknown("no status in the answer's headers"))
+}
+
+/// A message's prefix: not compressed, `length` bytes.
+pub fn prefix(length: usize) -> Vec<u8> {
+    let mut prefix = vec![0];
+    prefix.extend_from_slice(&(length as u32).to_be_bytes());
+    prefix
+}
