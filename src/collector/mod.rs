@@ -1,14 +1,14 @@
 //! The receivers: traces sent by applications, written into the [`Store`]. Three
 //! protocols, as Jaeger and otel-tui take them:
 //!
-//! - OTLP/HTTP ([`otlp_http`]): `POST /v1/traces`, protobuf or JSON, on 4318;
-//! - OTLP/gRPC ([`grpc`]): `TraceService/Export` over HTTP/2, on 4317, the default of
-//!   most SDKs and of the Collector's `otlp` exporter;
-//! - Zipkin v2 ([`zipkin`]): `POST /api/v2/spans`, JSON, on 9411.
+//! - OTLP/HTTP (`otlp_http`): `POST /v1/traces`, protobuf or JSON, on 4318;
+//! - OTLP/gRPC (`grpc`): `TraceService/Export` over HTTP/2, on 4317, the default of most
+//!   SDKs and of the Collector's `otlp` exporter;
+//! - Zipkin v2 (`zipkin`): `POST /api/v2/spans`, JSON, on 9411.
 //!
 //! They share one [`Intake`]: the store, one memory budget and one queue of batches being
 //! decoded or committed. Whatever the protocol, a body is read under the size limit,
-//! decompressed and decoded under the budget ([`body`], [`budget`], [`decoded_size`]),
+//! decompressed and decoded under the budget (`body`, [`budget`], [`decoded_size`]),
 //! stored as OTLP, and acknowledged only once committed; refusals ([`Refusal`]) say why,
 //! and tell the sender to retry when retrying can help. Connections are bounded in time
 //! and number by the [`server`] every receiver runs on.

@@ -4,14 +4,15 @@
 //!
 //! Each connection is watched: a request head must arrive within the header timeout of
 //! its first byte (HTTP/1.1; HTTP/2 bounds its headers by size), a body within the body
-//! timeout of its head, a connection with no request in progress is closed after the idle
-//! timeout (HTTP/2 with a GOAWAY, so that the sender opens a new one), and a response
-//! nobody reads is abandoned once it stalls for the body timeout. At most `max_connections` are open
-//! (kept below the file limit, so that accepting never runs out of descriptors): at the
-//! cap, a new connection closes the one that has waited longest without a request in
-//! progress, so idle or slow clients cannot keep good requests out. When a response is
-//! sent before its request was read (a refusal), the connection stays open for a moment,
-//! discarding what the client still sends, so that it reads the answer instead of a reset.
+//! timeout of its head, a connection with no request in progress is closed after the
+//! idle timeout (HTTP/2 with a GOAWAY, so that the sender opens a new one), and a
+//! response nobody reads is abandoned once it stalls for the body timeout. At most
+//! `max_connections` are open (kept below the file limit, so that accepting never runs
+//! out of descriptors): at the cap, a new connection closes the one that has waited
+//! longest without a request in progress, so idle or slow clients cannot keep good
+//! requests out. When a response is sent before its request was read (a refusal), the
+//! connection stays open for a moment, discarding what the client still sends, so that
+//! it reads the answer instead of a reset.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
