@@ -155,16 +155,21 @@ async fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     let mut server = Command::new("sh")
         .args(["-c", "ulimit -n 1024 && exec \"$0\" \"$@\"", env!("CARGO_BIN_EXE_vitals")])
-        .args(["serve", "--otlp-http", "127.0.0.1:0", "--query", "127.0.0.1:0", "--db"])
+        .args(["serve", "--otlp-http", "127.0.0.1:0", "--otlp-grpc", "off", "--zipkin", "off"])
+        .args(["--query", "127.0.0.1:0", "--db"])
         .arg(dir.join("traces.db"))
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let pid = server.id();
     let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
+    // The addresses it prints, in order, skipping the store's line.
     let mut url = || {
-        let line = lines.next().unwrap().unwrap();
-        line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string()
+        lines
+            .by_ref()
+            .map(Result::unwrap)
+            .find_map(|line| line.split_whitespace().find(|w| w.starts_with("http://")).map(str::to_string))
+            .unwrap()
     };
     let (otlp_url, query_url) = (url(), url());
     std::thread::spawn(move || for _ in lines {});

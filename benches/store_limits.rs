@@ -76,15 +76,20 @@ impl Server {
         std::fs::create_dir_all(&dir).unwrap();
         let binary = std::env::var("VITALS_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_vitals").to_string());
         let mut child = Command::new(binary)
-            .args(["serve", "--otlp-http", "127.0.0.1:0", "--query", "off", "--db"])
+            .args(["serve", "--otlp-http", "127.0.0.1:0", "--otlp-grpc", "off", "--zipkin", "off"])
+            .args(["--query", "off", "--db"])
             .arg(dir.join("traces.db"))
             .args(flags)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let line = lines.next().unwrap().unwrap();
-        let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
+        // The receiver's address, after the store's line.
+        let url = lines
+            .by_ref()
+            .map(Result::unwrap)
+            .find_map(|line| line.split_whitespace().find(|w| w.starts_with("http://")).map(str::to_string))
+            .unwrap();
         std::thread::spawn(move || for _ in lines {});
         Server { child, url, dir }
     }

@@ -13,7 +13,7 @@ use prost::Message;
 
 mod common;
 use common::raw::{address, closed, connect, export_head, read_answer};
-use common::{TempDir, serve_command, serve_with};
+use common::{SERVE_ON_FREE_PORTS, TempDir, serve_command, serve_with};
 
 /// A batch of `spans` spans of one trace.
 fn batch(trace: u64, spans: u64) -> Vec<u8> {
@@ -74,8 +74,9 @@ async fn more_connections_than_the_file_limit_allows_do_not_keep_good_requests_o
     let mut command = Command::new("sh");
     command
         .args(["-c", "ulimit -n 256 && exec \"$0\" \"$@\"", env!("CARGO_BIN_EXE_vitals")])
-        .args(["serve", "--otlp-http", "127.0.0.1:0", "--query", "127.0.0.1:0", "--db"])
-        .arg(dir.0.join("traces.db"));
+        .args(["serve", "--db"])
+        .arg(dir.0.join("traces.db"))
+        .args(SERVE_ON_FREE_PORTS);
     let server = serve_command(command);
     let mut idle = Vec::new();
     for address in [address(&server.otlp_url), address(&server.query_url)] {

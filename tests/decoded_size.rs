@@ -203,3 +203,47 @@ fn json_bodies_stay_within_their_bound() {
     );
     assert_json_bound_holds("empty attributes", many_attributes.as_bytes());
 }
+
+/// What the Zipkin receiver does with a body: decode it, and turn the traces into OTLP.
+fn zipkin_to_otlp(body: &[u8]) -> Vec<ResourceSpans> {
+    let traces = vitals::formats::zipkin::decode(body).unwrap();
+    vitals::formats::otlp_encode::export_request(&traces, 0).resource_spans
+}
+
+fn assert_zipkin_bound_holds(name: &str, body: &[u8]) -> (usize, usize) {
+    let bound = decoded_size::zipkin_json(body);
+    let used = peak_during(|| zipkin_to_otlp(body));
+    assert!(used <= bound, "{name}: decoding took {used} bytes, more than the bound {bound}");
+    (used, bound)
+}
+
+#[test]
+fn zipkin_bodies_stay_within_their_bound_through_decoding_and_conversion() {
+    let fixture = std::fs::read(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/fixtures/zipkin/smartthings-mobile-web-install.json"),
+    )
+    .expect("the shared fixtures");
+    let (used, bound) = assert_zipkin_bound_holds("1,041 real spans", &fixture);
+    assert!(bound < 8 * used, "the bound {bound} should stay near what decoding takes ({used})");
+
+    let spans: Vec<String> = (0..20_000).map(|i| format!(r#"{{"traceId":"a","id":"{i:x}"}}"#)).collect();
+    assert_zipkin_bound_holds("bare spans", format!("[{}]", spans.join(",")).as_bytes());
+
+    let tags: Vec<String> = (0..20_000).map(|i| format!(r#""{i:x}":"""#)).collect();
+    let many_tags = format!(r#"[{{"traceId":"a","id":"1","tags":{{{}}}}}]"#, tags.join(","));
+    assert_zipkin_bound_holds("empty tags", many_tags.as_bytes());
+
+    let annotations = vec![r#"{"value":""}"#; 20_000].join(",");
+    let many_annotations = format!(r#"[{{"traceId":"a","id":"1","annotations":[{annotations}]}}]"#);
+    assert_zipkin_bound_holds("empty annotations", many_annotations.as_bytes());
+
+    let shared: Vec<String> = (0..5_000)
+        .map(|i| {
+            format!(
+                r#"{{"traceId":"a","id":"{i:x}","kind":"SERVER","shared":true,"localEndpoint":{{"serviceName":"s"}}}}"#
+            )
+        })
+        .collect();
+    assert_zipkin_bound_holds("shared server halves", format!("[{}]", shared.join(",")).as_bytes());
+}

@@ -12,7 +12,8 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 use vitals::collector::budget::MemoryBudget;
-use vitals::collector::{self, Counters, Limits};
+use vitals::collector::server::ConnectionLimits;
+use vitals::collector::{self, Counters, Intake, Limits, Protocol};
 use vitals::providers::TraceProvider;
 use vitals::providers::otlp::OtlpProvider;
 use vitals::query::SearchQuery;
@@ -32,8 +33,11 @@ async fn start(name: &str, limits: Limits) -> Receiver {
     let store = Arc::new(Store::open(&dir.0.join("traces.db"), Retention::default()).unwrap());
     let listener = collector::bind("127.0.0.1:0".parse::<SocketAddr>().unwrap()).await.unwrap();
     let url = format!("http://{}/v1/traces", listener.local_addr().unwrap());
-    let router = collector::router(Arc::clone(&store), limits, Arc::new(Counters::default()));
-    tokio::spawn(collector::serve(listener, router));
+    let intake = Intake::new(Arc::clone(&store), limits);
+    let counters = Arc::new(Counters::default());
+    tokio::spawn(
+        async move { intake.serve(Protocol::OtlpHttp, listener, counters, ConnectionLimits::default()).await },
+    );
     Receiver { url, provider: OtlpProvider::new(store), _dir: dir }
 }
 

@@ -40,15 +40,20 @@ async fn a_log_that_cannot_be_written_never_breaks_a_request() {
     let (otlp, query) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()));
     let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
     let child = Command::new(env!("CARGO_BIN_EXE_vitals"))
-        .args(["serve", "--otlp-http", &otlp, "--query", &query, "--db"])
+        .args(["serve", "--otlp-http", &otlp, "--otlp-grpc", "off", "--zipkin", "off", "--query", &query, "--db"])
         .arg(dir.0.join("traces.db"))
         .env("VITALS_LOG", "debug")
         .stderr(Stdio::from(full))
         .spawn()
         .unwrap();
     // Killed when dropped, the test failing included.
-    let mut server =
-        Serve { child, otlp_url: format!("http://{otlp}/v1/traces"), query_url: format!("http://{query}") };
+    let mut server = Serve {
+        child,
+        otlp_url: format!("http://{otlp}/v1/traces"),
+        grpc_url: String::new(),
+        zipkin_url: String::new(),
+        query_url: format!("http://{query}"),
+    };
     let started = Instant::now();
     while TcpStream::connect(&otlp).is_err() || TcpStream::connect(&query).is_err() {
         assert!(server.child.try_wait().unwrap().is_none(), "vitals serve exited with its log on a full disk");

@@ -13,8 +13,9 @@ local M = {}
 
 ---@class vitals.Options
 ---@field trace_provider "jaeger"|"tempo"|"zipkin"|"file"|"otlp" Where traces come from
----@field trace_endpoint string Backend URL (jaeger, tempo, zipkin), path (file) or the address to receive OTLP on (otlp, default 127.0.0.1:4318); "" means the provider's default
+---@field trace_endpoint string Backend URL (jaeger, tempo, zipkin), path (file) or the address to receive OTLP/HTTP on (otlp; "" means receivers.otlp_http); "" means the provider's default
 ---@field tenant string The tenant of a multi-tenant Tempo, sent as X-Scope-OrgID; "" means none
+---@field receivers vitals.Receivers Where the otlp provider's receivers listen
 ---@field store_path string The trace store file of the otlp provider; "" means the data directory
 ---@field receive_on_startup boolean With the otlp provider, start receiving when Neovim starts
 ---@field enable_code_lens_annotations boolean Show performance annotations in source buffers
@@ -32,6 +33,11 @@ local M = {}
 ---@field regressions vitals.RegressionDefaults What :VitalsRegressions compares
 ---@field service_map vitals.ServiceMapOptions Health thresholds and live refresh of :VitalsServiceMap
 ---@field float vitals.FloatOptions Look of the trace float
+
+---@class vitals.Receivers
+---@field otlp_http string|boolean OTLP/HTTP (POST /v1/traces): "host:port", or false for off (trace_endpoint, when set, wins)
+---@field otlp_grpc string|boolean OTLP/gRPC (TraceService/Export, most SDKs' default): "host:port", or false for off
+---@field zipkin string|boolean Zipkin v2 JSON (POST /api/v2/spans): "host:port", or false for off
 
 ---@class vitals.SearchDefaults
 ---@field limit integer
@@ -68,6 +74,7 @@ M.defaults = {
   trace_provider = "otlp",
   trace_endpoint = "",
   tenant = "",
+  receivers = { otlp_http = "127.0.0.1:4318", otlp_grpc = "127.0.0.1:4317", zipkin = false },
   store_path = "",
   receive_on_startup = true,
   enable_code_lens_annotations = true,
@@ -200,6 +207,24 @@ local function apply_choice(merged)
   M.choice_in_effect = M.choice_file()
 end
 
+---Each receiver's well-known address, which `true` stands for.
+M.RECEIVER_PORTS = { otlp_http = 4318, otlp_grpc = 4317, zipkin = 9411 }
+
+---Checks the receivers option and turns `true` into each receiver's default address.
+---@param receivers table
+local function check_receivers(receivers)
+  for key, value in pairs(receivers) do
+    if not M.RECEIVER_PORTS[key] then
+      error(("receivers.%s: no such receiver; use otlp_http, otlp_grpc or zipkin"):format(tostring(key)), 0)
+    end
+    if value == true then
+      receivers[key] = "127.0.0.1:" .. M.RECEIVER_PORTS[key]
+    elseif value ~= false and type(value) ~= "string" then
+      error(("receivers.%s: expected an address such as \"127.0.0.1:%d\", or false"):format(key, M.RECEIVER_PORTS[key]), 0)
+    end
+  end
+end
+
 ---@param value any
 ---@return boolean
 local function positive(value)
@@ -222,6 +247,7 @@ function M.set(opts)
     },
     trace_endpoint = { merged.trace_endpoint, "string" },
     tenant = { merged.tenant, "string" },
+    receivers = { merged.receivers, "table" },
     store_path = { merged.store_path, "string" },
     receive_on_startup = { merged.receive_on_startup, "boolean" },
     enable_code_lens_annotations = { merged.enable_code_lens_annotations, "boolean" },
@@ -238,6 +264,7 @@ function M.set(opts)
     service_map = { merged.service_map, "table" },
     binary = { merged.binary, "string", true },
   })
+  check_receivers(merged.receivers)
   apply_choice(merged)
   M.options = merged
   return merged
@@ -268,6 +295,7 @@ function M.provider_settings(options)
     trace_provider = o.trace_provider,
     trace_endpoint = o.trace_endpoint,
     tenant = o.tenant,
+    receivers = vim.deepcopy(o.receivers),
     timeout_ms = o.timeout_ms,
     max_response = math.floor(o.max_response),
     max_spans = math.floor(o.max_spans),

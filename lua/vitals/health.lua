@@ -68,9 +68,11 @@ function M.check()
     health.ok(result)
   end
 
+  M.check_receivers(settings)
+
   local status
   done = false
-  client.call("status", {}, function(_, drawing)
+  client.call("status", { receivers = false }, function(_, drawing)
     status, done = drawing, true
   end)
   vim.wait(2000, function()
@@ -78,6 +80,39 @@ function M.check()
   end, 20)
   for _, line in ipairs(status and status.lines or {}) do
     health.info(line)
+  end
+end
+
+---Each receiver of the otlp provider: where it listens, what it took and refused.
+---@param settings table the provider settings in effect
+function M.check_receivers(settings)
+  local health = vim.health
+  health.start("vitals: receivers")
+  if settings.trace_provider ~= "otlp" then
+    health.info("none: the receivers run with the otlp provider")
+    return
+  end
+  local checks, done = nil, false
+  require("vitals.client").call("receiver_checks", {}, function(_, result)
+    checks, done = result, true
+  end)
+  vim.wait(2000, function()
+    return done
+  end, 20)
+  for _, check in ipairs(checks or {}) do
+    local advice
+    if check.level == "warn" and check.text:find(" is taken ", 1, true) then
+      advice = { ("Give this editor another address in receivers.%s, or stop the other receiver"):format(check.key) }
+    elseif check.level == "info" then
+      advice = { ('Set receivers.%s = "127.0.0.1:%d" to receive it'):format(check.key, require("vitals.config").RECEIVER_PORTS[check.key]) }
+    end
+    if check.level == "ok" then
+      health.ok(check.text)
+    elseif check.level == "warn" then
+      health.warn(check.text, advice)
+    else
+      health.info(check.text .. (advice and (" (" .. advice[1] .. ")") or ""))
+    end
   end
 end
 

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use crate::collector::Listen;
 use crate::config::{Auth, DEFAULT_MAX_SPANS, ProviderConfig, ProviderKind, Secret};
 use crate::query::SearchArgs;
 use crate::render::View;
@@ -80,7 +81,8 @@ pub enum Command {
     /// Draw the service dependency map: from traces (with health and virtual nodes for
     /// uninstrumented dependencies) or from a Jaeger dependency list.
     Map(MapFlags),
-    /// Receive traces over OTLP/HTTP into the local trace store, as a standalone process.
+    /// Receive traces (OTLP/HTTP, OTLP/gRPC, Zipkin) into the local trace store, as a
+    /// standalone process.
     Serve(ServeFlags),
     /// Try the embedded default: receive a demo shop's traces over OTLP, then show them.
     Demo(DemoFlags),
@@ -235,12 +237,20 @@ pub enum StoreAction {
 
 #[derive(Args, Debug)]
 pub struct ServeFlags {
-    /// Where to receive OTLP/HTTP (POST /v1/traces). Loopback unless you say otherwise.
-    #[arg(long, default_value = "127.0.0.1:4318")]
-    pub otlp_http: std::net::SocketAddr,
+    /// Where to receive OTLP/HTTP (POST /v1/traces), or `off`. Loopback unless you say
+    /// otherwise.
+    #[arg(long, default_value = "127.0.0.1:4318", value_name = "ADDR|off")]
+    pub otlp_http: Listen,
+    /// Where to receive OTLP/gRPC (TraceService/Export, the default of most SDKs and of
+    /// the Collector's otlp exporter; gzip accepted), or `off`.
+    #[arg(long, default_value = "127.0.0.1:4317", value_name = "ADDR|off")]
+    pub otlp_grpc: Listen,
+    /// Where to receive Zipkin v2 JSON (POST /api/v2/spans), or `off`.
+    #[arg(long, default_value = "127.0.0.1:9411", value_name = "ADDR|off")]
+    pub zipkin: Listen,
     /// Where to answer Jaeger's query API v1 (/api/services, /api/traces, …) over the
     /// store, for the Jaeger provider and Jaeger-compatible tools; `off` to not answer it.
-    #[arg(long, default_value = "127.0.0.1:16686")]
+    #[arg(long, default_value = "127.0.0.1:16686", value_name = "ADDR|off")]
     pub query: Listen,
     /// The trace store file (default: traces.db in the data directory).
     #[arg(long)]
@@ -254,8 +264,9 @@ pub struct ServeFlags {
     /// Largest request body, compressed or not (SDKs send a few hundred KB per batch).
     #[arg(long, default_value = "16MiB")]
     pub max_body: String,
-    /// Memory all requests in flight may hold together (bodies, their decompression and
-    /// decoding); past it, senders are told to retry (503 with Retry-After).
+    /// Memory all requests in flight may hold together, for all receivers (bodies, their
+    /// decompression and decoding); past it, senders are told to retry (503 with
+    /// Retry-After, or gRPC RESOURCE_EXHAUSTED with RetryInfo).
     #[arg(long, default_value = "128MiB")]
     pub max_memory: String,
     /// Connections open at once on each listener (default: 1024, fewer when the file
@@ -268,9 +279,13 @@ pub struct ServeFlags {
     /// A request body must arrive within this of its head.
     #[arg(long, default_value = "30s")]
     pub body_timeout: String,
-    /// A connection waiting for its next request is closed after this.
+    /// A connection with no request in progress is closed after this.
     #[arg(long, default_value = "60s")]
     pub idle_timeout: String,
+    /// How often to print what each receiver took and refused, when it changed; `off` to
+    /// print it only when stopping.
+    #[arg(long, default_value = "1m", value_name = "DURATION|off")]
+    pub status_interval: String,
     /// Host names the query API answers besides loopback ones (comma-separated, a port
     /// optional: `traces.example,10.0.0.5:16686`), or `*` for any. Bound to loopback it
     /// answers only `localhost` and loopback addresses, against DNS rebinding.
@@ -279,24 +294,6 @@ pub struct ServeFlags {
     /// Most spans of one trace the query API serves; a larger trace is cut, with a warning.
     #[arg(long, default_value_t = 1_000_000)]
     pub query_max_spans: usize,
-}
-
-/// Where a listener listens, or `off` when it is not wanted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Listen {
-    Off,
-    At(std::net::SocketAddr),
-}
-
-impl std::str::FromStr for Listen {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        match text {
-            "off" | "none" => Ok(Listen::Off),
-            _ => text.parse().map(Listen::At).map_err(|e| format!("{e}: expected HOST:PORT or off")),
-        }
-    }
 }
 
 #[derive(Args, Debug)]
@@ -415,6 +412,16 @@ impl From<SearchFlags> for SearchArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn receivers_take_an_address_or_off() {
+        let cli = Cli::parse_from(["vitals", "serve", "--otlp-grpc", "off", "--zipkin", "0.0.0.0:9412"]);
+        let Command::Serve(flags) = cli.command else { panic!("not serve") };
+        assert_eq!(flags.otlp_grpc, Listen::Off);
+        assert_eq!(flags.zipkin, Listen::At("0.0.0.0:9412".parse().unwrap()));
+        assert_eq!(flags.otlp_http, Listen::At("127.0.0.1:4318".parse().unwrap()));
+        assert!(Cli::try_parse_from(["vitals", "serve", "--otlp-grpc", "localhost"]).is_err());
+    }
 
     #[test]
     fn the_limits_default_to_the_plugins_defaults() {

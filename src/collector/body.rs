@@ -1,12 +1,13 @@
-//! Turning an OTLP/HTTP request body into OTLP messages without ever holding more than
-//! the limits allow: the body is read under a running size limit, `Content-Encoding:
-//! gzip` is undone under the same limit, and every byte held (the body, its
-//! decompression, the bound of its decoded form) is first reserved from the memory
-//! budget. A refusal stops reading at once.
+//! Turning a request body into OTLP messages without ever holding more than the limits
+//! allow, for every receiver: the body is read under a running size limit, gzip is undone
+//! under the same limit, and every byte held (the body, its decompression, the bound of
+//! its decoded form) is first reserved from the memory budget. A refusal stops reading at
+//! once.
 
 use std::io::Read;
 
 use axum::body::Body;
+use bytes::Bytes;
 use http_body_util::BodyExt;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
@@ -14,8 +15,9 @@ use prost::Message;
 
 use super::budget::{Reservation, Shortfall};
 use super::decoded_size;
+use super::refusal::Refusal;
 use super::server::BodyTimedOut;
-use crate::formats::otlp_json;
+use crate::formats::{otlp_encode, otlp_json, zipkin};
 
 /// The smallest buffer a body of unknown length starts with.
 const FIRST_CAPACITY: usize = 64 << 10;
@@ -65,34 +67,22 @@ impl Compression {
     }
 }
 
-/// Why a batch was refused, mapped to its HTTP status by the receiver.
-#[derive(Debug, PartialEq)]
-pub enum Refusal {
-    /// 413: the body is past the size limit, compressed or not.
-    TooLarge { limit: usize },
-    /// 413: decoding it would need more memory than any one batch may hold.
-    TooLargeToDecode { needed: usize, largest: usize },
-    /// 503: the requests in flight hold the memory budget; retry later.
-    Busy,
-    /// 408: the body did not arrive in time.
-    TimedOut,
-    /// 415: a content type or encoding the receiver does not read.
-    Unsupported(String),
-    /// 400: not OTLP in the declared encoding.
-    Undecodable(String),
-    /// 503: the store could not take it now.
-    Unavailable(String),
-    /// 500: the store cannot take it at all (its file is damaged); retrying will not help.
-    Failed(String),
-}
-
 impl From<Shortfall> for Refusal {
     fn from(shortfall: Shortfall) -> Refusal {
         match shortfall {
-            Shortfall::Exhausted => Refusal::Busy,
+            Shortfall::Exhausted { budget } => Refusal::Busy { budget },
             Shortfall::NeverFits { largest } => Refusal::TooLarge { limit: largest },
         }
     }
+}
+
+/// What a received body holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Payload {
+    /// An OTLP `ExportTraceServiceRequest`.
+    Otlp(Encoding),
+    /// A Zipkin v2 JSON span array.
+    ZipkinJson,
 }
 
 /// Reads the body, never past `limit` bytes. `declared` is its `Content-Length`, already
@@ -110,6 +100,14 @@ pub async fn read(
         buffer.reserve_exact(length);
     }
     let mut body = body;
+    while let Some(data) = next_data(&mut body).await? {
+        append(&mut buffer, &data, limit, reservation)?;
+    }
+    Ok(buffer)
+}
+
+/// The next piece of the body's data, skipping other frames (trailers); `None` at its end.
+pub async fn next_data(body: &mut Body) -> Result<Option<Bytes>, Refusal> {
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
             if std::error::Error::source(&e).is_some_and(|s| s.is::<BodyTimedOut>()) {
@@ -118,15 +116,15 @@ pub async fn read(
                 Refusal::Undecodable(format!("the body could not be read: {e}"))
             }
         })?;
-        if let Some(data) = frame.data_ref() {
-            append(&mut buffer, data, limit, reservation)?;
+        if let Ok(data) = frame.into_data() {
+            return Ok(Some(data));
         }
     }
-    Ok(buffer)
+    Ok(None)
 }
 
 /// Appends to a buffer held under `limit`, reserving each growth of its capacity first.
-fn append(buffer: &mut Vec<u8>, data: &[u8], limit: usize, reservation: &mut Reservation) -> Result<(), Refusal> {
+pub fn append(buffer: &mut Vec<u8>, data: &[u8], limit: usize, reservation: &mut Reservation) -> Result<(), Refusal> {
     let needed = buffer.len() + data.len();
     if needed > limit {
         return Err(Refusal::TooLarge { limit });
@@ -171,22 +169,30 @@ pub fn decompress(
     }
 }
 
-/// Decodes the body once the bound of what decoding allocates is reserved.
-pub fn decode(bytes: &[u8], encoding: Encoding, reservation: &mut Reservation) -> Result<Vec<ResourceSpans>, Refusal> {
+/// Decodes the body into OTLP messages once the bound of what decoding allocates is
+/// reserved. Zipkin spans go through the model (where shared span ids and clock skew are
+/// undone) and come out as OTLP, the one form the store keeps.
+pub fn decode(bytes: &[u8], payload: Payload, reservation: &mut Reservation) -> Result<Vec<ResourceSpans>, Refusal> {
     let invalid = |why: String| Refusal::Undecodable(format!("not a valid ExportTraceServiceRequest: {why}"));
-    let needed = match encoding {
-        Encoding::Protobuf => decoded_size::protobuf(bytes).map_err(|e| invalid(e.0.to_string()))?,
-        Encoding::Json => decoded_size::json(bytes),
+    let needed = match payload {
+        Payload::Otlp(Encoding::Protobuf) => decoded_size::protobuf(bytes).map_err(|e| invalid(e.0.to_string()))?,
+        Payload::Otlp(Encoding::Json) => decoded_size::json(bytes),
+        Payload::ZipkinJson => decoded_size::zipkin_json(bytes),
     };
     reservation.grow(needed).map_err(|shortfall| match shortfall {
         Shortfall::NeverFits { largest } => Refusal::TooLargeToDecode { needed, largest },
-        Shortfall::Exhausted => Refusal::Busy,
+        Shortfall::Exhausted { budget } => Refusal::Busy { budget },
     })?;
-    match encoding {
-        Encoding::Protobuf => ExportTraceServiceRequest::decode(bytes)
+    match payload {
+        Payload::Otlp(Encoding::Protobuf) => ExportTraceServiceRequest::decode(bytes)
             .map(|request| request.resource_spans)
             .map_err(|e| invalid(e.to_string())),
-        Encoding::Json => otlp_json::decode_resource_spans(bytes).map_err(|e| Refusal::Undecodable(e.to_string())),
+        Payload::Otlp(Encoding::Json) => {
+            otlp_json::decode_resource_spans(bytes).map_err(|e| Refusal::Undecodable(e.to_string()))
+        }
+        Payload::ZipkinJson => zipkin::decode(bytes)
+            .map(|traces| otlp_encode::export_request(&traces, 0).resource_spans)
+            .map_err(|e| Refusal::Undecodable(e.to_string())),
     }
 }
 
@@ -229,7 +235,10 @@ mod tests {
         others.grow(40 << 20).unwrap();
         let mut reservation = budget.reserve();
         let bomb = gzip(&vec![0u8; 32 << 20]);
-        assert_eq!(decompress(bomb, Compression::Gzip, 32 << 20, &mut reservation), Err(Refusal::Busy));
+        assert_eq!(
+            decompress(bomb, Compression::Gzip, 32 << 20, &mut reservation),
+            Err(Refusal::Busy { budget: 64 << 20 })
+        );
         assert!(reservation.held() <= 16 << 20, "it stopped where the budget ended: {}", reservation.held());
         drop(reservation);
         assert_eq!(budget.used(), 40 << 20);

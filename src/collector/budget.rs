@@ -1,5 +1,5 @@
 //! The memory every request in flight may hold together: one byte budget per process,
-//! shared by all its receivers (OTLP/HTTP today, OTLP/gRPC when it comes), so that many
+//! shared by all its receivers (OTLP/HTTP, OTLP/gRPC and Zipkin), so that many
 //! large or decompressing requests at once cannot take the process down.
 //!
 //! A request takes a [`Reservation`] and grows it *before* it holds more memory: as its
@@ -35,8 +35,8 @@ struct Shared {
 /// Why a reservation could not grow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shortfall {
-    /// Other requests hold the budget now; retrying later can succeed.
-    Exhausted,
+    /// Other requests hold the budget (of this many bytes) now; retrying later can succeed.
+    Exhausted { budget: usize },
     /// The request needs more than any request may hold; retrying cannot help.
     NeverFits { largest: usize },
 }
@@ -92,7 +92,7 @@ impl Reservation {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
                 used.checked_add(more).filter(|&after| after <= ceiling)
             })
-            .map_err(|_| Shortfall::Exhausted)?;
+            .map_err(|_| Shortfall::Exhausted { budget: budget.total() })?;
         self.held = wanted;
         Ok(())
     }
@@ -140,7 +140,11 @@ mod tests {
         let mut second = budget.reserve();
         second.grow(396).unwrap();
         assert_eq!(budget.used(), 896);
-        assert_eq!(second.grow(1), Err(Shortfall::Exhausted), "large requests leave the headroom alone");
+        assert_eq!(
+            second.grow(1),
+            Err(Shortfall::Exhausted { budget: 1024 }),
+            "large requests leave the headroom alone"
+        );
         assert_eq!(second.held(), 396, "a refused growth holds nothing more");
         drop(first);
         assert_eq!(budget.used(), 396);
@@ -160,7 +164,11 @@ mod tests {
         let mut another = budget.reserve();
         another.grow(32).unwrap();
         assert_eq!(budget.used(), 960);
-        assert_eq!(another.grow(1), Err(Shortfall::Exhausted), "past a 32nd of the budget it is a large request");
+        assert_eq!(
+            another.grow(1),
+            Err(Shortfall::Exhausted { budget: 1024 }),
+            "past a 32nd of the budget it is a large request"
+        );
     }
 
     #[test]

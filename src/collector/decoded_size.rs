@@ -9,13 +9,16 @@
 //! counting what prost allocates: the `Vec` of every repeated message field (see
 //! [`vector`]) and what its elements hold,
 //! every string and byte field (its length plus the allocator's overhead); singular
-//! messages live inline in their parent. For JSON, whose decoder is private to the
-//! formats layer, it is a coarser bound from the counts of objects, arrays and strings.
+//! messages live inline in their parent. For JSON (OTLP JSON and Zipkin v2 JSON), whose
+//! decoders are private to the formats layer, it is a coarser bound from the counts of
+//! objects, arrays and strings.
 
 use std::mem::size_of;
 
 use opentelemetry_proto::tonic::common::v1::{AnyValue, EntityRef, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, span};
+
+use crate::model::{Attribute, Span as ModelSpan};
 
 /// What one heap allocation costs beyond its bytes (glibc's header and rounding, 32 B at least).
 const ALLOCATION: usize = 32;
@@ -192,19 +195,54 @@ const JSON_ARRAY: usize = 4 * size_of::<Span>() + ALLOCATION;
 /// are copied out), and for every `{`, `[` and string what holding it costs. Braces
 /// inside strings are counted too, which only makes the bound safer.
 pub fn json(body: &[u8]) -> usize {
-    let (mut objects, mut arrays, mut quotes) = (0usize, 0usize, 0usize);
-    for &byte in body {
-        match byte {
-            b'{' => objects += 1,
-            b'[' => arrays += 1,
-            b'"' => quotes += 1,
-            _ => {}
-        }
-    }
+    let shape = JsonShape::of(body);
     body.len()
-        .saturating_add(objects.saturating_mul(JSON_OBJECT))
-        .saturating_add(arrays.saturating_mul(JSON_ARRAY))
-        .saturating_add(quotes.div_ceil(2).saturating_mul(ALLOCATION))
+        .saturating_add(shape.objects.saturating_mul(JSON_OBJECT))
+        .saturating_add(shape.arrays.saturating_mul(JSON_ARRAY))
+        .saturating_add(shape.strings.saturating_mul(ALLOCATION))
+}
+
+/// What one Zipkin JSON object costs at most once decoded and turned into OTLP: a span
+/// object is the decoder's raw span, then a model span with its place in the span tree
+/// (rebuilt once more when shared ids are undone), then an OTLP span; its endpoints and
+/// annotations cost less than a span each.
+const ZIPKIN_OBJECT: usize = 4 * size_of::<ModelSpan>() + 4 * size_of::<Span>() + 8 * ALLOCATION;
+/// What one Zipkin string costs at most: a tag's key or value is held in the decoder's
+/// map, in a model attribute and in an OTLP key-value, each a copy of its own.
+const ZIPKIN_STRING: usize = 4 * ALLOCATION + 2 * size_of::<Attribute>() + 2 * size_of::<KeyValue>();
+
+/// The bytes that decoding `body` as Zipkin v2 JSON and converting it to OTLP will
+/// allocate at most: its text three times (the decoder's strings, the model's, OTLP's)
+/// and for every `{`, `[` and string what holding it costs on the way.
+pub fn zipkin_json(body: &[u8]) -> usize {
+    let shape = JsonShape::of(body);
+    body.len()
+        .saturating_mul(3)
+        .saturating_add(shape.objects.saturating_mul(ZIPKIN_OBJECT))
+        .saturating_add(shape.arrays.saturating_mul(JSON_ARRAY))
+        .saturating_add(shape.strings.saturating_mul(ZIPKIN_STRING))
+}
+
+/// How many objects, arrays and strings a JSON text holds at most.
+struct JsonShape {
+    objects: usize,
+    arrays: usize,
+    strings: usize,
+}
+
+impl JsonShape {
+    fn of(body: &[u8]) -> JsonShape {
+        let (mut objects, mut arrays, mut quotes) = (0usize, 0usize, 0usize);
+        for &byte in body {
+            match byte {
+                b'{' => objects += 1,
+                b'[' => arrays += 1,
+                b'"' => quotes += 1,
+                _ => {}
+            }
+        }
+        JsonShape { objects, arrays, strings: quotes.div_ceil(2) }
+    }
 }
 
 #[cfg(test)]

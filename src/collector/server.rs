@@ -1,22 +1,26 @@
-//! Serving HTTP/1.1 so that no client can hold the server: the receiver and the query API
-//! both run on this, in `vitals serve` and in the editor's own receiver.
+//! Serving HTTP so that no client can hold the server: the receivers and the query API all
+//! run on this, in `vitals serve` and in the editor's own receiver. HTTP/1.1 for OTLP/HTTP,
+//! Zipkin and the query API; HTTP/2 (cleartext, as gRPC senders speak it) for OTLP/gRPC.
 //!
 //! Each connection is watched: a request head must arrive within the header timeout of
-//! its first byte, a body within the body timeout of its head, a connection waiting for
-//! its next request is closed after the idle timeout, and a response nobody reads is
-//! abandoned once it stalls for the body timeout. At most `max_connections` are open
-//! (kept below the file limit, so that accepting never runs out of descriptors): at the
-//! cap, a new connection closes the one that has waited longest without a request in
-//! progress, so idle or slow clients cannot keep good requests out. When a response is
-//! sent before its request was read (a refusal), the connection stays open for a moment,
-//! discarding what the client still sends, so that it reads the answer instead of a reset.
+//! its first byte (HTTP/1.1; HTTP/2 bounds its headers by size), a body within the body
+//! timeout of its head, a connection with no request in progress is closed after the
+//! idle timeout (HTTP/2 with a GOAWAY, so that the sender opens a new one), and a
+//! response nobody reads is abandoned once it stalls for the body timeout. At most
+//! `max_connections` are open (kept below the file limit, so that accepting never runs
+//! out of descriptors): at the cap, a new connection closes the one that has waited
+//! longest without a request in progress, so idle or slow clients cannot keep good
+//! requests out. When a response is sent before its request was read (a refusal), the
+//! connection stays open for a moment, discarding what the client still sends, so that
+//! it reads the answer instead of a reset.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::future::Future;
 use std::io;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
@@ -28,7 +32,7 @@ use bytes::Bytes;
 use futures::FutureExt;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
@@ -42,6 +46,12 @@ const LINGER: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 64 << 20;
 /// File descriptors kept for everything but connections: the store, logs, the runtime.
 const RESERVED_FILES: u64 = 128;
+/// The most listeners a process runs, which share the file limit: three receivers and the
+/// query API.
+const LISTENERS: u64 = 4;
+/// Requests one HTTP/2 connection may have in progress at once. Senders export a batch or
+/// a few at a time; the memory budget and the queue bound what they cost together.
+const MAX_STREAMS: u32 = 100;
 
 /// What each connection may cost, in time and in number.
 #[derive(Clone, Copy, Debug)]
@@ -59,10 +69,10 @@ pub struct ConnectionLimits {
 
 impl Default for ConnectionLimits {
     /// 10 s for a head, 30 s for a body, 60 s idle, and up to 1024 connections per
-    /// listener, fewer when the file limit is low (two listeners share it).
+    /// listener, fewer when the file limit is low (the listeners share it).
     fn default() -> Self {
         let files = rustix::process::getrlimit(rustix::process::Resource::Nofile).current.unwrap_or(u64::MAX);
-        let fitting = files.saturating_sub(RESERVED_FILES) / 2;
+        let fitting = files.saturating_sub(RESERVED_FILES) / LISTENERS;
         ConnectionLimits {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
@@ -98,8 +108,26 @@ impl std::fmt::Display for BodyTimedOut {
 
 impl std::error::Error for BodyTimedOut {}
 
-/// Serves `router` on `listener` until the task is dropped.
+/// Which HTTP a listener speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    Http1,
+    /// HTTP/2 over cleartext, with prior knowledge (gRPC's `h2c`).
+    Http2,
+}
+
+/// Serves `router` over HTTP/1.1 on `listener` until the task is dropped.
 pub async fn serve(listener: TcpListener, router: Router, limits: ConnectionLimits) -> io::Result<()> {
+    serve_version(listener, router, limits, Version::Http1).await
+}
+
+/// Serves `router` over `version` on `listener` until the task is dropped.
+pub async fn serve_version(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    version: Version,
+) -> io::Result<()> {
     let registry = Arc::new(Registry::default());
     loop {
         let stream = match listener.accept().await {
@@ -113,8 +141,15 @@ pub async fn serve(listener: TcpListener, router: Router, limits: ConnectionLimi
                 continue;
             }
         };
-        let connection = registry.admit(limits.max_connections).await;
-        tokio::spawn(serve_connection(stream, router.clone(), limits, connection, Arc::clone(&registry)));
+        let connection = registry.admit(limits.max_connections, version).await;
+        let (router, registry) = (router.clone(), Arc::clone(&registry));
+        tokio::spawn(async move {
+            match version {
+                Version::Http1 => serve_http1(stream, router, limits, &connection).await,
+                Version::Http2 => serve_http2(stream, router, limits, &connection).await,
+            }
+            registry.release(&connection);
+        });
     }
 }
 
@@ -122,57 +157,86 @@ fn is_per_connection(e: &io::Error) -> bool {
     matches!(e.kind(), io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset | io::ErrorKind::Interrupted)
 }
 
-async fn serve_connection(
-    stream: TcpStream,
+/// The router as one connection's service: each request is marked in progress until its
+/// response is sent, its body is timed, and a handler that panics answers 500.
+fn service(
     router: Router,
     limits: ConnectionLimits,
     connection: Arc<Connection>,
-    registry: Arc<Registry>,
-) {
+) -> impl hyper::service::Service<
+    Request<Incoming>,
+    Response = Response<Body>,
+    Error = Infallible,
+    Future = impl Future<Output = Result<Response<Body>, Infallible>> + Send,
+> {
+    hyper::service::service_fn(move |request: Request<Incoming>| {
+        connection.begin_request();
+        let request = request.map(|body| Body::new(TimedBody::new(body, limits.body_timeout)));
+        let response = AssertUnwindSafe(router.clone().oneshot(request)).catch_unwind();
+        // Ends the request when the response is sent, or when it is dropped unsent.
+        let guard = RequestGuard(Arc::clone(&connection));
+        async move {
+            let response = match response.await {
+                Ok(Ok(response)) => response,
+                Ok(Err(never)) => match never {},
+                Err(_) => {
+                    tracing::error!("a request handler panicked");
+                    Response::builder()
+                        .status(StatusCode::INTERNAL_SERVER_ERROR)
+                        .body(Body::from("the server failed on this request"))
+                        .unwrap_or_default()
+                }
+            };
+            Ok::<_, Infallible>(response.map(|body| Body::new(ResponseBody { body, _guard: guard })))
+        }
+    })
+}
+
+/// Drives a connection until it ends, or until its watchdog or an eviction closes it
+/// (then `None`).
+async fn watch<F: Future>(
+    mut served: Pin<&mut F>,
+    connection: &Connection,
+    limits: &ConnectionLimits,
+) -> Option<F::Output> {
+    loop {
+        let wake = connection.deadline(limits).unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+        tokio::select! {
+            finished = served.as_mut() => return Some(finished),
+            _ = connection.changed.notified() => {}
+            _ = connection.evicted.notified() => if connection.phase() != Phase::Busy { return None },
+            _ = tokio::time::sleep_until(wake.into()) => if connection.expired(limits) { return None },
+        }
+    }
+}
+
+async fn serve_http1(stream: TcpStream, router: Router, limits: ConnectionLimits, connection: &Arc<Connection>) {
     let _ = stream.set_nodelay(true);
-    let watched = Watched { stream, connection: Arc::clone(&connection) };
-    let service = {
-        let connection = Arc::clone(&connection);
-        hyper::service::service_fn(move |request: Request<Incoming>| {
-            connection.set(Phase::Busy);
-            let request = request.map(|body| Body::new(TimedBody::new(body, limits.body_timeout)));
-            let response = AssertUnwindSafe(router.clone().oneshot(request)).catch_unwind();
-            let connection = Arc::clone(&connection);
-            async move {
-                let response = match response.await {
-                    Ok(Ok(response)) => response,
-                    Ok(Err(never)) => match never {},
-                    Err(_) => {
-                        tracing::error!("a request handler panicked");
-                        Response::builder()
-                            .status(StatusCode::INTERNAL_SERVER_ERROR)
-                            .body(Body::from("the server failed on this request"))
-                            .unwrap_or_default()
-                    }
-                };
-                Ok::<_, Infallible>(response.map(|body| Body::new(ResponseBody { body, connection })))
-            }
-        })
-    };
+    let watched = Watched { stream, connection: Arc::clone(connection) };
     let served = hyper::server::conn::http1::Builder::new()
         .max_buf_size(MAX_HEAD)
-        .serve_connection(TokioIo::new(watched), service)
+        .serve_connection(TokioIo::new(watched), service(router, limits, Arc::clone(connection)))
         .without_shutdown();
     tokio::pin!(served);
-    let finished = loop {
-        let wake = connection.deadline(&limits).unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
-        tokio::select! {
-            finished = served.as_mut() => break finished.ok(),
-            _ = connection.changed.notified() => {}
-            _ = connection.evicted.notified() => if connection.phase() != Phase::Busy { break None },
-            _ = tokio::time::sleep_until(wake.into()) => if connection.expired(&limits) { break None },
-        }
-    };
-    if let Some(parts) = finished {
+    if let Some(Ok(parts)) = watch(served, connection, &limits).await {
         connection.set(Phase::Idle);
         linger(parts.io.into_inner().stream).await;
     }
-    registry.release(&connection);
+}
+
+async fn serve_http2(stream: TcpStream, router: Router, limits: ConnectionLimits, connection: &Arc<Connection>) {
+    let _ = stream.set_nodelay(true);
+    let watched = Watched { stream, connection: Arc::clone(connection) };
+    let served = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+        .max_header_list_size(MAX_HEAD as u32)
+        .max_concurrent_streams(MAX_STREAMS)
+        .serve_connection(TokioIo::new(watched), service(router, limits, Arc::clone(connection)));
+    tokio::pin!(served);
+    if watch(served.as_mut(), connection, &limits).await.is_none() && connection.phase() != Phase::Busy {
+        // Idle: a GOAWAY tells the sender to open a new connection for its next batch.
+        served.as_mut().graceful_shutdown();
+        let _ = tokio::time::timeout(LINGER, served).await;
+    }
 }
 
 /// Closes a finished connection politely: stops sending, then reads and discards what
@@ -201,16 +265,22 @@ async fn linger(mut stream: TcpStream) {
 enum Phase {
     /// Waiting for a request; nothing of it has arrived.
     Idle = 0,
-    /// Part of a request head has arrived.
+    /// Part of a request head has arrived (HTTP/1.1).
     Head = 1,
-    /// A request is being served.
+    /// Requests are being served.
     Busy = 2,
 }
 
 /// One open connection, as its watchdog and the registry see it.
 struct Connection {
     id: u64,
+    /// Idle or Head; Busy while requests are in progress.
     phase: AtomicU8,
+    /// Requests in progress: at most one over HTTP/1.1, several over HTTP/2.
+    requests: AtomicUsize,
+    /// Whether bytes arriving while idle begin a request head: over HTTP/2 they may be a
+    /// ping or a window update on a connection kept for later.
+    heads: bool,
     /// When the phase began, in ms since [`epoch`].
     since: AtomicU64,
     /// When a write began to wait on a client that does not read, in ms since [`epoch`]
@@ -233,10 +303,12 @@ fn now_ms() -> u64 {
 
 impl Connection {
     fn phase(&self) -> Phase {
+        if self.requests.load(Ordering::Acquire) > 0 {
+            return Phase::Busy;
+        }
         match self.phase.load(Ordering::Acquire) {
             0 => Phase::Idle,
-            1 => Phase::Head,
-            _ => Phase::Busy,
+            _ => Phase::Head,
         }
     }
 
@@ -244,6 +316,18 @@ impl Connection {
         self.since.store(now_ms(), Ordering::Release);
         self.phase.store(phase as u8, Ordering::Release);
         self.changed.notify_one();
+    }
+
+    fn begin_request(&self) {
+        self.requests.fetch_add(1, Ordering::AcqRel);
+        self.changed.notify_one();
+    }
+
+    /// The last request in progress ending makes the connection idle from now.
+    fn end_request(&self) {
+        if self.requests.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.set(Phase::Idle);
+        }
     }
 
     /// When the current phase runs out of time, if it can.
@@ -275,7 +359,7 @@ struct Registry {
 impl Registry {
     /// Registers a new connection, making room at the cap by closing the connection that
     /// has waited longest without a request, or waiting for one to finish.
-    async fn admit(&self, max: usize) -> Arc<Connection> {
+    async fn admit(&self, max: usize, version: Version) -> Arc<Connection> {
         loop {
             let released = self.released.notified();
             {
@@ -285,6 +369,8 @@ impl Registry {
                     let connection = Arc::new(Connection {
                         id,
                         phase: AtomicU8::new(Phase::Idle as u8),
+                        requests: AtomicUsize::new(0),
+                        heads: version == Version::Http1,
                         since: AtomicU64::new(now_ms()),
                         stalled_since: AtomicU64::new(0),
                         changed: Notify::new(),
@@ -326,7 +412,7 @@ impl AsyncRead for Watched {
         let this = self.get_mut();
         let before = buf.filled().len();
         let read = Pin::new(&mut this.stream).poll_read(cx, buf);
-        if buf.filled().len() > before && this.connection.phase() == Phase::Idle {
+        if buf.filled().len() > before && this.connection.heads && this.connection.phase() == Phase::Idle {
             this.connection.set(Phase::Head);
         }
         read
@@ -408,10 +494,19 @@ impl HttpBody for TimedBody {
     }
 }
 
-/// A response body that marks its connection idle once it is sent (or dropped).
+/// Ends its request on its connection when dropped.
+struct RequestGuard(Arc<Connection>);
+
+impl Drop for RequestGuard {
+    fn drop(&mut self) {
+        self.0.end_request();
+    }
+}
+
+/// A response body that ends its request once it is sent (or dropped).
 struct ResponseBody {
     body: Body,
-    connection: Arc<Connection>,
+    _guard: RequestGuard,
 }
 
 impl HttpBody for ResponseBody {
@@ -428,11 +523,5 @@ impl HttpBody for ResponseBody {
 
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
-    }
-}
-
-impl Drop for ResponseBody {
-    fn drop(&mut self) {
-        self.connection.set(Phase::Idle);
     }
 }

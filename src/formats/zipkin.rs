@@ -147,7 +147,10 @@ fn convert(raw: RawSpan, resources: &mut HashMap<String, Arc<Resource>>) -> Span
     let events = raw
         .annotations
         .into_iter()
-        .map(|a| Event { time_ns: a.timestamp.saturating_mul(MICROS), name: a.value, attributes: Vec::new() })
+        .map(|a| {
+            let (name, attributes) = event_of(a.value);
+            Event { time_ns: a.timestamp.saturating_mul(MICROS), name, attributes }
+        })
         .collect();
     let shared = raw.shared;
     let mut span = Span {
@@ -174,6 +177,38 @@ fn convert(raw: RawSpan, resources: &mut HashMap<String, Arc<Resource>>) -> Span
     span
 }
 
+/// An annotation's event: OpenTelemetry's Zipkin exporters write an event with attributes
+/// as `{"name": {"key": value, …}}`; any other value is the event's name.
+fn event_of(value: String) -> (String, Vec<Attribute>) {
+    if !value.starts_with('{') {
+        return (value, Vec::new());
+    }
+    let Ok(serde_json::Value::Object(event)) = serde_json::from_str::<serde_json::Value>(&value) else {
+        return (value, Vec::new());
+    };
+    let mut entries = event.into_iter();
+    match (entries.next(), entries.next()) {
+        (Some((name, serde_json::Value::Object(fields))), None) => {
+            let attributes = fields.into_iter().map(|(key, value)| Attribute::new(key, json_value(value))).collect();
+            (name, attributes)
+        }
+        _ => (value, Vec::new()),
+    }
+}
+
+fn json_value(value: serde_json::Value) -> AttrValue {
+    use serde_json::Value;
+    match value {
+        Value::Bool(b) => AttrValue::Bool(b),
+        Value::Number(n) => {
+            n.as_i64().map(AttrValue::Int).unwrap_or_else(|| AttrValue::Float(n.as_f64().unwrap_or(0.0)))
+        }
+        Value::String(s) => AttrValue::Str(s),
+        Value::Array(items) => AttrValue::Array(items.into_iter().map(json_value).collect()),
+        other => AttrValue::Str(other.to_string()),
+    }
+}
+
 /// `ip:port` of an endpoint, or `:port`, when it names either.
 fn address(endpoint: &Endpoint) -> Option<String> {
     let ip = endpoint.ipv4.as_deref().or(endpoint.ipv6.as_deref()).unwrap_or_default();
@@ -197,6 +232,26 @@ fn undo_sharing(trace: Trace) -> Trace {
     for (i, span) in spans.iter().enumerate() {
         copies.entry(span.span_id).or_default().push(i);
     }
+    // A server's copy whose client is not in this document (a receiver gets each
+    // process's spans apart) takes the id it takes beside its client, under the client's
+    // id, so that the two meet in the store instead of one replacing the other.
+    let mut lone: Vec<usize> =
+        copies.values().filter(|c| c.len() == 1 && spans[c[0]].attr(SHARED).is_some()).map(|c| c[0]).collect();
+    lone.sort_unstable();
+    for server in lone {
+        let shared_id = spans[server].span_id;
+        let own_id = server_id(shared_id, 0);
+        let service = spans[server].resource.service.clone();
+        for span in spans.iter_mut().filter(|s| s.parent_id == Some(shared_id) && s.service() == service) {
+            span.parent_id = Some(own_id);
+            span.references = vec![Reference { kind: RefKind::ChildOf, trace_id: id, span_id: own_id }];
+        }
+        let span = &mut spans[server];
+        span.span_id = own_id;
+        span.parent_id = Some(shared_id);
+        span.references = vec![Reference { kind: RefKind::ChildOf, trace_id: id, span_id: shared_id }];
+        span.source_id.get_or_insert_with(|| format!("{shared_id}/1").into_boxed_str());
+    }
     let mut groups: Vec<Vec<usize>> = copies.into_values().filter(|c| c.len() > 1).collect();
     groups.sort_unstable();
     let mut pairs: Vec<(usize, usize)> = Vec::new();
@@ -207,7 +262,7 @@ fn undo_sharing(trace: Trace) -> Trace {
         let shared_id = spans[primary].span_id;
         let parent = if client.is_some() { Some(shared_id) } else { spans[primary].parent_id };
         for (n, copy) in group.into_iter().filter(|&i| i != primary).enumerate() {
-            let own_id = SpanId(stable_hash(&[&shared_id.0.to_be_bytes()[..], b"server", &n.to_be_bytes()].concat()));
+            let own_id = server_id(shared_id, n);
             if let (Some(client), 0) = (client, n) {
                 adopt_server_children(&mut spans, client, copy, own_id);
                 pairs.push((client, copy));
@@ -231,6 +286,11 @@ fn undo_sharing(trace: Trace) -> Trace {
     }
     // Rebuilt so that the warnings (a span outside its parent) see the corrected times.
     Trace::from_spans(id, trace.spans)
+}
+
+/// The id of the `n`th server copy of a shared span id.
+fn server_id(shared_id: SpanId, n: usize) -> SpanId {
+    SpanId(stable_hash(&[&shared_id.0.to_be_bytes()[..], b"server", &n.to_be_bytes()].concat()))
 }
 
 /// The server process's spans under a shared id belong to the server half (`server`, to be
@@ -303,6 +363,41 @@ mod tests {
         assert_eq!(span.attr("network.peer.port").and_then(|v| v.as_i64()), Some(9000));
         assert_eq!(span.status, Status { code: StatusCode::Error, message: "connection reset".into() });
         assert_eq!((span.events[0].name.as_str(), span.events[0].time_ns), ("ws", 1_472_470_996_238_000_000));
+    }
+
+    #[test]
+    fn a_server_half_sent_apart_from_its_client_takes_the_id_it_takes_beside_it() {
+        let client = r#"{"traceId":"a","id":"2","parentId":"1","kind":"CLIENT","name":"get","timestamp":10,"duration":100,
+            "localEndpoint":{"serviceName":"web"}}"#;
+        let server = r#"{"traceId":"a","id":"2","parentId":"1","kind":"SERVER","name":"get","timestamp":20,"duration":80,
+            "shared":true,"localEndpoint":{"serviceName":"api"}}"#;
+        let child = r#"{"traceId":"a","id":"3","parentId":"2","name":"query","timestamp":30,"duration":10,
+            "localEndpoint":{"serviceName":"api"}}"#;
+        let together = decode_one(&format!("[{client},{server},{child}]"));
+        let apart = decode_one(&format!("[{server},{child}]"));
+        let ids = |t: &Trace, name: &str, service: &str| {
+            let span = t.spans.iter().find(|s| s.operation == name && s.service() == service).unwrap();
+            (span.span_id, span.parent_id)
+        };
+        assert_eq!(ids(&apart, "get", "api"), ids(&together, "get", "api"));
+        assert_eq!(ids(&apart, "get", "api").1, Some(SpanId(2)), "under its client's id");
+        assert_eq!(ids(&apart, "query", "api"), ids(&together, "query", "api"));
+    }
+
+    #[test]
+    fn an_annotation_written_by_opentelemetry_is_an_event_with_attributes() {
+        let t = decode_one(
+            r#"[{"traceId":"a","id":"1","name":"pay","timestamp":10,"duration":5,"annotations":[
+                {"timestamp":12,"value":"{\"card.authorized\": {\"attempt\": 2, \"card.brand\": \"visa\"}}"},
+                {"timestamp":13,"value":"{not json"}]}]"#,
+        );
+        let events = &t.spans[0].events;
+        assert_eq!(events[0].name, "card.authorized");
+        assert_eq!(
+            events[0].attributes,
+            [Attribute::new("attempt", AttrValue::Int(2)), Attribute::new("card.brand", AttrValue::Str("visa".into()))]
+        );
+        assert_eq!((events[1].name.as_str(), events[1].attributes.len()), ("{not json", 0));
     }
 
     #[test]
