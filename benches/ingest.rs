@@ -1,13 +1,18 @@
-//! Issue 3's numbers: OTLP/HTTP ingest into the store through a real `vitals serve`
-//! process (protobuf, 512-span batches, each acknowledged after its commit), search over
-//! the 1,000,000 stored spans, the service map of all of them, the disk they take, and the
-//! server's peak memory; next to the raw protobuf decode speed of the same payload, the
-//! ratio to beat.
+//! Issue 3's and issue 12's numbers: OTLP/HTTP and OTLP/gRPC ingest into the store
+//! through a real `vitals serve` process (protobuf, 512-span batches, 4 senders, each
+//! batch acknowledged after its commit), search over the 1,000,000 stored spans, the
+//! service map of all of them, the disk they take, and the server's peak memory; next to
+//! the raw protobuf decode speed of the same payload, the ratio to beat.
 //!
 //!     cargo bench --bench ingest
+//!
+//! `VITALS_BIN=path/to/vitals` runs another build (an older one, to compare).
 
+use std::future::Future;
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,6 +25,10 @@ use vitals::analysis::service_map::Thresholds;
 use vitals::providers::TraceProvider;
 use vitals::providers::otlp::OtlpProvider;
 use vitals::query::SearchQuery;
+
+#[path = "../tests/common/grpc.rs"]
+#[allow(dead_code)]
+mod grpc;
 
 const SPANS: usize = 1_000_000;
 const BATCH: usize = 512;
@@ -90,6 +99,82 @@ fn peak_memory_mb(pid: u32) -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// A `vitals serve` over a fresh store, receiving with `flag` (`--otlp-http`,
+/// `--otlp-grpc`) only; killed, and its store removed, when dropped.
+struct Server {
+    child: Child,
+    url: String,
+    dir: PathBuf,
+    db: PathBuf,
+}
+
+impl Server {
+    fn start(binary: &str, name: &str, flag: &str) -> Server {
+        let dir = std::env::temp_dir().join(format!("vitals-ingest-bench-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("traces.db");
+        let mut command = Command::new(binary);
+        command.args(["serve", "--query", "off", "--db"]).arg(&db);
+        for receiver in ["--otlp-http", "--otlp-grpc", "--zipkin"] {
+            command.args([receiver, if receiver == flag { "127.0.0.1:0" } else { "off" }]);
+        }
+        let mut child = command.stderr(Stdio::piped()).spawn().unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let url = lines
+            .by_ref()
+            .map(Result::unwrap)
+            .find_map(|line| line.split_whitespace().find(|w| w.starts_with("http://")).map(str::to_string))
+            .unwrap();
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, url, dir, db }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Sends batch `body` as sender `n`; whether it was acknowledged.
+type Send =
+    Arc<dyn Fn(usize, Vec<u8>) -> Pin<Box<dyn Future<Output = bool> + std::marker::Send>> + Sync + std::marker::Send>;
+
+/// Sends every batch, `SENDERS` senders taking turns, each retrying a refused batch after
+/// 50 ms; the spans acknowledged per second, and how many sends were refused.
+async fn ingest_all(
+    batches: &Arc<Vec<Vec<u8>>>,
+    send: impl Fn(usize, Vec<u8>) -> Pin<Box<dyn Future<Output = bool> + std::marker::Send>>
+    + Sync
+    + std::marker::Send
+    + 'static,
+) -> (f64, usize) {
+    let send: Send = Arc::new(send);
+    let started = Instant::now();
+    let mut senders = Vec::new();
+    for sender in 0..SENDERS {
+        let (send, batches) = (Arc::clone(&send), Arc::clone(batches));
+        senders.push(tokio::spawn(async move {
+            let mut retries = 0;
+            for body in batches.iter().skip(sender).step_by(SENDERS) {
+                while !send(sender, body.clone()).await {
+                    retries += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            retries
+        }));
+    }
+    let mut retries = 0;
+    for sender in senders {
+        retries += sender.await.unwrap();
+    }
+    ((batches.len() * BATCH) as f64 / started.elapsed().as_secs_f64(), retries)
+}
+
 #[tokio::main]
 async fn main() {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
@@ -103,52 +188,16 @@ async fn main() {
     }
     let decode = spans as f64 / started.elapsed().as_secs_f64();
 
-    let dir = std::env::temp_dir().join(format!("vitals-ingest-bench-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let db = dir.join("traces.db");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_vitals"))
-        .args(["serve", "--otlp-http", "127.0.0.1:0", "--query", "off", "--db"])
-        .arg(&db)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
-    let line = lines.next().unwrap().unwrap();
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
-    std::thread::spawn(move || for _ in lines {});
-
+    let binary = std::env::var("VITALS_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_vitals").to_string());
+    let server = Server::start(&binary, "http", "--otlp-http");
+    let db = server.db.clone();
     let client = reqwest::Client::new();
-    let started = Instant::now();
-    let mut senders = Vec::new();
-    for sender in 0..SENDERS {
-        let (client, url, batches) = (client.clone(), url.clone(), Arc::clone(&batches));
-        senders.push(tokio::spawn(async move {
-            let mut retries = 0;
-            for body in batches.iter().skip(sender).step_by(SENDERS) {
-                loop {
-                    let response = client
-                        .post(&url)
-                        .header("content-type", "application/x-protobuf")
-                        .body(body.clone())
-                        .send()
-                        .await
-                        .unwrap();
-                    if response.status().is_success() {
-                        break;
-                    }
-                    retries += 1;
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-            retries
-        }));
-    }
-    let mut retries = 0;
-    for sender in senders {
-        retries += sender.await.unwrap();
-    }
-    let ingest = spans as f64 / started.elapsed().as_secs_f64();
+    let url = server.url.clone();
+    let (ingest, retries) = ingest_all(&batches, move |_, body| {
+        let sent = client.post(&url).header("content-type", "application/x-protobuf").body(body).send();
+        Box::pin(async move { sent.await.is_ok_and(|r| r.status().is_success()) })
+    })
+    .await;
     let on_disk = || {
         ["", "-wal"]
             .iter()
@@ -185,16 +234,43 @@ async fn main() {
     let map = provider.service_map(0, u64::MAX, &Thresholds::default()).await.unwrap().unwrap();
     let map_time = started.elapsed();
     assert_eq!(map.basis.traces, spans / 16, "every stored trace");
-    let memory = peak_memory_mb(server.id());
-    let _ = server.kill();
-    let _ = server.wait();
-    let _ = std::fs::remove_dir_all(&dir);
+    let memory = peak_memory_mb(server.child.id());
+    drop(server);
 
-    println!("payload: {spans} spans in {} batches of {BATCH}, {megabytes:.0} MB protobuf", batches.len());
+    // The same batches over gRPC into a fresh store, each sender on a connection of its
+    // own as an SDK's exporter is.
+    let server = Server::start(&binary, "grpc", "--otlp-grpc");
+    let mut channels = Vec::new();
+    for _ in 0..SENDERS {
+        channels.push(grpc::channel(&server.url).await.unwrap());
+    }
+    let (grpc_ingest, grpc_retries) = ingest_all(&batches, move |sender, body| {
+        let mut client: tonic::client::Grpc<tonic::transport::Channel> =
+            tonic::client::Grpc::new(channels[sender].clone());
+        Box::pin(async move {
+            let path = tonic::codegen::http::uri::PathAndQuery::from_static(grpc::EXPORT);
+            client.ready().await.is_ok() && client.unary(tonic::Request::new(body), path, grpc::RawCodec).await.is_ok()
+        })
+    })
+    .await;
+    let grpc_stored = OtlpProvider::open(&server.db.display().to_string()).unwrap().store().stats().unwrap().spans;
+    assert_eq!(grpc_stored as usize, spans, "every span acknowledged over gRPC is stored");
+    let grpc_memory = peak_memory_mb(server.child.id());
+    drop(server);
+
+    println!(
+        "payload: {spans} spans in {} batches of {BATCH}, {megabytes:.0} MB protobuf, into {binary}",
+        batches.len()
+    );
     println!("raw protobuf decode:        {decode:>12.0} spans/s");
     println!(
         "HTTP ingest, committed:     {ingest:>12.0} spans/s  ({:.2}x decode; {SENDERS} senders, {retries} retried after 503)",
         ingest / decode
+    );
+    println!(
+        "gRPC ingest, committed:     {grpc_ingest:>12.0} spans/s  ({:.2}x decode, {:.2}x HTTP; {SENDERS} senders, {grpc_retries} retried after UNAVAILABLE or RESOURCE_EXHAUSTED)",
+        grpc_ingest / decode,
+        grpc_ingest / ingest
     );
     println!(
         "search over {spans} spans:  median {:?}, max {:?} (21 searches, 20 traces each)",
@@ -210,5 +286,5 @@ async fn main() {
         disk_busy as f64 / spans as f64,
         disk_idle as f64 / spans as f64
     );
-    println!("vitals serve peak memory:   {memory:.0} MB");
+    println!("vitals serve peak memory:   {memory:.0} MB over HTTP, {grpc_memory:.0} MB over gRPC");
 }

@@ -1,6 +1,7 @@
-//! Runs the test suite's Jaeger stand-in as a process, for the Neovim tests:
+//! Runs the test suite's Jaeger stand-in (or its Tempo or Zipkin) as a process, for the
+//! Neovim tests:
 //!
-//!     cargo run --example jaeger_replay -- v1|v3|outage|garbage|slow|busy
+//!     cargo run --example jaeger_replay -- v1|v3|outage|garbage|slow|busy|wide|huge|endless|echo|tempo|tempo-v1|zipkin
 //!
 //! Prints its base URL on the first line of stdout, then serves until stdin closes.
 
@@ -16,7 +17,9 @@ async fn main() {
     let name = std::env::args().nth(1).unwrap_or_else(|| "v1".to_string());
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let Some(scenario) = jaeger_replay::by_name(&name, &root) else {
-        eprintln!("unknown scenario {name:?}: use v1, v3, outage, garbage, slow or busy");
+        eprintln!(
+            "unknown scenario {name:?}: use v1, v3, outage, garbage, slow, busy, wide, huge, endless, echo, tempo, tempo-v1 or zipkin"
+        );
         std::process::exit(2);
     };
     let replay = jaeger_replay::start(scenario).await;

@@ -31,11 +31,13 @@ end, {
   nargs = "*",
   desc = "Search traces: [service] [operation] [min-duration] [limit] [lookback]",
   complete = function(lead, line, cursor)
-    -- Only the first argument (the service) completes from the backend.
-    if position(line, cursor) ~= 1 then
-      return {}
+    local search = require("vitals.search")
+    if position(line, cursor) == 1 then
+      return search.complete_service(lead)
     end
-    return require("vitals.search").complete_service(lead)
+    -- After the service: its attributes as key=value filters, and its operations.
+    local service = require("vitals.cmdline").split((line:sub(1, cursor):gsub("^[%s:]*%S+", "", 1)))[1]
+    return search.complete_filter(service or "", lead)
   end,
 })
 

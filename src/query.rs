@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::model::Span;
 
 /// How far back a search looks when the user does not say (Jaeger UI's default).
 pub const DEFAULT_LOOKBACK: Duration = Duration::from_secs(3600);
@@ -26,6 +27,10 @@ pub struct SearchQuery {
     pub min_duration_ns: Option<u64>,
     pub max_duration_ns: Option<u64>,
     pub limit: usize,
+    /// A TraceQL query as the user typed it, for the backends that speak TraceQL (Tempo):
+    /// it replaces the service, operation, filters and durations; the time range and
+    /// limit still apply.
+    pub traceql: Option<String>,
 }
 
 impl SearchQuery {
@@ -38,6 +43,7 @@ impl SearchQuery {
             min_duration_ns: None,
             max_duration_ns: None,
             limit: DEFAULT_LIMIT,
+            traceql: None,
         }
     }
 
@@ -58,23 +64,60 @@ pub struct SearchArgs {
     pub max_duration: Option<String>,
     pub limit: Option<usize>,
     pub lookback: Option<String>,
+    /// A TraceQL query (Tempo); an argument starting with `{` is taken for one too.
+    pub traceql: Option<String>,
 }
 
 impl SearchArgs {
     pub fn to_query(&self) -> Result<SearchQuery> {
-        if self.service.trim().is_empty() {
+        let traceql = self.traceql()?;
+        if traceql.is_none() && self.service.trim().is_empty() {
             return Err(Error::invalid("A search needs a service name"));
         }
-        Ok(SearchQuery {
-            service: self.service.trim().to_string(),
+        let query = SearchQuery {
+            service: if traceql.is_some() && is_traceql(&self.service) {
+                String::new()
+            } else {
+                self.service.trim().into()
+            },
             operation: blank_to_none(&self.operation).map(str::to_string),
-            tags: self.tags.iter().map(|t| parse_tag(t)).collect::<Result<_>>()?,
+            tags: self.tags.iter().filter(|t| !is_traceql(t)).map(|t| parse_tag(t)).collect::<Result<_>>()?,
             time_range_us: blank_to_none(&self.lookback).map(parse_duration).transpose()?.map(lookback_range),
             min_duration_ns: blank_to_none(&self.min_duration).map(parse_duration).transpose()?.map(as_ns),
             max_duration_ns: blank_to_none(&self.max_duration).map(parse_duration).transpose()?.map(as_ns),
             limit: self.limit.filter(|&l| l > 0).unwrap_or(DEFAULT_LIMIT),
-        })
+            traceql,
+        };
+        if query.traceql.is_some()
+            && (query.operation.is_some()
+                || !query.tags.is_empty()
+                || query.min_duration_ns.is_some()
+                || query.max_duration_ns.is_some())
+        {
+            return Err(Error::invalid(
+                "A TraceQL query stands alone: write the operation, filters and durations inside it, e.g. \
+                 { name = \"GET /cart\" && span.http.route = \"/cart\" && duration > 1s }",
+            ));
+        }
+        Ok(query)
     }
+
+    /// The TraceQL query: the `traceql` argument, or the one argument (the service or a
+    /// filter) that starts with `{`, as the editor's command line hands it over.
+    fn traceql(&self) -> Result<Option<String>> {
+        let mut found: Vec<&str> = self.traceql.iter().map(|q| q.trim()).filter(|q| !q.is_empty()).collect();
+        found.extend(std::iter::once(&self.service).chain(&self.tags).map(|a| a.trim()).filter(|a| is_traceql(a)));
+        match found.as_slice() {
+            [] => Ok(None),
+            [query] => Ok(Some(query.to_string())),
+            _ => Err(Error::invalid("Give one TraceQL query at a time")),
+        }
+    }
+}
+
+/// Whether an argument is a TraceQL query rather than a name or a `key=value` filter.
+fn is_traceql(argument: &str) -> bool {
+    argument.trim_start().starts_with('{')
 }
 
 /// An argument left blank, or given as `*` or `all` (so that later positional arguments
@@ -106,12 +149,26 @@ fn decimal_seconds(text: &str) -> Option<Duration> {
     Some(Duration::from_secs_f64(value))
 }
 
+/// `key=value` (or `key:value`). `status=error` asks for failed spans, as `error=true`
+/// does (Jaeger's name for them, which [`span_has_tag`] also finds by status).
 fn parse_tag(text: &str) -> Result<(String, String)> {
-    text.split_once('=')
+    let (key, value) = text
+        .split_once('=')
         .or_else(|| text.split_once(':'))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .filter(|(k, _)| !k.is_empty())
-        .ok_or_else(|| Error::invalid(format!("{text:?} is not a tag filter like http.status_code=500")))
+        .ok_or_else(|| Error::invalid(format!("{text:?} is not a tag filter like http.status_code=500")))?;
+    if key == "status" && value.eq_ignore_ascii_case("error") {
+        return Ok(("error".to_string(), "true".to_string()));
+    }
+    Ok((key, value))
+}
+
+/// Whether a span carries `key=value`, among its attributes or its resource's; `error=true`
+/// also holds for a span whose status is an error (OTLP has no error attribute).
+pub fn span_has_tag(span: &Span, key: &str, value: &str) -> bool {
+    (key == "error" && value == "true" && span.is_error())
+        || span.attributes.iter().chain(&span.resource.attributes).any(|a| a.key == key && a.value.to_string() == value)
 }
 
 fn as_ns(d: Duration) -> u64 {
@@ -161,5 +218,34 @@ mod tests {
         assert_eq!(end - start, 7_200_000_000);
         assert_eq!(query.limit, 5);
         assert!(SearchArgs::default().to_query().is_err());
+    }
+
+    #[test]
+    fn an_argument_starting_with_a_brace_is_a_traceql_query_that_stands_alone() {
+        let typed = r#"{ span.http.route = "/cart" && duration > 1s }"#;
+        let query = SearchArgs { tags: vec![typed.into()], ..SearchArgs::default() }.to_query().unwrap();
+        assert_eq!((query.traceql.as_deref(), query.tags.len()), (Some(typed), 0));
+        let given = SearchArgs { service: "frontend".into(), traceql: Some(typed.into()), ..SearchArgs::default() };
+        assert_eq!(given.to_query().unwrap().traceql.as_deref(), Some(typed), "the service only names the search");
+        let as_service = SearchArgs { service: "{ duration > 1s }".into(), ..SearchArgs::default() }.to_query();
+        assert_eq!(as_service.unwrap().service, "", "no service of that name");
+        let mixed = SearchArgs { tags: vec![typed.into(), "error=true".into()], ..SearchArgs::default() };
+        assert!(mixed.to_query().unwrap_err().to_string().contains("stands alone"));
+        let two = SearchArgs { service: "{ a }".into(), tags: vec!["{ b }".into()], ..SearchArgs::default() };
+        assert!(two.to_query().is_err());
+    }
+
+    #[test]
+    fn failed_spans_are_asked_for_by_error_true_or_status_error_and_found_by_status() {
+        assert_eq!(parse_tag("status=error").unwrap(), ("error".to_string(), "true".to_string()));
+        assert_eq!(parse_tag("http.route=/a=b").unwrap(), ("http.route".to_string(), "/a=b".to_string()));
+        let json =
+            br#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"web"}}]},
+            "scopeSpans":[{"spans":[{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708",
+            "name":"GET","startTimeUnixNano":"1","endTimeUnixNano":"2","status":{"code":2}}]}]}]}"#;
+        let trace = crate::formats::decode(json).unwrap().remove(0);
+        assert!(span_has_tag(&trace.spans[0], "error", "true"), "an OTLP span fails by its status");
+        assert!(!span_has_tag(&trace.spans[0], "error", "false"));
+        assert!(span_has_tag(&trace.spans[0], "service.name", "web"), "resource attributes count");
     }
 }

@@ -5,33 +5,54 @@
 //! `/api/traces` (Jaeger's parameters and units: `start`/`end` in µs, `minDuration` and
 //! `maxDuration` as Go durations, `tags` as a JSON object, `limit`, `lookback`),
 //! `/api/traces/{id}` and `/api/dependencies` (`endTs` in ms, `lookback` in ms).
+//!
+//! Traces are streamed out and cut at a span limit ([`stream`]); requests are answered
+//! only for allowed `Host` values ([`hosts`]); no CORS headers are sent, so other
+//! origins' pages cannot read it.
+
+mod hosts;
+mod stream;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
+pub use hosts::AllowedHosts;
+
 use crate::analysis::dependencies::CallCounter;
 use crate::error::{Error, Result};
-use crate::formats::jaeger_encode;
 use crate::providers::TraceProvider;
 use crate::providers::otlp::OtlpProvider;
 use crate::query::{SearchQuery, lookback_range, now_ns, parse_duration};
 use crate::store::Store;
 
+/// What the query API answers, and how much of a trace.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub allowed_hosts: AllowedHosts,
+    /// Most spans of one trace served; a larger trace is cut, with a warning.
+    pub max_spans: usize,
+}
+
+/// The spans of one trace served by default.
+pub const DEFAULT_MAX_SPANS: usize = 1_000_000;
+
 struct Api {
     store: Arc<Store>,
     provider: OtlpProvider,
+    options: Options,
 }
 
-pub fn router(store: Arc<Store>) -> Router {
-    let api = Arc::new(Api { provider: OtlpProvider::new(Arc::clone(&store)), store });
+pub fn router(store: Arc<Store>, options: Options) -> Router {
+    let api = Arc::new(Api { provider: OtlpProvider::new(Arc::clone(&store)), store, options });
     Router::new()
         .route("/api/services", get(services))
         .route("/api/services/{service}/operations", get(operations))
@@ -39,7 +60,25 @@ pub fn router(store: Arc<Store>) -> Router {
         .route("/api/traces", get(search))
         .route("/api/traces/{id}", get(trace))
         .route("/api/dependencies", get(dependencies))
+        .layer(middleware::from_fn_with_state(Arc::clone(&api), check_host))
         .with_state(api)
+}
+
+/// Refuses requests whose `Host` this listener does not answer (see [`hosts`]).
+async fn check_host(State(api): State<Arc<Api>>, request: Request, next: Next) -> Response {
+    let host = request.headers().get(header::HOST).map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    if api.options.allowed_hosts.allows(host) {
+        return next.run(request).await;
+    }
+    let host = host.unwrap_or_default();
+    let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+    failure(
+        StatusCode::FORBIDDEN,
+        format!(
+            "the query API does not answer for Host {host:?}: it answers loopback names and the hosts given \
+             with --query-allowed-hosts, against DNS rebinding; to allow this one, pass --query-allowed-hosts {name}"
+        ),
+    )
 }
 
 /// Jaeger's envelope: `{"data": …, "total": n, "limit": 0, "offset": 0, "errors": null}`.
@@ -77,19 +116,12 @@ async fn operations_by_query(State(api): State<Arc<Api>>, Query(params): Query<H
 }
 
 async fn search(State(api): State<Arc<Api>>, Query(params): Query<HashMap<String, String>>) -> Response {
-    answer(
-        async {
-            api.provider
-                .search(&search_query(&params)?)
-                .await
-                .map(|t| data(json!(t.iter().map(|t| jaeger_encode::trace(t)).collect::<Vec<_>>()), t.len()))
-        }
-        .await,
-    )
+    let max_spans = api.options.max_spans;
+    answer(async { api.provider.search(&search_query(&params)?).await.map(|t| stream::traces(t, max_spans)) }.await)
 }
 
 async fn trace(State(api): State<Arc<Api>>, Path(id): Path<String>) -> Response {
-    answer(api.provider.trace(&id).await.map(|t| data(json!([jaeger_encode::trace(&t)]), 1)))
+    answer(api.provider.trace(&id).await.map(|t| stream::traces(vec![t], api.options.max_spans)))
 }
 
 async fn dependencies(State(api): State<Arc<Api>>, Query(params): Query<HashMap<String, String>>) -> Response {
@@ -107,7 +139,7 @@ async fn dependencies(State(api): State<Arc<Api>>, Query(params): Query<HashMap<
     answer(match calls {
         Ok(Ok(calls)) => Ok(data(json!(calls), calls.len())),
         Ok(Err(e)) => Err(e),
-        Err(e) => Err(Error::invalid(format!("reading the store failed: {e}"))),
+        Err(e) => Err(Error::Internal(format!("reading the store failed: {e}"))),
     })
 }
 

@@ -104,6 +104,7 @@ fn every_truncation_of_real_responses_is_an_error_or_a_smaller_trace_never_a_pan
         "jaeger-api/v1-traces-response.json",
         "jaeger-api/otlp-export-request.json",
         "jaeger-hotrod/sibling_errors.json",
+        "zipkin/yelp.json",
     ] {
         let bytes = read_shared(file);
         for cut in (0..bytes.len()).step_by(7) {
@@ -146,6 +147,7 @@ fn mangled_real_responses_never_panic_the_decoders_or_the_renderers() {
         read_shared("jaeger-hotrod/sibling_errors.json"),
         read_shared("jaeger-ui/traces/testTrace.json"),
         read_shared("jaeger-api/v3-GetTrace.json"),
+        read_shared("zipkin/yelp.json"),
     ];
     let mut decoded = 0;
     for round in 0..3_000 {
@@ -180,4 +182,52 @@ fn mangled_real_responses_never_panic_the_decoders_or_the_renderers() {
         }
     }
     assert!(decoded > 100, "the mangling should leave many documents decodable ({decoded})");
+}
+
+/// Zipkin's fixtures: every span kept, and each one's parent in its trace.
+#[test]
+fn every_zipkin_trace_decodes_with_every_span_and_shared_ids_undone() {
+    let dir = shared_fixtures().join("zipkin");
+    let mut files = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(formats::sniff(&bytes), Format::ZipkinJson, "{}", path.display());
+        let raw: Vec<serde_json::Value> = serde_json::from_slice(&bytes).unwrap();
+        let traces = formats::decode(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let spans: usize = traces.iter().map(|t| t.spans.len()).sum();
+        assert_eq!(spans, raw.len(), "{}: every span is kept", path.display());
+        for trace in &traces {
+            let mut ids: Vec<_> = trace.spans.iter().map(|s| s.span_id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            assert_eq!(ids.len(), trace.spans.len(), "{}: shared span ids are made unique", path.display());
+        }
+        files += 1;
+    }
+    assert_eq!(files, 10);
+}
+
+#[test]
+fn a_zipkin_server_half_becomes_its_clients_child_and_its_clock_skew_is_corrected() {
+    let trace = formats::decode(&read_shared("zipkin/skew.json")).unwrap().remove(0);
+    let named = |service: &str, operation: &str| {
+        trace.spans.iter().position(|s| s.service() == service && s.operation == operation).unwrap()
+    };
+    let (client, server, child) = (named("servicea", "post"), named("serviceb", "post"), named("serviceb", "async"));
+    assert_eq!(trace.tree.parent(server), Some(client), "the server half is its client's child");
+    assert_eq!(trace.tree.parent(child), Some(server), "serviceb's span under the shared id follows the server half");
+    let (c, s) = (&trace.spans[client], &trace.spans[server]);
+    assert!(s.start_ns >= c.start_ns && s.end_ns() <= c.end_ns(), "the server sits inside its client");
+    let gap_before = s.start_ns - c.start_ns;
+    let gap_after = c.end_ns() - s.end_ns();
+    assert!(gap_before.abs_diff(gap_after) <= 1_000, "in the middle: {gap_before} vs {gap_after}");
+    assert_eq!(trace.spans[child].start_ns - s.start_ns, 1_000, "the server's own span moved with it");
+    assert!(!trace.warnings.iter().any(|w| w.contains("clock skew")), "{:?}", trace.warnings);
+
+    // yelp: a server half named differently from its process's spans finds them by address.
+    let yelp = formats::decode(&read_shared("zipkin/yelp.json")).unwrap().remove(0);
+    let proxy = yelp.spans.iter().position(|s| s.service() == "yelp_main/api_proxy").unwrap();
+    let txn = yelp.spans.iter().position(|s| s.operation.starts_with("txn:")).unwrap();
+    assert_eq!(yelp.tree.parent(txn), Some(proxy));
 }

@@ -272,3 +272,115 @@ async fn dependencies_are_read_from_the_v1_api_in_milliseconds_and_absent_on_v3(
     let v3 = jaeger_replay::start(jaeger_replay::jaeger_v3_only(&root())).await;
     assert!(provider(&v3, 5_000).dependencies(1_763_636_000_000_000, 3_600_000_000).await.unwrap().is_empty());
 }
+
+fn config_for(replay: &Replay) -> ProviderConfig {
+    ProviderConfig {
+        kind: ProviderKind::Jaeger,
+        endpoint: replay.url(),
+        timeout_ms: 30_000,
+        ..ProviderConfig::default()
+    }
+}
+
+fn too_large(replay: &Replay, limit: &str) -> String {
+    format!(
+        "jaeger at {} sent more than {limit}, the max_response limit: raise max_response (the plugin's option, or --max-response) if the trace really is that large",
+        replay.url()
+    )
+}
+
+#[tokio::test]
+async fn an_endless_response_stops_at_max_response_with_an_error_naming_the_limit() {
+    let replay = jaeger_replay::start(jaeger_replay::endless_answers()).await;
+    let config = ProviderConfig { max_response: 4 << 20, ..config_for(&replay) };
+    let err = providers::from_config(&config).unwrap().trace(jaeger_replay::WIDE_TRACE).await.unwrap_err();
+    assert_eq!(err.to_string(), too_large(&replay, "4 MiB"));
+}
+
+#[tokio::test]
+async fn a_response_announced_larger_than_max_response_is_refused_and_a_smaller_one_read_whole() {
+    let replay = jaeger_replay::start(jaeger_replay::huge_answers(64 << 20)).await;
+    let config = ProviderConfig { max_response: 1 << 20, ..config_for(&replay) };
+    let err = providers::from_config(&config).unwrap().trace(jaeger_replay::WIDE_TRACE).await.unwrap_err();
+    assert_eq!(err.to_string(), too_large(&replay, "1 MiB"));
+
+    // 3 MiB of a thousand spans and whitespace, arriving in 1 MiB chunks, under a 4 MiB cap.
+    let replay = jaeger_replay::start(jaeger_replay::huge_answers(3 << 20)).await;
+    let config = ProviderConfig { max_response: 4 << 20, ..config_for(&replay) };
+    let trace = providers::from_config(&config).unwrap().trace(jaeger_replay::WIDE_TRACE).await.unwrap();
+    assert_eq!(trace.spans.len(), 1_000);
+}
+
+#[tokio::test]
+async fn a_trace_over_max_spans_is_cut_to_its_top_with_a_warning() {
+    let replay = jaeger_replay::start(jaeger_replay::wide(&root())).await;
+    let whole = providers::from_config(&config_for(&replay)).unwrap().trace(jaeger_replay::WIDE_TRACE).await.unwrap();
+    assert_eq!(whole.spans.len(), jaeger_replay::WIDE_SPANS);
+    assert!(whole.warnings.is_empty(), "{:?}", whole.warnings);
+
+    let config = ProviderConfig { max_spans: 1_000, ..config_for(&replay) };
+    let cut = providers::from_config(&config).unwrap().trace(jaeger_replay::WIDE_TRACE).await.unwrap();
+    assert_eq!(cut.spans.len(), 1_000);
+    assert_eq!(cut.warnings, ["trace cut to the 1,000 spans nearest its root, of 5,000: raise max_spans to see all"]);
+    // The top of the tree is whole: one root, and every kept span's parent kept.
+    assert_eq!(cut.tree.roots().len(), 1);
+    let depth_of_kept = (0..cut.spans.len()).map(|s| cut.tree.depth(s)).max();
+    assert_eq!(depth_of_kept, Some(3), "1 + 10 + 100 spans above the 889 kept of the fourth level");
+}
+
+#[tokio::test]
+async fn a_password_in_the_endpoint_is_sent_as_basic_auth_and_never_shown() {
+    let replay = jaeger_replay::start(jaeger_replay::jaeger_v1(&root())).await;
+    let endpoint = replay.url().replace("http://", "http://ops:pw-in-url@");
+    let config = ProviderConfig { endpoint, ..config_for(&replay) };
+    let p = providers::from_config(&config).unwrap();
+    assert_eq!(p.describe(), format!("jaeger at {}", replay.url()));
+    let err = p.trace("00000000000000000000000000000bad").await.unwrap_err().to_string();
+    assert_eq!(err, format!("trace 00000000000000000000000000000bad not found in jaeger at {}", replay.url()));
+    assert!(!format!("{config:?}").contains("pw-in-url"));
+    // ops:pw-in-url
+    assert_eq!(replay.recorded()[0].authorization.as_deref(), Some("Basic b3BzOnB3LWluLXVybA=="));
+}
+
+#[tokio::test]
+async fn credentials_a_backend_echoes_never_show_in_its_errors() {
+    let replay = jaeger_replay::start(jaeger_replay::echo_headers_back()).await;
+    let with_token =
+        ProviderConfig { auth: Auth { token: Some("tok-S3CRET".into()), ..Auth::default() }, ..config_for(&replay) };
+    let with_password =
+        ProviderConfig { endpoint: replay.url().replace("http://", "http://ops:pw-S3CRET@"), ..config_for(&replay) };
+    for config in [with_token, with_password] {
+        let p = providers::from_config(&config).unwrap();
+        // Jaeger's JSON error (401) and a proxy's plain-text page (502).
+        for err in [p.services().await.unwrap_err(), p.trace(SLOW_TRACE).await.unwrap_err()] {
+            let text = err.to_string();
+            assert!(text.contains("uthorization: B"), "the echo is shown: {text}");
+            for secret in ["tok-S3CRET", "pw-S3CRET", "b3BzOnB3LVMzQ1JFVA=="] {
+                assert!(!text.contains(secret), "{secret} shown in {text}");
+            }
+        }
+    }
+    let sent: Vec<String> = replay.recorded().into_iter().filter_map(|r| r.authorization).collect();
+    assert_eq!(sent.len(), 4, "the credentials were sent: {sent:?}");
+}
+
+#[tokio::test]
+async fn the_cli_reads_the_token_from_a_file_and_its_help_recommends_that() {
+    let replay = jaeger_replay::start(jaeger_replay::jaeger_v1(&root())).await;
+    let token_file = std::env::temp_dir().join(format!("vitals-token-file-{}", std::process::id()));
+    std::fs::write(&token_file, "from-a-file\n").unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_vitals"))
+        .args(["search", "--service", "frontend", "--endpoint", &replay.url(), "--token-file"])
+        .arg(&token_file)
+        .output()
+        .await
+        .unwrap();
+    std::fs::remove_file(&token_file).unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(replay.recorded()[0].authorization.as_deref(), Some("Bearer from-a-file"));
+
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_vitals")).args(["search", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout).split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(help.contains("--token-file <PATH>"), "{help}");
+    assert!(help.contains("read it in `ps`: prefer --token-file"), "{help}");
+}

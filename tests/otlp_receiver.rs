@@ -11,7 +11,9 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
-use vitals::collector::{self, Counters, Limits};
+use vitals::collector::budget::MemoryBudget;
+use vitals::collector::server::ConnectionLimits;
+use vitals::collector::{self, Counters, Intake, Limits, Protocol};
 use vitals::providers::TraceProvider;
 use vitals::providers::otlp::OtlpProvider;
 use vitals::query::SearchQuery;
@@ -31,8 +33,11 @@ async fn start(name: &str, limits: Limits) -> Receiver {
     let store = Arc::new(Store::open(&dir.0.join("traces.db"), Retention::default()).unwrap());
     let listener = collector::bind("127.0.0.1:0".parse::<SocketAddr>().unwrap()).await.unwrap();
     let url = format!("http://{}/v1/traces", listener.local_addr().unwrap());
-    let router = collector::router(Arc::clone(&store), limits, Arc::new(Counters::default()));
-    tokio::spawn(collector::serve(listener, router));
+    let intake = Intake::new(Arc::clone(&store), limits);
+    let counters = Arc::new(Counters::default());
+    tokio::spawn(
+        async move { intake.serve(Protocol::OtlpHttp, listener, counters, ConnectionLimits::default()).await },
+    );
     Receiver { url, provider: OtlpProvider::new(store), _dir: dir }
 }
 
@@ -186,4 +191,17 @@ async fn a_receiver_that_cannot_keep_up_says_when_to_retry_instead_of_dropping()
     assert_eq!(response.status().as_u16(), 503);
     assert_eq!(response.headers().get("retry-after").map(|v| v.to_str().unwrap()), Some("1"));
     assert_eq!(stored_spans(&receiver).await, 0);
+}
+
+#[tokio::test]
+async fn a_body_that_would_decode_into_far_more_memory_than_its_size_is_refused_before_decoding() {
+    let receiver = start("amplified", Limits { memory: MemoryBudget::new(64 << 20), ..Limits::default() }).await;
+    // 600,000 empty spans: 1.2 MB of protobuf, hundreds of MB once decoded.
+    let mut export = request(6, 1);
+    export.resource_spans[0].scope_spans[0].spans = vec![Span::default(); 600_000];
+    let (status, _, body) = post(&receiver.url, "application/x-protobuf", None, export.encode_to_vec()).await;
+    assert_eq!(status, 413);
+    assert!(String::from_utf8_lossy(&body).contains("send smaller batches"), "{}", String::from_utf8_lossy(&body));
+    let (status, ..) = post(&receiver.url, "application/x-protobuf", None, request(7, 3).encode_to_vec()).await;
+    assert_eq!(status, 200, "the budget is given back");
 }

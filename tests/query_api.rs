@@ -155,6 +155,106 @@ async fn dependencies_and_bad_parameters_answer_as_jaeger_does() {
     assert_eq!(status, 404);
 }
 
+/// Sends `GET path` with these headers over a raw connection (a browser's `Host`), and
+/// returns the status and the head of the answer.
+fn get_raw(address: &str, path: &str, headers: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\n{headers}Connection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    let status = answer.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, answer)
+}
+
+#[tokio::test]
+async fn bound_to_loopback_the_query_api_answers_only_loopback_hosts_and_lets_no_other_origin_read_it() {
+    let dir = TempDir::new("query-hosts");
+    let server = serve(&dir.0.join("traces.db"));
+    let address = server.query_url.trim_start_matches("http://").to_string();
+    let port = address.rsplit(':').next().unwrap();
+
+    // A page of evil.example whose name now resolves to 127.0.0.1 (DNS rebinding).
+    let (status, answer) = get_raw(&address, "/api/services", "Host: evil.example\r\n");
+    assert_eq!(status, 403, "{answer}");
+    assert!(answer.contains("--query-allowed-hosts evil.example"), "the refusal says how to allow it: {answer}");
+    let (status, _) = get_raw(&address, "/api/traces?service=x", &format!("Host: evil.example:{port}\r\n"));
+    assert_eq!(status, 403);
+
+    for host in ["localhost", &format!("localhost:{port}"), &format!("127.0.0.1:{port}"), &format!("[::1]:{port}")] {
+        let (status, answer) = get_raw(&address, "/api/services", &format!("Host: {host}\r\n"));
+        assert_eq!(status, 200, "{host}: {answer}");
+    }
+
+    // No CORS: neither a preflight nor a cross-origin read is allowed.
+    let origin = "Host: localhost\r\nOrigin: http://evil.example\r\n";
+    for answer in [get_raw(&address, "/api/services", origin).1, {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        write!(
+            stream,
+            "OPTIONS /api/services HTTP/1.1\r\n{origin}Access-Control-Request-Method: GET\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer
+    }] {
+        assert!(!answer.to_ascii_lowercase().contains("access-control-"), "{answer}");
+    }
+}
+
+#[tokio::test]
+async fn hosts_named_with_query_allowed_hosts_are_answered() {
+    let dir = TempDir::new("query-allowed");
+    let server =
+        common::serve_with(&dir.0.join("traces.db"), &["--query-allowed-hosts", "traces.example,other.example"]);
+    let address = server.query_url.trim_start_matches("http://").to_string();
+    assert_eq!(get_raw(&address, "/api/services", "Host: traces.example\r\n").0, 200);
+    assert_eq!(get_raw(&address, "/api/services", "Host: other.example:16686\r\n").0, 200);
+    assert_eq!(get_raw(&address, "/api/services", "Host: evil.example\r\n").0, 403);
+}
+
+#[tokio::test]
+async fn a_trace_past_the_span_limit_is_served_cut_in_tree_order_and_says_so() {
+    let dir = TempDir::new("query-cut");
+    let server = common::serve_with(&dir.0.join("traces.db"), &["--query-max-spans", "5"]);
+    let sample = recent_sample();
+    let largest = sample.iter().max_by_key(|t| t.spans.len()).unwrap();
+    assert!(largest.spans.len() > 5, "the sample has a trace of more than 5 spans");
+    let body = otlp_encode::export_request(std::slice::from_ref(largest), 0).encode_to_vec();
+    let sent = reqwest::Client::new()
+        .post(&server.otlp_url)
+        .header("content-type", "application/x-protobuf")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 200);
+
+    let response = reqwest::get(format!("{}/api/traces/{}", server.query_url, largest.id)).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    let trace = &answer["data"][0];
+    let spans = trace["spans"].as_array().unwrap();
+    assert_eq!(spans.len(), 5);
+    let root = largest.root().unwrap().span_id.to_string();
+    assert_eq!(spans[0]["spanID"], root.as_str(), "the cut keeps the root first");
+    let served: BTreeSet<&str> = spans.iter().map(|s| s["spanID"].as_str().unwrap()).collect();
+    for span in spans {
+        for reference in span["references"].as_array().unwrap() {
+            assert!(served.contains(reference["spanID"].as_str().unwrap()), "a served span's parent is served");
+        }
+    }
+    let warning = trace["warnings"][0].as_str().unwrap();
+    assert!(
+        warning.contains(&format!("{} spans", largest.spans.len())) && warning.contains("--query-max-spans"),
+        "{warning}"
+    );
+    assert_eq!(spans[0]["warnings"][0].as_str(), Some(warning), "Jaeger UI shows span warnings");
+}
+
 #[tokio::test]
 async fn dependencies_count_every_stored_trace_in_the_window() {
     // 1,250 requests: more than any sample of recent traces would hold.

@@ -3,7 +3,8 @@
 ---Operation names have spaces ("GET /checkout"). Neovim splits `<f-args>` at every
 ---space, so the commands read their raw argument text here instead: spaces separate
 ---arguments, "double" or 'single' quotes keep words together, a backslash keeps the
----next character as it is (`POST\ /checkout`).
+---next character as it is (`POST\ /checkout`), and a TraceQL query in braces is one
+---argument as typed (`{ span.http.route = "/cart" && duration > 1s }`).
 
 local M = {}
 
@@ -18,7 +19,11 @@ function M.split(text)
   local i = 1
   while i <= #text do
     local c = text:sub(i, i)
-    if c == "\\" and i < #text and quote ~= "'" then
+    if c == "{" and not current and not quote then
+      local j = M.query_end(text, i)
+      table.insert(args, text:sub(i, j))
+      i = j
+    elseif c == "\\" and i < #text and quote ~= "'" then
       current = current or {}
       table.insert(current, text:sub(i + 1, i + 1))
       i = i + 1
@@ -46,6 +51,42 @@ function M.split(text)
     table.insert(args, table.concat(current))
   end
   return args, current == nil
+end
+
+---Where a TraceQL query that starts with the `{` at `start` ends: its matching brace,
+---or, when an operator joins it to another braced span set (`{ … } >> { … }`,
+---`{ … } && { … }`), the end of the last one. Quoted strings inside are skipped.
+---@param text string
+---@param start integer
+---@return integer
+function M.query_end(text, start)
+  local depth, j, in_string, last = 0, start, nil, #text
+  while j <= #text do
+    local d = text:sub(j, j)
+    if in_string then
+      if d == "\\" then
+        j = j + 1
+      elseif d == in_string then
+        in_string = nil
+      end
+    elseif d == '"' or d == "`" then
+      in_string = d
+    elseif d == "{" then
+      depth = depth + 1
+    elseif d == "}" then
+      depth = depth - 1
+      if depth == 0 then
+        last = j
+        local joined = text:sub(j + 1):match("^%s*[!<>&|~]+%s*(){")
+        if not joined then
+          return last
+        end
+        j = j + joined - 1
+      end
+    end
+    j = j + 1
+  end
+  return last
 end
 
 ---Which argument (1-based) the cursor is completing on a command line such as

@@ -4,14 +4,18 @@ local M = {}
 
 ---@class vitals.Auth
 ---@field token? string Bearer token sent to the backend
+---@field token_file? string File holding the token (keeps it out of your config)
 ---@field token_env? string Environment variable holding the token (default VITALS_TRACE_TOKEN)
 ---@field username? string User for basic auth
 ---@field password? string Password for basic auth
+---@field password_file? string File holding the password
 ---@field password_env? string Environment variable holding the password (default VITALS_TRACE_PASSWORD)
 
 ---@class vitals.Options
----@field trace_provider "jaeger"|"file"|"otlp" Where traces come from
----@field trace_endpoint string Backend URL (jaeger), path (file) or the address to receive OTLP on (otlp, default 127.0.0.1:4318); "" means the provider's default
+---@field trace_provider "jaeger"|"tempo"|"zipkin"|"file"|"otlp" Where traces come from
+---@field trace_endpoint string Backend URL (jaeger, tempo, zipkin), path (file) or the address to receive OTLP/HTTP on (otlp; "" means receivers.otlp_http); "" means the provider's default
+---@field tenant string The tenant of a multi-tenant Tempo, sent as X-Scope-OrgID; "" means none
+---@field receivers vitals.Receivers Where the otlp provider's receivers listen
 ---@field store_path string The trace store file of the otlp provider; "" means the data directory
 ---@field receive_on_startup boolean With the otlp provider, start receiving when Neovim starts
 ---@field enable_code_lens_annotations boolean Show performance annotations in source buffers
@@ -20,6 +24,8 @@ local M = {}
 ---@field auto_tracing vitals.AutoTracing How annotations refresh when enable_auto_tracing is on
 ---@field path_mappings table<string, string> Path prefixes in traces → local folders, e.g. { ["/app/"] = "~/src/shop/" }
 ---@field timeout_ms integer How long to wait for the backend
+---@field max_response integer The most bytes read of one response or trace file (default 256 MiB)
+---@field max_spans integer The most spans of one trace kept; a larger trace is cut, with a warning
 ---@field auth vitals.Auth Credentials for the backend
 ---@field binary? string Path to the vitals binary (default: found automatically)
 ---@field search vitals.SearchDefaults Defaults for :VitalsSearch
@@ -27,6 +33,11 @@ local M = {}
 ---@field regressions vitals.RegressionDefaults What :VitalsRegressions compares
 ---@field service_map vitals.ServiceMapOptions Health thresholds and live refresh of :VitalsServiceMap
 ---@field float vitals.FloatOptions Look of the trace float
+
+---@class vitals.Receivers
+---@field otlp_http string|boolean OTLP/HTTP (POST /v1/traces): "host:port", or false for off (trace_endpoint, when set, wins)
+---@field otlp_grpc string|boolean OTLP/gRPC (TraceService/Export, most SDKs' default): "host:port", or false for off
+---@field zipkin string|boolean Zipkin v2 JSON (POST /api/v2/spans): "host:port", or false for off
 
 ---@class vitals.SearchDefaults
 ---@field limit integer
@@ -62,6 +73,8 @@ local M = {}
 M.defaults = {
   trace_provider = "otlp",
   trace_endpoint = "",
+  tenant = "",
+  receivers = { otlp_http = "127.0.0.1:4318", otlp_grpc = "127.0.0.1:4317", zipkin = false },
   store_path = "",
   receive_on_startup = true,
   enable_code_lens_annotations = true,
@@ -70,6 +83,8 @@ M.defaults = {
   auto_tracing = { interval_ms = 30000, services = {} },
   path_mappings = {},
   timeout_ms = 10000,
+  max_response = 256 * 1024 * 1024,
+  max_spans = 1000000,
   auth = {},
   binary = nil,
   search = { limit = 20, lookback = "1h" },
@@ -85,8 +100,14 @@ M.defaults = {
   float = { border = "rounded", width = 0.9, height = 0.8 },
 }
 
+---The providers, as `trace_provider` names them.
+M.PROVIDERS = { "jaeger", "tempo", "zipkin", "file", "otlp" }
+
 ---The options :VitalsConfigure chooses, and remembers across restarts.
-M.CHOSEN = { "trace_provider", "trace_endpoint", "store_path" }
+M.CHOSEN = { "trace_provider", "trace_endpoint", "store_path", "tenant" }
+
+---Chosen fields a remembered choice may lack, having been saved before they existed.
+local ADDED_LATER = { tenant = "" }
 
 ---The chosen fields of some options.
 ---@param options table
@@ -118,12 +139,17 @@ local function read_choice()
   if not ok or type(saved) ~= "table" or type(saved.chosen) ~= "table" or type(saved.setup) ~= "table" then
     return nil
   end
+  for _, part in ipairs({ saved.chosen, saved.setup }) do
+    for field, default in pairs(ADDED_LATER) do
+      part[field] = part[field] == nil and default or part[field]
+    end
+  end
   for _, field in ipairs(M.CHOSEN) do
     if type(saved.chosen[field]) ~= "string" then
       return nil
     end
   end
-  if not vim.tbl_contains({ "jaeger", "file", "otlp" }, saved.chosen.trace_provider) then
+  if not vim.tbl_contains(M.PROVIDERS, saved.chosen.trace_provider) then
     return nil
   end
   return saved
@@ -181,6 +207,30 @@ local function apply_choice(merged)
   M.choice_in_effect = M.choice_file()
 end
 
+---Each receiver's well-known address, which `true` stands for.
+M.RECEIVER_PORTS = { otlp_http = 4318, otlp_grpc = 4317, zipkin = 9411 }
+
+---Checks the receivers option and turns `true` into each receiver's default address.
+---@param receivers table
+local function check_receivers(receivers)
+  for key, value in pairs(receivers) do
+    if not M.RECEIVER_PORTS[key] then
+      error(("receivers.%s: no such receiver; use otlp_http, otlp_grpc or zipkin"):format(tostring(key)), 0)
+    end
+    if value == true then
+      receivers[key] = "127.0.0.1:" .. M.RECEIVER_PORTS[key]
+    elseif value ~= false and type(value) ~= "string" then
+      error(("receivers.%s: expected an address such as \"127.0.0.1:%d\", or false"):format(key, M.RECEIVER_PORTS[key]), 0)
+    end
+  end
+end
+
+---@param value any
+---@return boolean
+local function positive(value)
+  return type(value) == "number" and value > 0
+end
+
 ---Merges user options over the defaults, checks their types, and applies the provider
 ---remembered by :VitalsConfigure (see |vitals-configure-remembered|).
 ---@param opts? table
@@ -191,11 +241,13 @@ function M.set(opts)
     trace_provider = {
       merged.trace_provider,
       function(v)
-        return v == "jaeger" or v == "file" or v == "otlp"
+        return vim.tbl_contains(M.PROVIDERS, v)
       end,
-      '"jaeger", "file" or "otlp"',
+      '"jaeger", "tempo", "zipkin", "file" or "otlp"',
     },
     trace_endpoint = { merged.trace_endpoint, "string" },
+    tenant = { merged.tenant, "string" },
+    receivers = { merged.receivers, "table" },
     store_path = { merged.store_path, "string" },
     receive_on_startup = { merged.receive_on_startup, "boolean" },
     enable_code_lens_annotations = { merged.enable_code_lens_annotations, "boolean" },
@@ -204,12 +256,15 @@ function M.set(opts)
     auto_tracing = { merged.auto_tracing, "table" },
     path_mappings = { merged.path_mappings, "table" },
     timeout_ms = { merged.timeout_ms, "number" },
+    max_response = { merged.max_response, positive, "a number of bytes above 0" },
+    max_spans = { merged.max_spans, positive, "a number of spans above 0" },
     auth = { merged.auth, "table" },
     analyze = { merged.analyze, "table" },
     regressions = { merged.regressions, "table" },
     service_map = { merged.service_map, "table" },
     binary = { merged.binary, "string", true },
   })
+  check_receivers(merged.receivers)
   apply_choice(merged)
   M.options = merged
   return merged
@@ -217,6 +272,19 @@ end
 
 ---@type vitals.Options
 M.options = M.set()
+
+---The credentials as the host reads them: files with `~` expanded.
+---@param auth vitals.Auth
+---@return vitals.Auth
+local function host_auth(auth)
+  local expanded = vim.deepcopy(auth)
+  for _, field in ipairs({ "token_file", "password_file" }) do
+    if type(expanded[field]) == "string" then
+      expanded[field] = vim.fs.normalize(expanded[field])
+    end
+  end
+  return expanded
+end
 
 ---The part of the options the host needs to reach the backend.
 ---@param options? vitals.Options
@@ -226,10 +294,21 @@ function M.provider_settings(options)
   return {
     trace_provider = o.trace_provider,
     trace_endpoint = o.trace_endpoint,
+    tenant = o.tenant,
+    receivers = vim.deepcopy(o.receivers),
     timeout_ms = o.timeout_ms,
-    auth = o.auth,
+    max_response = math.floor(o.max_response),
+    max_spans = math.floor(o.max_spans),
+    auth = host_auth(o.auth),
     store_path = o.store_path,
   }
+end
+
+---An endpoint as it may be shown: without the user and password a URL may carry.
+---@param endpoint string
+---@return string
+function M.shown_endpoint(endpoint)
+  return (endpoint:gsub("^(%a[%w+.-]*://)[^/?#]*@", "%1"))
 end
 
 return M

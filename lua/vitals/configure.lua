@@ -12,7 +12,9 @@ local picker = require("vitals.ui.picker")
 local M = {}
 
 local PROVIDERS = {
-  { name = "jaeger", description = "Jaeger query service (API v1 or api/v3)" },
+  { name = "jaeger", description = "Jaeger query service, API v1 or api/v3 (http://localhost:16686)" },
+  { name = "tempo", description = "Grafana Tempo or a compatible store (http://localhost:3200)" },
+  { name = "zipkin", description = "Zipkin server, API v2 (http://localhost:9411)" },
   { name = "file", description = "A trace file or a folder of them" },
   { name = "otlp", description = "The local trace store that `vitals serve` fills over OTLP" },
 }
@@ -21,29 +23,34 @@ local PROVIDERS = {
 ---completion, and the option it sets.
 local QUESTIONS = {
   jaeger = { prompt = "Jaeger URL: ", fallback = "http://localhost:16686", field = "trace_endpoint" },
+  tempo = { prompt = "Tempo URL: ", fallback = "http://localhost:3200", field = "trace_endpoint" },
+  zipkin = { prompt = "Zipkin URL: ", fallback = "http://localhost:9411", field = "trace_endpoint" },
   file = { prompt = "Trace file or folder: ", fallback = nil, completion = "file", field = "trace_endpoint" },
   otlp = { prompt = "Trace store file (empty: the default): ", fallback = "", completion = "file", field = "store_path" },
 }
 
----`jaeger at http://…`, `file at ./traces`, `otlp (the default store)`, for messages.
+---`jaeger at http://…`, `tempo at http://… (tenant ops)`, `file at ./traces`, `otlp (its
+---default)`, for messages.
 ---@param choice table the chosen options
 ---@return string
 local function describe(choice)
   local where = choice.trace_provider == "otlp" and choice.store_path or choice.trace_endpoint
-  if where == "" then
-    return choice.trace_provider .. " (its default)"
+  local described = where == "" and choice.trace_provider .. " (its default)"
+    or ("%s at %s"):format(choice.trace_provider, config.shown_endpoint(where))
+  if choice.trace_provider == "tempo" and (choice.tenant or "") ~= "" then
+    described = ("%s (tenant %s)"):format(described, choice.tenant)
   end
-  return ("%s at %s"):format(choice.trace_provider, where)
+  return described
 end
 
 ---Makes `choice` the provider options in effect and remembers it.
----@param choice table trace_provider, trace_endpoint and store_path
+---@param choice table trace_provider, trace_endpoint, store_path and tenant
 ---@param message string what to tell the user
 local function apply(choice, message)
   for field, value in pairs(choice) do
     config.options[field] = value
   end
-  require("vitals.search").known_services = nil
+  require("vitals.search").forget_completions()
   client.reconfigure()
   local saved, err = config.save_choice()
   if saved then
@@ -55,7 +62,7 @@ end
 
 ---Tests `choice` without using it yet; applies it when it connects, else asks whether to
 ---keep it anyway or stay with the provider in effect.
----@param choice table trace_provider, trace_endpoint and store_path
+---@param choice table trace_provider, trace_endpoint, store_path and tenant
 ---@param on_done? fun(kept: boolean) called once the user's decision is applied
 function M.try(choice, on_done)
   local settings = config.provider_settings(vim.tbl_extend("force", config.options, choice))
@@ -85,8 +92,21 @@ function M.try(choice, on_done)
   end)
 end
 
----Asks for the provider and endpoint, tests them, and applies them (asking first when
----the test fails).
+---Asks a Tempo choice's tenant (optional: only a multi-tenant Tempo needs one), then
+---tries the choice.
+---@param choice table
+local function ask_tenant(choice)
+  vim.ui.input({ prompt = "Tenant (X-Scope-OrgID; empty: none): ", default = choice.tenant }, function(tenant)
+    if tenant == nil then
+      return
+    end
+    choice.tenant = vim.trim(tenant)
+    M.try(choice)
+  end)
+end
+
+---Asks for the provider and endpoint (and a Tempo's tenant), tests them, and applies them
+---(asking first when the test fails).
 function M.run()
   local choices = vim.deepcopy(PROVIDERS)
   if config.choice_in_effect then
@@ -104,7 +124,7 @@ function M.run()
     end
     if provider.name == "forget" then
       config.forget_choice()
-      require("vitals.search").known_services = nil
+      require("vitals.search").forget_completions()
       client.reconfigure()
       return notify.info(("Forgot the choice; using %s from setup()"):format(describe(config.options)))
     end
@@ -128,9 +148,13 @@ function M.run()
         trace_provider = provider.name,
         trace_endpoint = (same or provider.name ~= "otlp") and config.options.trace_endpoint or "",
         store_path = config.options.store_path,
+        tenant = config.options.tenant,
       }
       choice[question.field] = value
-      M.try(choice)
+      if provider.name ~= "tempo" then
+        return M.try(choice)
+      end
+      ask_tenant(choice)
     end)
   end)
 end

@@ -2,6 +2,13 @@
 
 local M = {}
 
+---Where each provider's backend usually listens, for the advice on a failed test.
+local USUAL_PORTS = {
+  jaeger = "Jaeger's query service listens on port 16686 (not the collector's 14268 or 4318)",
+  tempo = "Tempo's HTTP API listens on port 3200 (http_listen_port); a multi-tenant Tempo needs the tenant option",
+  zipkin = "Zipkin's server listens on port 9411",
+}
+
 function M.check()
   local health = vim.health
   local client = require("vitals.client")
@@ -37,7 +44,9 @@ function M.check()
 
   health.start("vitals: trace provider")
   local settings = config.provider_settings()
-  health.info(("provider %s, endpoint %s"):format(settings.trace_provider, settings.trace_endpoint ~= "" and settings.trace_endpoint or "(default)"))
+  local endpoint = settings.trace_endpoint ~= "" and config.shown_endpoint(settings.trace_endpoint) or "(default)"
+  local tenant = settings.trace_provider == "tempo" and settings.tenant ~= "" and (", tenant " .. settings.tenant) or ""
+  health.info(("provider %s, endpoint %s%s"):format(settings.trace_provider, endpoint, tenant))
   if config.choice_in_effect then
     health.info(("chosen with :VitalsConfigure and remembered in %s; setup() asked for %s"):format(
       config.choice_in_effect,
@@ -54,14 +63,16 @@ function M.check()
   if not done then
     health.error("no answer from the host within the timeout")
   elseif failure then
-    health.error(failure, { "Check the endpoint with :VitalsConfigure" })
+    health.error(failure, { "Check the endpoint with :VitalsConfigure", USUAL_PORTS[settings.trace_provider] })
   else
     health.ok(result)
   end
 
+  M.check_receivers(settings)
+
   local status
   done = false
-  client.call("status", {}, function(_, drawing)
+  client.call("status", { receivers = false }, function(_, drawing)
     status, done = drawing, true
   end)
   vim.wait(2000, function()
@@ -69,6 +80,39 @@ function M.check()
   end, 20)
   for _, line in ipairs(status and status.lines or {}) do
     health.info(line)
+  end
+end
+
+---Each receiver of the otlp provider: where it listens, what it took and refused.
+---@param settings table the provider settings in effect
+function M.check_receivers(settings)
+  local health = vim.health
+  health.start("vitals: receivers")
+  if settings.trace_provider ~= "otlp" then
+    health.info("none: the receivers run with the otlp provider")
+    return
+  end
+  local checks, done = nil, false
+  require("vitals.client").call("receiver_checks", {}, function(_, result)
+    checks, done = result, true
+  end)
+  vim.wait(2000, function()
+    return done
+  end, 20)
+  for _, check in ipairs(checks or {}) do
+    local advice
+    if check.level == "warn" and check.text:find(" is taken ", 1, true) then
+      advice = { ("Give this editor another address in receivers.%s, or stop the other receiver"):format(check.key) }
+    elseif check.level == "info" then
+      advice = { ('Set receivers.%s = "127.0.0.1:%d" to receive it'):format(check.key, require("vitals.config").RECEIVER_PORTS[check.key]) }
+    end
+    if check.level == "ok" then
+      health.ok(check.text)
+    elseif check.level == "warn" then
+      health.warn(check.text, advice)
+    else
+      health.info(check.text .. (advice and (" (" .. advice[1] .. ")") or ""))
+    end
   end
 end
 

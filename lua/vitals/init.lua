@@ -10,7 +10,7 @@ local M = {}
 ---@param opts? vitals.Options
 function M.setup(opts)
   config.set(opts)
-  require("vitals.search").known_services = nil
+  require("vitals.search").forget_completions()
   require("vitals.client").reconfigure()
   if package.loaded["vitals.annotate"] or config.options.enable_auto_tracing then
     local annotate = require("vitals.annotate")

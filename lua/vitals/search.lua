@@ -32,45 +32,102 @@ end
 ---@field service? string
 ---@field operation? string
 ---@field min_duration? string e.g. "250ms", "1s"
+---@field max_duration? string
 ---@field limit? integer
 ---@field lookback? string e.g. "1h", "30m"
+---@field tags string[] attribute filters, `key=value`
+---@field traceql? string a TraceQL query (Tempo), `{ … }`, sent as typed
 
----Reads `:VitalsSearch [service] [operation] [min-duration] [limit] [lookback]`; `*`
----skips a position.
+---Filters with a meaning of their own rather than an attribute to match.
+local NAMED = {
+  service = "service",
+  operation = "operation",
+  name = "operation",
+  minDuration = "min_duration",
+  min_duration = "min_duration",
+  ["min-duration"] = "min_duration",
+  maxDuration = "max_duration",
+  max_duration = "max_duration",
+  ["max-duration"] = "max_duration",
+  limit = "limit",
+  lookback = "lookback",
+}
+
+---Whether a word reads as a duration (`250ms`, `1.5s`, `6h`, `1h30m`).
+---@param word string
+---@return boolean
+local function is_duration(word)
+  return word:match("^%d+%.?%d*%a+$") ~= nil or word:match("^%d+%a+%d+%a+$") ~= nil
+end
+
+---Reads `:VitalsSearch [service] [operation] [min-duration] [limit] [lookback]
+---[key=value …]`. A word holding `=` is a filter wherever it stands: an attribute to
+---match (`http.route=/cart`, `error=true` or `status=error`), or one of
+---`minDuration`, `maxDuration`, `limit`, `lookback`, `operation`, `service`. Other words
+---are read by their shape: the first is the service (beside a TraceQL query in braces,
+---which says what it looks for, only when it is not a number or duration), a duration
+---is the minimum duration
+---(a second one the lookback), a number the limit, and another word the operation; `*`
+---leaves the operation open.
 ---@param fargs string[]
 ---@return vitals.SearchArgs
 function M.parse(fargs)
-  local function arg(i)
-    local value = fargs[i]
-    if value == nil or value == "" or value == "*" then
-      return nil
+  local args = { tags = {} }
+  local words = {}
+  for _, word in ipairs(fargs) do
+    local key, value = word:match("^([^=]+)=(.*)$")
+    if word:sub(1, 1) == "{" then
+      args.traceql = word
+    elseif key and NAMED[key] then
+      args[NAMED[key]] = NAMED[key] == "limit" and tonumber(value) or value
+    elseif key then
+      table.insert(args.tags, key .. "=" .. value)
+    elseif word ~= "" then
+      table.insert(words, word)
     end
-    return value
   end
-  return {
-    service = arg(1),
-    operation = arg(2),
-    min_duration = arg(3),
-    limit = tonumber(arg(4) or ""),
-    lookback = arg(5),
-  }
+  for i, word in ipairs(words) do
+    local shaped = is_duration(word) or word:match("^%d+$") ~= nil
+    if i == 1 and not args.service and not (args.traceql and shaped) then
+      args.service = word ~= "*" and word or nil
+    elseif word == "*" then
+      -- Leaves the operation open, as before the durations.
+    elseif is_duration(word) then
+      -- As the positions go: the minimum duration, then the limit, then the lookback.
+      if not args.min_duration and not args.limit then
+        args.min_duration = word
+      else
+        args.lookback = args.lookback or word
+      end
+    elseif word:match("^%d+$") then
+      args.limit = args.limit or tonumber(word)
+    else
+      args.operation = args.operation or word
+    end
+  end
+  return args
 end
 
 local function run(args)
+  -- What the search is of, for the user: the service, or the TraceQL query.
+  local what = args.traceql or args.service
   client.fetch("search", {
     service = args.service,
     operation = args.operation,
     min_duration = args.min_duration,
+    max_duration = args.max_duration,
+    tags = args.tags or {},
+    traceql = args.traceql,
     limit = args.limit or config.options.search.limit,
     lookback = args.lookback or config.options.search.lookback,
     width = require("vitals.ui.picker").label_width(),
-  }, ("searching %s…"):format(args.service), function(items)
+  }, ("searching %s…"):format(what), function(items)
     if not items or #items == 0 then
-      return notify.info(("No traces of %s found in the last %s"):format(args.service, args.lookback or config.options.search.lookback))
+      return notify.info(("No traces of %s found in the last %s"):format(what, args.lookback or config.options.search.lookback))
     end
     M.last_results = items
     picker.select(items, {
-      prompt = "Traces of " .. args.service,
+      prompt = "Traces of " .. what,
       kind = "vitals_trace",
       format_item = function(item)
         return item.label
@@ -182,9 +239,14 @@ end
 ---Searches, prompting for the service and operation when they are not given.
 ---@param args vitals.SearchArgs
 function M.search(args)
+  if args.traceql then
+    -- The query says what it looks for; a service, if given, only names the search.
+    args.service = args.service or ""
+    return run(args)
+  end
   M.with_service(args.service, "Service", function(service)
     args.service = service
-    if args.operation or args.min_duration then
+    if args.operation or args.min_duration or args.max_duration or #(args.tags or {}) > 0 then
       return run(args)
     end
     pick_operation(args)
@@ -206,6 +268,71 @@ function M.complete_service(lead)
     end, 20)
   end
   return require("vitals.cmdline").starting_with(M.known_services or {}, lead)
+end
+
+---Answers fetched for completion, by host call and argument: completion cannot wait
+---for the network, so each is fetched once and waited for at most half a second.
+local completions = {}
+
+---@param method string "tag_keys", "tag_values" or "operations"
+---@param params table
+---@return string[]
+local function completion_list(method, params)
+  local id = method .. "\0" .. (params.service or "") .. "\0" .. (params.key or "")
+  if completions[id] == nil then
+    local done = false
+    client.call(method, params, function(err, list)
+      completions[id] = not err and list or {}
+      done = true
+    end)
+    vim.wait(500, function()
+      return done
+    end, 20)
+  end
+  return completions[id] or {}
+end
+
+---A value as typed on the command line: quoted when it holds spaces or quotes.
+---@param value string
+---@return string
+local function typed(value)
+  if value:find("[%s\"']") then
+    return '"' .. value:gsub("\\", "\\\\"):gsub('"', '\\"') .. '"'
+  end
+  return value
+end
+
+---Command-line completion of what follows the service in `:VitalsSearch`: `key=` names
+---of the service's attributes (from the backend's tag API, or its recent traces) and,
+---after `=`, their values; the named filters; and the service's operations.
+---@param service string
+---@param lead string
+---@return string[]
+function M.complete_filter(service, lead)
+  local cmdline = require("vitals.cmdline")
+  local key, value = lead:match("^([^=]+)=(.*)$")
+  if key then
+    local values = ({ error = { "true" }, status = { "error" } })[key]
+    if not values and not NAMED[key] then
+      values = completion_list("tag_values", { service = service, key = key })
+    end
+    local shown = vim.tbl_map(function(v)
+      return key .. "=" .. typed(v)
+    end, values or {})
+    return cmdline.starting_with(shown, key .. "=" .. value:gsub('^"', ""))
+  end
+  local words = { "error=true", "status=error", "minDuration=", "maxDuration=", "limit=", "lookback=" }
+  for _, name in ipairs(completion_list("tag_keys", { service = service })) do
+    table.insert(words, name .. "=")
+  end
+  vim.list_extend(words, completion_list("operations", { service = service }))
+  return cmdline.starting_with(words, lead)
+end
+
+---Forgets what completion fetched (after the backend changed).
+function M.forget_completions()
+  completions = {}
+  M.known_services = nil
 end
 
 return M

@@ -13,9 +13,17 @@ pub struct ServiceCall {
     pub parent: String,
     pub child: String,
     pub call_count: u64,
+    /// Calls that failed, where the list says (Zipkin's `errorCount`; Jaeger's has none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub error_count: u64,
 }
 
-/// Reads a Jaeger `/api/dependencies` answer: `{"data": [...]}` or the bare list.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Reads a dependency list: Jaeger's `/api/dependencies` answer (`{"data": [...]}`) or a
+/// bare list, Zipkin's `/api/v2/dependencies`.
 pub fn parse_dependencies(bytes: &[u8]) -> crate::error::Result<Vec<ServiceCall>> {
     #[derive(serde::Deserialize)]
     #[serde(untagged)]
@@ -61,7 +69,10 @@ impl CallCounter {
 
     /// Ordered by parent then child.
     pub fn calls(self) -> Vec<ServiceCall> {
-        self.counts.into_iter().map(|((parent, child), call_count)| ServiceCall { parent, child, call_count }).collect()
+        self.counts
+            .into_iter()
+            .map(|((parent, child), call_count)| ServiceCall { parent, child, call_count, error_count: 0 })
+            .collect()
     }
 }
 

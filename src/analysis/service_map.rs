@@ -3,8 +3,9 @@
 //!
 //! Built from traces (a span calling into another service is one call; a client span
 //! naming a `peer.service`/`service.peer.name`, or a database span, calls a *virtual*
-//! node for the uninstrumented dependency) or from a backend's dependency list (calls
-//! only), into a petgraph graph. Cycles are kept as they are: the drawing shows each once.
+//! node for the uninstrumented dependency) or from a backend's dependency list (calls,
+//! and their errors where it counts them), into a petgraph graph. Cycles are kept as they
+//! are: the drawing shows each once.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -84,6 +85,28 @@ pub struct ServiceEdge {
     pub from: usize,
     pub to: usize,
     pub calls: u64,
+    /// Calls that failed: the callee's span failed (or, to an uninstrumented dependency,
+    /// the client's), or as the backend's dependency list counts them.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub errors: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The calls along an edge of the map, and how many of them failed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Calls {
+    pub calls: u64,
+    pub errors: u64,
+}
+
+impl std::ops::AddAssign for Calls {
+    fn add_assign(&mut self, other: Calls) {
+        self.calls += other.calls;
+        self.errors += other.errors;
+    }
 }
 
 /// Where a map's numbers come from, so that a sample is never shown as the whole.
@@ -103,7 +126,7 @@ pub struct ServiceMap {
     pub services: Vec<ServiceNode>,
     /// Who calls whom, each edge weighted by its number of calls.
     #[serde(rename = "edges", serialize_with = "edges_in_order")]
-    pub calls: DiGraph<(), u64>,
+    pub calls: DiGraph<(), Calls>,
     /// The service that spent the most time itself.
     pub bottleneck: Option<usize>,
     /// How long the calls were counted over, for call rates: the span of the traces, or
@@ -113,14 +136,17 @@ pub struct ServiceMap {
 }
 
 /// The edges as `[{from, to, calls}]`, sorted by caller then callee.
-fn edges_in_order<S: serde::Serializer>(calls: &DiGraph<(), u64>, serializer: S) -> Result<S::Ok, S::Error> {
+fn edges_in_order<S: serde::Serializer>(calls: &DiGraph<(), Calls>, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.collect_seq(edges(calls))
 }
 
-fn edges(calls: &DiGraph<(), u64>) -> Vec<ServiceEdge> {
+fn edges(calls: &DiGraph<(), Calls>) -> Vec<ServiceEdge> {
     let mut edges: Vec<ServiceEdge> = calls
         .edge_references()
-        .map(|e| ServiceEdge { from: e.source().index(), to: e.target().index(), calls: *e.weight() })
+        .map(|e| {
+            let Calls { calls, errors } = *e.weight();
+            ServiceEdge { from: e.source().index(), to: e.target().index(), calls, errors }
+        })
         .collect();
     edges.sort_by_key(|e| (e.from, e.to));
     edges
@@ -139,7 +165,8 @@ impl ServiceMap {
     /// The edge from one service to another, if it calls it.
     pub fn edge(&self, from: usize, to: usize) -> Option<ServiceEdge> {
         let found = self.calls.find_edge(NodeIndex::new(from), NodeIndex::new(to))?;
-        Some(ServiceEdge { from, to, calls: self.calls[found] })
+        let Calls { calls, errors } = self.calls[found];
+        Some(ServiceEdge { from, to, calls, errors })
     }
 
     /// Callees of each service, by index, in name order.
@@ -168,7 +195,8 @@ impl ServiceMap {
         (self.window_ns > 0).then(|| edge.calls as f64 * 60e9 / self.window_ns as f64)
     }
 
-    /// From a backend's dependency list (Jaeger's `/api/dependencies`).
+    /// From a backend's dependency list (Jaeger's `/api/dependencies`, Zipkin's
+    /// `/api/v2/dependencies`).
     pub fn from_dependencies(calls: &[ServiceCall]) -> ServiceMap {
         MapBuilder::default().finish(calls, &Thresholds::default())
     }
@@ -213,7 +241,7 @@ struct Stats {
 #[derive(Default)]
 pub struct MapBuilder {
     names: BTreeMap<String, Option<&'static str>>,
-    calls: HashMap<(String, String), u64>,
+    calls: HashMap<(String, String), Calls>,
     stats: HashMap<String, Stats>,
     traces: usize,
     first_ns: u64,
@@ -237,8 +265,9 @@ impl MapBuilder {
                 durations.push(span.duration_ns);
                 *errors += usize::from(span.is_error());
             }
+            let one = Calls { calls: 1, errors: u64::from(span.is_error()) };
             if let Some(parent) = parent.filter(|p| *p != service) {
-                self.call(parent, service, None, 1);
+                self.call(parent, service, None, one);
             }
             // A span that is itself the entry into another service (a database
             // instrumented as its own service) is not a call out of it.
@@ -248,7 +277,7 @@ impl MapBuilder {
                 && !calls_out
                 && let Some((name, kind)) = virtual_callee(span).filter(|(name, _)| name != service)
             {
-                self.call(service, &name, Some(kind), 1);
+                self.call(service, &name, Some(kind), one);
             }
         }
     }
@@ -263,7 +292,7 @@ impl MapBuilder {
         }
     }
 
-    fn call(&mut self, from: &str, to: &str, virtual_kind: Option<&'static str>, count: u64) {
+    fn call(&mut self, from: &str, to: &str, virtual_kind: Option<&'static str>, count: Calls) {
         if !self.names.contains_key(from) {
             self.names.insert(from.to_string(), None);
         }
@@ -275,18 +304,20 @@ impl MapBuilder {
     }
 
     /// The map. A backend's dependency list counts every call it saw, not just those of
-    /// the traces at hand: its counts replace those of the traces, and its calls join them.
+    /// the traces at hand: its counts (of calls and errors) replace those of the traces,
+    /// and its calls join them.
     pub fn finish(mut self, dependencies: &[ServiceCall], thresholds: &Thresholds) -> ServiceMap {
         for call in dependencies {
             self.calls.remove(&(call.parent.clone(), call.child.clone()));
-            self.call(&call.parent, &call.child, None, call.call_count);
+            let counted = Calls { calls: call.call_count, errors: call.error_count };
+            self.call(&call.parent, &call.child, None, counted);
         }
         let index: HashMap<&str, usize> = self.names.keys().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
         let mut calls = DiGraph::with_capacity(self.names.len(), self.calls.len());
         for _ in 0..self.names.len() {
             calls.add_node(());
         }
-        let mut edges: Vec<(usize, usize, u64)> =
+        let mut edges: Vec<(usize, usize, Calls)> =
             self.calls.iter().map(|((from, to), n)| (index[from.as_str()], index[to.as_str()], *n)).collect();
         edges.sort_unstable();
         for (from, to, n) in edges {
@@ -380,7 +411,7 @@ mod tests {
     use crate::model::SpanKind;
 
     fn call(parent: &str, child: &str, count: u64) -> ServiceCall {
-        ServiceCall { parent: parent.into(), child: child.into(), call_count: count }
+        ServiceCall { parent: parent.into(), child: child.into(), call_count: count, error_count: 0 }
     }
 
     #[test]
@@ -407,6 +438,8 @@ mod tests {
         assert_eq!((node("api").requests, node("api").errors, node("api").health), (1, 1, Health::Critical));
         assert_eq!(node("web").health, Health::Healthy);
         assert_eq!(map.bottleneck, map.index("api"), "api spends 30 ms itself plus its query's 40 ms in api");
+        let failed: Vec<u64> = map.edges().iter().map(|e| e.errors).collect();
+        assert_eq!(failed, [0, 1, 0], "web's call to api failed");
     }
 
     #[test]
@@ -433,11 +466,13 @@ mod tests {
             .done();
         let map = ServiceMap::from_traces_and_dependencies(
             [&t],
-            &[call("web", "api", 40), call("api", "auth", 7)],
+            &[ServiceCall { error_count: 3, ..call("web", "api", 40) }, call("api", "auth", 7)],
             &Thresholds::default(),
         );
         let calls = |from: &str, to: &str| map.edge(map.index(from).unwrap(), map.index(to).unwrap()).map(|e| e.calls);
         assert_eq!(calls("web", "api"), Some(40), "the backend's count, not the one trace's");
+        let web_api = map.edge(map.index("web").unwrap(), map.index("api").unwrap()).unwrap();
+        assert_eq!(web_api.errors, 3, "and its errors (Zipkin's errorCount)");
         assert_eq!(calls("api", "auth"), Some(7), "a call no trace at hand shows");
         assert_eq!(calls("api", "postgresql"), Some(1), "the traces' own virtual calls stay");
         assert!(map.basis.calls_from_backend);

@@ -14,6 +14,10 @@ pub struct TraceSummary {
     pub span_count: usize,
     pub services: Vec<String>,
     pub error_count: usize,
+    /// When the backend returned only the spans that matched the search (Tempo's span
+    /// sets), how many matched; the trace itself is fetched whole when opened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matched_spans: Option<usize>,
 }
 
 impl TraceSummary {
@@ -31,6 +35,7 @@ impl TraceSummary {
             span_count: trace.spans.len(),
             services: trace.services().into_iter().map(str::to_string).collect(),
             error_count: trace.error_count(),
+            matched_spans: None,
         }
     }
 }

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{Auth, ProviderConfig, ProviderKind};
+pub use crate::collector::Listen;
+use crate::config::{Auth, DEFAULT_MAX_SPANS, ProviderConfig, ProviderKind, Secret};
 use crate::query::SearchArgs;
 use crate::render::View;
 
@@ -21,7 +22,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Draw a trace file (Jaeger JSON, OTLP JSON or protobuf) as a flame graph or waterfall.
+    /// Draw a trace file (Jaeger JSON, OTLP JSON or protobuf, Zipkin v2 JSON) as a flame graph or waterfall.
     View {
         /// A trace file, or a folder of them.
         file: PathBuf,
@@ -40,7 +41,7 @@ pub enum Command {
         #[arg(long)]
         critical_path: bool,
     },
-    /// Search a backend for traces of a service.
+    /// Search a backend for traces of a service, or with a TraceQL query (Tempo).
     Search {
         #[command(flatten)]
         provider: ProviderFlags,
@@ -80,10 +81,13 @@ pub enum Command {
     /// Draw the service dependency map: from traces (with health and virtual nodes for
     /// uninstrumented dependencies) or from a Jaeger dependency list.
     Map(MapFlags),
-    /// Receive traces over OTLP/HTTP into the local trace store, as a standalone process.
+    /// Receive traces (OTLP/HTTP, OTLP/gRPC, Zipkin) into the local trace store, as a
+    /// standalone process.
     Serve(ServeFlags),
     /// Try the embedded default: receive a demo shop's traces over OTLP, then show them.
     Demo(DemoFlags),
+    /// Check or repair the trace store, the SQLite file of the otlp provider and `vitals serve`.
+    Store(StoreFlags),
     /// Run as the Neovim plugin's host (msgpack-RPC on stdin/stdout); started by the plugin.
     #[command(hide = true)]
     Nvim,
@@ -207,13 +211,46 @@ pub struct DemoFlags {
 }
 
 #[derive(Args, Debug)]
+pub struct StoreFlags {
+    #[command(subcommand)]
+    pub action: StoreAction,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StoreAction {
+    /// Run SQLite's integrity check and decode every stored span, changing nothing. Exits
+    /// 0 when the store is healthy, 1 when it is damaged, 2 when it cannot be checked.
+    Check {
+        /// The trace store file (default: traces.db in the data directory).
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+    /// Save what can be read of the store into a new file that takes its place, and keep
+    /// the old one beside it as PATH.before-repair-TIME. Stop `vitals serve` and editors
+    /// using the store first.
+    Repair {
+        /// The trace store file (default: traces.db in the data directory).
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+}
+
+#[derive(Args, Debug)]
 pub struct ServeFlags {
-    /// Where to receive OTLP/HTTP (POST /v1/traces). Loopback unless you say otherwise.
-    #[arg(long, default_value = "127.0.0.1:4318")]
-    pub otlp_http: std::net::SocketAddr,
+    /// Where to receive OTLP/HTTP (POST /v1/traces), or `off`. Loopback unless you say
+    /// otherwise.
+    #[arg(long, default_value = "127.0.0.1:4318", value_name = "ADDR|off")]
+    pub otlp_http: Listen,
+    /// Where to receive OTLP/gRPC (TraceService/Export, the default of most SDKs and of
+    /// the Collector's otlp exporter; gzip accepted), or `off`.
+    #[arg(long, default_value = "127.0.0.1:4317", value_name = "ADDR|off")]
+    pub otlp_grpc: Listen,
+    /// Where to receive Zipkin v2 JSON (POST /api/v2/spans), or `off`.
+    #[arg(long, default_value = "127.0.0.1:9411", value_name = "ADDR|off")]
+    pub zipkin: Listen,
     /// Where to answer Jaeger's query API v1 (/api/services, /api/traces, …) over the
     /// store, for the Jaeger provider and Jaeger-compatible tools; `off` to not answer it.
-    #[arg(long, default_value = "127.0.0.1:16686")]
+    #[arg(long, default_value = "127.0.0.1:16686", value_name = "ADDR|off")]
     pub query: Listen,
     /// The trace store file (default: traces.db in the data directory).
     #[arg(long)]
@@ -224,27 +261,39 @@ pub struct ServeFlags {
     /// Keep at most this much span data (e.g. 512MiB, 1GiB).
     #[arg(long, default_value = "1GiB")]
     pub retention_size: String,
-    /// Largest request body, compressed or not.
-    #[arg(long, default_value = "64MiB")]
+    /// Largest request body, compressed or not (SDKs send a few hundred KB per batch).
+    #[arg(long, default_value = "16MiB")]
     pub max_body: String,
-}
-
-/// Where a listener listens, or `off` when it is not wanted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Listen {
-    Off,
-    At(std::net::SocketAddr),
-}
-
-impl std::str::FromStr for Listen {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        match text {
-            "off" | "none" => Ok(Listen::Off),
-            _ => text.parse().map(Listen::At).map_err(|e| format!("{e}: expected HOST:PORT or off")),
-        }
-    }
+    /// Memory all requests in flight may hold together, for all receivers (bodies, their
+    /// decompression and decoding); past it, senders are told to retry (503 with
+    /// Retry-After, or gRPC RESOURCE_EXHAUSTED with RetryInfo).
+    #[arg(long, default_value = "128MiB")]
+    pub max_memory: String,
+    /// Connections open at once on each listener (default: 1024, fewer when the file
+    /// limit is low); at the cap, the connection idle longest is closed for a new one.
+    #[arg(long)]
+    pub max_connections: Option<usize>,
+    /// A request head must arrive within this of its first byte.
+    #[arg(long, default_value = "10s")]
+    pub header_timeout: String,
+    /// A request body must arrive within this of its head.
+    #[arg(long, default_value = "30s")]
+    pub body_timeout: String,
+    /// A connection with no request in progress is closed after this.
+    #[arg(long, default_value = "60s")]
+    pub idle_timeout: String,
+    /// How often to print what each receiver took and refused, when it changed; `off` to
+    /// print it only when stopping.
+    #[arg(long, default_value = "1m", value_name = "DURATION|off")]
+    pub status_interval: String,
+    /// Host names the query API answers besides loopback ones (comma-separated, a port
+    /// optional: `traces.example,10.0.0.5:16686`), or `*` for any. Bound to loopback it
+    /// answers only `localhost` and loopback addresses, against DNS rebinding.
+    #[arg(long, value_delimiter = ',')]
+    pub query_allowed_hosts: Vec<String>,
+    /// Most spans of one trace the query API serves; a larger trace is cut, with a warning.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub query_max_spans: usize,
 }
 
 #[derive(Args, Debug)]
@@ -252,21 +301,45 @@ pub struct ProviderFlags {
     /// Backend kind.
     #[arg(long, value_enum, default_value_t = ProviderKind::Jaeger)]
     pub provider: ProviderKind,
-    /// Backend URL (Jaeger: its query port, e.g. http://localhost:16686) or file path.
+    /// Backend URL or file path (default: jaeger http://localhost:16686, tempo
+    /// http://localhost:3200, zipkin http://localhost:9411). Keep passwords out of it
+    /// (other users see it in `ps`): use --user with --password-file.
     #[arg(long)]
     pub endpoint: Option<String>,
+    /// The tenant of a multi-tenant Tempo (sent as X-Scope-OrgID).
+    #[arg(long)]
+    pub tenant: Option<String>,
     /// Seconds to wait for the backend.
     #[arg(long, default_value_t = 10)]
     pub timeout: u64,
-    /// Bearer token (default: $VITALS_TRACE_TOKEN).
-    #[arg(long)]
-    pub token: Option<String>,
-    /// User name for basic auth (password: $VITALS_TRACE_PASSWORD).
+    /// Bearer token. Other users of the machine can read it in `ps`: prefer --token-file,
+    /// or $VITALS_TRACE_TOKEN (read when neither is given).
+    #[arg(long, conflicts_with = "token_file")]
+    pub token: Option<Secret>,
+    /// A file holding the bearer token (recommended: it stays out of `ps` and the shell's
+    /// history).
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// User name for basic auth (password: --password-file, else $VITALS_TRACE_PASSWORD).
     #[arg(long)]
     pub user: Option<String>,
+    /// A file holding the basic auth password.
+    #[arg(long, value_name = "PATH", requires = "user")]
+    pub password_file: Option<PathBuf>,
+    /// The most Vitals reads of one response or trace file (e.g. 512MiB, 1GiB).
+    #[arg(long, default_value = "256MiB", value_parser = size)]
+    pub max_response: u64,
+    /// The most spans of one trace to keep; a larger trace is cut, with a warning.
+    #[arg(long, default_value_t = DEFAULT_MAX_SPANS)]
+    pub max_spans: usize,
     /// The trace store file, for `--provider otlp` (default: in the data directory).
     #[arg(long)]
     pub db: Option<PathBuf>,
+}
+
+/// `512MiB`, `1GiB`, `1000000`, for clap.
+fn size(text: &str) -> Result<u64, String> {
+    super::serve::parse_size(text).map_err(|e| e.to_string())
 }
 
 impl ProviderFlags {
@@ -274,9 +347,18 @@ impl ProviderFlags {
         ProviderConfig {
             kind: self.provider,
             endpoint: self.endpoint.clone().unwrap_or_default(),
+            tenant: self.tenant.clone().unwrap_or_default(),
             timeout_ms: self.timeout.saturating_mul(1000),
-            auth: Auth { token: self.token.clone(), username: self.user.clone(), ..Auth::default() },
+            auth: Auth {
+                token: self.token.clone(),
+                token_file: self.token_file.clone(),
+                username: self.user.clone(),
+                password_file: self.password_file.clone(),
+                ..Auth::default()
+            },
             store_path: self.db.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            max_response: self.max_response,
+            max_spans: self.max_spans,
         }
     }
 }
@@ -284,13 +366,22 @@ impl ProviderFlags {
 /// The search flags, mirroring `:VitalsSearch`'s arguments.
 #[derive(Args, Debug)]
 pub struct SearchFlags {
-    #[arg(long)]
-    pub service: String,
+    #[arg(long, required_unless_present = "traceql")]
+    pub service: Option<String>,
+    /// A TraceQL query, sent to Tempo as typed instead of the service, operation, filters
+    /// and durations: '{ span.http.route = "/cart" && duration > 1s }'. A filter
+    /// argument that starts with `{` is taken for one too.
+    #[arg(long, value_name = "QUERY")]
+    pub traceql: Option<String>,
     #[arg(long)]
     pub operation: Option<String>,
     /// A span attribute to match, key=value; repeat for more.
     #[arg(long = "tag")]
     pub tags: Vec<String>,
+    /// Attribute filters, as in :VitalsSearch: `http.route=/cart`, `error=true`
+    /// (`status=error` means the same); each must match the same span.
+    #[arg(value_name = "KEY=VALUE")]
+    pub filters: Vec<String>,
     /// Only spans at least this long (250ms, 1.5s).
     #[arg(long)]
     pub min_duration: Option<String>,
@@ -306,13 +397,37 @@ pub struct SearchFlags {
 impl From<SearchFlags> for SearchArgs {
     fn from(flags: SearchFlags) -> Self {
         SearchArgs {
-            service: flags.service,
+            service: flags.service.unwrap_or_default(),
             operation: flags.operation,
-            tags: flags.tags,
+            tags: flags.tags.into_iter().chain(flags.filters).collect(),
             min_duration: flags.min_duration,
             max_duration: flags.max_duration,
             limit: Some(flags.limit),
             lookback: flags.lookback,
+            traceql: flags.traceql,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receivers_take_an_address_or_off() {
+        let cli = Cli::parse_from(["vitals", "serve", "--otlp-grpc", "off", "--zipkin", "0.0.0.0:9412"]);
+        let Command::Serve(flags) = cli.command else { panic!("not serve") };
+        assert_eq!(flags.otlp_grpc, Listen::Off);
+        assert_eq!(flags.zipkin, Listen::At("0.0.0.0:9412".parse().unwrap()));
+        assert_eq!(flags.otlp_http, Listen::At("127.0.0.1:4318".parse().unwrap()));
+        assert!(Cli::try_parse_from(["vitals", "serve", "--otlp-grpc", "localhost"]).is_err());
+    }
+
+    #[test]
+    fn the_limits_default_to_the_plugins_defaults() {
+        let cli = Cli::parse_from(["vitals", "search", "--service", "web"]);
+        let Command::Search { provider, .. } = cli.command else { panic!("not a search") };
+        let config = provider.to_config();
+        assert_eq!((config.max_response, config.max_spans), (crate::config::DEFAULT_MAX_RESPONSE, DEFAULT_MAX_SPANS));
     }
 }

@@ -11,7 +11,8 @@ use prost::Message;
 use super::args::DemoFlags;
 use super::{Drawn, print_trace, write_stdout};
 use crate::analysis::TraceSummary;
-use crate::collector::{self, Counters, Limits};
+use crate::collector::server::ConnectionLimits;
+use crate::collector::{self, Counters, Intake, Limits, Protocol};
 use crate::error::{Error, Result};
 use crate::formats::{self, otlp_encode};
 use crate::providers::TraceProvider;
@@ -38,10 +39,11 @@ pub async fn demo(flags: DemoFlags) -> Result<()> {
         .await
         .map_err(|e| Error::invalid(format!("cannot open a local port for the demo receiver: {e}")))?;
     let url = format!("http://{}/v1/traces", listener.local_addr().map_err(|e| Error::invalid(e.to_string()))?);
-    tokio::spawn(collector::serve(
-        listener,
-        collector::router(Arc::clone(&store), Limits::default(), Arc::new(Counters::default())),
-    ));
+    let intake = Intake::new(Arc::clone(&store), Limits::default());
+    let counters = Arc::new(Counters::default());
+    tokio::spawn(
+        async move { intake.serve(Protocol::OtlpHttp, listener, counters, ConnectionLimits::default()).await },
+    );
     eprintln!("vitals demo: receiving OTLP/HTTP on {url} into {}", path.display());
 
     // Move the recorded shop traffic to the last minutes, then send it trace by trace.

@@ -9,6 +9,7 @@ mod flame;
 mod map;
 mod regressions;
 mod serve;
+mod store;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -40,6 +41,7 @@ pub fn run(command: Command) -> ExitCode {
         Command::Map(flags) => map::map(flags),
         Command::Serve(flags) => block_on(serve::serve(flags)),
         Command::Demo(flags) => block_on(demo::demo(flags)),
+        Command::Store(flags) => return store::run(flags),
         Command::Nvim => unreachable!("the Neovim host is not a terminal command"),
     };
     match outcome {
@@ -155,13 +157,15 @@ fn write_stdout(text: &str) -> Result<()> {
 
 async fn search_command(flags: ProviderFlags, args: SearchArgs, json: bool) -> Result<()> {
     let provider = providers::from_config(&flags.to_config())?;
-    let traces = provider.search(&args.to_query()?).await?;
-    let summaries: Vec<TraceSummary> = traces.iter().map(|t| TraceSummary::of(t)).collect();
+    let query = args.to_query()?;
+    let listed = provider.search_list(&query).await?;
+    let summaries: Vec<TraceSummary> = listed.into_iter().map(|l| l.summary).collect();
     if json {
         return print_json(&summaries);
     }
     if summaries.is_empty() {
-        eprintln!("No traces of {} match in {}", args.service, provider.describe());
+        let what = query.traceql.as_deref().map_or_else(|| format!("of {}", query.service), |q| format!("for {q}"));
+        eprintln!("No traces {what} match in {}", provider.describe());
         return Ok(());
     }
     let labels = summary_line::lines(&summaries, now_ns(), terminal_width().saturating_sub(34));

@@ -1,180 +1,331 @@
-//! The OTLP/HTTP receiver: `POST /v1/traces`, as every OpenTelemetry SDK exports by
-//! default, written into the [`Store`].
+//! The receivers: traces sent by applications, written into the [`Store`]. Three
+//! protocols, as Jaeger and otel-tui take them:
 //!
-//! Per the OTLP specification: protobuf or JSON bodies, optionally gzip-compressed; the
-//! answer is an `ExportTraceServiceResponse` in the request's encoding, with
-//! `partial_success` naming spans that were refused and why; 400 for undecodable bodies,
-//! 413 past the size limit, 415 for other content types, and 503 with `Retry-After` when
-//! batches arrive faster than they can be committed. A 200 means the batch is on disk.
+//! - OTLP/HTTP (`otlp_http`): `POST /v1/traces`, protobuf or JSON, on 4318;
+//! - OTLP/gRPC (`grpc`): `TraceService/Export` over HTTP/2, on 4317, the default of most
+//!   SDKs and of the Collector's `otlp` exporter;
+//! - Zipkin v2 (`zipkin`): `POST /api/v2/spans`, JSON, on 9411.
+//!
+//! They share one [`Intake`]: the store, one memory budget and one queue of batches being
+//! decoded or committed. Whatever the protocol, a body is read under the size limit,
+//! decompressed and decoded under the budget (`body`, [`budget`], [`decoded_size`]),
+//! stored as OTLP, and acknowledged only once committed; refusals ([`Refusal`]) say why,
+//! and tell the sender to retry when retrying can help. Connections are bounded in time
+//! and number by the [`server`] every receiver runs on.
 
 mod body;
+pub mod budget;
+pub mod decoded_size;
+mod grpc;
+mod otlp_http;
+mod refusal;
+pub mod server;
 pub mod supervisor;
+mod zipkin;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceResponse};
-use prost::Message;
+use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 pub use body::Encoding;
-use body::Refusal;
+use body::{Compression, Payload};
+use budget::{MemoryBudget, Reservation};
+pub use refusal::{Reason, Refusal};
+use server::ConnectionLimits;
 
+use crate::error::Error;
 use crate::query::now_ns;
-use crate::store::Store;
+use crate::store::{IngestReport, Store};
 
-/// How much the receiver takes on before it refuses.
-#[derive(Clone, Copy, Debug)]
+/// The three ways traces arrive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    OtlpHttp,
+    OtlpGrpc,
+    Zipkin,
+}
+
+impl Protocol {
+    pub const ALL: [Protocol; 3] = [Protocol::OtlpHttp, Protocol::OtlpGrpc, Protocol::Zipkin];
+
+    /// `OTLP/HTTP`, `OTLP/gRPC`, `Zipkin`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::OtlpHttp => "OTLP/HTTP",
+            Protocol::OtlpGrpc => "OTLP/gRPC",
+            Protocol::Zipkin => "Zipkin",
+        }
+    }
+
+    /// The option (`receivers.otlp_grpc`) and flag (`--otlp-grpc`) stem.
+    pub fn key(self) -> &'static str {
+        match self {
+            Protocol::OtlpHttp => "otlp_http",
+            Protocol::OtlpGrpc => "otlp_grpc",
+            Protocol::Zipkin => "zipkin",
+        }
+    }
+
+    /// Where a sender is pointed to reach a receiver on `address`: the URL an SDK's
+    /// exporter takes (for gRPC, the endpoint without a path).
+    pub fn url(self, address: SocketAddr) -> String {
+        match self {
+            Protocol::OtlpHttp => format!("http://{address}/v1/traces"),
+            Protocol::OtlpGrpc => format!("http://{address}"),
+            Protocol::Zipkin => format!("http://{address}/api/v2/spans"),
+        }
+    }
+
+    /// Each protocol's well-known port, on loopback.
+    pub fn default_address(self) -> SocketAddr {
+        let port = match self {
+            Protocol::OtlpHttp => 4318,
+            Protocol::OtlpGrpc => 4317,
+            Protocol::Zipkin => 9411,
+        };
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+}
+
+/// Where a listener listens, or `off` when it is not wanted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Listen {
+    Off,
+    At(SocketAddr),
+}
+
+impl std::str::FromStr for Listen {
+    type Err = String;
+
+    /// `127.0.0.1:4317`, `http://127.0.0.1:4317` or `off`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "off" | "none" | "false" => Ok(Listen::Off),
+            address => {
+                let bare = address.trim_start_matches("http://").trim_end_matches('/');
+                bare.parse().map(Listen::At).map_err(|_| {
+                    format!("{text:?} is not an address to listen on; use HOST:PORT such as 127.0.0.1:4317, or off")
+                })
+            }
+        }
+    }
+}
+
+/// From the plugin: an address as text, or `false` for off.
+impl<'de> Deserialize<'de> for Listen {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Flag(bool),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Text(text) => text.parse().map_err(serde::de::Error::custom),
+            Raw::Flag(false) => Ok(Listen::Off),
+            Raw::Flag(true) => Err(serde::de::Error::custom("give the address to listen on, or false for off")),
+        }
+    }
+}
+
+/// How much the receivers take on before they refuse.
+#[derive(Clone, Debug)]
 pub struct Limits {
     /// Largest body accepted, compressed or not.
     pub max_body: usize,
     /// Batches being decoded or committed at once; past it, senders are told to retry.
     pub max_queued_batches: usize,
+    /// The memory all requests in flight may hold together. Clones share it: give every
+    /// receiver of a process a clone of one `Limits`.
+    pub memory: MemoryBudget,
 }
 
+/// The largest body by default: SDKs send batches of ~512 spans, a few hundred KB.
+pub const DEFAULT_MAX_BODY: usize = 16 << 20;
+/// The memory budget of a process's receivers by default.
+pub const DEFAULT_MEMORY: usize = 128 << 20;
+
 impl Default for Limits {
-    /// 64 MiB bodies, 16 batches in flight.
+    /// 16 MiB bodies, 16 batches in flight, 128 MiB for all requests in flight.
     fn default() -> Self {
-        Limits { max_body: 64 << 20, max_queued_batches: 16 }
+        Limits { max_body: DEFAULT_MAX_BODY, max_queued_batches: 16, memory: MemoryBudget::new(DEFAULT_MEMORY) }
     }
 }
 
-/// What the receiver has seen, for status views.
+/// What one receiver has seen, for status views.
 #[derive(Debug, Default)]
 pub struct Counters {
-    pub batches: AtomicU64,
-    pub spans: AtomicU64,
-    pub rejected_batches: AtomicU64,
-    pub last_batch_ns: AtomicU64,
-    pub last_rejection: std::sync::Mutex<Option<String>>,
+    batches: AtomicU64,
+    spans: AtomicU64,
+    /// Spans of accepted batches that the store refused (invalid ids).
+    rejected_spans: AtomicU64,
+    /// Refused batches, by [`Reason`].
+    refused: [AtomicU64; Reason::ALL.len()],
+    last_batch_ns: AtomicU64,
+    last_refusal: Mutex<Option<String>>,
 }
 
-struct Receiver {
+/// The counters at one moment.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Counts {
+    pub batches: u64,
+    pub spans: u64,
+    pub rejected_spans: u64,
+    /// Refused batches by reason, the reasons with none left out.
+    pub refused: Vec<(Reason, u64)>,
+    pub last_batch_ns: u64,
+    /// `413: the body is larger than 16 MiB …`: the last refusal, with the status it got.
+    pub last_refusal: Option<String>,
+}
+
+impl Counts {
+    pub fn refused_batches(&self) -> u64 {
+        self.refused.iter().map(|(_, n)| n).sum()
+    }
+}
+
+impl Counters {
+    pub fn counts(&self) -> Counts {
+        Counts {
+            batches: self.batches.load(Ordering::Relaxed),
+            spans: self.spans.load(Ordering::Relaxed),
+            rejected_spans: self.rejected_spans.load(Ordering::Relaxed),
+            refused: Reason::ALL
+                .iter()
+                .map(|&reason| (reason, self.refused[reason.index()].load(Ordering::Relaxed)))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+            last_batch_ns: self.last_batch_ns.load(Ordering::Relaxed),
+            last_refusal: self.last_refusal.lock().ok().and_then(|last| last.clone()),
+        }
+    }
+
+    fn accepted(&self, report: &IngestReport) {
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.spans.fetch_add(report.accepted as u64, Ordering::Relaxed);
+        self.rejected_spans.fetch_add(report.rejected as u64, Ordering::Relaxed);
+        self.last_batch_ns.store(now_ns(), Ordering::Relaxed);
+    }
+
+    /// Counts a refusal, answered with `answer` (`413`, `RESOURCE_EXHAUSTED`).
+    fn refused(&self, refusal: &Refusal, answer: &str) {
+        self.refused[refusal.reason().index()].fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut last) = self.last_refusal.lock() {
+            *last = Some(format!("{answer}: {}", refusal.message()));
+        }
+    }
+}
+
+/// What the receivers of one process share: the store, the limits (and so one memory
+/// budget) and the queue of batches being decoded or committed.
+#[derive(Clone)]
+pub struct Intake {
     store: Arc<Store>,
-    max_body: usize,
-    queue: Semaphore,
-    counters: Arc<Counters>,
+    limits: Limits,
+    queue: Arc<Semaphore>,
 }
 
-pub fn router(store: Arc<Store>, limits: Limits, counters: Arc<Counters>) -> Router {
-    let receiver = Arc::new(Receiver {
-        store,
-        max_body: limits.max_body,
-        queue: Semaphore::new(limits.max_queued_batches),
-        counters,
-    });
-    Router::new()
-        .route("/v1/traces", post(export))
-        // The limit is checked by hand, so that the 413 carries an OTLP status body.
-        .layer(DefaultBodyLimit::disable())
-        .with_state(receiver)
-}
+impl Intake {
+    pub fn new(store: Arc<Store>, limits: Limits) -> Intake {
+        let queue = Arc::new(Semaphore::new(limits.max_queued_batches));
+        Intake { store, limits, queue }
+    }
 
-/// Serves the receiver on an already bound listener until the task is dropped.
-pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
-    axum::serve(listener, router).await
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// The routes of one receiver, counting into `counters`.
+    pub fn router(&self, protocol: Protocol, counters: Arc<Counters>) -> Router {
+        let endpoint = Arc::new(Endpoint { intake: self.clone(), counters, protocol });
+        match protocol {
+            Protocol::OtlpHttp => otlp_http::router(endpoint),
+            Protocol::OtlpGrpc => grpc::router(endpoint),
+            Protocol::Zipkin => zipkin::router(endpoint),
+        }
+    }
+
+    /// Receives `protocol` on `listener` until the task is dropped.
+    pub async fn serve(
+        &self,
+        protocol: Protocol,
+        listener: tokio::net::TcpListener,
+        counters: Arc<Counters>,
+        connections: ConnectionLimits,
+    ) -> std::io::Result<()> {
+        let version = match protocol {
+            Protocol::OtlpGrpc => server::Version::Http2,
+            Protocol::OtlpHttp | Protocol::Zipkin => server::Version::Http1,
+        };
+        server::serve_version(listener, self.router(protocol, counters), connections, version).await
+    }
 }
 
 pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(addr).await
 }
 
-/// `google.rpc.Status`, the body OTLP/HTTP prescribes for failures.
-#[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
+/// A body as it arrived, before decompression and decoding.
+struct Received {
+    bytes: Vec<u8>,
+    compression: Compression,
+    payload: Payload,
 }
 
-async fn export(State(receiver): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes) -> Response {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let Some(encoding) = Encoding::from_content_type(content_type) else {
-        return receiver.refuse(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Encoding::Json,
-            format!("Content-Type {content_type:?} is not supported; send application/x-protobuf or application/json"),
-        );
-    };
-    if body.len() > receiver.max_body {
-        return receiver.refuse(StatusCode::PAYLOAD_TOO_LARGE, encoding, too_large(receiver.max_body));
+/// One receiver's side of the intake.
+struct Endpoint {
+    intake: Intake,
+    counters: Arc<Counters>,
+    protocol: Protocol,
+}
+
+impl Endpoint {
+    fn limits(&self) -> &Limits {
+        &self.intake.limits
     }
-    let Ok(_permit) = receiver.queue.try_acquire() else {
-        let mut response =
-            receiver.refuse(StatusCode::SERVICE_UNAVAILABLE, encoding, "the trace store is busy; retry shortly".into());
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return response;
-    };
-    let encoding_header = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let max_body = receiver.max_body;
-    let store = Arc::clone(&receiver.store);
-    // Decompression, decoding and the commit are blocking work.
-    let outcome = tokio::task::spawn_blocking(move || {
-        let bytes = body::decompress(&body, encoding_header.as_deref(), max_body)?;
-        let batch = body::decode(&bytes, encoding)?;
-        store.ingest(batch, now_ns()).map_err(|e| Refusal::Unavailable(format!("storing failed: {e}")))
-    })
-    .await;
-    match outcome {
-        Ok(Ok(report)) => {
-            let counters = &receiver.counters;
-            counters.batches.fetch_add(1, Ordering::Relaxed);
-            counters.spans.fetch_add(report.accepted as u64, Ordering::Relaxed);
-            counters.last_batch_ns.store(now_ns(), Ordering::Relaxed);
-            let partial_success = (report.rejected > 0).then(|| ExportTracePartialSuccess {
-                rejected_spans: report.rejected as i64,
-                error_message: report.reasons.join("; "),
-            });
-            success(encoding, ExportTraceServiceResponse { partial_success })
-        }
-        Ok(Err(Refusal::TooLarge { limit })) => {
-            receiver.refuse(StatusCode::PAYLOAD_TOO_LARGE, encoding, too_large(limit))
-        }
-        Ok(Err(Refusal::Unavailable(why))) => receiver.refuse(StatusCode::SERVICE_UNAVAILABLE, encoding, why),
-        Ok(Err(Refusal::Undecodable(why))) => receiver.refuse(StatusCode::BAD_REQUEST, encoding, why),
-        Err(e) => receiver.refuse(StatusCode::INTERNAL_SERVER_ERROR, encoding, format!("the receiver failed: {e}")),
+
+    /// An empty reservation of the shared memory budget, for a request beginning.
+    fn reserve(&self) -> Reservation {
+        self.intake.limits.memory.reserve()
     }
-}
 
-fn too_large(limit: usize) -> String {
-    format!("the body is larger than {} MiB (after decompression too)", limit >> 20)
-}
-
-impl Receiver {
-    fn refuse(&self, status: StatusCode, encoding: Encoding, message: String) -> Response {
-        tracing::warn!(status = status.as_u16(), "refused a batch: {message}");
-        self.counters.rejected_batches.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut last) = self.counters.last_rejection.lock() {
-            *last = Some(format!("{}: {message}", status.as_u16()));
-        }
-        let code = if status == StatusCode::SERVICE_UNAVAILABLE { 14 } else { 3 }; // UNAVAILABLE, INVALID_ARGUMENT
-        let body = match encoding {
-            Encoding::Protobuf => RpcStatus { code, message }.encode_to_vec(),
-            Encoding::Json => serde_json::json!({ "code": code, "message": message }).to_string().into_bytes(),
+    /// Decompresses, decodes and stores a body; answers once the batch is committed. The
+    /// reservation holds what the request holds; decoding grows it before it allocates.
+    async fn take(&self, received: Received, reservation: Reservation) -> Result<IngestReport, Refusal> {
+        let Ok(_permit) = self.intake.queue.try_acquire() else {
+            return Err(Refusal::QueueFull);
         };
-        (status, [(header::CONTENT_TYPE, encoding.content_type())], body).into_response()
-    }
-}
-
-fn success(encoding: Encoding, response: ExportTraceServiceResponse) -> Response {
-    let body = match encoding {
-        Encoding::Protobuf => response.encode_to_vec(),
-        Encoding::Json => match response.partial_success {
-            Some(p) => serde_json::json!({
-                "partialSuccess": { "rejectedSpans": p.rejected_spans.to_string(), "errorMessage": p.error_message }
-            }),
-            None => serde_json::json!({}),
+        let store = Arc::clone(&self.intake.store);
+        let max_body = self.intake.limits.max_body;
+        // Decompression, decoding and the commit are blocking work.
+        let outcome = tokio::task::spawn_blocking(move || {
+            let mut reservation = reservation;
+            let bytes = body::decompress(received.bytes, received.compression, max_body, &mut reservation)?;
+            let batch = body::decode(&bytes, received.payload, &mut reservation)?;
+            // The reservation of the bytes stays: it stands for the rows the store encodes.
+            drop(bytes);
+            store.ingest(batch, now_ns()).map_err(|e| match e {
+                // Retrying cannot mend a damaged file; anything else (a full disk, a lock) may pass.
+                Error::Damaged { .. } => Refusal::Damaged(format!("storing failed: {e}")),
+                e => Refusal::Unavailable(format!("storing failed: {e}")),
+            })
+        })
+        .await
+        .unwrap_or_else(|e| Err(Refusal::Failed(e.to_string())));
+        if let Ok(report) = &outcome {
+            self.counters.accepted(report);
         }
-        .to_string()
-        .into_bytes(),
-    };
-    (StatusCode::OK, [(header::CONTENT_TYPE, encoding.content_type())], body).into_response()
+        outcome
+    }
+
+    /// Counts and logs a refusal answered with `answer` (`413`, `RESOURCE_EXHAUSTED`).
+    fn refused(&self, refusal: &Refusal, answer: &str) {
+        tracing::warn!(receiver = self.protocol.name(), "refused a batch ({answer}): {}", refusal.message());
+        self.counters.refused(refusal, answer);
+    }
 }

@@ -10,6 +10,7 @@ mod lenient;
 pub mod otlp;
 pub mod otlp_encode;
 pub mod otlp_json;
+pub mod zipkin;
 
 use crate::error::{Error, Result};
 use crate::model::Trace;
@@ -23,6 +24,8 @@ pub enum Format {
     OtlpJson,
     /// OTLP protobuf (`ExportTraceServiceRequest` / `TracesData`).
     OtlpProtobuf,
+    /// Zipkin v2 JSON span arrays.
+    ZipkinJson,
 }
 
 /// Guesses the format from the first bytes: JSON documents are told apart by their
@@ -35,7 +38,13 @@ pub fn sniff(bytes: &[u8]) -> Format {
     let head = &bytes[..bytes.len().min(4096)];
     let has = |needle: &[u8]| head.windows(needle.len()).any(|w| w == needle);
     let otlp = [&b"\"resourceSpans\""[..], b"\"resource_spans\"", b"\"batches\"", b"\"result\"", b"\"scopeSpans\""];
-    if otlp.iter().any(|key| has(key)) { Format::OtlpJson } else { Format::JaegerJson }
+    if otlp.iter().any(|key| has(key)) {
+        Format::OtlpJson
+    } else if zipkin::looks_like(head) {
+        Format::ZipkinJson
+    } else {
+        Format::JaegerJson
+    }
 }
 
 /// Decodes any supported format into traces, one per trace id.
@@ -44,6 +53,7 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Trace>> {
         Format::JaegerJson => jaeger::decode(bytes),
         Format::OtlpJson => otlp_json::decode(bytes),
         Format::OtlpProtobuf => otlp::decode_protobuf(bytes),
+        Format::ZipkinJson => zipkin::decode(bytes),
     }
 }
 
@@ -75,6 +85,8 @@ mod tests {
         assert_eq!(sniff(br#"{"resourceSpans":[]}"#), Format::OtlpJson);
         assert_eq!(sniff(br#"{"batches":[]}"#), Format::OtlpJson);
         assert_eq!(sniff(&[0x0a, 0x02, 0x0a, 0x00]), Format::OtlpProtobuf);
+        assert_eq!(sniff(br#"[{"traceId":"1","id":"2","localEndpoint":{}}]"#), Format::ZipkinJson);
+        assert_eq!(sniff(br#"[[{"traceId":"1","id":"2"}]]"#), Format::ZipkinJson);
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! The host's state and its answers to the plugin's calls.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,8 +15,8 @@ use rmpv::Value;
 use super::maps::Maps;
 use super::protocol::{
     self, AnalyzePayload, AnnotateParams, CompareParams, Drawing, FlameItem, FlamePayload, MapActionParams, MapParams,
-    OpenTraceParams, RecentParams, RegressionParams, SearchItem, SearchParams, ServiceParams, ViewActionParams, params,
-    to_value,
+    OpenTraceParams, RecentParams, RegressionParams, SearchItem, SearchParams, ServiceParams, TagParams,
+    ViewActionParams, params, to_value,
 };
 use super::views::{Switch, Views};
 use crate::analysis::TraceSummary;
@@ -27,7 +26,7 @@ use crate::analysis::hotspots::hotspots;
 use crate::analysis::regression::Options as RegressionOptions;
 use crate::analysis::report::{Options, analyze};
 use crate::analysis::service_map::ServiceMap;
-use crate::collector::supervisor::Receiver;
+use crate::collector::supervisor::{Addresses, Receivers};
 use crate::config::{ProviderConfig, ProviderKind};
 use crate::error::{Error, Result};
 use crate::model::{Trace, TraceId};
@@ -39,51 +38,79 @@ use crate::render::findings::explain_report;
 use crate::render::report;
 use crate::render::status::StatusReport;
 use crate::render::{self, View, summary_line};
-use crate::store::Store;
 
 type Writer = Compat<tokio::fs::File>;
 
-/// The provider for `config`; for `otlp`, with this editor's receiver.
-fn connect(state: &mut State, config: &ProviderConfig) -> Result<Arc<dyn TraceProvider>> {
+/// The provider for `config`; for `otlp`, with this editor's receivers.
+fn connect(state: &mut State, config: &ProviderConfig, receivers: &ReceiverSettings) -> Result<Arc<dyn TraceProvider>> {
     match config.kind {
-        ProviderKind::Otlp => embed(&mut state.embedded, config),
+        ProviderKind::Otlp => embed(&mut state.embedded, config, receiver_addresses(config, receivers)?),
         _ => {
-            // Leaving `otlp` stops this editor's receiver, freeing the port for others.
+            // Leaving `otlp` stops this editor's receivers, freeing the ports for others.
             state.embedded = None;
             providers::from_config(config)
         }
     }
 }
 
-/// Opens the store and starts (or keeps) the receiver for the `otlp` provider. Settings
-/// that did not change keep the running receiver, so `setup()` does not drop the port.
-fn embed(embedded: &mut Option<Embedded>, config: &ProviderConfig) -> Result<Arc<dyn TraceProvider>> {
-    let address = receiver_address(config.endpoint())?;
-    let reusable = embedded.as_ref().is_some_and(|e| e.store_path == config.store_path && e.address == address);
-    if !reusable {
+/// Opens the store and starts (or keeps) the receivers for the `otlp` provider. A
+/// receiver whose address did not change keeps running, so `setup()` does not drop its port.
+fn embed(
+    embedded: &mut Option<Embedded>,
+    config: &ProviderConfig,
+    addresses: Addresses,
+) -> Result<Arc<dyn TraceProvider>> {
+    if embedded.as_ref().is_some_and(|e| e.store_path != config.store_path) {
         *embedded = None;
-        let provider = OtlpProvider::open(&config.store_path)?;
-        let store = Arc::clone(provider.store());
-        *embedded = Some(Embedded {
-            store_path: config.store_path.clone(),
-            address,
-            receiver: Receiver::start(Arc::clone(&store), address),
-            store,
-        });
     }
-    let store =
-        embedded.as_ref().map(|e| Arc::clone(&e.store)).ok_or_else(|| Error::invalid("the trace store is not open"))?;
-    Ok(Arc::new(OtlpProvider::new(store)))
+    let store = match embedded {
+        Some(embedded) => {
+            embedded.receivers.update(addresses);
+            Arc::clone(embedded.receivers.store())
+        }
+        None => {
+            let provider = OtlpProvider::open(&config.store_path)?;
+            let store = Arc::clone(provider.store());
+            let receivers = Receivers::start(Arc::clone(&store), addresses);
+            *embedded = Some(Embedded { store_path: config.store_path.clone(), receivers });
+            store
+        }
+    };
+    store.limit_spans(config.max_spans, "max_spans");
+    Ok(providers::capped(Arc::new(OtlpProvider::new(store)), config))
 }
 
-/// `127.0.0.1:4318`, with or without `http://` in front.
-fn receiver_address(endpoint: &str) -> Result<SocketAddr> {
-    let bare = endpoint.trim().trim_start_matches("http://").trim_end_matches('/');
-    bare.parse().map_err(|_| {
-        Error::invalid(format!(
-            "{endpoint:?} is not an address to receive OTLP on; use host:port such as 127.0.0.1:4318"
-        ))
-    })
+/// The plugin's `receivers` option, sent beside the provider settings.
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
+#[serde(default)]
+struct ReceiverSettings {
+    receivers: Addresses,
+}
+
+/// What `status` may be asked.
+#[derive(serde::Deserialize)]
+#[serde(default)]
+struct StatusParams {
+    receivers: bool,
+}
+
+impl Default for StatusParams {
+    fn default() -> Self {
+        StatusParams { receivers: true }
+    }
+}
+
+/// Where the receivers listen: the `receivers` option, with `trace_endpoint` (when set)
+/// for OTLP/HTTP, as before that option existed.
+fn receiver_addresses(config: &ProviderConfig, settings: &ReceiverSettings) -> Result<Addresses> {
+    let mut addresses = settings.receivers;
+    if !config.endpoint.trim().is_empty() {
+        addresses.otlp_http = config
+            .endpoint
+            .parse()
+            .map_err(|e| Error::invalid(format!("trace_endpoint: {e} (to receive OTLP/HTTP on)")))?;
+    }
+    Ok(addresses)
 }
 
 /// Traces fetched recently, so that opening a search result or reopening a trace is instant.
@@ -96,8 +123,9 @@ pub struct Host {
 
 struct State {
     config: ProviderConfig,
+    receivers: ReceiverSettings,
     provider: Option<Arc<dyn TraceProvider>>,
-    /// With the `otlp` provider: the store, and the receiver that fills it.
+    /// With the `otlp` provider: the store, and the receivers that fill it.
     embedded: Option<Embedded>,
     traces: LruCache<TraceId, Arc<Trace>>,
     views: Views,
@@ -106,9 +134,7 @@ struct State {
 
 struct Embedded {
     store_path: String,
-    address: SocketAddr,
-    store: Arc<Store>,
-    receiver: Receiver,
+    receivers: Receivers,
 }
 
 impl Default for Host {
@@ -116,6 +142,7 @@ impl Default for Host {
         Host {
             state: Arc::new(Mutex::new(State {
                 config: ProviderConfig::default(),
+                receivers: ReceiverSettings::default(),
                 provider: None,
                 embedded: None,
                 traces: LruCache::new(NonZeroUsize::new(CACHED_TRACES).unwrap_or(NonZeroUsize::MIN)),
@@ -196,8 +223,8 @@ impl Host {
         if let Some(provider) = &state.provider {
             return Ok(Arc::clone(provider));
         }
-        let config = state.config.clone();
-        let provider = connect(&mut state, &config)?;
+        let (config, receivers) = (state.config.clone(), state.receivers.clone());
+        let provider = connect(&mut state, &config, &receivers)?;
         state.provider = Some(Arc::clone(&provider));
         Ok(provider)
     }
@@ -206,29 +233,35 @@ impl Host {
     /// anyway, so that every later call reports the problem instead of silently using
     /// the previous backend.
     fn configure(&self, raw: Value) -> Result<Value> {
-        let config: ProviderConfig = params(raw)?;
+        let config: ProviderConfig = params(raw.clone())?;
+        let receivers: ReceiverSettings = params(raw)?;
         let mut state = self.state();
-        let provider = connect(&mut state, &config);
+        let provider = connect(&mut state, &config, &receivers);
         state.config = config;
+        state.receivers = receivers;
         state.provider = provider.as_ref().ok().cloned();
         // A trace fetched from the previous backend must not answer for this one.
         state.traces.clear();
         provider.map(|p| Value::from(p.describe()))
     }
 
-    fn status(&self) -> Result<Value> {
+    /// The status view; `{ receivers = false }` leaves the receivers out (health shows
+    /// them as checks of their own).
+    fn status(&self, raw: Value) -> Result<Value> {
+        let StatusParams { receivers: with_receivers } = params(raw)?;
         let state = self.state();
         let provider = match &state.provider {
             Some(provider) => provider.describe(),
             None => format!("{:?} (not usable: see the last error)", state.config.kind).to_lowercase(),
         };
-        let (receiver, store) = match &state.embedded {
-            Some(embedded) => (Some(embedded.receiver.status()), Some(Arc::clone(&embedded.store))),
-            None => (None, None),
+        let (receivers, store) = match &state.embedded {
+            Some(embedded) => (embedded.receivers.statuses(), Some(Arc::clone(embedded.receivers.store()))),
+            None => (Vec::new(), None),
         };
         drop(state);
         let store = store.map(|s| s.stats()).transpose()?;
-        let report = StatusReport { provider, receiver, store };
+        let receivers = if with_receivers { receivers } else { Vec::new() };
+        let report = StatusReport { provider, receivers, store };
         to_value(&Drawing::new("Vitals status".to_string(), &render::status::render(&report, now_ns())))
     }
 
@@ -248,10 +281,22 @@ impl Host {
                 )))
             }
             "services" => to_value(&self.provider()?.services().await?),
-            "status" => self.status(),
+            "status" => self.status(raw),
+            "receiver_checks" => {
+                let statuses = self.state().embedded.as_ref().map(|e| e.receivers.statuses()).unwrap_or_default();
+                to_value(&render::status::checks(&statuses, now_ns()))
+            }
             "operations" => {
                 let ServiceParams { service } = params(raw)?;
                 to_value(&self.provider()?.operations(&service).await?)
+            }
+            "tag_keys" => {
+                let TagParams { service, .. } = params(raw)?;
+                to_value(&self.provider()?.tag_keys(&service).await?)
+            }
+            "tag_values" => {
+                let TagParams { service, key } = params(raw)?;
+                to_value(&self.provider()?.tag_values(&service, &key).await?)
             }
             "search" => self.search(params(raw)?).await,
             "open_trace" => self.open_trace(params(raw)?).await,
@@ -284,8 +329,10 @@ impl Host {
 
     async fn search(&self, p: SearchParams) -> Result<Value> {
         let query = p.args.to_query()?;
-        let traces = self.provider()?.search(&query).await?;
-        let summaries: Vec<TraceSummary> = traces.iter().map(|t| TraceSummary::of(t)).collect();
+        let listed = self.provider()?.search_list(&query).await?;
+        // Only whole traces are kept for opening; the others are fetched when opened.
+        let (summaries, traces): (Vec<TraceSummary>, Vec<Option<Arc<Trace>>>) =
+            listed.into_iter().map(|l| (l.summary, l.trace)).unzip();
         let labels = summary_line::lines(&summaries, now_ns(), p.width.max(40));
         let items: Vec<SearchItem> = summaries
             .into_iter()
@@ -298,7 +345,7 @@ impl Host {
             })
             .collect();
         let mut state = self.state();
-        for trace in traces {
+        for trace in traces.into_iter().flatten() {
             state.traces.put(trace.id, trace);
         }
         to_value(&items)

@@ -47,6 +47,15 @@ pub struct ServiceParams {
     pub service: String,
 }
 
+/// Completion of a `key=value` filter: the names of a service's attributes, or the values
+/// of one of them.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct TagParams {
+    pub service: String,
+    pub key: String,
+}
+
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct OpenTraceParams {

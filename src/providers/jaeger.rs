@@ -15,7 +15,7 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 
 use super::http::{Answer, HttpBackend};
-use super::{TraceProvider, matches, newest_first};
+use super::{TraceProvider, matches, newest_first, refuse_traceql};
 use crate::config::ProviderConfig;
 use crate::error::{Error, Result};
 use crate::formats;
@@ -172,6 +172,7 @@ impl TraceProvider for JaegerProvider {
     }
 
     async fn search(&self, query: &SearchQuery) -> Result<Vec<Arc<Trace>>> {
+        refuse_traceql(query, "Jaeger")?;
         let (start, end) = query.range_or_recent();
         let traces = self
             .with_fallback(

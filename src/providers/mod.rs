@@ -4,18 +4,24 @@ pub mod file;
 mod http;
 pub mod jaeger;
 pub mod otlp;
+pub mod span_cap;
+mod tags;
+pub mod tempo;
+mod traceql;
 pub mod windows;
+pub mod zipkin;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::analysis::TraceSummary;
 use crate::analysis::dependencies::ServiceCall;
 use crate::analysis::service_map::{ServiceMap, Thresholds};
 use crate::config::{ProviderConfig, ProviderKind};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::Trace;
-use crate::query::SearchQuery;
+use crate::query::{SearchQuery, span_has_tag};
 
 #[async_trait]
 pub trait TraceProvider: Send + Sync {
@@ -23,10 +29,30 @@ pub trait TraceProvider: Send + Sync {
     fn describe(&self) -> String;
     async fn services(&self) -> Result<Vec<String>>;
     async fn operations(&self, service: &str) -> Result<Vec<String>>;
-    /// Traces that have a span matching the query, newest first. Shared, because
-    /// callers cache them and a store may already hold them assembled.
+    /// Traces that have a span matching the query, newest first, each whole. Shared,
+    /// because callers cache them and a store may already hold them assembled.
     async fn search(&self, query: &SearchQuery) -> Result<Vec<Arc<Trace>>>;
+    /// A search's result list, newest first: by default the whole traces of [`search`],
+    /// summarized. A backend whose search answers with only the matching spans of each
+    /// trace (Tempo's span sets) lists those instead, saying so in each summary, and
+    /// leaves the whole trace to be fetched when one is opened.
+    ///
+    /// [`search`]: TraceProvider::search
+    async fn search_list(&self, query: &SearchQuery) -> Result<Vec<Listed>> {
+        Ok(self.search(query).await?.into_iter().map(Listed::whole).collect())
+    }
     async fn trace(&self, id: &str) -> Result<Arc<Trace>>;
+    /// Attribute names to offer when completing a `key=value` filter for `service`, most
+    /// used first: by default those of the service's recent traces (backends with a tag
+    /// API answer from it instead).
+    async fn tag_keys(&self, service: &str) -> Result<Vec<String>> {
+        Ok(tags::keys(&self.search(&tags::recent(service)).await?, service))
+    }
+    /// Values of the attribute `key` to offer for `service`, most used first: by default
+    /// those of the service's recent traces.
+    async fn tag_values(&self, service: &str, key: &str) -> Result<Vec<String>> {
+        Ok(tags::values(&self.search(&tags::recent(service)).await?, service, key))
+    }
     /// Calls between services in `[end − lookback, end]` (µs) as the backend keeps them,
     /// for backends with a dependency list (Jaeger); none for the others.
     async fn dependencies(&self, _end_us: u64, _lookback_us: u64) -> Result<Vec<ServiceCall>> {
@@ -40,12 +66,49 @@ pub trait TraceProvider: Send + Sync {
     }
 }
 
+/// The provider `config` asks for, holding at most `config.max_spans` spans of a trace.
 pub fn from_config(config: &ProviderConfig) -> Result<Arc<dyn TraceProvider>> {
-    Ok(match config.kind {
+    let provider: Arc<dyn TraceProvider> = match config.kind {
         ProviderKind::Jaeger => Arc::new(jaeger::JaegerProvider::new(config)?),
-        ProviderKind::File => Arc::new(file::FileProvider::new(config.endpoint())),
-        ProviderKind::Otlp => Arc::new(otlp::OtlpProvider::open(&config.store_path)?),
-    })
+        ProviderKind::Tempo => Arc::new(tempo::TempoProvider::new(config)?),
+        ProviderKind::Zipkin => Arc::new(zipkin::ZipkinProvider::new(config)?),
+        ProviderKind::File => Arc::new(file::FileProvider::new(config.endpoint(), config.max_response)),
+        ProviderKind::Otlp => {
+            let provider = otlp::OtlpProvider::open(&config.store_path)?;
+            provider.store().limit_spans(config.max_spans, "max_spans (--max-spans)");
+            Arc::new(provider)
+        }
+    };
+    Ok(capped(provider, config))
+}
+
+/// `provider` with the span cap of `config`; for providers not made by [`from_config`].
+pub fn capped(provider: Arc<dyn TraceProvider>, config: &ProviderConfig) -> Arc<dyn TraceProvider> {
+    Arc::new(span_cap::SpanCap::new(provider, config.max_spans))
+}
+
+/// One trace of a search's result list: what the list shows of it, and the trace itself
+/// when the search returned it whole (else it is fetched by id when opened).
+#[derive(Clone, Debug)]
+pub struct Listed {
+    pub summary: TraceSummary,
+    pub trace: Option<Arc<Trace>>,
+}
+
+impl Listed {
+    pub fn whole(trace: Arc<Trace>) -> Self {
+        Listed { summary: TraceSummary::of(&trace), trace: Some(trace) }
+    }
+}
+
+/// The error for a TraceQL query given to a backend that does not speak TraceQL.
+fn refuse_traceql(query: &SearchQuery, backend: &str) -> Result<()> {
+    match query.traceql {
+        Some(_) => Err(Error::invalid(format!(
+            "{backend} does not take TraceQL queries (only Tempo does): search by service, operation and key=value filters"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Newest first, then cut to the limit: the order every provider returns results in.
@@ -63,12 +126,7 @@ pub fn matches(trace: &Trace, query: &SearchQuery) -> bool {
             && query.operation.as_ref().is_none_or(|op| &span.operation == op)
             && query.min_duration_ns.is_none_or(|min| span.duration_ns >= min)
             && query.max_duration_ns.is_none_or(|max| span.duration_ns <= max)
-            && query.tags.iter().all(|(key, value)| {
-                span.attributes
-                    .iter()
-                    .chain(&span.resource.attributes)
-                    .any(|a| a.key == *key && a.value.to_string() == *value)
-            })
+            && query.tags.iter().all(|(key, value)| span_has_tag(span, key, value))
             && query.time_range_us.is_none_or(|(start, end)| (start..=end).contains(&(span.start_ns / 1_000)))
     })
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::TraceProvider;
+use super::{TraceProvider, refuse_traceql};
 use crate::analysis::service_map::{MapBuilder, ServiceMap, Thresholds};
 use crate::error::{Error, Result};
 use crate::model::{Trace, TraceId};
@@ -41,7 +41,7 @@ impl OtlpProvider {
         let store = Arc::clone(&self.store);
         tokio::task::spawn_blocking(move || call(&store))
             .await
-            .map_err(|e| Error::invalid(format!("the trace store task failed: {e}")))?
+            .map_err(|e| Error::Internal(format!("the trace store task failed: {e}")))?
     }
 }
 
@@ -61,6 +61,7 @@ impl TraceProvider for OtlpProvider {
     }
 
     async fn search(&self, query: &SearchQuery) -> Result<Vec<Arc<Trace>>> {
+        refuse_traceql(query, "The trace store")?;
         let query = query.clone();
         self.blocking(move |store| store.search(&query)).await
     }

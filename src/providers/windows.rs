@@ -129,6 +129,18 @@ mod tests {
 
     const H: u64 = 3_600_000_000_000;
 
+    /// A request that started at `start_ns`.
+    fn sample(start_ns: u64) -> Sample {
+        Sample {
+            operation: "op".into(),
+            start_ns,
+            duration_ns: 1,
+            error: false,
+            trace_id: crate::model::TraceId(1),
+            span_id: crate::model::SpanId(1),
+        }
+    }
+
     #[test]
     fn reads_the_three_ways_of_asking() {
         let now = 100 * H;
@@ -145,14 +157,6 @@ mod tests {
 
     #[test]
     fn the_last_hour_ends_now_unless_it_is_empty() {
-        let sample = |start_ns| Sample {
-            operation: "op".into(),
-            start_ns,
-            duration_ns: 1,
-            error: false,
-            trace_id: crate::model::TraceId(1),
-            span_id: crate::model::SpanId(1),
-        };
         let spec = WindowSpec::Last { length_ns: H };
         let windows = spec.resolve(&[sample(10 * H), sample(12 * H)], 100 * H);
         assert_eq!((windows.current.start_ns, windows.current.end_ns), (11 * H + 1, 12 * H + 1));
@@ -166,14 +170,6 @@ mod tests {
     #[test]
     fn two_runs_five_minutes_apart_are_compared_with_each_other() {
         const S: u64 = 1_000_000_000;
-        let sample = |start_ns| Sample {
-            operation: "op".into(),
-            start_ns,
-            duration_ns: 1,
-            error: false,
-            trace_id: crate::model::TraceId(1),
-            span_id: crate::model::SpanId(1),
-        };
         // 82 requests 0.5 s apart, then 5 minutes later 82 more; now is 10 minutes on.
         let first: Vec<u64> = (0..82).map(|i| 50 * H + i * S / 2).collect();
         let second: Vec<u64> = first.iter().map(|t| t + 41 * S + 300 * S).collect();

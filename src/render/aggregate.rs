@@ -69,7 +69,7 @@ pub fn render(flame: &AggregateFlame, title: &str, width: usize) -> Rendered {
         Column::number(8),
         Column::number(7),
         Column::number(6),
-        Column::name(9, 20).keep(Keep::End).comfort(5),
+        Column::name(9, 20).keep(Keep::LastLevels).comfort(5),
     ])
     .gap(2);
     table.header(["share", "self", "calls", "path"].map(|h| Cell::new(h, Some(Group::Dim))).to_vec());

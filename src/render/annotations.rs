@@ -101,18 +101,23 @@ mod tests {
     use crate::analysis::report::{Options, analyze};
     use crate::analysis::testing::{Run, trace};
 
-    #[test]
-    fn a_handler_with_an_n_plus_one_gets_its_timing_and_the_finding() {
-        let t = trace(&[(1, 0, "web", "GET /orders", 0, 100)])
+    /// A `GET /orders` handler at shop/orders.py:42 running `statement` 15 times in a row.
+    fn orders_request(statement: &str) -> crate::model::Trace {
+        trace(&[(1, 0, "web", "GET /orders", 0, 100)])
             .attr(1, "code.file.path", "shop/orders.py")
             .attr(1, "code.line.number", "42")
             .run(
                 Run { parent: 1, first: 10, n: 15, start_ms: 1, every_ms: 5, duration_ms: 4 },
                 "db",
                 "SELECT",
-                &[("db.system", "postgresql"), ("db.statement", "SELECT * FROM items WHERE order_id = {i}")],
+                &[("db.system", "postgresql"), ("db.statement", statement)],
             )
-            .done();
+            .done()
+    }
+
+    #[test]
+    fn a_handler_with_an_n_plus_one_gets_its_timing_and_the_finding() {
+        let t = orders_request("SELECT * FROM items WHERE order_id = {i}");
         let report = analyze(&[&t], &Options::default());
         let notes = annotations(&report, &hotspots([&t]));
         let at_42: Vec<&str> = notes.iter().filter(|a| a.code.lineno == Some(42)).map(|a| a.text.as_str()).collect();
@@ -132,16 +137,7 @@ mod tests {
     fn a_problem_in_many_requests_is_one_annotation_marking_its_calls_in_every_trace() {
         let traces: Vec<crate::model::Trace> = (1..=20u128)
             .map(|id| {
-                let mut t = trace(&[(1, 0, "web", "GET /orders", 0, 100)])
-                    .attr(1, "code.file.path", "shop/orders.py")
-                    .attr(1, "code.line.number", "42")
-                    .run(
-                        Run { parent: 1, first: 10, n: 15, start_ms: 1, every_ms: 5, duration_ms: 4 },
-                        "db",
-                        "SELECT",
-                        &[("db.system", "postgresql"), ("db.statement", "SELECT * FROM items WHERE order_id = ?")],
-                    )
-                    .done();
+                let mut t = orders_request("SELECT * FROM items WHERE order_id = ?");
                 t.id = crate::model::TraceId(id);
                 t
             })

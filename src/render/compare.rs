@@ -111,7 +111,8 @@ fn structure(out: &mut RenderedReport, diff: &Comparison, width: usize) {
     }
     let shown: Vec<&DiffNode> = changed.iter().take(MAX_LIST).map(|&(_, node)| node).collect();
     let mut table =
-        Table::new(vec![Column::word(8), Column::number(7), Column::name(9, 20).keep(Keep::End).comfort(5)]).gap(2);
+        Table::new(vec![Column::word(8), Column::number(7), Column::name(9, 20).keep(Keep::LastLevels).comfort(5)])
+            .gap(2);
     for &(index, node) in changed.iter().take(MAX_LIST) {
         let count = |s: Option<PathStats>| s.map_or(0, |s| s.count);
         let (mark, what, group) = match node.change {
@@ -145,7 +146,7 @@ fn latency(out: &mut RenderedReport, diff: &Comparison, width: usize) {
         Column::number(6),
         Column::number(8),
         Column::number(7),
-        Column::name(9, 20).keep(Keep::End).comfort(4),
+        Column::name(9, 20).keep(Keep::LastLevels).comfort(4),
     ])
     .gap(2);
     table.header(["before", "after", "Δ", "%", "path"].map(|h| Cell::new(h, Some(Group::Dim))).to_vec());

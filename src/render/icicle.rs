@@ -4,7 +4,7 @@
 
 use super::canvas::{BAR, Row};
 use super::style::{Group, StyledLine, Target};
-use super::text::{elide_middle, width as cells};
+use super::text::{LEVEL, elide_middle, width as cells};
 
 /// Rows beyond which deeper paths are not drawn.
 const MAX_DEPTH: usize = 40;
@@ -91,15 +91,30 @@ fn label(bar: &Bar, room: usize) -> Option<String> {
 
 /// A call path for people: `web GET /checkout › api PlaceOrder › db SELECT`, from the
 /// first level below the root (node 0) down to `node` (tables cut it from the left, the
-/// most specific part last). `at(i)` gives node i's parent, service and operation.
+/// most specific part last). `at(i)` gives node i's parent, service and operation. A call
+/// repeated level after level (recursion, a page including itself) is written once with
+/// its depth, `strongman post page ×5`, so that paths of different depths read apart.
 pub fn path_name<'a>(node: usize, at: impl Fn(usize) -> (Option<usize>, &'a str, &'a str)) -> String {
-    let mut parts = Vec::new();
+    let mut parts: Vec<(String, usize)> = Vec::new();
     let mut current = Some(node);
+    let mut steps = 0;
     while let Some(i) = current.filter(|&i| i != 0) {
         let (parent, service, operation) = at(i);
-        parts.push(format!("{service} {operation}"));
+        let part = format!("{service} {operation}");
+        match parts.last_mut() {
+            Some((last, repeats)) if *last == part => *repeats += 1,
+            _ => parts.push((part, 1)),
+        }
         current = parent;
+        steps += 1;
+        if steps > 1_000_000 {
+            break;
+        }
     }
     parts.reverse();
-    parts.join(" › ")
+    let parts: Vec<String> = parts
+        .into_iter()
+        .map(|(part, repeats)| if repeats > 1 { format!("{part} ×{repeats}") } else { part })
+        .collect();
+    parts.join(LEVEL)
 }

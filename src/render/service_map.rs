@@ -7,7 +7,7 @@ use super::layout::{Cell, Column, Part, Table, place_parts};
 use super::style::{Group, Rendered, StyledLine, Target};
 use super::text::{Keep, wrap_styled};
 use super::units::duration;
-use crate::analysis::service_map::{Health, ServiceMap, migration_order};
+use crate::analysis::service_map::{Health, ServiceEdge, ServiceMap, migration_order};
 
 /// What the map float shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,6 +97,11 @@ fn entry_services(map: &ServiceMap) -> Vec<usize> {
     (0..map.services.len()).filter(|&i| callers[i].is_empty()).collect()
 }
 
+/// `✗3` after an edge's calls: how many of them failed, when any did.
+fn failed_calls(edge: ServiceEdge) -> Option<Part> {
+    (edge.errors > 0).then(|| Part::fixed(format!(" ✗{}", edge.errors), Some(Group::Error), 6))
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Direction {
     Callees,
@@ -150,6 +155,7 @@ fn tree(
             ];
             if let Some(edge) = parent.and_then(|p| calls(p, service)) {
                 parts.push(Part::fixed(format!("  ×{}", edge.calls), Some(Group::Duration), 6));
+                parts.extend(failed_calls(edge));
                 if let Some(rate) = map.rate_per_minute(edge) {
                     parts.push(Part::fixed(format!(" ({rate:.1}/min)"), Some(Group::Duration), 1));
                 }
@@ -312,16 +318,15 @@ fn details(out: &mut Rendered, map: &ServiceMap, of: usize, width: usize) {
         }
         for &other in &list[of] {
             let (from, to) = if direction == Direction::Callers { (other, of) } else { (of, other) };
-            let calls = map.edge(from, to).map_or(0, |e| e.calls);
+            let edge = map.edge(from, to);
             let health = health_group(map.services[other].health);
-            let drawn = place_parts(
-                &[
-                    Part::fixed("  ", None, 10),
-                    Part::elastic(map.services[other].name.as_str(), Some(health), 9, 12, Keep::Ends),
-                    Part::fixed(format!("  ×{calls}"), Some(Group::Duration), 8),
-                ],
-                width,
-            );
+            let mut parts = vec![
+                Part::fixed("  ", None, 10),
+                Part::elastic(map.services[other].name.as_str(), Some(health), 9, 12, Keep::Ends),
+                Part::fixed(format!("  ×{}", edge.map_or(0, |e| e.calls)), Some(Group::Duration), 8),
+            ];
+            parts.extend(edge.and_then(failed_calls));
+            let drawn = place_parts(&parts, width);
             if let Some(at) = drawn.cells[1].clone() {
                 out.targets.push(Target { line: out.lines.len(), start: at.start, end: at.end, span: other });
             }

@@ -56,9 +56,16 @@ pub enum Keep {
     /// Both ends (`GET 127.0.0.1…/cart/items`): names and URLs, whose start says what
     /// they are and whose end tells them apart.
     Ends,
-    /// The end (`…cart LoadCart › postgres SELECT`): call paths, most specific last.
+    /// The end (`…cart LoadCart › postgres SELECT`): most specific last.
     End,
+    /// The last levels of a call path, whole, with how many were left out
+    /// (`…3 › cart LoadCart › postgres SELECT`): paths of different depths that end alike
+    /// (recursion, a page calling itself) stay apart.
+    LastLevels,
 }
+
+/// What separates the levels of a call path.
+pub const LEVEL: &str = " › ";
 
 /// Cuts `text` to at most `max` cells, marking the cut with `…`.
 pub fn truncate(text: &str, max: usize) -> String {
@@ -84,6 +91,15 @@ pub fn elide(text: &str, max: usize, keep: Keep) -> String {
     if max == 0 {
         return String::new();
     }
+    if keep == Keep::LastLevels {
+        let levels: Vec<&str> = text.split(LEVEL).collect();
+        for dropped in 1..levels.len() {
+            let shown = format!("{ELLIPSIS}{dropped}{LEVEL}{}", levels[dropped..].join(LEVEL));
+            if width(&shown) <= max {
+                return shown;
+            }
+        }
+    }
     let room = max - 1;
     cut(&chars, preferred_head(room, keep), room)
 }
@@ -93,6 +109,23 @@ pub fn elide(text: &str, max: usize, keep: Keep) -> String {
 /// `GET 127.0.0.1:8081/cart` and `GET 127.0.0.1:8082/cart`, the services of
 /// `checkout-service GET` and `checkout-worker GET`. Equal texts stay equal.
 pub fn elide_distinct(texts: &[(&str, usize)], keep: Keep) -> Vec<String> {
+    if keep == Keep::LastLevels {
+        // Whole levels and their count keep paths of different depths apart (see
+        // [`Keep::LastLevels`]); paths that still read the same differ nearer their start,
+        // which a cut that keeps some of the start shows.
+        let mut out: Vec<String> = texts.iter().map(|&(text, max)| elide(text, max, keep)).collect();
+        let mut by_text: std::collections::HashMap<String, Vec<usize>> = std::collections::HashMap::new();
+        for (i, shown) in out.iter().enumerate() {
+            by_text.entry(shown.clone()).or_default().push(i);
+        }
+        for group in by_text.into_values().filter(|g| g.iter().any(|&i| texts[i].0 != texts[g[0]].0)) {
+            let clashing: Vec<(&str, usize)> = group.iter().map(|&i| texts[i]).collect();
+            for (i, shown) in group.into_iter().zip(elide_distinct(&clashing, Keep::End)) {
+                out[i] = shown;
+            }
+        }
+        return out;
+    }
     let chars: Vec<Vec<char>> = texts.iter().map(|(t, _)| t.chars().collect()).collect();
     let mut heads: Vec<Option<usize>> = texts
         .iter()
@@ -133,7 +166,7 @@ fn preferred_head(room: usize, keep: Keep) -> usize {
     match keep {
         Keep::Start => room,
         Keep::Ends => room.div_ceil(2),
-        Keep::End => 0,
+        Keep::End | Keep::LastLevels => 0,
     }
 }
 
@@ -350,5 +383,15 @@ mod tests {
     fn control_characters_cannot_break_a_line() {
         assert_eq!(clean("SELECT 1\nFROM t\tx"), "SELECT 1⏎FROM t x");
         assert!(matches!(clean("plain"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn call_paths_drop_whole_levels_from_the_start_and_count_them() {
+        let path = "web GET / › a page › a page › a page › db SELECT";
+        assert_eq!(elide(path, 32, Keep::LastLevels), "…2 › a page › a page › db SELECT");
+        let shallow = "web GET / › a page › db SELECT";
+        let shown = elide_distinct(&[(path, 24), (shallow, 24)], Keep::LastLevels);
+        assert_ne!(shown[0], shown[1], "{shown:?}");
+        assert!(shown.iter().all(|s| width(s) <= 24), "{shown:?}");
     }
 }

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
+use super::turns::Turns;
 use super::{Writer, lock};
 
 /// SQLite's default: about 4 MB of log between automatic checkpoints.
@@ -54,7 +55,7 @@ pub struct Checkpointer {
 }
 
 impl Checkpointer {
-    pub fn start(writer: Arc<Mutex<Writer>>) -> Checkpointer {
+    pub fn start(writer: Arc<Turns<Writer>>) -> Checkpointer {
         let now = Instant::now();
         let activity = Activity { dirty_since: None, last_commit: now, not_before: now, stop: false };
         let activity = Arc::new((Mutex::new(activity), Condvar::new()));
@@ -89,7 +90,7 @@ impl Drop for Checkpointer {
     }
 }
 
-fn run(activity: &(Mutex<Activity>, Condvar), writer: &Mutex<Writer>) {
+fn run(activity: &(Mutex<Activity>, Condvar), writer: &Turns<Writer>) {
     let (state, wake) = activity;
     let wait = |guard, timeout: Option<Duration>| match timeout {
         Some(t) => wake.wait_timeout(guard, t).map(|(g, _)| g).unwrap_or_else(|p| p.into_inner().0),
@@ -112,7 +113,7 @@ fn run(activity: &(Mutex<Activity>, Condvar), writer: &Mutex<Writer>) {
         }
         let attempted_after = current.last_commit;
         drop(current);
-        let emptied = truncate(&lock(writer).connection);
+        let emptied = truncate(&writer.take().connection);
         current = lock(state);
         let now = Instant::now();
         current.not_before = now + IDLE;

@@ -1,17 +1,33 @@
 //! Turning an OTLP batch into rows: first prepared without the database (encoding,
-//! attribute index keys), then written in one transaction under the writer's lock.
+//! attribute index keys), then written in chunks, each one transaction in a turn of its
+//! own at the writer (see [`super::turns`]).
+//!
+//! Chunks bound how long one batch holds the writer: a 1M-span batch in one transaction
+//! held it for half a minute while a 3-span batch waited, past senders' export timeouts.
+//! The batch is acknowledged once its last chunk commits; a crash in between leaves the
+//! committed chunks, which the sender's retry finds stored (spans are keyed by trace and
+//! span id) and skips. Refusing large batches instead would lose data: senders do not
+//! retry spans reported rejected in a partial success.
 
 use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use prost::Message;
 use rusqlite::params;
 
-use super::parts::{Part, attribute_key, operation_key};
+use super::parts::{Part, attribute_key, operation_key, tag_key};
+use super::retention::{self, Retention};
 use super::{IngestReport, Writer, schema};
 use crate::formats::otlp::{self, span_ids, status_code};
 use crate::model::ids::stable_hash;
 use crate::model::{Attribute, StatusCode, TraceId};
+
+/// The most spans one transaction writes: about 20 ms of the writer in a release build,
+/// and several of the batches SDKs send (512 spans).
+pub const CHUNK_SPANS: usize = 2048;
+/// The most span data one transaction writes (for batches of very large spans).
+pub const CHUNK_BYTES: usize = 4 << 20;
 
 pub(super) struct PreparedBatch {
     resources: Vec<PreparedResource>,
@@ -80,6 +96,11 @@ impl PreparedBatch {
                 let own = otlp::convert_attributes(std::mem::take(&mut span.attributes));
                 let mut keys = part_keys(&service, &own);
                 keys.push(operation_key(&service, &operation));
+                let error = span.status.as_ref().is_some_and(|s| status_code(s.code) == StatusCode::Error);
+                if error {
+                    // A failed span is found by `error=true` as Jaeger's tag would find it.
+                    keys.push(tag_key(&service, "error", "true"));
+                }
                 spans.push(SpanRow {
                     trace_id,
                     raw_trace_id,
@@ -87,7 +108,7 @@ impl PreparedBatch {
                     operation,
                     start_ns,
                     duration_ns,
-                    error: span.status.as_ref().is_some_and(|s| status_code(s.code) == StatusCode::Error),
+                    error,
                     body,
                     keys,
                 });
@@ -98,20 +119,79 @@ impl PreparedBatch {
         PreparedBatch { resources, report }
     }
 
-    /// Writes the batch in one transaction. Spans already stored (a retried export) are
-    /// left alone and neither counted nor indexed again.
-    pub(super) fn write(self, writer: &mut Writer, received_ns: u64) -> rusqlite::Result<IngestReport> {
+    /// The batch cut into chunks of at most [`CHUNK_SPANS`] spans or [`CHUNK_BYTES`] of
+    /// span data (and at least one span), in order.
+    pub(super) fn chunks(&self) -> Vec<Chunk> {
+        let mut chunks = Vec::new();
+        let mut current = Chunk::default();
+        let (mut spans, mut bytes) = (0, 0);
+        for (resource, prepared) in self.resources.iter().enumerate() {
+            let mut start = 0;
+            for (i, span) in prepared.spans.iter().enumerate() {
+                if spans > 0 && (spans == CHUNK_SPANS || bytes + span.body.len() > CHUNK_BYTES) {
+                    if start < i {
+                        current.pieces.push((resource, start..i));
+                    }
+                    chunks.push(std::mem::take(&mut current));
+                    (start, spans, bytes) = (i, 0, 0);
+                }
+                spans += 1;
+                bytes += span.body.len();
+            }
+            if start < prepared.spans.len() {
+                current.pieces.push((resource, start..prepared.spans.len()));
+            }
+        }
+        if !current.pieces.is_empty() {
+            chunks.push(current);
+        }
+        chunks
+    }
+
+    /// What becomes of the batch once every chunk is written.
+    pub(super) fn report(self) -> IngestReport {
+        self.report
+    }
+
+    /// Writes one chunk in one transaction, and says whether the store is now past its
+    /// retention limits. Spans already stored (a retried export, or a batch retried after
+    /// some of its chunks were committed) are left alone and neither counted nor indexed
+    /// again.
+    pub(super) fn write(
+        &self,
+        chunk: &Chunk,
+        writer: &mut Writer,
+        received_ns: u64,
+        retention: &Retention,
+    ) -> rusqlite::Result<bool> {
+        let written = self.write_chunk(chunk, writer, received_ns, retention);
+        if written.is_err() {
+            // Resources this transaction stored are gone with it.
+            writer.resources.clear();
+        }
+        written
+    }
+
+    fn write_chunk(
+        &self,
+        chunk: &Chunk,
+        writer: &mut Writer,
+        received_ns: u64,
+        retention: &Retention,
+    ) -> rusqlite::Result<bool> {
         let Writer { connection, resources } = writer;
         let tx = connection.transaction()?;
         let mut touched: HashMap<TraceId, u64> = HashMap::new();
         let mut parts: HashMap<(&[u8], &str), Part> = HashMap::new();
         let mut operations: HashSet<(&str, &str)> = HashSet::new();
+        let mut stored_spans = 0;
         {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO spans (trace_id, span_id, service, operation, start_ns, duration_ns, error, resource_id, body)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
-            for resource in &self.resources {
+            for (resource, range) in &chunk.pieces {
+                let resource = &self.resources[*resource];
                 let resource_id = match resources.get(&resource.hash) {
                     Some(&id) => id,
                     None => {
@@ -120,7 +200,7 @@ impl PreparedBatch {
                         id
                     }
                 };
-                for span in &resource.spans {
+                for span in &resource.spans[range.clone()] {
                     let inserted = insert.execute(params![
                         span.raw_trace_id,
                         span.span_id,
@@ -135,6 +215,7 @@ impl PreparedBatch {
                     if inserted == 0 {
                         continue;
                     }
+                    stored_spans += 1;
                     *touched.entry(span.trace_id).or_default() += span.body.len() as u64;
                     let part = parts
                         .entry((&span.raw_trace_id, &resource.service))
@@ -148,13 +229,68 @@ impl PreparedBatch {
         for (trace_id, bytes) in &touched {
             schema::touch_trace(&tx, *trace_id, received_ns, *bytes)?;
         }
+        if stored_spans > 0 {
+            schema::add_to_totals(&tx, touched.values().sum::<u64>() as i64, stored_spans)?;
+        }
         for ((trace, service), part) in &parts {
             schema::insert_part(&tx, service, trace, part)?;
         }
         for (service, operation) in operations {
             schema::saw_operation(&tx, service, operation, received_ns)?;
         }
+        let past_limits = retention::past_limits(&tx, retention, received_ns)?;
         tx.commit()?;
-        Ok(self.report)
+        Ok(past_limits)
+    }
+}
+
+/// A part of a batch written in one transaction: ranges of the spans of its resources.
+#[derive(Debug, Default)]
+pub(super) struct Chunk {
+    pieces: Vec<(usize, Range<usize>)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry_proto::tonic::trace::v1::{ScopeSpans, Span};
+
+    use super::*;
+
+    fn resource(spans: usize, body_bytes: usize) -> ResourceSpans {
+        let spans = (0..spans)
+            .map(|n| Span {
+                trace_id: vec![1; 16],
+                span_id: (n as u64 + 1).to_be_bytes().to_vec(),
+                trace_state: "x".repeat(body_bytes),
+                ..Default::default()
+            })
+            .collect();
+        ResourceSpans { scope_spans: vec![ScopeSpans { spans, ..Default::default() }], ..Default::default() }
+    }
+
+    #[test]
+    fn chunks_hold_every_span_once_in_order_within_both_bounds() {
+        let batch = PreparedBatch::new(vec![
+            resource(CHUNK_SPANS - 10, 0),
+            resource(CHUNK_SPANS * 2 + 5, 0),
+            resource(3, CHUNK_BYTES / 2 - 100),
+            resource(1, CHUNK_BYTES * 2),
+        ]);
+        let chunks = batch.chunks();
+        let mut seen = Vec::new();
+        for chunk in &chunks {
+            let spans: Vec<&SpanRow> =
+                chunk.pieces.iter().flat_map(|(r, range)| &batch.resources[*r].spans[range.clone()]).collect();
+            let bytes: usize = spans.iter().map(|s| s.body.len()).sum();
+            assert!(!spans.is_empty() && spans.len() <= CHUNK_SPANS);
+            assert!(bytes <= CHUNK_BYTES || spans.len() == 1, "{bytes} bytes in {} spans", spans.len());
+            seen.extend(chunk.pieces.iter().flat_map(|(r, range)| range.clone().map(move |i| (*r, i))));
+        }
+        let all: Vec<(usize, usize)> =
+            batch.resources.iter().enumerate().flat_map(|(r, res)| (0..res.spans.len()).map(move |i| (r, i))).collect();
+        assert_eq!(seen, all);
+        // 6,139 small spans cut at 2,048 spans, the last chunk of them also taking two of the
+        // 2 MiB spans; the third 2 MiB span; the 8 MiB span alone.
+        assert_eq!(chunks.len(), 3 + 1 + 1);
     }
 }

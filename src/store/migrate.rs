@@ -5,7 +5,8 @@
 //! an index entry for each trace and attribute value, plus indexes of spans by service and
 //! by operation: together more disk than the spans. Version 2 sums each service's spans of
 //! a trace up in `trace_parts` (see [`super::parts`]) and lists `operations`, both built
-//! here from the stored spans.
+//! here from the stored spans. Version 3 adds the running `totals` of span data and spans,
+//! summed up once here.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -29,7 +30,7 @@ pub fn to_current(connection: &Connection) -> rusqlite::Result<()> {
     match version(&tx)? {
         VERSION => {}
         0 if has_table(&tx, "span_tags")? => from_version_1(&tx)?,
-        0 => schema::create(&tx)?,
+        0 | 2 => schema::create(&tx)?,
         newer => {
             return Err(rusqlite::Error::InvalidParameterName(format!(
                 "the file has layout version {newer}, newer than this vitals ({VERSION}) knows; update vitals"

@@ -2,17 +2,22 @@
 //! service, operation, start time, duration and attribute, assembled into traces on demand.
 //!
 //! Each span is kept as its OTLP protobuf encoding plus the columns search needs, and
-//! each distinct resource once. A batch is one transaction: when [`Store::ingest`]
-//! returns, the batch is on disk and survives the process being killed. Spans delivered
-//! twice (a retried export) are stored once.
+//! each distinct resource once. A batch is written in chunks of a transaction each (see
+//! [`ingest`]): when [`Store::ingest`] returns, all of it is on disk and survives the
+//! process being killed. Spans delivered twice (a retried export) are stored once. The
+//! store keeps within its [`Retention`] limits as batches arrive (see [`retention`]).
 
+mod check;
 mod checkpoint;
+mod damage;
 mod ingest;
 mod migrate;
 mod parts;
 mod retention;
+mod salvage;
 mod schema;
 mod search;
+mod turns;
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -20,25 +25,32 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use lru::LruCache;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span as ProtoSpan};
-use prost::Message;
+use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use rusqlite::{Connection, params};
 
+pub use check::{LISTED_PROBLEMS, Verdict, check};
 use checkpoint::Checkpointer;
+pub use damage::what_to_do;
 use ingest::PreparedBatch;
 pub use retention::Retention;
+pub use salvage::{Salvaged, repair};
+use turns::Turns;
 
 use crate::error::{Error, Result};
 use crate::formats::otlp;
 use crate::model::{Trace, TraceId};
 use crate::query::SearchQuery;
 
-/// Assembled traces kept in memory, so that reopening one is instant.
+/// Assembled traces kept in memory, so that reopening one is instant…
 const CACHED_TRACES: usize = 128;
+/// …unless they are this large: a few traces of a million spans would hold gigabytes.
+const CACHED_SPANS_AT_MOST: u64 = 100_000;
+/// The spans of one trace the store assembles by default (see [`Store::limit_spans`]).
+pub const DEFAULT_MAX_SPANS: usize = 1_000_000;
 
 pub struct Store {
     path: PathBuf,
-    writer: Arc<Mutex<Writer>>,
+    writer: Arc<Turns<Writer>>,
     /// Empties the write-ahead log once writing pauses.
     checkpointer: Checkpointer,
     reader: Mutex<Connection>,
@@ -46,6 +58,10 @@ pub struct Store {
     /// may add spans to a trace, and a changed byte count says the copy is stale.
     cache: Mutex<LruCache<TraceId, (Arc<Trace>, u64)>>,
     retention: Retention,
+    evictions: Mutex<Evictions>,
+    /// The spans of one trace it assembles at most (a larger trace is cut), and the
+    /// setting a user raises to see more, for the warning of a cut trace.
+    max_spans: Mutex<(usize, &'static str)>,
 }
 
 struct Writer {
@@ -75,10 +91,15 @@ pub struct StoreStats {
     /// When the oldest kept trace arrived, and how long traces are kept.
     pub oldest_received_ns: Option<u64>,
     pub retention_ns: u64,
+    /// The span data stored (what the size limit counts), and the limit.
+    pub span_bytes: u64,
+    pub max_span_bytes: u64,
+    /// Traces this process evicted since it opened the store.
+    pub evicted_traces: u64,
 }
 
 fn db_error(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
-    move |e| Error::invalid(format!("trace store {}: {e}", path.display()))
+    move |e| damage::store_error(path, &e)
 }
 
 impl Store {
@@ -94,7 +115,7 @@ impl Store {
         let writer = schema::open(path).map_err(db_error(path))?;
         checkpoint::configure_writer(&writer).map_err(db_error(path))?;
         let reader = schema::open(path).map_err(db_error(path))?;
-        let writer = Arc::new(Mutex::new(Writer { connection: writer, resources: HashMap::new() }));
+        let writer = Arc::new(Turns::new(Writer { connection: writer, resources: HashMap::new() }));
         Ok(Store {
             path: path.to_path_buf(),
             checkpointer: Checkpointer::start(Arc::clone(&writer)),
@@ -102,23 +123,42 @@ impl Store {
             reader: Mutex::new(reader),
             cache: Mutex::new(LruCache::new(NonZeroUsize::new(CACHED_TRACES).unwrap_or(NonZeroUsize::MIN))),
             retention,
+            evictions: Mutex::new(Evictions::default()),
+            max_spans: Mutex::new((DEFAULT_MAX_SPANS, "max_spans")),
         })
+    }
+
+    /// At most `max_spans` spans of one trace are read and assembled: a larger trace is cut
+    /// to the spans nearest its root and says so (naming `setting`, what the user raises to
+    /// see more), so that opening it never costs memory in proportion to its size.
+    pub fn limit_spans(&self, max_spans: usize, setting: &'static str) {
+        *lock(&self.max_spans) = (max_spans.max(1), setting);
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Stores a batch in one transaction. Spans with invalid ids are rejected and the
-    /// rest kept; the report says how many and why. The batch is encoded for storage
-    /// before the writer is taken, so that batches arriving together prepare in parallel.
+    /// Stores a batch; when this returns, all of it is committed. Spans with invalid ids
+    /// are rejected and the rest kept; the report says how many and why. The batch is
+    /// encoded for storage before the writer is taken, so that batches arriving together
+    /// prepare in parallel, and written in chunks of a transaction each, so that a large
+    /// batch lets the batches that arrive meanwhile through (see [`ingest`]).
     pub fn ingest(&self, batch: Vec<ResourceSpans>, received_ns: u64) -> Result<IngestReport> {
         let prepared = PreparedBatch::new(batch);
-        let mut writer = lock(&self.writer);
-        let report = prepared.write(&mut writer, received_ns).map_err(db_error(&self.path))?;
-        drop(writer);
-        self.checkpointer.committed();
-        Ok(report)
+        for chunk in prepared.chunks() {
+            let mut writer = self.writer.take();
+            let past_limits =
+                prepared.write(&chunk, &mut writer, received_ns, &self.retention).map_err(db_error(&self.path))?;
+            drop(writer);
+            self.checkpointer.committed();
+            // The chunk is committed whatever becomes of this: the batch is not refused
+            // (and sent again) for it, and the next batch tries again.
+            if let Err(e) = past_limits.then(|| self.keep_within_limits(received_ns)).transpose() {
+                tracing::warn!("retention failed: {e}");
+            }
+        }
+        Ok(prepared.report())
     }
 
     pub fn services(&self) -> Result<Vec<String>> {
@@ -157,7 +197,8 @@ impl Store {
 
     /// The whole trace, from the cache while it is current, else assembled from its spans.
     pub fn trace(&self, id: TraceId) -> Result<Option<Arc<Trace>>> {
-        let (bytes, rows) = {
+        let (max_spans, setting) = *lock(&self.max_spans);
+        let (bytes, count, rows) = {
             let reader = lock(&self.reader);
             let Some(bytes) = schema::trace_bytes(&reader, id).map_err(db_error(&self.path))? else {
                 return Ok(None);
@@ -167,38 +208,100 @@ impl Store {
             {
                 return Ok(Some(Arc::clone(trace)));
             }
-            (bytes, schema::trace_rows(&reader, id).map_err(db_error(&self.path))?)
+            let count = schema::trace_span_count(&reader, id).map_err(db_error(&self.path))?;
+            let rows = match count > max_spans as u64 {
+                true => self.nearest_root_rows(&reader, id, max_spans)?,
+                false => schema::trace_rows(&reader, id).map_err(db_error(&self.path))?,
+            };
+            (bytes, count, rows)
         };
-        let trace = Arc::new(self.assemble(id, rows)?);
-        lock(&self.cache).put(id, (Arc::clone(&trace), bytes));
+        let mut trace = self.assemble(id, rows)?;
+        let cut = count > trace.spans.len() as u64;
+        if cut {
+            trace.warnings.push(format!(
+                "the trace has {count} spans; the {} nearest its root are shown: raise {setting} to see all",
+                trace.spans.len()
+            ));
+        }
+        let trace = Arc::new(trace);
+        // A cut copy depends on the limit of the moment, and a huge one on nobody's memory.
+        if !cut && count <= CACHED_SPANS_AT_MOST {
+            lock(&self.cache).put(id, (Arc::clone(&trace), bytes));
+        }
         Ok(Some(trace))
     }
 
+    /// The stored rows of the `max_spans` spans of a trace nearest its roots (by depth, then
+    /// start time; every kept span's parent is kept), in two passes over its rows: the
+    /// first keeps only each span's id, parent and start (a few dozen bytes a span), the
+    /// second the chosen rows. A trace of millions of spans is never held whole.
+    fn nearest_root_rows(&self, reader: &Connection, id: TraceId, max_spans: usize) -> Result<Vec<schema::SpanRow>> {
+        let mut links: Vec<(Vec<u8>, Vec<u8>, u64)> = Vec::new();
+        let mut undecodable = None;
+        schema::each_trace_row(reader, id, |row| {
+            let start = row.start_ns;
+            let span_id = row.span_id.clone();
+            match row.into_proto(id) {
+                Ok(span) => links.push((span_id, span.parent_span_id, start)),
+                Err(e) => undecodable = Some(e),
+            }
+        })
+        .map_err(db_error(&self.path))?;
+        if let Some(e) = undecodable {
+            return Err(damage::damaged(&self.path, &format!("a stored span of trace {id} cannot be decoded: {e}")));
+        }
+        let index: HashMap<&[u8], usize> = links.iter().enumerate().map(|(i, l)| (l.0.as_slice(), i)).collect();
+        let mut depth: Vec<Option<usize>> = vec![None; links.len()];
+        for start in 0..links.len() {
+            // Up to a span whose depth is known (or a root), then back down; a cycle of
+            // parents stops at the first repeat.
+            let mut path = vec![start];
+            let mut seen = std::collections::HashSet::from([start]);
+            let mut base = 0;
+            while depth[*path.last().unwrap_or(&start)].is_none() {
+                let at = *path.last().unwrap_or(&start);
+                match index.get(links[at].1.as_slice()).filter(|&&p| p != at) {
+                    Some(&parent) if depth[parent].is_some() => {
+                        base = depth[parent].unwrap_or(0) + 1;
+                        break;
+                    }
+                    Some(&parent) if seen.insert(parent) => path.push(parent),
+                    _ => break,
+                }
+            }
+            for (steps, &span) in path.iter().rev().enumerate() {
+                if depth[span].is_none() {
+                    depth[span] = Some(base + steps);
+                }
+            }
+        }
+        let mut order: Vec<usize> = (0..links.len()).collect();
+        order.sort_by_key(|&i| (depth[i].unwrap_or(0), links[i].2));
+        let kept: std::collections::HashSet<Vec<u8>> =
+            order.into_iter().take(max_spans).map(|i| std::mem::take(&mut links[i].0)).collect();
+        drop(links);
+        let mut rows = Vec::with_capacity(kept.len());
+        schema::each_trace_row(reader, id, |row| {
+            if kept.contains(&row.span_id) {
+                rows.push(row);
+            }
+        })
+        .map_err(db_error(&self.path))?;
+        Ok(rows)
+    }
+
     fn assemble(&self, id: TraceId, rows: Vec<schema::SpanRow>) -> Result<Trace> {
-        let mut by_resource: HashMap<i64, Vec<ProtoSpan>> = HashMap::new();
+        let mut spans = Vec::with_capacity(rows.len());
         for row in rows {
-            let mut span = ProtoSpan::decode(row.body.as_slice()).map_err(|e| {
-                Error::invalid(format!("trace store {}: a stored span is damaged ({e})", self.path.display()))
-            })?;
-            // The columns hold these (spans stored by earlier versions also carry them).
-            span.trace_id = id.to_bytes().to_vec();
-            span.span_id = row.span_id;
-            span.name = row.operation;
-            span.start_time_unix_nano = row.start_ns;
-            span.end_time_unix_nano = row.start_ns.saturating_add(row.duration_ns);
             let resource_id = row.resource_id;
-            by_resource.entry(resource_id).or_default().push(span);
+            let span = row.into_proto(id).map_err(|e| {
+                damage::damaged(&self.path, &format!("a stored span of trace {id} cannot be decoded: {e}"))
+            })?;
+            spans.push((resource_id, span));
         }
         let reader = lock(&self.reader);
-        let mut resource_spans = Vec::with_capacity(by_resource.len());
-        for (resource_id, spans) in by_resource {
-            let resource = schema::resource(&reader, resource_id).map_err(db_error(&self.path))?;
-            resource_spans.push(ResourceSpans {
-                resource: Some(resource),
-                scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
-                ..Default::default()
-            });
-        }
+        let resource_spans =
+            schema::by_resource(spans, |resource| schema::resource(&reader, resource)).map_err(db_error(&self.path))?;
         drop(reader);
         let spans = otlp::spans_from_resource_spans(resource_spans, "stored OTLP")?;
         Ok(Trace::from_spans(id, spans))
@@ -226,9 +329,11 @@ impl Store {
 
     pub fn stats(&self) -> Result<StoreStats> {
         let reader = lock(&self.reader);
-        let count = |sql: &str| reader.query_row(sql, [], |row| row.get::<_, i64>(0)).map(|n| n.max(0) as u64);
-        let spans = count("SELECT count(*) FROM spans").map_err(db_error(&self.path))?;
-        let traces = count("SELECT count(*) FROM traces").map_err(db_error(&self.path))?;
+        let (span_bytes, spans) = schema::totals(&reader).map_err(db_error(&self.path))?;
+        let traces = reader
+            .query_row("SELECT count(*) FROM traces", [], |row| row.get::<_, i64>(0))
+            .map_err(db_error(&self.path))?
+            .max(0) as u64;
         let size = |suffix: &str| {
             let mut path = self.path.clone().into_os_string();
             path.push(suffix);
@@ -245,23 +350,73 @@ impl Store {
             wal_bytes: size("-wal"),
             oldest_received_ns: oldest.map(|ns| ns.max(0) as u64),
             retention_ns: self.retention.max_age.as_nanos().min(u64::MAX as u128) as u64,
+            span_bytes,
+            max_span_bytes: self.retention.max_bytes,
+            evicted_traces: lock(&self.evictions).traces,
         })
     }
 
-    /// Drops whole traces, oldest received first, past the age and size limits.
+    /// Evicts what is past the age and size limits (see [`retention`]) and returns how
+    /// many traces went. Batches keep the size limit as they arrive; this is for age, when
+    /// none arrive.
     pub fn enforce_retention(&self, now_ns: u64) -> Result<usize> {
-        let mut writer = lock(&self.writer);
-        let evicted =
-            retention::enforce(&mut writer.connection, &self.retention, now_ns).map_err(db_error(&self.path))?;
-        drop(writer);
-        if !evicted.is_empty() {
+        self.keep_within_limits(now_ns)
+    }
+
+    /// Evicts in steps until the store is within its limits, then gives the pages that
+    /// freed beyond a reserve back to the disk, also in steps.
+    fn keep_within_limits(&self, now_ns: u64) -> Result<usize> {
+        let (mut evicted, mut deleted) = (0, 0);
+        loop {
+            let mut writer = self.writer.take();
+            let step =
+                retention::step(&mut writer.connection, &self.retention, now_ns).map_err(db_error(&self.path))?;
+            drop(writer);
+            if step.spans == 0 && step.evicted.is_empty() {
+                break;
+            }
             self.checkpointer.committed();
+            evicted += step.evicted.len();
+            deleted += step.spans;
             let mut cache = lock(&self.cache);
-            for id in &evicted {
+            for id in &step.evicted {
                 cache.pop(id);
             }
+            drop(cache);
+            lock(&self.evictions).record(&step);
+            if !step.more {
+                break;
+            }
         }
-        Ok(evicted.len())
+        if deleted > 0 {
+            while retention::reclaim(&self.writer.take().connection, &self.retention).map_err(db_error(&self.path))? {}
+            self.checkpointer.committed();
+            let so_far = lock(&self.evictions);
+            tracing::debug!(
+                "retention evicted {evicted} traces ({deleted} spans); since opening {} traces, {} spans, at most {} spans a step",
+                so_far.traces,
+                so_far.spans,
+                so_far.largest_step
+            );
+        }
+        Ok(evicted)
+    }
+}
+
+/// What retention evicted since the store was opened.
+#[derive(Debug, Default)]
+struct Evictions {
+    traces: u64,
+    spans: u64,
+    /// The most spans one step deleted.
+    largest_step: usize,
+}
+
+impl Evictions {
+    fn record(&mut self, step: &retention::Step) {
+        self.traces += step.evicted.len() as u64;
+        self.spans += step.spans as u64;
+        self.largest_step = self.largest_step.max(step.spans);
     }
 }
 

@@ -1,9 +1,11 @@
 //! The SQLite schema and the statements that read and write it.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span as ProtoSpan};
 use prost::Message;
 use rusqlite::{Connection, OptionalExtension, Params, Transaction, params};
 
@@ -12,11 +14,14 @@ use super::parts::{Part, keys};
 use crate::model::TraceId;
 
 /// The layout this code writes; [`migrate`] brings older files to it.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 /// Spans are kept whole: their OTLP encoding without what the columns hold (ids, name,
 /// times), with the columns that confirming a search on a trace needs. `trace_parts` (see
 /// [`super::parts`]) is what searches walk; `operations` lists what each service does.
+/// `totals` is one row, the span data (`traces.bytes` summed) and spans stored, kept up
+/// to date by every transaction: retention checks it after every chunk, the status shows
+/// it, and neither can afford to add up a million rows each time.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS resources (
     id INTEGER PRIMARY KEY,
@@ -58,6 +63,11 @@ CREATE TABLE IF NOT EXISTS operations (
     last_seen_ns INTEGER NOT NULL,
     PRIMARY KEY (service, operation)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS totals (
+    id INTEGER PRIMARY KEY CHECK (id = 0),
+    span_bytes INTEGER NOT NULL,
+    spans INTEGER NOT NULL
+);
 ";
 
 /// How long a statement waits for another connection's lock before failing.
@@ -66,9 +76,16 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Opens (creating or migrating when needed) a connection in WAL mode.
 /// `synchronous = NORMAL` keeps every committed transaction through a process crash
 /// (only a power cut can lose the last ones), at a fraction of FULL's cost.
+///
+/// A new file gets `auto_vacuum = INCREMENTAL`, so that the pages retention frees can be
+/// given back to the disk (see [`super::retention::reclaim`]); SQLite takes the setting
+/// only before the first table exists, and before the file is put in WAL mode. Files made
+/// without it keep it off (converting means rewriting the whole file): they reuse the
+/// pages retention frees, so they stop growing but do not shrink.
 pub fn open(path: &Path) -> rusqlite::Result<Connection> {
     let connection = Connection::open(path)?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "NORMAL")?;
     // A 32 MiB page cache: ingest speed within the memory budget.
@@ -77,10 +94,30 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
     Ok(connection)
 }
 
-/// Creates what is missing of this version's tables and marks the file as this version.
+/// Creates what is missing of this version's tables, sums up what the file already
+/// holds into `totals` (nothing in a new file), and marks the file as this version.
 pub fn create(connection: &Connection) -> rusqlite::Result<()> {
     connection.execute_batch(SCHEMA)?;
+    connection.execute(
+        "INSERT OR IGNORE INTO totals (id, span_bytes, spans)
+         SELECT 0, (SELECT coalesce(sum(bytes), 0) FROM traces), (SELECT count(*) FROM spans)",
+        [],
+    )?;
     connection.pragma_update(None, "user_version", VERSION)
+}
+
+/// The span data and the spans stored (see `totals` in [`SCHEMA`]).
+pub fn totals(connection: &Connection) -> rusqlite::Result<(u64, u64)> {
+    connection
+        .prepare_cached("SELECT span_bytes, spans FROM totals")?
+        .query_row([], |row| Ok((row.get::<_, i64>(0)?.max(0) as u64, row.get::<_, i64>(1)?.max(0) as u64)))
+}
+
+/// Adds to the totals what a transaction stored (negative: what it deleted).
+pub fn add_to_totals(tx: &Transaction, bytes: i64, spans: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached("UPDATE totals SET span_bytes = span_bytes + ?1, spans = spans + ?2")?
+        .execute(params![bytes, spans])?;
+    Ok(())
 }
 
 /// The id of a resource, storing it the first time it is seen.
@@ -193,12 +230,16 @@ pub fn trace_ids_between(connection: &Connection, start_ns: u64, end_ns: u64) ->
         "SELECT DISTINCT trace_id FROM trace_parts WHERE last_start_ns >= ?1 AND first_start_ns <= ?2",
     )?;
     let rows = statement.query_map(params![clamp(start_ns), clamp(end_ns)], |row| row.get::<_, Vec<u8>>(0))?;
-    Ok(rows.filter_map(|id| id.ok().and_then(|id| TraceId::from_bytes(&id))).collect())
+    // A read that fails (a damaged page) fails the whole: a map of part of the traces
+    // would pass for all of them.
+    let ids: Vec<Vec<u8>> = rows.collect::<rusqlite::Result<_>>()?;
+    Ok(ids.iter().filter_map(|id| TraceId::from_bytes(id)).collect())
 }
 
 /// A stored span: its encoding, and what the columns hold of it.
 pub struct SpanRow {
     pub span_id: Vec<u8>,
+    pub service: String,
     pub operation: String,
     pub start_ns: u64,
     pub duration_ns: u64,
@@ -206,20 +247,72 @@ pub struct SpanRow {
     pub body: Vec<u8>,
 }
 
+impl SpanRow {
+    /// The span as it was received: its encoding with what the columns hold put back
+    /// (spans stored by earlier versions also carry them).
+    pub fn into_proto(self, trace: TraceId) -> Result<ProtoSpan, prost::DecodeError> {
+        let mut span = ProtoSpan::decode(self.body.as_slice())?;
+        span.trace_id = trace.to_bytes().to_vec();
+        span.span_id = self.span_id;
+        span.name = self.operation;
+        span.start_time_unix_nano = self.start_ns;
+        span.end_time_unix_nano = self.start_ns.saturating_add(self.duration_ns);
+        Ok(span)
+    }
+}
+
 /// Every stored span of a trace.
 pub fn trace_rows(connection: &Connection, id: TraceId) -> rusqlite::Result<Vec<SpanRow>> {
+    let mut rows = Vec::new();
+    each_trace_row(connection, id, |row| rows.push(row))?;
+    Ok(rows)
+}
+
+/// How many spans a trace has stored.
+pub fn trace_span_count(connection: &Connection, id: TraceId) -> rusqlite::Result<u64> {
+    connection
+        .prepare_cached("SELECT count(*) FROM spans WHERE trace_id = ?1")?
+        .query_row(params![id.to_bytes().to_vec()], |row| row.get::<_, i64>(0))
+        .map(|n| n.max(0) as u64)
+}
+
+/// Calls `visit` with each stored span of a trace as it is read: the spans before a
+/// damaged page are seen before its error.
+pub fn each_trace_row(connection: &Connection, id: TraceId, mut visit: impl FnMut(SpanRow)) -> rusqlite::Result<()> {
     let mut statement = connection.prepare_cached(
-        "SELECT span_id, operation, start_ns, duration_ns, resource_id, body FROM spans WHERE trace_id = ?1",
+        "SELECT span_id, service, operation, start_ns, duration_ns, resource_id, body FROM spans WHERE trace_id = ?1",
     )?;
-    let rows = statement.query_map(params![id.to_bytes().to_vec()], |row| {
-        Ok(SpanRow {
+    let mut rows = statement.query(params![id.to_bytes().to_vec()])?;
+    while let Some(row) = rows.next()? {
+        visit(SpanRow {
             span_id: row.get(0)?,
-            operation: row.get(1)?,
-            start_ns: row.get::<_, i64>(2)?.max(0) as u64,
-            duration_ns: row.get::<_, i64>(3)?.max(0) as u64,
-            resource_id: row.get(4)?,
-            body: row.get(5)?,
-        })
-    })?;
-    rows.collect()
+            service: row.get(1)?,
+            operation: row.get(2)?,
+            start_ns: row.get::<_, i64>(3)?.max(0) as u64,
+            duration_ns: row.get::<_, i64>(4)?.max(0) as u64,
+            resource_id: row.get(5)?,
+            body: row.get(6)?,
+        });
+    }
+    Ok(())
+}
+
+/// Spans with their resource ids, grouped under their resources as OTLP sends them.
+pub fn by_resource(
+    spans: impl IntoIterator<Item = (i64, ProtoSpan)>,
+    mut resource: impl FnMut(i64) -> rusqlite::Result<ProtoResource>,
+) -> rusqlite::Result<Vec<ResourceSpans>> {
+    let mut grouped: HashMap<i64, Vec<ProtoSpan>> = HashMap::new();
+    for (resource_id, span) in spans {
+        grouped.entry(resource_id).or_default().push(span);
+    }
+    let mut resource_spans = Vec::with_capacity(grouped.len());
+    for (resource_id, spans) in grouped {
+        resource_spans.push(ResourceSpans {
+            resource: Some(resource(resource_id)?),
+            scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
+            ..Default::default()
+        });
+    }
+    Ok(resource_spans)
 }

@@ -12,7 +12,8 @@ use rusqlite::{Connection, params};
 
 use super::parts::{has_all, operation_key, tag_key};
 use super::schema::resource;
-use crate::formats::otlp::convert_attributes;
+use crate::formats::otlp::{convert_attributes, status_code};
+use crate::model::StatusCode;
 use crate::model::TraceId;
 use crate::query::SearchQuery;
 
@@ -174,9 +175,14 @@ impl<'c, 'q> Confirm<'c, 'q> {
     }
 }
 
-/// Whether a span (with its resource) carries every `key=value` of a tag search.
+/// Whether a span (with its resource) carries every `key=value` of a tag search;
+/// `error=true` also holds for a span whose status is an error.
 fn has_tags(span: &ProtoSpan, resource: &[KeyValue], tags: &[(String, String)]) -> bool {
     let own = convert_attributes(span.attributes.clone());
     let shared = convert_attributes(resource.to_vec());
-    tags.iter().all(|(key, value)| own.iter().chain(&shared).any(|a| a.key == *key && a.value.to_string() == *value))
+    let failed = span.status.as_ref().is_some_and(|s| status_code(s.code) == StatusCode::Error);
+    tags.iter().all(|(key, value)| {
+        (failed && key == "error" && value == "true")
+            || own.iter().chain(&shared).any(|a| a.key == *key && a.value.to_string() == *value)
+    })
 }

@@ -175,7 +175,7 @@ fn committed_batches_survive_reopening_the_file() {
 }
 
 #[test]
-fn retention_evicts_whole_traces_oldest_first_by_age_and_by_size() {
+fn retention_evicts_whole_traces_oldest_first_by_age_and_by_size_as_batches_arrive() {
     let dir = tempdir::Dir::new("retention");
     let store =
         Store::open(&dir.path().join("traces.db"), Retention { max_age: Duration::from_secs(60), max_bytes: 10_000 })
@@ -188,14 +188,20 @@ fn retention_evicts_whole_traces_oldest_first_by_age_and_by_size() {
         s.attributes = vec![kv("payload", &"x".repeat(400))];
         store.ingest(batch("api", vec![s]), NOW - (50 - t as u64) * MS).unwrap();
     }
-    let evicted = store.enforce_retention(NOW).unwrap();
-    assert!(store.trace(TraceId(1)).unwrap().is_none(), "past the age limit");
+    assert!(store.trace(TraceId(1)).unwrap().is_none(), "past the age limit when the next batch arrived");
     assert!(store.trace(TraceId(2)).unwrap().is_none(), "the oldest fresh trace goes first for size");
     assert!(store.trace(TraceId(40)).unwrap().is_some(), "the newest stays");
     assert_eq!(store.operations("api").unwrap(), ["fresh"], "operations with no spans left are gone");
     let stats = store.stats().unwrap();
-    assert_eq!(stats.traces as usize, 40 - evicted);
+    assert!(stats.span_bytes <= 10_000 && stats.span_bytes > 10_000 - 10_000 / 16 - 500, "{stats:?}");
     assert!(stats.traces > 5 && stats.traces < 39, "{stats:?}");
+    assert_eq!(stats.evicted_traces, 40 - stats.traces);
+
+    // With no batch arriving, the periodic call evicts for age.
+    assert_eq!(store.enforce_retention(NOW + 61_000 * MS).unwrap() as u64, stats.traces);
+    let stats = store.stats().unwrap();
+    assert_eq!((stats.traces, stats.spans, stats.span_bytes), (0, 0, 0));
+    assert!(store.operations("api").unwrap().is_empty());
 }
 
 #[test]
@@ -434,6 +440,7 @@ fn a_store_of_an_earlier_layout_is_migrated_with_its_attribute_index() {
     old.execute_batch(
         "DROP TABLE trace_parts;
          DROP TABLE operations;
+         DROP TABLE totals;
          CREATE TABLE span_tags (trace_id BLOB NOT NULL, tag INTEGER NOT NULL, start_ns INTEGER NOT NULL,
              PRIMARY KEY (trace_id, tag)) WITHOUT ROWID;
          CREATE INDEX spans_by_service ON spans (service, start_ns);
@@ -466,4 +473,253 @@ fn a_store_of_an_earlier_layout_is_migrated_with_its_attribute_index() {
     );
     assert_eq!(search(vec![("host.name".into(), "laptop".into())]).len(), 20, "resource attributes count");
     assert_eq!(store.trace(TraceId(one_user[0])).unwrap().unwrap().spans.len(), 16);
+    assert_eq!(store.stats().unwrap().spans, 20 * 16, "the totals are summed up");
+}
+
+#[test]
+fn a_store_of_version_2_gets_its_totals_summed_up() {
+    let dir = tempdir::Dir::new("migrate-2");
+    let held = {
+        let store = store(&dir);
+        for n in 0..10 {
+            for service in SHOP {
+                store.ingest(shop_export(n, service), NOW).unwrap();
+            }
+        }
+        store.stats().unwrap()
+    };
+    let old = Connection::open(dir.path().join("traces.db")).unwrap();
+    old.execute_batch("DROP TABLE totals; PRAGMA user_version = 2;").unwrap();
+    drop(old);
+    let stats = store(&dir).stats().unwrap();
+    assert_eq!((stats.spans, stats.span_bytes), (160, held.span_bytes));
+    assert!(stats.span_bytes > 160 * 100);
+}
+
+/// A span of trace number `trace` (any u32), for batches larger than [`span`] numbers.
+fn numbered_span(trace: u32, id: u32) -> ProtoSpan {
+    let mut trace_id = vec![0xAB; 16];
+    trace_id[12..].copy_from_slice(&trace.to_be_bytes());
+    let mut span_id = vec![0xCD; 8];
+    span_id[4..].copy_from_slice(&id.to_be_bytes());
+    let start = NOW - 3_600_000 * MS / 2 + u64::from(id) * MS;
+    ProtoSpan {
+        trace_id,
+        span_id,
+        name: "bulk".into(),
+        start_time_unix_nano: start,
+        end_time_unix_nano: start + MS,
+        attributes: vec![kv("payload", "a value of a typical length")],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_small_batch_is_committed_between_the_chunks_of_a_huge_one_which_a_retry_stores_once() {
+    let dir = tempdir::Dir::new("huge");
+    let store = Arc::new(store(&dir));
+    let huge_spans = ingest::CHUNK_SPANS * 10;
+    let huge = batch("bulk", (0..huge_spans as u32).map(|n| numbered_span(n / 16, n)).collect());
+    let writing = {
+        let (store, huge) = (Arc::clone(&store), huge.clone());
+        std::thread::spawn(move || store.ingest(huge, NOW).unwrap())
+    };
+    assert!(eventually(60, || store.stats().unwrap().spans > 0), "the huge batch's first chunk commits");
+
+    // The writer held for a moment: the huge batch's next chunk and a small batch queue up.
+    let pause = store.writer.take();
+    let committed_before = store.stats().unwrap().spans;
+    let small = {
+        let store = Arc::clone(&store);
+        std::thread::spawn(move || store.ingest(batch("api", vec![span(1, 1, 0, "small", 0, 1)]), NOW).unwrap())
+    };
+    assert!(eventually(10, || store.writer.waiting() == 2), "both wait for the writer");
+    drop(pause);
+    assert_eq!(small.join().unwrap().accepted, 1);
+    let report = writing.join().unwrap();
+    assert_eq!((report.accepted, report.rejected), (huge_spans, 0), "acknowledged whole");
+
+    // Traces get rowids in the order they were committed: how far the huge batch had got
+    // when the small one was acknowledged.
+    let huge_spans_before_small = lock(&store.reader)
+        .query_row(
+            "SELECT count(*) * 16 FROM traces WHERE rowid < (SELECT rowid FROM traces WHERE trace_id = ?1)",
+            [TraceId(1).to_bytes().to_vec()],
+            |row| row.get::<_, i64>(0),
+        )
+        .unwrap() as u64;
+    assert!(
+        huge_spans_before_small <= committed_before + ingest::CHUNK_SPANS as u64,
+        "the small batch waited for one chunk at most: {committed_before} spans of the huge batch were committed \
+         when it arrived, {huge_spans_before_small} when it was"
+    );
+    assert!(huge_spans_before_small < huge_spans as u64, "the small batch did not wait for the whole huge one");
+
+    let stored = store.stats().unwrap();
+    assert_eq!(stored.spans, huge_spans as u64 + 1);
+    let bytes = |store: &Store| -> i64 {
+        lock(&store.reader).query_row("SELECT sum(bytes) FROM traces", [], |row| row.get(0)).unwrap()
+    };
+    let bytes_before_retry = bytes(&store);
+    // A sender whose connection broke after some chunks committed sends the batch again.
+    assert_eq!(store.ingest(huge, NOW).unwrap().accepted, huge_spans);
+    assert_eq!(store.stats().unwrap().spans, stored.spans, "every span once");
+    assert_eq!(bytes(&store), bytes_before_retry, "and counted once");
+}
+
+/// The size the database file has once its write-ahead log is checkpointed.
+fn database_size(store: &Store) -> u64 {
+    let reader = lock(&store.reader);
+    let pages: i64 = reader.query_row("PRAGMA page_count", [], |row| row.get(0)).unwrap();
+    let page_size: i64 = reader.query_row("PRAGMA page_size", [], |row| row.get(0)).unwrap();
+    (pages * page_size) as u64
+}
+
+#[test]
+fn past_a_small_size_limit_the_span_data_stays_within_it_and_the_file_stops_growing() {
+    let dir = tempdir::Dir::new("size-limit");
+    let limit = 1 << 20;
+    let store = Store::open(
+        &dir.path().join("traces.db"),
+        Retention { max_age: Duration::from_secs(24 * 3600), max_bytes: limit },
+    )
+    .unwrap();
+    let stored_bytes = || -> u64 {
+        let sum: i64 = lock(&store.reader)
+            .query_row("SELECT coalesce(sum(length(body)), 0) FROM spans", [], |row| row.get(0))
+            .unwrap();
+        sum as u64
+    };
+    // Each round brings 100 requests, 1,600 spans, about 400 KB of span data: 40 rounds
+    // are 16 times the limit.
+    let mut sizes = Vec::new();
+    let mut request = 0;
+    for round in 0..40 {
+        for _ in 0..100 {
+            for service in SHOP {
+                store.ingest(shop_export(request, service), NOW).unwrap();
+                let held = store.stats().unwrap().span_bytes;
+                assert!(held <= limit, "round {round}: {held} bytes of span data, past the limit of {limit}");
+            }
+            request += 1;
+        }
+        let stats = store.stats().unwrap();
+        assert_eq!(stats.span_bytes, stored_bytes(), "round {round}: the running total is the spans' own");
+        sizes.push(database_size(&store));
+    }
+    let stats = store.stats().unwrap();
+    assert!(
+        stats.span_bytes > limit - limit / 16 - 10_000,
+        "the store stays full, a 16th below the limit at most: {stats:?}"
+    );
+    assert!(stats.evicted_traces > 3_000, "{stats:?}");
+    // Full by round 3: from then on the pages evictions free are reused (and the surplus
+    // given back), and the second half of the run needs no more room than the first.
+    let first_half = sizes[3..20].iter().max().copied().unwrap_or_default();
+    let second_half = sizes[20..].iter().max().copied().unwrap_or_default();
+    assert!(second_half <= first_half + first_half / 50, "the file kept growing: {sizes:?}");
+    assert!(second_half < 3 * limit, "{second_half} bytes for {limit} bytes of span data: {sizes:?}");
+}
+
+#[test]
+fn an_eviction_deletes_a_bounded_number_of_spans_at_a_time_and_gives_the_space_back() {
+    let dir = tempdir::Dir::new("eviction-steps");
+    let path = dir.path().join("traces.db");
+    let big_trace = retention::STEP_SPANS * 3 + 100;
+    let full_size = {
+        let store = store(&dir);
+        // One trace larger than a step, then 200 small ones.
+        store.ingest(batch("bulk", (0..big_trace as u32).map(|n| numbered_span(7, n)).collect()), NOW - 1).unwrap();
+        for t in 0..200u32 {
+            store.ingest(batch("api", (0..16).map(|n| numbered_span(1000 + t, n)).collect()), NOW).unwrap();
+        }
+        database_size(&store)
+    };
+    let limit = 20_000;
+    let store = Store::open(&path, Retention { max_age: Duration::from_secs(24 * 3600), max_bytes: limit }).unwrap();
+    let evicted = store.enforce_retention(NOW).unwrap();
+
+    let stats = store.stats().unwrap();
+    assert!(stats.span_bytes <= limit && stats.span_bytes > limit / 2, "{stats:?}");
+    assert_eq!(evicted as u64 + stats.traces, 201);
+    let steps = lock(&store.evictions);
+    assert!(
+        steps.largest_step <= retention::STEP_SPANS,
+        "a step deleted {} spans, more than {}",
+        steps.largest_step,
+        retention::STEP_SPANS
+    );
+    assert!(steps.spans as usize >= big_trace, "the big trace went, over several steps: {steps:?}");
+    let trace_7 = TraceId::from_bytes(&numbered_span(7, 0).trace_id).unwrap();
+    assert!(store.trace(trace_7).unwrap().is_none());
+    let reclaimed = database_size(&store);
+    assert!(reclaimed < full_size / 3, "the file gave its free pages back: {full_size} bytes, then {reclaimed}");
+}
+
+#[test]
+fn a_span_that_cannot_be_decoded_is_named_as_damage_with_what_to_do_and_check_counts_it() {
+    let dir = tempdir::Dir::new("undecodable");
+    let store = store(&dir);
+    store.ingest(batch("api", vec![span(3, 1, 0, "root", 0, 10), span(3, 2, 1, "child", 1, 5)]), NOW).unwrap();
+    assert_eq!(check(store.path()).unwrap(), Verdict::Healthy { spans: 2, traces: 1 });
+    // Bytes that are no protobuf: a field of wire type 7, which does not exist.
+    store.writer.take().connection.execute("UPDATE spans SET body = x'0f0f0f' WHERE operation = 'child'", []).unwrap();
+
+    let Err(Error::Damaged { message, .. }) = store.trace(TraceId(3)) else { panic!("the damage went unnoticed") };
+    let path = store.path().display().to_string();
+    assert!(
+        message.starts_with(&format!(
+            "The trace store {path} is damaged (a stored span of trace 00000000000000000000000000000003 cannot be decoded"
+        )),
+        "{message}"
+    );
+    assert!(message.ends_with(&format!("or run `vitals store repair --db {path}` to keep what can be read")));
+    assert_eq!(
+        check(store.path()).unwrap(),
+        Verdict::Damaged { problems: vec!["1 stored span cannot be decoded".into()] }
+    );
+}
+
+#[test]
+fn a_trace_past_the_span_limit_is_assembled_cut_to_the_spans_nearest_its_root() {
+    let dir = tempdir::Dir::new("span-limit");
+    let store = store(&dir);
+    // A root with 6 children, each with 6 children of its own: 43 spans, 3 levels. The
+    // deepest spans start first, so a cut by start time would lose the root.
+    let mut spans = vec![span(9, 1, 0, "root", 100, 900)];
+    for child in 0..6u8 {
+        spans.push(span(9, 2 + child, 1, "child", 200, 100));
+        for grandchild in 0..6u8 {
+            spans.push(span(9, 10 + child * 6 + grandchild, 2 + child, "grandchild", 0, 10));
+        }
+    }
+    store.ingest(batch("web", spans), NOW).unwrap();
+    store.limit_spans(10, "max_spans");
+    let trace = store.trace(TraceId(9)).unwrap().unwrap();
+    assert_eq!(trace.spans.len(), 10);
+    let names: Vec<&str> = trace.tree.preorder().map(|i| trace.spans[i].operation.as_str()).collect();
+    assert_eq!(names.iter().filter(|n| **n == "child").count(), 6, "{names:?}");
+    assert_eq!(names[0], "root", "the top of the tree is kept whole: {names:?}");
+    assert_eq!(trace.tree.roots().len(), 1, "every kept span's parent is kept");
+    assert!(
+        trace.warnings.iter().any(|w| w.contains("43 spans") && w.contains("raise max_spans")),
+        "{:?}",
+        trace.warnings
+    );
+    store.limit_spans(1_000, "max_spans");
+    assert_eq!(store.trace(TraceId(9)).unwrap().unwrap().spans.len(), 43, "a cut trace is not cached");
+}
+
+#[test]
+fn failed_spans_are_found_by_error_true_though_otlp_has_no_such_attribute() {
+    let dir = tempdir::Dir::new("error-search");
+    let store = store(&dir);
+    let mut failed = span(1, 1, 0, "GET /pay", 0, 50);
+    failed.status = Some(Status { code: 2, message: "declined".into() });
+    store.ingest(batch("web", vec![failed, span(1, 2, 1, "SELECT", 5, 10)]), NOW).unwrap();
+    store.ingest(batch("web", vec![span(2, 1, 0, "GET /pay", 100, 50)]), NOW).unwrap();
+    let mut wanted = query("web");
+    wanted.tags = vec![("error".to_string(), "true".to_string())];
+    let found: Vec<TraceId> = store.search(&wanted).unwrap().iter().map(|t| t.id).collect();
+    assert_eq!(found, [TraceId(1)]);
 }

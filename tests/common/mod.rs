@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod grpc;
+pub mod raw;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -32,6 +35,10 @@ pub struct Serve {
     pub child: Child,
     /// Where it receives OTLP/HTTP: `http://127.0.0.1:port/v1/traces`.
     pub otlp_url: String,
+    /// Where it receives OTLP/gRPC: `http://127.0.0.1:port` (empty when off).
+    pub grpc_url: String,
+    /// Where it receives Zipkin: `http://127.0.0.1:port/api/v2/spans` (empty when off).
+    pub zipkin_url: String,
     /// Where it answers Jaeger's query API: `http://127.0.0.1:port`.
     pub query_url: String,
 }
@@ -43,26 +50,46 @@ impl Drop for Serve {
     }
 }
 
-/// Starts `vitals serve` over `db` with both listeners on free ports and waits until it
+/// Starts `vitals serve` over `db` with every listener on a free port and waits until it
 /// has printed their addresses.
 pub fn serve(db: &Path) -> Serve {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vitals"))
-        .args(["serve", "--otlp-http", "127.0.0.1:0", "--query", "127.0.0.1:0", "--db"])
-        .arg(db)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start vitals serve");
+    serve_with(db, &[])
+}
+
+/// `serve` with more flags.
+pub fn serve_with(db: &Path, flags: &[&str]) -> Serve {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vitals"));
+    command.args(["serve", "--db"]).arg(db).args(SERVE_ON_FREE_PORTS).args(flags);
+    serve_command(command)
+}
+
+/// Every listener of `vitals serve` on a free port, so that tests never meet on 4317.
+pub const SERVE_ON_FREE_PORTS: [&str; 8] =
+    ["--otlp-http", "127.0.0.1:0", "--otlp-grpc", "127.0.0.1:0", "--zipkin", "127.0.0.1:0", "--query", "127.0.0.1:0"];
+
+/// Runs a `vitals serve` command that prints its addresses to stderr, the query API's
+/// last, and reads them.
+pub fn serve_command(mut command: Command) -> Serve {
+    let mut child = command.stderr(Stdio::piped()).spawn().expect("start vitals serve");
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut url_in_next_line = || {
+    let (mut otlp_url, mut grpc_url, mut zipkin_url) = (String::new(), String::new(), String::new());
+    let query_url = loop {
         let line = lines.next().expect("vitals serve printed too little").unwrap();
-        let url = line.split_whitespace().find(|w| w.starts_with("http://"));
-        url.unwrap_or_else(|| panic!("no URL in {line:?}")).to_string()
+        let url = line.split_whitespace().find(|w| w.starts_with("http://")).map(str::to_string);
+        let Some(url) = url else { continue };
+        if line.contains("OTLP/HTTP") {
+            otlp_url = url;
+        } else if line.contains("OTLP/gRPC") {
+            grpc_url = url;
+        } else if line.contains("Zipkin") {
+            zipkin_url = url;
+        } else if line.contains("query API") {
+            break url;
+        }
     };
-    let otlp_url = url_in_next_line();
-    let query_url = url_in_next_line();
     // Keep draining stderr so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    Serve { child, otlp_url, query_url }
+    Serve { child, otlp_url, grpc_url, zipkin_url, query_url }
 }
 
 /// A fresh folder under the temporary directory, removed when dropped.

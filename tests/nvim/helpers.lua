@@ -14,8 +14,9 @@ M.failed_trace = "14a0f9e77f1b103cdf1582b0eab477d2"
 
 local servers = {}
 
----Starts the Jaeger stand-in with a scenario (v1, v3, outage, garbage, slow) once per
----run, and returns its URL.
+---Starts the Jaeger stand-in with a scenario (v1, v3, outage, garbage, slow, …, or tempo,
+---tempo-v1 and zipkin, where it answers as Tempo or Zipkin) once per run, and returns its
+---URL.
 ---@param scenario string
 ---@return string url
 function M.jaeger(scenario)
@@ -64,10 +65,12 @@ function M.last_params(scenario, path)
   return params
 end
 
----Configures the plugin for a test.
+---Configures the plugin for a test. The gRPC receiver stays off unless a test asks for
+---it, so that tests never meet on the real port 4317.
 ---@param opts table
 function M.setup(opts)
-  require("vitals").setup(vim.tbl_extend("force", { binary = M.binary, trace_provider = "jaeger" }, opts))
+  local defaults = { binary = M.binary, trace_provider = "jaeger", receivers = { otlp_grpc = false } }
+  require("vitals").setup(vim.tbl_extend("force", defaults, opts))
 end
 
 ---A loopback port nothing listens on right now.
@@ -195,7 +198,7 @@ function M.receive()
   M.setup({ trace_provider = "otlp", store_path = vim.fn.tempname() .. "-traces.db", trace_endpoint = "127.0.0.1:" .. port })
   local url = ("http://127.0.0.1:%d/v1/traces"):format(port)
   M.wait_for("the receiver", function()
-    return M.status_text():find("receiving OTLP/HTTP on " .. url, 1, true)
+    return M.status_text():find("receiving on " .. url, 1, true)
   end)
   return url
 end

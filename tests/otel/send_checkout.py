@@ -3,15 +3,17 @@
 
 Three services, each with its own TracerProvider and resource, as three processes would
 have; spans nested across services by propagated context, with attributes, an event and
-an error. Exported with the SDK's OTLP/HTTP protobuf exporter, gzip-compressed for one
-service, to the endpoint given as the first argument. Prints the trace ids it made.
+an error. Exported to the endpoint given as the first argument with one of the SDK's
+exporters, named by the third: `http` (OTLP/HTTP protobuf, the default), `grpc`
+(OTLP/gRPC) or `zipkin` (Zipkin v2 JSON); the OTLP ones gzip-compress one service's
+batches. Prints the trace ids it made.
 
-    python3 tests/otel/send_checkout.py http://127.0.0.1:4318/v1/traces [count]
+    python3 tests/otel/send_checkout.py http://127.0.0.1:4318/v1/traces [count] [http]
+    python3 tests/otel/send_checkout.py http://127.0.0.1:4317 3 grpc
+    python3 tests/otel/send_checkout.py http://127.0.0.1:9411/api/v2/spans 3 zipkin
 """
 import sys
 
-from opentelemetry.exporter.otlp.proto.http import Compression
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -19,17 +21,36 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_contex
 
 endpoint = sys.argv[1]
 count = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+protocol = sys.argv[3] if len(sys.argv) > 3 else "http"
 
 
-def provider(service, compression=Compression.NoCompression):
+def exporter(gzip):
+    if protocol == "grpc":
+        from grpc import Compression
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        compression = Compression.Gzip if gzip else Compression.NoCompression
+        return OTLPSpanExporter(endpoint=endpoint, insecure=True, compression=compression)
+    if protocol == "zipkin":
+        from opentelemetry.exporter.zipkin.json import ZipkinExporter
+
+        return ZipkinExporter(endpoint=endpoint)
+    from opentelemetry.exporter.otlp.proto.http import Compression
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    compression = Compression.Gzip if gzip else Compression.NoCompression
+    return OTLPSpanExporter(endpoint=endpoint, compression=compression)
+
+
+def provider(service, gzip=False):
     tp = TracerProvider(resource=Resource.create({"service.name": service, "deployment.environment": "test"}))
-    tp.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint, compression=compression)))
+    tp.add_span_processor(BatchSpanProcessor(exporter(gzip)))
     return tp
 
 
 providers = {
     "frontend": provider("frontend"),
-    "checkout": provider("checkout", Compression.Gzip),
+    "checkout": provider("checkout", gzip=True),
     "payment": provider("payment"),
 }
 tracer = {name: tp.get_tracer("vitals-test") for name, tp in providers.items()}

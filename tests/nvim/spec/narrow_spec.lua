@@ -107,7 +107,7 @@ it("at 80 columns the status float wraps what does not fit instead of cutting it
   local store = vim.fn.tempname() .. "-a-store-folder-with-a-long-name/traces.db"
   h.setup({ trace_provider = "otlp", store_path = store, trace_endpoint = "127.0.0.1:" .. port })
   h.wait_for("the receiver", function()
-    return h.status_text():find("receiving OTLP/HTTP", 1, true)
+    return h.status_text():find("receiving on http", 1, true)
   end)
   require("vitals").status()
   h.wait_for("the status float", function()

@@ -6,11 +6,13 @@ local TRACE = "5b8efff798038103d269b633813fc60c"
 local function serve()
   local db = vim.fn.tempname() .. "-traces.db"
   local server = { url = nil, stderr = "" }
-  server.job = vim.fn.jobstart({ h.binary, "serve", "--otlp-http", "127.0.0.1:0", "--query", "off", "--db", db }, {
+  local command = { h.binary, "serve", "--otlp-http", "127.0.0.1:0", "--otlp-grpc", "off", "--zipkin", "off" }
+  vim.list_extend(command, { "--query", "off", "--db", db })
+  server.job = vim.fn.jobstart(command, {
     on_stderr = function(_, data)
       -- Output arrives in chunks that may split a line: match on all of it.
       server.stderr = server.stderr .. table.concat(data, "\n")
-      server.url = server.stderr:match("(http://[%d%.:]+/v1/traces) into")
+      server.url = server.stderr:match("OTLP/HTTP on (http://[%d%.:]+/v1/traces)")
     end,
   })
   h.wait_for("vitals serve to listen", function()
@@ -110,7 +112,7 @@ it("with the default otlp provider the editor itself receives, and :VitalsStatus
   local view = h.wait_view()
   assert(h.find_line(view.buf, "checkout: PlaceOrder"))
   local text = h.status_text()
-  assert(text:find("1 (2 spans)", 1, true) and text:find("2 spans in 1 traces", 1, true), text)
+  assert(text:find("1 batch (2 spans)", 1, true) and text:find("2 spans in 1 traces", 1, true), text)
   h.reset()
   vim.cmd("VitalsStatus")
   h.wait_for("the status float", function()

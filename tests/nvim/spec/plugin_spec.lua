@@ -16,7 +16,7 @@ it("works without setup() and keeps the documented defaults", function()
   local o = require("vitals.config").defaults
   assert(o.trace_provider == "otlp" and o.trace_endpoint == "" and o.performance_threshold == 5)
   assert(o.enable_auto_tracing == false and o.enable_code_lens_annotations == true and o.timeout_ms == 10000)
-  local ok, err = pcall(require("vitals").setup, { trace_provider = "zipkin" })
+  local ok, err = pcall(require("vitals").setup, { trace_provider = "honeycomb" })
   assert(not ok and tostring(err):find("trace_provider"), "a wrong provider is refused: " .. tostring(err))
 end)
 

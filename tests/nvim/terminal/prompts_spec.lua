@@ -126,7 +126,7 @@ it("80x24: :VitalsConfigure picks the provider in a float and reports the connec
   local term = terminal.start({ setup = { trace_provider = "jaeger", trace_endpoint = "http://127.0.0.1:9" } })
   term:type(":VitalsConfigure")
   term:keys("Enter")
-  term:expect("Trace provider (3)", "after :VitalsConfigure")
+  term:expect("Trace provider (5)", "after :VitalsConfigure")
   pick(term, "file ")
   term:expect("Trace file or folder:", "after picking the file provider")
   term:keys("C-u")
