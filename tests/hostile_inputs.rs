@@ -137,6 +137,27 @@ fn traces_at_the_edges_of_time_go_through_everything() {
 }
 
 #[test]
+fn zipkin_spans_with_impossible_times_are_repaired_and_go_through_everything() {
+    // A server sharing its client's id (its skew is corrected against the client), a
+    // negative duration, a start no 64-bit time holds, and a 100-year span.
+    let body = br#"[
+        {"traceId":"1","id":"a","name":"get","kind":"CLIENT","timestamp":1679437737490205,"duration":1000,"localEndpoint":{"serviceName":"web"}},
+        {"traceId":"1","id":"a","name":"get","kind":"SERVER","shared":true,"timestamp":9223372036854775807,"duration":"99999999999999999999","localEndpoint":{"serviceName":"api"}},
+        {"traceId":"1","id":"b","parentId":"a","name":"back","timestamp":"18446744073709551615","duration":-5,"localEndpoint":{"serviceName":"db"},"annotations":[{"timestamp":-1,"value":"x"}]},
+        {"traceId":"1","id":"d","parentId":"a","name":"back","timestamp":1679437737490300,"duration":-5,"localEndpoint":{"serviceName":"db"}},
+        {"traceId":"1","id":"c","parentId":"a","name":"long","timestamp":1679437737490205,"duration":3153600000000000,"localEndpoint":{"serviceName":"db"}}
+    ]"#;
+    let traces = formats::zipkin::decode(body).expect("impossible times are repaired, not refused");
+    let trace = &traces[0];
+    assert!(trace.spans.iter().all(|s| s.duration_ns <= 30 * 24 * 3600 * 1_000_000_000), "no span over 30 days");
+    let warnings = trace.warnings.join("\n");
+    for repair in ["after 2262", "ends before it starts", "longer than 30 days"] {
+        assert!(warnings.contains(repair), "the repair {repair:?} is told: {warnings}");
+    }
+    exercise::everything(&traces, &WIDTHS);
+}
+
+#[test]
 fn every_input_the_fuzz_targets_found_goes_through_everything() {
     let found = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
     let mut replayed = 0;
@@ -148,6 +169,7 @@ fn every_input_the_fuzz_targets_found_goes_through_everything() {
                 "jaeger_json" => formats::jaeger::decode(&bytes),
                 "otlp_json" => formats::otlp_json::decode(&bytes),
                 "otlp_protobuf" => formats::otlp::decode_protobuf(&bytes),
+                "zipkin_json" => formats::zipkin::decode(&bytes),
                 "dependencies" => {
                     if let Ok(calls) = parse_dependencies(&bytes) {
                         let map = ServiceMap::from_dependencies(&calls);

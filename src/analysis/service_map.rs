@@ -104,8 +104,9 @@ pub struct Calls {
 
 impl std::ops::AddAssign for Calls {
     fn add_assign(&mut self, other: Calls) {
-        self.calls += other.calls;
-        self.errors += other.errors;
+        // Saturates: counts from a backend's dependency list are untrusted.
+        self.calls = self.calls.saturating_add(other.calls);
+        self.errors = self.errors.saturating_add(other.errors);
     }
 }
 
@@ -300,7 +301,7 @@ impl MapBuilder {
             self.names.insert(to.to_string(), virtual_kind);
         }
         let calls = self.calls.entry((from.to_string(), to.to_string())).or_default();
-        *calls = calls.saturating_add(count);
+        *calls += count;
     }
 
     /// The map. A backend's dependency list counts every call it saw, not just those of

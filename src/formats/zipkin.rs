@@ -19,13 +19,14 @@ use super::grouping::group_into_traces;
 use super::{lenient, parse_json};
 use crate::error::{Error, Result};
 use crate::model::ids::stable_hash;
+use crate::model::times::{LATEST_TIME_NS, event_time};
 use crate::model::{
-    AttrValue, Attribute, Event, RefKind, Reference, Resource, Span, SpanId, SpanKind, Status, StatusCode, Trace,
-    TraceId,
+    AttrValue, Attribute, Event, RefKind, Reference, Resource, Span, SpanId, SpanKind, SpanTimes, Status, StatusCode,
+    Trace, TraceId,
 };
 
 const FORMAT: &str = "Zipkin v2 JSON";
-const MICROS: u64 = 1_000;
+const MICROS: i128 = 1_000;
 
 /// A span array, or an array of span arrays (one per trace).
 #[derive(Deserialize)]
@@ -46,10 +47,10 @@ struct RawSpan {
     name: Option<String>,
     #[serde(default)]
     kind: Option<String>,
-    #[serde(default, deserialize_with = "lenient::u64_any")]
-    timestamp: u64,
-    #[serde(default, deserialize_with = "lenient::u64_any")]
-    duration: u64,
+    #[serde(default, deserialize_with = "lenient::time_any")]
+    timestamp: i128,
+    #[serde(default, deserialize_with = "lenient::time_any")]
+    duration: i128,
     #[serde(default)]
     local_endpoint: Option<Endpoint>,
     #[serde(default)]
@@ -77,8 +78,8 @@ struct Endpoint {
 
 #[derive(Deserialize)]
 struct Annotation {
-    #[serde(default, deserialize_with = "lenient::u64_any")]
-    timestamp: u64,
+    #[serde(default, deserialize_with = "lenient::time_any")]
+    timestamp: i128,
     value: String,
 }
 
@@ -149,10 +150,12 @@ fn convert(raw: RawSpan, resources: &mut HashMap<String, Arc<Resource>>) -> Span
         .into_iter()
         .map(|a| {
             let (name, attributes) = event_of(a.value);
-            Event { time_ns: a.timestamp.saturating_mul(MICROS), name, attributes }
+            Event { time_ns: event_time(a.timestamp.saturating_mul(MICROS)), name, attributes }
         })
         .collect();
     let shared = raw.shared;
+    let times =
+        SpanTimes::from_start_duration(raw.timestamp.saturating_mul(MICROS), raw.duration.saturating_mul(MICROS));
     let mut span = Span {
         trace_id,
         span_id,
@@ -161,12 +164,13 @@ fn convert(raw: RawSpan, resources: &mut HashMap<String, Arc<Resource>>) -> Span
         resource: resource(raw.local_endpoint.as_ref(), resources),
         operation: raw.name.unwrap_or_default(),
         kind: raw.kind.as_deref().map(SpanKind::from_name).unwrap_or_default(),
-        start_ns: raw.timestamp.saturating_mul(MICROS),
-        duration_ns: raw.duration.saturating_mul(MICROS),
+        start_ns: times.start_ns,
+        duration_ns: times.duration_ns,
         status,
         attributes,
         events,
         source_id: (!canonical).then(|| raw.id.trim().to_string().into_boxed_str()),
+        time_repair: times.repair,
     };
     if shared {
         span.attributes.push(Attribute::new(SHARED, AttrValue::Bool(true)));
@@ -328,9 +332,9 @@ fn correct_skew(trace: &mut Trace, client: usize, server: usize) {
     let mut stack = vec![server];
     while let Some(i) = stack.pop() {
         let span = &mut trace.spans[i];
-        span.start_ns = (span.start_ns as i128 + shift).clamp(0, u64::MAX as i128) as u64;
+        span.start_ns = (span.start_ns as i128 + shift).clamp(0, LATEST_TIME_NS.into()) as u64;
         for event in &mut span.events {
-            event.time_ns = (event.time_ns as i128 + shift).clamp(0, u64::MAX as i128) as u64;
+            event.time_ns = (event.time_ns as i128 + shift).clamp(0, LATEST_TIME_NS.into()) as u64;
         }
         stack.extend(trace.tree.children(i).filter(|&child| trace.spans[child].service() == service));
     }
