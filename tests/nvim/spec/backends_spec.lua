@@ -72,6 +72,29 @@ it(":VitalsSearch on Zipkin sends filters as annotationQuery and opens a result"
   assert(#requests_to("zipkin", "/api/v2/trace/ef86c83c0a05a6d6") == 0, "opened from the search's own copy")
 end)
 
+it(":VitalsSearch completes filters from Tempo's tag API and Zipkin's autocomplete", function()
+  h.setup({ trace_provider = "tempo", trace_endpoint = h.jaeger("tempo"), tenant = "team-a" })
+  local keys = vim.fn.getcompletion("VitalsSearch mythical-server ", "cmdline")
+  for _, expected in ipairs({ "http.method=", "http.route=", "db.system=" }) do
+    assert(vim.tbl_contains(keys, expected), expected .. " not offered: " .. vim.inspect(keys))
+  end
+  local asked = h.last_params("tempo", "/api/v2/search/tags")
+  assert(asked.q == [[{ resource.service.name = "mythical-server" }]], vim.inspect(asked))
+  local methods = vim.fn.getcompletion("VitalsSearch mythical-server http.method=", "cmdline")
+  assert(vim.deep_equal(methods, { "http.method=GET", "http.method=POST" }), vim.inspect(methods))
+  local posts = vim.fn.getcompletion("VitalsSearch mythical-server http.method=P", "cmdline")
+  assert(vim.deep_equal(posts, { "http.method=POST" }), vim.inspect(posts))
+
+  h.setup({ trace_provider = "zipkin", trace_endpoint = h.jaeger("zipkin") })
+  keys = vim.fn.getcompletion("VitalsSearch auth-service ", "cmdline")
+  for _, expected in ipairs({ "http.method=", "http.path=", "error=true" }) do
+    assert(vim.tbl_contains(keys, expected), expected .. " not offered: " .. vim.inspect(keys))
+  end
+  methods = vim.fn.getcompletion("VitalsSearch auth-service http.method=", "cmdline")
+  assert(vim.deep_equal(methods, { "http.method=GET", "http.method=POST" }), vim.inspect(methods))
+  assert(h.last_params("zipkin", "/api/v2/autocompleteValues").key == "http.method")
+end)
+
 ---Answers :VitalsConfigure: the provider, then the URL, then (Tempo) the tenant.
 ---@return table answers the prompts asked, in order
 local function configure(provider, url, tenant)
