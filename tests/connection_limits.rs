@@ -7,35 +7,12 @@ use std::io::Write;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 
 mod common;
+use common::otlp::flat_batch;
 use common::raw::{address, closed, connect, export_head, read_answer};
 use common::{SERVE_ON_FREE_PORTS, TempDir, serve_command, serve_with};
-
-/// A batch of `spans` spans of one trace.
-fn batch(trace: u64, spans: u64) -> Vec<u8> {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
-    let spans = (1..=spans)
-        .map(|i| Span {
-            trace_id: u128::from(trace).to_be_bytes().to_vec(),
-            span_id: i.to_be_bytes().to_vec(),
-            name: format!("op{}", i % 12),
-            start_time_unix_nano: now - 1_000_000,
-            end_time_unix_nano: now,
-            ..Default::default()
-        })
-        .collect();
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
-            ..Default::default()
-        }],
-    }
-    .encode_to_vec()
-}
 
 #[tokio::test]
 async fn slow_and_idle_connections_are_closed_on_both_listeners() {
@@ -90,7 +67,7 @@ async fn more_connections_than_the_file_limit_allows_do_not_keep_good_requests_o
     let sent = client
         .post(&server.otlp_url)
         .header("content-type", "application/x-protobuf")
-        .body(batch(4, 512))
+        .body(flat_batch(4, 512).encode_to_vec())
         .send()
         .await
         .expect("the receiver answers");

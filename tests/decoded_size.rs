@@ -3,6 +3,8 @@
 //! really allocates, for ordinary batches and for bodies built to decode into far more
 //! than their size, and the bound must never be below it.
 
+mod common;
+use common::otlp::text;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
@@ -89,14 +91,6 @@ fn assert_json_bound_holds(name: &str, body: &[u8]) {
     let bound = decoded_size::json(body);
     let used = peak_during(|| otlp_json::decode_resource_spans(body).unwrap());
     assert!(used <= bound, "{name}: decoding took {used} bytes, more than the bound {bound}");
-}
-
-fn text(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.into())) }),
-        ..Default::default()
-    }
 }
 
 fn request(resource: Vec<KeyValue>, spans: Vec<Span>) -> ExportTraceServiceRequest {

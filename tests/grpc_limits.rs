@@ -7,42 +7,15 @@
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use tonic::Code;
 
 mod common;
 use common::grpc::{call_gzip_raw, call_stalled, export, prefix, retry_delay};
+use common::otlp::{flat_batch, gzip};
 use common::raw::{address, peak_memory_mb};
 use common::{TempDir, serve_with};
 
 const MIB: usize = 1 << 20;
-
-fn batch(trace: u64, spans: u64) -> ExportTraceServiceRequest {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
-    let spans = (1..=spans)
-        .map(|i| Span {
-            trace_id: u128::from(trace).to_be_bytes().to_vec(),
-            span_id: i.to_be_bytes().to_vec(),
-            name: format!("op{}", i % 12),
-            start_time_unix_nano: now - 1_000_000,
-            end_time_unix_nano: now,
-            ..Default::default()
-        })
-        .collect();
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
-            ..Default::default()
-        }],
-    }
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(bytes).unwrap();
-    encoder.finish().unwrap()
-}
 
 #[tokio::test]
 async fn a_message_that_stops_coming_is_deadline_exceeded_after_the_body_timeout() {
@@ -92,7 +65,7 @@ async fn grpc_gzip_bombs_are_refused_at_the_limit_without_being_held() {
         let for_good = status.message().contains("larger than 16 MiB");
         assert!(for_good || retry_delay(&status).is_some(), "too large, or to be retried when others hold the memory");
     }
-    export(&server.grpc_url, batch(1, 512), false).await.expect("a good batch meanwhile");
+    export(&server.grpc_url, flat_batch(1, 512), false).await.expect("a good batch meanwhile");
     let peak = peak_memory_mb(server.child.id());
     assert!(peak < 200.0, "vitals serve held {peak:.0} MB for eight bombs it refused");
 }
@@ -122,7 +95,7 @@ async fn when_large_messages_spend_the_memory_budget_they_are_told_to_retry_and_
         assert_eq!(retry_delay(&status), Some(Duration::from_secs(1)), "{status:?}");
     }
     let started = Instant::now();
-    export(&server.grpc_url, batch(2, 512), false).await.expect("ordinary batches keep a share of the budget");
+    export(&server.grpc_url, flat_batch(2, 512), false).await.expect("ordinary batches keep a share of the budget");
     assert!(started.elapsed() < Duration::from_secs(5), "the small batch waited {:?}", started.elapsed());
     for call in waiting {
         call.abort();

@@ -2,12 +2,10 @@
 //! client as the SDKs and the Collector call it: what it stores, and which status each
 //! bad call gets (with `RetryInfo` only where retrying can help), storing nothing.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, span};
 use prost::Message;
@@ -24,6 +22,7 @@ use vitals::store::{Retention, Store};
 mod common;
 use common::TempDir;
 use common::grpc::{EXPORT, assert_refused, call_raw, export};
+use common::otlp::{gzip, now_ns, text};
 
 struct Receiver {
     address: String,
@@ -41,18 +40,6 @@ async fn start(name: &str, limits: Limits) -> Receiver {
     let serving = Arc::clone(&counters);
     tokio::spawn(async move { intake.serve(Protocol::OtlpGrpc, listener, serving, ConnectionLimits::default()).await });
     Receiver { address, provider: OtlpProvider::new(store), counters, _dir: dir }
-}
-
-fn now_ns() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
-}
-
-fn text(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.into())) }),
-        ..Default::default()
-    }
 }
 
 /// `spans` nested spans of trace `trace` of the `shop` service, with an attribute, an
@@ -82,12 +69,6 @@ fn request(trace: u8, spans: u8) -> ExportTraceServiceRequest {
             ..Default::default()
         }],
     }
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(bytes).unwrap();
-    encoder.finish().unwrap()
 }
 
 async fn stored_spans(receiver: &Receiver) -> usize {

@@ -1,7 +1,6 @@
 //! The OTLP/HTTP receiver over real HTTP into a real SQLite file: what it accepts, what
 //! it refuses and with which status, and that refusals store nothing and break nothing.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,6 +20,7 @@ use vitals::store::{Retention, Store};
 
 mod common;
 use common::TempDir;
+use common::otlp::{gzip, now_ns};
 
 struct Receiver {
     url: String,
@@ -39,10 +39,6 @@ async fn start(name: &str, limits: Limits) -> Receiver {
         async move { intake.serve(Protocol::OtlpHttp, listener, counters, ConnectionLimits::default()).await },
     );
     Receiver { url, provider: OtlpProvider::new(store), _dir: dir }
-}
-
-fn now_ns() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
 }
 
 fn request(trace: u8, spans: u8) -> ExportTraceServiceRequest {
@@ -72,12 +68,6 @@ fn request(trace: u8, spans: u8) -> ExportTraceServiceRequest {
             ..Default::default()
         }],
     }
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder.write_all(bytes).unwrap();
-    encoder.finish().unwrap()
 }
 
 async fn post(url: &str, content_type: &str, encoding: Option<&str>, body: Vec<u8>) -> (u16, String, Vec<u8>) {

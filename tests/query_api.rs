@@ -16,11 +16,8 @@ use vitals::providers::jaeger::JaegerProvider;
 use vitals::query::SearchQuery;
 
 mod common;
+use common::otlp::now_ns;
 use common::{Serve, TempDir, serve};
-
-fn now_ns() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
-}
 
 /// The shop sample, moved so that its newest span ended a second ago (in whole µs, the
 /// unit of Jaeger's JSON), as it will read back.

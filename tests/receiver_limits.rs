@@ -10,28 +10,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 
 mod common;
+use common::otlp::{gzip, now_ns, text};
 use common::raw::{address, connect, export_head, peak_memory_mb, read_answer};
 use common::{TempDir, serve, serve_with};
 
 const MIB: usize = 1 << 20;
-
-fn text(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.into())) }),
-        ..Default::default()
-    }
-}
-
-fn now_ns() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
-}
 
 /// A batch as an SDK sends it: `spans` spans of one trace with a few attributes.
 fn batch(trace: u64, spans: u64) -> Vec<u8> {
@@ -70,12 +58,6 @@ async fn post(url: &str, body: Vec<u8>, encoding: Option<&str>) -> reqwest::Resu
     let response = request.send().await?;
     let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
     Ok((response.status().as_u16(), retry_after))
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(bytes).unwrap();
-    encoder.finish().unwrap()
 }
 
 /// A valid `ExportTraceServiceRequest` of `size` bytes: the same span over and over, so

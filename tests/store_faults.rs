@@ -6,29 +6,17 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use vitals::model::TraceId;
 use vitals::store::{Retention, Store};
 
 mod common;
+use common::otlp::{now_ns, text};
 use common::{TempDir, serve};
 
 const TRACES: u32 = 400;
 const SPANS_EACH: u32 = 16;
-
-fn now_ns() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
-}
-
-fn text(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.into())) }),
-        ..Default::default()
-    }
-}
 
 fn trace_id(n: u32) -> TraceId {
     TraceId(0x5eed_0000_0000_0000_0000_0000_0000_0000 | u128::from(n))

@@ -4,7 +4,6 @@
 //! and server halves arrive apart becomes one call, and bad bodies get Zipkin's answers and
 //! store nothing.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -15,6 +14,7 @@ use vitals::model::{SpanKind, Trace};
 use vitals::store::{Retention, Store};
 
 mod common;
+use common::otlp::gzip;
 use common::{TempDir, read_shared};
 
 struct Receiver {
@@ -47,12 +47,6 @@ async fn post(url: &str, content_type: Option<&str>, gzip: bool, body: Vec<u8>) 
     let status = response.status().as_u16();
     let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
     (status, retry_after, response.text().await.unwrap())
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(bytes).unwrap();
-    encoder.finish().unwrap()
 }
 
 /// What a view shows of each span, a line each, in a stable order.
