@@ -83,8 +83,9 @@ pub async fn demo(flags: DemoFlags) -> Result<()> {
         found.iter().max_by_key(|t| t.duration_ns()).ok_or_else(|| Error::invalid("the demo found no traces"))?;
     print_trace(slowest, Drawn { view: View::Flame, width: flags.width, critical_path: true }, None)?;
     eprintln!(
-        "\nNext: in Neovim the plugin receives on 127.0.0.1:4318 by itself (or run `vitals serve`);\n\
-         point your application's OpenTelemetry exporter there (the SDK default) and use :VitalsSearch."
+        "\nNext: in Neovim the plugin receives OTLP/gRPC on 127.0.0.1:4317 and OTLP/HTTP on\n\
+         127.0.0.1:4318 by itself (or run `vitals serve`); your application's OpenTelemetry\n\
+         exporter sends there by default. Then use :VitalsSearch."
     );
     Ok(())
 }
