@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod grpc;
+pub mod lsp;
 pub mod raw;
 
 use std::io::{BufRead, BufReader};

@@ -1,0 +1,282 @@
+//! `vitals lsp` driven by a language client over stdio, on a project whose trace has known
+//! answers (the project of tests/nvim/spec/annotate_spec.lua): its spans name their code
+//! with container paths, old and new attribute names, a path that needs a mapping and a
+//! function alone, and it holds an N+1 of six queries.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::lsp::Lsp;
+use serde_json::{Value, json};
+
+struct Project {
+    dir: PathBuf,
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Project {
+    fn new(name: &str) -> Project {
+        let dir = std::env::temp_dir().join(format!("vitals-lsp-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for sub in ["shop", "lib", "home"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        let write = |path: &str, count: usize, extra: &[(usize, &str)]| {
+            let lines: Vec<String> = (1..=count)
+                .map(|i| extra.iter().find(|(n, _)| *n == i).map_or(format!("# line {i}"), |(_, t)| t.to_string()))
+                .collect();
+            std::fs::write(dir.join(path), lines.join("\n") + "\n").unwrap();
+        };
+        write("shop/orders.py", 30, &[(12, "    return checkout(cart)")]);
+        write("shop/cart.py", 10, &[]);
+        write("shop/users.py", 12, &[(7, "def load_user(user_id):")]);
+        write("lib/pricing.py", 6, &[]);
+        let tags = |pairs: &[(&str, Value)]| -> Value {
+            pairs
+                .iter()
+                .map(|(key, value)| {
+                    let kind = if value.is_number() { "int64" } else { "string" };
+                    json!({ "key": key, "type": kind, "value": value })
+                })
+                .collect()
+        };
+        let span = |id: &str, parent: Option<&str>, name: &str, start_ms: u64, ms: u64, tags: Value| {
+            json!({
+                "traceID": "c0ffee", "spanID": id, "operationName": name, "processID": "p1",
+                "references": parent.map(|p| json!([{ "refType": "CHILD_OF", "spanID": p }])).unwrap_or(json!([])),
+                "startTime": 1_700_000_000_000_000u64 + start_ms * 1000, "duration": ms * 1000, "tags": tags,
+            })
+        };
+        let mut spans = vec![
+            span(
+                "1",
+                None,
+                "GET /checkout",
+                0,
+                100,
+                tags(&[("code.file.path", json!("/app/shop/orders.py")), ("code.line.number", json!(12))]),
+            ),
+            span(
+                "2",
+                Some("1"),
+                "load_cart",
+                1,
+                30,
+                tags(&[("code.filepath", json!("/srv/shop/cart.py")), ("code.lineno", json!(5))]),
+            ),
+            span(
+                "3",
+                Some("1"),
+                "load_user",
+                32,
+                3,
+                tags(&[("code.function", json!("load_user")), ("code.namespace", json!("shop.users"))]),
+            ),
+            span(
+                "4",
+                Some("1"),
+                "price",
+                36,
+                8,
+                tags(&[("code.file.path", json!("/build/x/lib/pricing.py")), ("code.line.number", json!(3))]),
+            ),
+        ];
+        for i in 1..=6u64 {
+            let statement = format!("SELECT * FROM items WHERE order_id = {i}");
+            spans.push(span(
+                &(10 + i).to_string(),
+                Some("1"),
+                "SELECT",
+                45 + i * 8,
+                6,
+                tags(&[("db.system", json!("postgresql")), ("db.statement", json!(statement))]),
+            ));
+        }
+        let trace = json!({ "data": [{ "traceID": "c0ffee", "spans": spans, "processes": { "p1": { "serviceName": "web" } } }] });
+        std::fs::write(dir.join("trace.json"), trace.to_string()).unwrap();
+        Project { dir }
+    }
+
+    /// The plugin's options for this project, as a Neovim user would write them.
+    fn options(&self) -> Value {
+        json!({
+            "trace_provider": "file",
+            "trace_endpoint": self.dir.join("trace.json"),
+            "path_mappings": { "/build/x/": format!("{}/", self.dir.display()) },
+            "enable_auto_tracing": true,
+        })
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.dir.join(relative)
+    }
+
+    fn start(&self, options: Value) -> Lsp {
+        let mut lsp = Lsp::start(&self.dir.join("home"));
+        let result = lsp.initialize(&self.dir, options);
+        assert_eq!(result["serverInfo"]["name"], "vitals");
+        lsp
+    }
+}
+
+/// The (0-based line, severity, code, message) of each diagnostic.
+fn summary(diagnostics: &[Value]) -> Vec<(u64, u64, String, String)> {
+    let mut out: Vec<_> = diagnostics
+        .iter()
+        .map(|d| {
+            assert_eq!(d["source"], "vitals");
+            (
+                d["range"]["start"]["line"].as_u64().unwrap(),
+                d["severity"].as_u64().unwrap(),
+                d["code"].as_str().unwrap().to_string(),
+                d["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+const ERROR: u64 = 1;
+const WARNING: u64 = 2;
+const INFORMATION: u64 = 3;
+const HINT: u64 = 4;
+
+#[test]
+fn opening_a_file_gives_its_diagnostics_on_the_right_lines_with_the_badges_severities() {
+    let project = Project::new("diagnostics");
+    let mut lsp = project.start(project.options());
+    let orders = lsp.open(&project.path("shop/orders.py"), "python");
+    let diagnostics = lsp.diagnostics(&orders);
+    let found = summary(&diagnostics);
+    assert_eq!(
+        found,
+        vec![
+            (11, ERROR, "timing".into(), "p95 100ms · 100% of GET /checkout · 1 call".into()),
+            (11, WARNING, "n_plus_one".into(), "N+1: 6× SELECT * FROM items WHERE order_id = ? (36.0ms)".into()),
+        ],
+        "100% of the request is an error badge, the N+1 a warning"
+    );
+    assert_eq!(diagnostics[0]["range"]["start"]["character"], 4, "from the first character that is not blank");
+    assert_eq!(diagnostics[0]["range"]["end"]["character"], 25, "to the end of the line");
+
+    let cart = lsp.open(&project.path("shop/cart.py"), "python");
+    assert_eq!(
+        summary(&lsp.diagnostics(&cart)),
+        vec![(4, WARNING, "timing".into(), "p95 30.0ms · 30% of GET /checkout · 1 call".into())],
+        "/srv/shop/cart.py by its suffix"
+    );
+    let users = lsp.open(&project.path("shop/users.py"), "python");
+    let by_function = summary(&lsp.diagnostics(&users));
+    assert_eq!((by_function[0].0, by_function[0].1), (6, HINT), "found by its function; 3% is under the threshold");
+    let pricing = lsp.open(&project.path("lib/pricing.py"), "python");
+    let mapped = summary(&lsp.diagnostics(&pricing));
+    assert_eq!((mapped[0].0, mapped[0].1), (2, INFORMATION), "mapped; 8% is over the 5% threshold: {mapped:?}");
+    assert!(mapped[0].3.contains("8% of GET /checkout"), "{mapped:?}");
+
+    assert_eq!(lsp.request("shutdown", Value::Null), Value::Null);
+    lsp.notify("exit", Value::Null);
+    assert_eq!(lsp.exit_status(Duration::from_secs(10)).code(), Some(0), "shutdown then exit is a clean exit");
+}
+
+/// Inlay hints at the end of the annotated lines, with the text Neovim writes there.
+#[test]
+fn inlay_hints_and_hover_on_an_annotated_line() {
+    let project = Project::new("hints");
+    let mut lsp = project.start(project.options());
+    let orders = lsp.open(&project.path("shop/orders.py"), "python");
+    lsp.diagnostics(&orders);
+    let range = json!({ "start": { "line": 0, "character": 0 }, "end": { "line": 30, "character": 0 } });
+    let hints = lsp.request("textDocument/inlayHint", json!({ "textDocument": { "uri": orders }, "range": range }));
+    let hints = hints.as_array().unwrap();
+    assert_eq!(hints.len(), 1, "{hints:?}");
+    assert_eq!(hints[0]["position"], json!({ "line": 11, "character": 25 }), "at the end of line 12");
+    assert_eq!(
+        hints[0]["label"],
+        "⏱ p95 100ms · 100% of GET /checkout · 1 call  ⚠ N+1: 6× SELECT * FROM items WHERE order_id = ? (36.0ms)"
+    );
+    let outside = json!({ "start": { "line": 0, "character": 0 }, "end": { "line": 5, "character": 0 } });
+    let none = lsp.request("textDocument/inlayHint", json!({ "textDocument": { "uri": orders }, "range": outside }));
+    assert_eq!(none, json!([]), "only the lines asked for");
+
+    let at = |line: u64| json!({ "textDocument": { "uri": orders }, "position": { "line": line, "character": 6 } });
+    let hover = lsp.request("textDocument/hover", at(11));
+    assert_eq!(hover["contents"]["kind"], "markdown");
+    let text = hover["contents"]["value"].as_str().unwrap();
+    for expected in [
+        "**p95 100ms · 100% of GET /checkout · 1 call**",
+        "**N+1: 6× SELECT * FROM items WHERE order_id = ? (36.0ms)**",
+        "6× SELECT * FROM items WHERE order_id = ? one after another under GET /checkout",
+        "*Suggestion:* load items for all 6 in one query: WHERE order_id IN (…)",
+        "Slowest trace through here:",
+        "```text\n",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing from the hover:\n{text}");
+    }
+    let block = text.split("```text\n").nth(1).unwrap().split("\n```").next().unwrap();
+    let rows: Vec<&str> = block.lines().collect();
+    assert!(rows.len() <= 24, "{} rows:\n{block}", rows.len());
+    assert!(rows.iter().all(|r| r.chars().count() <= 118), "a row wider than Helix's popup:\n{block}");
+    assert!(block.contains("web: GET /checkout") && block.contains("SELECT"), "the flame graph's bars:\n{block}");
+    assert_eq!(lsp.request("textDocument/hover", at(3)), Value::Null, "nothing to say on a line without annotations");
+}
+
+#[test]
+fn bad_settings_are_an_error_message_and_the_server_keeps_serving_until_stdin_ends() {
+    let project = Project::new("settings");
+    let mut bad = project.options();
+    bad["timeout_ms"] = json!("soon");
+    let mut lsp = project.start(bad);
+    let message = lsp.wait_for("window/showMessage", |p| p["type"] == 1);
+    assert!(message["message"].as_str().unwrap().starts_with("Vitals option timeout_ms: invalid type"), "{message}");
+
+    let typo = json!({ "vitals": { "trace_providr": "file" } });
+    lsp.notify("workspace/didChangeConfiguration", json!({ "settings": typo }));
+    let message = lsp.wait_for("window/showMessage", |p| p["type"] == 1);
+    assert_eq!(message["message"], "Unknown Vitals option trace_providr: see :help vitals-options or the README");
+
+    // A dead backend: the error the Neovim plugin shows.
+    let dead =
+        json!({ "trace_provider": "jaeger", "trace_endpoint": "http://127.0.0.1:9", "enable_auto_tracing": true });
+    lsp.notify("workspace/didChangeConfiguration", json!({ "settings": dead }));
+    let orders = lsp.open(&project.path("shop/orders.py"), "python");
+    let message = lsp.wait_for("window/showMessage", |p| p["type"] == 1);
+    assert!(
+        message["message"].as_str().unwrap().starts_with("Failed to connect to jaeger at http://127.0.0.1:9"),
+        "{message}"
+    );
+
+    // Good settings again: the open document gets its diagnostics.
+    lsp.notify("workspace/didChangeConfiguration", json!({ "settings": project.options() }));
+    assert_eq!(lsp.diagnostics(&orders).len(), 2);
+
+    lsp.close_stdin();
+    assert_eq!(lsp.exit_status(Duration::from_secs(10)).code(), Some(0), "the end of stdin ends the server");
+}
+
+#[test]
+fn without_auto_tracing_nothing_is_fetched_and_a_closed_file_loses_its_diagnostics() {
+    let project = Project::new("manual");
+    let mut options = project.options();
+    options["enable_auto_tracing"] = json!(false);
+    let mut lsp = project.start(options);
+    let orders = lsp.open(&project.path("shop/orders.py"), "python");
+    let hover = json!({ "textDocument": { "uri": orders }, "position": { "line": 11, "character": 0 } });
+    assert_eq!(lsp.request("textDocument/hover", hover), Value::Null);
+    assert!(lsp.kept().iter().all(|m| m["method"] != "textDocument/publishDiagnostics"), "{:?}", lsp.kept());
+
+    lsp.notify("workspace/didChangeConfiguration", json!({ "settings": project.options() }));
+    assert_eq!(lsp.diagnostics(&orders).len(), 2, "turned on: the open file is annotated");
+    lsp.notify("textDocument/didClose", json!({ "textDocument": { "uri": orders } }));
+    let cleared = lsp.wait_for("textDocument/publishDiagnostics", |p| p["uri"] == orders.as_str());
+    assert_eq!(cleared["diagnostics"], json!([]));
+    lsp.notify("exit", Value::Null);
+    assert_eq!(lsp.exit_status(Duration::from_secs(10)).code(), Some(1), "exit without shutdown, as the protocol says");
+}
