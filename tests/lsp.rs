@@ -280,3 +280,67 @@ fn without_auto_tracing_nothing_is_fetched_and_a_closed_file_loses_its_diagnosti
     lsp.notify("exit", Value::Null);
     assert_eq!(lsp.exit_status(Duration::from_secs(10)).code(), Some(1), "exit without shutdown, as the protocol says");
 }
+
+/// A loopback port nothing listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// With the default `otlp` provider the server runs the Neovim host's receivers and store:
+/// spans the OpenTelemetry Python SDK exports to it annotate the open file as they arrive
+/// (auto tracing's interval), and an unchanged result is not published again.
+#[test]
+#[ignore = "needs the OpenTelemetry Python SDK in VITALS_OTEL_PYTHON; tests/run provides it"]
+fn spans_the_sdk_sends_to_the_embedded_receiver_annotate_the_open_file_as_they_arrive() {
+    let python = std::env::var("VITALS_OTEL_PYTHON")
+        .expect("VITALS_OTEL_PYTHON: a Python with the OpenTelemetry SDK (tests/run sets it)");
+    let project = Project::new("otlp");
+    let source: Vec<String> = (1..=90).map(|i| format!("# line {i}")).collect();
+    std::fs::write(project.path("shop/orders.py"), source.join("\n")).unwrap();
+    let port = free_port();
+    let options = json!({
+        "store_path": project.path("store.db"),
+        "receivers": { "otlp_http": format!("127.0.0.1:{port}"), "otlp_grpc": false },
+        "enable_auto_tracing": true,
+        "auto_tracing": { "interval_ms": 300 },
+    });
+    let mut lsp = project.start(options);
+    let orders = lsp.open(&project.path("shop/orders.py"), "python");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/otel/send_shop.py");
+    let sent = std::process::Command::new(python)
+        .arg(script)
+        .arg(format!("http://127.0.0.1:{port}/v1/traces"))
+        .output()
+        .expect("run the SDK sender");
+    assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
+
+    // Refreshes during the export may have published part of the traffic; wait for all of it.
+    let whole = |p: &Value| {
+        let text = p["diagnostics"].to_string();
+        p["uri"] == orders.as_str() && text.contains("20/20 req") && text.contains("5 calls")
+    };
+    let found = summary(lsp.wait_for("textDocument/publishDiagnostics", whole)["diagnostics"].as_array().unwrap());
+    lsp.forget_kept();
+    assert_eq!(
+        found,
+        vec![
+            (
+                41,
+                ERROR,
+                "n_plus_one".into(),
+                "N+1: 15× select sku, qty from order_items where … · 20/20 req · p95 45.0ms".into()
+            ),
+            (41, ERROR, "timing".into(), "p95 76.0ms · 53.5% of GET /orders · 20 calls".into()),
+            (79, ERROR, "timing".into(), "p95 27.0ms · 49.1% of POST /checkout · 5 calls".into()),
+            (79, INFORMATION, "dominant_self_time".into(), "self time · 5/5 req · p95 22.0ms".into()),
+        ],
+        "list_orders at line 42 with its N+1 in all 20 requests, place_order at line 80"
+    );
+
+    // Three more intervals with nothing new: nothing published again.
+    std::thread::sleep(Duration::from_millis(1000));
+    let range = json!({ "start": { "line": 0, "character": 0 }, "end": { "line": 90, "character": 0 } });
+    lsp.request("textDocument/inlayHint", json!({ "textDocument": { "uri": orders }, "range": range }));
+    let again = lsp.kept().iter().filter(|m| m["method"] == "textDocument/publishDiagnostics").count();
+    assert_eq!(again, 0, "the same diagnostics were published again: {:#?}", lsp.kept());
+}

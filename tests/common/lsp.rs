@@ -135,6 +135,11 @@ impl Lsp {
         uri
     }
 
+    /// Drops the messages received and not taken yet.
+    pub fn forget_kept(&mut self) {
+        self.kept.clear();
+    }
+
     /// Every message received and not yet taken.
     pub fn kept(&self) -> &VecDeque<Value> {
         &self.kept
