@@ -214,8 +214,8 @@ fn inlay_hints_and_hover_on_an_annotated_line() {
         "**p95 100ms · 100% of GET /checkout · 1 call**",
         "**N+1: 6× SELECT * FROM items WHERE order_id = ? (36.0ms)**",
         "6× SELECT * FROM items WHERE order_id = ? one after another under GET /checkout",
-        "*Suggestion:* load items for all 6 in one query: WHERE order_id IN (…)",
-        "Slowest trace through here:",
+        "- *Suggestion:* load items for all 6 in one query: WHERE order_id IN (…)",
+        "Slowest of the one trace through here:",
         "```text\n",
     ] {
         assert!(text.contains(expected), "{expected:?} missing from the hover:\n{text}");
@@ -343,4 +343,109 @@ fn spans_the_sdk_sends_to_the_embedded_receiver_annotate_the_open_file_as_they_a
     lsp.request("textDocument/inlayHint", json!({ "textDocument": { "uri": orders }, "range": range }));
     let again = lsp.kept().iter().filter(|m| m["method"] == "textDocument/publishDiagnostics").count();
     assert_eq!(again, 0, "the same diagnostics were published again: {:#?}", lsp.kept());
+}
+
+/// A real Helix in tmux, killed when dropped.
+struct Helix {
+    session: String,
+}
+
+impl Drop for Helix {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+impl Helix {
+    fn screen(&self) -> String {
+        let out = std::process::Command::new("tmux").args(["capture-pane", "-p", "-t", &self.session]).output();
+        out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
+    }
+
+    /// Waits until the screen shows what `wanted` accepts; answers that screen.
+    fn wait_for(&self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let screen = self.screen();
+            if wanted(&screen) {
+                return screen;
+            }
+            assert!(std::time::Instant::now() < deadline, "Helix never showed {what}; the screen:\n{screen}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn keys(&self, keys: &str) {
+        std::process::Command::new("tmux").args(["send-keys", "-t", &self.session, keys]).status().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// The Helix of the shared tools (`../shared/tools/helix/hx`) editing the project's
+/// orders.py with `vitals lsp` registered for Python, inlay hints on: the hint is at the
+/// end of line 12 on screen, and `space k` shows the hover with the flame graph.
+#[test]
+fn helix_shows_the_hint_at_the_end_of_the_line_and_the_flame_graph_in_its_hover() {
+    let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/helix");
+    if !shared.join("hx").is_file() {
+        eprintln!(
+            "SKIPPED: no Helix at {} (../shared is absent), so vitals lsp was not tried in Helix",
+            shared.display()
+        );
+        return;
+    }
+    if std::process::Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("SKIPPED: tmux is not installed, so vitals lsp was not tried in Helix; install tmux to run it");
+        return;
+    }
+    let project = Project::new("helix");
+    let config = project.path("home/config/helix");
+    std::fs::create_dir_all(&config).unwrap();
+    let options = project.options();
+    let mappings = format!("{{ \"/build/x/\" = {} }}", options["path_mappings"]["/build/x/"]);
+    let languages = format!(
+        "[language-server.vitals]\ncommand = {}\nargs = [\"lsp\"]\n\
+         config = {{ trace_provider = \"file\", trace_endpoint = {}, path_mappings = {mappings}, enable_auto_tracing = true }}\n\n\
+         [[language]]\nname = \"python\"\nlanguage-servers = [\"vitals\"]\n",
+        json!(env!("CARGO_BIN_EXE_vitals")),
+        options["trace_endpoint"],
+    );
+    std::fs::write(config.join("languages.toml"), languages).unwrap();
+    std::fs::write(config.join("config.toml"), "[editor.lsp]\ndisplay-inlay-hints = true\n").unwrap();
+    let helix = Helix { session: format!("vitals-helix-{}", std::process::id()) };
+    let command = format!(
+        "env XDG_CONFIG_HOME={config} XDG_STATE_HOME={state} XDG_DATA_HOME={state} HELIX_RUNTIME={runtime} {hx} shop/orders.py",
+        config = project.path("home/config").display(),
+        state = project.path("home/state").display(),
+        runtime = shared.join("runtime").display(),
+        hx = shared.join("hx").display(),
+    );
+    let started = std::process::Command::new("tmux")
+        .args(["new-session", "-d", "-s", &helix.session, "-x", "160", "-y", "60", "-c"])
+        .arg(&project.dir)
+        .arg(command)
+        .status()
+        .unwrap();
+    assert!(started.success());
+
+    let hint =
+        "⏱ p95 100ms · 100% of GET /checkout · 1 call  ⚠ N+1: 6× SELECT * FROM items WHERE order_id = ? (36.0ms)";
+    let screen = helix.wait_for("the inlay hint", |screen| screen.contains(hint));
+    let row = screen.lines().find(|line| line.contains(hint)).unwrap();
+    assert!(row.contains(&format!("12      return checkout(cart) {hint}")), "the hint ends line 12: {row:?}\n{screen}");
+    assert_eq!(screen.matches("⏱").count(), 1, "no other line has a hint:\n{screen}");
+
+    helix.keys("12G");
+    helix.keys("Space");
+    helix.keys("k");
+    let screen = helix.wait_for("the hover", |screen| screen.contains("Slowest of the one trace through here"));
+    for expected in ["Suggestion: load items for all 6 in one query", "web: GET /checkout  100ms", "SELECT"] {
+        assert!(screen.contains(expected), "{expected:?} is not in the hover:\n{screen}");
+    }
+    helix.keys("Escape");
+    helix.keys(":q!");
+    helix.keys("Enter");
 }

@@ -3,7 +3,7 @@
 //! and the document's text; positions are in UTF-16 code units, the encoding every
 //! client understands.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use lsp_types::{Diagnostic, DiagnosticSeverity, InlayHint, InlayHintLabel, NumberOrString, Position, Range};
 
@@ -131,17 +131,16 @@ pub fn inlay_hints(
 pub fn hover(here: &[&Annotation], annotated: &Annotated) -> String {
     let mut out = String::new();
     for annotation in here {
-        out.push_str(&format!("**{}** · `{}`\n\n", annotation.message(), annotation.kind));
+        out.push_str(&format!("**{}** · `{}`\n", annotation.message(), annotation.kind));
         if let Some(finding) = annotation.kind.ne("timing").then(|| annotated.finding_of(annotation)).flatten() {
             if !finding.message.is_empty() {
-                out.push_str(&format!("{}\n\n", finding.message));
+                out.push_str(&format!("- {}\n", finding.message));
             }
             if !finding.suggestion.is_empty() {
-                out.push_str(&format!("*Suggestion:* {}\n\n", finding.suggestion));
+                out.push_str(&format!("- *Suggestion:* {}\n", finding.suggestion));
             }
         }
-        let traces = annotation.traces.len();
-        out.push_str(&format!("{traces} trace{} through here\n\n", if traces == 1 { "" } else { "s" }));
+        out.push('\n');
     }
     if let Some(flame) = slowest_flame(here, annotated) {
         out.push_str(&flame);
@@ -174,10 +173,14 @@ fn slowest_flame(here: &[&Annotation], annotated: &Annotated) -> Option<String> 
         rows.push(format!("… {left_out} more rows: open the trace to see them all"));
     }
     let root = trace.root().map(|r| format!("{}: {}", r.service(), r.operation)).unwrap_or_default();
+    let through: HashSet<&str> = here.iter().flat_map(|a| &a.traces).map(|r| r.trace_id.as_str()).collect();
+    let of = match through.len() {
+        1 => "the one trace".to_string(),
+        n => format!("{n} traces"),
+    };
     Some(format!(
-        "Slowest trace through here: `{}` {} · {}\n\n```text\n{}\n```\n",
+        "Slowest of {of} through here: `{}` {root} · {}\n```text\n{}\n```\n",
         trace.id,
-        root,
         duration(trace.duration_ns()),
         rows.join("\n")
     ))
