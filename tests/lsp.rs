@@ -281,6 +281,28 @@ fn without_auto_tracing_nothing_is_fetched_and_a_closed_file_loses_its_diagnosti
     assert_eq!(lsp.exit_status(Duration::from_secs(10)).code(), Some(1), "exit without shutdown, as the protocol says");
 }
 
+/// A client that pulls diagnostics (and can be told to pull again) gets them only that way:
+/// a client that got both would show each twice.
+#[test]
+fn a_client_that_pulls_diagnostics_is_told_to_pull_again_when_they_change_and_gets_no_pushes() {
+    let project = Project::new("pull");
+    let mut lsp = Lsp::start(&project.dir.join("home"));
+    let pulls =
+        json!({ "textDocument": { "diagnostic": {} }, "workspace": { "diagnostics": { "refreshSupport": true } } });
+    let result = lsp.initialize_with(&project.dir, project.options(), pulls);
+    assert_eq!(result["capabilities"]["diagnosticProvider"]["identifier"], "vitals");
+    let orders = lsp.open(&project.path("shop/orders.py"), "python");
+    let pull = json!({ "textDocument": { "uri": orders } });
+    lsp.request("textDocument/diagnostic", pull.clone());
+    lsp.wait_for("workspace/diagnostic/refresh", |_| true);
+    let report = lsp.request("textDocument/diagnostic", pull);
+    assert_eq!(report["kind"], "full");
+    let found = summary(report["items"].as_array().unwrap());
+    let kinds: Vec<(u64, u64, &str)> = found.iter().map(|d| (d.0, d.1, d.2.as_str())).collect();
+    assert_eq!(kinds, vec![(11, ERROR, "timing"), (11, WARNING, "n_plus_one")]);
+    assert!(lsp.kept().iter().all(|m| m["method"] != "textDocument/publishDiagnostics"), "{:#?}", lsp.kept());
+}
+
 /// A loopback port nothing listens on right now.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -436,6 +458,7 @@ fn helix_shows_the_hint_at_the_end_of_the_line_and_the_flame_graph_in_its_hover(
     let screen = helix.wait_for("the inlay hint", |screen| screen.contains(hint));
     let row = screen.lines().find(|line| line.contains(hint)).unwrap();
     assert!(row.contains(&format!("12      return checkout(cart) {hint}")), "the hint ends line 12: {row:?}\n{screen}");
+    assert!(row.starts_with('●'), "line 12's diagnostics mark the gutter: {row:?}");
     assert_eq!(screen.matches("⏱").count(), 1, "no other line has a hint:\n{screen}");
 
     helix.keys("12G");

@@ -11,16 +11,18 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
-use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
+use lsp_server::{Connection, ErrorCode, Message, Notification, Request, RequestId, Response};
 use lsp_types::notification::{
     DidChangeConfiguration, DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, Notification as _,
     PublishDiagnostics, ShowMessage,
 };
-use lsp_types::request::{HoverRequest, InlayHintRequest, Request as _};
+use lsp_types::request::{
+    DocumentDiagnosticRequest, HoverRequest, InlayHintRequest, Request as _, WorkspaceDiagnosticRefresh,
+};
 use lsp_types::{
-    Diagnostic, Hover, HoverContents, HoverProviderCapability, MarkupContent, MarkupKind, MessageType, OneOf,
-    PublishDiagnosticsParams, ServerCapabilities, ShowMessageParams, TextDocumentSyncCapability, TextDocumentSyncKind,
-    Uri,
+    Diagnostic, DiagnosticOptions, DiagnosticServerCapabilities, Hover, HoverContents, HoverProviderCapability,
+    MarkupContent, MarkupKind, MessageType, OneOf, PublishDiagnosticsParams, ServerCapabilities, ShowMessageParams,
+    TextDocumentSyncCapability, TextDocumentSyncKind, Uri,
 };
 use serde_json::Value;
 use tokio::runtime::Handle;
@@ -44,10 +46,19 @@ pub fn serve(connection: Connection, runtime: &Handle) -> ExitCode {
             return ExitCode::SUCCESS;
         }
     };
+    let pull = pulls_diagnostics(&params);
     let capabilities = ServerCapabilities {
         text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::FULL)),
         hover_provider: Some(HoverProviderCapability::Simple(true)),
         inlay_hint_provider: Some(OneOf::Left(true)),
+        diagnostic_provider: pull.then(|| {
+            DiagnosticServerCapabilities::Options(DiagnosticOptions {
+                identifier: Some("vitals".to_string()),
+                inter_file_dependencies: false,
+                workspace_diagnostics: false,
+                work_done_progress_options: Default::default(),
+            })
+        }),
         ..ServerCapabilities::default()
     };
     let result = serde_json::json!({
@@ -58,7 +69,7 @@ pub fn serve(connection: Connection, runtime: &Handle) -> ExitCode {
         tracing::info!("the client left during initialization: {e}");
         return ExitCode::SUCCESS;
     }
-    let server = Arc::new(Server::new(root_of(&params), connection.sender.clone(), runtime.clone()));
+    let server = Arc::new(Server::new(root_of(&params), pull, connection.sender.clone(), runtime.clone()));
     server.apply_settings(params.get("initializationOptions").unwrap_or(&Value::Null));
     server.start_auto_tracing();
     for message in &connection.receiver {
@@ -86,6 +97,16 @@ pub fn serve(connection: Connection, runtime: &Handle) -> ExitCode {
     }
     tracing::info!("the client went away (end of stdin)");
     ExitCode::SUCCESS
+}
+
+/// Whether the client asks for diagnostics itself (`textDocument/diagnostic`) and can be
+/// told to ask again (`workspace/diagnostic/refresh`): then diagnostics are only pulled,
+/// since a client that gets both shows each twice. A client that pulls but cannot be told
+/// to pull again (Neovim 0.11) would never see the diagnostics of traces that arrive after
+/// a file opens, so it gets them pushed.
+fn pulls_diagnostics(params: &Value) -> bool {
+    params.pointer("/capabilities/textDocument/diagnostic").is_some_and(Value::is_object)
+        && params.pointer("/capabilities/workspace/diagnostics/refreshSupport") == Some(&Value::Bool(true))
 }
 
 /// The project's root: the first workspace folder, else `rootUri`, else `rootPath`, else
@@ -140,12 +161,17 @@ struct Document {
 
 struct State {
     session: Session,
+    /// Diagnostics are pulled by the client rather than pushed (see [`pulls_diagnostics`]).
+    pull: bool,
+    /// Server-to-client requests sent, to name the next one.
+    requests: u64,
     settings: Settings,
     root: String,
     documents: HashMap<String, Document>,
     /// The annotations of the last refresh, with the report and traces behind them.
     annotated: Option<Arc<Annotated>>,
-    /// What each document was last sent, so that the same diagnostics are not sent again.
+    /// What each document was last sent (or answered, when pulled), so that the same
+    /// diagnostics are not sent again.
     published: HashMap<String, Vec<Diagnostic>>,
     refreshing: bool,
     /// Counts settings changes, so that a refresh started before one is dropped.
@@ -161,9 +187,11 @@ struct Server {
 }
 
 impl Server {
-    fn new(root: String, sender: Sender<Message>, runtime: Handle) -> Self {
+    fn new(root: String, pull: bool, sender: Sender<Message>, runtime: Handle) -> Self {
         let state = State {
             session: Session::default(),
+            pull,
+            requests: 0,
             settings: Settings::default(),
             root,
             documents: HashMap::new(),
@@ -242,7 +270,7 @@ impl Server {
                 let key = params.text_document.uri.as_str().to_string();
                 let mut state = self.state();
                 state.documents.remove(&key);
-                if state.published.remove(&key).is_some_and(|sent| !sent.is_empty()) {
+                if state.published.remove(&key).is_some_and(|sent| !sent.is_empty()) && !state.pull {
                     drop(state);
                     self.client.notify::<PublishDiagnostics>(PublishDiagnosticsParams {
                         uri: params.text_document.uri,
@@ -320,6 +348,16 @@ impl Server {
                     .unwrap_or_default();
                 Ok(Response::new_ok(id, hints))
             }
+            DocumentDiagnosticRequest::METHOD => {
+                let (id, params) = request
+                    .extract::<lsp_types::DocumentDiagnosticParams>(DocumentDiagnosticRequest::METHOD)
+                    .map_err(|e| bad(id, e))?;
+                let key = params.text_document.uri.as_str();
+                let mut state = self.state();
+                let items = diagnostics_of(&state, key);
+                state.published.insert(key.to_string(), items.clone());
+                Ok(Response::new_ok(id, serde_json::json!({ "kind": "full", "items": items })))
+            }
             method => Err(Response::new_err(
                 id,
                 ErrorCode::MethodNotFound as i32,
@@ -339,15 +377,13 @@ impl Server {
         placed_in(&state, uri, f)
     }
 
-    /// The diagnostics of a document, when they differ from what it was last sent.
+    /// Pushes the diagnostics of a document when they differ from what it was last sent.
+    /// A client that pulls asks by itself after opening or changing a document.
     fn publish(&self, state: &mut State, key: &str) -> Option<Message> {
-        let threshold = state.settings.performance_threshold;
-        let diagnostics = placed_in(state, key, |placed, lines, _| features::diagnostics(placed, lines, threshold))
-            .unwrap_or_default();
-        let sent = state.published.get(key);
-        if sent == Some(&diagnostics) || (sent.is_none() && diagnostics.is_empty()) {
+        if state.pull {
             return None;
         }
+        let diagnostics = changed_diagnostics(state, key)?;
         state.published.insert(key.to_string(), diagnostics.clone());
         let document = state.documents.get(key)?;
         let params =
@@ -355,9 +391,19 @@ impl Server {
         Some(Notification::new(PublishDiagnostics::METHOD.to_string(), params).into())
     }
 
+    /// What changed in the open documents: a push each, or, when the client pulls, one
+    /// request to pull again.
     fn publish_all(&self, state: &mut State) -> Vec<Message> {
         let keys: Vec<String> = state.documents.keys().cloned().collect();
-        keys.iter().filter_map(|key| self.publish(state, key)).collect()
+        if !state.pull {
+            return keys.iter().filter_map(|key| self.publish(state, key)).collect();
+        }
+        if !keys.iter().any(|key| changed_diagnostics(state, key).is_some()) {
+            return Vec::new();
+        }
+        state.requests += 1;
+        let id = RequestId::from(format!("vitals-refresh-{}", state.requests));
+        vec![Request::new(id, WorkspaceDiagnosticRefresh::METHOD.to_string(), ()).into()]
     }
 
     /// With `enable_auto_tracing` and a document open: annotates from the recent traces
@@ -421,6 +467,20 @@ impl Server {
             }
         });
     }
+}
+
+/// The diagnostics of an open document, when they differ from what it was last sent.
+fn changed_diagnostics(state: &State, key: &str) -> Option<Vec<Diagnostic>> {
+    let diagnostics = diagnostics_of(state, key);
+    let sent = state.published.get(key);
+    let same = sent == Some(&diagnostics) || (sent.is_none() && diagnostics.is_empty());
+    (!same).then_some(diagnostics)
+}
+
+/// The diagnostics of an open document now.
+fn diagnostics_of(state: &State, key: &str) -> Vec<Diagnostic> {
+    let threshold = state.settings.performance_threshold;
+    placed_in(state, key, |placed, lines, _| features::diagnostics(placed, lines, threshold)).unwrap_or_default()
 }
 
 /// The annotations placed on the lines of an open document, given to `f`.

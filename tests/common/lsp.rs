@@ -54,6 +54,11 @@ impl Lsp {
     /// `initialize` with the project's root and the settings, then `initialized`; answers
     /// the server's capabilities.
     pub fn initialize(&mut self, root: &Path, options: Value) -> Value {
+        self.initialize_with(root, options, json!({}))
+    }
+
+    /// `initialize` as a client with these capabilities.
+    pub fn initialize_with(&mut self, root: &Path, options: Value, capabilities: Value) -> Value {
         let uri = file_uri(root);
         let result = self.request(
             "initialize",
@@ -61,7 +66,7 @@ impl Lsp {
                 "processId": null,
                 "rootUri": uri,
                 "workspaceFolders": [{ "uri": uri, "name": "project" }],
-                "capabilities": {},
+                "capabilities": capabilities,
                 "initializationOptions": options,
             }),
         );
