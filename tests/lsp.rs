@@ -310,7 +310,9 @@ fn free_port() -> u16 {
 
 /// With the default `otlp` provider the server runs the Neovim host's receivers and store:
 /// spans the OpenTelemetry Python SDK exports to it annotate the open file as they arrive
-/// (auto tracing's interval), and an unchanged result is not published again.
+/// (auto tracing's interval), and an unchanged result is not published again. A second
+/// server on the same store and port (a Helix beside a Neovim) waits for the port and
+/// sees the same traces.
 #[test]
 #[ignore = "needs the OpenTelemetry Python SDK in VITALS_OTEL_PYTHON; tests/run provides it"]
 fn spans_the_sdk_sends_to_the_embedded_receiver_annotate_the_open_file_as_they_arrive() {
@@ -326,8 +328,11 @@ fn spans_the_sdk_sends_to_the_embedded_receiver_annotate_the_open_file_as_they_a
         "enable_auto_tracing": true,
         "auto_tracing": { "interval_ms": 300 },
     });
-    let mut lsp = project.start(options);
+    let mut lsp = project.start(options.clone());
     let orders = lsp.open(&project.path("shop/orders.py"), "python");
+    let mut beside = Lsp::start(&project.dir.join("home/beside"));
+    beside.initialize(&project.dir, options);
+    beside.open(&project.path("shop/orders.py"), "python");
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/otel/send_shop.py");
     let sent = std::process::Command::new(python)
         .arg(script)
@@ -343,6 +348,8 @@ fn spans_the_sdk_sends_to_the_embedded_receiver_annotate_the_open_file_as_they_a
     };
     let found = summary(lsp.wait_for("textDocument/publishDiagnostics", whole)["diagnostics"].as_array().unwrap());
     lsp.forget_kept();
+    let seen_beside = beside.wait_for("textDocument/publishDiagnostics", whole);
+    assert_eq!(summary(seen_beside["diagnostics"].as_array().unwrap()), found, "the server beside sees the same");
     assert_eq!(
         found,
         vec![

@@ -24,15 +24,7 @@ use std::process::ExitCode;
 use lsp_server::Connection;
 
 pub fn run() -> ExitCode {
-    crate::logging::to_file();
-    std::panic::set_hook(Box::new(|info| tracing::error!("panic: {info}")));
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            crate::logging::say(format_args!("vitals: cannot start the async runtime: {e}"));
-            return ExitCode::FAILURE;
-        }
-    };
+    let Some(runtime) = crate::session::start_host() else { return ExitCode::FAILURE };
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "language server starting");
     let (connection, _io_threads) = Connection::stdio();
     let code = server::serve(connection, runtime.handle());

@@ -30,6 +30,22 @@ use crate::render::annotations::{Annotation, annotations};
 use crate::render::findings::explain_report;
 use crate::store::Store;
 
+/// What an editor's host process starts with: logs to the log file (stdout belongs to the
+/// editor's protocol), a panic in a request's task logged there (the request gets an
+/// error that points to the log), and the runtime its work runs on; `None`, said on
+/// stderr, when there is no runtime to be had.
+pub fn start_host() -> Option<tokio::runtime::Runtime> {
+    crate::logging::to_file();
+    std::panic::set_hook(Box::new(|info| tracing::error!("panic: {info}")));
+    match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(runtime) => Some(runtime),
+        Err(e) => {
+            crate::logging::say(format_args!("vitals: cannot start the async runtime: {e}"));
+            None
+        }
+    }
+}
+
 /// Traces fetched recently, so that opening a search result or reopening a trace is instant.
 const CACHED_TRACES: usize = 64;
 
