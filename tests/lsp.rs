@@ -303,6 +303,59 @@ fn a_client_that_pulls_diagnostics_is_told_to_pull_again_when_they_change_and_ge
     assert!(lsp.kept().iter().all(|m| m["method"] != "textDocument/publishDiagnostics"), "{:#?}", lsp.kept());
 }
 
+/// The file a `window/showDocument` asks to show, and its text.
+fn shown_document(lsp: &mut Lsp) -> (PathBuf, String) {
+    let shown = lsp.wait_for("window/showDocument", |_| true);
+    assert_eq!(shown["takeFocus"], true);
+    let path = url::Url::parse(shown["uri"].as_str().unwrap()).unwrap().to_file_path().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    (path, text)
+}
+
+#[test]
+fn workspace_commands_write_their_views_under_the_state_directory_and_show_them() {
+    let project = Project::new("commands");
+    let mut lsp = Lsp::start(&project.dir.join("home"));
+    let result = lsp.initialize(&project.dir, project.options());
+    assert_eq!(result["capabilities"]["executeCommandProvider"]["commands"], json!(["vitals.trace", "vitals.search"]));
+    let run = |lsp: &mut Lsp, command: &str, arguments: Value| {
+        let answer = lsp.request("workspace/executeCommand", json!({ "command": command, "arguments": arguments }));
+        assert_eq!(answer, Value::Null);
+    };
+    let id = "00000000000000000000000000c0ffee";
+
+    run(&mut lsp, "vitals.search", json!([]));
+    let (path, text) = shown_document(&mut lsp);
+    assert!(path.starts_with(project.path("home/state/vitals/views")), "{}", path.display());
+    assert_eq!(path.file_name().unwrap(), "search.txt");
+    assert!(text.starts_with("Vitals search: the slowest recent traces of every service\n"), "{text}");
+    let line = text.lines().find(|l| l.starts_with(id)).unwrap_or_else(|| panic!("no line for the trace:\n{text}"));
+    assert!(line.contains("web: GET /checkout") && line.contains("100ms"), "{line}");
+
+    run(&mut lsp, "vitals.trace", json!([id]));
+    let (path, text) = shown_document(&mut lsp);
+    assert_eq!(path.file_name().unwrap().to_str().unwrap(), format!("trace-{id}.txt"));
+    let headings: Vec<&str> = text.lines().filter(|l| l.starts_with("── ")).collect();
+    assert_eq!(
+        headings,
+        [
+            "── Flame graph (critical path marked ━) ──",
+            "── Waterfall (critical path marked ━) ──",
+            "── Network calls ──",
+            "── Span statistics ──"
+        ]
+    );
+    assert!(text.contains("SELECT * FROM items"), "{text}");
+    assert!(text.lines().all(|l| l.chars().count() <= 120), "drawn 120 columns wide:\n{text}");
+
+    run(&mut lsp, "vitals.trace", json!([]));
+    let message = lsp.wait_for("window/showMessage", |p| p["type"] == 1);
+    assert!(message["message"].as_str().unwrap().starts_with("Which trace? Give a trace id"), "{message}");
+    run(&mut lsp, "vitals.trace", json!(["feedbeef"]));
+    let message = lsp.wait_for("window/showMessage", |p| p["type"] == 1);
+    assert!(message["message"].as_str().unwrap().contains("feedbeef"), "{message}");
+}
+
 /// A loopback port nothing listens on right now.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()

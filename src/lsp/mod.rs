@@ -16,6 +16,7 @@
 //! embedded store with its receivers and the annotations come from [`crate::session`], as
 //! the Neovim host's do. stdout carries only LSP; logs go to the host's log file.
 
+mod commands;
 mod features;
 mod server;
 

@@ -17,17 +17,19 @@ use lsp_types::notification::{
     PublishDiagnostics, ShowMessage,
 };
 use lsp_types::request::{
-    DocumentDiagnosticRequest, HoverRequest, InlayHintRequest, Request as _, WorkspaceDiagnosticRefresh,
+    DocumentDiagnosticRequest, ExecuteCommand, HoverRequest, InlayHintRequest, Request as _, ShowDocument,
+    WorkspaceDiagnosticRefresh,
 };
 use lsp_types::{
-    Diagnostic, DiagnosticOptions, DiagnosticServerCapabilities, Hover, HoverContents, HoverProviderCapability,
-    MarkupContent, MarkupKind, MessageType, OneOf, PublishDiagnosticsParams, ServerCapabilities, ShowMessageParams,
-    TextDocumentSyncCapability, TextDocumentSyncKind, Uri,
+    Diagnostic, DiagnosticOptions, DiagnosticServerCapabilities, ExecuteCommandOptions, Hover, HoverContents,
+    HoverProviderCapability, MarkupContent, MarkupKind, MessageType, OneOf, PublishDiagnosticsParams,
+    ServerCapabilities, ShowMessageParams, TextDocumentSyncCapability, TextDocumentSyncKind, Uri,
 };
 use serde_json::Value;
 use tokio::runtime::Handle;
 
-use super::features;
+use super::{commands, features};
+use crate::error::Error;
 use crate::render::annotations::Annotation;
 use crate::session::paths::FileMatcher;
 use crate::session::{Annotated, Session, Settings, annotate};
@@ -51,6 +53,10 @@ pub fn serve(connection: Connection, runtime: &Handle) -> ExitCode {
         text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::FULL)),
         hover_provider: Some(HoverProviderCapability::Simple(true)),
         inlay_hint_provider: Some(OneOf::Left(true)),
+        execute_command_provider: Some(ExecuteCommandOptions {
+            commands: commands::COMMANDS.iter().map(|c| c.to_string()).collect(),
+            work_done_progress_options: Default::default(),
+        }),
         diagnostic_provider: pull.then(|| {
             DiagnosticServerCapabilities::Options(DiagnosticOptions {
                 identifier: Some("vitals".to_string()),
@@ -76,7 +82,11 @@ pub fn serve(connection: Connection, runtime: &Handle) -> ExitCode {
         match message {
             Message::Request(request) => match connection.handle_shutdown(&request) {
                 Ok(true) => return ExitCode::SUCCESS,
-                Ok(false) => server.client.send(server.answer(request).into()),
+                Ok(false) => {
+                    if let Some(response) = server.answer(request) {
+                        server.client.send(response.into());
+                    }
+                }
                 Err(e) => {
                     tracing::warn!("shutdown: {e}");
                     return ExitCode::FAILURE;
@@ -299,22 +309,60 @@ impl Server {
         }
     }
 
-    /// The answer to a request; a panic is an internal error, never the end of the server.
-    fn answer(&self, request: Request) -> Response {
+    /// The answer to a request, or `None` when a task answers it later; a panic is an
+    /// internal error, never the end of the server.
+    fn answer(self: &Arc<Self>, request: Request) -> Option<Response> {
         let id = request.id.clone();
         let method = request.method.clone();
+        if method == ExecuteCommand::METHOD {
+            return self.execute_command(request);
+        }
         match std::panic::catch_unwind(AssertUnwindSafe(|| self.dispatch(request))) {
-            Ok(Ok(response)) => response,
-            Ok(Err(response)) => response,
+            Ok(Ok(response)) => Some(response),
+            Ok(Err(response)) => Some(response),
             Err(_) => {
                 tracing::error!(method, "a request's handler panicked");
-                Response::new_err(
-                    id,
-                    ErrorCode::InternalError as i32,
-                    format!("internal error in {method}; see the log"),
-                )
+                let message = format!("internal error in {method}; see the log");
+                Some(Response::new_err(id, ErrorCode::InternalError as i32, message))
             }
         }
+    }
+
+    /// Runs a workspace command in a task of its own: its view is written to a file under
+    /// the state directory and shown with `window/showDocument` (sent whether or not the
+    /// client says it can: released Helix shows it without saying so); a failure is an
+    /// error message, as in Neovim.
+    fn execute_command(self: &Arc<Self>, request: Request) -> Option<Response> {
+        let id = request.id.clone();
+        let params = match request.extract::<lsp_types::ExecuteCommandParams>(ExecuteCommand::METHOD) {
+            Ok((_, params)) => params,
+            Err(e) => return Some(Response::new_err(id, ErrorCode::InvalidParams as i32, format!("{e:?}"))),
+        };
+        let provider = self.state().session.provider();
+        let server = Arc::clone(self);
+        self.runtime.spawn(async move {
+            let shown = async {
+                let view = commands::run(&*provider?, &*server, &params.command, &params.arguments).await?;
+                let path = commands::views_dir()?.join(&view.name);
+                std::fs::write(&path, &view.text).map_err(|source| Error::Io { path: path.clone(), source })?;
+                Ok::<_, Error>(path)
+            };
+            match shown.await {
+                Ok(path) => {
+                    let request_id = {
+                        let mut state = server.state();
+                        state.requests += 1;
+                        RequestId::from(format!("vitals-show-{}", state.requests))
+                    };
+                    let uri = url::Url::from_file_path(&path).map(|u| u.to_string()).unwrap_or_default();
+                    let show = serde_json::json!({ "uri": uri, "takeFocus": true });
+                    server.client.send(Request::new(request_id, ShowDocument::METHOD.to_string(), show).into());
+                }
+                Err(e) => server.client.show_error(e),
+            }
+            server.client.send(Response::new_ok(id, Value::Null).into());
+        });
+        None
     }
 
     fn dispatch(&self, request: Request) -> Result<Response, Response> {
@@ -466,6 +514,16 @@ impl Server {
                 server.refresh();
             }
         });
+    }
+}
+
+impl commands::Traces for Server {
+    fn cached(&self, id: &str) -> Option<Arc<crate::model::Trace>> {
+        self.state().session.cached_trace(&crate::model::TraceId::from_text(id).0)
+    }
+
+    fn remember(&self, trace: Arc<crate::model::Trace>) {
+        self.state().session.remember(trace);
     }
 }
 

@@ -1,0 +1,138 @@
+//! The workspace commands (`workspace/executeCommand`): each draws a view as a text file
+//! under the state directory, which the server then shows with `window/showDocument`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::analysis::TraceSummary;
+use crate::error::{Error, Result};
+use crate::model::Trace;
+use crate::providers::TraceProvider;
+use crate::query::{DEFAULT_LIMIT, SearchArgs, now_ns};
+use crate::render::document;
+
+/// The commands, as `executeCommandProvider` lists them (Helix's `:lsp-workspace-command`
+/// offers these names).
+pub const COMMANDS: &[&str] = &["vitals.trace", "vitals.search"];
+
+/// The width views are drawn at: a file has no window to fit.
+const WIDTH: usize = 120;
+
+/// A view to show: its file's name and its text.
+pub struct View {
+    pub name: String,
+    pub text: String,
+}
+
+/// What a command asks of the server beyond its provider: a trace it may already hold.
+pub trait Traces: Sync {
+    fn cached(&self, id: &str) -> Option<Arc<Trace>>;
+    fn remember(&self, trace: Arc<Trace>);
+}
+
+pub async fn run(
+    provider: &dyn TraceProvider,
+    traces: &dyn Traces,
+    command: &str,
+    arguments: &[Value],
+) -> Result<View> {
+    match command {
+        "vitals.trace" => {
+            let id = arguments.first().map(text).unwrap_or_default();
+            let id = id.trim();
+            if id.is_empty() {
+                return Err(Error::invalid(
+                    "Which trace? Give a trace id, e.g. vitals.trace 4bf92f3577b34da6a3ce929d0e0e4736",
+                ));
+            }
+            let trace = match traces.cached(id) {
+                Some(trace) => trace,
+                None => {
+                    let trace = provider.trace(id).await?;
+                    traces.remember(Arc::clone(&trace));
+                    trace
+                }
+            };
+            Ok(View { name: format!("trace-{}.txt", file_safe(id)), text: document::trace(&trace, WIDTH) })
+        }
+        "vitals.search" => {
+            let args = search_args(arguments)?;
+            let (title, summaries) = search(provider, &args).await?;
+            Ok(View { name: "search.txt".to_string(), text: document::search(&title, &summaries, now_ns(), WIDTH) })
+        }
+        other => Err(Error::invalid(format!("vitals lsp has no command {other:?}; it has {}", COMMANDS.join(", ")))),
+    }
+}
+
+/// An argument as text: a string as it is, anything else as JSON.
+fn text(value: &Value) -> String {
+    value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string())
+}
+
+/// A trace id as part of a file name: what is not a letter, digit, `-` or `_` becomes `_`.
+fn file_safe(id: &str) -> String {
+    id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+}
+
+/// `vitals.search`'s arguments: one object (`{"service": "web", "min_duration": "1s"}`), or
+/// positional as `:VitalsSearch` takes them: service, operation, min duration, limit,
+/// lookback (`*` or `""` leaves one out).
+fn search_args(arguments: &[Value]) -> Result<SearchArgs> {
+    if let [object @ Value::Object(_)] = arguments {
+        return serde_json::from_value(object.clone()).map_err(|e| {
+            Error::invalid(format!("vitals.search: {e} (give service, operation, min_duration, limit, lookback)"))
+        });
+    }
+    let given = |i: usize| arguments.get(i).map(text).filter(|a| !a.trim().is_empty() && a.trim() != "*");
+    let limit = match given(3) {
+        Some(limit) => Some(
+            limit
+                .trim()
+                .parse::<usize>()
+                .map_err(|_| Error::invalid(format!("vitals.search: the limit {limit:?} is not a number")))?,
+        ),
+        None => None,
+    };
+    Ok(SearchArgs {
+        service: given(0).unwrap_or_default(),
+        operation: given(1),
+        min_duration: given(2),
+        limit,
+        lookback: given(4),
+        ..SearchArgs::default()
+    })
+}
+
+/// The traces a search asks for; without a service, the slowest recent traces of every
+/// service the backend knows.
+async fn search(provider: &dyn TraceProvider, args: &SearchArgs) -> Result<(String, Vec<TraceSummary>)> {
+    if !args.service.trim().is_empty() || args.traceql.is_some() {
+        let listed = provider.search_list(&args.to_query()?).await?;
+        let title = format!("Vitals search: {}", args.service.trim());
+        return Ok((title, listed.into_iter().map(|l| l.summary).collect()));
+    }
+    let limit = args.limit.unwrap_or(DEFAULT_LIMIT).max(1);
+    let mut found: Vec<TraceSummary> = Vec::new();
+    for service in provider.services().await? {
+        let query = SearchArgs { service, ..args.clone() }.to_query()?;
+        for listed in provider.search_list(&query).await? {
+            if !found.iter().any(|s| s.trace_id == listed.summary.trace_id) {
+                found.push(listed.summary);
+            }
+        }
+    }
+    found.sort_by_key(|s| std::cmp::Reverse(s.duration_ns));
+    found.truncate(limit);
+    Ok(("Vitals search: the slowest recent traces of every service".to_string(), found))
+}
+
+/// Where views are written: `views/` beside the log file, in the state directory.
+pub fn views_dir() -> Result<PathBuf> {
+    let log = crate::logging::log_file_path()
+        .ok_or_else(|| Error::invalid("There is no state directory to write views in"))?;
+    let dir = log.parent().map(|p| p.join("views")).unwrap_or_else(|| PathBuf::from("views"));
+    std::fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
+    Ok(dir)
+}
