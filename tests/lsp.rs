@@ -468,7 +468,8 @@ impl Helix {
 
 /// The Helix of the shared tools (`../shared/tools/helix/hx`) editing the project's
 /// orders.py with `vitals lsp` registered for Python, inlay hints on: the hint is at the
-/// end of line 12 on screen, and `space k` shows the hover with the flame graph.
+/// end of line 12 on screen, `space k` shows the hover with the flame graph, and
+/// `:lsp-workspace-command vitals.trace` opens the trace's views.
 #[test]
 fn helix_shows_the_hint_at_the_end_of_the_line_and_the_flame_graph_in_its_hover() {
     let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/helix");
@@ -529,6 +530,16 @@ fn helix_shows_the_hint_at_the_end_of_the_line_and_the_flame_graph_in_its_hover(
         assert!(screen.contains(expected), "{expected:?} is not in the hover:\n{screen}");
     }
     helix.keys("Escape");
+
+    // Helix reads the command's arguments as JSON: the id is quoted.
+    helix.keys(":lsp-workspace-command vitals.trace \"00000000000000000000000000c0ffee\"");
+    helix.keys("Enter");
+    let screen =
+        helix.wait_for("the trace view", |screen| screen.contains("── Flame graph (critical path marked ━) ──"));
+    assert!(screen.contains("views/trace-00000000000000000000000000c0ffee.txt"), "the file is open:\n{screen}");
+    assert!(screen.contains("── Waterfall (critical path marked ━) ──"), "{screen}");
+    helix.keys(":q!");
+    helix.keys("Enter");
     helix.keys(":q!");
     helix.keys("Enter");
 }
