@@ -190,9 +190,12 @@ fn opening_a_file_gives_its_diagnostics_on_the_right_lines_with_the_badges_sever
 #[test]
 fn inlay_hints_and_hover_on_an_annotated_line() {
     let project = Project::new("hints");
-    let mut lsp = project.start(project.options());
+    let mut lsp = Lsp::start(&project.dir.join("home"));
+    let refreshes = json!({ "workspace": { "inlayHint": { "refreshSupport": true } } });
+    lsp.initialize_with(&project.dir, project.options(), refreshes);
     let orders = lsp.open(&project.path("shop/orders.py"), "python");
     lsp.diagnostics(&orders);
+    lsp.wait_for("workspace/inlayHint/refresh", |_| true);
     let range = json!({ "start": { "line": 0, "character": 0 }, "end": { "line": 30, "character": 0 } });
     let hints = lsp.request("textDocument/inlayHint", json!({ "textDocument": { "uri": orders }, "range": range }));
     let hints = hints.as_array().unwrap();

@@ -17,8 +17,8 @@ use lsp_types::notification::{
     PublishDiagnostics, ShowMessage,
 };
 use lsp_types::request::{
-    DocumentDiagnosticRequest, ExecuteCommand, HoverRequest, InlayHintRequest, Request as _, ShowDocument,
-    WorkspaceDiagnosticRefresh,
+    DocumentDiagnosticRequest, ExecuteCommand, HoverRequest, InlayHintRefreshRequest, InlayHintRequest, Request as _,
+    ShowDocument, WorkspaceDiagnosticRefresh,
 };
 use lsp_types::{
     Diagnostic, DiagnosticOptions, DiagnosticServerCapabilities, ExecuteCommandOptions, Hover, HoverContents,
@@ -49,6 +49,7 @@ pub fn serve(connection: Connection, runtime: &Handle) -> ExitCode {
         }
     };
     let pull = pulls_diagnostics(&params);
+    let hint_refresh = params.pointer("/capabilities/workspace/inlayHint/refreshSupport") == Some(&Value::Bool(true));
     let capabilities = ServerCapabilities {
         text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::FULL)),
         hover_provider: Some(HoverProviderCapability::Simple(true)),
@@ -75,7 +76,8 @@ pub fn serve(connection: Connection, runtime: &Handle) -> ExitCode {
         tracing::info!("the client left during initialization: {e}");
         return ExitCode::SUCCESS;
     }
-    let server = Arc::new(Server::new(root_of(&params), pull, connection.sender.clone(), runtime.clone()));
+    let server =
+        Arc::new(Server::new(root_of(&params), pull, hint_refresh, connection.sender.clone(), runtime.clone()));
     server.apply_settings(params.get("initializationOptions").unwrap_or(&Value::Null));
     server.start_auto_tracing();
     for message in &connection.receiver {
@@ -173,6 +175,8 @@ struct State {
     session: Session,
     /// Diagnostics are pulled by the client rather than pushed (see [`pulls_diagnostics`]).
     pull: bool,
+    /// The client can be told to ask for inlay hints again (`workspace/inlayHint/refresh`).
+    hint_refresh: bool,
     /// Server-to-client requests sent, to name the next one.
     requests: u64,
     settings: Settings,
@@ -197,10 +201,11 @@ struct Server {
 }
 
 impl Server {
-    fn new(root: String, pull: bool, sender: Sender<Message>, runtime: Handle) -> Self {
+    fn new(root: String, pull: bool, hint_refresh: bool, sender: Sender<Message>, runtime: Handle) -> Self {
         let state = State {
             session: Session::default(),
             pull,
+            hint_refresh,
             requests: 0,
             settings: Settings::default(),
             root,
@@ -230,9 +235,11 @@ impl Server {
             let connected = state.session.configure(settings.provider.clone(), settings.receivers.clone());
             state.settings = settings;
             state.generation += 1;
-            state.annotated = None;
+            let had_hints = state.annotated.take().is_some();
             state.last_error = None;
-            (connected, self.publish_all(&mut state))
+            let mut messages = self.publish_all(&mut state);
+            messages.extend(had_hints.then(|| refresh_inlay_hints(&mut state)).flatten());
+            (connected, messages)
         };
         messages.into_iter().for_each(|m| self.client.send(m));
         match connected {
@@ -485,9 +492,13 @@ impl Server {
                 }
                 match outcome {
                     Ok(annotated) => {
+                        let changed =
+                            state.annotated.as_ref().is_none_or(|before| before.annotations != annotated.annotations);
                         state.annotated = Some(Arc::new(annotated));
                         state.last_error = None;
-                        server.publish_all(&mut state)
+                        let mut messages = server.publish_all(&mut state);
+                        messages.extend(changed.then(|| refresh_inlay_hints(&mut state)).flatten());
+                        messages
                     }
                     Err(e) if state.last_error.as_deref() != Some(&e.to_string()) => {
                         state.last_error = Some(e.to_string());
@@ -525,6 +536,17 @@ impl commands::Traces for Server {
     fn remember(&self, trace: Arc<crate::model::Trace>) {
         self.state().session.remember(trace);
     }
+}
+
+/// A request to ask for inlay hints again, for a client that takes it: the annotations
+/// changed after it last asked.
+fn refresh_inlay_hints(state: &mut State) -> Option<Message> {
+    if !state.hint_refresh {
+        return None;
+    }
+    state.requests += 1;
+    let id = RequestId::from(format!("vitals-hints-{}", state.requests));
+    Some(Request::new(id, InlayHintRefreshRequest::METHOD.to_string(), ()).into())
 }
 
 /// The diagnostics of an open document, when they differ from what it was last sent.
