@@ -17,7 +17,7 @@
 //! the Neovim host's do. stdout carries only LSP; logs go to the host's log file.
 
 mod commands;
-mod features;
+pub mod features;
 mod server;
 
 use std::process::ExitCode;

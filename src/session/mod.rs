@@ -217,6 +217,15 @@ pub struct Annotated {
 }
 
 impl Annotated {
+    /// Analyzes `traces` (CPU work: callers in a runtime run it on the blocking pool).
+    pub fn of(traces: Vec<Arc<Trace>>, options: &AnalyzeSettings) -> Annotated {
+        let analysis = Options { slow_query_ns: options.slow_query_ms.saturating_mul(1_000_000) };
+        let mut report = analyze(&traces, &analysis);
+        explain_report(&mut report);
+        let annotations = annotations(&report, &hotspots(traces.iter().map(|t| &**t)));
+        Annotated { annotations, report, traces }
+    }
+
     /// The finding an annotation of a finding stands for.
     pub fn finding_of(&self, annotation: &Annotation) -> Option<&crate::analysis::findings::Finding> {
         self.report
@@ -240,13 +249,8 @@ pub async fn annotate(
     options: &AnalyzeSettings,
 ) -> Result<Annotated> {
     let traces = traces_of(provider, services, &options.lookback, options.limit).await?;
-    let analysis = Options { slow_query_ns: options.slow_query_ms.saturating_mul(1_000_000) };
-    tokio::task::spawn_blocking(move || {
-        let mut report = analyze(&traces, &analysis);
-        explain_report(&mut report);
-        let annotations = annotations(&report, &hotspots(traces.iter().map(|t| &**t)));
-        Annotated { annotations, report, traces }
-    })
-    .await
-    .map_err(|e| Error::invalid(format!("the analysis failed: {e}")))
+    let options = options.clone();
+    tokio::task::spawn_blocking(move || Annotated::of(traces, &options))
+        .await
+        .map_err(|e| Error::invalid(format!("the analysis failed: {e}")))
 }
