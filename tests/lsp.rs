@@ -186,7 +186,8 @@ fn opening_a_file_gives_its_diagnostics_on_the_right_lines_with_the_badges_sever
     assert_eq!(lsp.exit_status(Duration::from_secs(10)).code(), Some(0), "shutdown then exit is a clean exit");
 }
 
-/// Inlay hints at the end of the annotated lines, with the text Neovim writes there.
+/// Inlay hints at the end of the annotated lines, with the text Neovim writes there; the
+/// hover and the code actions of an annotated line.
 #[test]
 fn inlay_hints_and_hover_on_an_annotated_line() {
     let project = Project::new("hints");
@@ -229,6 +230,30 @@ fn inlay_hints_and_hover_on_an_annotated_line() {
     assert!(rows.iter().all(|r| r.chars().count() <= 118), "a row wider than Helix's popup:\n{block}");
     assert!(block.contains("web: GET /checkout") && block.contains("SELECT"), "the flame graph's bars:\n{block}");
     assert_eq!(lsp.request("textDocument/hover", at(3)), Value::Null, "nothing to say on a line without annotations");
+
+    let on = |line: u64| {
+        let range = json!({ "start": { "line": line, "character": 0 }, "end": { "line": line, "character": 0 } });
+        json!({ "textDocument": { "uri": orders }, "range": range, "context": { "diagnostics": [] } })
+    };
+    let actions = lsp.request("textDocument/codeAction", on(11));
+    let titles: Vec<&str> = actions.as_array().unwrap().iter().map(|a| a["title"].as_str().unwrap()).collect();
+    assert_eq!(
+        titles,
+        [
+            "Open the slowest trace through here (web: GET /checkout, 100ms)",
+            "Open the 6 calls in the worst trace: N+1: 6× SELECT * FROM items WHERE order_id = ? (36.0ms)"
+        ]
+    );
+    let command = &actions[1]["command"];
+    assert_eq!(command["command"], "vitals.trace");
+    let arguments = command["arguments"].as_array().unwrap();
+    assert_eq!(arguments.len(), 7, "the trace and its six queries: {arguments:?}");
+    assert_eq!(arguments[0], "00000000000000000000000000c0ffee");
+    let run = json!({ "command": "vitals.trace", "arguments": arguments });
+    assert_eq!(lsp.request("workspace/executeCommand", run), Value::Null);
+    let (path, _) = shown_document(&mut lsp);
+    assert!(path.ends_with("trace-00000000000000000000000000c0ffee.txt"), "{}", path.display());
+    assert_eq!(lsp.request("textDocument/codeAction", on(3)), json!([]), "no actions on a line without annotations");
 }
 
 #[test]
@@ -464,7 +489,8 @@ impl Helix {
     }
 
     fn keys(&self, keys: &str) {
-        std::process::Command::new("tmux").args(["send-keys", "-t", &self.session, keys]).status().unwrap();
+        let sent = std::process::Command::new("tmux").args(["send-keys", "-t", &self.session, keys]).output().unwrap();
+        assert!(sent.status.success(), "tmux send-keys {keys}: {}", String::from_utf8_lossy(&sent.stderr));
         std::thread::sleep(Duration::from_millis(300));
     }
 }
@@ -541,8 +567,6 @@ fn helix_shows_the_hint_at_the_end_of_the_line_and_the_flame_graph_in_its_hover(
         helix.wait_for("the trace view", |screen| screen.contains("── Flame graph (critical path marked ━) ──"));
     assert!(screen.contains("views/trace-00000000000000000000000000c0ffee.txt"), "the file is open:\n{screen}");
     assert!(screen.contains("── Waterfall (critical path marked ━) ──"), "{screen}");
-    helix.keys(":q!");
-    helix.keys("Enter");
-    helix.keys(":q!");
+    helix.keys(":qa!");
     helix.keys("Enter");
 }

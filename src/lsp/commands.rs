@@ -39,6 +39,7 @@ pub async fn run(
     arguments: &[Value],
 ) -> Result<View> {
     match command {
+        // `vitals.trace {id} [span …]`
         "vitals.trace" => {
             let id = arguments.first().map(text).unwrap_or_default();
             let id = id.trim();
@@ -55,7 +56,9 @@ pub async fn run(
                     trace
                 }
             };
-            Ok(View { name: format!("trace-{}.txt", file_safe(id)), text: document::trace(&trace, WIDTH) })
+            // Further arguments are spans to mark (the calls of an N+1).
+            let marked: Vec<_> = arguments[1..].iter().filter_map(|span| trace.find_span(&text(span))).collect();
+            Ok(View { name: format!("trace-{}.txt", file_safe(id)), text: document::trace(&trace, WIDTH, &marked) })
         }
         "vitals.search" => {
             let args = search_args(arguments)?;

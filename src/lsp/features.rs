@@ -4,11 +4,16 @@
 //! client understands.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
-use lsp_types::{Diagnostic, DiagnosticSeverity, InlayHint, InlayHintLabel, NumberOrString, Position, Range};
+use lsp_types::{
+    CodeAction, CodeActionOrCommand, Command, Diagnostic, DiagnosticSeverity, InlayHint, InlayHintLabel,
+    NumberOrString, Position, Range,
+};
+use serde_json::Value;
 
 use crate::analysis::findings::Severity;
-use crate::model::SpanIndex;
+use crate::model::{SpanIndex, Trace};
 use crate::render::annotations::Annotation;
 use crate::render::flame;
 use crate::render::units::duration;
@@ -148,23 +153,29 @@ pub fn hover(here: &[&Annotation], annotated: &Annotated) -> String {
     out.trim_end().to_string()
 }
 
-/// The flame graph of the slowest of the line's traces the analysis still holds, with
-/// the spans the line's annotations mark in it, as a ```text block of at most
-/// [`HOVER_COLUMNS`] columns and [`HOVER_FLAME_ROWS`] rows: rows past that are left out
-/// (and counted), never wrapped.
-fn slowest_flame(here: &[&Annotation], annotated: &Annotated) -> Option<String> {
+/// The slowest of a line's traces that the analysis still holds, and the spans the
+/// line's annotations mark in it (the calls of an N+1).
+pub fn slowest_trace<'a>(here: &[&Annotation], annotated: &'a Annotated) -> Option<(&'a Arc<Trace>, Vec<String>)> {
     let trace = here
         .iter()
         .flat_map(|a| &a.traces)
         .filter_map(|r| annotated.trace(&r.trace_id))
         .max_by_key(|t| t.duration_ns())?;
-    let marked: Vec<SpanIndex> = here
+    let marks = here
         .iter()
         .flat_map(|a| &a.traces)
         .filter(|r| annotated.trace(&r.trace_id).is_some_and(|t| t.id == trace.id))
-        .flat_map(|r| &r.marks)
-        .filter_map(|span| trace.find_span(span))
+        .flat_map(|r| r.marks.iter().cloned())
         .collect();
+    Some((trace, marks))
+}
+
+/// The flame graph of the slowest of the line's traces, with the spans the line's
+/// annotations mark in it, as a ```text block of at most [`HOVER_COLUMNS`] columns and
+/// [`HOVER_FLAME_ROWS`] rows: rows past that are left out (and counted), never wrapped.
+fn slowest_flame(here: &[&Annotation], annotated: &Annotated) -> Option<String> {
+    let (trace, marks) = slowest_trace(here, annotated)?;
+    let marked: Vec<SpanIndex> = marks.iter().filter_map(|span| trace.find_span(span)).collect();
     let drawn = flame::render(trace, HOVER_COLUMNS, false, &marked);
     let mut rows: Vec<String> = drawn.lines.iter().map(|l| l.text.trim_end().to_string()).collect();
     if rows.len() > HOVER_FLAME_ROWS {
@@ -184,4 +195,31 @@ fn slowest_flame(here: &[&Annotation], annotated: &Annotated) -> Option<String> 
         duration(trace.duration_ns()),
         rows.join("\n")
     ))
+}
+
+/// The code actions of an annotated line: open the slowest trace through it (its spans
+/// to mark marked), and for each N+1 or repeated call, its calls marked in the worst
+/// trace it occurred in. Each runs `vitals.trace`.
+pub fn code_actions(here: &[&Annotation], annotated: &Annotated) -> Vec<CodeActionOrCommand> {
+    let action = |title: String, arguments: Vec<Value>| {
+        CodeActionOrCommand::CodeAction(CodeAction {
+            title: title.clone(),
+            command: Some(Command { title, command: "vitals.trace".to_string(), arguments: Some(arguments) }),
+            ..CodeAction::default()
+        })
+    };
+    let mut actions = Vec::new();
+    if let Some((trace, marks)) = slowest_trace(here, annotated) {
+        let root = trace.root().map(|r| format!("{}: {}", r.service(), r.operation)).unwrap_or_default();
+        let title = format!("Open the slowest trace through here ({root}, {})", duration(trace.duration_ns()));
+        let arguments = std::iter::once(trace.id.to_string()).chain(marks).map(Value::from).collect();
+        actions.push(action(title, arguments));
+    }
+    for annotation in here.iter().filter(|a| a.kind == "n_plus_one" || a.kind == "repeated_call") {
+        let Some(worst) = annotation.traces.iter().find(|r| !r.marks.is_empty()) else { continue };
+        let title = format!("Open the {} calls in the worst trace: {}", worst.marks.len(), annotation.message());
+        let arguments = std::iter::once(&worst.trace_id).chain(&worst.marks).cloned().map(Value::from).collect();
+        actions.push(action(title, arguments));
+    }
+    actions
 }

@@ -17,13 +17,14 @@ use lsp_types::notification::{
     PublishDiagnostics, ShowMessage,
 };
 use lsp_types::request::{
-    DocumentDiagnosticRequest, ExecuteCommand, HoverRequest, InlayHintRefreshRequest, InlayHintRequest, Request as _,
-    ShowDocument, WorkspaceDiagnosticRefresh,
+    CodeActionRequest, DocumentDiagnosticRequest, ExecuteCommand, HoverRequest, InlayHintRefreshRequest,
+    InlayHintRequest, Request as _, ShowDocument, WorkspaceDiagnosticRefresh,
 };
 use lsp_types::{
-    Diagnostic, DiagnosticOptions, DiagnosticServerCapabilities, ExecuteCommandOptions, Hover, HoverContents,
-    HoverProviderCapability, MarkupContent, MarkupKind, MessageType, OneOf, PublishDiagnosticsParams,
-    ServerCapabilities, ShowMessageParams, TextDocumentSyncCapability, TextDocumentSyncKind, Uri,
+    CodeActionProviderCapability, Diagnostic, DiagnosticOptions, DiagnosticServerCapabilities, ExecuteCommandOptions,
+    Hover, HoverContents, HoverProviderCapability, MarkupContent, MarkupKind, MessageType, OneOf,
+    PublishDiagnosticsParams, ServerCapabilities, ShowMessageParams, TextDocumentSyncCapability, TextDocumentSyncKind,
+    Uri,
 };
 use serde_json::Value;
 use tokio::runtime::Handle;
@@ -54,6 +55,7 @@ pub fn serve(connection: Connection, runtime: &Handle) -> ExitCode {
         text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::FULL)),
         hover_provider: Some(HoverProviderCapability::Simple(true)),
         inlay_hint_provider: Some(OneOf::Left(true)),
+        code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
         execute_command_provider: Some(ExecuteCommandOptions {
             commands: commands::COMMANDS.iter().map(|c| c.to_string()).collect(),
             work_done_progress_options: Default::default(),
@@ -391,6 +393,19 @@ impl Server {
                     range: None,
                 });
                 Ok(Response::new_ok(id, hover))
+            }
+            CodeActionRequest::METHOD => {
+                let (id, params) = request
+                    .extract::<lsp_types::CodeActionParams>(CodeActionRequest::METHOD)
+                    .map_err(|e| bad(id, e))?;
+                let line = params.range.start.line as usize;
+                let actions = self
+                    .with_placed(params.text_document.uri.as_str(), |placed, _, annotated| {
+                        placed.get(&line).map(|here| features::code_actions(here, annotated))
+                    })
+                    .flatten()
+                    .unwrap_or_default();
+                Ok(Response::new_ok(id, actions))
             }
             InlayHintRequest::METHOD => {
                 let (id, params) =

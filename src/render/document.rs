@@ -3,13 +3,14 @@
 //! laid out one after another.
 
 use crate::analysis::TraceSummary;
-use crate::model::Trace;
+use crate::model::{SpanIndex, Trace};
 
 use super::{Picture, View, render_trace, summary_line};
 
 /// The trace's views in the order the float's keys reach them: the flame graph and the
-/// waterfall with the critical path marked, the network calls and the span statistics.
-pub fn trace(trace: &Trace, width: usize) -> String {
+/// waterfall with the critical path marked (and the `marked` spans), the network calls
+/// and the span statistics.
+pub fn trace(trace: &Trace, width: usize, marked: &[SpanIndex]) -> String {
     let sections = [
         ("Flame graph (critical path marked ━)", View::Flame, true),
         ("Waterfall (critical path marked ━)", View::Waterfall, true),
@@ -18,7 +19,7 @@ pub fn trace(trace: &Trace, width: usize) -> String {
     ];
     let mut out = String::new();
     for (heading, view, critical_path) in sections {
-        let picture = Picture { critical_path, ..Picture::new(view, width) };
+        let picture = Picture { critical_path, marked: marked.to_vec(), ..Picture::new(view, width) };
         out.push_str(&format!("── {heading} ──\n\n"));
         out.push_str(&render_trace(trace, &picture).plain_text());
         out.push('\n');
