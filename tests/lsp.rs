@@ -241,10 +241,13 @@ fn inlay_hints_and_hover_on_an_annotated_line() {
         titles,
         [
             "Open the slowest trace through here (web: GET /checkout, 100ms)",
+            "Analyze service web",
             "Open the 6 calls in the worst trace: N+1: 6× SELECT * FROM items WHERE order_id = ? (36.0ms)"
         ]
     );
-    let command = &actions[1]["command"];
+    assert_eq!(actions[1]["command"]["command"], "vitals.analyze");
+    assert_eq!(actions[1]["command"]["arguments"], json!(["web"]));
+    let command = &actions[2]["command"];
     assert_eq!(command["command"], "vitals.trace");
     let arguments = command["arguments"].as_array().unwrap();
     assert_eq!(arguments.len(), 7, "the trace and its six queries: {arguments:?}");
@@ -345,7 +348,8 @@ fn workspace_commands_write_their_views_under_the_state_directory_and_show_them(
     let project = Project::new("commands");
     let mut lsp = Lsp::start(&project.dir.join("home"));
     let result = lsp.initialize(&project.dir, project.options());
-    assert_eq!(result["capabilities"]["executeCommandProvider"]["commands"], json!(["vitals.trace", "vitals.search"]));
+    let commands = json!(["vitals.trace", "vitals.search", "vitals.analyze", "vitals.status"]);
+    assert_eq!(result["capabilities"]["executeCommandProvider"]["commands"], commands);
     let run = |lsp: &mut Lsp, command: &str, arguments: Value| {
         let answer = lsp.request("workspace/executeCommand", json!({ "command": command, "arguments": arguments }));
         assert_eq!(answer, Value::Null);
@@ -376,6 +380,20 @@ fn workspace_commands_write_their_views_under_the_state_directory_and_show_them(
     assert!(text.contains("SELECT * FROM items"), "{text}");
     assert!(text.lines().all(|l| l.chars().count() <= 120), "drawn 120 columns wide:\n{text}");
 
+    run(&mut lsp, "vitals.analyze", json!(["web"]));
+    let (path, text) = shown_document(&mut lsp);
+    assert_eq!(path.file_name().unwrap(), "analyze-web.txt");
+    assert!(text.starts_with("Vitals analysis: web, last 1h\n"), "{text}");
+    assert!(text.contains("N+1") && text.contains("load items for all 6 in one query"), "{text}");
+
+    run(&mut lsp, "vitals.status", json!([]));
+    let (path, text) = shown_document(&mut lsp);
+    assert_eq!(path.file_name().unwrap(), "status.txt");
+    assert!(text.contains(&format!("file {}", project.path("trace.json").display())), "{text}");
+
+    run(&mut lsp, "vitals.analyze", json!([]));
+    let message = lsp.wait_for("window/showMessage", |p| p["type"] == 1);
+    assert_eq!(message["message"], "Which service? e.g. vitals.analyze frontend");
     run(&mut lsp, "vitals.trace", json!([]));
     let message = lsp.wait_for("window/showMessage", |p| p["type"] == 1);
     assert!(message["message"].as_str().unwrap().starts_with("Which trace? Give a trace id"), "{message}");

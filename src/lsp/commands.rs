@@ -11,11 +11,12 @@ use crate::error::{Error, Result};
 use crate::model::Trace;
 use crate::providers::TraceProvider;
 use crate::query::{DEFAULT_LIMIT, SearchArgs, now_ns};
-use crate::render::document;
+use crate::render::{document, report, status};
+use crate::session::{AnalyzeSettings, Annotated, StatusSnapshot, traces_of};
 
 /// The commands, as `executeCommandProvider` lists them (Helix's `:lsp-workspace-command`
 /// offers these names).
-pub const COMMANDS: &[&str] = &["vitals.trace", "vitals.search"];
+pub const COMMANDS: &[&str] = &["vitals.trace", "vitals.search", "vitals.analyze", "vitals.status"];
 
 /// The width views are drawn at: a file has no window to fit.
 const WIDTH: usize = 120;
@@ -26,19 +27,47 @@ pub struct View {
     pub text: String,
 }
 
-/// What a command asks of the server beyond its provider: a trace it may already hold.
-pub trait Traces: Sync {
+/// What a command asks of the server beyond its provider.
+pub trait Context: Sync {
+    /// A trace the server already holds.
     fn cached(&self, id: &str) -> Option<Arc<Trace>>;
     fn remember(&self, trace: Arc<Trace>);
+    /// The `analyze` option.
+    fn analyze_settings(&self) -> AnalyzeSettings;
+    fn status(&self) -> StatusSnapshot;
 }
 
 pub async fn run(
     provider: &dyn TraceProvider,
-    traces: &dyn Traces,
+    context: &dyn Context,
     command: &str,
     arguments: &[Value],
 ) -> Result<View> {
     match command {
+        // `vitals.analyze {service}`: the report of the service's recent traces.
+        "vitals.analyze" => {
+            let service = arguments.first().map(text).unwrap_or_default();
+            let service = service.trim();
+            if service.is_empty() {
+                return Err(Error::invalid("Which service? e.g. vitals.analyze frontend"));
+            }
+            let settings = context.analyze_settings();
+            let recent = traces_of(provider, &[service.to_string()], &settings.lookback, settings.limit).await?;
+            if recent.is_empty() {
+                return Err(Error::invalid(format!("No traces of {service} in the last {}", settings.lookback)));
+            }
+            let title = format!("{service}, last {}", settings.lookback);
+            let annotated = tokio::task::spawn_blocking(move || Annotated::of(recent, &settings))
+                .await
+                .map_err(|e| Error::Internal(format!("the analysis failed: {e}")))?;
+            let drawn = report::render(&annotated.report, &title, WIDTH);
+            let name = format!("analyze-{}.txt", file_safe(service));
+            Ok(View { name, text: format!("Vitals analysis: {title}\n\n{}", drawn.rendered.plain_text()) })
+        }
+        "vitals.status" => {
+            let report = context.status().report(true)?;
+            Ok(View { name: "status.txt".to_string(), text: status::render(&report, now_ns()).plain_text() })
+        }
         // `vitals.trace {id} [span …]`
         "vitals.trace" => {
             let id = arguments.first().map(text).unwrap_or_default();
@@ -48,11 +77,11 @@ pub async fn run(
                     "Which trace? Give a trace id, e.g. vitals.trace 4bf92f3577b34da6a3ce929d0e0e4736",
                 ));
             }
-            let trace = match traces.cached(id) {
+            let trace = match context.cached(id) {
                 Some(trace) => trace,
                 None => {
                     let trace = provider.trace(id).await?;
-                    traces.remember(Arc::clone(&trace));
+                    context.remember(Arc::clone(&trace));
                     trace
                 }
             };

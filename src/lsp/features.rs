@@ -199,12 +199,13 @@ fn slowest_flame(here: &[&Annotation], annotated: &Annotated) -> Option<String> 
 
 /// The code actions of an annotated line: open the slowest trace through it (its spans
 /// to mark marked), and for each N+1 or repeated call, its calls marked in the worst
-/// trace it occurred in. Each runs `vitals.trace`.
+/// trace it occurred in (`vitals.trace`), and analyze the service the slowest trace
+/// starts in (`vitals.analyze`).
 pub fn code_actions(here: &[&Annotation], annotated: &Annotated) -> Vec<CodeActionOrCommand> {
-    let action = |title: String, arguments: Vec<Value>| {
+    let action = |title: String, command: &str, arguments: Vec<Value>| {
         CodeActionOrCommand::CodeAction(CodeAction {
             title: title.clone(),
-            command: Some(Command { title, command: "vitals.trace".to_string(), arguments: Some(arguments) }),
+            command: Some(Command { title, command: command.to_string(), arguments: Some(arguments) }),
             ..CodeAction::default()
         })
     };
@@ -213,13 +214,17 @@ pub fn code_actions(here: &[&Annotation], annotated: &Annotated) -> Vec<CodeActi
         let root = trace.root().map(|r| format!("{}: {}", r.service(), r.operation)).unwrap_or_default();
         let title = format!("Open the slowest trace through here ({root}, {})", duration(trace.duration_ns()));
         let arguments = std::iter::once(trace.id.to_string()).chain(marks).map(Value::from).collect();
-        actions.push(action(title, arguments));
+        actions.push(action(title, "vitals.trace", arguments));
+        if let Some(root) = trace.root() {
+            let service = root.service().to_string();
+            actions.push(action(format!("Analyze service {service}"), "vitals.analyze", vec![Value::from(service)]));
+        }
     }
     for annotation in here.iter().filter(|a| a.kind == "n_plus_one" || a.kind == "repeated_call") {
         let Some(worst) = annotation.traces.iter().find(|r| !r.marks.is_empty()) else { continue };
         let title = format!("Open the {} calls in the worst trace: {}", worst.marks.len(), annotation.message());
         let arguments = std::iter::once(&worst.trace_id).chain(&worst.marks).cloned().map(Value::from).collect();
-        actions.push(action(title, arguments));
+        actions.push(action(title, "vitals.trace", arguments));
     }
     actions
 }

@@ -543,7 +543,15 @@ impl Server {
     }
 }
 
-impl commands::Traces for Server {
+impl commands::Context for Server {
+    fn analyze_settings(&self) -> crate::session::AnalyzeSettings {
+        self.state().settings.analyze.clone()
+    }
+
+    fn status(&self) -> crate::session::StatusSnapshot {
+        self.state().session.status()
+    }
+
     fn cached(&self, id: &str) -> Option<Arc<crate::model::Trace>> {
         self.state().session.cached_trace(&crate::model::TraceId::from_text(id).0)
     }

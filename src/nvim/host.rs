@@ -32,7 +32,6 @@ use crate::query::{now_ns, parse_duration};
 use crate::render::annotations::annotations;
 use crate::render::findings::explain_report;
 use crate::render::report;
-use crate::render::status::StatusReport;
 use crate::render::{self, View, summary_line};
 use crate::session::{Session, Settings, annotate, traces_of};
 
@@ -154,16 +153,8 @@ impl Host {
     /// them as checks of their own).
     fn status(&self, raw: Value) -> Result<Value> {
         let StatusParams { receivers: with_receivers } = params(raw)?;
-        let state = self.state();
-        let provider = state.session.describe();
-        let (receivers, store) = match state.session.embedded() {
-            Some((receivers, store)) => (receivers, Some(store)),
-            None => (Vec::new(), None),
-        };
-        drop(state);
-        let store = store.map(|s| s.stats()).transpose()?;
-        let receivers = if with_receivers { receivers } else { Vec::new() };
-        let report = StatusReport { provider, receivers, store };
+        let snapshot = self.state().session.status();
+        let report = snapshot.report(with_receivers)?;
         to_value(&Drawing::new("Vitals status".to_string(), &render::status::render(&report, now_ns())))
     }
 

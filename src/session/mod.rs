@@ -28,6 +28,7 @@ use crate::providers::{self, TraceProvider};
 use crate::query::SearchArgs;
 use crate::render::annotations::{Annotation, annotations};
 use crate::render::findings::explain_report;
+use crate::render::status::StatusReport;
 use crate::store::Store;
 
 /// What an editor's host process starts with: logs to the log file (stdout belongs to the
@@ -127,12 +128,39 @@ impl Session {
         self.embedded.as_ref().map(|e| (e.receivers.statuses(), Arc::clone(e.receivers.store())))
     }
 
+    /// What a status view needs, taken under the caller's lock; the store's numbers are
+    /// read later by [`StatusSnapshot::report`], outside it.
+    pub fn status(&self) -> StatusSnapshot {
+        let (receivers, store) = match self.embedded() {
+            Some((receivers, store)) => (receivers, Some(store)),
+            None => (Vec::new(), None),
+        };
+        StatusSnapshot { provider: self.describe(), receivers, store }
+    }
+
     pub fn cached_trace(&mut self, id: &TraceId) -> Option<Arc<Trace>> {
         self.traces.get(id).cloned()
     }
 
     pub fn remember(&mut self, trace: Arc<Trace>) {
         self.traces.put(trace.id, trace);
+    }
+}
+
+/// The provider, receivers and store a status view shows.
+pub struct StatusSnapshot {
+    provider: String,
+    receivers: Vec<ReceiverStatus>,
+    store: Option<Arc<Store>>,
+}
+
+impl StatusSnapshot {
+    /// The status to draw, the store's numbers read now; the receivers left out unless
+    /// `with_receivers` (Neovim's health shows them as checks of their own).
+    pub fn report(self, with_receivers: bool) -> Result<StatusReport> {
+        let store = self.store.map(|s| s.stats()).transpose()?;
+        let receivers = if with_receivers { self.receivers } else { Vec::new() };
+        Ok(StatusReport { provider: self.provider, receivers, store })
     }
 }
 
