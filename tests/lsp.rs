@@ -348,7 +348,8 @@ fn workspace_commands_write_their_views_under_the_state_directory_and_show_them(
     let project = Project::new("commands");
     let mut lsp = Lsp::start(&project.dir.join("home"));
     let result = lsp.initialize(&project.dir, project.options());
-    let commands = json!(["vitals.trace", "vitals.search", "vitals.analyze", "vitals.status"]);
+    let commands =
+        json!(["vitals.trace", "vitals.search", "vitals.analyze", "vitals.flame", "vitals.compare", "vitals.status"]);
     assert_eq!(result["capabilities"]["executeCommandProvider"]["commands"], commands);
     let run = |lsp: &mut Lsp, command: &str, arguments: Value| {
         let answer = lsp.request("workspace/executeCommand", json!({ "command": command, "arguments": arguments }));
@@ -385,6 +386,17 @@ fn workspace_commands_write_their_views_under_the_state_directory_and_show_them(
     assert_eq!(path.file_name().unwrap(), "analyze-web.txt");
     assert!(text.starts_with("Vitals analysis: web, last 1h\n"), "{text}");
     assert!(text.contains("N+1") && text.contains("load items for all 6 in one query"), "{text}");
+
+    run(&mut lsp, "vitals.flame", json!(["web"]));
+    let (path, text) = shown_document(&mut lsp);
+    assert_eq!(path.file_name().unwrap(), "flame-web.txt");
+    assert!(text.starts_with("Vitals flame graph: web, last 1h\n"), "{text}");
+    assert!(text.contains("GET /checkout") && text.contains("SELECT"), "{text}");
+
+    run(&mut lsp, "vitals.compare", json!([id, id]));
+    let (path, text) = shown_document(&mut lsp);
+    assert_eq!(path.file_name().unwrap().to_str().unwrap(), format!("compare-{id}-{id}.txt"));
+    assert!(text.contains("Trace comparison") && text.contains("Structure: 0 paths changed"), "{text}");
 
     run(&mut lsp, "vitals.status", json!([]));
     let (path, text) = shown_document(&mut lsp);

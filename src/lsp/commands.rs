@@ -7,16 +7,18 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::analysis::TraceSummary;
+use crate::analysis::{self, aggregate::aggregate};
 use crate::error::{Error, Result};
 use crate::model::Trace;
 use crate::providers::TraceProvider;
 use crate::query::{DEFAULT_LIMIT, SearchArgs, now_ns};
-use crate::render::{document, report, status};
-use crate::session::{AnalyzeSettings, Annotated, StatusSnapshot, traces_of};
+use crate::render::{aggregate, compare, document, report, status};
+use crate::session::{AnalyzeSettings, Annotated, StatusSnapshot, off_thread, traces_of};
 
 /// The commands, as `executeCommandProvider` lists them (Helix's `:lsp-workspace-command`
 /// offers these names).
-pub const COMMANDS: &[&str] = &["vitals.trace", "vitals.search", "vitals.analyze", "vitals.status"];
+pub const COMMANDS: &[&str] =
+    &["vitals.trace", "vitals.search", "vitals.analyze", "vitals.flame", "vitals.compare", "vitals.status"];
 
 /// The width views are drawn at: a file has no window to fit.
 const WIDTH: usize = 120;
@@ -46,23 +48,39 @@ pub async fn run(
     match command {
         // `vitals.analyze {service}`: the report of the service's recent traces.
         "vitals.analyze" => {
-            let service = arguments.first().map(text).unwrap_or_default();
-            let service = service.trim();
-            if service.is_empty() {
-                return Err(Error::invalid("Which service? e.g. vitals.analyze frontend"));
-            }
-            let settings = context.analyze_settings();
-            let recent = traces_of(provider, &[service.to_string()], &settings.lookback, settings.limit).await?;
-            if recent.is_empty() {
-                return Err(Error::invalid(format!("No traces of {service} in the last {}", settings.lookback)));
-            }
+            let (service, recent, settings) = recent_traces(provider, context, arguments, command).await?;
             let title = format!("{service}, last {}", settings.lookback);
-            let annotated = tokio::task::spawn_blocking(move || Annotated::of(recent, &settings))
-                .await
-                .map_err(|e| Error::Internal(format!("the analysis failed: {e}")))?;
+            let annotated = off_thread(move || Annotated::of(recent, &settings)).await?;
             let drawn = report::render(&annotated.report, &title, WIDTH);
-            let name = format!("analyze-{}.txt", file_safe(service));
+            let name = format!("analyze-{}.txt", file_safe(&service));
             Ok(View { name, text: format!("Vitals analysis: {title}\n\n{}", drawn.rendered.plain_text()) })
+        }
+        // `vitals.flame {service}`: the service's recent traces merged into one flame graph.
+        "vitals.flame" => {
+            let (service, recent, settings) = recent_traces(provider, context, arguments, command).await?;
+            let title = format!("{service}, last {}", settings.lookback);
+            let drawn = {
+                let (service, title) = (service.clone(), title.clone());
+                off_thread(move || {
+                    aggregate::render(&aggregate(recent.iter().map(|t| &**t), Some(&service)), &title, WIDTH)
+                })
+                .await?
+            };
+            let name = format!("flame-{}.txt", file_safe(&service));
+            Ok(View { name, text: format!("Vitals flame graph: {title}\n\n{}", drawn.plain_text()) })
+        }
+        // `vitals.compare {a} {b}`: two traces compared.
+        "vitals.compare" => {
+            let id = |i: usize| arguments.get(i).map(text).unwrap_or_default().trim().to_string();
+            let (a, b) = (id(0), id(1));
+            if a.is_empty() || b.is_empty() {
+                return Err(Error::invalid("Which traces? e.g. vitals.compare {trace-a} {trace-b}"));
+            }
+            let (before, after) = futures::try_join!(trace(provider, context, &a), trace(provider, context, &b))?;
+            let drawn =
+                off_thread(move || compare::render(&analysis::compare::compare(&before, &after), WIDTH)).await?;
+            let name = format!("compare-{}-{}.txt", file_safe(&a), file_safe(&b));
+            Ok(View { name, text: format!("Vitals comparison\n\n{}", drawn.rendered.plain_text()) })
         }
         "vitals.status" => {
             let report = context.status().report(true)?;
@@ -77,14 +95,7 @@ pub async fn run(
                     "Which trace? Give a trace id, e.g. vitals.trace 4bf92f3577b34da6a3ce929d0e0e4736",
                 ));
             }
-            let trace = match context.cached(id) {
-                Some(trace) => trace,
-                None => {
-                    let trace = provider.trace(id).await?;
-                    context.remember(Arc::clone(&trace));
-                    trace
-                }
-            };
+            let trace = trace(provider, context, id).await?;
             // Further arguments are spans to mark (the calls of an N+1).
             let marked: Vec<_> = arguments[1..].iter().filter_map(|span| trace.find_span(&text(span))).collect();
             Ok(View { name: format!("trace-{}.txt", file_safe(id)), text: document::trace(&trace, WIDTH, &marked) })
@@ -96,6 +107,36 @@ pub async fn run(
         }
         other => Err(Error::invalid(format!("vitals lsp has no command {other:?}; it has {}", COMMANDS.join(", ")))),
     }
+}
+
+/// A trace by id: the one the server holds, else the provider's (then held).
+async fn trace(provider: &dyn TraceProvider, context: &dyn Context, id: &str) -> Result<Arc<Trace>> {
+    if let Some(trace) = context.cached(id) {
+        return Ok(trace);
+    }
+    let trace = provider.trace(id).await?;
+    context.remember(Arc::clone(&trace));
+    Ok(trace)
+}
+
+/// The service a command names (its first argument) and its recent traces, as the
+/// `analyze` option says, or the error that names the command.
+async fn recent_traces(
+    provider: &dyn TraceProvider,
+    context: &dyn Context,
+    arguments: &[Value],
+    command: &str,
+) -> Result<(String, Vec<Arc<Trace>>, AnalyzeSettings)> {
+    let service = arguments.first().map(text).unwrap_or_default().trim().to_string();
+    if service.is_empty() {
+        return Err(Error::invalid(format!("Which service? e.g. {command} frontend")));
+    }
+    let settings = context.analyze_settings();
+    let recent = traces_of(provider, std::slice::from_ref(&service), &settings.lookback, settings.limit).await?;
+    if recent.is_empty() {
+        return Err(Error::invalid(format!("No traces of {service} in the last {}", settings.lookback)));
+    }
+    Ok((service, recent, settings))
 }
 
 /// An argument as text: a string as it is, anything else as JSON.

@@ -33,7 +33,7 @@ use crate::render::annotations::annotations;
 use crate::render::findings::explain_report;
 use crate::render::report;
 use crate::render::{self, View, summary_line};
-use crate::session::{Session, Settings, annotate, traces_of};
+use crate::session::{Session, Settings, annotate, off_thread, traces_of};
 
 type Writer = Compat<tokio::fs::File>;
 
@@ -114,11 +114,6 @@ impl Handler for Host {
             }
         });
     }
-}
-
-/// Runs CPU-bound work on the blocking pool, so the host keeps answering meanwhile.
-async fn off_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| Error::invalid(format!("the analysis failed: {e}")))
 }
 
 async fn resolve(nvim: &Neovim<Writer>, id: u64, outcome: Result<Value>) {

@@ -278,7 +278,11 @@ pub async fn annotate(
 ) -> Result<Annotated> {
     let traces = traces_of(provider, services, &options.lookback, options.limit).await?;
     let options = options.clone();
-    tokio::task::spawn_blocking(move || Annotated::of(traces, &options))
-        .await
-        .map_err(|e| Error::invalid(format!("the analysis failed: {e}")))
+    off_thread(move || Annotated::of(traces, &options)).await
+}
+
+/// Runs CPU-bound work (an analysis, a drawing) on the blocking pool, so the front door
+/// keeps answering meanwhile.
+pub async fn off_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| Error::Internal(format!("the analysis failed: {e}")))
 }
