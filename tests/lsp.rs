@@ -414,6 +414,26 @@ fn workspace_commands_write_their_views_under_the_state_directory_and_show_them(
     assert!(message["message"].as_str().unwrap().contains("feedbeef"), "{message}");
 }
 
+/// A command reports `$/progress` to a client that shows it, once the client has
+/// accepted the token.
+#[test]
+fn a_command_reports_its_progress_to_a_client_that_shows_it() {
+    let project = Project::new("progress");
+    let mut lsp = Lsp::start(&project.dir.join("home"));
+    lsp.initialize_with(&project.dir, project.options(), json!({ "window": { "workDoneProgress": true } }));
+    let search = json!({ "command": "vitals.search", "arguments": [] });
+    lsp.send(&json!({ "jsonrpc": "2.0", "id": 900, "method": "workspace/executeCommand", "params": search }));
+    let create = lsp.wait_for_message("window/workDoneProgress/create", |_| true);
+    let token = create["params"]["token"].clone();
+    lsp.send(&json!({ "jsonrpc": "2.0", "id": create["id"], "result": null }));
+    let begin = lsp.wait_for("$/progress", |p| p["value"]["kind"] == "begin");
+    assert_eq!((&begin["token"], &begin["value"]["title"]), (&token, &json!("Vitals: vitals.search")));
+    let end = lsp.wait_for("$/progress", |p| p["value"]["kind"] == "end");
+    assert_eq!(end["token"], token);
+    let (path, _) = shown_document(&mut lsp);
+    assert_eq!(path.file_name().unwrap(), "search.txt");
+}
+
 /// A loopback port nothing listens on right now.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()

@@ -14,11 +14,11 @@ use crossbeam_channel::Sender;
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, RequestId, Response};
 use lsp_types::notification::{
     DidChangeConfiguration, DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, Notification as _,
-    PublishDiagnostics, ShowMessage,
+    Progress, PublishDiagnostics, ShowMessage,
 };
 use lsp_types::request::{
     CodeActionRequest, DocumentDiagnosticRequest, ExecuteCommand, HoverRequest, InlayHintRefreshRequest,
-    InlayHintRequest, Request as _, ShowDocument, WorkspaceDiagnosticRefresh,
+    InlayHintRequest, Request as _, ShowDocument, WorkDoneProgressCreate, WorkspaceDiagnosticRefresh,
 };
 use lsp_types::{
     CodeActionProviderCapability, Diagnostic, DiagnosticOptions, DiagnosticServerCapabilities, ExecuteCommandOptions,
@@ -35,6 +35,18 @@ use crate::render::annotations::Annotation;
 use crate::session::paths::FileMatcher;
 use crate::session::{Annotated, Session, Settings, annotate};
 
+/// How long the client may take to accept a progress token before the work goes on
+/// without reporting.
+const PROGRESS_PATIENCE: Duration = Duration::from_secs(5);
+
+/// What the client said it can take, among what the server may send it unasked.
+struct Capabilities {
+    /// Pulls diagnostics and can be told to pull again (see [`pulls_diagnostics`]).
+    pull: bool,
+    hint_refresh: bool,
+    progress: bool,
+}
+
 /// The shortest wait between two automatic refreshes, whatever `auto_tracing.interval_ms` says.
 const MIN_INTERVAL_MS: u64 = 100;
 
@@ -50,7 +62,9 @@ pub fn serve(connection: Connection, runtime: &Handle) -> ExitCode {
         }
     };
     let pull = pulls_diagnostics(&params);
-    let hint_refresh = params.pointer("/capabilities/workspace/inlayHint/refreshSupport") == Some(&Value::Bool(true));
+    let said = |pointer: &str| params.pointer(pointer) == Some(&Value::Bool(true));
+    let hint_refresh = said("/capabilities/workspace/inlayHint/refreshSupport");
+    let progress = said("/capabilities/window/workDoneProgress");
     let capabilities = ServerCapabilities {
         text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::FULL)),
         hover_provider: Some(HoverProviderCapability::Simple(true)),
@@ -78,8 +92,12 @@ pub fn serve(connection: Connection, runtime: &Handle) -> ExitCode {
         tracing::info!("the client left during initialization: {e}");
         return ExitCode::SUCCESS;
     }
-    let server =
-        Arc::new(Server::new(root_of(&params), pull, hint_refresh, connection.sender.clone(), runtime.clone()));
+    let server = Arc::new(Server::new(
+        root_of(&params),
+        Capabilities { pull, hint_refresh, progress },
+        connection.sender.clone(),
+        runtime.clone(),
+    ));
     server.apply_settings(params.get("initializationOptions").unwrap_or(&Value::Null));
     server.start_auto_tracing();
     for message in &connection.receiver {
@@ -106,7 +124,7 @@ pub fn serve(connection: Connection, runtime: &Handle) -> ExitCode {
                     tracing::error!(method, "a notification's handler panicked");
                 }
             }
-            Message::Response(_) => {}
+            Message::Response(response) => server.on_response(response),
         }
     }
     tracing::info!("the client went away (end of stdin)");
@@ -177,6 +195,10 @@ struct State {
     session: Session,
     /// Diagnostics are pulled by the client rather than pushed (see [`pulls_diagnostics`]).
     pull: bool,
+    /// The client shows `$/progress` reports of work the server starts.
+    progress: bool,
+    /// Requests to the client whose answer a task waits for, by id.
+    pending: HashMap<RequestId, tokio::sync::oneshot::Sender<bool>>,
     /// The client can be told to ask for inlay hints again (`workspace/inlayHint/refresh`).
     hint_refresh: bool,
     /// Server-to-client requests sent, to name the next one.
@@ -203,11 +225,14 @@ struct Server {
 }
 
 impl Server {
-    fn new(root: String, pull: bool, hint_refresh: bool, sender: Sender<Message>, runtime: Handle) -> Self {
+    fn new(root: String, capabilities: Capabilities, sender: Sender<Message>, runtime: Handle) -> Self {
+        let Capabilities { pull, hint_refresh, progress } = capabilities;
         let state = State {
             session: Session::default(),
             pull,
             hint_refresh,
+            progress,
+            pending: HashMap::new(),
             requests: 0,
             settings: Settings::default(),
             root,
@@ -350,6 +375,7 @@ impl Server {
         let provider = self.state().session.provider();
         let server = Arc::clone(self);
         self.runtime.spawn(async move {
+            let progress = server.begin_progress(format!("Vitals: {}", params.command)).await;
             let shown = async {
                 let view = commands::run(&*provider?, &*server, &params.command, &params.arguments).await?;
                 let path = commands::views_dir()?.join(&view.name);
@@ -369,9 +395,50 @@ impl Server {
                 }
                 Err(e) => server.client.show_error(e),
             }
+            server.end_progress(progress);
             server.client.send(Response::new_ok(id, Value::Null).into());
         });
         None
+    }
+
+    /// Starts a `$/progress` report for long work, when the client shows them: asks the
+    /// client to create the token and waits (briefly) for its yes, as the protocol wants
+    /// before the first report; `None` means the work goes on without one.
+    async fn begin_progress(&self, title: String) -> Option<RequestId> {
+        let (token, accepted) = {
+            let mut state = self.state();
+            if !state.progress {
+                return None;
+            }
+            state.requests += 1;
+            let token = RequestId::from(format!("vitals-progress-{}", state.requests));
+            let (sender, accepted) = tokio::sync::oneshot::channel();
+            state.pending.insert(token.clone(), sender);
+            (token, accepted)
+        };
+        let create = serde_json::json!({ "token": token });
+        self.client.send(Request::new(token.clone(), WorkDoneProgressCreate::METHOD.to_string(), create).into());
+        if !matches!(tokio::time::timeout(PROGRESS_PATIENCE, accepted).await, Ok(Ok(true))) {
+            self.state().pending.remove(&token);
+            return None;
+        }
+        let begin = serde_json::json!({ "token": token, "value": { "kind": "begin", "title": title } });
+        self.client.send(Notification::new(Progress::METHOD.to_string(), begin).into());
+        Some(token)
+    }
+
+    fn end_progress(&self, token: Option<RequestId>) {
+        if let Some(token) = token {
+            let end = serde_json::json!({ "token": token, "value": { "kind": "end" } });
+            self.client.send(Notification::new(Progress::METHOD.to_string(), end).into());
+        }
+    }
+
+    /// An answer to one of the server's requests: only a progress token's is waited for.
+    fn on_response(&self, response: Response) {
+        if let Some(waiting) = self.state().pending.remove(&response.id) {
+            let _ = waiting.send(response.response_result.is_ok());
+        }
     }
 
     fn dispatch(&self, request: Request) -> Result<Response, Response> {

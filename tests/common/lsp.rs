@@ -106,16 +106,21 @@ impl Lsp {
     /// Waits for a notification (or request) from the server that `wanted` accepts,
     /// skipping others; panics after [`PATIENCE`].
     pub fn wait_for(&mut self, method: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        self.wait_for_message(method, wanted)["params"].clone()
+    }
+
+    /// [`Lsp::wait_for`], answering the whole message (a request's id included).
+    pub fn wait_for_message(&mut self, method: &str, wanted: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + PATIENCE;
         if let Some(at) = self.kept.iter().position(|m| m["method"] == method && wanted(&m["params"])) {
-            return self.kept.remove(at).unwrap()["params"].clone();
+            return self.kept.remove(at).unwrap();
         }
         loop {
             let message = self
                 .next(deadline)
                 .unwrap_or_else(|| panic!("no {method} as expected in time; also received: {:#?}", self.kept));
             if message["method"] == method && wanted(&message["params"]) {
-                return message["params"].clone();
+                return message;
             }
             self.kept.push_back(message);
         }
