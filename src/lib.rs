@@ -2,8 +2,9 @@
 //!
 //! The layers, each depending only on the ones before it (see DESIGN.md):
 //! [`model`] → [`formats`] → [`analysis`] → [`render`] → [`query`] (what a user asks
-//! for, shared by the store and the providers) → [`store`] and [`providers`] → front
-//! doors ([`nvim`], [`cli`]).
+//! for, shared by the store and the providers) → [`store`] and [`providers`] →
+//! [`session`] (what the editor front doors share) → front doors ([`nvim`], [`lsp`],
+//! [`cli`]).
 #![deny(clippy::print_stdout)]
 
 pub mod analysis;
@@ -13,10 +14,12 @@ pub mod config;
 pub mod error;
 pub mod formats;
 pub mod logging;
+pub mod lsp;
 pub mod model;
 pub mod nvim;
 pub mod providers;
 pub mod query;
 pub mod query_api;
 pub mod render;
+pub mod session;
 pub mod store;

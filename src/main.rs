@@ -7,6 +7,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Nvim => vitals::nvim::run(),
+        Command::Lsp => vitals::lsp::run(),
         command => {
             vitals::logging::to_stderr();
             cli::run(command)

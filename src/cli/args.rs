@@ -88,6 +88,28 @@ pub enum Command {
     Demo(DemoFlags),
     /// Check or repair the trace store, the SQLite file of the otlp provider and `vitals serve`.
     Store(StoreFlags),
+    /// Run as a language server (LSP 3.17 on stdin/stdout) for Helix and other editors.
+    ///
+    /// Annotates the lines of code that recent traces ran: diagnostics (source "vitals",
+    /// code = the finding's kind), inlay hints at the end of the line and a hover with the
+    /// findings and a flame graph of the slowest trace through the line. Settings come from
+    /// initializationOptions and workspace/didChangeConfiguration, with the Neovim plugin's
+    /// option names (trace_provider, trace_endpoint, path_mappings, enable_auto_tracing,
+    /// auto_tracing = { interval_ms, services }, analyze, …); set enable_auto_tracing = true
+    /// for annotations as documents open. Logs go to the log file, never to stdout.
+    ///
+    /// Helix (languages.toml):
+    ///
+    ///   [language-server.vitals]
+    ///   command = "vitals"
+    ///   args = ["lsp"]
+    ///   config = { enable_auto_tracing = true }
+    ///
+    ///   [[language]]
+    ///   name = "python"
+    ///   language-servers = ["pylsp", "vitals"]
+    #[command(verbatim_doc_comment)]
+    Lsp,
     /// Run as the Neovim plugin's host (msgpack-RPC on stdin/stdout); started by the plugin.
     #[command(hide = true)]
     Nvim,

@@ -42,7 +42,7 @@ pub fn run(command: Command) -> ExitCode {
         Command::Serve(flags) => block_on(serve::serve(flags)),
         Command::Demo(flags) => block_on(demo::demo(flags)),
         Command::Store(flags) => return store::run(flags),
-        Command::Nvim => unreachable!("the Neovim host is not a terminal command"),
+        Command::Nvim | Command::Lsp => unreachable!("the editor front doors are not terminal commands"),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,13 +1,11 @@
 //! The host's state and its answers to the plugin's calls.
 
 use std::collections::HashMap;
-use std::num::NonZeroUsize;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use futures::FutureExt;
-use lru::LruCache;
 use nvim_rs::compat::tokio::Compat;
 use nvim_rs::{Handler, Neovim};
 use rmpv::Value;
@@ -26,66 +24,18 @@ use crate::analysis::hotspots::hotspots;
 use crate::analysis::regression::Options as RegressionOptions;
 use crate::analysis::report::{Options, analyze};
 use crate::analysis::service_map::ServiceMap;
-use crate::collector::supervisor::{Addresses, Receivers};
-use crate::config::{ProviderConfig, ProviderKind};
+use crate::config::ProviderConfig;
 use crate::error::{Error, Result};
 use crate::model::{Trace, TraceId};
-use crate::providers::otlp::OtlpProvider;
 use crate::providers::{self, TraceProvider};
-use crate::query::{SearchArgs, now_ns, parse_duration};
+use crate::query::{now_ns, parse_duration};
 use crate::render::annotations::annotations;
 use crate::render::findings::explain_report;
 use crate::render::report;
-use crate::render::status::StatusReport;
 use crate::render::{self, View, summary_line};
+use crate::session::{Session, Settings, annotate, off_thread, traces_of};
 
 type Writer = Compat<tokio::fs::File>;
-
-/// The provider for `config`; for `otlp`, with this editor's receivers.
-fn connect(state: &mut State, config: &ProviderConfig, receivers: &ReceiverSettings) -> Result<Arc<dyn TraceProvider>> {
-    match config.kind {
-        ProviderKind::Otlp => embed(&mut state.embedded, config, receiver_addresses(config, receivers)?),
-        _ => {
-            // Leaving `otlp` stops this editor's receivers, freeing the ports for others.
-            state.embedded = None;
-            providers::from_config(config)
-        }
-    }
-}
-
-/// Opens the store and starts (or keeps) the receivers for the `otlp` provider. A
-/// receiver whose address did not change keeps running, so `setup()` does not drop its port.
-fn embed(
-    embedded: &mut Option<Embedded>,
-    config: &ProviderConfig,
-    addresses: Addresses,
-) -> Result<Arc<dyn TraceProvider>> {
-    if embedded.as_ref().is_some_and(|e| e.store_path != config.store_path) {
-        *embedded = None;
-    }
-    let store = match embedded {
-        Some(embedded) => {
-            embedded.receivers.update(addresses);
-            Arc::clone(embedded.receivers.store())
-        }
-        None => {
-            let provider = OtlpProvider::open(&config.store_path)?;
-            let store = Arc::clone(provider.store());
-            let receivers = Receivers::start(Arc::clone(&store), addresses);
-            *embedded = Some(Embedded { store_path: config.store_path.clone(), receivers });
-            store
-        }
-    };
-    store.limit_spans(config.max_spans, "max_spans");
-    Ok(providers::capped(Arc::new(OtlpProvider::new(store)), config))
-}
-
-/// The plugin's `receivers` option, sent beside the provider settings.
-#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
-#[serde(default)]
-struct ReceiverSettings {
-    receivers: Addresses,
-}
 
 /// What `status` may be asked.
 #[derive(serde::Deserialize)]
@@ -100,52 +50,22 @@ impl Default for StatusParams {
     }
 }
 
-/// Where the receivers listen: the `receivers` option, with `trace_endpoint` (when set)
-/// for OTLP/HTTP, as before that option existed.
-fn receiver_addresses(config: &ProviderConfig, settings: &ReceiverSettings) -> Result<Addresses> {
-    let mut addresses = settings.receivers;
-    if !config.endpoint.trim().is_empty() {
-        addresses.otlp_http = config
-            .endpoint
-            .parse()
-            .map_err(|e| Error::invalid(format!("trace_endpoint: {e} (to receive OTLP/HTTP on)")))?;
-    }
-    Ok(addresses)
-}
-
-/// Traces fetched recently, so that opening a search result or reopening a trace is instant.
-const CACHED_TRACES: usize = 64;
-
 #[derive(Clone)]
 pub struct Host {
     state: Arc<Mutex<State>>,
 }
 
 struct State {
-    config: ProviderConfig,
-    receivers: ReceiverSettings,
-    provider: Option<Arc<dyn TraceProvider>>,
-    /// With the `otlp` provider: the store, and the receivers that fill it.
-    embedded: Option<Embedded>,
-    traces: LruCache<TraceId, Arc<Trace>>,
+    session: Session,
     views: Views,
     maps: Maps,
-}
-
-struct Embedded {
-    store_path: String,
-    receivers: Receivers,
 }
 
 impl Default for Host {
     fn default() -> Self {
         Host {
             state: Arc::new(Mutex::new(State {
-                config: ProviderConfig::default(),
-                receivers: ReceiverSettings::default(),
-                provider: None,
-                embedded: None,
-                traces: LruCache::new(NonZeroUsize::new(CACHED_TRACES).unwrap_or(NonZeroUsize::MIN)),
+                session: Session::default(),
                 views: Views::default(),
                 maps: Maps::default(),
             })),
@@ -196,11 +116,6 @@ impl Handler for Host {
     }
 }
 
-/// Runs CPU-bound work on the blocking pool, so the host keeps answering meanwhile.
-async fn off_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| Error::invalid(format!("the analysis failed: {e}")))
-}
-
 async fn resolve(nvim: &Neovim<Writer>, id: u64, outcome: Result<Value>) {
     let (err, result) = match outcome {
         Ok(value) => (Value::Nil, value),
@@ -219,49 +134,22 @@ impl Host {
     }
 
     fn provider(&self) -> Result<Arc<dyn TraceProvider>> {
-        let mut state = self.state();
-        if let Some(provider) = &state.provider {
-            return Ok(Arc::clone(provider));
-        }
-        let (config, receivers) = (state.config.clone(), state.receivers.clone());
-        let provider = connect(&mut state, &config, &receivers)?;
-        state.provider = Some(Arc::clone(&provider));
-        Ok(provider)
+        self.state().session.provider()
     }
 
-    /// Takes new provider settings. Settings that cannot work (a malformed URL) are kept
-    /// anyway, so that every later call reports the problem instead of silently using
-    /// the previous backend.
+    /// Takes new provider settings (the plugin's options, read by the schema every front
+    /// door shares).
     fn configure(&self, raw: Value) -> Result<Value> {
-        let config: ProviderConfig = params(raw.clone())?;
-        let receivers: ReceiverSettings = params(raw)?;
-        let mut state = self.state();
-        let provider = connect(&mut state, &config, &receivers);
-        state.config = config;
-        state.receivers = receivers;
-        state.provider = provider.as_ref().ok().cloned();
-        // A trace fetched from the previous backend must not answer for this one.
-        state.traces.clear();
-        provider.map(|p| Value::from(p.describe()))
+        let Settings { provider, receivers, .. } = params(raw)?;
+        self.state().session.configure(provider, receivers).map(Value::from)
     }
 
     /// The status view; `{ receivers = false }` leaves the receivers out (health shows
     /// them as checks of their own).
     fn status(&self, raw: Value) -> Result<Value> {
         let StatusParams { receivers: with_receivers } = params(raw)?;
-        let state = self.state();
-        let provider = match &state.provider {
-            Some(provider) => provider.describe(),
-            None => format!("{:?} (not usable: see the last error)", state.config.kind).to_lowercase(),
-        };
-        let (receivers, store) = match &state.embedded {
-            Some(embedded) => (embedded.receivers.statuses(), Some(Arc::clone(embedded.receivers.store()))),
-            None => (Vec::new(), None),
-        };
-        drop(state);
-        let store = store.map(|s| s.stats()).transpose()?;
-        let receivers = if with_receivers { receivers } else { Vec::new() };
-        let report = StatusReport { provider, receivers, store };
+        let snapshot = self.state().session.status();
+        let report = snapshot.report(with_receivers)?;
         to_value(&Drawing::new("Vitals status".to_string(), &render::status::render(&report, now_ns())))
     }
 
@@ -283,7 +171,7 @@ impl Host {
             "services" => to_value(&self.provider()?.services().await?),
             "status" => self.status(raw),
             "receiver_checks" => {
-                let statuses = self.state().embedded.as_ref().map(|e| e.receivers.statuses()).unwrap_or_default();
+                let statuses = self.state().session.embedded().map(|(statuses, _)| statuses).unwrap_or_default();
                 to_value(&render::status::checks(&statuses, now_ns()))
             }
             "operations" => {
@@ -346,7 +234,7 @@ impl Host {
             .collect();
         let mut state = self.state();
         for trace in traces.into_iter().flatten() {
-            state.traces.put(trace.id, trace);
+            state.session.remember(trace);
         }
         to_value(&items)
     }
@@ -354,12 +242,12 @@ impl Host {
     /// A trace by id: from the cache, else from the provider (then cached).
     async fn trace(&self, id: &str) -> Result<Arc<Trace>> {
         let key = TraceId::from_text(id).0;
-        let cached = self.state().traces.get(&key).cloned();
+        let cached = self.state().session.cached_trace(&key);
         match cached {
             Some(trace) => Ok(trace),
             None => {
                 let trace = self.provider()?.trace(id).await?;
-                self.state().traces.put(key, Arc::clone(&trace));
+                self.state().session.remember(Arc::clone(&trace));
                 Ok(trace)
             }
         }
@@ -384,13 +272,13 @@ impl Host {
         if p.service.trim().is_empty() {
             return Err(Error::invalid(format!("Which service? e.g. :{command} frontend")));
         }
-        let traces = self.traces_of(std::slice::from_ref(&p.service), &p.lookback, p.limit).await?;
+        let traces = traces_of(&*self.provider()?, std::slice::from_ref(&p.service), &p.lookback, p.limit).await?;
         if traces.is_empty() {
             return Err(Error::invalid(format!("No traces of {} in the last {}", p.service, p.lookback)));
         }
         let mut state = self.state();
         for trace in &traces {
-            state.traces.put(trace.id, Arc::clone(trace));
+            state.session.remember(Arc::clone(trace));
         }
         Ok(traces)
     }
@@ -417,40 +305,7 @@ impl Host {
     /// What to write on the lines of code the recent traces of `services` ran (of every
     /// service the backend knows when none are named).
     async fn annotations(&self, p: AnnotateParams) -> Result<Value> {
-        let traces = self.traces_of(&p.services, &p.lookback, p.limit).await?;
-        let options = Options { slow_query_ns: p.slow_query_ms.saturating_mul(1_000_000) };
-        let found = off_thread(move || {
-            let result = analyze(&traces, &options);
-            annotations(&result, &hotspots(traces.iter().map(|t| &**t)))
-        })
-        .await?;
-        to_value(&found)
-    }
-
-    /// The recent traces of `services` (of every service the backend knows when none are
-    /// named), each trace once.
-    async fn traces_of(&self, services: &[String], lookback: &str, limit: usize) -> Result<Vec<Arc<Trace>>> {
-        let provider = self.provider()?;
-        let services = match services.is_empty() {
-            true => provider.services().await?,
-            false => services.to_vec(),
-        };
-        let mut seen = std::collections::HashSet::new();
-        let mut traces: Vec<Arc<Trace>> = Vec::new();
-        for service in services {
-            let args = SearchArgs {
-                service,
-                limit: Some(limit.max(1)),
-                lookback: Some(lookback.to_string()),
-                ..SearchArgs::default()
-            };
-            for trace in provider.search(&args.to_query()?).await? {
-                if seen.insert(trace.id) {
-                    traces.push(trace);
-                }
-            }
-        }
-        Ok(traces)
+        to_value(&annotate(&*self.provider()?, &p.services, &p.analyze).await?.annotations)
     }
 
     /// The service map of the last `lookback`: of every trace in it when the provider can
@@ -465,7 +320,7 @@ impl Host {
         let map = match provider.service_map(start_ns, end_ns, &thresholds).await? {
             Some(map) => map,
             None => {
-                let traces = self.traces_of(&[], &p.lookback, p.limit).await?;
+                let traces = traces_of(&*provider, &[], &p.lookback, p.limit).await?;
                 let dependencies = provider.dependencies(end_ns / 1000, lookback.as_micros() as u64).await?;
                 let limit = p.limit.max(1);
                 off_thread(move || {

@@ -14,17 +14,7 @@ use std::process::ExitCode;
 use nvim_rs::create::tokio as create;
 
 pub fn run() -> ExitCode {
-    crate::logging::to_file();
-    // A panic in a request's task is turned into an error for that request; its details
-    // belong in the log, where that error message points.
-    std::panic::set_hook(Box::new(|info| tracing::error!("panic: {info}")));
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("vitals: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let Some(runtime) = crate::session::start_host() else { return ExitCode::FAILURE };
     runtime.block_on(async {
         tracing::info!(version = env!("CARGO_PKG_VERSION"), "host starting");
         let (_nvim, io) = match create::new_parent(host::Host::default()).await {

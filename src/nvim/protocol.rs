@@ -6,6 +6,7 @@ use crate::providers::windows::WindowSpec;
 use crate::query::SearchArgs;
 use crate::render::annotations::Annotation;
 use crate::render::report::ReportItem;
+use crate::session::AnalyzeSettings;
 use clap::ValueEnum;
 use rmpv::Value;
 use serde::{Deserialize, Serialize};
@@ -222,20 +223,14 @@ pub struct AnalyzePayload {
     pub annotations: Option<Vec<Annotation>>,
 }
 
-/// Code annotations of the recent traces of some services (all when none are named).
-#[derive(Deserialize)]
+/// Code annotations of the recent traces of some services (all when none are named),
+/// analyzed as the `analyze` option says.
+#[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct AnnotateParams {
     pub services: Vec<String>,
-    pub lookback: String,
-    pub limit: usize,
-    pub slow_query_ms: u64,
-}
-
-impl Default for AnnotateParams {
-    fn default() -> Self {
-        AnnotateParams { services: Vec::new(), lookback: "1h".into(), limit: 50, slow_query_ms: 500 }
-    }
+    #[serde(flatten)]
+    pub analyze: AnalyzeSettings,
 }
 
 /// The aggregated flame graph: its drawing, and the example span of each bar.

@@ -16,6 +16,9 @@ const WARN_PERCENT: f64 = 15.0;
 const ERROR_PERCENT: f64 = 40.0;
 const CALL_WIDTH: usize = 40;
 
+/// The marks that start an annotation's text: timing, a warning, an error.
+const MARKS: [&str; 3] = ["⏱", "⚠", "✖"];
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Annotation {
     #[serde(flatten)]
@@ -28,6 +31,14 @@ pub struct Annotation {
     pub percent: f64,
     /// Traces through this code, slowest first, each with the spans to mark in it.
     pub traces: Vec<TraceRef>,
+}
+
+impl Annotation {
+    /// The text without its leading mark, for places that show the severity their own
+    /// way (a language client's diagnostics): `p95 812ms · 41% of GET /checkout · 23 calls`.
+    pub fn message(&self) -> &str {
+        MARKS.iter().find_map(|mark| self.text.strip_prefix(mark)).map(str::trim_start).unwrap_or(&self.text)
+    }
 }
 
 /// Annotations for every code location: one for its timing, one per problem found there
@@ -63,7 +74,13 @@ fn timing(spot: &Hotspot) -> Annotation {
     Annotation {
         code: spot.code.clone(),
         kind: "timing".to_string(),
-        text: format!("⏱ p95 {} · {}% of {} · {calls}", duration(spot.p95_ns), spot.percent, spot.root_operation),
+        text: format!(
+            "{} p95 {} · {}% of {} · {calls}",
+            MARKS[0],
+            duration(spot.p95_ns),
+            spot.percent,
+            spot.root_operation
+        ),
         severity,
         percent: spot.percent,
         traces: spot.traces.clone(),
@@ -73,7 +90,7 @@ fn timing(spot: &Hotspot) -> Annotation {
 /// The short form of a finding for the end of a line; `None` for findings that are not
 /// about a line of code (bottlenecks are about services).
 fn finding_text(finding: &Finding) -> Option<String> {
-    let mark = if finding.severity == Severity::Error { "✖" } else { "⚠" };
+    let mark = if finding.severity == Severity::Error { MARKS[2] } else { MARKS[1] };
     let text = match &finding.evidence {
         Evidence::NPlusOne { call, .. } => format!("N+1: {}× {}", finding.count, truncate(call, CALL_WIDTH)),
         Evidence::SlowQuery { statement, .. } => format!("slow query: {}", truncate(statement, CALL_WIDTH)),
@@ -122,6 +139,8 @@ mod tests {
         let notes = annotations(&report, &hotspots([&t]));
         let at_42: Vec<&str> = notes.iter().filter(|a| a.code.lineno == Some(42)).map(|a| a.text.as_str()).collect();
         assert!(at_42.contains(&"⏱ p95 100ms · 100% of GET /orders · 1 call"), "{at_42:?}");
+        let timing = notes.iter().find(|a| a.kind == "timing").unwrap();
+        assert_eq!(timing.message(), "p95 100ms · 100% of GET /orders · 1 call");
         let n_plus_one = notes.iter().find(|a| a.kind == "n_plus_one").expect("the N+1 lands on the handler's line");
         assert_eq!(n_plus_one.code.lineno, Some(42), "the queries carry no location: their caller's");
         assert!(
@@ -129,6 +148,7 @@ mod tests {
             "{}",
             n_plus_one.text
         );
+        assert!(n_plus_one.message().starts_with("N+1: 15× SELECT"), "{}", n_plus_one.message());
         assert_eq!(n_plus_one.traces[0].marks.len(), 15);
         assert_eq!(n_plus_one.traces[0].root, "web: GET /orders");
     }

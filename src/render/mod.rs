@@ -9,6 +9,7 @@ mod canvas;
 pub mod compare;
 mod critical;
 pub mod detail;
+pub mod document;
 pub mod findings;
 pub mod flame;
 mod frame;

@@ -83,6 +83,61 @@ function M.free_port()
   return port
 end
 
+---A project with a checkout handler, and a trace of it (`trace.json`, Jaeger's JSON)
+---whose spans name their code with container paths, old and new attribute names, a
+---path that needs a mapping (`/build/x/` → the project), a location known only by
+---function, and an N+1 of six queries (no location of their own).
+---@return string dir the project's folder, normalized
+function M.annotated_project()
+  local dir = vim.fs.normalize(vim.fn.tempname())
+  for _, sub in ipairs({ "shop", "lib" }) do
+    vim.fn.mkdir(dir .. "/" .. sub, "p")
+  end
+  local function write(path, count, extra)
+    local lines = {}
+    for i = 1, count do
+      lines[i] = ("# line %d"):format(i)
+    end
+    for line, text in pairs(extra or {}) do
+      lines[line] = text
+    end
+    vim.fn.writefile(lines, dir .. "/" .. path)
+  end
+  write("shop/orders.py", 30)
+  write("shop/cart.py", 10)
+  write("shop/users.py", 12, { [7] = "def load_user(user_id):" })
+  write("lib/pricing.py", 6)
+  local function tags(list)
+    local out = {}
+    for key, value in pairs(list) do
+      table.insert(out, { key = key, type = type(value) == "number" and "int64" or "string", value = value })
+    end
+    return out
+  end
+  local function span(id, parent, name, start_ms, ms, code)
+    return {
+      traceID = "c0ffee", spanID = id, operationName = name, processID = "p1",
+      references = parent and { { refType = "CHILD_OF", spanID = parent } } or {},
+      startTime = 1700000000000000 + start_ms * 1000, duration = ms * 1000, tags = tags(code),
+    }
+  end
+  local spans = {
+    span("1", nil, "GET /checkout", 0, 100, { ["code.file.path"] = "/app/shop/orders.py", ["code.line.number"] = 12 }),
+    span("2", "1", "load_cart", 1, 30, { ["code.filepath"] = "/srv/shop/cart.py", ["code.lineno"] = 5 }),
+    span("3", "1", "load_user", 32, 3, { ["code.function"] = "load_user", ["code.namespace"] = "shop.users" }),
+    span("4", "1", "price", 36, 8, { ["code.file.path"] = "/build/x/lib/pricing.py", ["code.line.number"] = 3 }),
+  }
+  for i = 1, 6 do
+    table.insert(spans, span(tostring(10 + i), "1", "SELECT", 45 + i * 8, 6, {
+      ["db.system"] = "postgresql",
+      ["db.statement"] = ("SELECT * FROM items WHERE order_id = %d"):format(i),
+    }))
+  end
+  local trace = { data = { { traceID = "c0ffee", spans = spans, processes = { p1 = { serviceName = "web" } } } } }
+  vim.fn.writefile({ vim.json.encode(trace) }, dir .. "/trace.json")
+  return dir
+end
+
 ---Waits until `predicate` holds, failing the test with `what` otherwise.
 ---@param what string
 ---@param predicate fun(): any

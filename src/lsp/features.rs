@@ -1,0 +1,230 @@
+//! What the language server shows on the lines of a document: the annotations placed on
+//! its lines, as diagnostics, inlay hints and hovers. Pure functions of the annotations
+//! and the document's text; positions are in UTF-16 code units, the encoding every
+//! client understands.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use lsp_types::{
+    CodeAction, CodeActionOrCommand, Command, Diagnostic, DiagnosticSeverity, InlayHint, InlayHintLabel,
+    NumberOrString, Position, Range,
+};
+use serde_json::Value;
+
+use crate::analysis::findings::Severity;
+use crate::model::{SpanIndex, Trace};
+use crate::render::annotations::Annotation;
+use crate::render::flame;
+use crate::render::units::duration;
+use crate::session::Annotated;
+use crate::session::paths::FileMatcher;
+
+/// Helix's hover popup: at most 118 columns, and about 24 rows for the flame graph.
+pub const HOVER_COLUMNS: usize = 118;
+pub const HOVER_FLAME_ROWS: usize = 24;
+
+/// The lines of a document as the protocol counts them (`\n`, with or without `\r`).
+pub fn lines(text: &str) -> Vec<&str> {
+    text.split('\n').map(|line| line.strip_suffix('\r').unwrap_or(line)).collect()
+}
+
+/// The annotations that belong to a document, by 0-based line, in the order given (a
+/// line's timing first, then its findings, worst first). Each path is matched once and
+/// each function looked up once.
+pub fn place<'a>(
+    annotations: &'a [Annotation],
+    matcher: &FileMatcher,
+    lines: &[&str],
+) -> BTreeMap<usize, Vec<&'a Annotation>> {
+    let mut matched: HashMap<&str, bool> = HashMap::new();
+    let mut defined: HashMap<&str, Option<usize>> = HashMap::new();
+    let mut placed: BTreeMap<usize, Vec<&Annotation>> = BTreeMap::new();
+    for annotation in annotations {
+        let code = &annotation.code;
+        if let Some(path) = code.filepath.as_deref()
+            && !*matched.entry(path).or_insert_with(|| matcher.matches(path))
+        {
+            continue;
+        }
+        let line = match (&code.filepath, code.lineno, code.function.as_deref()) {
+            (Some(_), Some(_), _) => matcher.line_of(code, lines),
+            (_, _, Some(function)) => {
+                *defined.entry(function).or_insert_with(|| crate::session::paths::find_definition(lines, function))
+            }
+            _ => None,
+        };
+        if let Some(line) = line {
+            placed.entry(line).or_default().push(annotation);
+        }
+    }
+    placed
+}
+
+fn utf16_len(line: &str) -> u32 {
+    line.encode_utf16().count() as u32
+}
+
+/// The severity of an annotation's diagnostic, by the rules of Neovim's badges (error,
+/// warning, information), with the cool lines (under `performance_threshold` % of request
+/// time, where Neovim draws no heat) as hints.
+pub fn severity(annotation: &Annotation, threshold: f64) -> DiagnosticSeverity {
+    match annotation.severity {
+        Severity::Error => DiagnosticSeverity::ERROR,
+        Severity::Warn => DiagnosticSeverity::WARNING,
+        Severity::Info if annotation.percent >= threshold => DiagnosticSeverity::INFORMATION,
+        Severity::Info => DiagnosticSeverity::HINT,
+    }
+}
+
+/// One diagnostic per annotation, over its line from the first character that is not
+/// blank; code = the finding's kind (`timing` for the cost of the line).
+pub fn diagnostics(placed: &BTreeMap<usize, Vec<&Annotation>>, lines: &[&str], threshold: f64) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (&line, here) in placed {
+        let text = lines.get(line).copied().unwrap_or("");
+        let indent = text.len() - text.trim_start().len();
+        let range = Range::new(
+            Position::new(line as u32, utf16_len(&text[..indent])),
+            Position::new(line as u32, utf16_len(text)),
+        );
+        for annotation in here {
+            out.push(Diagnostic {
+                range,
+                severity: Some(severity(annotation, threshold)),
+                code: Some(NumberOrString::String(annotation.kind.clone())),
+                source: Some("vitals".to_string()),
+                message: annotation.message().to_string(),
+                ..Diagnostic::default()
+            });
+        }
+    }
+    out
+}
+
+/// What Neovim writes at the end of an annotated line: every annotation's text, two
+/// spaces apart.
+pub fn line_text(here: &[&Annotation]) -> String {
+    here.iter().map(|a| a.text.as_str()).collect::<Vec<_>>().join("  ")
+}
+
+/// An inlay hint at the end of each annotated line from `first` to `last` (0-based, inclusive).
+pub fn inlay_hints(
+    placed: &BTreeMap<usize, Vec<&Annotation>>,
+    lines: &[&str],
+    first: usize,
+    last: usize,
+) -> Vec<InlayHint> {
+    placed
+        .range(first..=last)
+        .map(|(&line, here)| InlayHint {
+            position: Position::new(line as u32, utf16_len(lines.get(line).copied().unwrap_or(""))),
+            label: InlayHintLabel::String(line_text(here)),
+            kind: None,
+            text_edits: None,
+            tooltip: None,
+            padding_left: Some(true),
+            padding_right: None,
+            data: None,
+        })
+        .collect()
+}
+
+/// The hover of an annotated line, in markdown: each annotation's numbers, each finding's
+/// evidence and suggestion, and the flame graph of the slowest trace through the line
+/// (the spans a finding is about marked), cut to fit a popup.
+pub fn hover(here: &[&Annotation], annotated: &Annotated) -> String {
+    let mut out = String::new();
+    for annotation in here {
+        out.push_str(&format!("**{}** · `{}`\n", annotation.message(), annotation.kind));
+        if let Some(finding) = annotation.kind.ne("timing").then(|| annotated.finding_of(annotation)).flatten() {
+            if !finding.message.is_empty() {
+                out.push_str(&format!("- {}\n", finding.message));
+            }
+            if !finding.suggestion.is_empty() {
+                out.push_str(&format!("- *Suggestion:* {}\n", finding.suggestion));
+            }
+        }
+        out.push('\n');
+    }
+    if let Some(flame) = slowest_flame(here, annotated) {
+        out.push_str(&flame);
+    }
+    out.trim_end().to_string()
+}
+
+/// The slowest of a line's traces that the analysis still holds, and the spans the
+/// line's annotations mark in it (the calls of an N+1).
+pub fn slowest_trace<'a>(here: &[&Annotation], annotated: &'a Annotated) -> Option<(&'a Arc<Trace>, Vec<String>)> {
+    let trace = here
+        .iter()
+        .flat_map(|a| &a.traces)
+        .filter_map(|r| annotated.trace(&r.trace_id))
+        .max_by_key(|t| t.duration_ns())?;
+    let marks = here
+        .iter()
+        .flat_map(|a| &a.traces)
+        .filter(|r| annotated.trace(&r.trace_id).is_some_and(|t| t.id == trace.id))
+        .flat_map(|r| r.marks.iter().cloned())
+        .collect();
+    Some((trace, marks))
+}
+
+/// The flame graph of the slowest of the line's traces, with the spans the line's
+/// annotations mark in it, as a ```text block of at most [`HOVER_COLUMNS`] columns and
+/// [`HOVER_FLAME_ROWS`] rows: rows past that are left out (and counted), never wrapped.
+fn slowest_flame(here: &[&Annotation], annotated: &Annotated) -> Option<String> {
+    let (trace, marks) = slowest_trace(here, annotated)?;
+    let marked: Vec<SpanIndex> = marks.iter().filter_map(|span| trace.find_span(span)).collect();
+    let drawn = flame::render(trace, HOVER_COLUMNS, false, &marked);
+    let mut rows: Vec<String> = drawn.lines.iter().map(|l| l.text.trim_end().to_string()).collect();
+    if rows.len() > HOVER_FLAME_ROWS {
+        let left_out = rows.len() - (HOVER_FLAME_ROWS - 1);
+        rows.truncate(HOVER_FLAME_ROWS - 1);
+        rows.push(format!("… {left_out} more rows: open the trace to see them all"));
+    }
+    let root = trace.root().map(|r| format!("{}: {}", r.service(), r.operation)).unwrap_or_default();
+    let through: HashSet<&str> = here.iter().flat_map(|a| &a.traces).map(|r| r.trace_id.as_str()).collect();
+    let of = match through.len() {
+        1 => "the one trace".to_string(),
+        n => format!("{n} traces"),
+    };
+    Some(format!(
+        "Slowest of {of} through here: `{}` {root} · {}\n```text\n{}\n```\n",
+        trace.id,
+        duration(trace.duration_ns()),
+        rows.join("\n")
+    ))
+}
+
+/// The code actions of an annotated line: open the slowest trace through it (its spans
+/// to mark marked), and for each N+1 or repeated call, its calls marked in the worst
+/// trace it occurred in (`vitals.trace`), and analyze the service the slowest trace
+/// starts in (`vitals.analyze`).
+pub fn code_actions(here: &[&Annotation], annotated: &Annotated) -> Vec<CodeActionOrCommand> {
+    let action = |title: String, command: &str, arguments: Vec<Value>| {
+        CodeActionOrCommand::CodeAction(CodeAction {
+            title: title.clone(),
+            command: Some(Command { title, command: command.to_string(), arguments: Some(arguments) }),
+            ..CodeAction::default()
+        })
+    };
+    let mut actions = Vec::new();
+    if let Some((trace, marks)) = slowest_trace(here, annotated) {
+        let root = trace.root().map(|r| format!("{}: {}", r.service(), r.operation)).unwrap_or_default();
+        let title = format!("Open the slowest trace through here ({root}, {})", duration(trace.duration_ns()));
+        let arguments = std::iter::once(trace.id.to_string()).chain(marks).map(Value::from).collect();
+        actions.push(action(title, "vitals.trace", arguments));
+        if let Some(root) = trace.root() {
+            let service = root.service().to_string();
+            actions.push(action(format!("Analyze service {service}"), "vitals.analyze", vec![Value::from(service)]));
+        }
+    }
+    for annotation in here.iter().filter(|a| a.kind == "n_plus_one" || a.kind == "repeated_call") {
+        let Some(worst) = annotation.traces.iter().find(|r| !r.marks.is_empty()) else { continue };
+        let title = format!("Open the {} calls in the worst trace: {}", worst.marks.len(), annotation.message());
+        let arguments = std::iter::once(&worst.trace_id).chain(&worst.marks).cloned().map(Value::from).collect();
+        actions.push(action(title, "vitals.trace", arguments));
+    }
+    actions
+}
