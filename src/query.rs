@@ -102,6 +102,61 @@ impl SearchArgs {
         Ok(query)
     }
 
+    /// Reads the words of a search as `:VitalsSearch` takes them (lua/vitals/search.lua
+    /// reads them by the same rules, for the editor's completion): a word holding `=` is a
+    /// filter wherever it stands, either one of `service`, `operation` (`name`),
+    /// `minDuration`, `maxDuration`, `limit`, `lookback` or an attribute to match
+    /// (`http.route=/cart`, `error=true`); a word in braces is a TraceQL query; other words
+    /// go by their shape: the first is the service (unless it is a number or a duration
+    /// beside a TraceQL query), a duration the minimum duration (a second one, or one after
+    /// the limit, the lookback), a number the limit, another word the operation, and `*`
+    /// leaves a place open.
+    pub fn from_words<S: AsRef<str>>(words: &[S]) -> Result<SearchArgs> {
+        let mut args = SearchArgs::default();
+        let mut plain = Vec::new();
+        for word in words.iter().map(|w| w.as_ref().trim()) {
+            if is_traceql(word) {
+                args.traceql = Some(word.to_string());
+            } else if let Some((key, value)) = word.split_once('=').filter(|(key, _)| !key.is_empty()) {
+                let value = value.to_string();
+                match key {
+                    "service" => args.service = value,
+                    "operation" | "name" => args.operation = Some(value),
+                    "minDuration" | "min_duration" | "min-duration" => args.min_duration = Some(value),
+                    "maxDuration" | "max_duration" | "max-duration" => args.max_duration = Some(value),
+                    "limit" => args.limit = Some(parse_limit(&value)?),
+                    "lookback" => args.lookback = Some(value),
+                    _ => args.tags.push(word.to_string()),
+                }
+            } else if !word.is_empty() {
+                plain.push(word);
+            }
+        }
+        for (i, word) in plain.into_iter().enumerate() {
+            let shaped = is_duration_word(word) || is_count(word);
+            if i == 0 && args.service.is_empty() && !(args.traceql.is_some() && shaped) {
+                if word != "*" {
+                    args.service = word.to_string();
+                }
+            } else if word == "*" {
+                // Leaves the operation open, as before the durations.
+            } else if is_duration_word(word) {
+                if args.min_duration.is_none() && args.limit.is_none() {
+                    args.min_duration = Some(word.to_string());
+                } else {
+                    args.lookback.get_or_insert_with(|| word.to_string());
+                }
+            } else if is_count(word) {
+                if args.limit.is_none() {
+                    args.limit = Some(parse_limit(word)?);
+                }
+            } else {
+                args.operation.get_or_insert_with(|| word.to_string());
+            }
+        }
+        Ok(args)
+    }
+
     /// The TraceQL query: the `traceql` argument, or the one argument (the service or a
     /// filter) that starts with `{`, as the editor's command line hands it over.
     fn traceql(&self) -> Result<Option<String>> {
@@ -113,6 +168,41 @@ impl SearchArgs {
             _ => Err(Error::invalid("Give one TraceQL query at a time")),
         }
     }
+}
+
+fn parse_limit(text: &str) -> Result<usize> {
+    text.trim().parse().map_err(|_| Error::invalid(format!("the limit {text:?} is not a number")))
+}
+
+fn is_count(word: &str) -> bool {
+    !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether a word reads as a duration: `250ms`, `1.5s`, `6h`, `1h30m`.
+fn is_duration_word(word: &str) -> bool {
+    let digits = |s: &str| s.bytes().take_while(u8::is_ascii_digit).count();
+    let letters = |s: &str| s.bytes().take_while(u8::is_ascii_alphabetic).count();
+    let whole = digits(word);
+    if whole == 0 {
+        return false;
+    }
+    let rest = &word[whole..];
+    // `1.5s`: a fraction, then the unit.
+    let rest = match rest.strip_prefix('.') {
+        Some(fraction) => &fraction[digits(fraction)..],
+        None => rest,
+    };
+    let unit = letters(rest);
+    if unit == 0 {
+        return false;
+    }
+    let rest = &rest[unit..];
+    if rest.is_empty() {
+        return true;
+    }
+    // `1h30m`: a second number and its unit, and nothing after.
+    let more = digits(rest);
+    more > 0 && rest.len() > more && letters(&rest[more..]) == rest.len() - more
 }
 
 /// Whether an argument is a TraceQL query rather than a name or a `key=value` filter.
@@ -188,6 +278,38 @@ pub fn lookback_range(lookback: Duration) -> (u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn words(line: &str) -> SearchArgs {
+        SearchArgs::from_words(&line.split(' ').collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn search_words_are_read_as_vitals_search_reads_them() {
+        let args = words("checkout http.route=/cart 500ms");
+        assert_eq!((args.service.as_str(), args.min_duration.as_deref()), ("checkout", Some("500ms")));
+        assert_eq!(args.tags, ["http.route=/cart"]);
+        let args = words("frontend status=error GET 2 6h maxDuration=2s");
+        assert_eq!(args.operation.as_deref(), Some("GET"));
+        assert_eq!(
+            (args.limit, args.lookback.as_deref(), args.max_duration.as_deref()),
+            (Some(2), Some("6h"), Some("2s"))
+        );
+        assert_eq!(args.tags, ["status=error"]);
+        let args = words("web * 250ms 5 1h30m");
+        assert_eq!((args.operation, args.min_duration.as_deref()), (None, Some("250ms")));
+        assert_eq!((args.limit, args.lookback.as_deref()), (Some(5), Some("1h30m")));
+        // A duration after the limit is the lookback, as the positions go.
+        let args = words("limit=3 operation=GET service=api 1.5s");
+        assert_eq!((args.service.as_str(), args.operation.as_deref(), args.limit), ("api", Some("GET"), Some(3)));
+        assert_eq!((args.min_duration, args.lookback.as_deref()), (None, Some("1.5s")));
+        let args = SearchArgs::from_words(&[r#"{ span.http.route = "/a b" }"#, "5m"]).unwrap();
+        assert_eq!(
+            (args.traceql.is_some(), args.service.as_str(), args.min_duration.as_deref()),
+            (true, "", Some("5m"))
+        );
+        assert!(SearchArgs::from_words(&["web", "limit=many"]).is_err());
+        assert!(!is_duration_word("1h30") && !is_duration_word("h1") && is_duration_word("10m"));
+    }
 
     #[test]
     fn durations_in_the_forms_users_type() {

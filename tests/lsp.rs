@@ -365,6 +365,15 @@ fn workspace_commands_write_their_views_under_the_state_directory_and_show_them(
     let line = text.lines().find(|l| l.starts_with(id)).unwrap_or_else(|| panic!("no line for the trace:\n{text}"));
     assert!(line.contains("web: GET /checkout") && line.contains("100ms"), "{line}");
 
+    // The words of :VitalsSearch: the service, a limit and attribute filters anywhere.
+    run(&mut lsp, "vitals.search", json!(["db.system=postgresql", "web", "5"]));
+    let (_, text) = shown_document(&mut lsp);
+    assert!(text.starts_with("Vitals search: web\n"), "{text}");
+    assert!(text.lines().any(|l| l.starts_with(id)), "its queries are postgresql's:\n{text}");
+    run(&mut lsp, "vitals.search", json!(["web", "db.system=mysql"]));
+    let (_, text) = shown_document(&mut lsp);
+    assert!(!text.contains(id), "none of its spans is a mysql query:\n{text}");
+
     run(&mut lsp, "vitals.trace", json!([id]));
     let (path, text) = shown_document(&mut lsp);
     assert_eq!(path.file_name().unwrap().to_str().unwrap(), format!("trace-{id}.txt"));

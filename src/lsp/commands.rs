@@ -150,32 +150,15 @@ fn file_safe(id: &str) -> String {
 }
 
 /// `vitals.search`'s arguments: one object (`{"service": "web", "min_duration": "1s"}`), or
-/// positional as `:VitalsSearch` takes them: service, operation, min duration, limit,
-/// lookback (`*` or `""` leaves one out).
+/// the words of `:VitalsSearch` (`web GET 250ms 5 6h http.route=/cart error=true`).
 fn search_args(arguments: &[Value]) -> Result<SearchArgs> {
     if let [object @ Value::Object(_)] = arguments {
         return serde_json::from_value(object.clone()).map_err(|e| {
             Error::invalid(format!("vitals.search: {e} (give service, operation, min_duration, limit, lookback)"))
         });
     }
-    let given = |i: usize| arguments.get(i).map(text).filter(|a| !a.trim().is_empty() && a.trim() != "*");
-    let limit = match given(3) {
-        Some(limit) => Some(
-            limit
-                .trim()
-                .parse::<usize>()
-                .map_err(|_| Error::invalid(format!("vitals.search: the limit {limit:?} is not a number")))?,
-        ),
-        None => None,
-    };
-    Ok(SearchArgs {
-        service: given(0).unwrap_or_default(),
-        operation: given(1),
-        min_duration: given(2),
-        limit,
-        lookback: given(4),
-        ..SearchArgs::default()
-    })
+    let words: Vec<String> = arguments.iter().map(text).collect();
+    SearchArgs::from_words(&words).map_err(|e| Error::invalid(format!("vitals.search: {e}")))
 }
 
 /// The traces a search asks for; without a service, the slowest recent traces of every
