@@ -4,14 +4,14 @@
 //! than their size, and the bound must never be below it.
 
 mod common;
-use common::otlp::text;
+use common::otlp::{request_of, text};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, span};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, Span, span};
 use prost::Message;
 use vitals::collector::decoded_size;
 use vitals::formats::otlp_json;
@@ -94,13 +94,7 @@ fn assert_json_bound_holds(name: &str, body: &[u8]) {
 }
 
 fn request(resource: Vec<KeyValue>, spans: Vec<Span>) -> ExportTraceServiceRequest {
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource { attributes: resource, ..Default::default() }),
-            scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
-            ..Default::default()
-        }],
-    }
+    request_of(Some(Resource { attributes: resource, ..Default::default() }), spans)
 }
 
 /// What an SDK sends: 512 spans with ids, names, times, a handful of attributes, an

@@ -6,8 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, span};
+use opentelemetry_proto::tonic::trace::v1::{Span, span};
 use prost::Message;
 use tonic::Code;
 use vitals::collector::budget::MemoryBudget;
@@ -22,7 +21,7 @@ use vitals::store::{Retention, Store};
 mod common;
 use common::TempDir;
 use common::grpc::{EXPORT, assert_refused, call_raw, export};
-use common::otlp::{gzip, now_ns, text};
+use common::otlp::{gzip, now_ns, request_of, service, text};
 
 struct Receiver {
     address: String,
@@ -62,13 +61,7 @@ fn request(trace: u8, spans: u8) -> ExportTraceServiceRequest {
             ..Default::default()
         })
         .collect();
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource { attributes: vec![text("service.name", "shop")], ..Default::default() }),
-            scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
-            ..Default::default()
-        }],
-    }
+    request_of(Some(service("shop")), spans)
 }
 
 async fn stored_spans(receiver: &Receiver) -> usize {

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use vitals::model::{AttrValue, SpanKind};
 use vitals::providers::TraceProvider;
@@ -23,6 +23,7 @@ use vitals::providers::otlp::OtlpProvider;
 use vitals::query::SearchQuery;
 
 mod common;
+use common::otlp::request_of;
 
 use common::{TempDir, grpc, serve};
 
@@ -125,13 +126,7 @@ fn batch(n: u32) -> ExportTraceServiceRequest {
             ..Default::default()
         })
         .collect();
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource::default()),
-            scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
-            ..Default::default()
-        }],
-    }
+    request_of(Some(Resource::default()), spans)
 }
 
 /// Sends batch `n`; whether it was acknowledged.

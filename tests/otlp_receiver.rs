@@ -6,9 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use vitals::collector::budget::MemoryBudget;
 use vitals::collector::server::ConnectionLimits;
@@ -20,7 +18,7 @@ use vitals::store::{Retention, Store};
 
 mod common;
 use common::TempDir;
-use common::otlp::{gzip, now_ns};
+use common::otlp::{gzip, now_ns, request_of, service};
 
 struct Receiver {
     url: String,
@@ -54,20 +52,7 @@ fn request(trace: u8, spans: u8) -> ExportTraceServiceRequest {
             ..Default::default()
         })
         .collect();
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![KeyValue {
-                    key: "service.name".into(),
-                    value: Some(AnyValue { value: Some(any_value::Value::StringValue("shop".into())) }),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
-            ..Default::default()
-        }],
-    }
+    request_of(Some(service("shop")), spans)
 }
 
 async fn post(url: &str, content_type: &str, encoding: Option<&str>, body: Vec<u8>) -> (u16, String, Vec<u8>) {

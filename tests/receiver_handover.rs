@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use vitals::collector::supervisor::{Addresses, Receivers, Role};
 use vitals::collector::{Listen, Protocol};
@@ -16,6 +16,7 @@ use vitals::store::{Retention, Store};
 
 mod common;
 use common::grpc;
+use common::otlp::request_of;
 
 fn free_address() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
@@ -33,12 +34,7 @@ fn export(trace: u8, spans: u8) -> ExportTraceServiceRequest {
             ..Default::default()
         })
         .collect();
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
-            ..Default::default()
-        }],
-    }
+    request_of(None, spans)
 }
 
 /// Sends a batch as an SDK would over `protocol`; whether it was acknowledged.

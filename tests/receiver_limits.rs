@@ -10,12 +10,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 
 mod common;
-use common::otlp::{gzip, now_ns, text};
+use common::otlp::{gzip, now_ns, request_of, service, text};
 use common::raw::{address, connect, export_head, peak_memory_mb, read_answer};
 use common::{TempDir, serve, serve_with};
 
@@ -36,14 +35,7 @@ fn batch(trace: u64, spans: u64) -> Vec<u8> {
             ..Default::default()
         })
         .collect();
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource { attributes: vec![text("service.name", "shop")], ..Default::default() }),
-            scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
-            ..Default::default()
-        }],
-    }
-    .encode_to_vec()
+    request_of(Some(service("shop")), spans).encode_to_vec()
 }
 
 async fn post(url: &str, body: Vec<u8>, encoding: Option<&str>) -> reqwest::Result<(u16, Option<String>)> {

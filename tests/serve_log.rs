@@ -5,32 +5,15 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 
 mod common;
+use common::otlp::flat_batch;
 use common::{Serve, TempDir};
 
+/// A batch of five spans of trace `trace`.
 fn batch(trace: u64) -> Vec<u8> {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
-    let spans = (1..=5u64)
-        .map(|i| Span {
-            trace_id: u128::from(trace).to_be_bytes().to_vec(),
-            span_id: i.to_be_bytes().to_vec(),
-            name: format!("op{i}"),
-            start_time_unix_nano: now - 1_000_000,
-            end_time_unix_nano: now,
-            ..Default::default()
-        })
-        .collect();
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
-            ..Default::default()
-        }],
-    }
-    .encode_to_vec()
+    flat_batch(trace, 5).encode_to_vec()
 }
 
 #[tokio::test]

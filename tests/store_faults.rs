@@ -12,7 +12,7 @@ use vitals::model::TraceId;
 use vitals::store::{Retention, Store};
 
 mod common;
-use common::otlp::{now_ns, text};
+use common::otlp::{now_ns, request_of, service, text};
 use common::{TempDir, serve};
 
 const TRACES: u32 = 400;
@@ -227,13 +227,7 @@ async fn the_receiver_tells_senders_a_damaged_store_will_not_take_their_batch_ra
             end_time_unix_nano: now_ns(),
             ..Default::default()
         };
-        let request = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest {
-            resource_spans: vec![ResourceSpans {
-                resource: Some(Resource { attributes: vec![text("service.name", "shop")], ..Default::default() }),
-                scope_spans: vec![ScopeSpans { spans: vec![span], ..Default::default() }],
-                ..Default::default()
-            }],
-        };
+        let request = request_of(Some(service("shop")), vec![span]);
         let response = client
             .post(&server.otlp_url)
             .header("content-type", "application/x-protobuf")

@@ -4,6 +4,7 @@ use std::io::Write;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 
 pub fn now_ns() -> u64 {
@@ -39,8 +40,19 @@ pub fn flat_batch(trace: u64, spans: u64) -> ExportTraceServiceRequest {
             ..Default::default()
         })
         .collect();
+    request_of(None, spans)
+}
+
+/// The resource of service `name`.
+pub fn service(name: &str) -> Resource {
+    Resource { attributes: vec![text("service.name", name)], ..Default::default() }
+}
+
+/// A request of one resource's spans (`None`: spans with no resource at all).
+pub fn request_of(resource: Option<Resource>, spans: Vec<Span>) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
+            resource,
             scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
             ..Default::default()
         }],
