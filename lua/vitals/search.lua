@@ -253,19 +253,26 @@ function M.search(args)
   end)
 end
 
+---Starts `fetch` and waits for it to call back, at most half a second: completion answers
+---while the user types, with what it has by then.
+---@param fetch fun(done: fun())
+local function wait_briefly(fetch)
+  local finished = false
+  fetch(function()
+    finished = true
+  end)
+  vim.wait(500, function()
+    return finished
+  end, 20)
+end
+
 ---Command-line completion of service names. The list is fetched once in the background;
 ---completion waits for it at most half a second, then offers what it has.
 ---@param lead string
 ---@return string[]
 function M.complete_service(lead)
   if M.known_services == nil then
-    local done = false
-    M.services(function()
-      done = true
-    end)
-    vim.wait(500, function()
-      return done
-    end, 20)
+    wait_briefly(M.services)
   end
   return require("vitals.cmdline").starting_with(M.known_services or {}, lead)
 end
@@ -280,14 +287,12 @@ local completions = {}
 local function completion_list(method, params)
   local id = method .. "\0" .. (params.service or "") .. "\0" .. (params.key or "")
   if completions[id] == nil then
-    local done = false
-    client.call(method, params, function(err, list)
-      completions[id] = not err and list or {}
-      done = true
+    wait_briefly(function(done)
+      client.call(method, params, function(err, list)
+        completions[id] = not err and list or {}
+        done()
+      end)
     end)
-    vim.wait(500, function()
-      return done
-    end, 20)
   end
   return completions[id] or {}
 end
