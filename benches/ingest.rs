@@ -9,10 +9,7 @@
 //! `VITALS_BIN=path/to/vitals` runs another build (an older one, to compare).
 
 use std::future::Future;
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::pin::Pin;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,6 +22,10 @@ use vitals::analysis::service_map::Thresholds;
 use vitals::providers::TraceProvider;
 use vitals::providers::otlp::OtlpProvider;
 use vitals::query::SearchQuery;
+
+#[path = "support/serve.rs"]
+mod serve;
+use serve::Server;
 
 #[path = "../tests/common/grpc.rs"]
 #[allow(dead_code)]
@@ -99,46 +100,6 @@ fn peak_memory_mb(pid: u32) -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-/// A `vitals serve` over a fresh store, receiving with `flag` (`--otlp-http`,
-/// `--otlp-grpc`) only; killed, and its store removed, when dropped.
-struct Server {
-    child: Child,
-    url: String,
-    dir: PathBuf,
-    db: PathBuf,
-}
-
-impl Server {
-    fn start(binary: &str, name: &str, flag: &str) -> Server {
-        let dir = std::env::temp_dir().join(format!("vitals-ingest-bench-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let db = dir.join("traces.db");
-        let mut command = Command::new(binary);
-        command.args(["serve", "--query", "off", "--db"]).arg(&db);
-        for receiver in ["--otlp-http", "--otlp-grpc", "--zipkin"] {
-            command.args([receiver, if receiver == flag { "127.0.0.1:0" } else { "off" }]);
-        }
-        let mut child = command.stderr(Stdio::piped()).spawn().unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let url = lines
-            .by_ref()
-            .map(Result::unwrap)
-            .find_map(|line| line.split_whitespace().find(|w| w.starts_with("http://")).map(str::to_string))
-            .unwrap();
-        std::thread::spawn(move || for _ in lines {});
-        Server { child, url, dir, db }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// Sends batch `body` as sender `n`; whether it was acknowledged.
 type Send =
     Arc<dyn Fn(usize, Vec<u8>) -> Pin<Box<dyn Future<Output = bool> + std::marker::Send>> + Sync + std::marker::Send>;
@@ -188,9 +149,9 @@ async fn main() {
     }
     let decode = spans as f64 / started.elapsed().as_secs_f64();
 
-    let binary = std::env::var("VITALS_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_vitals").to_string());
-    let server = Server::start(&binary, "http", "--otlp-http");
-    let db = server.db.clone();
+    let binary = serve::binary();
+    let server = Server::start("ingest-http", "--otlp-http", &[]);
+    let db = server.db();
     let client = reqwest::Client::new();
     let url = server.url.clone();
     let (ingest, retries) = ingest_all(&batches, move |_, body| {
@@ -239,7 +200,7 @@ async fn main() {
 
     // The same batches over gRPC into a fresh store, each sender on a connection of its
     // own as an SDK's exporter is.
-    let server = Server::start(&binary, "grpc", "--otlp-grpc");
+    let server = Server::start("ingest-grpc", "--otlp-grpc", &[]);
     let mut channels = Vec::new();
     for _ in 0..SENDERS {
         channels.push(grpc::channel(&server.url).await.unwrap());
@@ -253,7 +214,7 @@ async fn main() {
         })
     })
     .await;
-    let grpc_stored = OtlpProvider::open(&server.db.display().to_string()).unwrap().store().stats().unwrap().spans;
+    let grpc_stored = OtlpProvider::open(&server.db().display().to_string()).unwrap().store().stats().unwrap().spans;
     assert_eq!(grpc_stored as usize, spans, "every span acknowledged over gRPC is stored");
     let grpc_memory = peak_memory_mb(server.child.id());
     drop(server);

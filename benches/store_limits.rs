@@ -11,9 +11,7 @@
 //!
 //! `VITALS_BIN=path/to/vitals` runs another build (an older one, to compare).
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -21,6 +19,10 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
+
+#[path = "support/serve.rs"]
+mod serve;
+use serve::Server;
 
 const HUGE: u64 = 1_000_000;
 const SIZE_LIMIT: &str = "5MiB";
@@ -62,51 +64,6 @@ fn batch(first_trace: u64, spans: u64) -> Vec<u8> {
     .encode_to_vec()
 }
 
-/// `vitals serve` over a fresh store with `flags`, killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-    dir: PathBuf,
-}
-
-impl Server {
-    fn start(name: &str, flags: &[&str]) -> Server {
-        let dir = std::env::temp_dir().join(format!("vitals-{name}-bench-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let binary = std::env::var("VITALS_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_vitals").to_string());
-        let mut child = Command::new(binary)
-            .args(["serve", "--otlp-http", "127.0.0.1:0", "--otlp-grpc", "off", "--zipkin", "off"])
-            .args(["--query", "off", "--db"])
-            .arg(dir.join("traces.db"))
-            .args(flags)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        // The receiver's address, after the store's line.
-        let url = lines
-            .by_ref()
-            .map(Result::unwrap)
-            .find_map(|line| line.split_whitespace().find(|w| w.starts_with("http://")).map(str::to_string))
-            .unwrap();
-        std::thread::spawn(move || for _ in lines {});
-        Server { child, url, dir }
-    }
-
-    fn db(&self) -> PathBuf {
-        self.dir.join("traces.db")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// Sends a batch; how long until it was acknowledged.
 async fn send(client: &reqwest::Client, url: &str, body: Vec<u8>) -> Duration {
     let started = Instant::now();
@@ -116,7 +73,7 @@ async fn send(client: &reqwest::Client, url: &str, body: Vec<u8>) -> Duration {
 }
 
 async fn huge_batch(client: &reqwest::Client) {
-    let server = Server::start("huge", &["--max-body", "1GiB", "--max-memory", "4GiB"]);
+    let server = Server::start("huge", "--otlp-http", &["--max-body", "1GiB", "--max-memory", "4GiB"]);
     let body = batch(1, HUGE);
     let megabytes = body.len() as f64 / 1e6;
     let huge = tokio::spawn({
@@ -153,7 +110,7 @@ fn on_disk(db: &Path) -> u64 {
 }
 
 async fn size_limit(client: &reqwest::Client) {
-    let server = Server::start("size-limit", &["--retention-size", SIZE_LIMIT]);
+    let server = Server::start("size-limit", "--otlp-http", &["--retention-size", SIZE_LIMIT]);
     let started = Instant::now();
     let (mut batches, mut slowest, mut most_data, mut most_disk) = (0u64, Duration::ZERO, 0, 0);
     while started.elapsed() < LIMITED_FOR {
