@@ -241,13 +241,19 @@ fn inlay_hints_and_hover_on_an_annotated_line() {
         titles,
         [
             "Open the slowest trace through here (web: GET /checkout, 100ms)",
+            "Open the 6 calls in the worst trace: N+1: 6× SELECT * FROM items WHERE order_id = ? (36.0ms)",
             "Analyze service web",
-            "Open the 6 calls in the worst trace: N+1: 6× SELECT * FROM items WHERE order_id = ? (36.0ms)"
-        ]
+            "Service map of web",
+        ],
+        "no list of the traces through here when there is one"
     );
-    assert_eq!(actions[1]["command"]["command"], "vitals.analyze");
-    assert_eq!(actions[1]["command"]["arguments"], json!(["web"]));
-    let command = &actions[2]["command"];
+    assert_eq!(actions[2]["command"]["command"], "vitals.analyze");
+    assert_eq!(actions[2]["command"]["arguments"], json!(["web"]));
+    assert_eq!(
+        (&actions[3]["command"]["command"], &actions[3]["command"]["arguments"]),
+        (&json!("vitals.map"), &json!(["web"]))
+    );
+    let command = &actions[1]["command"];
     assert_eq!(command["command"], "vitals.trace");
     let arguments = command["arguments"].as_array().unwrap();
     assert_eq!(arguments.len(), 7, "the trace and its six queries: {arguments:?}");
@@ -348,8 +354,16 @@ fn workspace_commands_write_their_views_under_the_state_directory_and_show_them(
     let project = Project::new("commands");
     let mut lsp = Lsp::start(&project.dir.join("home"));
     let result = lsp.initialize(&project.dir, project.options());
-    let commands =
-        json!(["vitals.trace", "vitals.search", "vitals.analyze", "vitals.flame", "vitals.compare", "vitals.status"]);
+    let commands = json!([
+        "vitals.trace",
+        "vitals.traces",
+        "vitals.search",
+        "vitals.analyze",
+        "vitals.map",
+        "vitals.flame",
+        "vitals.compare",
+        "vitals.status"
+    ]);
     assert_eq!(result["capabilities"]["executeCommandProvider"]["commands"], commands);
     let run = |lsp: &mut Lsp, command: &str, arguments: Value| {
         let answer = lsp.request("workspace/executeCommand", json!({ "command": command, "arguments": arguments }));
@@ -384,8 +398,13 @@ fn workspace_commands_write_their_views_under_the_state_directory_and_show_them(
             "── Flame graph (critical path marked ━) ──",
             "── Waterfall (critical path marked ━) ──",
             "── Network calls ──",
-            "── Span statistics ──"
+            "── Span statistics ──",
+            "── Code (gf on a file:line opens it) ──"
         ]
+    );
+    assert!(
+        text.contains("100ms  web: GET /checkout  /app/shop/orders.py:12"),
+        "the code locations, longest first:\n{text}"
     );
     assert!(text.contains("SELECT * FROM items"), "{text}");
     assert!(text.lines().all(|l| l.chars().count() <= 120), "drawn 120 columns wide:\n{text}");
@@ -406,6 +425,21 @@ fn workspace_commands_write_their_views_under_the_state_directory_and_show_them(
     let (path, text) = shown_document(&mut lsp);
     assert_eq!(path.file_name().unwrap().to_str().unwrap(), format!("compare-{id}-{id}.txt"));
     assert!(text.contains("Trace comparison") && text.contains("Structure: 0 paths changed"), "{text}");
+
+    run(&mut lsp, "vitals.map", json!(["web"]));
+    let (path, text) = shown_document(&mut lsp);
+    assert_eq!(path.file_name().unwrap(), "map-web.txt");
+    assert!(text.starts_with("Vitals service map: last 1h\n"), "{text}");
+    let headings: Vec<&str> = text.lines().filter(|l| l.starts_with("── ")).collect();
+    assert_eq!(headings, ["── Calls from web ──", "── Callers of web ──", "── web ──"]);
+    assert!(text.contains("postgresql"), "the database web calls, on the map:\n{text}");
+    run(&mut lsp, "vitals.map", json!([]));
+    let (path, text) = shown_document(&mut lsp);
+    assert_eq!(path.file_name().unwrap(), "map.txt");
+    assert!(text.contains("── Every service and its calls ──") && text.contains("── Migration order ──"), "{text}");
+    run(&mut lsp, "vitals.map", json!(["nobody"]));
+    let message = lsp.wait_for("window/showMessage", |p| p["type"] == 1);
+    assert_eq!(message["message"], "No service \"nobody\" on the map of the last 1h");
 
     run(&mut lsp, "vitals.status", json!([]));
     let (path, text) = shown_document(&mut lsp);
@@ -441,6 +475,85 @@ fn a_command_reports_its_progress_to_a_client_that_shows_it() {
     assert_eq!(end["token"], token);
     let (path, _) = shown_document(&mut lsp);
     assert_eq!(path.file_name().unwrap(), "search.txt");
+}
+
+/// The first annotations of an open file report `$/progress` (later refreshes are quiet).
+#[test]
+fn the_first_annotations_report_their_progress() {
+    let project = Project::new("first-progress");
+    let mut lsp = Lsp::start(&project.dir.join("home"));
+    lsp.initialize_with(&project.dir, project.options(), json!({ "window": { "workDoneProgress": true } }));
+    let orders = lsp.open(&project.path("shop/orders.py"), "python");
+    let create = lsp.wait_for_message("window/workDoneProgress/create", |_| true);
+    lsp.send(&json!({ "jsonrpc": "2.0", "id": create["id"], "result": null }));
+    let begin = lsp.wait_for("$/progress", |p| p["value"]["kind"] == "begin");
+    assert_eq!(begin["value"]["title"], "Vitals: analyzing recent traces");
+    lsp.wait_for("$/progress", |p| p["value"]["kind"] == "end" && p["token"] == begin["token"]);
+    assert_eq!(lsp.diagnostics(&orders).len(), 2);
+}
+
+/// A view's document links: in a list of traces, each id opens its trace (fetched when
+/// the link is resolved); in a trace, each `file:line` of the project opens that file.
+#[test]
+fn a_list_of_the_traces_through_a_line_links_each_trace_and_a_trace_links_its_code() {
+    let project = Project::new("links");
+    // A second, slower request through the same lines.
+    let first = std::fs::read_to_string(project.path("trace.json")).unwrap();
+    let second = first.replace("c0ffee", "c0ffef").replace("\"duration\":100000", "\"duration\":150000");
+    let mut traces: Value = serde_json::from_str(&first).unwrap();
+    let other: Value = serde_json::from_str(&second).unwrap();
+    traces["data"].as_array_mut().unwrap().push(other["data"][0].clone());
+    std::fs::write(project.path("trace.json"), traces.to_string()).unwrap();
+    let mut lsp = project.start(project.options());
+    let orders = lsp.open(&project.path("shop/orders.py"), "python");
+    lsp.diagnostics(&orders);
+    let range = json!({ "start": { "line": 11, "character": 0 }, "end": { "line": 11, "character": 0 } });
+    let on_line = json!({ "textDocument": { "uri": orders }, "range": range, "context": { "diagnostics": [] } });
+    let actions = lsp.request("textDocument/codeAction", on_line);
+    let list = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["title"] == "List the 2 traces through here")
+        .unwrap_or_else(|| panic!("no list among {actions:#}"));
+    assert_eq!(list["command"]["command"], "vitals.traces");
+    let run = json!({ "command": "vitals.traces", "arguments": list["command"]["arguments"] });
+    assert_eq!(lsp.request("workspace/executeCommand", run), Value::Null);
+    let (path, text) = shown_document(&mut lsp);
+    assert_eq!(path.file_name().unwrap(), "traces.txt");
+    let slow = "00000000000000000000000000c0ffef";
+    let fast = "00000000000000000000000000c0ffee";
+    let ids: Vec<&str> = text.lines().filter_map(|l| l.split_whitespace().next()).filter(|w| w.len() == 32).collect();
+    assert_eq!(ids, [slow, fast], "slowest first:\n{text}");
+
+    let list = lsp.open(&path, "text");
+    let links = lsp.request("textDocument/documentLink", json!({ "textDocument": { "uri": list } }));
+    let links = links.as_array().unwrap();
+    assert_eq!(links.len(), 2, "{links:#?}");
+    assert_eq!(links[0]["range"]["start"], json!({ "line": 2, "character": 0 }));
+    assert_eq!(links[0]["range"]["end"], json!({ "line": 2, "character": 32 }));
+    assert!(links[0].get("target").is_none(), "a trace is fetched only when its link is followed");
+    let resolved = lsp.request("documentLink/resolve", links[0].clone());
+    let target = url::Url::parse(resolved["target"].as_str().unwrap()).unwrap().to_file_path().unwrap();
+    assert_eq!(target.file_name().unwrap().to_str().unwrap(), format!("trace-{slow}.txt"));
+    let trace_text = std::fs::read_to_string(&target).unwrap();
+    assert!(trace_text.contains("── Flame graph"), "{trace_text}");
+
+    let trace = lsp.open(&target, "text");
+    let links = lsp.request("textDocument/documentLink", json!({ "textDocument": { "uri": trace } }));
+    let targets: Vec<&str> = links.as_array().unwrap().iter().filter_map(|l| l["target"].as_str()).collect();
+    let uri = |path: &str, line: u32| format!("{}#L{line}", common::lsp::file_uri(&project.path(path)));
+    for expected in [uri("shop/orders.py", 12), uri("shop/cart.py", 5), uri("lib/pricing.py", 3)] {
+        assert!(targets.contains(&expected.as_str()), "no link to {expected} among {targets:#?}");
+    }
+    let line = trace_text.lines().position(|l| l.contains("/app/shop/orders.py:12")).unwrap();
+    let link = links.as_array().unwrap().iter().find(|l| l["range"]["start"]["line"] == line).unwrap();
+    let column = trace_text.lines().nth(line).unwrap().find("/app/shop/orders.py:12").unwrap();
+    assert_eq!(link["range"]["start"]["character"], column, "the link is the path and its line");
+
+    let own = lsp.open(&project.path("shop/orders.py"), "python");
+    let none = lsp.request("textDocument/documentLink", json!({ "textDocument": { "uri": own } }));
+    assert_eq!(none, json!([]), "the project's own files have no links of Vitals'");
 }
 
 /// A loopback port nothing listens on right now.
@@ -580,7 +693,8 @@ fn helix_shows_the_hint_at_the_end_of_the_line_and_the_flame_graph_in_its_hover(
     let languages = format!(
         "[language-server.vitals]\ncommand = {}\nargs = [\"lsp\"]\n\
          config = {{ trace_provider = \"file\", trace_endpoint = {}, path_mappings = {mappings}, enable_auto_tracing = true }}\n\n\
-         [[language]]\nname = \"python\"\nlanguage-servers = [\"vitals\"]\n",
+         [[language]]\nname = \"python\"\nlanguage-servers = [\"vitals\"]\n\n\
+         [[language]]\nname = \"vitals-view\"\nscope = \"text.vitals\"\nfile-types = [{{ glob = \"vitals/views/*.txt\" }}]\nlanguage-servers = [\"vitals\"]\n",
         json!(env!("CARGO_BIN_EXE_vitals")),
         options["trace_endpoint"],
     );
@@ -626,6 +740,27 @@ fn helix_shows_the_hint_at_the_end_of_the_line_and_the_flame_graph_in_its_hover(
         helix.wait_for("the trace view", |screen| screen.contains("── Flame graph (critical path marked ━) ──"));
     assert!(screen.contains("views/trace-00000000000000000000000000c0ffee.txt"), "the file is open:\n{screen}");
     assert!(screen.contains("── Waterfall (critical path marked ━) ──"), "{screen}");
+
+    // In the view, `gf` on a file:line opens the project's file (a document link).
+    helix.keys("/orders.py:12");
+    helix.keys("Enter");
+    helix.keys("gf");
+    let screen = helix.wait_for("orders.py opened from the trace", |screen| {
+        screen.lines().any(|l| l.contains("shop/orders.py") && !l.contains("views/"))
+            && screen.contains("return checkout(cart)")
+    });
+    assert!(!screen.contains("── Flame graph"), "{screen}");
+
+    // In a search result, `gf` on a trace id fetches the trace and opens its view.
+    helix.keys(":lsp-workspace-command vitals.search");
+    helix.keys("Enter");
+    helix.wait_for("the search result", |screen| screen.contains("views/search.txt"));
+    helix.keys("/0c0ffee");
+    helix.keys("Enter");
+    helix.keys("gf");
+    helix.wait_for("the trace opened from the search result", |screen| {
+        screen.contains("views/trace-00000000000000000000000000c0ffee.txt") && !screen.contains("views/search.txt")
+    });
     helix.keys(":qa!");
     helix.keys("Enter");
 }

@@ -13,15 +13,26 @@ use crate::model::Trace;
 use crate::providers::TraceProvider;
 use crate::query::{DEFAULT_LIMIT, SearchArgs, now_ns};
 use crate::render::{aggregate, compare, document, report, status};
-use crate::session::{AnalyzeSettings, Annotated, StatusSnapshot, off_thread, traces_of};
+use crate::session::{AnalyzeSettings, Annotated, Settings, StatusSnapshot, off_thread, service_map, traces_of};
 
 /// The commands, as `executeCommandProvider` lists them (Helix's `:lsp-workspace-command`
 /// offers these names).
-pub const COMMANDS: &[&str] =
-    &["vitals.trace", "vitals.search", "vitals.analyze", "vitals.flame", "vitals.compare", "vitals.status"];
+pub const COMMANDS: &[&str] = &[
+    "vitals.trace",
+    "vitals.traces",
+    "vitals.search",
+    "vitals.analyze",
+    "vitals.map",
+    "vitals.flame",
+    "vitals.compare",
+    "vitals.status",
+];
 
 /// The width views are drawn at: a file has no window to fit.
 const WIDTH: usize = 120;
+
+/// The most traces `vitals.traces` lists (each is fetched).
+const MAX_LISTED: usize = 50;
 
 /// A view to show: its file's name and its text.
 pub struct View {
@@ -34,8 +45,7 @@ pub trait Context: Sync {
     /// A trace the server already holds.
     fn cached(&self, id: &str) -> Option<Arc<Trace>>;
     fn remember(&self, trace: Arc<Trace>);
-    /// The `analyze` option.
-    fn analyze_settings(&self) -> AnalyzeSettings;
+    fn settings(&self) -> Settings;
     fn status(&self) -> StatusSnapshot;
 }
 
@@ -81,6 +91,41 @@ pub async fn run(
                 off_thread(move || compare::render(&analysis::compare::compare(&before, &after), WIDTH)).await?;
             let name = format!("compare-{}-{}.txt", file_safe(&a), file_safe(&b));
             Ok(View { name, text: format!("Vitals comparison\n\n{}", drawn.rendered.plain_text()) })
+        }
+        // `vitals.map [service]`: the service map of the `analyze` lookback.
+        "vitals.map" => {
+            let service = arguments.first().map(text).unwrap_or_default().trim().to_string();
+            let settings = context.settings();
+            let (lookback, limit) = (settings.analyze.lookback.clone(), settings.analyze.limit);
+            let map = service_map(provider, &lookback, limit, settings.service_map.thresholds()).await?;
+            let of =
+                match service.as_str() {
+                    "" => None,
+                    name => Some(map.index(name).ok_or_else(|| {
+                        Error::invalid(format!("No service {name:?} on the map of the last {lookback}"))
+                    })?),
+                };
+            let text = off_thread(move || document::service_map(&map, of, WIDTH)).await?;
+            let name = match service.as_str() {
+                "" => "map.txt".to_string(),
+                name => format!("map-{}.txt", file_safe(name)),
+            };
+            Ok(View { name, text: format!("Vitals service map: last {lookback}\n\n{text}") })
+        }
+        // `vitals.traces {id} {id} …`: a list of traces (those through a line of code), slowest first.
+        "vitals.traces" => {
+            let ids: Vec<String> =
+                arguments.iter().map(|a| text(a).trim().to_string()).filter(|id| !id.is_empty()).collect();
+            if ids.is_empty() {
+                return Err(Error::invalid("Which traces? e.g. vitals.traces {trace-a} {trace-b}"));
+            }
+            let mut summaries = Vec::new();
+            for id in ids.iter().take(MAX_LISTED) {
+                summaries.push(TraceSummary::of(&*trace(provider, context, id).await?));
+            }
+            summaries.sort_by_key(|s| std::cmp::Reverse(s.duration_ns));
+            let title = format!("Vitals: {} traces, slowest first", summaries.len());
+            Ok(View { name: "traces.txt".to_string(), text: document::search(&title, &summaries, now_ns(), WIDTH) })
         }
         "vitals.status" => {
             let report = context.status().report(true)?;
@@ -131,7 +176,7 @@ async fn recent_traces(
     if service.is_empty() {
         return Err(Error::invalid(format!("Which service? e.g. {command} frontend")));
     }
-    let settings = context.analyze_settings();
+    let settings = context.settings().analyze;
     let recent = traces_of(provider, std::slice::from_ref(&service), &settings.lookback, settings.limit).await?;
     if recent.is_empty() {
         return Err(Error::invalid(format!("No traces of {service} in the last {}", settings.lookback)));
@@ -182,6 +227,13 @@ async fn search(provider: &dyn TraceProvider, args: &SearchArgs) -> Result<(Stri
     found.sort_by_key(|s| std::cmp::Reverse(s.duration_ns));
     found.truncate(limit);
     Ok(("Vitals search: the slowest recent traces of every service".to_string(), found))
+}
+
+/// Writes a view to its file under [`views_dir`].
+pub fn write(view: &View) -> Result<PathBuf> {
+    let path = views_dir()?.join(&view.name);
+    std::fs::write(&path, &view.text).map_err(|source| Error::Io { path: path.clone(), source })?;
+    Ok(path)
 }
 
 /// Where views are written: `views/` beside the log file, in the state directory.

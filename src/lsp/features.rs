@@ -4,11 +4,12 @@
 //! client understands.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use lsp_types::{
-    CodeAction, CodeActionOrCommand, Command, Diagnostic, DiagnosticSeverity, InlayHint, InlayHintLabel,
-    NumberOrString, Position, Range,
+    CodeAction, CodeActionOrCommand, Command, Diagnostic, DiagnosticSeverity, DocumentLink, InlayHint, InlayHintLabel,
+    NumberOrString, Position, Range, Uri,
 };
 use serde_json::Value;
 
@@ -198,9 +199,9 @@ fn slowest_flame(here: &[&Annotation], annotated: &Annotated) -> Option<String> 
 }
 
 /// The code actions of an annotated line: open the slowest trace through it (its spans
-/// to mark marked), and for each N+1 or repeated call, its calls marked in the worst
-/// trace it occurred in (`vitals.trace`), and analyze the service the slowest trace
-/// starts in (`vitals.analyze`).
+/// to mark marked), list every trace through it (`vitals.traces`), for each N+1 or
+/// repeated call its calls marked in the worst trace it occurred in (`vitals.trace`), and
+/// analyze (`vitals.analyze`) and map (`vitals.map`) the service the slowest trace starts in.
 pub fn code_actions(here: &[&Annotation], annotated: &Annotated) -> Vec<CodeActionOrCommand> {
     let action = |title: String, command: &str, arguments: Vec<Value>| {
         CodeActionOrCommand::CodeAction(CodeAction {
@@ -210,15 +211,20 @@ pub fn code_actions(here: &[&Annotation], annotated: &Annotated) -> Vec<CodeActi
         })
     };
     let mut actions = Vec::new();
-    if let Some((trace, marks)) = slowest_trace(here, annotated) {
-        let root = trace.root().map(|r| format!("{}: {}", r.service(), r.operation)).unwrap_or_default();
-        let title = format!("Open the slowest trace through here ({root}, {})", duration(trace.duration_ns()));
-        let arguments = std::iter::once(trace.id.to_string()).chain(marks).map(Value::from).collect();
-        actions.push(action(title, "vitals.trace", arguments));
-        if let Some(root) = trace.root() {
-            let service = root.service().to_string();
-            actions.push(action(format!("Analyze service {service}"), "vitals.analyze", vec![Value::from(service)]));
+    let Some((trace, marks)) = slowest_trace(here, annotated) else { return actions };
+    let root = trace.root().map(|r| format!("{}: {}", r.service(), r.operation)).unwrap_or_default();
+    let title = format!("Open the slowest trace through here ({root}, {})", duration(trace.duration_ns()));
+    let arguments = std::iter::once(trace.id.to_string()).chain(marks).map(Value::from).collect();
+    actions.push(action(title, "vitals.trace", arguments));
+    let mut through: Vec<&str> = Vec::new();
+    for id in here.iter().flat_map(|a| &a.traces).map(|r| r.trace_id.as_str()) {
+        if !through.contains(&id) {
+            through.push(id);
         }
+    }
+    if through.len() > 1 {
+        let title = format!("List the {} traces through here", through.len());
+        actions.push(action(title, "vitals.traces", through.into_iter().map(Value::from).collect()));
     }
     for annotation in here.iter().filter(|a| a.kind == "n_plus_one" || a.kind == "repeated_call") {
         let Some(worst) = annotation.traces.iter().find(|r| !r.marks.is_empty()) else { continue };
@@ -226,5 +232,95 @@ pub fn code_actions(here: &[&Annotation], annotated: &Annotated) -> Vec<CodeActi
         let arguments = std::iter::once(&worst.trace_id).chain(&worst.marks).cloned().map(Value::from).collect();
         actions.push(action(title, "vitals.trace", arguments));
     }
+    if let Some(root) = trace.root() {
+        let service = root.service().to_string();
+        actions.push(action(
+            format!("Analyze service {service}"),
+            "vitals.analyze",
+            vec![Value::from(service.clone())],
+        ));
+        actions.push(action(format!("Service map of {service}"), "vitals.map", vec![Value::from(service)]));
+    }
     actions
+}
+
+/// The links of a view's document: each trace id (32 hex digits, or 16 starting a line as
+/// a search result lists them) opens that trace (resolved by `documentLink/resolve`, which
+/// fetches it; `data` holds the id), and each `file:line` that `local_file` finds in the
+/// project opens the file at that line.
+pub fn document_links(lines: &[&str], local_file: impl Fn(&str) -> Option<PathBuf>) -> Vec<DocumentLink> {
+    let mut found: HashMap<&str, Option<PathBuf>> = HashMap::new();
+    let mut links = Vec::new();
+    for (number, line) in lines.iter().enumerate() {
+        for (start, word) in words(line) {
+            let target = if is_trace_id(word, start == line.len() - line.trim_start().len()) {
+                Link::Trace(word)
+            } else if let Some((path, lineno)) = file_and_line(word) {
+                match found.entry(path).or_insert_with(|| local_file(path)) {
+                    Some(file) => Link::Code(file.clone(), lineno),
+                    None => continue,
+                }
+            } else {
+                continue;
+            };
+            let range = Range::new(
+                Position::new(number as u32, utf16_len(&line[..start])),
+                Position::new(number as u32, utf16_len(&line[..start + word.len()])),
+            );
+            links.push(match target {
+                Link::Trace(id) => DocumentLink {
+                    range,
+                    target: None,
+                    tooltip: Some(format!("Open trace {id}")),
+                    data: Some(serde_json::json!({ "trace": id })),
+                },
+                Link::Code(file, lineno) => DocumentLink {
+                    range,
+                    target: file_uri(&file, Some(lineno)),
+                    tooltip: Some(format!("Open {}:{lineno}", file.display())),
+                    data: None,
+                },
+            });
+        }
+    }
+    links
+}
+
+enum Link<'a> {
+    Trace(&'a str),
+    Code(PathBuf, u32),
+}
+
+/// A file's `file:` URI, with the line as a `#L12` fragment (as editors that take one
+/// read it; the others open the file).
+pub fn file_uri(file: &std::path::Path, line: Option<u32>) -> Option<Uri> {
+    let mut url = url::Url::from_file_path(file).ok()?;
+    url.set_fragment(line.map(|l| format!("L{l}")).as_deref());
+    url.as_str().parse().ok()
+}
+
+/// The words of a line with their byte offsets, without the brackets and punctuation
+/// around them (`(orders.py:12)` is `orders.py:12`).
+fn words(line: &str) -> impl Iterator<Item = (usize, &str)> {
+    let mut offset = 0;
+    line.split(' ').filter_map(move |piece| {
+        let start = offset;
+        offset += piece.len() + 1;
+        let trimmed = piece.trim_start_matches(['(', '[', '"', '\'', '`']);
+        let lead = piece.len() - trimmed.len();
+        let word = trimmed.trim_end_matches([')', ']', '"', '\'', '`', ',', ';', '.']);
+        (!word.is_empty()).then_some((start + lead, word))
+    })
+}
+
+/// A trace id: 32 hex digits anywhere, or 16 (a 64-bit id) at the start of a line.
+fn is_trace_id(word: &str, starts_line: bool) -> bool {
+    (word.len() == 32 || (word.len() == 16 && starts_line)) && word.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// `shop/orders.py:42` → (`shop/orders.py`, 42): a path (with a `/` or a `.`) and a line.
+fn file_and_line(word: &str) -> Option<(&str, u32)> {
+    let (path, line) = word.rsplit_once(':')?;
+    let line: u32 = line.parse().ok().filter(|&l| l > 0)?;
+    (path.contains('/') || path.contains('.')).then_some((path, line))
 }

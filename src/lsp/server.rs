@@ -17,22 +17,22 @@ use lsp_types::notification::{
     Progress, PublishDiagnostics, ShowMessage,
 };
 use lsp_types::request::{
-    CodeActionRequest, DocumentDiagnosticRequest, ExecuteCommand, HoverRequest, InlayHintRefreshRequest,
-    InlayHintRequest, Request as _, ShowDocument, WorkDoneProgressCreate, WorkspaceDiagnosticRefresh,
+    CodeActionRequest, DocumentDiagnosticRequest, DocumentLinkRequest, DocumentLinkResolve, ExecuteCommand,
+    HoverRequest, InlayHintRefreshRequest, InlayHintRequest, Request as _, ShowDocument, WorkDoneProgressCreate,
+    WorkspaceDiagnosticRefresh,
 };
 use lsp_types::{
-    CodeActionProviderCapability, Diagnostic, DiagnosticOptions, DiagnosticServerCapabilities, ExecuteCommandOptions,
-    Hover, HoverContents, HoverProviderCapability, MarkupContent, MarkupKind, MessageType, OneOf,
-    PublishDiagnosticsParams, ServerCapabilities, ShowMessageParams, TextDocumentSyncCapability, TextDocumentSyncKind,
-    Uri,
+    CodeActionProviderCapability, Diagnostic, DiagnosticOptions, DiagnosticServerCapabilities, DocumentLink,
+    DocumentLinkOptions, ExecuteCommandOptions, Hover, HoverContents, HoverProviderCapability, MarkupContent,
+    MarkupKind, MessageType, OneOf, PublishDiagnosticsParams, ServerCapabilities, ShowMessageParams,
+    TextDocumentSyncCapability, TextDocumentSyncKind, Uri,
 };
 use serde_json::Value;
 use tokio::runtime::Handle;
 
 use super::{commands, features};
-use crate::error::Error;
 use crate::render::annotations::Annotation;
-use crate::session::paths::FileMatcher;
+use crate::session::paths::{FileMatcher, local_file};
 use crate::session::{Annotated, Session, Settings, annotate};
 
 /// How long the client may take to accept a progress token before the work goes on
@@ -69,6 +69,10 @@ pub fn serve(connection: Connection, runtime: &Handle) -> ExitCode {
         text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::FULL)),
         hover_provider: Some(HoverProviderCapability::Simple(true)),
         inlay_hint_provider: Some(OneOf::Left(true)),
+        document_link_provider: Some(DocumentLinkOptions {
+            resolve_provider: Some(true),
+            work_done_progress_options: Default::default(),
+        }),
         code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
         execute_command_provider: Some(ExecuteCommandOptions {
             commands: commands::COMMANDS.iter().map(|c| c.to_string()).collect(),
@@ -348,8 +352,11 @@ impl Server {
     fn answer(self: &Arc<Self>, request: Request) -> Option<Response> {
         let id = request.id.clone();
         let method = request.method.clone();
-        if method == ExecuteCommand::METHOD {
-            return self.execute_command(request);
+        // What reaches a backend is answered from a task, when it is done.
+        match method.as_str() {
+            ExecuteCommand::METHOD => return self.execute_command(request),
+            DocumentLinkResolve::METHOD => return self.resolve_link(request),
+            _ => {}
         }
         match std::panic::catch_unwind(AssertUnwindSafe(|| self.dispatch(request))) {
             Ok(Ok(response)) => Some(response),
@@ -360,6 +367,40 @@ impl Server {
                 Some(Response::new_err(id, ErrorCode::InternalError as i32, message))
             }
         }
+    }
+
+    /// Resolves a trace id's link of a view (see [`features::document_links`]) in a task of
+    /// its own: the trace is fetched and its view written, and the link's target is that file.
+    fn resolve_link(self: &Arc<Self>, request: Request) -> Option<Response> {
+        let id = request.id.clone();
+        let mut link = match request.extract::<DocumentLink>(DocumentLinkResolve::METHOD) {
+            Ok((_, link)) => link,
+            Err(e) => return Some(Response::new_err(id, ErrorCode::InvalidParams as i32, format!("{e:?}"))),
+        };
+        let Some(trace) = link.data.as_ref().and_then(|d| d.get("trace")).and_then(Value::as_str).map(str::to_string)
+        else {
+            return Some(Response::new_ok(id, link));
+        };
+        let provider = self.state().session.provider();
+        let server = Arc::clone(self);
+        self.runtime.spawn(async move {
+            let written = async {
+                let view = commands::run(&*provider?, &*server, "vitals.trace", &[Value::from(trace)]).await?;
+                commands::write(&view)
+            };
+            let response = match written.await {
+                Ok(path) => {
+                    link.target = features::file_uri(&path, None);
+                    Response::new_ok(id, link)
+                }
+                Err(e) => {
+                    server.client.show_error(&e);
+                    Response::new_err(id, ErrorCode::RequestFailed as i32, e.to_string())
+                }
+            };
+            server.client.send(response.into());
+        });
+        None
     }
 
     /// Runs a workspace command in a task of its own: its view is written to a file under
@@ -378,9 +419,7 @@ impl Server {
             let progress = server.begin_progress(format!("Vitals: {}", params.command)).await;
             let shown = async {
                 let view = commands::run(&*provider?, &*server, &params.command, &params.arguments).await?;
-                let path = commands::views_dir()?.join(&view.name);
-                std::fs::write(&path, &view.text).map_err(|source| Error::Io { path: path.clone(), source })?;
-                Ok::<_, Error>(path)
+                commands::write(&view)
             };
             match shown.await {
                 Ok(path) => {
@@ -389,8 +428,7 @@ impl Server {
                         state.requests += 1;
                         RequestId::from(format!("vitals-show-{}", state.requests))
                     };
-                    let uri = url::Url::from_file_path(&path).map(|u| u.to_string()).unwrap_or_default();
-                    let show = serde_json::json!({ "uri": uri, "takeFocus": true });
+                    let show = serde_json::json!({ "uri": features::file_uri(&path, None), "takeFocus": true });
                     server.client.send(Request::new(request_id, ShowDocument::METHOD.to_string(), show).into());
                 }
                 Err(e) => server.client.show_error(e),
@@ -485,6 +523,12 @@ impl Server {
                     .unwrap_or_default();
                 Ok(Response::new_ok(id, hints))
             }
+            DocumentLinkRequest::METHOD => {
+                let (id, params) = request
+                    .extract::<lsp_types::DocumentLinkParams>(DocumentLinkRequest::METHOD)
+                    .map_err(|e| bad(id, e))?;
+                Ok(Response::new_ok(id, self.links(params.text_document.uri.as_str())))
+            }
             DocumentDiagnosticRequest::METHOD => {
                 let (id, params) = request
                     .extract::<lsp_types::DocumentDiagnosticParams>(DocumentDiagnosticRequest::METHOD)
@@ -501,6 +545,19 @@ impl Server {
                 format!("vitals lsp does not answer {method}"),
             )),
         }
+    }
+
+    /// The links of an open document that is one of the views the server wrote (a search
+    /// result, a trace): none for the project's own files.
+    fn links(&self, uri: &str) -> Vec<DocumentLink> {
+        let Ok(views) = commands::views_dir() else { return Vec::new() };
+        let state = self.state();
+        let Some(document) = state.documents.get(uri) else { return Vec::new() };
+        if !document.path.as_deref().is_some_and(|p| std::path::Path::new(p).starts_with(&views)) {
+            return Vec::new();
+        }
+        let (root, mappings) = (&state.root, &state.settings.path_mappings);
+        features::document_links(&features::lines(&document.text), |path| local_file(path, root, mappings))
     }
 
     /// Calls `f` with the annotations placed on the lines of an open document; `None`
@@ -545,7 +602,8 @@ impl Server {
 
     /// With `enable_auto_tracing` and a document open: annotates from the recent traces
     /// of `auto_tracing.services` in a task of its own (one at a time), then publishes
-    /// what changed.
+    /// what changed. The first refresh (and the first after new settings) reports
+    /// `$/progress`.
     fn refresh(self: &Arc<Self>) {
         let (provider, services, analyze, generation) = {
             let mut state = self.state();
@@ -565,7 +623,14 @@ impl Server {
         };
         let server = Arc::clone(self);
         self.runtime.spawn(async move {
+            // The first annotations are waited for; later refreshes happen quietly.
+            let first = server.state().annotated.is_none();
+            let progress = match first {
+                true => server.begin_progress("Vitals: analyzing recent traces".to_string()).await,
+                false => None,
+            };
             let outcome = annotate(&*provider, &services, &analyze).await;
+            server.end_progress(progress);
             let messages = {
                 let mut state = server.state();
                 state.refreshing = false;
@@ -611,16 +676,21 @@ impl Server {
 }
 
 impl commands::Context for Server {
-    fn analyze_settings(&self) -> crate::session::AnalyzeSettings {
-        self.state().settings.analyze.clone()
+    fn settings(&self) -> Settings {
+        self.state().settings.clone()
     }
 
     fn status(&self) -> crate::session::StatusSnapshot {
         self.state().session.status()
     }
 
+    /// A trace of the last annotations, or one fetched recently.
     fn cached(&self, id: &str) -> Option<Arc<crate::model::Trace>> {
-        self.state().session.cached_trace(&crate::model::TraceId::from_text(id).0)
+        let mut state = self.state();
+        if let Some(trace) = state.annotated.as_ref().and_then(|a| a.trace(id)) {
+            return Some(Arc::clone(trace));
+        }
+        state.session.cached_trace(&crate::model::TraceId::from_text(id).0)
     }
 
     fn remember(&self, trace: Arc<crate::model::Trace>) {

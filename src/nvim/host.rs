@@ -1,6 +1,5 @@
 //! The host's state and its answers to the plugin's calls.
 
-use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -23,17 +22,16 @@ use crate::analysis::compare::compare;
 use crate::analysis::hotspots::hotspots;
 use crate::analysis::regression::Options as RegressionOptions;
 use crate::analysis::report::{Options, analyze};
-use crate::analysis::service_map::ServiceMap;
 use crate::config::ProviderConfig;
 use crate::error::{Error, Result};
 use crate::model::{Trace, TraceId};
 use crate::providers::{self, TraceProvider};
-use crate::query::{now_ns, parse_duration};
+use crate::query::now_ns;
 use crate::render::annotations::annotations;
 use crate::render::findings::explain_report;
 use crate::render::report;
 use crate::render::{self, View, summary_line};
-use crate::session::{Session, Settings, annotate, off_thread, traces_of};
+use crate::session::{Session, Settings, annotate, off_thread, service_map, traces_of};
 
 type Writer = Compat<tokio::fs::File>;
 
@@ -308,44 +306,9 @@ impl Host {
         to_value(&annotate(&*self.provider()?, &p.services, &p.analyze).await?.annotations)
     }
 
-    /// The service map of the last `lookback`: of every trace in it when the provider can
-    /// go through them all (the embedded store), else of every service's recent traces
-    /// (saying so when a service had more than `limit`) with the backend's dependency counts.
+    /// The service map of the last `lookback` (see [`crate::session::service_map`]).
     async fn service_map(&self, p: MapParams) -> Result<Value> {
-        let provider = self.provider()?;
-        let lookback = parse_duration(&p.lookback)?;
-        let end_ns = now_ns();
-        let thresholds = p.thresholds();
-        let start_ns = end_ns.saturating_sub(lookback.as_nanos().min(u64::MAX as u128) as u64);
-        let map = match provider.service_map(start_ns, end_ns, &thresholds).await? {
-            Some(map) => map,
-            None => {
-                let traces = traces_of(&*provider, &[], &p.lookback, p.limit).await?;
-                let dependencies = provider.dependencies(end_ns / 1000, lookback.as_micros() as u64).await?;
-                let limit = p.limit.max(1);
-                off_thread(move || {
-                    let mut map = ServiceMap::from_traces_and_dependencies(
-                        traces.iter().map(|t| &**t),
-                        &dependencies,
-                        &thresholds,
-                    );
-                    // A service with `limit` traces may have had more than the search returned.
-                    let mut per_service: HashMap<&str, usize> = HashMap::new();
-                    for service in traces.iter().flat_map(|t| t.services()) {
-                        *per_service.entry(service).or_default() += 1;
-                    }
-                    if per_service.values().any(|&n| n >= limit) {
-                        map.basis.per_service_limit = Some(limit);
-                    }
-                    // The backend counted its calls over the whole lookback.
-                    if map.basis.calls_from_backend {
-                        map.window_ns = end_ns - start_ns;
-                    }
-                    map
-                })
-                .await?
-            }
-        };
+        let map = service_map(&*self.provider()?, &p.lookback, p.limit, p.thresholds()).await?;
         let reuse = (p.map_id != 0).then_some(p.map_id);
         to_value(&self.state().maps.open(map, Some(p.service.trim()), reuse, p.width.max(40))?)
     }

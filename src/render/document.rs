@@ -3,9 +3,18 @@
 //! laid out one after another.
 
 use crate::analysis::TraceSummary;
+use crate::analysis::calls::CodeLocation;
+use crate::analysis::service_map::ServiceMap;
 use crate::model::{SpanIndex, Trace};
 
+use super::service_map::{self as map_view, MapView};
+use super::units::duration;
 use super::{Picture, View, render_trace, summary_line};
+
+/// A view's part under its heading, as each part of a document starts.
+fn section(out: &mut String, heading: &str, body: &str) {
+    out.push_str(&format!("── {heading} ──\n\n{body}\n"));
+}
 
 /// The trace's views in the order the float's keys reach them: the flame graph and the
 /// waterfall with the critical path marked (and the `marked` spans), the network calls
@@ -20,9 +29,57 @@ pub fn trace(trace: &Trace, width: usize, marked: &[SpanIndex]) -> String {
     let mut out = String::new();
     for (heading, view, critical_path) in sections {
         let picture = Picture { critical_path, marked: marked.to_vec(), ..Picture::new(view, width) };
-        out.push_str(&format!("── {heading} ──\n\n"));
-        out.push_str(&render_trace(trace, &picture).plain_text());
+        section(&mut out, heading, &render_trace(trace, &picture).plain_text());
+    }
+    section(&mut out, "Code (gf on a file:line opens it)", &code_locations(trace));
+    out
+}
+
+/// The most places of code one trace's document lists.
+const MAX_CODE_LOCATIONS: usize = 100;
+
+/// Where in the code the trace's spans were made, longest span first, each place once:
+/// `  41.2ms  frontend: GET /dispatch  services/frontend/server.go:87 (HandleDispatch)`.
+fn code_locations(trace: &Trace) -> String {
+    let mut spans: Vec<(SpanIndex, CodeLocation)> = (0..trace.spans.len())
+        .filter_map(|i| CodeLocation::of(&trace.spans[i]).filter(|c| c.filepath.is_some()).map(|c| (i, c)))
+        .collect();
+    if spans.is_empty() {
+        return "(no span of this trace says where in the code it was made: code.file.path)\n".to_string();
+    }
+    spans.sort_by_key(|(i, _)| std::cmp::Reverse(trace.spans[*i].duration_ns));
+    let mut seen = std::collections::HashSet::new();
+    let mut out = String::new();
+    for (i, code) in spans.into_iter().filter(|(_, c)| seen.insert(c.clone())).take(MAX_CODE_LOCATIONS) {
+        let span = &trace.spans[i];
+        let line =
+            format!("{:>9}  {}: {}  {}", duration(span.duration_ns), span.service(), span.operation, code.describe());
+        out.push_str(line.trim_end());
         out.push('\n');
+    }
+    out
+}
+
+/// The service map: with a service, the calls from it, its callers and its details; else
+/// every service's calls and the order to migrate them in.
+pub fn service_map(map: &ServiceMap, service: Option<usize>, width: usize) -> String {
+    let views = match service {
+        Some(of) => {
+            let name = &map.services[of].name;
+            vec![
+                (format!("Calls from {name}"), MapView::Tree { root: Some(of) }),
+                (format!("Callers of {name}"), MapView::Callers { of }),
+                (name.clone(), MapView::Details { of }),
+            ]
+        }
+        None => vec![
+            ("Every service and its calls".to_string(), MapView::Tree { root: None }),
+            ("Migration order".to_string(), MapView::Migration),
+        ],
+    };
+    let mut out = String::new();
+    for (heading, view) in views {
+        section(&mut out, &heading, &map_view::render(map, view, width).plain_text());
     }
     out
 }

@@ -9,23 +9,24 @@
 pub mod paths;
 pub mod settings;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use lru::LruCache;
 
-pub use settings::{AnalyzeSettings, AutoTracing, ReceiverSettings, Settings};
+pub use settings::{AnalyzeSettings, AutoTracing, MapSettings, ReceiverSettings, Settings};
 
 use crate::analysis::hotspots::hotspots;
 use crate::analysis::report::{Options, Report, analyze};
+use crate::analysis::service_map::{ServiceMap, Thresholds};
 use crate::collector::supervisor::{Addresses, ReceiverStatus, Receivers};
 use crate::config::{ProviderConfig, ProviderKind};
 use crate::error::{Error, Result};
 use crate::model::{Trace, TraceId};
 use crate::providers::otlp::OtlpProvider;
 use crate::providers::{self, TraceProvider};
-use crate::query::SearchArgs;
+use crate::query::{SearchArgs, now_ns, parse_duration};
 use crate::render::annotations::{Annotation, annotations};
 use crate::render::findings::explain_report;
 use crate::render::status::StatusReport;
@@ -279,6 +280,43 @@ pub async fn annotate(
     let traces = traces_of(provider, services, &options.lookback, options.limit).await?;
     let options = options.clone();
     off_thread(move || Annotated::of(traces, &options)).await
+}
+
+/// The service map of the last `lookback`: of every trace in it when the provider can go
+/// through them all (the embedded store), else of every service's recent traces (saying
+/// so when a service had more than `limit`) with the backend's dependency counts.
+pub async fn service_map(
+    provider: &dyn TraceProvider,
+    lookback: &str,
+    limit: usize,
+    thresholds: Thresholds,
+) -> Result<ServiceMap> {
+    let window = parse_duration(lookback)?;
+    let end_ns = now_ns();
+    let start_ns = end_ns.saturating_sub(window.as_nanos().min(u64::MAX as u128) as u64);
+    if let Some(map) = provider.service_map(start_ns, end_ns, &thresholds).await? {
+        return Ok(map);
+    }
+    let traces = traces_of(provider, &[], lookback, limit).await?;
+    let dependencies = provider.dependencies(end_ns / 1000, window.as_micros().min(u64::MAX as u128) as u64).await?;
+    let limit = limit.max(1);
+    off_thread(move || {
+        let mut map = ServiceMap::from_traces_and_dependencies(traces.iter().map(|t| &**t), &dependencies, &thresholds);
+        // A service with `limit` traces may have had more than the search returned.
+        let mut per_service: HashMap<&str, usize> = HashMap::new();
+        for service in traces.iter().flat_map(|t| t.services()) {
+            *per_service.entry(service).or_default() += 1;
+        }
+        if per_service.values().any(|&n| n >= limit) {
+            map.basis.per_service_limit = Some(limit);
+        }
+        // The backend counted its calls over the whole lookback.
+        if map.basis.calls_from_backend {
+            map.window_ns = end_ns - start_ns;
+        }
+        map
+    })
+    .await
 }
 
 /// Runs CPU-bound work (an analysis, a drawing) on the blocking pool, so the front door

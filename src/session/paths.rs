@@ -10,6 +10,7 @@
 //! its function is found by a pattern: a definition keyword, then the name and `(`.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use crate::analysis::calls::CodeLocation;
 
@@ -55,6 +56,34 @@ impl<'a> FileMatcher<'a> {
         }
         find_definition(lines, code.function.as_deref()?)
     }
+}
+
+/// The local file a trace's path stands for, if it exists here: the path after
+/// `path_mappings`, or else the longest of its tails that names a file under `root`.
+/// Trace data is not trusted: a path that leads elsewhere (`/etc/passwd`, `../../secret`,
+/// `~/.bashrc`, a symlink pointing out) is never returned unless a mapping the user
+/// configured leads there. The same rules as `local_file` in `lua/vitals/paths.lua`.
+pub fn local_file(path: &str, root: &str, mappings: &BTreeMap<String, String>) -> Option<PathBuf> {
+    let root = normalize(root);
+    let trusted: Vec<PathBuf> = std::iter::once(root.clone())
+        .chain(mappings.values().map(|to| normalize(&expand(to))))
+        .map(|folder| std::fs::canonicalize(&folder).unwrap_or_else(|_| PathBuf::from(folder)))
+        .collect();
+    let allowed = |candidate: &str| -> Option<PathBuf> {
+        let absolute = match candidate.starts_with('/') {
+            true => normalize(candidate),
+            false => normalize(&format!("{root}/{candidate}")),
+        };
+        // Where the file really is, symlinks followed: it must still be inside.
+        let real = std::fs::canonicalize(&absolute).ok().filter(|real| real.is_file())?;
+        trusted.iter().any(|folder| real.starts_with(folder)).then(|| PathBuf::from(absolute))
+    };
+    let mapped = mapped(&literal(path), mappings);
+    if let Some(found) = allowed(&mapped) {
+        return Some(found);
+    }
+    let parts: Vec<&str> = mapped.split('/').filter(|p| !p.is_empty()).collect();
+    (0..parts.len()).find_map(|first| allowed(&parts[first..].join("/")))
 }
 
 /// The path with the first matching `path_mappings` prefix replaced (longest prefix wins).
@@ -171,6 +200,32 @@ fn has_word(line: &str, word: &str, is_word: impl Fn(char) -> bool, then: impl F
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The cases of code_jump_spec.lua: the file a path names under the root, and never
+    /// one outside it, whatever the trace says.
+    #[test]
+    fn a_trace_path_never_leads_out_of_the_project() {
+        let parent = tempfile::tempdir().unwrap();
+        let project = parent.path().join("project");
+        std::fs::create_dir_all(project.join("web/handlers")).unwrap();
+        std::fs::write(project.join("web/handlers/orders.py"), "# orders").unwrap();
+        std::fs::write(parent.path().join("outside.py"), "# outside").unwrap();
+        std::fs::create_dir_all(parent.path().join("vendor")).unwrap();
+        std::fs::write(parent.path().join("vendor/lib.py"), "# outside").unwrap();
+        std::os::unix::fs::symlink(parent.path().join("outside.py"), project.join("web/link.py")).unwrap();
+        std::os::unix::fs::symlink(parent.path().join("vendor"), project.join("vendor")).unwrap();
+        let root = project.display().to_string();
+        let none = BTreeMap::new();
+        let orders = format!("{root}/web/handlers/orders.py");
+        for path in ["/app/web/handlers/orders.py", "web/handlers/orders.py", "$HOME/web/handlers/orders.py"] {
+            assert_eq!(local_file(path, &root, &none), Some(PathBuf::from(&orders)), "{path}");
+        }
+        for path in ["~/outside.py", "../outside.py", "web/link.py", "/app/vendor/lib.py", "/etc/passwd", "web"] {
+            assert_eq!(local_file(path, &root, &none), None, "{path} led out");
+        }
+        let vendor = mappings(&[("/app/vendor/", &parent.path().join("vendor").display().to_string())]);
+        assert!(local_file("/app/vendor/lib.py", &root, &vendor).is_some(), "a mapping the user made is trusted");
+    }
 
     fn mappings(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::analysis::service_map::Thresholds;
 use crate::collector::supervisor::Addresses;
 use crate::config::ProviderConfig;
 use crate::error::{Error, Result};
@@ -29,6 +30,7 @@ pub struct Settings {
     /// Annotate from recent traces by itself, and keep doing so as traces arrive.
     pub enable_auto_tracing: bool,
     pub auto_tracing: AutoTracing,
+    pub service_map: MapSettings,
 }
 
 impl Default for Settings {
@@ -42,6 +44,7 @@ impl Default for Settings {
             analyze: AnalyzeSettings::default(),
             enable_auto_tracing: false,
             auto_tracing: AutoTracing::default(),
+            service_map: MapSettings::default(),
         }
     }
 }
@@ -86,9 +89,47 @@ impl Default for AutoTracing {
     }
 }
 
+/// The `service_map` option: when a service on the map is degraded or critical.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MapSettings {
+    /// Error rates (0–1) from which a service is degraded, or critical.
+    pub degraded_error_rate: f64,
+    pub critical_error_rate: f64,
+    /// P95 latencies (ms) from which a service is degraded, or critical.
+    pub degraded_p95_ms: u64,
+    pub critical_p95_ms: u64,
+    /// How often Neovim's open map float redraws itself (a file has nothing to redraw).
+    pub refresh_ms: u64,
+}
+
+impl Default for MapSettings {
+    fn default() -> Self {
+        let t = Thresholds::default();
+        MapSettings {
+            degraded_error_rate: t.degraded_error_rate,
+            critical_error_rate: t.critical_error_rate,
+            degraded_p95_ms: t.degraded_p95_ns / 1_000_000,
+            critical_p95_ms: t.critical_p95_ns / 1_000_000,
+            refresh_ms: 5000,
+        }
+    }
+}
+
+impl MapSettings {
+    pub fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            degraded_error_rate: self.degraded_error_rate,
+            critical_error_rate: self.critical_error_rate,
+            degraded_p95_ns: self.degraded_p95_ms.saturating_mul(1_000_000),
+            critical_p95_ns: self.critical_p95_ms.saturating_mul(1_000_000),
+        }
+    }
+}
+
 /// The plugin's options that only Neovim uses (windows, keys, its own commands): a
 /// language client given the same table accepts and ignores them.
-const NEOVIM_ONLY: &[&str] = &["receive_on_startup", "binary", "search", "regressions", "service_map", "float"];
+const NEOVIM_ONLY: &[&str] = &["receive_on_startup", "binary", "search", "regressions", "float"];
 
 /// Every option [`Settings`] reads, by its name at the top of the table.
 const KNOWN: &[&str] = &[
@@ -107,6 +148,7 @@ const KNOWN: &[&str] = &[
     "analyze",
     "enable_auto_tracing",
     "auto_tracing",
+    "service_map",
 ];
 
 impl Settings {
@@ -170,8 +212,11 @@ mod tests {
             "analyze": { "limit": 5 },
             "receivers": { "zipkin": "127.0.0.1:9411", "otlp_grpc": false },
             "float": { "border": "single" },
+            "service_map": { "critical_p95_ms": 900, "refresh_ms": 1000 },
         }))
         .unwrap();
+        assert_eq!(settings.service_map.thresholds().critical_p95_ns, 900_000_000, "the map's health, for vitals.map");
+        assert_eq!(settings.service_map.degraded_error_rate, 0.01);
         assert_eq!(settings.provider.kind, ProviderKind::File);
         assert_eq!(settings.provider.timeout_ms, 2000);
         assert_eq!(settings.path_mappings["/app/"], "~/src/shop/");

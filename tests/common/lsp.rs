@@ -164,6 +164,11 @@ impl Lsp {
         }
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Closes stdin, as a client that disappears does.
     pub fn close_stdin(&mut self) {
         self.stdin = None;
