@@ -66,7 +66,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let lines = features::lines(&text);
             let placed = features::place(&annotated.annotations, &matcher, &lines);
-            features::hover(&placed[&4], &annotated)
+            features::hover(&placed[&4], &annotated, 118)
         })
     });
 }

@@ -224,12 +224,23 @@ fn inlay_hints_and_hover_on_an_annotated_line() {
     ] {
         assert!(text.contains(expected), "{expected:?} missing from the hover:\n{text}");
     }
-    let block = text.split("```text\n").nth(1).unwrap().split("\n```").next().unwrap();
+    let flame = |text: &str| text.split("```text\n").nth(1).unwrap().split("\n```").next().unwrap().to_string();
+    let block = flame(text);
     let rows: Vec<&str> = block.lines().collect();
     assert!(rows.len() <= 24, "{} rows:\n{block}", rows.len());
-    assert!(rows.iter().all(|r| r.chars().count() <= 118), "a row wider than Helix's popup:\n{block}");
-    assert!(block.contains("web: GET /checkout") && block.contains("SELECT"), "the flame graph's bars:\n{block}");
+    assert!(rows.iter().all(|r| r.chars().count() <= 76), "a row wider than Helix's popup at 80 columns:\n{block}");
+    assert!(block.contains("web: GET /checkout") && block.contains("load_cart"), "the flame graph's bars:\n{block}");
     assert_eq!(lsp.request("textDocument/hover", at(3)), Value::Null, "nothing to say on a line without annotations");
+    // A wide terminal: up to Helix's widest popup, with room for the queries' names.
+    let mut wide = project.options();
+    wide["hover_width"] = json!(118);
+    lsp.notify("workspace/didChangeConfiguration", json!({ "settings": wide }));
+    lsp.diagnostics(&orders);
+    let hover = lsp.request("textDocument/hover", at(11));
+    let block = flame(hover["contents"]["value"].as_str().unwrap());
+    assert!(block.lines().all(|r| r.chars().count() <= 118), "a row wider than Helix's popup:\n{block}");
+    assert!(block.lines().any(|r| r.chars().count() > 76), "drawn wider:\n{block}");
+    assert!(block.contains("SELECT"), "the queries have room for their names:\n{block}");
 
     let on = |line: u64| {
         let range = json!({ "start": { "line": line, "character": 0 }, "end": { "line": line, "character": 0 } });

@@ -92,7 +92,10 @@ pub enum Command {
     ///
     /// Annotates the lines of code that recent traces ran: diagnostics (source "vitals",
     /// code = the finding's kind), inlay hints at the end of the line and a hover with the
-    /// findings and a flame graph of the slowest trace through the line. Settings come from
+    /// findings and a flame graph of the slowest trace through the line; code actions and
+    /// workspace commands (vitals.search, vitals.trace, vitals.traces, vitals.analyze,
+    /// vitals.map, vitals.flame, vitals.regressions, vitals.compare, vitals.status) write
+    /// their views under the state directory and open them. Settings come from
     /// initializationOptions and workspace/didChangeConfiguration, with the Neovim plugin's
     /// option names (trace_provider, trace_endpoint, path_mappings, enable_auto_tracing,
     /// auto_tracing = { interval_ms, services }, analyze, …); set enable_auto_tracing = true
@@ -108,6 +111,12 @@ pub enum Command {
     ///   [[language]]
     ///   name = "python"
     ///   language-servers = ["pylsp", "vitals"]
+    ///
+    ///   [[language]]            # the views, so that gf follows their links
+    ///   name = "vitals-view"
+    ///   scope = "text.vitals"
+    ///   file-types = [{ glob = "vitals/views/*.txt" }]
+    ///   language-servers = ["vitals"]
     #[command(verbatim_doc_comment)]
     Lsp,
     /// Run as the Neovim plugin's host (msgpack-RPC on stdin/stdout); started by the plugin.

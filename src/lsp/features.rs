@@ -21,8 +21,9 @@ use crate::render::units::duration;
 use crate::session::Annotated;
 use crate::session::paths::FileMatcher;
 
-/// Helix's hover popup: at most 118 columns, and about 24 rows for the flame graph.
-pub const HOVER_COLUMNS: usize = 118;
+/// Helix's hover popup: at most 118 columns (fewer in a narrower terminal: the
+/// `hover_width` option says how many), and about 24 rows for the flame graph.
+pub const HOVER_COLUMNS: std::ops::RangeInclusive<usize> = 40..=118;
 pub const HOVER_FLAME_ROWS: usize = 24;
 
 /// The lines of a document as the protocol counts them (`\n`, with or without `\r`).
@@ -133,8 +134,8 @@ pub fn inlay_hints(
 
 /// The hover of an annotated line, in markdown: each annotation's numbers, each finding's
 /// evidence and suggestion, and the flame graph of the slowest trace through the line
-/// (the spans a finding is about marked), cut to fit a popup.
-pub fn hover(here: &[&Annotation], annotated: &Annotated) -> String {
+/// (the spans a finding is about marked), cut to fit a popup `width` columns wide.
+pub fn hover(here: &[&Annotation], annotated: &Annotated, width: usize) -> String {
     let mut out = String::new();
     for annotation in here {
         out.push_str(&format!("**{}** · `{}`\n", annotation.message(), annotation.kind));
@@ -148,7 +149,7 @@ pub fn hover(here: &[&Annotation], annotated: &Annotated) -> String {
         }
         out.push('\n');
     }
-    if let Some(flame) = slowest_flame(here, annotated) {
+    if let Some(flame) = slowest_flame(here, annotated, width) {
         out.push_str(&flame);
     }
     out.trim_end().to_string()
@@ -172,12 +173,14 @@ pub fn slowest_trace<'a>(here: &[&Annotation], annotated: &'a Annotated) -> Opti
 }
 
 /// The flame graph of the slowest of the line's traces, with the spans the line's
-/// annotations mark in it, as a ```text block of at most [`HOVER_COLUMNS`] columns and
-/// [`HOVER_FLAME_ROWS`] rows: rows past that are left out (and counted), never wrapped.
-fn slowest_flame(here: &[&Annotation], annotated: &Annotated) -> Option<String> {
+/// annotations mark in it, as a ```text block of `width` columns (within [`HOVER_COLUMNS`])
+/// and at most [`HOVER_FLAME_ROWS`] rows: rows past that are left out (and counted), never
+/// wrapped.
+fn slowest_flame(here: &[&Annotation], annotated: &Annotated, width: usize) -> Option<String> {
     let (trace, marks) = slowest_trace(here, annotated)?;
     let marked: Vec<SpanIndex> = marks.iter().filter_map(|span| trace.find_span(span)).collect();
-    let drawn = flame::render(trace, HOVER_COLUMNS, false, &marked);
+    let width = width.clamp(*HOVER_COLUMNS.start(), *HOVER_COLUMNS.end());
+    let drawn = flame::render(trace, width, false, &marked);
     let mut rows: Vec<String> = drawn.lines.iter().map(|l| l.text.trim_end().to_string()).collect();
     if rows.len() > HOVER_FLAME_ROWS {
         let left_out = rows.len() - (HOVER_FLAME_ROWS - 1);

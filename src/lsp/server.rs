@@ -490,8 +490,9 @@ impl Server {
                     request.extract::<lsp_types::HoverParams>(HoverRequest::METHOD).map_err(|e| bad(id, e))?;
                 let at = params.text_document_position_params;
                 let line = at.position.line as usize;
+                let width = self.state().settings.hover_width;
                 let markdown = self.with_placed(at.text_document.uri.as_str(), |placed, _, annotated| {
-                    placed.get(&line).map(|here| features::hover(here, annotated))
+                    placed.get(&line).map(|here| features::hover(here, annotated, width))
                 });
                 let hover = markdown.flatten().map(|value| Hover {
                     contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value }),

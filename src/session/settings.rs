@@ -31,6 +31,9 @@ pub struct Settings {
     pub enable_auto_tracing: bool,
     pub auto_tracing: AutoTracing,
     pub service_map: MapSettings,
+    /// The language server's hover: the columns its flame graph is drawn in. Helix's
+    /// popup is at most 118 wide, and no wider than the terminal; the default fits 80.
+    pub hover_width: usize,
 }
 
 impl Default for Settings {
@@ -45,6 +48,7 @@ impl Default for Settings {
             enable_auto_tracing: false,
             auto_tracing: AutoTracing::default(),
             service_map: MapSettings::default(),
+            hover_width: 76,
         }
     }
 }
@@ -149,6 +153,7 @@ const KNOWN: &[&str] = &[
     "enable_auto_tracing",
     "auto_tracing",
     "service_map",
+    "hover_width",
 ];
 
 impl Settings {
