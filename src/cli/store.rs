@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use super::args::{StoreAction, StoreFlags};
 use super::write_stdout;
 use crate::error::{Error, Result};
+use crate::render::units::plural;
 use crate::store::{self, Store, Verdict};
 
 /// `check` exits 0 (healthy), 1 (damaged) or 2 (could not check); `repair` 0 or 1.
@@ -78,5 +79,5 @@ fn repair(path: &Path) -> Result<()> {
 
 /// `1 trace`, `2 traces`.
 fn traces(n: u64) -> String {
-    format!("{n} trace{}", if n == 1 { "" } else { "s" })
+    format!("{n} trace{}", plural(n))
 }

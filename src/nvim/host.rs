@@ -30,6 +30,7 @@ use crate::query::now_ns;
 use crate::render::annotations::annotations;
 use crate::render::findings::explain_report;
 use crate::render::report;
+use crate::render::units::plural;
 use crate::render::{self, View, summary_line};
 use crate::session::{Session, Settings, annotate, off_thread, service_map, traces_of};
 
@@ -163,7 +164,7 @@ impl Host {
                     "Connected to {}: {} service{}",
                     provider.describe(),
                     services.len(),
-                    if services.len() == 1 { "" } else { "s" }
+                    plural(services.len())
                 )))
             }
             "services" => to_value(&self.provider()?.services().await?),

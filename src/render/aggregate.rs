@@ -10,7 +10,7 @@ use super::layout::{Cell, Column, Part, Table, fit_parts};
 use super::palette;
 use super::style::{Group, Rendered, StyledLine, Target};
 use super::text::{Keep, wrap_styled};
-use super::units::duration;
+use super::units::{duration, plural};
 use crate::analysis::aggregate::AggregateFlame;
 use crate::analysis::findings::percent;
 
@@ -21,7 +21,7 @@ pub fn render(flame: &AggregateFlame, title: &str, width: usize) -> Rendered {
     let width = width.max(MIN_WIDTH);
     let total = flame.nodes.first().map_or(0, |root| root.total_ns);
     let mut out = Rendered::default();
-    let traces = format!(" · {} trace{}", flame.traces, if flame.traces == 1 { "" } else { "s" });
+    let traces = format!(" · {} trace{}", flame.traces, plural(flame.traces));
     out.lines.push(fit_parts(
         &[
             Part::fixed("Aggregated flame graph", Some(Group::Title), 9),

@@ -8,7 +8,7 @@ use super::layout::{Cell, Column, Part, Table, fit_parts};
 use super::report::{RenderedReport, ReportItem, push_item, section};
 use super::style::{Group, StyledLine};
 use super::text::{Keep, wrap_styled};
-use super::units::{duration, signed_duration, signed_percent};
+use super::units::{duration, plural, signed_duration, signed_percent};
 use crate::analysis::compare::{Change, Comparison, DiffNode, NOTABLE_OF_TRACE, NOTABLE_SHARE, PathStats, Side};
 use crate::model::change_ns;
 
@@ -105,7 +105,7 @@ fn note(node: &DiffNode) -> String {
 fn structure(out: &mut RenderedReport, diff: &Comparison, width: usize) {
     let changed: Vec<(usize, &DiffNode)> =
         diff.nodes.iter().enumerate().skip(1).filter(|(_, n)| n.change != Change::Same).collect();
-    section(out, &format!("Structure: {} path{} changed", changed.len(), if changed.len() == 1 { "" } else { "s" }));
+    section(out, &format!("Structure: {} path{} changed", changed.len(), plural(changed.len())));
     if changed.is_empty() {
         out.rendered.lines.push(StyledLine::styled("  the same calls, the same number of times", Group::Dim));
     }

@@ -2,7 +2,7 @@
 //! a footer line saying what the marked cells mean.
 
 use super::canvas::CRITICAL_BAR;
-use super::units::duration;
+use super::units::{duration, plural};
 use crate::analysis::critical_path::critical_path;
 use crate::model::Trace;
 
@@ -36,6 +36,6 @@ pub fn legend(trace: &Trace, by_span: &[Vec<(u64, u64)>]) -> Option<String> {
         "{CRITICAL_BAR} critical path: {} of {}, through {on_path} span{}",
         duration(total),
         duration(trace.duration_ns()),
-        if on_path == 1 { "" } else { "s" }
+        plural(on_path)
     ))
 }

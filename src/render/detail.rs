@@ -4,7 +4,7 @@
 use super::palette;
 use super::style::{Group, Rendered, StyledLine};
 use super::text::{Keep, elide_distinct, width as cells, wrap_styled};
-use super::units::duration;
+use super::units::{duration, plural};
 use crate::analysis::self_time::self_time;
 use crate::model::{Attribute, RefKind, SpanIndex, StatusCode, Trace};
 
@@ -127,7 +127,7 @@ fn attribute_lines(attributes: &[Attribute], width: usize, indent: usize) -> Vec
         if hidden > 0 {
             value_lines.truncate(MAX_VALUE_LINES);
             let mut more = StyledLine::plain(" ".repeat(hanging));
-            more.push(&format!("… {hidden} more line{}", if hidden == 1 { "" } else { "s" }), Some(Group::Dim));
+            more.push(&format!("… {hidden} more line{}", plural(hidden)), Some(Group::Dim));
             value_lines.push(more);
         }
         lines.extend(value_lines);

@@ -5,7 +5,7 @@ use crate::analysis::calls::CallKind;
 use crate::analysis::findings::{Evidence, Finding, Waiting};
 use crate::analysis::report::Report;
 
-use super::units::{duration, duration_us, truncate};
+use super::units::{duration, duration_us, plural, truncate};
 
 /// Fills in every finding's message and suggestion.
 pub fn explain_report(report: &mut Report) {
@@ -24,8 +24,7 @@ pub fn spread(finding: &Finding) -> Option<String> {
         root => format!(" {}", truncate(root, 40)),
     };
     let times = if finding.occurrences > traces { format!(" ({} times)", finding.occurrences) } else { String::new() };
-    let plural = if finding.requests == 1 { "" } else { "s" };
-    Some(format!("in {traces} of {}{of} request{plural}{times}", finding.requests))
+    Some(format!("in {traces} of {}{of} request{}{times}", finding.requests, plural(finding.requests)))
 }
 
 pub fn explain(finding: &mut Finding) {
@@ -97,7 +96,7 @@ pub fn explain(finding: &mut Finding) {
             let holds = format!(
                 "{who} holds {}% of the critical path across {traces} trace{} ({})",
                 finding.percent,
-                if *traces == 1 { "" } else { "s" },
+                plural(*traces),
                 duration_us(finding.impact_us)
             );
             match waits_on {

@@ -4,7 +4,7 @@
 use super::layout::{Part, fit_parts};
 use super::style::{Group, StyledLine};
 use super::text::{Keep, wrap_styled};
-use super::units::duration;
+use super::units::{duration, plural};
 use crate::model::Trace;
 
 /// `frontend: GET /dispatch  712ms · 52 spans · 5 services · 1 error · 4bd8…`; in a
@@ -29,10 +29,6 @@ pub fn title(trace: &Trace, width: usize) -> StyledLine {
     }
     parts.push(Part::fixed(format!(" · {}", trace.id), Some(Group::Dim), 1));
     fit_parts(&parts, width)
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 /// A time axis of `width` columns starting at column `indent`, labelled at the quarters.

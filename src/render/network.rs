@@ -11,7 +11,7 @@ use super::layout::{Cell, Column, Table};
 use super::palette;
 use super::style::{Group, Rendered, StyledLine};
 use super::text::wrap_styled;
-use super::units::duration;
+use super::units::{duration, plural};
 use crate::analysis::calls::{CallKind, outgoing_call};
 use crate::analysis::self_time::covered_ns;
 use crate::model::{SpanIndex, Trace};
@@ -121,7 +121,7 @@ fn summary(trace: &Trace, calls: &[(SpanIndex, CallKind, String)]) -> StyledLine
     }
     counts.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
     let intervals = calls.iter().map(|(i, ..)| (trace.spans[*i].start_ns, trace.spans[*i].end_ns()));
-    let mut text = format!("{} call{}", calls.len(), if calls.len() == 1 { "" } else { "s" });
+    let mut text = format!("{} call{}", calls.len(), plural(calls.len()));
     for (kind, n) in counts {
         text.push_str(&format!(" · {n} {}", kind.label()));
     }

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::style::{Group, Rendered, StyledLine};
 use super::text::wrap_styled;
-use super::units::{duration_us, truncate};
+use super::units::{duration_us, plural, truncate};
 use crate::analysis::calls::CodeLocation;
 use crate::analysis::findings::{Finding, FindingKind, Severity};
 use crate::analysis::hotspots::TraceRef;
@@ -111,10 +111,7 @@ pub fn render(report: &Report, title: &str, width: usize) -> RenderedReport {
     let mut out = RenderedReport::wrapped_at(width);
     let mut heading = StyledLine::default();
     let traces = report.traces.len();
-    heading.push(
-        &format!("Analysis of {traces} trace{} · {title}", if traces == 1 { "" } else { "s" }),
-        Some(Group::Title),
-    );
+    heading.push(&format!("Analysis of {traces} trace{} · {title}", plural(traces)), Some(Group::Title));
     out.push(heading, None);
     section(&mut out, &format!("Findings ({})", report.findings.len()));
     if report.findings.is_empty() {

@@ -6,7 +6,7 @@
 use super::layout::{Cell, Column, Part, Table, place_parts};
 use super::style::{Group, Rendered, StyledLine, Target};
 use super::text::{Keep, wrap_styled};
-use super::units::duration;
+use super::units::{duration, plural};
 use crate::analysis::service_map::{Health, ServiceEdge, ServiceMap, migration_order};
 
 /// What the map float shows.
@@ -65,7 +65,12 @@ pub fn render(map: &ServiceMap, view: MapView, width: usize) -> Rendered {
 fn heading(out: &mut Rendered, map: &ServiceMap, title: &str, width: usize) {
     let mut line = StyledLine::styled(title, Group::Title);
     line.push(
-        &format!(" · {} services · {} calls between them", map.services.len(), map.calls.edge_count()),
+        &format!(
+            " · {} services · {} call{} between them",
+            map.services.len(),
+            map.calls.edge_count(),
+            plural(map.calls.edge_count())
+        ),
         Some(Group::Dim),
     );
     if let Some(b) = map.bottleneck {
@@ -267,7 +272,7 @@ fn migration(out: &mut Rendered, map: &ServiceMap, width: usize) {
     out.lines.push(StyledLine::default());
     let summary = match cycles.len() {
         0 => "No cycles.".to_string(),
-        n => format!("{n} cycle{} (marked ↺ above).", if n == 1 { "" } else { "s" }),
+        n => format!("{n} cycle{} (marked ↺ above).", plural(n)),
     };
     out.lines.push(StyledLine::styled(&summary, if cycles.is_empty() { Group::Dim } else { Group::Warning }));
 }

@@ -5,7 +5,7 @@ use crate::analysis::TraceSummary;
 
 use super::layout::{Cell, Column, Table};
 use super::text::Keep;
-use super::units::{age, duration};
+use super::units::{age, duration, plural};
 
 const SHOWN_SERVICES: usize = 3;
 
@@ -51,7 +51,7 @@ pub fn lines(summaries: &[TraceSummary], now_ns: u64, width: usize) -> Vec<Strin
 /// `52 spans`; `3 of 48 spans matched` when the backend returned only the matching spans
 /// (the span count is 0 when it did not say how many the trace has).
 fn span_count(summary: &TraceSummary) -> String {
-    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let plural = |n: usize| plural(n);
     match (summary.matched_spans, summary.span_count) {
         (None, total) => format!("{total} span{}", plural(total)),
         (Some(matched), 0) => format!("{matched} span{} matched", plural(matched)),

@@ -5,6 +5,11 @@
 /// `3d`, `2d12h`: three significant digits below a minute, then whole units, the
 /// smaller one left out when it is zero. Hours up to two days (`36h` reads better than
 /// `1d12h`), days beyond.
+/// The `s` of a count's noun: `format!("{n} call{}", plural(n))`.
+pub fn plural<N: PartialEq + From<u8>>(n: N) -> &'static str {
+    if n == N::from(1) { "" } else { "s" }
+}
+
 pub fn duration(ns: u64) -> String {
     const US: u64 = 1_000;
     const MS: u64 = 1_000_000;

@@ -10,6 +10,7 @@ use crate::analysis::service_map::Thresholds;
 use crate::collector::supervisor::Addresses;
 use crate::config::ProviderConfig;
 use crate::error::{Error, Result};
+use crate::render::units::plural;
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default)]
@@ -172,7 +173,7 @@ impl Settings {
         if !unknown.is_empty() {
             return Err(Error::invalid(format!(
                 "Unknown Vitals option{} {}: see :help vitals-options or the README",
-                if unknown.len() == 1 { "" } else { "s" },
+                plural(unknown.len()),
                 unknown.join(", ")
             )));
         }
