@@ -4,6 +4,7 @@ pub mod file;
 mod http;
 pub mod jaeger;
 pub mod otlp;
+pub mod regressions;
 pub mod span_cap;
 mod tags;
 pub mod tempo;
