@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::windows::WindowSpec;
 use super::{TraceProvider, lookback_from, versions};
 use crate::analysis::deployments::{newest_two, preferred};
-use crate::analysis::regression::{Basis, Options, RegressionReport, Window, Windows, detect, samples};
+use crate::analysis::regression::{Basis, Options, RegressionReport, Sample, Window, Windows, detect, samples};
 use crate::error::{Error, Result};
 use crate::model::{DeploymentKey, Trace, VersionSeen};
 use crate::query::SearchQuery;
@@ -156,15 +156,22 @@ struct Check<'a> {
 }
 
 impl Check<'_> {
-    /// The requests each of two versions served, compared.
+    /// The requests each of two versions served, compared. A version that served more
+    /// than `limit` traces is compared by its latest ones, and its window says so.
     async fn versions(&self, before: &VersionSeen, after: &VersionSeen) -> Result<RegressionReport> {
         let (old, new) = futures::try_join!(self.of_version(before), self.of_version(after))?;
+        let cut = (old.len() >= self.limit, new.len() >= self.limit);
         let mut seen = HashSet::new();
         let traces: Vec<Arc<Trace>> = old.into_iter().chain(new).filter(|t| seen.insert(t.id)).collect();
-        let windows = Windows { baseline: seen_window(before), current: seen_window(after), gap_ns: None };
         let basis =
             Basis::Versions { attribute: after.key, baseline: before.version.clone(), current: after.version.clone() };
-        self.compare(traces, move |_| windows, basis).await
+        let (before, after) = (before.clone(), after.clone());
+        let windows = move |requests: &[Sample]| Windows {
+            baseline: served(&before, cut.0, requests),
+            current: served(&after, cut.1, requests),
+            gap_ns: None,
+        };
+        self.compare(traces, windows, basis).await
     }
 
     /// The traces of one version: those of the service carrying its attribute, in the
@@ -180,17 +187,21 @@ impl Check<'_> {
 
     /// Windows of traffic compared: the latest ones end at the service's newest request.
     async fn windows(&self, spec: WindowSpec, by_default: bool) -> Result<RegressionReport> {
-        let (basis, newest) = match spec {
-            WindowSpec::Last { .. } => (Basis::Latest { by_default }, self.newest_request().await?),
-            WindowSpec::Around { .. } => (Basis::Around, None),
-            WindowSpec::Ranges(_) => (Basis::Ranges, None),
-        };
-        let traces = match (spec, newest) {
-            // Nothing of the service in the last week: nothing to compare.
-            (WindowSpec::Last { .. }, None) => Vec::new(),
-            _ => {
-                let newest = newest.unwrap_or(self.now_ns);
-                self.provider.search(&spec.query(self.service, self.limit, newest, self.now_ns)).await?
+        let (basis, traces) = match spec {
+            WindowSpec::Last { .. } => {
+                let traces = match self.newest_request().await? {
+                    Some(newest) => {
+                        self.provider.search(&spec.query(self.service, self.limit, newest, self.now_ns)).await?
+                    }
+                    // Nothing of the service in the last week: nothing to compare.
+                    None => Vec::new(),
+                };
+                (Basis::Latest { by_default }, traces)
+            }
+            WindowSpec::Around { .. } | WindowSpec::Ranges(_) => {
+                let query = spec.query(self.service, self.limit, self.now_ns, self.now_ns);
+                let basis = if matches!(spec, WindowSpec::Around { .. }) { Basis::Around } else { Basis::Ranges };
+                (basis, self.provider.search(&query).await?)
             }
         };
         let now_ns = self.now_ns;
@@ -211,7 +222,7 @@ impl Check<'_> {
     async fn compare(
         &self,
         traces: Vec<Arc<Trace>>,
-        windows: impl FnOnce(&[crate::analysis::regression::Sample]) -> Windows + Send + 'static,
+        windows: impl FnOnce(&[Sample]) -> Windows + Send + 'static,
         basis: Basis,
     ) -> Result<RegressionReport> {
         let (service, options) = (self.service.to_string(), self.options);
@@ -228,6 +239,18 @@ impl Check<'_> {
 /// From the first to the last time a version was seen.
 fn seen_window(version: &VersionSeen) -> Window {
     Window { start_ns: version.first_seen_ns, end_ns: version.last_seen_ns.saturating_add(1) }
+}
+
+/// The time a version's requests were compared over: the time it was seen, from its
+/// earliest request fetched when the fetch was `cut` at the limit.
+fn served(version: &VersionSeen, cut: bool, requests: &[Sample]) -> Window {
+    let mut window = seen_window(version);
+    let deployment = Some(version.deployment());
+    let earliest = requests.iter().filter(|s| s.deployment == deployment).map(|s| s.start_ns).min();
+    if let (true, Some(earliest)) = (cut, earliest) {
+        window.start_ns = window.start_ns.max(earliest);
+    }
+    window
 }
 
 /// The versions `A..B` names, among the service's.
@@ -256,6 +279,7 @@ fn named_versions(versions: &[VersionSeen], asked: &str, service: &str) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analysis::regression::Verdict;
 
     fn words(line: &str) -> Result<RegressionArgs> {
         RegressionArgs::from_words(&line.split(' ').collect::<Vec<_>>())
@@ -295,5 +319,106 @@ mod tests {
         let none = named_versions(&[], "1.0.0..1.1.0", "web").unwrap_err().to_string();
         assert!(none.contains("needs service.version"), "{none}");
         assert!(named_versions(&versions, "1.0.0", "web").is_err());
+    }
+
+    /// A trace store (a real SQLite file) behind the `otlp` provider, removed when dropped.
+    struct Stored(std::path::PathBuf, super::super::otlp::OtlpProvider);
+
+    impl Stored {
+        fn new(name: &str) -> Stored {
+            let dir = std::env::temp_dir().join(format!("vitals-regressions-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            let provider =
+                super::super::otlp::OtlpProvider::open(&dir.join("traces.db").display().to_string()).unwrap();
+            Stored(dir, provider)
+        }
+
+        /// A process's run: `n` requests of `GET /cart` a second apart from `from_s` seconds
+        /// on, lasting 200 ms and up (times `percent` / 100), with these resource attributes.
+        fn run(&self, process: &[(&str, &str)], first_trace: u128, n: u64, from_s: u64, percent: u64) {
+            let traces: Vec<Trace> = (0..n)
+                .map(|i| {
+                    let ms = (200 + 7 * (i % 40)) * percent / 100;
+                    let mut build =
+                        crate::analysis::testing::trace(&[(1, 0, "web", "GET /cart", (from_s + i) * 1000, ms)]);
+                    for (key, value) in process {
+                        build = build.resource(1, key, value);
+                    }
+                    let id = crate::model::TraceId(first_trace + u128::from(i));
+                    let spans =
+                        build.done().spans.into_iter().map(|s| crate::model::Span { trace_id: id, ..s }).collect();
+                    Trace::from_spans(id, spans)
+                })
+                .collect();
+            // The testing traces start at second 1 of 1970: moved to two hours ago.
+            let shift = (crate::query::now_ns() - 2 * 3_600_000_000_000 - 1_000_000_000) as i128;
+            let batch = crate::formats::otlp_encode::export_request(&traces, shift).resource_spans;
+            self.1.store().ingest(batch, crate::query::now_ns()).unwrap();
+        }
+
+        async fn check(&self, args: &str) -> RegressionReport {
+            self.check_with(args, &RegressionSettings::default()).await
+        }
+
+        async fn check_with(&self, args: &str, settings: &RegressionSettings) -> RegressionReport {
+            let args = RegressionArgs::from_words(&args.split(' ').collect::<Vec<_>>()).unwrap();
+            regressions(&self.1, &args, settings, crate::query::now_ns()).await.unwrap()
+        }
+    }
+
+    impl Drop for Stored {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[tokio::test]
+    async fn restarts_stand_in_for_deployments_when_each_served_enough() {
+        let stored = Stored::new("restarts");
+        stored.run(&[("service.instance.id", "run-a")], 1, 40, 0, 100);
+        stored.run(&[("service.instance.id", "run-b")], 1_000, 40, 300, 140);
+        let report = stored.check("web").await;
+        let by_startup =
+            Basis::Versions { attribute: DeploymentKey::InstanceId, baseline: "run-a".into(), current: "run-b".into() };
+        assert_eq!(report.basis, by_startup);
+        assert_eq!(report.summary.slower, ["GET /cart"]);
+
+        // A handful of requests each: the runs are compared as traffic, and it says why.
+        let few = Stored::new("few-restarts");
+        few.run(&[("service.instance.id", "run-a")], 1, 5, 0, 100);
+        few.run(&[("service.instance.id", "run-b")], 1_000, 5, 300, 140);
+        let report = few.check("web").await;
+        assert_eq!(report.basis, Basis::Latest { by_default: true });
+        assert!(report.seen.baseline.is_empty() && report.seen.current.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_version_outranks_restarts_and_a_window_compares_traffic() {
+        let stored = Stored::new("versions");
+        stored.run(&[("service.version", "2.0.0"), ("service.instance.id", "a")], 1, 40, 0, 100);
+        stored.run(&[("service.version", "2.0.0"), ("service.instance.id", "b")], 1_000, 40, 100, 100);
+        stored.run(&[("service.version", "2.1.0"), ("service.instance.id", "c")], 2_000, 40, 400, 100);
+        let report = stored.check("web").await;
+        assert_eq!(
+            report.basis,
+            Basis::Versions {
+                attribute: DeploymentKey::ServiceVersion,
+                baseline: "2.0.0".into(),
+                current: "2.1.0".into()
+            }
+        );
+        assert_eq!((report.overall.baseline.count, report.overall.current.count), (80, 40), "both start-ups of 2.0.0");
+        assert_eq!(report.overall.latency, Verdict::NoChange);
+        // Past the limit, the newest requests of each version, over the time they took.
+        let settings = RegressionSettings { limit: 30, ..RegressionSettings::default() };
+        let cut = stored.check_with("web", &settings).await;
+        assert_eq!((cut.overall.baseline.count, cut.overall.current.count), (30, 30));
+        let seconds = |w: &Window| (w.end_ns - w.start_ns).div_ceil(1_000_000_000);
+        assert_eq!((seconds(&cut.windows.baseline), seconds(&cut.windows.current)), (30, 30));
+        assert_eq!(report.windows.current.end_ns, cut.windows.current.end_ns);
+
+        let traffic = stored.check("web 3m").await;
+        assert_eq!(traffic.basis, Basis::Latest { by_default: false });
+        assert_eq!(traffic.seen.current, ["2.1.0"]);
     }
 }

@@ -268,5 +268,38 @@ mod tests {
         assert!(
             text.contains("baseline 1970-01-01 00:00:00 – 01:00:00 UTC vs current 1970-01-01 01:00:00 – 02:00:00 UTC")
         );
+        assert!(text.contains("all operations pooled (none alone has enough requests): Baseline P95 = –"), "{text}");
+    }
+
+    #[test]
+    fn the_headline_lists_three_operations_that_moved_then_how_many_more_and_the_sides_their_deployments() {
+        let minute = 60_000_000_000u64;
+        let mut samples = Vec::new();
+        for (n, slower) in [120, 130, 140, 150, 160].into_iter().enumerate() {
+            for side in 0..2u64 {
+                samples.extend((0..40u64).map(|i| Sample {
+                    operation: format!("GET /{n}"),
+                    start_ns: side * 60 * minute + i * minute,
+                    duration_ns: (100 + i) * if side == 1 { slower } else { 100 } * 10_000,
+                    error: false,
+                    trace_id: TraceId(u128::from(side * 100 + i) + 1),
+                    span_id: SpanId(i + 1),
+                    deployment: None,
+                }));
+            }
+        }
+        let basis =
+            Basis::Versions { attribute: DeploymentKey::DeploymentId, baseline: "d-1".into(), current: "d-2".into() };
+        let mut report =
+            detect("web", &samples, Windows::last(120 * minute, 60 * minute), Basis::Ranges, Options::default());
+        let text = render(&report, 400).rendered.plain_text();
+        let headline = "✖ regression  slower: GET /4 P95 +60% (p < 0.001), GET /3 P95 +50% (p < 0.001), GET /2 P95 +40% (p < 0.001) and 2 more";
+        assert!(text.contains(headline), "{text}");
+        report.basis = basis;
+        let text = render(&report, 400).rendered.plain_text();
+        assert!(
+            text.contains("baseline deployment d-1 (1970-01-01 00:00:00 – 01:00:00 UTC) vs current deployment d-2"),
+            "{text}"
+        );
     }
 }
