@@ -36,7 +36,7 @@ pub fn render(report: &RegressionReport, width: usize) -> RenderedReport {
     headline(&mut out, report);
     section(&mut out, &format!("Operations ({})", report.operations.len()));
     for change in &report.operations {
-        change_lines(&mut out, change);
+        change_lines(&mut out, change, None);
     }
     out
 }
@@ -77,41 +77,8 @@ fn sides(report: &RegressionReport) -> String {
 fn headline(out: &mut RenderedReport, report: &RegressionReport) {
     let (summary, overall) = (&report.summary, &report.overall);
     if summary.pooled {
-        let mut head = StyledLine::default();
-        let (mark, word, group) = verdict_mark(overall.latency);
-        head.push(&format!("  {mark} {word:<12}"), Some(group));
-        head.push("all operations pooled (none alone has enough requests): ", Some(Group::Label));
-        head.push(&sentence(overall), None);
-        let item = overall.slowest.map(|(trace, span)| ReportItem::span(trace.to_string(), span.to_string()));
-        out.push(head, item.as_ref());
-        out.push(StyledLine::styled(&format!("      {}", details(overall)), Group::Dim), item.as_ref());
-        return;
-    }
-    let of = |name: &String| report.operations.iter().find(|c| c.operation.as_ref() == Some(name));
-    let latency = |c: &Change| {
-        let moved = signed_percent(100.0 * relative(c.baseline.p95_ns, c.current.p95_ns));
-        let p = c.p_value.map_or_else(|| "no p".to_string(), p_text);
-        format!("P95 {moved} ({p})")
-    };
-    let errors =
-        |c: &Change| format!("errors {:.1}% → {:.1}%", c.baseline.error_rate * 100.0, c.current.error_rate * 100.0);
-    let mut parts = Vec::new();
-    for (label, names, says) in [
-        ("slower", &summary.slower, &latency as &dyn Fn(&Change) -> String),
-        ("more errors", &summary.more_errors, &errors),
-        ("faster", &summary.faster, &latency),
-        ("fewer errors", &summary.fewer_errors, &errors),
-    ] {
-        if !names.is_empty() {
-            parts.push(format!("{label}: {}", listed(names.iter().filter_map(of).map(|c| operation_says(c, says)))));
-        }
-    }
-    let moved = parts.len();
-    if moved == 0 {
-        let compared = report.operations.iter().filter(|c| c.latency != Verdict::NotEnoughData).count();
-        let too_few = report.operations.len() - compared;
-        let few = if too_few > 0 { format!(", {too_few} with too few requests") } else { String::new() };
-        parts.push(format!("no operation changed significantly ({compared} compared{few})"));
+        let label = "all operations pooled (none alone has enough requests):";
+        return change_lines(out, overall, Some(label));
     }
     let worse = !summary.slower.is_empty() || !summary.more_errors.is_empty();
     let better = !summary.faster.is_empty() || !summary.fewer_errors.is_empty();
@@ -122,10 +89,10 @@ fn headline(out: &mut RenderedReport, report: &RegressionReport) {
     };
     let mut head = StyledLine::default();
     head.push(&format!("  {mark} {word:<12}"), Some(group));
-    head.push(&parts.join(" · "), None);
+    head.push(&what_moved(report), None);
     // <CR> opens the slowest current request of the operation that moved most.
     let first = summary.slower.first().or(summary.more_errors.first()).or(summary.faster.first());
-    let slowest = first.and_then(of).map_or(overall.slowest, |c| c.slowest);
+    let slowest = first.and_then(|name| operation(report, name)).map_or(overall.slowest, |c| c.slowest);
     let item = slowest.map(|(trace, span)| ReportItem::span(trace.to_string(), span.to_string()));
     out.push(head, item.as_ref());
     let (b, c) = (&overall.baseline, &overall.current);
@@ -140,6 +107,41 @@ fn headline(out: &mut RenderedReport, report: &RegressionReport) {
         details(&numbers)
     );
     out.push(StyledLine::styled(&pooled, Group::Dim), item.as_ref());
+}
+
+fn operation<'r>(report: &'r RegressionReport, name: &str) -> Option<&'r Change> {
+    report.operations.iter().find(|c| c.operation.as_deref() == Some(name))
+}
+
+/// `slower: POST /checkout P95 +33% (p < 0.001) · faster: …`, or that nothing moved.
+fn what_moved(report: &RegressionReport) -> String {
+    let summary = &report.summary;
+    let latency = |c: &Change| {
+        let moved = signed_percent(100.0 * relative(c.baseline.p95_ns, c.current.p95_ns));
+        let p = c.p_value.map_or_else(|| "no p".to_string(), p_text);
+        format!("P95 {moved} ({p})")
+    };
+    let errors =
+        |c: &Change| format!("errors {:.1}% → {:.1}%", c.baseline.error_rate * 100.0, c.current.error_rate * 100.0);
+    let mut parts = Vec::new();
+    for (label, names, says) in [
+        ("slower", &summary.slower, &latency as &dyn Fn(&Change) -> String),
+        ("more errors", &summary.more_errors, &errors),
+        ("faster", &summary.faster, &latency),
+        ("fewer errors", &summary.fewer_errors, &errors),
+    ] {
+        let moved = names.iter().filter_map(|name| operation(report, name)).map(|c| operation_says(c, says));
+        if !names.is_empty() {
+            parts.push(format!("{label}: {}", listed(moved)));
+        }
+    }
+    if parts.is_empty() {
+        let compared = report.operations.iter().filter(|c| c.latency != Verdict::NotEnoughData).count();
+        let too_few = report.operations.len() - compared;
+        let few = if too_few > 0 { format!(", {too_few} with too few requests") } else { String::new() };
+        parts.push(format!("no operation changed significantly ({compared} compared{few})"));
+    }
+    parts.join(" · ")
 }
 
 /// `POST /checkout P95 +33% (p < 0.001)`.
@@ -173,12 +175,13 @@ fn window(w: &Window) -> String {
     format!("{} – {to} UTC", from[..19].replace('T', " "))
 }
 
-fn change_lines(out: &mut RenderedReport, change: &Change) {
+/// A change's verdict, sentence and details; `label` names it (its operation by default).
+fn change_lines(out: &mut RenderedReport, change: &Change, label: Option<&str>) {
     let (mark, word, group) = verdict_mark(change.latency);
     let mut head = StyledLine::default();
     head.push(&format!("  {mark} {word:<12}"), Some(group));
-    if let Some(operation) = &change.operation {
-        head.push(&format!("{operation}  "), Some(Group::Label));
+    if let Some(label) = label.or(change.operation.as_deref()) {
+        head.push(&format!("{label}  "), Some(Group::Label));
     }
     head.push(&sentence(change), None);
     let item = change.slowest.map(|(trace, span)| ReportItem::span(trace.to_string(), span.to_string()));
@@ -268,7 +271,7 @@ mod tests {
         assert!(
             text.contains("baseline 1970-01-01 00:00:00 – 01:00:00 UTC vs current 1970-01-01 01:00:00 – 02:00:00 UTC")
         );
-        assert!(text.contains("all operations pooled (none alone has enough requests): Baseline P95 = –"), "{text}");
+        assert!(text.contains("all operations pooled (none alone has enough requests):  Baseline P95 = –"), "{text}");
     }
 
     #[test]
