@@ -8,7 +8,7 @@ mod synthetic;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use vitals::analysis::aggregate::aggregate;
-use vitals::analysis::regression::{Options as RegressionOptions, Sample, Windows, detect};
+use vitals::analysis::regression::{Basis, Options as RegressionOptions, Sample, Windows, detect};
 use vitals::analysis::report::{Options, analyze};
 use vitals::model::{SpanId, Trace, TraceId};
 
@@ -39,7 +39,7 @@ fn bench(c: &mut Criterion) {
     let windows = Windows::last(2 * HOUR, HOUR);
     let mut group = c.benchmark_group("100,000 request durations");
     group.bench_function("regression statistics, overall + 10 operations", |b| {
-        b.iter(|| detect("web", &requests, windows, RegressionOptions::default()).operations.len())
+        b.iter(|| detect("web", &requests, windows, Basis::Ranges, RegressionOptions::default()).operations.len())
     });
     group.finish();
 }
@@ -66,6 +66,7 @@ fn durations(count: u64) -> Vec<Sample> {
                 error: next(100) == 0,
                 trace_id: TraceId(i as u128 + 1),
                 span_id: SpanId(i + 1),
+                deployment: None,
             }
         })
         .collect()

@@ -80,7 +80,14 @@ fn batch(n: usize, now: u64) -> Vec<u8> {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {
-                attributes: vec![text("service.name", service), text("host.name", "bench")],
+                // As SDKs send it: the version (which the store lists, see store::versions)
+                // and the process's instance.
+                attributes: vec![
+                    text("service.name", service),
+                    text("service.version", "1.4.2"),
+                    text("service.instance.id", &format!("{service}-1")),
+                    text("host.name", "bench"),
+                ],
                 ..Default::default()
             }),
             scope_spans: vec![ScopeSpans { spans, ..Default::default() }],

@@ -85,12 +85,18 @@ command("VitalsRegressions", function(opts)
   require("vitals").regressions(args)
 end, {
   nargs = "*",
-  desc = "Compare a service's latest requests (split into runs) or before/after --at TIME: P50/P95/P99, errors",
+  desc = "Compare a service's newest version with the one before (or its latest traffic): P50/P95/P99, errors",
   complete = function(lead, line, cursor)
+    local search = require("vitals.search")
     if position(line, cursor) == 1 then
-      return require("vitals.search").complete_service(lead)
+      return search.complete_service(lead)
     end
-    return require("vitals.cmdline").starting_with({ "--at", "--baseline", "--current", "30m", "1h", "6h", "24h" }, lead)
+    local cmdline = require("vitals.cmdline")
+    local words = cmdline.split((line:sub(1, cursor):gsub("^[%s:]*%S+", "", 1)))
+    if words[#words - (lead == "" and 0 or 1)] == "--version" then
+      return search.complete_versions(words[1] or "", lead)
+    end
+    return cmdline.starting_with({ "--version", "--at", "--baseline", "--current", "30m", "1h", "6h", "24h" }, lead)
   end,
 })
 

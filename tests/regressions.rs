@@ -1,37 +1,49 @@
-//! `vitals regressions` end to end: two hours of requests sent by the real OpenTelemetry
-//! Python SDK into `vitals serve`, then read back from the store.
+//! `vitals regressions` end to end: requests sent by the real OpenTelemetry Python SDK
+//! into `vitals serve`, then read back from the store (and through its Jaeger query API).
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{TempDir, serve};
+use common::{Serve, TempDir, serve};
+
+/// Runs `tests/otel/{script}` with `args` against the server's OTLP/HTTP receiver.
+fn send(server: &Serve, script: &str, args: &[&str]) {
+    let python = std::env::var("VITALS_OTEL_PYTHON")
+        .expect("VITALS_OTEL_PYTHON: a Python with the OpenTelemetry SDK (tests/run sets it)");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/otel").join(script);
+    let sent = Command::new(python).arg(script).arg(&server.otlp_url).args(args).output().expect("run the SDK sender");
+    assert!(sent.status.success(), "the sender failed: {}", String::from_utf8_lossy(&sent.stderr));
+}
+
+/// `vitals regressions --provider otlp --db DB --service SERVICE …`: its output.
+fn regressions(db: &Path, service: &str, extra: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_vitals"))
+        .args(["regressions", "--provider", "otlp", "--db"])
+        .arg(db)
+        .args(["--service", service])
+        .args(extra)
+        .env("COLUMNS", "200")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
 
 #[test]
 #[ignore = "needs the OpenTelemetry Python SDK in VITALS_OTEL_PYTHON; tests/run provides it"]
 fn the_last_hour_against_the_hour_before_finds_the_regression_and_the_improvement() {
-    let python = std::env::var("VITALS_OTEL_PYTHON")
-        .expect("VITALS_OTEL_PYTHON: a Python with the OpenTelemetry SDK (tests/run sets it)");
     let dir = TempDir::new("regressions");
     let db = dir.0.join("traces.db");
     let server = serve(&db);
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/otel/send_regression.py");
-    let sent = Command::new(python).arg(script).arg(&server.otlp_url).output().expect("run the SDK sender");
-    assert!(sent.status.success(), "the sender failed: {}", String::from_utf8_lossy(&sent.stderr));
-
-    let run = |extra: &[&str]| {
-        let output = Command::new(env!("CARGO_BIN_EXE_vitals"))
-            .args(["regressions", "--provider", "otlp", "--db"])
-            .arg(&db)
-            .args(["--service", "web"])
-            .args(extra)
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8(output.stdout).unwrap()
-    };
-    let report: serde_json::Value = serde_json::from_str(&run(&["--json"])).unwrap();
+    send(&server, "send_regression.py", &[]);
+    let run = |extra: &[&str]| regressions(&db, "web", extra);
+    let report = json(&run(&["--json"]));
     let verdict = |op: &str| {
         let change = report["operations"].as_array().unwrap().iter().find(|c| c["operation"] == op).unwrap();
         (change["latency"].as_str().unwrap().to_string(), change["errors"].as_str().unwrap().to_string())
@@ -42,6 +54,9 @@ fn the_last_hour_against_the_hour_before_finds_the_regression_and_the_improvemen
     assert_eq!(verdict("GET /rare").0, "not_enough_data");
     assert_eq!(report["overall"]["baseline"]["count"], 567);
     assert_eq!(report["operations"][0]["operation"], "GET /cart", "regressions first");
+    assert_eq!(report["basis"], serde_json::json!({ "by": "latest", "by_default": true }));
+    assert_eq!(report["summary"]["slower"], serde_json::json!(["GET /cart"]));
+    assert_eq!(report["overall"]["latency"], "regression", "the service's verdict is its operations'");
 
     let people = run(&[]);
     for expected in [
@@ -60,4 +75,87 @@ fn the_last_hour_against_the_hour_before_finds_the_regression_and_the_improvemen
     let same: serde_json::Value =
         serde_json::from_str(&run(&["--baseline", "1h..now", "--current", "1h..now", "--json"])).unwrap();
     assert_eq!(same["overall"]["latency"], "no_change");
+}
+
+#[test]
+#[ignore = "needs the OpenTelemetry Python SDK in VITALS_OTEL_PYTHON; tests/run provides it"]
+fn the_newest_version_is_compared_with_the_one_before_it_by_default() {
+    let dir = TempDir::new("regressions-versions");
+    let db = dir.0.join("traces.db");
+    let server = serve(&db);
+    send(&server, "send_versions.py", &[]);
+
+    let report = json(&regressions(&db, "shop", &["--json"]));
+    assert_eq!(
+        report["basis"],
+        serde_json::json!({ "by": "versions", "attribute": "service.version", "baseline": "1.0.0", "current": "1.1.0" })
+    );
+    assert_eq!(report["summary"]["slower"], serde_json::json!(["POST /checkout"]));
+    assert_eq!(report["overall"]["latency"], "regression");
+    assert_eq!(
+        (report["overall"]["baseline"]["count"].as_u64(), report["overall"]["current"]["count"].as_u64()),
+        (Some(660), Some(660))
+    );
+    let people = regressions(&db, "shop", &[]);
+    for expected in [
+        "baseline version 1.0.0 (",
+        "vs current version 1.1.0 (",
+        "✖ regression  slower: POST /checkout P95 +33% (p < 0.001)",
+    ] {
+        assert!(people.contains(expected), "missing {expected:?} in\n{people}");
+    }
+
+    // Two versions by name; a window instead compares the latest traffic.
+    let picked = json(&regressions(&db, "shop", &["--version", "0.9.0..1.1.0", "--json"]));
+    assert_eq!(
+        (picked["basis"]["baseline"].as_str(), picked["summary"]["faster"][0].as_str()),
+        (Some("0.9.0"), Some("POST /checkout"))
+    );
+    let windows = json(&regressions(&db, "shop", &["--window", "8m", "--json"]));
+    assert_eq!(windows["basis"]["by"], "latest");
+    assert_eq!(
+        windows["seen"],
+        serde_json::json!({ "baseline": ["1.0.0"], "current": ["1.1.0"] }),
+        "each window names its versions"
+    );
+
+    // Through the Jaeger query API, which keeps no list of versions: read from the traces.
+    let output = Command::new(env!("CARGO_BIN_EXE_vitals"))
+        .args(["regressions", "--provider", "jaeger", "--endpoint", &server.query_url, "--service", "shop", "--json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let over_jaeger = json(&String::from_utf8_lossy(&output.stdout));
+    assert_eq!(over_jaeger["basis"], report["basis"]);
+    let micros =
+        |report: &serde_json::Value, side: &str, edge: &str| report["windows"][side][edge].as_u64().unwrap() / 1_000;
+    for (side, edge) in
+        [("baseline", "start_ns"), ("baseline", "end_ns"), ("current", "start_ns"), ("current", "end_ns")]
+    {
+        // Jaeger's times are microseconds.
+        assert_eq!(
+            micros(&over_jaeger, side, edge),
+            micros(&report, side, edge),
+            "the versions' whole time, not the newest traces'"
+        );
+    }
+    assert_eq!(over_jaeger["summary"], report["summary"]);
+}
+
+#[test]
+#[ignore = "needs the OpenTelemetry Python SDK in VITALS_OTEL_PYTHON; tests/run provides it"]
+fn two_runs_minutes_apart_hours_ago_are_compared_by_default() {
+    let dir = TempDir::new("regressions-runs");
+    let db = dir.0.join("traces.db");
+    let server = serve(&db);
+    // One process, so no version and no restart between the runs; five hours ago, so
+    // the last two hours hold nothing.
+    send(&server, "send_regression.py", &["runs", "5"]);
+    let report = json(&regressions(&db, "web", &["--json"]));
+    assert_eq!(report["basis"]["by"], "latest");
+    let gap = report["windows"]["gap_ns"].as_u64().expect("split into runs");
+    assert!((300_000_000_000..320_000_000_000).contains(&gap), "{gap}");
+    let cart = &report["operations"][0];
+    assert_eq!((cart["operation"].as_str(), cart["latency"].as_str()), (Some("GET /cart"), Some("regression")));
+    assert_eq!((cart["baseline"]["count"].as_u64(), cart["current"]["count"].as_u64()), (Some(82), Some(82)));
 }

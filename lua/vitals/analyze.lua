@@ -94,27 +94,31 @@ end
 
 ---@class vitals.RegressionArgs
 ---@field service? string
----@field window? string how long each window is (`30m`)
+---@field window? string how long each window is (`30m`): compares the latest traffic even when the service has versions
 ---@field at? string a moment to compare before and after (`2026-11-24T13:00:00Z`, `20m` ago)
+---@field version? string two versions, `A..B` (baseline, then current)
 ---@field baseline? string `FROM..TO`
 ---@field current? string `FROM..TO`
 
----Reads `:VitalsRegressions [service] [window] [--at TIME] [--baseline FROM..TO --current
----FROM..TO]`.
+local USAGE = "usage: :VitalsRegressions [service] [window | --at TIME | --version A..B]"
+
+---Reads `:VitalsRegressions [service] [window | --at TIME | --version A..B]` (or `--baseline
+---FROM..TO --current FROM..TO`) by the rules of the host's `RegressionArgs::from_words`.
 ---@param fargs string[]
 ---@return vitals.RegressionArgs? args
 ---@return string? error
 function M.parse_regression_args(fargs)
   local args, i = {}, 1
+  local flags = { at = true, version = true, baseline = true, current = true }
   while i <= #fargs do
     local word = fargs[i]
     local flag = word:match("^%-%-(%a+)$")
     if flag then
-      if flag ~= "at" and flag ~= "baseline" and flag ~= "current" then
-        return nil, ("unknown option %s; use --at TIME, or --baseline FROM..TO --current FROM..TO"):format(word)
+      if not flags[flag] then
+        return nil, ("unknown option %s; %s"):format(word, USAGE)
       end
       if not fargs[i + 1] then
-        return nil, ("%s needs a value, e.g. --at 20m or --baseline 2h..1h"):format(word)
+        return nil, ("%s needs a value, e.g. --at 20m or --version 1.4.0..1.5.0"):format(word)
       end
       args[flag] = fargs[i + 1]
       i = i + 2
@@ -125,7 +129,7 @@ function M.parse_regression_args(fargs)
       elseif not args.window then
         args.window = word
       else
-        return nil, ("unexpected %q; usage: :VitalsRegressions [service] [window] [--at TIME]"):format(word)
+        return nil, ("unexpected %q; %s"):format(word, USAGE)
       end
       i = i + 1
     end
@@ -133,19 +137,26 @@ function M.parse_regression_args(fargs)
   return args
 end
 
----Compares the service's requests in two windows (see |:VitalsRegressions|): by default
----the latest ones, split into runs when the traffic came in runs.
+---Compares the service's requests (see |:VitalsRegressions|): by default its newest version
+---against the one before it, or without versions its latest traffic against the traffic
+---before it.
 ---@param args? vitals.RegressionArgs
 function M.regressions(args)
   args = args or {}
   local options = config.options.regressions
-  local window = args.window or options.window
-  local progress = args.at and ("comparing %s before and after " .. args.at .. "…") or "comparing %s's latest requests…"
+  local progress = "comparing %s's newest requests…"
+  if args.at then
+    progress = "comparing %s before and after " .. args.at .. "…"
+  elseif args.version then
+    progress = "comparing %s's versions " .. args.version:gsub("%%", "%%%%") .. "…"
+  end
   require("vitals.search").fetch_for_service(args.service, "Regressions of which service?", "regressions", {
-    window = window,
+    window = args.window,
     at = args.at,
+    version = args.version,
     baseline = args.baseline,
     current = args.current,
+    default_window = options.window,
     limit = options.limit,
     min_samples = options.min_samples,
     width = float.content_width(),

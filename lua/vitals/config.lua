@@ -53,8 +53,8 @@ local M = {}
 ---@field services string[] Whose traces to annotate with; {} means every service
 
 ---@class vitals.RegressionDefaults
----@field window string Length of the baseline and the current window (e.g. "1h")
----@field limit integer How many traces to fetch at most
+---@field window string Length of the baseline and the current window when the service has no two versions to compare (e.g. "1h")
+---@field limit integer How many traces to fetch at most for each side
 ---@field min_samples integer Fewer requests than this in a window give no verdict
 
 ---@class vitals.ServiceMapOptions

@@ -281,7 +281,7 @@ end
 ---for the network, so each is fetched once and waited for at most half a second.
 local completions = {}
 
----@param method string "tag_keys", "tag_values" or "operations"
+---@param method string "tag_keys", "tag_values", "operations" or "versions"
 ---@param params table
 ---@return string[]
 local function completion_list(method, params)
@@ -295,6 +295,20 @@ local function completion_list(method, params)
     end)
   end
   return completions[id] or {}
+end
+
+---Command-line completion of `--version A..B` for a service: each version with the one
+---before it, newest first (from the host's list of the service's versions).
+---@param service string
+---@param lead string
+---@return string[]
+function M.complete_versions(service, lead)
+  local versions = completion_list("versions", { service = service })
+  local choices = {}
+  for i = #versions, 2, -1 do
+    table.insert(choices, versions[i - 1] .. ".." .. versions[i])
+  end
+  return require("vitals.cmdline").starting_with(choices, lead)
 end
 
 ---A value as typed on the command line: quoted when it holds spaces or quotes.

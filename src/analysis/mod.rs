@@ -6,6 +6,7 @@ pub mod calls;
 pub mod compare;
 pub mod critical_path;
 pub mod dependencies;
+pub mod deployments;
 pub mod findings;
 pub mod hot;
 pub mod hotspots;

@@ -44,6 +44,15 @@ impl Build {
         self
     }
 
+    /// A resource attribute of the span's process (the span gets a resource of its own).
+    pub fn resource(mut self, id: u64, key: &str, value: &str) -> Self {
+        let span = self.span(id);
+        let mut resource = (*span.resource).clone();
+        resource.attributes.push(Attribute::new(key, AttrValue::Str(value.to_string())));
+        span.resource = Arc::new(resource);
+        self
+    }
+
     pub fn kind(mut self, id: u64, kind: SpanKind) -> Self {
         self.span(id).kind = kind;
         self

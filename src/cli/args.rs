@@ -74,9 +74,10 @@ pub enum Command {
     /// Compare two traces: call paths added, removed, run more or fewer times, and the
     /// latency of each matched path, with a differential flame graph.
     Diff(DiffFlags),
-    /// Compare a service's requests in a baseline window with a current window, overall
-    /// and per operation: P50/P95/P99, error rate, throughput, and whether the change is
-    /// significant (Mann–Whitney U).
+    /// Compare a service's newest version with the one before it (or, without versions,
+    /// its latest traffic with the traffic before it), per operation and overall:
+    /// P50/P95/P99, error rate, throughput, and whether the change is significant
+    /// (Mann–Whitney U).
     Regressions(RegressionFlags),
     /// Draw the service dependency map: from traces (with health and virtual nodes for
     /// uninstrumented dependencies) or from a Jaeger dependency list.
@@ -182,13 +183,20 @@ pub struct RegressionFlags {
     /// Read traces from this file or folder instead of a backend.
     #[arg(long)]
     pub input: Option<PathBuf>,
-    /// Length of each window (default: the last hour against the hour before).
-    #[arg(long, default_value = "1h")]
-    pub window: String,
+    /// Compare the latest traffic in windows this long (`30m`), even when the service has
+    /// versions. Without it: the newest version against the one before it, or, without
+    /// versions, the latest hour of traffic (up to the newest request) against the hour
+    /// before it.
+    #[arg(long)]
+    pub window: Option<String>,
     /// Compare the window before this moment with the window after it (a deploy):
     /// RFC 3339, `now`, or how long ago (`90m`).
     #[arg(long)]
     pub at: Option<String>,
+    /// Compare two versions of the service, A..B (baseline, then current): of
+    /// `service.version`, else `deployment.id` in the spans' resource.
+    #[arg(long, value_name = "A..B", conflicts_with_all = ["window", "at", "baseline", "current"])]
+    pub version: Option<String>,
     /// Explicit baseline range FROM..TO (with --current), e.g. 3h..2h.
     #[arg(long, requires = "current")]
     pub baseline: Option<String>,
@@ -198,7 +206,7 @@ pub struct RegressionFlags {
     /// Fewer requests than this in either window give no verdict.
     #[arg(long, default_value_t = 20)]
     pub min_samples: usize,
-    /// How many traces to fetch from a backend.
+    /// How many traces to fetch from a backend for each side.
     #[arg(long, default_value_t = 2000)]
     pub limit: usize,
     /// Print the report as JSON.

@@ -1,36 +1,33 @@
-//! `vitals regressions --service S`: baseline against current window, for people or as
-//! JSON, over a backend or a file/folder of traces.
+//! `vitals regressions --service S`: the newest version against the one before, or the
+//! latest traffic against the traffic before it (see [`crate::providers::regressions`]),
+//! for people or as JSON, over a backend or a file/folder of traces.
 
 use super::args::RegressionFlags;
 use super::{print_json, print_lines};
-use crate::analysis::regression::Options;
+use crate::config::DEFAULT_MAX_RESPONSE;
 use crate::error::{Error, Result};
-use crate::model::Trace;
-use crate::providers::windows::WindowSpec;
-use crate::providers::{self, file::load_path};
+use crate::providers::regressions::{RegressionArgs, RegressionSettings, regressions as check};
+use crate::providers::{self, TraceProvider, file::FileProvider};
 use crate::query::now_ns;
 use crate::render::regressions as draw;
 
 pub async fn regressions(flags: RegressionFlags) -> Result<()> {
-    let now = now_ns();
-    let spec = WindowSpec::parse(
-        &flags.window,
-        flags.at.as_deref(),
-        flags.baseline.as_deref(),
-        flags.current.as_deref(),
-        now,
-    )?;
-    let traces: Vec<std::sync::Arc<Trace>> = match &flags.input {
-        Some(path) => load_path(path)?.into_iter().map(std::sync::Arc::new).collect(),
-        None => {
-            let provider = providers::from_config(&flags.provider.to_config())?;
-            provider.search(&spec.query(&flags.service, flags.limit, now)).await?
-        }
+    let provider: std::sync::Arc<dyn TraceProvider> = match &flags.input {
+        Some(path) => std::sync::Arc::new(FileProvider::new(path, DEFAULT_MAX_RESPONSE)),
+        None => providers::from_config(&flags.provider.to_config())?,
     };
-    let options = Options { min_samples: flags.min_samples.max(1), ..Options::default() };
-    let report = spec.detect(&flags.service, traces.iter().map(|t| &**t), options, now);
+    let args = RegressionArgs {
+        service: flags.service,
+        window: flags.window,
+        at: flags.at,
+        version: flags.version,
+        baseline: flags.baseline,
+        current: flags.current,
+    };
+    let settings = RegressionSettings { limit: flags.limit, min_samples: flags.min_samples, ..Default::default() };
+    let report = check(&*provider, &args, &settings, now_ns()).await?;
     if report.overall.baseline.count + report.overall.current.count == 0 {
-        return Err(Error::invalid(format!("no requests of {} in either window", flags.service)));
+        return Err(Error::invalid(format!("no requests of {} in either window", report.service)));
     }
     if flags.json {
         return print_json(&report);

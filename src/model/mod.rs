@@ -1,11 +1,13 @@
 //! The normalized trace every other layer works on. No I/O, no formats, no editor.
 
+pub mod deployment;
 pub mod ids;
 pub mod span;
 pub mod times;
 pub mod trace;
 mod warnings;
 
+pub use deployment::{Deployment, DeploymentKey, VersionSeen};
 pub use ids::{SpanId, TraceId};
 pub use span::{AttrValue, Attribute, Event, RefKind, Reference, Resource, Span, SpanKind, Status, StatusCode};
 pub use times::{LATEST_TIME_NS, MAX_SPAN_NS, SpanTimes, TimeRepair, change_ns, saturating_sum};

@@ -19,8 +19,8 @@ use super::views::{Switch, Views};
 use crate::analysis::TraceSummary;
 use crate::analysis::aggregate::aggregate;
 use crate::analysis::compare::compare;
+use crate::analysis::deployments::preferred;
 use crate::analysis::hotspots::hotspots;
-use crate::analysis::regression::Options as RegressionOptions;
 use crate::analysis::report::{Options, analyze};
 use crate::config::ProviderConfig;
 use crate::error::{Error, Result};
@@ -203,6 +203,7 @@ impl Host {
                 Ok(Value::Nil)
             }
             "regressions" => self.regressions(params(raw)?).await,
+            "versions" => self.versions(params(raw)?).await,
             "close_view" => {
                 let ViewActionParams { view_id, .. } = params(raw)?;
                 self.state().views.close(view_id);
@@ -341,23 +342,29 @@ impl Host {
         to_value(&payload)
     }
 
-    /// The service's last window of requests against the one before.
+    /// The service's newest version against the one before, or its latest traffic
+    /// against the traffic before it, or what the user asked for.
     async fn regressions(&self, p: RegressionParams) -> Result<Value> {
-        if p.service.trim().is_empty() {
+        if p.args.service.trim().is_empty() {
             return Err(Error::invalid("Which service? e.g. :VitalsRegressions frontend"));
         }
-        let now = now_ns();
-        let spec = p.windows(now)?;
-        let traces = self.provider()?.search(&spec.query(&p.service, p.limit.max(1), now)).await?;
-        let options = RegressionOptions { min_samples: p.min_samples.max(1), ..RegressionOptions::default() };
+        let provider = self.provider()?;
+        let report = providers::regressions::regressions(&*provider, &p.args, &p.settings, now_ns()).await?;
         let payload = off_thread(move || {
-            let report = spec.detect(&p.service, traces.iter().map(|t| &**t), options, now);
             let drawn = render::regressions::render(&report, p.width.max(40));
-            let title = format!("Vitals regressions: {}", p.service);
+            let title = format!("Vitals regressions: {}", report.service);
             AnalyzePayload { drawing: Drawing::new(title, &drawn.rendered), items: drawn.items, annotations: None }
         })
         .await?;
         to_value(&payload)
+    }
+
+    /// The versions of a service, oldest first (of the attribute it is told apart by),
+    /// for completing `--version`.
+    async fn versions(&self, p: ServiceParams) -> Result<Value> {
+        let versions = self.provider()?.versions(&p.service).await?;
+        let names: Vec<&str> = preferred(&versions).into_iter().map(|v| v.version.as_str()).collect();
+        to_value(&names)
     }
 
     /// Two traces compared: structure, latency and the differential flame graph.

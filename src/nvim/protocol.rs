@@ -2,7 +2,7 @@
 
 use crate::analysis::calls::CodeLocation;
 use crate::analysis::service_map::Thresholds;
-use crate::providers::windows::WindowSpec;
+use crate::providers::regressions::{RegressionArgs, RegressionSettings};
 use crate::query::SearchArgs;
 use crate::render::annotations::Annotation;
 use crate::render::report::ReportItem;
@@ -107,44 +107,21 @@ impl Default for RecentParams {
     }
 }
 
-/// `:VitalsRegressions`: which service, how long each window is, and optionally a moment
-/// to compare before and after (`at`) or explicit `FROM..TO` ranges ("" for none).
+/// `:VitalsRegressions`: what the user asked for (see [`RegressionArgs`]), the
+/// `regressions` settings, and the columns to draw in.
 #[derive(Deserialize)]
 #[serde(default)]
 pub struct RegressionParams {
-    pub service: String,
-    pub window: String,
-    pub at: String,
-    pub baseline: String,
-    pub current: String,
-    pub limit: usize,
-    pub min_samples: usize,
-    /// The columns to draw in.
+    #[serde(flatten)]
+    pub args: RegressionArgs,
+    #[serde(flatten)]
+    pub settings: RegressionSettings,
     pub width: usize,
 }
 
 impl Default for RegressionParams {
     fn default() -> Self {
-        RegressionParams {
-            service: String::new(),
-            window: "1h".into(),
-            at: String::new(),
-            baseline: String::new(),
-            current: String::new(),
-            limit: 2000,
-            min_samples: 20,
-            width: 120,
-        }
-    }
-}
-
-impl RegressionParams {
-    /// The windows asked for, as the CLI's flags would give them.
-    pub fn windows(&self, now_ns: u64) -> crate::error::Result<WindowSpec> {
-        fn given(text: &str) -> Option<&str> {
-            Some(text.trim()).filter(|t| !t.is_empty())
-        }
-        WindowSpec::parse(&self.window, given(&self.at), given(&self.baseline), given(&self.current), now_ns)
+        RegressionParams { args: RegressionArgs::default(), settings: RegressionSettings::default(), width: 120 }
     }
 }
 

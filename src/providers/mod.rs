@@ -4,10 +4,12 @@ pub mod file;
 mod http;
 pub mod jaeger;
 pub mod otlp;
+pub mod regressions;
 pub mod span_cap;
 mod tags;
 pub mod tempo;
 mod traceql;
+pub mod versions;
 pub mod windows;
 pub mod zipkin;
 
@@ -20,8 +22,8 @@ use crate::analysis::dependencies::ServiceCall;
 use crate::analysis::service_map::{ServiceMap, Thresholds};
 use crate::config::{ProviderConfig, ProviderKind};
 use crate::error::{Error, Result};
-use crate::model::Trace;
-use crate::query::{SearchQuery, span_has_tag};
+use crate::model::{Trace, VersionSeen};
+use crate::query::{SearchQuery, now_ns, span_has_tag};
 
 #[async_trait]
 pub trait TraceProvider: Send + Sync {
@@ -53,6 +55,14 @@ pub trait TraceProvider: Send + Sync {
     async fn tag_values(&self, service: &str, key: &str) -> Result<Vec<String>> {
         Ok(tags::values(&self.search(&tags::recent(service)).await?, service, key))
     }
+    /// The versions of `service` (its deployments: `service.version`, else `deployment.id`,
+    /// else the start-ups of `service.instance.id`) with when each was first and last seen,
+    /// oldest first. By default read from the service's traces, newest first and pages
+    /// further back until an older version shows (see [`versions::from_traces`]); the
+    /// embedded store answers from every span it has received.
+    async fn versions(&self, service: &str) -> Result<Vec<VersionSeen>> {
+        versions::from_traces(self, service, now_ns()).await
+    }
     /// Calls between services in `[end − lookback, end]` (µs) as the backend keeps them,
     /// for backends with a dependency list (Jaeger); none for the others.
     async fn dependencies(&self, _end_us: u64, _lookback_us: u64) -> Result<Vec<ServiceCall>> {
@@ -64,6 +74,12 @@ pub trait TraceProvider: Send + Sync {
     async fn service_map(&self, _start_ns: u64, _end_ns: u64, _thresholds: &Thresholds) -> Result<Option<ServiceMap>> {
         Ok(None)
     }
+}
+
+/// `[end − lookback, end]` in microseconds, for a search.
+pub fn lookback_from(end_ns: u64, lookback: std::time::Duration) -> (u64, u64) {
+    let lookback_ns = lookback.as_nanos().min(u64::MAX as u128) as u64;
+    (end_ns.saturating_sub(lookback_ns) / 1_000, end_ns.div_ceil(1_000))
 }
 
 /// The provider `config` asks for, holding at most `config.max_spans` spans of a trace.

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use super::{TraceProvider, refuse_traceql};
 use crate::analysis::service_map::{MapBuilder, ServiceMap, Thresholds};
 use crate::error::{Error, Result};
-use crate::model::{Trace, TraceId};
+use crate::model::{Trace, TraceId, VersionSeen};
 use crate::query::SearchQuery;
 use crate::store::{Retention, Store};
 
@@ -58,6 +58,11 @@ impl TraceProvider for OtlpProvider {
     async fn operations(&self, service: &str) -> Result<Vec<String>> {
         let service = service.to_string();
         self.blocking(move |store| store.operations(&service)).await
+    }
+
+    async fn versions(&self, service: &str) -> Result<Vec<VersionSeen>> {
+        let service = service.to_string();
+        self.blocking(move |store| store.versions(&service)).await
     }
 
     async fn search(&self, query: &SearchQuery) -> Result<Vec<Arc<Trace>>> {

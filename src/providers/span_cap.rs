@@ -11,7 +11,7 @@ use super::{Listed, TraceProvider};
 use crate::analysis::dependencies::ServiceCall;
 use crate::analysis::service_map::{ServiceMap, Thresholds};
 use crate::error::Result;
-use crate::model::Trace;
+use crate::model::{Trace, VersionSeen};
 use crate::query::SearchQuery;
 
 /// A provider whose traces hold at most `max_spans` spans each.
@@ -76,6 +76,10 @@ impl TraceProvider for SpanCap {
 
     async fn services(&self) -> Result<Vec<String>> {
         self.inner.services().await
+    }
+
+    async fn versions(&self, service: &str) -> Result<Vec<VersionSeen>> {
+        self.inner.versions(service).await
     }
 
     async fn operations(&self, service: &str) -> Result<Vec<String>> {

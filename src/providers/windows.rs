@@ -1,15 +1,16 @@
-//! Which windows a regression check compares, as people ask for them: the last hour
-//! against the hour before, before and after a moment (a deploy), or explicit ranges;
-//! and which traces to fetch for that.
+//! Which windows a regression check compares, as people ask for them: the latest traffic
+//! against the traffic before it, before and after a moment (a deploy), or explicit
+//! ranges; and which traces to fetch for that. (Comparing versions instead: see
+//! [`super::regressions`].)
 
-use crate::analysis::regression::{Options, RegressionReport, Sample, Window, Windows, detect, samples};
+use crate::analysis::regression::{Sample, Window, Windows};
 use crate::error::{Error, Result};
-use crate::model::Trace;
 use crate::query::{SearchQuery, parse_duration};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WindowSpec {
-    /// The latest `length` of data against the `length` before it.
+    /// The latest `length` of traffic against the `length` before it (see
+    /// [`Windows::latest`]).
     Last {
         length_ns: u64,
     },
@@ -50,10 +51,14 @@ impl WindowSpec {
         }
     }
 
-    /// The traces to look at: the whole span of both windows, for `service`.
-    pub fn query(&self, service: &str, limit: usize, now_ns: u64) -> SearchQuery {
+    /// The traces to look at: the whole span of both windows, for `service`. The latest
+    /// windows end at the service's newest request, `newest_ns` (found beforehand), and
+    /// reach on to now for the requests that arrive meanwhile.
+    pub fn query(&self, service: &str, limit: usize, newest_ns: u64, now_ns: u64) -> SearchQuery {
         let (from, to) = match *self {
-            WindowSpec::Last { length_ns } => (now_ns.saturating_sub(2 * length_ns), now_ns),
+            WindowSpec::Last { length_ns } => {
+                (newest_ns.saturating_sub(length_ns.saturating_mul(2)), now_ns.max(newest_ns.saturating_add(1)))
+            }
             WindowSpec::Around { at_ns, length_ns } => (at_ns.saturating_sub(length_ns), at_ns + length_ns),
             WindowSpec::Ranges(w) => {
                 (w.baseline.start_ns.min(w.current.start_ns), w.baseline.end_ns.max(w.current.end_ns))
@@ -63,18 +68,6 @@ impl WindowSpec {
         query.time_range_us = Some((from / 1_000, to.div_ceil(1_000)));
         query.limit = limit;
         query
-    }
-
-    /// Regression detection for `service` over `traces` in these windows.
-    pub fn detect<'t>(
-        &self,
-        service: &str,
-        traces: impl IntoIterator<Item = &'t Trace>,
-        options: Options,
-        now_ns: u64,
-    ) -> RegressionReport {
-        let requests = samples(traces, service);
-        detect(service, &requests, self.resolve(&requests, now_ns), options)
     }
 
     /// The windows themselves: by default they end at the newest request and split the
@@ -138,6 +131,7 @@ mod tests {
             error: false,
             trace_id: crate::model::TraceId(1),
             span_id: crate::model::SpanId(1),
+            deployment: None,
         }
     }
 

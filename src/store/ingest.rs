@@ -18,10 +18,10 @@ use rusqlite::params;
 
 use super::parts::{Part, attribute_key, operation_key, tag_key};
 use super::retention::{self, Retention};
-use super::{IngestReport, Writer, schema};
+use super::{IngestReport, Writer, schema, versions};
 use crate::formats::otlp::{self, span_ids, status_code};
 use crate::model::ids::stable_hash;
-use crate::model::{Attribute, StatusCode, TraceId};
+use crate::model::{Attribute, Deployment, StatusCode, TraceId};
 
 /// The most spans one transaction writes: about 20 ms of the writer in a release build,
 /// and several of the batches SDKs send (512 spans).
@@ -38,6 +38,8 @@ struct PreparedResource {
     hash: u64,
     encoded: Vec<u8>,
     service: String,
+    /// Which deployment of the service sent the spans (see [`versions`]).
+    deployment: Option<Deployment>,
     /// Attribute index keys of the resource's attributes.
     keys: Vec<u32>,
     spans: Vec<SpanRow>,
@@ -72,6 +74,7 @@ impl PreparedBatch {
             let encoded = resource.encode_to_vec();
             let hash = stable_hash(&encoded);
             let resource = otlp::convert_resource(resource.attributes);
+            let deployment = resource.deployment();
             let service = resource.service;
             let keys = part_keys(&service, &resource.attributes);
             let mut spans = Vec::new();
@@ -114,7 +117,7 @@ impl PreparedBatch {
                 });
             }
             report.accepted += spans.len();
-            resources.push(PreparedResource { hash, encoded, service, keys, spans });
+            resources.push(PreparedResource { hash, encoded, service, deployment, keys, spans });
         }
         PreparedBatch { resources, report }
     }
@@ -200,6 +203,8 @@ impl PreparedBatch {
                         id
                     }
                 };
+                // The span starts of this deployment that this chunk stored.
+                let mut seen: Option<(u64, u64)> = None;
                 for span in &resource.spans[range.clone()] {
                     let inserted = insert.execute(params![
                         span.raw_trace_id,
@@ -223,6 +228,12 @@ impl PreparedBatch {
                     part.add(span.start_ns, span.duration_ns, &span.keys);
                     part.keys.extend_from_slice(&resource.keys);
                     operations.insert((&resource.service, &span.operation));
+                    seen = Some(seen.map_or((span.start_ns, span.start_ns), |(first, last)| {
+                        (first.min(span.start_ns), last.max(span.start_ns))
+                    }));
+                }
+                if let (Some(deployment), Some((first, last))) = (&resource.deployment, seen) {
+                    versions::saw(&tx, &resource.service, deployment, first, last)?;
                 }
             }
         }

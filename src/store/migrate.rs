@@ -6,7 +6,8 @@
 //! by operation: together more disk than the spans. Version 2 sums each service's spans of
 //! a trace up in `trace_parts` (see [`super::parts`]) and lists `operations`, both built
 //! here from the stored spans. Version 3 adds the running `totals` of span data and spans,
-//! summed up once here.
+//! summed up once here. Version 4 lists each service's `versions`, read here from the
+//! stored spans and their resources (see [`super::versions::fill_from_spans`]).
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -18,6 +19,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use super::ingest::part_keys;
 use super::parts::{Part, operation_key};
 use super::schema::{self, VERSION, resource};
+use super::versions;
 use crate::formats::otlp::convert_attributes;
 
 /// Creates the tables of a new file, migrates an old one, and refuses a newer one.
@@ -29,8 +31,14 @@ pub fn to_current(connection: &Connection) -> rusqlite::Result<()> {
     let tx = Transaction::new_unchecked(connection, TransactionBehavior::Immediate)?;
     match version(&tx)? {
         VERSION => {}
-        0 if has_table(&tx, "span_tags")? => from_version_1(&tx)?,
-        0 | 2 => schema::create(&tx)?,
+        0 if has_table(&tx, "span_tags")? => {
+            from_version_1(&tx)?;
+            versions::fill_from_spans(&tx)?;
+        }
+        0 | 2 | 3 => {
+            schema::create(&tx)?;
+            versions::fill_from_spans(&tx)?;
+        }
         newer => {
             return Err(rusqlite::Error::InvalidParameterName(format!(
                 "the file has layout version {newer}, newer than this vitals ({VERSION}) knows; update vitals"

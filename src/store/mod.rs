@@ -18,6 +18,7 @@ mod salvage;
 mod schema;
 mod search;
 mod turns;
+mod versions;
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -38,7 +39,7 @@ use turns::Turns;
 
 use crate::error::{Error, Result};
 use crate::formats::otlp;
-use crate::model::{Trace, TraceId};
+use crate::model::{Trace, TraceId, VersionSeen};
 use crate::query::SearchQuery;
 
 /// Assembled traces kept in memory, so that reopening one is instant…
@@ -175,6 +176,12 @@ impl Store {
             params![service],
         )
         .map_err(db_error(&self.path))
+    }
+
+    /// The versions of `service` (its deployments) with when each was first and last seen,
+    /// oldest first; see [`versions`].
+    pub fn versions(&self, service: &str) -> Result<Vec<VersionSeen>> {
+        versions::of_service(&lock(&self.reader), service).map_err(db_error(&self.path))
     }
 
     /// Traces with a span matching the query, newest first. Walks the matching spans

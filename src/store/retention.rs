@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, params};
 
-use super::schema;
+use super::{schema, versions};
 use crate::model::TraceId;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -100,12 +100,14 @@ pub fn step(connection: &mut Connection, retention: &Retention, now_ns: u64) -> 
     if step.spans > 0 {
         schema::add_to_totals(&tx, bytes - stored as i64, -(step.spans as i64))?;
     }
-    // An operation last seen before the oldest kept trace arrived has no spans left.
+    // An operation last seen before the oldest kept trace arrived has no spans left; a
+    // version is remembered longer than its spans (see `versions::KEPT`).
     if !step.evicted.is_empty() {
         tx.execute(
             "DELETE FROM operations WHERE last_seen_ns < coalesce((SELECT min(received_ns) FROM traces), ?1)",
             params![i64::MAX],
         )?;
+        versions::forget_before(&tx, now_ns.saturating_sub(versions::KEPT.as_nanos() as u64))?;
     }
     tx.commit()?;
     Ok(step)

@@ -13,9 +13,10 @@ run sends the same data. What changes between the hours:
 
 With `runs`, two short runs five minutes apart instead, as a developer makes them before
 and after a change: 82 requests of GET /cart over 41 s, 15 minutes ago, then 82 more
-40 % slower, 9 minutes ago (both inside the last hour).
+40 % slower, 9 minutes ago (both inside the last hour); `runs HOURS` sends them that many
+hours earlier still (a day's work looked at the next morning). One process sends both.
 
-    python3 tests/otel/send_regression.py http://127.0.0.1:4318/v1/traces [runs]
+    python3 tests/otel/send_regression.py http://127.0.0.1:4318/v1/traces [runs [HOURS]]
 """
 import sys
 import time
@@ -49,7 +50,8 @@ def requests(name, start, count, scale_percent, error_every=0):
 
 
 if len(sys.argv) > 2 and sys.argv[2] == "runs":
-    for start, scale in [(now - 15 * MINUTE, 100), (now - 9 * MINUTE, 140)]:
+    earlier = int(sys.argv[3]) * HOUR if len(sys.argv) > 3 else 0
+    for start, scale in [(now - earlier - 15 * MINUTE, 100), (now - earlier - 9 * MINUTE, 140)]:
         for i in range(82):
             begin = start + i * 500 * MS
             span = tracer.start_span("GET /cart", kind=SpanKind.SERVER, start_time=begin)

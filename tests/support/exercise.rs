@@ -10,14 +10,15 @@
 use vitals::analysis::aggregate::{AggregateFlame, aggregate};
 use vitals::analysis::compare::compare;
 use vitals::analysis::dependencies::service_calls;
+use vitals::analysis::deployments::{newest_two, versions_in};
 use vitals::analysis::hotspots::hotspots;
-use vitals::analysis::regression::{self, Windows};
+use vitals::analysis::regression::{self, Basis, Window, Windows};
 use vitals::analysis::report::{Options, analyze};
 use vitals::analysis::service_map::{ServiceMap, Thresholds};
 use vitals::analysis::stats::{GroupBy, span_stats};
 use vitals::analysis::{TraceSummary, self_times};
 use vitals::formats::{jaeger_encode, otlp_encode};
-use vitals::model::{LATEST_TIME_NS, MAX_SPAN_NS, Trace};
+use vitals::model::{LATEST_TIME_NS, MAX_SPAN_NS, Trace, VersionSeen};
 use vitals::render::service_map::MapView;
 use vitals::render::{
     Picture, Rendered, View, aggregate as aggregate_view, annotations, ansi, compare as compare_view,
@@ -125,8 +126,25 @@ fn together(traces: &[Trace], widths: &[usize], drawn: &mut Drawn) {
         flames.push((service.to_string(), aggregate(traces, Some(service))));
         let samples = regression::samples(traces, service);
         let starts: Vec<u64> = samples.iter().map(|s| s.start_ns).collect();
-        for windows in [Windows::latest(&starts, 3_600_000_000_000, now_ns), Windows::around(now_ns, 60_000_000_000)] {
-            regression_reports.push(regression::detect(service, &samples, windows, regression::Options::default()));
+        let mut compared = vec![
+            (Windows::latest(&starts, 3_600_000_000_000, now_ns), Basis::Latest { by_default: true }),
+            (Windows::around(now_ns, 60_000_000_000), Basis::Around),
+        ];
+        let versions = versions_in(traces, service);
+        if let Some((before, after)) = newest_two(&versions) {
+            let seen = |v: &VersionSeen| Window { start_ns: v.first_seen_ns, end_ns: v.last_seen_ns.saturating_add(1) };
+            let windows = Windows { baseline: seen(before), current: seen(after), gap_ns: None };
+            let (baseline, current) = (before.version.clone(), after.version.clone());
+            compared.push((windows, Basis::Versions { attribute: after.key, baseline, current }));
+        }
+        for (windows, basis) in compared {
+            regression_reports.push(regression::detect(
+                service,
+                &samples,
+                windows,
+                basis,
+                regression::Options::default(),
+            ));
         }
     }
     for flame in &flames {

@@ -136,12 +136,19 @@ it(":VitalsCompare shows what changed between two traces; <CR> opens a changed p
   assert(h.open_detail():find("route: GET /route", 1, true))
 end)
 
-it(":VitalsRegressions compares the last hour with the hour before, from traces the OpenTelemetry SDK sent", function()
+---Sends tests/otel/`script` (with `...` after the URL) through the OpenTelemetry Python SDK
+---into the editor's own receiver.
+---@param script string
+local function send_with_sdk(script, ...)
   local python = os.getenv("VITALS_OTEL_PYTHON")
   assert(python, "VITALS_OTEL_PYTHON: a Python with the OpenTelemetry SDK (tests/run sets it)")
   local url = h.receive()
-  local sent = vim.fn.system({ python, h.root .. "/tests/otel/send_regression.py", url })
+  local sent = vim.fn.system({ python, h.root .. "/tests/otel/" .. script, url, ... })
   assert(vim.v.shell_error == 0, sent)
+end
+
+it(":VitalsRegressions compares the last hour with the hour before, from traces the OpenTelemetry SDK sent", function()
+  send_with_sdk("send_regression.py")
   vim.cmd("VitalsRegressions web")
   local buf = wait_report()
   local text = table.concat(h.lines(buf), "\n")
@@ -154,6 +161,10 @@ it(":VitalsRegressions compares the last hour with the hour before, from traces 
   }) do
     assert(text:find(expected, 1, true), "missing " .. expected .. " in\n" .. text)
   end
+  local prose = table.concat(vim.tbl_map(vim.trim, h.lines(buf)), " ")
+  local headline = "✖ regression  slower: GET /cart P95 +40% (p < 0.001) · more errors: POST /pay errors 1.4% → 10.1%"
+    .. " · faster: POST /pay P95 −38% (p < 0.001)"
+  assert(prose:find(headline, 1, true), "the headline names what moved:\n" .. text)
   assert(h.groups(buf).VitalsSlower and h.groups(buf).VitalsFaster, "regressions red, improvements green")
   vim.api.nvim_win_set_cursor(0, { h.find_line(buf, "GET /cart  Baseline"), 0 })
   h.press("<CR>")
@@ -234,23 +245,22 @@ it(":VitalsAnalyze over 20 requests reports their N+1 once, with every trace rea
   vim.fn.delete(dir, "rf")
 end)
 
-it(":VitalsRegressions compares two runs minutes apart by default, and takes a window and --at", function()
-  local python = os.getenv("VITALS_OTEL_PYTHON")
-  assert(python, "VITALS_OTEL_PYTHON: a Python with the OpenTelemetry SDK (tests/run sets it)")
-  local url = h.receive()
-  local sent = vim.fn.system({ python, h.root .. "/tests/otel/send_regression.py", url, "runs" })
-  assert(vim.v.shell_error == 0, sent)
+it(":VitalsRegressions compares two runs minutes apart hours ago by default, and takes a window and --at", function()
+  -- Both runs five hours ago, from one process: no versions, no restart between them.
+  send_with_sdk("send_regression.py", "runs", "5")
   vim.cmd("VitalsRegressions web")
   local buf = wait_report()
   local text = table.concat(h.lines(buf), "\n")
   -- The header wraps at the float's width: read it as prose.
   local prose = table.concat(vim.tbl_map(vim.trim, h.lines(buf)), " ")
   assert(prose:find("baseline run ", 1, true) and prose:find("(the traffic came in runs: split at a 5m", 1, true), text)
+  assert(prose:find("web's requests carry no service.version", 1, true), "says why windows are compared:\n" .. text)
+  assert(prose:find("✖ regression  slower: GET /cart P95 +40% (p < 0.001)", 1, true), text)
   assert(text:find("GET /cart  Baseline P95 = 459ms, Current P95 = 642ms, +40%, regression (p < 0.001, n = 82/82)", 1, true), text)
   h.reset()
 
-  -- Ten minutes ago falls between the runs: an hour before it against an hour after.
-  vim.cmd("VitalsRegressions web 1h --at 10m")
+  -- Five hours and ten minutes ago falls between the runs: an hour before it against an hour after.
+  vim.cmd("VitalsRegressions web 1h --at 5h10m")
   buf = wait_report()
   text = table.concat(h.lines(buf), "\n")
   assert(not text:find("came in runs", 1, true), text)
@@ -259,4 +269,42 @@ it(":VitalsRegressions compares two runs minutes apart by default, and takes a w
 
   vim.cmd("VitalsRegressions web --at")
   assert(h.message("--at needs a value"), vim.inspect(h.messages))
+end)
+
+it(":VitalsRegressions compares the newest version with the one before it, and --version picks two", function()
+  send_with_sdk("send_versions.py")
+  vim.cmd("VitalsRegressions shop")
+  local buf = wait_report()
+  local text = table.concat(h.lines(buf), "\n")
+  local prose = table.concat(vim.tbl_map(vim.trim, h.lines(buf)), " ")
+  assert(prose:find("baseline version 1.0.0 (", 1, true) and prose:find("vs current version 1.1.0 (", 1, true), text)
+  -- The headline agrees with the operations: one of three regressed, and it says which.
+  assert(prose:find("✖ regression  slower: POST /checkout P95 +33% (p < 0.001)", 1, true), text)
+  for _, expected in ipairs({
+    "POST /checkout  Baseline P95 = 480ms, Current P95 = 638ms, +33%, regression (p < 0.001, n = 60/60)",
+    "GET /home  Baseline P95 = 57.0ms, Current P95 = 57.0ms, 0.0%, no significant change (p = 1.00, n = 400/400)",
+  }) do
+    assert(text:find(expected, 1, true), "missing " .. expected .. " in\n" .. text)
+  end
+  -- <CR> on the headline opens the slowest checkout of 1.1.0.
+  vim.api.nvim_win_set_cursor(0, { h.find_line(buf, "✖ regression  slower"), 0 })
+  h.press("<CR>")
+  h.wait_view()
+  local details = h.open_detail()
+  assert(details:find("Duration    658ms", 1, true) and details:find("service.version%s+1%.1%.0"), details)
+  h.reset()
+
+  local offered = vim.fn.getcompletion("VitalsRegressions shop --version ", "cmdline")
+  assert(vim.deep_equal(offered, { "1.0.0..1.1.0", "0.9.0..1.0.0" }), vim.inspect(offered))
+  vim.cmd("VitalsRegressions shop --version 0.9.0..1.1.0")
+  buf = wait_report()
+  prose = table.concat(vim.tbl_map(vim.trim, h.lines(buf)), " ")
+  assert(prose:find("baseline version 0.9.0", 1, true), prose)
+  assert(prose:find("✔ improvement faster: POST /checkout P95 −11% (p < 0.001)", 1, true), prose)
+  h.reset()
+
+  vim.cmd("VitalsRegressions shop --version 2.0.0..1.1.0")
+  h.wait_for("the error", function()
+    return h.message('shop has no version "2.0.0"; it has 0.9.0, 1.0.0, 1.1.0')
+  end)
 end)
