@@ -372,6 +372,7 @@ fn workspace_commands_write_their_views_under_the_state_directory_and_show_them(
         "vitals.analyze",
         "vitals.map",
         "vitals.flame",
+        "vitals.regressions",
         "vitals.compare",
         "vitals.status"
     ]);
@@ -451,6 +452,16 @@ fn workspace_commands_write_their_views_under_the_state_directory_and_show_them(
     run(&mut lsp, "vitals.map", json!(["nobody"]));
     let message = lsp.wait_for("window/showMessage", |p| p["type"] == 1);
     assert_eq!(message["message"], "No service \"nobody\" on the map of the last 1h");
+
+    // The words of :VitalsRegressions; one request is too few to tell, and the report says so.
+    run(&mut lsp, "vitals.regressions", json!(["web", "30m"]));
+    let (path, text) = shown_document(&mut lsp);
+    assert_eq!(path.file_name().unwrap(), "regressions-web.txt");
+    assert!(text.starts_with("Vitals regressions: web\n"), "{text}");
+    assert!(text.contains("GET /checkout"), "the operation compared:\n{text}");
+    run(&mut lsp, "vitals.regressions", json!(["web", "--bogus"]));
+    let message = lsp.wait_for("window/showMessage", |p| p["type"] == 1);
+    assert!(message["message"].as_str().unwrap().starts_with("unknown option --bogus"), "{message}");
 
     run(&mut lsp, "vitals.status", json!([]));
     let (path, text) = shown_document(&mut lsp);

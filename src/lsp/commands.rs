@@ -11,8 +11,9 @@ use crate::analysis::{self, aggregate::aggregate};
 use crate::error::{Error, Result};
 use crate::model::Trace;
 use crate::providers::TraceProvider;
+use crate::providers::regressions::{RegressionArgs, regressions};
 use crate::query::{DEFAULT_LIMIT, SearchArgs, now_ns};
-use crate::render::{aggregate, compare, document, report, status};
+use crate::render::{self, aggregate, compare, document, report, status};
 use crate::session::{AnalyzeSettings, Annotated, Settings, StatusSnapshot, off_thread, service_map, traces_of};
 
 /// The commands, as `executeCommandProvider` lists them (Helix's `:lsp-workspace-command`
@@ -24,6 +25,7 @@ pub const COMMANDS: &[&str] = &[
     "vitals.analyze",
     "vitals.map",
     "vitals.flame",
+    "vitals.regressions",
     "vitals.compare",
     "vitals.status",
 ];
@@ -78,6 +80,17 @@ pub async fn run(
             };
             let name = format!("flame-{}.txt", file_safe(&service));
             Ok(View { name, text: format!("Vitals flame graph: {title}\n\n{}", drawn.plain_text()) })
+        }
+        // `vitals.regressions [service] [window | --at TIME | --version A..B]`, as
+        // :VitalsRegressions reads its words.
+        "vitals.regressions" => {
+            let words: Vec<String> = arguments.iter().map(text).collect();
+            let args = RegressionArgs::from_words(&words)?;
+            let report = regressions(provider, &args, &context.settings().regressions, now_ns()).await?;
+            let drawn = off_thread(move || render::regressions::render(&report, WIDTH)).await?;
+            let name = format!("regressions-{}.txt", file_safe(args.service.trim()));
+            let title = format!("Vitals regressions: {}", args.service.trim());
+            Ok(View { name, text: format!("{title}\n\n{}", drawn.rendered.plain_text()) })
         }
         // `vitals.compare {a} {b}`: two traces compared.
         "vitals.compare" => {

@@ -86,6 +86,8 @@ const USAGE: &str = "usage: [service] [window | --at TIME | --version A..B]";
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct RegressionSettings {
+    /// `window` in the editor's `regressions` option.
+    #[serde(alias = "window")]
     pub default_window: String,
     pub limit: usize,
     pub min_samples: usize,

@@ -10,6 +10,7 @@ use crate::analysis::service_map::Thresholds;
 use crate::collector::supervisor::Addresses;
 use crate::config::ProviderConfig;
 use crate::error::{Error, Result};
+use crate::providers::regressions::RegressionSettings;
 use crate::render::units::plural;
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -32,6 +33,8 @@ pub struct Settings {
     pub enable_auto_tracing: bool,
     pub auto_tracing: AutoTracing,
     pub service_map: MapSettings,
+    /// The windows, limit and samples of a regression check.
+    pub regressions: RegressionSettings,
     /// The language server's hover: the columns its flame graph is drawn in. Helix's
     /// popup is at most 118 wide, and no wider than the terminal; the default fits 80.
     pub hover_width: usize,
@@ -49,6 +52,7 @@ impl Default for Settings {
             enable_auto_tracing: false,
             auto_tracing: AutoTracing::default(),
             service_map: MapSettings::default(),
+            regressions: RegressionSettings::default(),
             hover_width: 76,
         }
     }
@@ -134,7 +138,7 @@ impl MapSettings {
 
 /// The plugin's options that only Neovim uses (windows, keys, its own commands): a
 /// language client given the same table accepts and ignores them.
-const NEOVIM_ONLY: &[&str] = &["receive_on_startup", "binary", "search", "regressions", "float"];
+const NEOVIM_ONLY: &[&str] = &["receive_on_startup", "binary", "search", "float"];
 
 /// Every option [`Settings`] reads, by its name at the top of the table.
 const KNOWN: &[&str] = &[
@@ -154,6 +158,7 @@ const KNOWN: &[&str] = &[
     "enable_auto_tracing",
     "auto_tracing",
     "service_map",
+    "regressions",
     "hover_width",
 ];
 
@@ -219,10 +224,13 @@ mod tests {
             "receivers": { "zipkin": "127.0.0.1:9411", "otlp_grpc": false },
             "float": { "border": "single" },
             "service_map": { "critical_p95_ms": 900, "refresh_ms": 1000 },
+            "regressions": { "window": "30m", "min_samples": 5 },
         }))
         .unwrap();
         assert_eq!(settings.service_map.thresholds().critical_p95_ns, 900_000_000, "the map's health, for vitals.map");
         assert_eq!(settings.service_map.degraded_error_rate, 0.01);
+        let regressions = &settings.regressions;
+        assert_eq!((regressions.default_window.as_str(), regressions.limit, regressions.min_samples), ("30m", 2000, 5));
         assert_eq!(settings.provider.kind, ProviderKind::File);
         assert_eq!(settings.provider.timeout_ms, 2000);
         assert_eq!(settings.path_mappings["/app/"], "~/src/shop/");
