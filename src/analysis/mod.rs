@@ -7,6 +7,7 @@ pub mod compare;
 pub mod critical_path;
 pub mod dependencies;
 pub mod findings;
+pub mod glance;
 pub mod hot;
 pub mod hotspots;
 pub mod problems;

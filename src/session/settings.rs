@@ -88,7 +88,7 @@ impl Default for AutoTracing {
 
 /// The plugin's options that only Neovim uses (windows, keys, its own commands): a
 /// language client given the same table accepts and ignores them.
-const NEOVIM_ONLY: &[&str] = &["receive_on_startup", "binary", "search", "regressions", "service_map", "float"];
+const NEOVIM_ONLY: &[&str] = &["receive_on_startup", "binary", "search", "regressions", "service_map", "tail", "float"];
 
 /// Every option [`Settings`] reads, by its name at the top of the table.
 const KNOWN: &[&str] = &[
