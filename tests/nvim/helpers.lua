@@ -260,6 +260,31 @@ function M.receive(opts)
   return url
 end
 
+---Starts `vitals serve` on free ports with a fresh store; returns it (`url`: where it
+---receives OTLP/HTTP; with `opts.query`, `query_url`: where it answers Jaeger's query API)
+---and its store's path. Stopped with vim.fn.jobstop(server.job).
+---@param opts? {query?: boolean}
+---@return {url: string, query_url?: string, job: integer, stderr: string} server
+---@return string db
+function M.serve(opts)
+  local db = vim.fn.tempname() .. "-traces.db"
+  local server = { url = nil, stderr = "" }
+  local command = { M.binary, "serve", "--otlp-http", "127.0.0.1:0", "--otlp-grpc", "off", "--zipkin", "off" }
+  vim.list_extend(command, { "--query", opts and opts.query and "127.0.0.1:0" or "off", "--db", db })
+  server.job = vim.fn.jobstart(command, {
+    on_stderr = function(_, data)
+      -- Output arrives in chunks that may split a line: match on all of it.
+      server.stderr = server.stderr .. table.concat(data, "\n")
+      server.url = server.stderr:match("OTLP/HTTP on (http://[%d%.:]+/v1/traces)")
+      server.query_url = server.stderr:match("query API on (http://[%d%.:]+)\n")
+    end,
+  })
+  M.wait_for("vitals serve to listen", function()
+    return server.url and (not (opts and opts.query) or server.query_url)
+  end)
+  return server, db
+end
+
 ---Posts a JSON body to `url` as an OTLP/HTTP export; returns the status ("200") or the
 ---status and the refusal.
 ---@param url string

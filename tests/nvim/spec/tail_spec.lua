@@ -193,3 +193,23 @@ it("the list keeps max_rows traces, the newest, and <CR> opens one with its N+1 
   assert(view.view == "waterfall", "opened where the marked calls each have a row")
   assert(h.groups(view.buf).VitalsMarked, "the N+1's calls are marked")
 end)
+
+it("with Jaeger it polls: what reaches the backend after the tail opened is listed", function()
+  local server = h.serve({ query = true })
+  h.setup({ trace_provider = "jaeger", trace_endpoint = server.query_url, tail = { poll_ms = 200 } })
+  send(server.url, (request("web", "GET /before-opening")))
+  local tail = open_tail("VitalsTail web")
+  local status = h.lines(tail.buf)[1]
+  assert(status:find("polling jaeger at " .. server.query_url .. " every 200ms", 1, true), status)
+  vim.wait(500)
+  send(server.url, (request("web", "GET /new")), (request("shop", "GET /elsewhere")))
+  wait_row(tail, "web: GET /new", 3000)
+  vim.wait(500)
+  local shown = table.concat(h.lines(tail.buf), "\n")
+  assert(not shown:find("GET /before-opening", 1, true), "what was there is not news:\n" .. shown)
+  assert(not shown:find("GET /elsewhere", 1, true), "another service's:\n" .. shown)
+  assert(#vim.tbl_filter(function(l)
+    return l:find("GET /new", 1, true) ~= nil
+  end, h.lines(tail.buf)) == 1, "polled again and again, listed once:\n" .. shown)
+  vim.fn.jobstop(server.job)
+end)
