@@ -106,11 +106,6 @@ impl Feed {
         false
     }
 
-    /// Whether `id` is listed or waiting for its root: a trace the tail follows.
-    pub fn follows(&self, id: &TraceId) -> bool {
-        self.waiting.contains_key(id) || self.rows.iter().any(|row| row.id == *id)
-    }
-
     /// Lists the traces that waited for their root through the quiet period, in the order
     /// they began to arrive. Says whether any was.
     pub fn expire(&mut self, now_ns: u64) -> bool {
@@ -196,10 +191,6 @@ impl Feed {
             None => self.rows.iter().collect(),
         }
     }
-
-    pub fn max_rows(&self) -> usize {
-        self.max_rows
-    }
 }
 
 #[cfg(test)]
@@ -250,7 +241,6 @@ mod tests {
         let mut feed = Feed::new(10, S);
         assert!(!feed.offer(TraceId(1), glance(1, false, 2), 0), "children first: not yet");
         assert!(!feed.offer(TraceId(2), glance(2, false, 1), 0));
-        assert!(feed.follows(&TraceId(1)));
         assert!(feed.offer(TraceId(1), glance(1, true, 3), S / 2), "the root lands");
         assert_eq!(ids(&feed), [1]);
         assert!(!feed.offer(TraceId(2), glance(2, false, 2), S / 2), "more spans, still no root");
