@@ -368,6 +368,11 @@ function M.reset()
   for _, win in ipairs(M.floats()) do
     pcall(vim.api.nvim_win_close, win, true)
   end
+  -- A test's calls still in flight would answer in the next test (with a message that is
+  -- not its own): their answers come first.
+  vim.wait(3000, function()
+    return not require("vitals.client").busy()
+  end, 10)
   M.messages = {}
   vim.o.columns = 140
   vim.ui.select = builtin_select
