@@ -206,8 +206,8 @@ pub struct TailFlags {
     #[command(flatten)]
     pub provider: ProviderFlags,
     /// The service and filters, read as :VitalsTail and :VitalsSearch read them: a service,
-    /// an operation, a minimum duration (`500ms`), the most traces kept, and key=value
-    /// attributes (`error=true`, `http.route=/cart`); none follows every trace.
+    /// an operation, a minimum duration (`500ms`) and key=value attributes (`error=true`,
+    /// `http.route=/cart`); none follows every trace.
     #[arg(value_name = "SERVICE|FILTER")]
     pub words: Vec<String>,
     /// How often to ask the backend what started since it last asked.
