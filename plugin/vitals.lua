@@ -24,21 +24,33 @@ local function position(line, cursor)
   return require("vitals.cmdline").position(line, cursor)
 end
 
+---Completes a service, then its filters (`key=value` attributes, named filters and
+---operations), as :VitalsSearch and :VitalsTail take them.
+local function complete_search(lead, line, cursor)
+  local search = require("vitals.search")
+  if position(line, cursor) == 1 then
+    return search.complete_service(lead)
+  end
+  -- After the service: its attributes as key=value filters, and its operations.
+  local service = require("vitals.cmdline").split((line:sub(1, cursor):gsub("^[%s:]*%S+", "", 1)))[1]
+  return search.complete_filter(service or "", lead)
+end
+
 command("VitalsSearch", function(opts)
   local search = require("vitals.search")
   search.search(search.parse(args_of(opts)))
 end, {
   nargs = "*",
   desc = "Search traces: [service] [operation] [min-duration] [limit] [lookback]",
-  complete = function(lead, line, cursor)
-    local search = require("vitals.search")
-    if position(line, cursor) == 1 then
-      return search.complete_service(lead)
-    end
-    -- After the service: its attributes as key=value filters, and its operations.
-    local service = require("vitals.cmdline").split((line:sub(1, cursor):gsub("^[%s:]*%S+", "", 1)))[1]
-    return search.complete_filter(service or "", lead)
-  end,
+  complete = complete_search,
+})
+
+command("VitalsTail", function(opts)
+  require("vitals").tail(args_of(opts))
+end, {
+  nargs = "*",
+  desc = "Traces as they arrive, newest on top: [service] [operation] [min-duration] [key=value ...]",
+  complete = complete_search,
 })
 
 command("VitalsTrace", function(opts)

@@ -3,7 +3,7 @@
 //! The layers, each depending only on the ones before it (see DESIGN.md):
 //! [`model`] → [`formats`] → [`analysis`] → [`render`] → [`query`] (what a user asks
 //! for, shared by the store and the providers) → [`store`] and [`providers`] →
-//! [`session`] (what the editor front doors share) → front doors ([`nvim`], [`lsp`],
+//! [`session`] (what the editor front doors share) and [`tail`] (the live tail) → front doors ([`nvim`], [`lsp`],
 //! [`cli`]).
 #![deny(clippy::print_stdout)]
 
@@ -23,3 +23,4 @@ pub mod query_api;
 pub mod render;
 pub mod session;
 pub mod store;
+pub mod tail;

@@ -70,10 +70,17 @@ pub struct SearchArgs {
 
 impl SearchArgs {
     pub fn to_query(&self) -> Result<SearchQuery> {
-        let traceql = self.traceql()?;
-        if traceql.is_none() && self.service.trim().is_empty() {
+        let query = self.to_filter()?;
+        if query.traceql.is_none() && query.service.is_empty() {
             return Err(Error::invalid("A search needs a service name"));
         }
+        Ok(query)
+    }
+
+    /// The query as a filter over traces as they arrive (the live tail), where the service
+    /// may be left out: then a span of any service matches (see [`crate::providers::matches`]).
+    pub fn to_filter(&self) -> Result<SearchQuery> {
+        let traceql = self.traceql()?;
         let query = SearchQuery {
             service: if traceql.is_some() && is_traceql(&self.service) {
                 String::new()

@@ -1,6 +1,16 @@
 //! The terminal commands as a user runs them, including the README's quick start.
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message;
+
+mod common;
+use common::TempDir;
+use common::otlp::{now_ns, request_of, service, text};
 
 fn vitals(args: &[&str]) -> (bool, String, String) {
     let output =
@@ -269,4 +279,96 @@ fn map_draws_every_service_and_edge_of_the_large_dependency_graph_once() {
         "the leaves first, then what calls only them, each as far from the leaves in name order\n{order}"
     );
     assert!(ok && order.contains("No cycles."), "{order}");
+}
+
+/// A process killed when dropped (the test failing included).
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// An OTLP/HTTP export of request `trace` of `service_name`: `GET /orders` and, under it,
+/// five queries one after another (an N+1), all ending just now.
+fn orders_request(trace: u128, service_name: &str) -> Vec<u8> {
+    let now = now_ns();
+    let ms = 1_000_000;
+    let span = |id: u64, parent: Option<u64>, name: &str, start: u64, end: u64| Span {
+        trace_id: trace.to_be_bytes().to_vec(),
+        span_id: id.to_be_bytes().to_vec(),
+        parent_span_id: parent.map(|p| p.to_be_bytes().to_vec()).unwrap_or_default(),
+        name: name.into(),
+        kind: if parent.is_some() { 3 } else { 2 },
+        start_time_unix_nano: start,
+        end_time_unix_nano: end,
+        ..Default::default()
+    };
+    let mut spans = vec![span(1, None, "GET /orders", now - 60 * ms, now)];
+    for i in 0..5u64 {
+        let mut query = span(2 + i, Some(1), "SELECT", now - 55 * ms + i * 10 * ms, now - 48 * ms + i * 10 * ms);
+        query.attributes = vec![
+            text("db.system", "postgresql"),
+            text("db.statement", &format!("SELECT * FROM items WHERE order_id = {i}")),
+        ];
+        spans.push(query);
+    }
+    request_of(Some(service(service_name)), spans).encode_to_vec()
+}
+
+#[tokio::test]
+async fn tail_json_prints_a_line_per_trace_as_it_arrives_at_the_store_vitals_serve_fills() {
+    let dir = TempDir::new("cli-tail");
+    let db = dir.0.join("traces.db");
+    let server = common::serve(&db);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vitals"))
+        .args(["tail", "web", "--provider", "otlp", "--db"])
+        .arg(&db)
+        .args(["--interval", "200ms", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (stdout, stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let _tail = Running(child);
+    let said = BufReader::new(stderr).lines().next().unwrap().unwrap();
+    assert!(said.starts_with("Following web, polling the trace store"), "{said}");
+    let (lines, printed) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let _ = lines.send(line.unwrap());
+        }
+    });
+    let next_line = || -> serde_json::Value {
+        let line = printed.recv_timeout(Duration::from_secs(10)).expect("a line for an arriving trace");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
+    };
+
+    let client = reqwest::Client::new();
+    let send = |trace: u128, service: &str| {
+        let request = client
+            .post(&server.otlp_url)
+            .header("content-type", "application/x-protobuf")
+            .body(orders_request(trace, service))
+            .send();
+        async move { assert_eq!(request.await.unwrap().status(), 200) }
+    };
+    for (trace, service) in [(1, "web"), (2, "shop"), (3, "web")] {
+        send(trace, service).await;
+    }
+    let (first, second) = (next_line(), next_line());
+    assert_eq!(first["trace_id"], format!("{:032x}", 1), "{first}");
+    assert_eq!(second["trace_id"], format!("{:032x}", 3), "the shop's trace is filtered out: {second}");
+    assert_eq!((first["root_service"].as_str(), first["root_operation"].as_str()), (Some("web"), Some("GET /orders")));
+    assert_eq!((first["span_count"].as_u64(), first["has_root"].as_bool()), (Some(6), Some(true)));
+    let marks = first["marks"].as_array().unwrap();
+    assert_eq!((marks[0]["kind"].as_str(), marks[0]["count"].as_u64()), (Some("n_plus_one"), Some(5)), "{first}");
+    assert_eq!(marks[0]["span_ids"].as_array().unwrap().len(), 5);
+    assert!(first["arrived_ns"].as_u64().unwrap() >= first["start_ns"].as_u64().unwrap());
+
+    send(4, "web").await;
+    assert_eq!(next_line()["trace_id"], format!("{:032x}", 4), "each trace once, as it arrives");
+    assert!(printed.recv_timeout(Duration::from_millis(600)).is_err(), "nothing printed twice");
 }

@@ -215,6 +215,12 @@ function M.reconfigure()
   end
 end
 
+---Whether calls wait for the host's answer.
+---@return boolean
+function M.busy()
+  return next(state.pending) ~= nil
+end
+
 ---@return boolean
 function M.is_running()
   return state.chan ~= nil

@@ -32,6 +32,7 @@ local M = {}
 ---@field analyze vitals.AnalyzeDefaults What :VitalsAnalyze looks at
 ---@field regressions vitals.RegressionDefaults What :VitalsRegressions compares
 ---@field service_map vitals.ServiceMapOptions Health thresholds and live refresh of :VitalsServiceMap
+---@field tail vitals.TailOptions What :VitalsTail keeps, and how often it polls a remote backend
 ---@field float vitals.FloatOptions Look of the trace float
 
 ---@class vitals.Receivers
@@ -63,6 +64,10 @@ local M = {}
 ---@field degraded_p95_ms integer P95 from which a service is degraded
 ---@field critical_p95_ms integer … and critical
 ---@field refresh_ms integer With the otlp provider, how often an open map is rebuilt
+
+---@class vitals.TailOptions
+---@field max_rows integer The most traces listed (the oldest go first)
+---@field poll_ms integer How often a remote backend (or a store another editor receives into) is asked for new traces; the embedded receivers push theirs
 
 ---@class vitals.FloatOptions
 ---@field border string|table
@@ -97,6 +102,7 @@ M.defaults = {
     critical_p95_ms = 2000,
     refresh_ms = 5000,
   },
+  tail = { max_rows = 100, poll_ms = 2000 },
   float = { border = "rounded", width = 0.9, height = 0.8 },
 }
 
@@ -262,7 +268,12 @@ function M.set(opts)
     analyze = { merged.analyze, "table" },
     regressions = { merged.regressions, "table" },
     service_map = { merged.service_map, "table" },
+    tail = { merged.tail, "table" },
     binary = { merged.binary, "string", true },
+  })
+  vim.validate({
+    ["tail.max_rows"] = { merged.tail.max_rows, positive, "a number of traces above 0" },
+    ["tail.poll_ms"] = { merged.tail.poll_ms, positive, "a number of milliseconds above 0" },
   })
   check_receivers(merged.receivers)
   apply_choice(merged)

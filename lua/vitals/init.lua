@@ -28,6 +28,12 @@ end
 ---The pictures of a trace |:VitalsTrace| can open with.
 M.views = { "flame", "waterfall", "network", "stats" }
 
+---Opens the live tail: traces listed as they arrive (see |:VitalsTail|).
+---@param words? string[] service and filters, as :VitalsSearch takes them
+function M.tail(words)
+  require("vitals.tail").open(words or {})
+end
+
 ---Opens a trace by id in the trace float (see |:VitalsTrace|).
 ---@param trace_id string
 ---@param opts? {view?: "flame"|"waterfall"|"network"|"stats", span_id?: string}

@@ -8,6 +8,7 @@ pub mod critical_path;
 pub mod dependencies;
 pub mod deployments;
 pub mod findings;
+pub mod glance;
 pub mod hot;
 pub mod hotspots;
 pub mod problems;

@@ -82,6 +82,10 @@ pub enum Command {
     /// Draw the service dependency map: from traces (with health and virtual nodes for
     /// uninstrumented dependencies) or from a Jaeger dependency list.
     Map(MapFlags),
+    /// Follow traces as they arrive, a line each (the newest last): start, errors, root,
+    /// duration, spans, N+1s and slow queries, services. Polls the backend for what started
+    /// since its last poll; `--provider otlp --db PATH` reads the store `vitals serve` fills.
+    Tail(TailFlags),
     /// Receive traces (OTLP/HTTP, OTLP/gRPC, Zipkin) into the local trace store, as a
     /// standalone process.
     Serve(ServeFlags),
@@ -210,6 +214,30 @@ pub struct RegressionFlags {
     #[arg(long, default_value_t = 2000)]
     pub limit: usize,
     /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct TailFlags {
+    #[command(flatten)]
+    pub provider: ProviderFlags,
+    /// The service and filters, read as :VitalsTail and :VitalsSearch read them: a service,
+    /// an operation, a minimum duration (`500ms`) and key=value attributes (`error=true`,
+    /// `http.route=/cart`); none follows every trace.
+    #[arg(value_name = "SERVICE|FILTER")]
+    pub words: Vec<String>,
+    /// How often to ask the backend what started since it last asked.
+    #[arg(long, default_value = "2s")]
+    pub interval: String,
+    /// Database calls at least this long are marked slow queries.
+    #[arg(long, default_value = "500ms")]
+    pub slow_query: String,
+    /// Columns to draw in (default: the terminal's width, or 120).
+    #[arg(long)]
+    pub width: Option<usize>,
+    /// Print each trace as one JSON object a line: the search result's fields, `marks`
+    /// (each `kind`, `count`, `total_us`, `span_ids`), `has_root` and `arrived_ns`.
     #[arg(long)]
     pub json: bool,
 }

@@ -1,5 +1,6 @@
-//! The terminal front door: `vitals view`, `vitals search`, `vitals trace`. Output goes to
-//! stdout here, and only here; every other front door keeps stdout for its protocol.
+//! The terminal front door: `vitals view`, `vitals search`, `vitals trace`, `vitals tail`
+//! and the rest. Output goes to stdout here, and only here; every other front door keeps
+//! stdout for its protocol.
 
 mod analyze;
 mod args;
@@ -10,6 +11,7 @@ mod map;
 mod regressions;
 mod serve;
 mod store;
+mod tail;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -39,6 +41,7 @@ pub fn run(command: Command) -> ExitCode {
         Command::Diff(flags) => block_on(diff::diff(flags)),
         Command::Regressions(flags) => block_on(regressions::regressions(flags)),
         Command::Map(flags) => map::map(flags),
+        Command::Tail(flags) => block_on(tail::tail(flags)),
         Command::Serve(flags) => block_on(serve::serve(flags)),
         Command::Demo(flags) => block_on(demo::demo(flags)),
         Command::Store(flags) => return store::run(flags),

@@ -15,6 +15,7 @@ use super::protocol::{
     OpenTraceParams, RecentParams, RegressionParams, SearchItem, SearchParams, ServiceParams, TagParams,
     ViewActionParams, params, to_value,
 };
+use super::tails::{self, Tails};
 use super::views::{Switch, Views};
 use crate::analysis::TraceSummary;
 use crate::analysis::aggregate::aggregate;
@@ -22,6 +23,7 @@ use crate::analysis::compare::compare;
 use crate::analysis::deployments::preferred;
 use crate::analysis::hotspots::hotspots;
 use crate::analysis::report::{Options, analyze};
+use crate::collector::supervisor::Role;
 use crate::config::ProviderConfig;
 use crate::error::{Error, Result};
 use crate::model::{Trace, TraceId};
@@ -33,6 +35,7 @@ use crate::render::report;
 use crate::render::units::plural;
 use crate::render::{self, View, summary_line};
 use crate::session::{Session, Settings, annotate, off_thread, service_map, traces_of};
+use crate::tail::{self, Filter, Source, Tail};
 
 type Writer = Compat<tokio::fs::File>;
 
@@ -58,6 +61,7 @@ struct State {
     session: Session,
     views: Views,
     maps: Maps,
+    tails: Tails,
 }
 
 impl Default for Host {
@@ -67,6 +71,7 @@ impl Default for Host {
                 session: Session::default(),
                 views: Views::default(),
                 maps: Maps::default(),
+                tails: Tails::default(),
             })),
         }
     }
@@ -102,7 +107,7 @@ impl Handler for Host {
         }
         let host = self.clone();
         tokio::spawn(async move {
-            let outcome = AssertUnwindSafe(host.dispatch(&name, params)).catch_unwind().await;
+            let outcome = AssertUnwindSafe(host.dispatch(&name, params, &nvim)).catch_unwind().await;
             let outcome = outcome
                 .unwrap_or_else(|_| Err(Error::invalid(format!("internal error while handling {name}; see the log"))));
             if let Err(e) = &outcome {
@@ -152,7 +157,7 @@ impl Host {
         to_value(&Drawing::new("Vitals status".to_string(), &render::status::render(&report, now_ns())))
     }
 
-    async fn dispatch(&self, name: &str, raw: Value) -> Result<Value> {
+    async fn dispatch(&self, name: &str, raw: Value, nvim: &Neovim<Writer>) -> Result<Value> {
         match name {
             "test_connection" => {
                 let provider = match raw.is_nil() {
@@ -204,6 +209,13 @@ impl Host {
             }
             "regressions" => self.regressions(params(raw)?).await,
             "versions" => self.versions(params(raw)?).await,
+            "tail_open" => self.tail_open(params(raw)?, nvim),
+            "tail_action" => self.state().tails.act(params(raw)?),
+            "tail_close" => {
+                let tails::ActionParams { tail_id, .. } = params(raw)?;
+                self.state().tails.close(tail_id);
+                Ok(Value::Nil)
+            }
             "close_view" => {
                 let ViewActionParams { view_id, .. } = params(raw)?;
                 self.state().views.close(view_id);
@@ -365,6 +377,37 @@ impl Host {
         let versions = self.provider()?.versions(&p.service).await?;
         let names: Vec<&str> = preferred(&versions).into_iter().map(|v| v.version.as_str()).collect();
         to_value(&names)
+    }
+
+    /// Opens a live tail: pushed by the receivers with the embedded store (which is also
+    /// read every `poll_ms` while another editor holds a receiver's port: what it receives
+    /// is not pushed here), polled from a remote backend.
+    fn tail_open(&self, p: tails::OpenParams, nvim: &Neovim<Writer>) -> Result<Value> {
+        let filter = Filter::from_words(&p.words)?;
+        let provider = self.provider()?;
+        let poll = std::time::Duration::from_millis(p.poll_ms);
+        let store = self.state().session.embedded().map(|(_, store)| store);
+        let source = match store {
+            Some(store) => {
+                let host = self.clone();
+                Source::pushed(store, poll, Arc::new(move || host.others_receive()))
+            }
+            None => Source::polled(provider, poll),
+        };
+        let options = tail::Options {
+            max_rows: p.max_rows,
+            slow_query_ns: p.slow_query_ms.saturating_mul(1_000_000),
+            ..tail::Options::default()
+        };
+        let tail = Tail::start(source, filter, options)?;
+        self.state().tails.open(tail, &p, nvim.clone())
+    }
+
+    /// Whether another process holds a port this editor's receivers want (so what arrives
+    /// there reaches the store without this process knowing).
+    fn others_receive(&self) -> bool {
+        let receivers = self.state().session.embedded().map(|(receivers, _)| receivers).unwrap_or_default();
+        receivers.iter().any(|r| matches!(r.role, Role::Waiting { .. }))
     }
 
     /// Two traces compared: structure, latency and the differential flame graph.

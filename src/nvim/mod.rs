@@ -7,6 +7,7 @@
 mod host;
 mod maps;
 mod protocol;
+mod tails;
 mod views;
 
 use std::process::ExitCode;

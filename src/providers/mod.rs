@@ -136,9 +136,12 @@ fn newest_first(mut traces: Vec<Trace>, limit: usize) -> Vec<Arc<Trace>> {
 
 /// Jaeger's search semantics, for providers that filter by themselves: a trace matches
 /// when one of its spans has the service, the operation, every tag and a duration in range.
+/// A query without a service (the live tail's, [`SearchArgs::to_filter`]) takes any.
+///
+/// [`SearchArgs::to_filter`]: crate::query::SearchArgs::to_filter
 pub fn matches(trace: &Trace, query: &SearchQuery) -> bool {
     trace.spans.iter().any(|span| {
-        span.service() == query.service
+        (query.service.is_empty() || span.service() == query.service)
             && query.operation.as_ref().is_none_or(|op| &span.operation == op)
             && query.min_duration_ns.is_none_or(|min| span.duration_ns >= min)
             && query.max_duration_ns.is_none_or(|max| span.duration_ns <= max)

@@ -24,6 +24,7 @@ pub mod stats;
 pub mod status;
 pub mod style;
 pub mod summary_line;
+pub mod tail;
 pub mod text;
 pub mod units;
 pub mod waterfall;

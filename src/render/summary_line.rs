@@ -60,7 +60,7 @@ fn span_count(summary: &TraceSummary) -> String {
 }
 
 /// `frontend, driver, redis +1`.
-fn services(summary: &TraceSummary) -> String {
+pub fn services(summary: &TraceSummary) -> String {
     let shown: Vec<&str> = summary.services.iter().take(SHOWN_SERVICES).map(String::as_str).collect();
     let more = summary.services.len().saturating_sub(SHOWN_SERVICES);
     match (shown.is_empty(), more) {

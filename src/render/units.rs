@@ -61,6 +61,14 @@ pub fn age(then_ns: u64, now_ns: u64) -> String {
     }
 }
 
+/// The time of day of a moment, `14:03:21`, `utc_offset_s` east of UTC (the render layer
+/// has no time zones: the caller says where the user is).
+pub fn clock(ns: u64, utc_offset_s: i64) -> String {
+    let seconds = (ns / 1_000_000_000) as i64 + utc_offset_s;
+    let of_day = seconds.rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", of_day / 3600, of_day % 3600 / 60, of_day % 60)
+}
+
 /// A change in time: `+12.0ms`, `−230ms`, `0`.
 pub fn signed_duration(delta_ns: i64) -> String {
     match delta_ns {
@@ -113,6 +121,14 @@ mod tests {
         assert_eq!(duration(60 * 3600 * s), "2d12h");
         assert_eq!(duration(7 * 86_400 * s + 59 * 60 * s), "7d", "minutes are left out past two days");
         assert_eq!(duration(u64::MAX), "213503d23h");
+    }
+
+    #[test]
+    fn clock_times_are_shifted_to_the_users_zone() {
+        let s = 1_000_000_000;
+        assert_eq!(clock((13 * 3600 + 5 * 60 + 9) * s, 0), "13:05:09");
+        assert_eq!(clock((13 * 3600 + 5 * 60 + 9) * s, 2 * 3600), "15:05:09");
+        assert_eq!(clock(30 * 60 * s, -3600), "23:30:00", "the day before");
     }
 
     #[test]

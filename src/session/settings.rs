@@ -138,7 +138,7 @@ impl MapSettings {
 
 /// The plugin's options that only Neovim uses (windows, keys, its own commands): a
 /// language client given the same table accepts and ignores them.
-const NEOVIM_ONLY: &[&str] = &["receive_on_startup", "binary", "search", "float"];
+const NEOVIM_ONLY: &[&str] = &["receive_on_startup", "binary", "search", "tail", "float"];
 
 /// Every option [`Settings`] reads, by its name at the top of the table.
 const KNOWN: &[&str] = &[

@@ -7,6 +7,7 @@
 //! process being killed. Spans delivered twice (a retried export) are stored once. The
 //! store keeps within its [`Retention`] limits as batches arrive (see [`retention`]).
 
+mod arrivals;
 mod check;
 mod checkpoint;
 mod damage;
@@ -29,6 +30,8 @@ use lru::LruCache;
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use rusqlite::{Connection, params};
 
+use arrivals::Arrivals;
+pub use arrivals::{ANNOUNCED_BATCHES, Touched};
 pub use check::{LISTED_PROBLEMS, Verdict, check};
 use checkpoint::Checkpointer;
 pub use damage::what_to_do;
@@ -63,6 +66,8 @@ pub struct Store {
     /// The spans of one trace it assembles at most (a larger trace is cut), and the
     /// setting a user raises to see more, for the warning of a cut trace.
     max_spans: Mutex<(usize, &'static str)>,
+    /// Tells the live tail which traces each committed batch touched.
+    arrivals: Arrivals,
 }
 
 struct Writer {
@@ -126,6 +131,7 @@ impl Store {
             retention,
             evictions: Mutex::new(Evictions::default()),
             max_spans: Mutex::new((DEFAULT_MAX_SPANS, "max_spans")),
+            arrivals: Arrivals::default(),
         })
     }
 
@@ -146,6 +152,7 @@ impl Store {
     /// prepare in parallel, and written in chunks of a transaction each, so that a large
     /// batch lets the batches that arrive meanwhile through (see [`ingest`]).
     pub fn ingest(&self, batch: Vec<ResourceSpans>, received_ns: u64) -> Result<IngestReport> {
+        let touched = self.arrivals.touched_by(&batch);
         let prepared = PreparedBatch::new(batch);
         for chunk in prepared.chunks() {
             let mut writer = self.writer.take();
@@ -159,7 +166,15 @@ impl Store {
                 tracing::warn!("retention failed: {e}");
             }
         }
+        if let Some(traces) = touched {
+            self.arrivals.announce(traces);
+        }
         Ok(prepared.report())
+    }
+
+    /// Hears, once each batch is committed, which traces it touched (see [`arrivals`]).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Touched> {
+        self.arrivals.subscribe()
     }
 
     pub fn services(&self) -> Result<Vec<String>> {

@@ -247,15 +247,111 @@ end
 
 ---Starts this editor's own OTLP receiver on a free port over a fresh store; returns the
 ---URL to export to.
+---@param opts? table more options
 ---@return string
-function M.receive()
+function M.receive(opts)
   local port = M.free_port()
-  M.setup({ trace_provider = "otlp", store_path = vim.fn.tempname() .. "-traces.db", trace_endpoint = "127.0.0.1:" .. port })
+  local receiving = { trace_provider = "otlp", store_path = vim.fn.tempname() .. "-traces.db", trace_endpoint = "127.0.0.1:" .. port }
+  M.setup(vim.tbl_extend("force", receiving, opts or {}))
   local url = ("http://127.0.0.1:%d/v1/traces"):format(port)
   M.wait_for("the receiver", function()
     return M.status_text():find("receiving on " .. url, 1, true)
   end)
   return url
+end
+
+---Starts `vitals serve` on free ports with a fresh store; returns it (`url`: where it
+---receives OTLP/HTTP; with `opts.query`, `query_url`: where it answers Jaeger's query API)
+---and its store's path. Stopped with vim.fn.jobstop(server.job).
+---@param opts? {query?: boolean}
+---@return {url: string, query_url?: string, job: integer, stderr: string} server
+---@return string db
+function M.serve(opts)
+  local db = vim.fn.tempname() .. "-traces.db"
+  local server = { url = nil, stderr = "" }
+  local command = { M.binary, "serve", "--otlp-http", "127.0.0.1:0", "--otlp-grpc", "off", "--zipkin", "off" }
+  vim.list_extend(command, { "--query", opts and opts.query and "127.0.0.1:0" or "off", "--db", db })
+  server.job = vim.fn.jobstart(command, {
+    on_stderr = function(_, data)
+      -- Output arrives in chunks that may split a line: match on all of it.
+      server.stderr = server.stderr .. table.concat(data, "\n")
+      server.url = server.stderr:match("OTLP/HTTP on (http://[%d%.:]+/v1/traces)")
+      server.query_url = server.stderr:match("query API on (http://[%d%.:]+)\n")
+    end,
+  })
+  M.wait_for("vitals serve to listen", function()
+    return server.url and (not (opts and opts.query) or server.query_url)
+  end)
+  return server, db
+end
+
+---Posts a JSON body to `url` as an OTLP/HTTP export; returns the status ("200") or the
+---status and the refusal.
+---@param url string
+---@param body string
+---@return string
+function M.post(url, body)
+  local script = [[
+import sys, urllib.request, urllib.error
+request = urllib.request.Request(sys.argv[1], data=sys.stdin.buffer.read(), headers={"Content-Type": "application/json"})
+try:
+    print(urllib.request.urlopen(request).status)
+except urllib.error.HTTPError as e:
+    print(e.code, e.read().decode())
+]]
+  return vim.trim(vim.fn.system({ "python3", "-c", script, url }, body))
+end
+
+---@class vitals.TestSpan
+---@field trace string 32 hex digits
+---@field id string 16 hex digits
+---@field parent? string the parent's id; none for a root
+---@field service string
+---@field name string
+---@field start_ms number from now
+---@field ms number its duration
+---@field error? string fails it with this message
+---@field attributes? table<string, string>
+
+---An OTLP JSON export of spans timed from now, a resource per service.
+---@param spans vitals.TestSpan[]
+---@return string
+function M.otlp_export(spans)
+  local now = os.time() * 1000000000
+  -- Nanoseconds exceed what tostring() prints whole in LuaJIT.
+  local function ns(ms)
+    return ("%.0f"):format(now + ms * 1000000)
+  end
+  local by_service, order = {}, {}
+  for _, span in ipairs(spans) do
+    if not by_service[span.service] then
+      by_service[span.service] = {}
+      table.insert(order, span.service)
+    end
+    local attributes = {}
+    for key, value in pairs(span.attributes or {}) do
+      table.insert(attributes, { key = key, value = { stringValue = value } })
+    end
+    table.insert(by_service[span.service], {
+      traceId = span.trace,
+      spanId = span.id,
+      parentSpanId = span.parent or "",
+      name = span.name,
+      kind = span.parent and 3 or 2,
+      startTimeUnixNano = ns(span.start_ms),
+      endTimeUnixNano = ns(span.start_ms + span.ms),
+      attributes = attributes,
+      status = span.error and { code = 2, message = span.error } or nil,
+    })
+  end
+  local resources = {}
+  for _, service in ipairs(order) do
+    table.insert(resources, {
+      resource = { attributes = { { key = "service.name", value = { stringValue = service } } } },
+      scopeSpans = { { scope = { name = "test" }, spans = by_service[service] } },
+    })
+  end
+  return vim.json.encode({ resourceSpans = resources })
 end
 
 ---Presses <CR> in a trace float and returns the text of the span detail it opens.
@@ -272,6 +368,11 @@ function M.reset()
   for _, win in ipairs(M.floats()) do
     pcall(vim.api.nvim_win_close, win, true)
   end
+  -- A test's calls still in flight would answer in the next test (with a message that is
+  -- not its own): their answers come first.
+  vim.wait(3000, function()
+    return not require("vitals.client").busy()
+  end, 10)
   M.messages = {}
   vim.o.columns = 140
   vim.ui.select = builtin_select

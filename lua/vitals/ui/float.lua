@@ -131,7 +131,7 @@ end
 
 ---Opens a float holding a drawing.
 ---@param drawing vitals.Drawing
----@param opts {width?: integer, footer?: string, filetype?: string, enter?: boolean}
+---@param opts {width?: integer, footer?: string, filetype?: string, enter?: boolean, height?: integer} height: the rows to make room for (default: the drawing's), for content that grows
 ---@return integer buf
 ---@return integer win
 function M.open(drawing, opts)
@@ -140,7 +140,8 @@ function M.open(drawing, opts)
   vim.bo[buf].filetype = opts.filetype or "vitals"
   M.paint(buf, drawing)
   local width = opts.width or M.content_width()
-  local win = vim.api.nvim_open_win(buf, opts.enter ~= false, layout(#drawing.lines, width, drawing.title, opts.footer))
+  local rows = math.max(#drawing.lines, opts.height or 0)
+  local win = vim.api.nvim_open_win(buf, opts.enter ~= false, layout(rows, width, drawing.title, opts.footer))
   vim.wo[win].cursorline = true
   wrap_overflow(win, buf)
   return buf, win
@@ -174,9 +175,11 @@ end
 ---@param win integer
 ---@param drawing vitals.Drawing
 ---@param footer? string
-function M.relayout(win, drawing, footer)
+---@param height? integer the rows to make room for, when more than the drawing's
+function M.relayout(win, drawing, footer, height)
   if vim.api.nvim_win_is_valid(win) then
-    vim.api.nvim_win_set_config(win, layout(#drawing.lines, M.content_width(), drawing.title, footer))
+    local rows = math.max(#drawing.lines, height or 0)
+    vim.api.nvim_win_set_config(win, layout(rows, M.content_width(), drawing.title, footer))
     wrap_overflow(win, vim.api.nvim_win_get_buf(win))
   end
 end
@@ -271,6 +274,24 @@ function M.show_keys(buf)
   for _, key in ipairs({ "q", "<Esc>", "?" }) do
     vim.keymap.set("n", key, close, { buffer = keys_buf, nowait = true, silent = true, desc = "close" })
   end
+end
+
+---For a float the host keeps a view of: `on_resize` runs when the editor is resized, and
+---`on_close` once when `buf` is wiped out (the float closed).
+---@param buf integer
+---@param on_resize fun()
+---@param on_close fun()
+function M.on_resize_and_close(buf, on_resize, on_close)
+  local group = vim.api.nvim_create_augroup("vitals_float_" .. buf, { clear = true })
+  vim.api.nvim_create_autocmd("VimResized", { group = group, callback = on_resize })
+  vim.api.nvim_create_autocmd("BufWipeout", {
+    group = group,
+    buffer = buf,
+    callback = function()
+      pcall(vim.api.nvim_del_augroup_by_id, group)
+      on_close()
+    end,
+  })
 end
 
 ---Closes a window if it is still open.

@@ -131,22 +131,12 @@ function M.show(payload)
     maps[key[1]] = { function() act(view, key[3]) end, key[2] }
   end
   float.map(buf, maps)
-  local group = vim.api.nvim_create_augroup("vitals_view_" .. buf, { clear = true })
-  vim.api.nvim_create_autocmd("VimResized", {
-    group = group,
-    callback = function()
-      act(view, "resize")
-    end,
-  })
-  vim.api.nvim_create_autocmd("BufWipeout", {
-    group = group,
-    buffer = buf,
-    callback = function()
-      M.open_views[buf] = nil
-      pcall(vim.api.nvim_del_augroup_by_id, group)
-      client.call("close_view", { view_id = view.view_id }, function() end)
-    end,
-  })
+  float.on_resize_and_close(buf, function()
+    act(view, "resize")
+  end, function()
+    M.open_views[buf] = nil
+    client.call("close_view", { view_id = view.view_id }, function() end)
+  end)
   return view
 end
 

@@ -2,25 +2,6 @@ local h = require("helpers")
 
 local TRACE = "5b8efff798038103d269b633813fc60c"
 
----Starts `vitals serve` on a free port with a fresh store; returns its URL and store path.
-local function serve()
-  local db = vim.fn.tempname() .. "-traces.db"
-  local server = { url = nil, stderr = "" }
-  local command = { h.binary, "serve", "--otlp-http", "127.0.0.1:0", "--otlp-grpc", "off", "--zipkin", "off" }
-  vim.list_extend(command, { "--query", "off", "--db", db })
-  server.job = vim.fn.jobstart(command, {
-    on_stderr = function(_, data)
-      -- Output arrives in chunks that may split a line: match on all of it.
-      server.stderr = server.stderr .. table.concat(data, "\n")
-      server.url = server.stderr:match("OTLP/HTTP on (http://[%d%.:]+/v1/traces)")
-    end,
-  })
-  h.wait_for("vitals serve to listen", function()
-    return server.url
-  end)
-  return server, db
-end
-
 ---An OTLP JSON export of one checkout: two services, nested, with attributes, an event
 ---and an error, timed just now.
 local function export_body()
@@ -63,21 +44,9 @@ local function export_body()
   })
 end
 
-local function post(url, body)
-  local script = [[
-import sys, urllib.request, urllib.error
-request = urllib.request.Request(sys.argv[1], data=sys.stdin.buffer.read(), headers={"Content-Type": "application/json"})
-try:
-    print(urllib.request.urlopen(request).status)
-except urllib.error.HTTPError as e:
-    print(e.code, e.read().decode())
-]]
-  return vim.trim(vim.fn.system({ "python3", "-c", script, url }, body))
-end
-
 it("traces sent over OTLP to `vitals serve` are searched and opened with the otlp provider", function()
-  local server, db = serve()
-  local status = post(server.url, export_body())
+  local server, db = h.serve()
+  local status = h.post(server.url, export_body())
   assert(status == "200", status)
   -- This editor's own receiver listens elsewhere; `vitals serve` fills the shared store.
   h.setup({ trace_provider = "otlp", store_path = db, trace_endpoint = "127.0.0.1:" .. h.free_port() })
@@ -106,7 +75,7 @@ end)
 
 it("with the default otlp provider the editor itself receives, and :VitalsStatus says so", function()
   local url = h.receive()
-  local status = post(url, export_body())
+  local status = h.post(url, export_body())
   assert(status == "200", status)
   vim.cmd("VitalsTrace " .. TRACE)
   local view = h.wait_view()

@@ -3,7 +3,7 @@ local h = require("helpers")
 it("defines the commands behind a load guard", function()
   local commands = { "VitalsSearch", "VitalsTrace", "VitalsAnalyze", "VitalsFlame", "VitalsCompare", "VitalsRegressions" }
   vim.list_extend(commands, { "VitalsConfigure", "VitalsStatus", "VitalsLog", "VitalsServiceMap" })
-  vim.list_extend(commands, { "VitalsTraceHere", "VitalsHot", "VitalsClear", "VitalsAnnotate" })
+  vim.list_extend(commands, { "VitalsTraceHere", "VitalsHot", "VitalsClear", "VitalsAnnotate", "VitalsTail" })
   for _, name in ipairs(commands) do
     assert(vim.fn.exists(":" .. name) == 2, name .. " is missing")
   end
