@@ -307,6 +307,7 @@ fn bad_arguments_are_tool_errors_and_the_server_keeps_serving() {
             ["code_hotspots", { "path": "no/such/file.py" }],
             ["critical_path", { "trace_id": ["not", "a", "string"] }],
             ["no_such_tool", {}],
+            ["analyze_service", {}],
             ["get_trace", { "trace_id": N_PLUS_ONE }],
         ]),
     );
@@ -326,7 +327,8 @@ fn bad_arguments_are_tool_errors_and_the_server_keeps_serving() {
     assert!(s.error(9).starts_with("No file no/such/file.py in the project at"), "{}", s.error(9));
     assert!(s.error(10).starts_with("Bad argument trace_id: invalid type: sequence"), "{}", s.error(10));
     assert!(s.results[11]["protocol_error"].as_str().is_some_and(|e| e.contains("tool")), "{}", s.results[11]);
-    assert_eq!(s.answer(12)["trace_id"], N_PLUS_ONE, "still serving after every bad call");
+    assert_eq!(s.error(12), "Bad arguments: missing field `service`");
+    assert_eq!(s.answer(13)["trace_id"], N_PLUS_ONE, "still serving after every bad call");
 }
 
 /// The OpenTelemetry SDK sends two hours of `web` requests (GET /cart 40 % slower in the
