@@ -29,7 +29,7 @@ const TRACES_CITED: usize = 5;
 const MARKS_LISTED: usize = 20;
 
 /// Nanoseconds as milliseconds, to the microsecond.
-pub fn ms(ns: u64) -> f64 {
+fn ms(ns: u64) -> f64 {
     (ns as f64 / 1_000.0).round() / 1_000.0
 }
 
