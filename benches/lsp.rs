@@ -50,13 +50,13 @@ fn bench(c: &mut Criterion) {
     let matcher = FileMatcher::new("/work/project/src/big.py", "/work/project", &mappings);
     {
         let lines = features::lines(&text);
-        let placed = features::place(&annotated.annotations, &matcher, &lines);
+        let placed = matcher.place(&annotated.annotations, &lines);
         assert_eq!(placed.len(), ANNOTATED, "every annotated line is found");
     }
     c.bench_function("didOpen of 10,000 lines with 1,000 annotated: diagnostics as JSON", |b| {
         b.iter(|| {
             let lines = features::lines(&text);
-            let placed = features::place(&annotated.annotations, &matcher, &lines);
+            let placed = matcher.place(&annotated.annotations, &lines);
             let diagnostics = features::diagnostics(&placed, &lines, 5.0);
             serde_json::to_string(&diagnostics).unwrap()
         })
@@ -65,7 +65,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function("hover of an annotated line (1,001-span trace's flame graph)", |b| {
         b.iter(|| {
             let lines = features::lines(&text);
-            let placed = features::place(&annotated.annotations, &matcher, &lines);
+            let placed = matcher.place(&annotated.annotations, &lines);
             features::hover(&placed[&4], &annotated, 118)
         })
     });

@@ -4,7 +4,7 @@
 //! [`model`] → [`formats`] → [`analysis`] → [`render`] → [`query`] (what a user asks
 //! for, shared by the store and the providers) → [`store`] and [`providers`] →
 //! [`session`] (what the editor front doors share) and [`tail`] (the live tail) → front doors ([`nvim`], [`lsp`],
-//! [`cli`]).
+//! [`mcp`], [`cli`]).
 #![deny(clippy::print_stdout)]
 
 pub mod analysis;
@@ -15,6 +15,7 @@ pub mod error;
 pub mod formats;
 pub mod logging;
 pub mod lsp;
+pub mod mcp;
 pub mod model;
 pub mod nvim;
 pub mod providers;

@@ -8,6 +8,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Nvim => vitals::nvim::run(),
         Command::Lsp => vitals::lsp::run(),
+        Command::Mcp(flags) => vitals::mcp::run(flags),
         command => {
             vitals::logging::to_stderr();
             cli::run(command)

@@ -88,7 +88,7 @@ fn next_in_chain(trace: &Trace, span: SpanIndex) -> Option<(SpanIndex, bool)> {
 }
 
 /// Why a span failed: its status message, else its exception event's message or type.
-fn reason(trace: &Trace, span: SpanIndex) -> Option<String> {
+pub fn reason(trace: &Trace, span: SpanIndex) -> Option<String> {
     let span = &trace.spans[span];
     if !span.status.message.is_empty() {
         return Some(span.status.message.clone());

@@ -124,9 +124,57 @@ pub enum Command {
     ///   language-servers = ["vitals"]
     #[command(verbatim_doc_comment)]
     Lsp,
+    /// Run as an MCP server (Model Context Protocol on stdin/stdout) for AI assistants.
+    ///
+    /// Tools: search_traces, get_trace, critical_path, analyze_service, root_cause,
+    /// compare_traces, regressions, service_map, code_hotspots. Each answers in a few KB
+    /// of JSON that cites trace and span ids; a bad argument is a tool error the assistant
+    /// reads. Takes the provider flags of the other commands. Logs go to the log file,
+    /// never to stdout.
+    ///
+    /// Claude Code: claude mcp add vitals -- vitals mcp --provider otlp
+    ///
+    /// Any client that launches a stdio server (mcpServers in its JSON settings):
+    ///
+    ///   { "mcpServers": { "vitals": {
+    ///       "command": "vitals",
+    ///       "args": ["mcp", "--provider", "jaeger", "--endpoint", "http://localhost:16686"] } } }
+    #[command(verbatim_doc_comment)]
+    Mcp(McpFlags),
     /// Run as the Neovim plugin's host (msgpack-RPC on stdin/stdout); started by the plugin.
     #[command(hide = true)]
     Nvim,
+}
+
+#[derive(Args, Debug)]
+pub struct McpFlags {
+    #[command(flatten)]
+    pub provider: ProviderFlags,
+    /// The project whose files code_hotspots reads (default: the current directory).
+    #[arg(long)]
+    pub root: Option<PathBuf>,
+    /// A path prefix in traces and the local folder it stands for, FROM=TO (as the
+    /// editor's path_mappings option); repeat for more.
+    #[arg(long = "path-mapping", value_name = "FROM=TO", value_parser = path_mapping)]
+    pub path_mappings: Vec<(String, String)>,
+    /// How far back analyze_service, code_hotspots and service_map look when a call does
+    /// not say.
+    #[arg(long, default_value = "1h")]
+    pub lookback: String,
+    /// How many of each service's most recent traces they analyze when a call does not say.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// Database calls at least this long are slow queries.
+    #[arg(long, default_value = "500ms")]
+    pub slow_query: String,
+}
+
+/// `/app/=~/src/shop/`, for clap.
+fn path_mapping(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((from, to)) if !from.is_empty() && !to.is_empty() => Ok((from.to_string(), to.to_string())),
+        _ => Err(format!("{text:?} is not FROM=TO (e.g. /app/=~/src/shop/)")),
+    }
 }
 
 #[derive(Args, Debug)]

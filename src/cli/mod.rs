@@ -17,7 +17,7 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-pub use args::{Cli, Command, ProviderFlags};
+pub use args::{Cli, Command, McpFlags, ProviderFlags};
 
 use crate::analysis::TraceSummary;
 use crate::error::{Error, Result};
@@ -45,7 +45,9 @@ pub fn run(command: Command) -> ExitCode {
         Command::Serve(flags) => block_on(serve::serve(flags)),
         Command::Demo(flags) => block_on(demo::demo(flags)),
         Command::Store(flags) => return store::run(flags),
-        Command::Nvim | Command::Lsp => unreachable!("the editor front doors are not terminal commands"),
+        Command::Nvim | Command::Lsp | Command::Mcp(_) => {
+            unreachable!("the editor front doors are not terminal commands")
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

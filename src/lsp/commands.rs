@@ -12,9 +12,11 @@ use crate::error::{Error, Result};
 use crate::model::Trace;
 use crate::providers::TraceProvider;
 use crate::providers::regressions::{RegressionArgs, regressions};
-use crate::query::{DEFAULT_LIMIT, SearchArgs, now_ns};
+use crate::query::{SearchArgs, now_ns};
 use crate::render::{self, aggregate, compare, document, report, status};
-use crate::session::{AnalyzeSettings, Annotated, Settings, StatusSnapshot, off_thread, service_map, traces_of};
+use crate::session::{
+    AnalyzeSettings, Annotated, Settings, StatusSnapshot, off_thread, search, service_map, traces_of,
+};
 
 /// The commands, as `executeCommandProvider` lists them (Helix's `:lsp-workspace-command`
 /// offers these names).
@@ -217,29 +219,6 @@ fn search_args(arguments: &[Value]) -> Result<SearchArgs> {
     }
     let words: Vec<String> = arguments.iter().map(text).collect();
     SearchArgs::from_words(&words).map_err(|e| Error::invalid(format!("vitals.search: {e}")))
-}
-
-/// The traces a search asks for; without a service, the slowest recent traces of every
-/// service the backend knows.
-async fn search(provider: &dyn TraceProvider, args: &SearchArgs) -> Result<(String, Vec<TraceSummary>)> {
-    if !args.service.trim().is_empty() || args.traceql.is_some() {
-        let listed = provider.search_list(&args.to_query()?).await?;
-        let title = format!("Vitals search: {}", args.service.trim());
-        return Ok((title, listed.into_iter().map(|l| l.summary).collect()));
-    }
-    let limit = args.limit.unwrap_or(DEFAULT_LIMIT).max(1);
-    let mut found: Vec<TraceSummary> = Vec::new();
-    for service in provider.services().await? {
-        let query = SearchArgs { service, ..args.clone() }.to_query()?;
-        for listed in provider.search_list(&query).await? {
-            if !found.iter().any(|s| s.trace_id == listed.summary.trace_id) {
-                found.push(listed.summary);
-            }
-        }
-    }
-    found.sort_by_key(|s| std::cmp::Reverse(s.duration_ns));
-    found.truncate(limit);
-    Ok(("Vitals search: the slowest recent traces of every service".to_string(), found))
 }
 
 /// Writes a view to its file under [`views_dir`].

@@ -19,7 +19,6 @@ use crate::render::annotations::Annotation;
 use crate::render::flame;
 use crate::render::units::duration;
 use crate::session::Annotated;
-use crate::session::paths::FileMatcher;
 
 /// Helix's hover popup: at most 118 columns (fewer in a narrower terminal: the
 /// `hover_width` option says how many), and about 24 rows for the flame graph.
@@ -29,38 +28,6 @@ pub const HOVER_FLAME_ROWS: usize = 24;
 /// The lines of a document as the protocol counts them (`\n`, with or without `\r`).
 pub fn lines(text: &str) -> Vec<&str> {
     text.split('\n').map(|line| line.strip_suffix('\r').unwrap_or(line)).collect()
-}
-
-/// The annotations that belong to a document, by 0-based line, in the order given (a
-/// line's timing first, then its findings, worst first). Each path is matched once and
-/// each function looked up once.
-pub fn place<'a>(
-    annotations: &'a [Annotation],
-    matcher: &FileMatcher,
-    lines: &[&str],
-) -> BTreeMap<usize, Vec<&'a Annotation>> {
-    let mut matched: HashMap<&str, bool> = HashMap::new();
-    let mut defined: HashMap<&str, Option<usize>> = HashMap::new();
-    let mut placed: BTreeMap<usize, Vec<&Annotation>> = BTreeMap::new();
-    for annotation in annotations {
-        let code = &annotation.code;
-        if let Some(path) = code.filepath.as_deref()
-            && !*matched.entry(path).or_insert_with(|| matcher.matches(path))
-        {
-            continue;
-        }
-        let line = match (&code.filepath, code.lineno, code.function.as_deref()) {
-            (Some(_), Some(_), _) => matcher.line_of(code, lines),
-            (_, _, Some(function)) => {
-                *defined.entry(function).or_insert_with(|| crate::session::paths::find_definition(lines, function))
-            }
-            _ => None,
-        };
-        if let Some(line) = line {
-            placed.entry(line).or_default().push(annotation);
-        }
-    }
-    placed
 }
 
 fn utf16_len(line: &str) -> u32 {

@@ -737,7 +737,7 @@ fn placed_in<R>(
     let document = state.documents.get(key)?;
     let matcher = FileMatcher::new(document.path.as_deref()?, &state.root, &state.settings.path_mappings);
     let lines = features::lines(&document.text);
-    let placed = features::place(&annotated.annotations, &matcher, &lines);
+    let placed = matcher.place(&annotated.annotations, &lines);
     Some(f(&placed, &lines, annotated))
 }
 

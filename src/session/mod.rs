@@ -17,6 +17,7 @@ use lru::LruCache;
 
 pub use settings::{AnalyzeSettings, AutoTracing, MapSettings, ReceiverSettings, Settings};
 
+use crate::analysis::TraceSummary;
 use crate::analysis::hotspots::hotspots;
 use crate::analysis::report::{Options, Report, analyze};
 use crate::analysis::service_map::{ServiceMap, Thresholds};
@@ -26,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::model::{Trace, TraceId};
 use crate::providers::otlp::OtlpProvider;
 use crate::providers::{self, TraceProvider};
-use crate::query::{SearchArgs, now_ns, parse_duration};
+use crate::query::{DEFAULT_LIMIT, SearchArgs, now_ns, parse_duration};
 use crate::render::annotations::{Annotation, annotations};
 use crate::render::findings::explain_report;
 use crate::render::status::StatusReport;
@@ -234,6 +235,29 @@ pub async fn traces_of(
         }
     }
     Ok(traces)
+}
+
+/// The traces a search asks for; without a service, the slowest recent traces of every
+/// service the backend knows.
+pub async fn search(provider: &dyn TraceProvider, args: &SearchArgs) -> Result<(String, Vec<TraceSummary>)> {
+    if !args.service.trim().is_empty() || args.traceql.is_some() {
+        let listed = provider.search_list(&args.to_query()?).await?;
+        let title = format!("Vitals search: {}", args.service.trim());
+        return Ok((title, listed.into_iter().map(|l| l.summary).collect()));
+    }
+    let limit = args.limit.unwrap_or(DEFAULT_LIMIT).max(1);
+    let mut found: Vec<TraceSummary> = Vec::new();
+    for service in provider.services().await? {
+        let query = SearchArgs { service, ..args.clone() }.to_query()?;
+        for listed in provider.search_list(&query).await? {
+            if !found.iter().any(|s| s.trace_id == listed.summary.trace_id) {
+                found.push(listed.summary);
+            }
+        }
+    }
+    found.sort_by_key(|s| std::cmp::Reverse(s.duration_ns));
+    found.truncate(limit);
+    Ok(("Vitals search: the slowest recent traces of every service".to_string(), found))
 }
 
 /// The annotations of some recent traces, with what they were drawn from: the report

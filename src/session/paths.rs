@@ -1,5 +1,5 @@
 //! From the file paths traces carry to the files of the project here, for the front doors
-//! that match them in Rust (the language server). Neovim's plugin does the same in
+//! that match them in Rust (the language server, the MCP server). Neovim's plugin does the same in
 //! `lua/vitals/paths.lua` (it needs buffers and treesitter); the two keep the same rules
 //! and are held to the same cases by `tests/nvim/spec/annotate_spec.lua` and the tests
 //! below.
@@ -9,10 +9,11 @@
 //! (`{ "/app/": "~/src/shop/" }`, the longest prefix winning). A location known only by
 //! its function is found by a pattern: a definition keyword, then the name and `(`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use crate::analysis::calls::CodeLocation;
+use crate::render::annotations::Annotation;
 
 /// Matches the code locations of traces against one file of the project.
 pub struct FileMatcher<'a> {
@@ -55,6 +56,32 @@ impl<'a> FileMatcher<'a> {
             }
         }
         find_definition(lines, code.function.as_deref()?)
+    }
+
+    /// The annotations that belong to this file, by 0-based line of its `lines`, in the
+    /// order given (a line's timing first, then its findings, worst first). Each path is
+    /// matched once and each function looked up once.
+    pub fn place<'n>(&self, annotations: &'n [Annotation], lines: &[&str]) -> BTreeMap<usize, Vec<&'n Annotation>> {
+        let mut matched: HashMap<&str, bool> = HashMap::new();
+        let mut defined: HashMap<&str, Option<usize>> = HashMap::new();
+        let mut placed: BTreeMap<usize, Vec<&Annotation>> = BTreeMap::new();
+        for annotation in annotations {
+            let code = &annotation.code;
+            if let Some(path) = code.filepath.as_deref()
+                && !*matched.entry(path).or_insert_with(|| self.matches(path))
+            {
+                continue;
+            }
+            let line = match (&code.filepath, code.lineno, code.function.as_deref()) {
+                (Some(_), Some(_), _) => self.line_of(code, lines),
+                (_, _, Some(function)) => *defined.entry(function).or_insert_with(|| find_definition(lines, function)),
+                _ => None,
+            };
+            if let Some(line) = line {
+                placed.entry(line).or_default().push(annotation);
+            }
+        }
+        placed
     }
 }
 
