@@ -17,8 +17,10 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use super::ingest::part_keys;
 use super::parts::{Part, operation_key};
+use super::rollups;
 use super::schema::{self, VERSION, resource};
 use crate::formats::otlp::convert_attributes;
+use crate::query::now_ns;
 
 /// Creates the tables of a new file, migrates an old one, and refuses a newer one.
 pub fn to_current(connection: &Connection) -> rusqlite::Result<()> {
@@ -27,15 +29,19 @@ pub fn to_current(connection: &Connection) -> rusqlite::Result<()> {
     }
     // One connection migrates; another opening the file meanwhile waits and finds it done.
     let tx = Transaction::new_unchecked(connection, TransactionBehavior::Immediate)?;
-    match version(&tx)? {
+    let found = version(&tx)?;
+    match found {
         VERSION => {}
         0 if has_table(&tx, "span_tags")? => from_version_1(&tx)?,
-        0 | 2 => schema::create(&tx)?,
+        0 | 2 | 3 => schema::create(&tx)?,
         newer => {
             return Err(rusqlite::Error::InvalidParameterName(format!(
                 "the file has layout version {newer}, newer than this vitals ({VERSION}) knows; update vitals"
             )));
         }
+    }
+    if found < 4 {
+        rollups::rebuild(&tx, now_ns())?;
     }
     tx.commit()
 }

@@ -14,6 +14,7 @@ mod ingest;
 mod migrate;
 mod parts;
 mod retention;
+mod rollups;
 mod salvage;
 mod schema;
 mod search;
@@ -33,6 +34,7 @@ use checkpoint::Checkpointer;
 pub use damage::what_to_do;
 use ingest::PreparedBatch;
 pub use retention::Retention;
+pub use rollups::{DEFAULT_RETENTION as DEFAULT_ROLLUP_RETENTION, RollupQuery};
 pub use salvage::{Salvaged, repair};
 use turns::Turns;
 
@@ -62,6 +64,8 @@ pub struct Store {
     /// The spans of one trace it assembles at most (a larger trace is cut), and the
     /// setting a user raises to see more, for the warning of a cut trace.
     max_spans: Mutex<(usize, &'static str)>,
+    /// How long rollups are kept (see [`rollups`]).
+    rollup_retention: Mutex<std::time::Duration>,
 }
 
 struct Writer {
@@ -125,6 +129,7 @@ impl Store {
             retention,
             evictions: Mutex::new(Evictions::default()),
             max_spans: Mutex::new((DEFAULT_MAX_SPANS, "max_spans")),
+            rollup_retention: Mutex::new(rollups::DEFAULT_RETENTION),
         })
     }
 
@@ -358,9 +363,12 @@ impl Store {
 
     /// Evicts what is past the age and size limits (see [`retention`]) and returns how
     /// many traces went. Batches keep the size limit as they arrive; this is for age, when
-    /// none arrive.
+    /// none arrive. Rollups outlive the traces: they are compacted and kept by their own
+    /// limit (see [`rollups`]).
     pub fn enforce_retention(&self, now_ns: u64) -> Result<usize> {
-        self.keep_within_limits(now_ns)
+        let evicted = self.keep_within_limits(now_ns)?;
+        self.maintain_rollups(now_ns)?;
+        Ok(evicted)
     }
 
     /// Evicts in steps until the store is within its limits, then gives the pages that

@@ -9,19 +9,20 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span as P
 use prost::Message;
 use rusqlite::{Connection, OptionalExtension, Params, Transaction, params};
 
-use super::migrate;
 use super::parts::{Part, keys};
+use super::{migrate, rollups};
 use crate::model::TraceId;
 
 /// The layout this code writes; [`migrate`] brings older files to it.
-pub const VERSION: i64 = 3;
+pub const VERSION: i64 = 4;
 
 /// Spans are kept whole: their OTLP encoding without what the columns hold (ids, name,
 /// times), with the columns that confirming a search on a trace needs. `trace_parts` (see
 /// [`super::parts`]) is what searches walk; `operations` lists what each service does.
 /// `totals` is one row, the span data (`traces.bytes` summed) and spans stored, kept up
 /// to date by every transaction: retention checks it after every chunk, the status shows
-/// it, and neither can afford to add up a million rows each time.
+/// it, and neither can afford to add up a million rows each time. The rollups of trends
+/// have a table of their own (see [`super::rollups`]).
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS resources (
     id INTEGER PRIMARY KEY,
@@ -98,6 +99,7 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
 /// holds into `totals` (nothing in a new file), and marks the file as this version.
 pub fn create(connection: &Connection) -> rusqlite::Result<()> {
     connection.execute_batch(SCHEMA)?;
+    rollups::create(connection)?;
     connection.execute(
         "INSERT OR IGNORE INTO totals (id, span_bytes, spans)
          SELECT 0, (SELECT coalesce(sum(bytes), 0) FROM traces), (SELECT count(*) FROM spans)",
