@@ -213,6 +213,8 @@ pub struct Point {
     pub slowest_ns: Option<u64>,
     pub slowest_trace_id: Option<TraceId>,
     pub slowest_span_id: Option<SpanId>,
+    /// Whether that request's trace is still stored (traces go long before rollups).
+    pub slowest_stored: bool,
 }
 
 impl Point {
@@ -231,6 +233,7 @@ impl Point {
             slowest_ns: rollup.slowest.map(|s| s.duration_ns),
             slowest_trace_id: rollup.slowest.map(|s| s.trace_id),
             slowest_span_id: rollup.slowest.map(|s| s.span_id),
+            slowest_stored: false,
         }
     }
 }

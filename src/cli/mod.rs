@@ -10,6 +10,7 @@ mod map;
 mod regressions;
 mod serve;
 mod store;
+mod trends;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -38,6 +39,7 @@ pub fn run(command: Command) -> ExitCode {
         Command::Flame(flags) => flame::flame(flags),
         Command::Diff(flags) => block_on(diff::diff(flags)),
         Command::Regressions(flags) => block_on(regressions::regressions(flags)),
+        Command::Trends(flags) => block_on(trends::trends(flags)),
         Command::Map(flags) => map::map(flags),
         Command::Serve(flags) => block_on(serve::serve(flags)),
         Command::Demo(flags) => block_on(demo::demo(flags)),

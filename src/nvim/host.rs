@@ -13,8 +13,8 @@ use rmpv::Value;
 use super::maps::Maps;
 use super::protocol::{
     self, AnalyzePayload, AnnotateParams, CompareParams, Drawing, FlameItem, FlamePayload, MapActionParams, MapParams,
-    OpenTraceParams, RecentParams, RegressionParams, SearchItem, SearchParams, ServiceParams, TagParams,
-    ViewActionParams, params, to_value,
+    OpenTraceParams, RecentParams, RegressionParams, SearchItem, SearchParams, ServiceParams, TagParams, TrendParams,
+    TrendPayload, ViewActionParams, params, to_value,
 };
 use super::views::{Switch, Views};
 use crate::analysis::TraceSummary;
@@ -27,7 +27,7 @@ use crate::analysis::service_map::ServiceMap;
 use crate::config::ProviderConfig;
 use crate::error::{Error, Result};
 use crate::model::{Trace, TraceId};
-use crate::providers::{self, TraceProvider};
+use crate::providers::{self, TraceProvider, trends};
 use crate::query::{now_ns, parse_duration};
 use crate::render::annotations::annotations;
 use crate::render::findings::explain_report;
@@ -204,6 +204,16 @@ impl Host {
                 Ok(Value::Nil)
             }
             "regressions" => self.regressions(params(raw)?).await,
+            "trends" => self.trends(params(raw)?).await,
+            "trend_services" => {
+                let store = trends::store_of(&*self.provider()?)?;
+                to_value(&off_thread(move || store.rollup_services()).await??)
+            }
+            "trend_operations" => {
+                let ServiceParams { service } = params(raw)?;
+                let store = trends::store_of(&*self.provider()?)?;
+                to_value(&off_thread(move || store.rollup_operations(&service)).await??)
+            }
             "close_view" => {
                 let ViewActionParams { view_id, .. } = params(raw)?;
                 self.state().views.close(view_id);
@@ -394,6 +404,16 @@ impl Host {
         })
         .await?;
         to_value(&payload)
+    }
+
+    /// How a service's requests (or one operation's) moved over the range.
+    async fn trends(&self, p: TrendParams) -> Result<Value> {
+        let range = Some(p.range.trim()).filter(|r| !r.is_empty()).unwrap_or(trends::DEFAULT_RANGE).to_string();
+        let width = p.width.max(40);
+        let provider = self.provider()?;
+        let columns = render::trends::chart_columns(width);
+        let trend = trends::trend(&*provider, &p.service, Some(&p.operation), &range, columns, now_ns()).await?;
+        to_value(&off_thread(move || TrendPayload::of(&trend, &range, width)).await?)
     }
 
     /// Two traces compared: structure, latency and the differential flame graph.

@@ -25,6 +25,7 @@ pub mod status;
 pub mod style;
 pub mod summary_line;
 pub mod text;
+pub mod trends;
 pub mod units;
 pub mod waterfall;
 

@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::model::{Trace, TraceId};
 use crate::providers::otlp::OtlpProvider;
 use crate::providers::{self, TraceProvider};
-use crate::query::SearchArgs;
+use crate::query::{SearchArgs, parse_duration};
 use crate::render::annotations::{Annotation, annotations};
 use crate::render::findings::explain_report;
 use crate::render::status::StatusReport;
@@ -189,6 +189,9 @@ fn embed(
         }
     };
     store.limit_spans(config.max_spans, "max_spans");
+    store.keep_rollups_for(
+        parse_duration(&config.rollup_retention).map_err(|e| Error::invalid(format!("rollup_retention: {e}")))?,
+    );
     Ok(providers::capped(Arc::new(OtlpProvider::new(store)), config))
 }
 

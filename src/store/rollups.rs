@@ -416,6 +416,14 @@ impl Store {
             }
         })
         .map_err(db_error(&self.path))?;
+        let mut points: Vec<Point> = chart.into_rollups().iter().map(Point::of).collect();
+        let mut total = Point::of(&total);
+        for point in points.iter_mut().chain(std::iter::once(&mut total)) {
+            if let Some(trace) = point.slowest_trace_id {
+                point.slowest_stored =
+                    super::schema::trace_bytes(&reader, trace).map_err(db_error(&self.path))?.is_some();
+            }
+        }
         drop(reader);
         let mut operations: Vec<OperationTotal> = operations
             .into_iter()
@@ -428,7 +436,6 @@ impl Store {
                 &b.operation,
             ))
         });
-        let points = chart.into_rollups();
         Ok(Some(Trend {
             service: request.service.clone(),
             operation: request.operation.clone(),
@@ -436,8 +443,8 @@ impl Store {
             start_ns: points.first().map_or(start_ns, |p| p.start_ns),
             end_ns,
             bucket_ns,
-            points: points.iter().map(Point::of).collect(),
-            total: Point::of(&total),
+            points,
+            total,
             operations,
         }))
     }

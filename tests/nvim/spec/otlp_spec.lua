@@ -63,21 +63,9 @@ local function export_body()
   })
 end
 
-local function post(url, body)
-  local script = [[
-import sys, urllib.request, urllib.error
-request = urllib.request.Request(sys.argv[1], data=sys.stdin.buffer.read(), headers={"Content-Type": "application/json"})
-try:
-    print(urllib.request.urlopen(request).status)
-except urllib.error.HTTPError as e:
-    print(e.code, e.read().decode())
-]]
-  return vim.trim(vim.fn.system({ "python3", "-c", script, url }, body))
-end
-
 it("traces sent over OTLP to `vitals serve` are searched and opened with the otlp provider", function()
   local server, db = serve()
-  local status = post(server.url, export_body())
+  local status = h.post(server.url, export_body())
   assert(status == "200", status)
   -- This editor's own receiver listens elsewhere; `vitals serve` fills the shared store.
   h.setup({ trace_provider = "otlp", store_path = db, trace_endpoint = "127.0.0.1:" .. h.free_port() })
@@ -106,7 +94,7 @@ end)
 
 it("with the default otlp provider the editor itself receives, and :VitalsStatus says so", function()
   local url = h.receive()
-  local status = post(url, export_body())
+  local status = h.post(url, export_body())
   assert(status == "200", status)
   vim.cmd("VitalsTrace " .. TRACE)
   local view = h.wait_view()
