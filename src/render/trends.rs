@@ -125,13 +125,14 @@ fn percent(share: f64) -> String {
     if p == 0.0 || p >= 10.0 { format!("{p:.0}%") } else { format!("{p:.1}%") }
 }
 
-/// Requests per minute; per hour when fewer than one in ten minutes.
+/// Requests per minute; per hour, or per day, when too few for that to read.
 fn rate(per_minute: f64) -> String {
     match per_minute {
         0.0 => "0/min".to_string(),
         r if r >= 10.0 => format!("{r:.0}/min"),
         r if r >= 0.1 => format!("{r:.1}/min"),
-        r => format!("{:.1}/h", r * 60.0),
+        r if r * 60.0 >= 0.1 => format!("{:.1}/h", r * 60.0),
+        r => format!("{:.1}/d", r * 60.0 * 24.0),
     }
 }
 
