@@ -112,6 +112,20 @@ end, {
   end,
 })
 
+command("VitalsTrends", function(opts)
+  local trends = require("vitals.trends")
+  trends.open(trends.parse(args_of(opts)))
+end, {
+  nargs = "*",
+  desc = "How a service's requests moved over days and weeks: [service] [operation] [range, default 7d]",
+  complete = function(lead, line, cursor)
+    local before = require("vitals.cmdline").split((line:sub(1, cursor):gsub("^[%s:]*%S+", "", 1)))
+    -- The words before the one being completed.
+    local words = vim.list_slice(before, 1, position(line, cursor) - 1)
+    return require("vitals.trends").complete(words, lead)
+  end,
+})
+
 command("VitalsCompare", function(opts)
   local args = args_of(opts)
   require("vitals").compare(args[1], args[2])

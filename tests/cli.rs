@@ -372,3 +372,53 @@ async fn tail_json_prints_a_line_per_trace_as_it_arrives_at_the_store_vitals_ser
     assert_eq!(next_line()["trace_id"], format!("{:032x}", 4), "each trace once, as it arrives");
     assert!(printed.recv_timeout(Duration::from_millis(600)).is_err(), "nothing printed twice");
 }
+
+#[test]
+fn trends_json_gives_each_bucket_and_the_services_operations_from_the_store() {
+    let dir = std::env::temp_dir().join(format!("vitals-cli-trends-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let db = dir.join("traces.db");
+    let db = db.to_str().unwrap();
+    // The demo shop's five requests, received over OTLP into the store.
+    assert!(vitals(&["demo", "--width", "100", "--db", db]).0);
+
+    let (ok, stdout, stderr) = vitals(&["trends", "frontend", "--db", db, "--range", "24h", "--json"]);
+    assert!(ok, "{stderr}");
+    let trend: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(trend["service"], "frontend");
+    assert_eq!(trend["operation"], serde_json::Value::Null, "every entry operation, summed");
+    assert_eq!(trend["total"]["requests"], 5);
+    assert_eq!(trend["total"]["errors"], 1);
+    let points = trend["points"].as_array().unwrap();
+    assert_eq!(points.iter().map(|p| p["requests"].as_u64().unwrap()).sum::<u64>(), 5);
+    let busy = points.iter().find(|p| p["requests"].as_u64() > Some(0)).unwrap();
+    assert!(busy["p95_ns"].as_u64().is_some() && busy["slowest_stored"] == true, "{busy}");
+    let end = trend["end_ns"].as_u64().unwrap();
+    assert!(end - trend["start_ns"].as_u64().unwrap() >= 24 * 3600 * 1_000_000_000, "the whole range");
+    let operations: Vec<(&str, &str, u64)> = trend["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["operation"].as_str().unwrap(), o["kind"].as_str().unwrap(), o["requests"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        operations,
+        [("POST /checkout", "entry", 4), ("GET /products", "entry", 1), ("POST checkout/PlaceOrder", "client", 4)]
+    );
+
+    let (ok, stdout, stderr) = vitals(&["trends", "frontend", "POST /checkout", "--db", db, "--width", "90"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with("frontend · POST /checkout · last 7d in 3h buckets\n"), "{stdout}");
+    for label in ["P50", "P95", "P99", "Errors", "Req/min"] {
+        assert!(stdout.lines().any(|l| l.starts_with(label) && l.contains(" max ")), "{label}:\n{stdout}");
+    }
+    assert!(stdout.contains("Total    4 requests"), "{stdout}");
+
+    let (ok, _, stderr) = vitals(&["trends", "shipping", "--db", db]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("No requests of shipping are stored (services with trends: cart, checkout, frontend,"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

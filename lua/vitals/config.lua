@@ -26,6 +26,7 @@ local M = {}
 ---@field timeout_ms integer How long to wait for the backend
 ---@field max_response integer The most bytes read of one response or trace file (default 256 MiB)
 ---@field max_spans integer The most spans of one trace kept; a larger trace is cut, with a warning
+---@field rollup_retention string How long the otlp provider's store keeps the rollups of :VitalsTrends (e.g. "90d"), after their traces are gone
 ---@field auth vitals.Auth Credentials for the backend
 ---@field binary? string Path to the vitals binary (default: found automatically)
 ---@field search vitals.SearchDefaults Defaults for :VitalsSearch
@@ -90,6 +91,7 @@ M.defaults = {
   timeout_ms = 10000,
   max_response = 256 * 1024 * 1024,
   max_spans = 1000000,
+  rollup_retention = "90d",
   auth = {},
   binary = nil,
   search = { limit = 20, lookback = "1h" },
@@ -264,6 +266,7 @@ function M.set(opts)
     timeout_ms = { merged.timeout_ms, "number" },
     max_response = { merged.max_response, positive, "a number of bytes above 0" },
     max_spans = { merged.max_spans, positive, "a number of spans above 0" },
+    rollup_retention = { merged.rollup_retention, "string" },
     auth = { merged.auth, "table" },
     analyze = { merged.analyze, "table" },
     regressions = { merged.regressions, "table" },
@@ -312,6 +315,7 @@ function M.provider_settings(options)
     max_spans = math.floor(o.max_spans),
     auth = host_auth(o.auth),
     store_path = o.store_path,
+    rollup_retention = o.rollup_retention,
   }
 end
 

@@ -65,6 +65,13 @@ function M.regressions(args)
   require("vitals.analyze").regressions(type(args) == "string" and { service = args } or args)
 end
 
+---Opens how a service's requests moved over days and weeks (see |:VitalsTrends|).
+---@param args? string|vitals.TrendArgs the service (picked from the store's when
+---missing), or the service with an operation and a range
+function M.trends(args)
+  require("vitals.trends").open(type(args) == "string" and { service = args } or args)
+end
+
 ---Compares two traces (see |:VitalsCompare|).
 ---@param a string the first trace id (before)
 ---@param b string the second trace id (after)

@@ -256,7 +256,7 @@ end
 ---Starts `fetch` and waits for it to call back, at most half a second: completion answers
 ---while the user types, with what it has by then.
 ---@param fetch fun(done: fun())
-local function wait_briefly(fetch)
+function M.wait_briefly(fetch)
   local finished = false
   fetch(function()
     finished = true
@@ -272,7 +272,7 @@ end
 ---@return string[]
 function M.complete_service(lead)
   if M.known_services == nil then
-    wait_briefly(M.services)
+    M.wait_briefly(M.services)
   end
   return require("vitals.cmdline").starting_with(M.known_services or {}, lead)
 end
@@ -281,13 +281,13 @@ end
 ---for the network, so each is fetched once and waited for at most half a second.
 local completions = {}
 
----@param method string "tag_keys", "tag_values", "operations" or "versions"
+---@param method string "tag_keys", "tag_values", "operations", "versions", "trend_services" or "trend_operations"
 ---@param params table
 ---@return string[]
-local function completion_list(method, params)
+function M.completion_list(method, params)
   local id = method .. "\0" .. (params.service or "") .. "\0" .. (params.key or "")
   if completions[id] == nil then
-    wait_briefly(function(done)
+    M.wait_briefly(function(done)
       client.call(method, params, function(err, list)
         completions[id] = not err and list or {}
         done()
@@ -314,7 +314,7 @@ end
 ---A value as typed on the command line: quoted when it holds spaces or quotes.
 ---@param value string
 ---@return string
-local function typed(value)
+function M.typed(value)
   if value:find("[%s\"']") then
     return '"' .. value:gsub("\\", "\\\\"):gsub('"', '\\"') .. '"'
   end
@@ -333,18 +333,18 @@ function M.complete_filter(service, lead)
   if key then
     local values = ({ error = { "true" }, status = { "error" } })[key]
     if not values and not NAMED[key] then
-      values = completion_list("tag_values", { service = service, key = key })
+      values = M.completion_list("tag_values", { service = service, key = key })
     end
     local shown = vim.tbl_map(function(v)
-      return key .. "=" .. typed(v)
+      return key .. "=" .. M.typed(v)
     end, values or {})
     return cmdline.starting_with(shown, key .. "=" .. value:gsub('^"', ""))
   end
   local words = { "error=true", "status=error", "minDuration=", "maxDuration=", "limit=", "lookback=" }
-  for _, name in ipairs(completion_list("tag_keys", { service = service })) do
+  for _, name in ipairs(M.completion_list("tag_keys", { service = service })) do
     table.insert(words, name .. "=")
   end
-  vim.list_extend(words, completion_list("operations", { service = service }))
+  vim.list_extend(words, M.completion_list("operations", { service = service }))
   return cmdline.starting_with(words, lead)
 end
 

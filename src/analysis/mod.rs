@@ -20,10 +20,12 @@ pub mod self_time;
 pub mod sequential;
 pub mod service_map;
 pub mod significance;
+pub mod sketch;
 pub mod slow_queries;
 pub mod statement;
 pub mod stats;
 pub mod summary;
+pub mod trends;
 
 pub use self_time::self_times;
 pub use summary::TraceSummary;

@@ -79,6 +79,10 @@ pub enum Command {
     /// P50/P95/P99, error rate, throughput, and whether the change is significant
     /// (Mann–Whitney U).
     Regressions(RegressionFlags),
+    /// How a service's requests (or one operation's) moved over days and weeks: P50, P95,
+    /// P99, error rate and throughput per bucket, from the rollups of the trace store
+    /// (kept 90 days by `vitals serve` and the editor, long after the traces).
+    Trends(TrendFlags),
     /// Draw the service dependency map: from traces (with health and virtual nodes for
     /// uninstrumented dependencies) or from a Jaeger dependency list.
     Map(MapFlags),
@@ -291,6 +295,27 @@ pub struct TailFlags {
 }
 
 #[derive(Args, Debug)]
+pub struct TrendFlags {
+    pub service: String,
+    /// One of its operations (default: every entry operation summed, each listed below).
+    pub operation: Option<String>,
+    /// How far back: 24h, 7d, 90d.
+    #[arg(long, default_value = crate::providers::trends::DEFAULT_RANGE)]
+    pub range: String,
+    /// The trace store file (default: traces.db in the data directory).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Columns to draw in (default: the terminal's width, or 120).
+    #[arg(long)]
+    pub width: Option<usize>,
+    /// Print the trend as JSON: `points` (a bucket each: `start_ns`, `requests`, `errors`,
+    /// `p50_ns`, `p95_ns`, `p99_ns`, `error_rate`, `per_minute`, the slowest request's
+    /// trace), `total`, and the service's `operations`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
 pub struct MapFlags {
     /// A trace file or folder to build the map from.
     #[arg(long, required_unless_present = "dependencies")]
@@ -376,6 +401,10 @@ pub struct ServeFlags {
     /// Keep at most this much span data (e.g. 512MiB, 1GiB).
     #[arg(long, default_value = "1GiB")]
     pub retention_size: String,
+    /// Keep the rollups of trends (each operation's requests per minute, then per hour:
+    /// counts, errors, latency percentiles) this long, after their traces are gone.
+    #[arg(long, default_value = "90d")]
+    pub rollup_retention: String,
     /// Largest request body, compressed or not (SDKs send a few hundred KB per batch).
     #[arg(long, default_value = "16MiB")]
     pub max_body: String,
@@ -474,6 +503,7 @@ impl ProviderFlags {
             store_path: self.db.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
             max_response: self.max_response,
             max_spans: self.max_spans,
+            ..ProviderConfig::default()
         }
     }
 }

@@ -12,6 +12,7 @@ mod regressions;
 mod serve;
 mod store;
 mod tail;
+mod trends;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -40,6 +41,7 @@ pub fn run(command: Command) -> ExitCode {
         Command::Flame(flags) => flame::flame(flags),
         Command::Diff(flags) => block_on(diff::diff(flags)),
         Command::Regressions(flags) => block_on(regressions::regressions(flags)),
+        Command::Trends(flags) => block_on(trends::trends(flags)),
         Command::Map(flags) => map::map(flags),
         Command::Tail(flags) => block_on(tail::tail(flags)),
         Command::Serve(flags) => block_on(serve::serve(flags)),

@@ -53,7 +53,9 @@ pub async fn serve(flags: ServeFlags) -> Result<()> {
             Store::default_path().ok_or_else(|| Error::invalid("no data directory for the trace store; pass --db"))?
         }
     };
+    let rollup_retention = timeout(&flags.rollup_retention, "--rollup-retention")?;
     let store = Arc::new(Store::open(&path, retention)?);
+    store.keep_rollups_for(rollup_retention);
     say(format_args!("vitals: storing traces in {} ({})", path.display(), holding(&store)));
     let intake = Intake::new(Arc::clone(&store), limits);
     let mut running = Vec::new();

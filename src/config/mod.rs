@@ -93,6 +93,9 @@ pub struct ProviderConfig {
     pub max_response: u64,
     /// The most spans of one trace kept; a larger trace is cut, with a warning.
     pub max_spans: usize,
+    /// How long the store of the `otlp` provider keeps the rollups of trends (`90d`),
+    /// whatever becomes of the traces they count.
+    pub rollup_retention: String,
 }
 
 impl Default for ProviderConfig {
@@ -106,6 +109,7 @@ impl Default for ProviderConfig {
             store_path: String::new(),
             max_response: DEFAULT_MAX_RESPONSE,
             max_spans: DEFAULT_MAX_SPANS,
+            rollup_retention: "90d".into(),
         }
     }
 }
@@ -122,6 +126,7 @@ impl fmt::Debug for ProviderConfig {
             .field("store_path", &self.store_path)
             .field("max_response", &self.max_response)
             .field("max_spans", &self.max_spans)
+            .field("rollup_retention", &self.rollup_retention)
             .finish()
     }
 }

@@ -12,8 +12,8 @@ use rmpv::Value;
 use super::maps::Maps;
 use super::protocol::{
     self, AnalyzePayload, AnnotateParams, CompareParams, Drawing, FlameItem, FlamePayload, MapActionParams, MapParams,
-    OpenTraceParams, RecentParams, RegressionParams, SearchItem, SearchParams, ServiceParams, TagParams,
-    ViewActionParams, params, to_value,
+    OpenTraceParams, RecentParams, RegressionParams, SearchItem, SearchParams, ServiceParams, TagParams, TrendParams,
+    TrendPayload, ViewActionParams, params, to_value,
 };
 use super::tails::{self, Tails};
 use super::views::{Switch, Views};
@@ -27,7 +27,7 @@ use crate::collector::supervisor::Role;
 use crate::config::ProviderConfig;
 use crate::error::{Error, Result};
 use crate::model::{Trace, TraceId};
-use crate::providers::{self, TraceProvider};
+use crate::providers::{self, TraceProvider, trends};
 use crate::query::now_ns;
 use crate::render::annotations::annotations;
 use crate::render::findings::explain_report;
@@ -215,6 +215,16 @@ impl Host {
                 let tails::ActionParams { tail_id, .. } = params(raw)?;
                 self.state().tails.close(tail_id);
                 Ok(Value::Nil)
+            }
+            "trends" => self.trends(params(raw)?).await,
+            "trend_services" => {
+                let store = trends::store_of(&*self.provider()?)?;
+                to_value(&off_thread(move || store.rollup_services()).await??)
+            }
+            "trend_operations" => {
+                let ServiceParams { service } = params(raw)?;
+                let store = trends::store_of(&*self.provider()?)?;
+                to_value(&off_thread(move || store.rollup_operations(&service)).await??)
             }
             "close_view" => {
                 let ViewActionParams { view_id, .. } = params(raw)?;
@@ -408,6 +418,16 @@ impl Host {
     fn others_receive(&self) -> bool {
         let receivers = self.state().session.embedded().map(|(receivers, _)| receivers).unwrap_or_default();
         receivers.iter().any(|r| matches!(r.role, Role::Waiting { .. }))
+    }
+
+    /// How a service's requests (or one operation's) moved over the range.
+    async fn trends(&self, p: TrendParams) -> Result<Value> {
+        let range = Some(p.range.trim()).filter(|r| !r.is_empty()).unwrap_or(trends::DEFAULT_RANGE).to_string();
+        let width = p.width.max(40);
+        let provider = self.provider()?;
+        let columns = render::trends::chart_columns(width);
+        let trend = trends::trend(&*provider, &p.service, Some(&p.operation), &range, columns, now_ns()).await?;
+        to_value(&off_thread(move || TrendPayload::of(&trend, &range, width)).await?)
     }
 
     /// Two traces compared: structure, latency and the differential flame graph.

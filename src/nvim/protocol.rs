@@ -2,6 +2,7 @@
 
 use crate::analysis::calls::CodeLocation;
 use crate::analysis::service_map::Thresholds;
+use crate::analysis::trends::{Point, Trend};
 use crate::providers::regressions::{RegressionArgs, RegressionSettings};
 use crate::query::SearchArgs;
 use crate::render::annotations::Annotation;
@@ -12,7 +13,7 @@ use rmpv::Value;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::render::{Rendered, View};
+use crate::render::{self, Rendered, View};
 
 /// Reads a notification's `(id, params)` arguments.
 pub fn split_args(args: Vec<Value>) -> (Option<u64>, Value) {
@@ -122,6 +123,68 @@ pub struct RegressionParams {
 impl Default for RegressionParams {
     fn default() -> Self {
         RegressionParams { args: RegressionArgs::default(), settings: RegressionSettings::default(), width: 120 }
+    }
+}
+
+/// `:VitalsTrends [service] [operation] [range]` ("" for every entry operation, and for
+/// the default range).
+#[derive(Deserialize)]
+#[serde(default)]
+pub struct TrendParams {
+    pub service: String,
+    pub operation: String,
+    pub range: String,
+    /// The columns to draw in.
+    pub width: usize,
+}
+
+impl Default for TrendParams {
+    fn default() -> Self {
+        TrendParams { service: String::new(), operation: String::new(), range: String::new(), width: 120 }
+    }
+}
+
+/// A trend float: its drawing, and what its parts open.
+#[derive(Serialize)]
+pub struct TrendPayload {
+    #[serde(flatten)]
+    pub drawing: Drawing,
+    /// `[line, start, end, trace_id, span_id, stored]` (0-based line, byte columns): a
+    /// chart cell, or the line of the slowest request, and the slowest request of what it
+    /// stands for, with whether its trace is still stored.
+    pub slowest: Vec<(usize, usize, usize, String, String, bool)>,
+    /// `[line, operation]`: the lines of the operations list.
+    pub operations: Vec<(usize, String)>,
+    /// The range shown, to ask for an operation's trend over the same.
+    pub range: String,
+}
+
+impl TrendPayload {
+    pub fn of(trend: &Trend, range: &str, width: usize) -> TrendPayload {
+        let drawn = render::trends::render(trend, &[], width);
+        let slowest_of = |point: &Point| {
+            Some((point.slowest_trace_id?.to_string(), point.slowest_span_id?.to_string(), point.slowest_stored))
+        };
+        let mut slowest: Vec<(usize, usize, usize, String, String, bool)> = drawn
+            .rendered
+            .targets
+            .iter()
+            .filter_map(|t| {
+                let (trace, span, stored) = slowest_of(trend.points.get(t.span)?)?;
+                Some((t.line, t.start, t.end, trace, span, stored))
+            })
+            .collect();
+        if let (Some(line), Some((trace, span, stored))) = (drawn.slowest, slowest_of(&trend.total)) {
+            let end = drawn.rendered.lines[line].text.len();
+            slowest.push((line, 0, end, trace, span, stored));
+        }
+        let operations =
+            drawn.operations.iter().map(|&(line, i)| (line, trend.operations[i].operation.clone())).collect();
+        let title = match &trend.operation {
+            Some(operation) => format!("Vitals trends: {} {operation}", trend.service),
+            None => format!("Vitals trends: {}", trend.service),
+        };
+        TrendPayload { drawing: Drawing::new(title, &drawn.rendered), slowest, operations, range: range.to_string() }
     }
 }
 

@@ -9,6 +9,7 @@ pub mod span_cap;
 mod tags;
 pub mod tempo;
 mod traceql;
+pub mod trends;
 pub mod versions;
 pub mod windows;
 pub mod zipkin;
@@ -24,6 +25,7 @@ use crate::config::{ProviderConfig, ProviderKind};
 use crate::error::{Error, Result};
 use crate::model::{Trace, VersionSeen};
 use crate::query::{SearchQuery, now_ns, span_has_tag};
+use crate::store::Store;
 
 #[async_trait]
 pub trait TraceProvider: Send + Sync {
@@ -73,6 +75,11 @@ pub trait TraceProvider: Send + Sync {
     /// map is drawn from searches.
     async fn service_map(&self, _start_ns: u64, _end_ns: u64, _thresholds: &Thresholds) -> Result<Option<ServiceMap>> {
         Ok(None)
+    }
+    /// The embedded store behind the provider, for what only it keeps (the rollups of
+    /// trends); `None` for the backends, which keep no such history.
+    fn embedded_store(&self) -> Option<Arc<Store>> {
+        None
     }
 }
 

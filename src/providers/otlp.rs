@@ -81,6 +81,10 @@ impl TraceProvider for OtlpProvider {
         .await
     }
 
+    fn embedded_store(&self) -> Option<Arc<Store>> {
+        Some(Arc::clone(&self.store))
+    }
+
     async fn trace(&self, id: &str) -> Result<Arc<Trace>> {
         let text = id.trim().to_string();
         let wanted = TraceId::from_hex(&text)

@@ -13,6 +13,7 @@ use crate::analysis::service_map::{ServiceMap, Thresholds};
 use crate::error::Result;
 use crate::model::{Trace, VersionSeen};
 use crate::query::SearchQuery;
+use crate::render::units::grouped;
 
 /// A provider whose traces hold at most `max_spans` spans each.
 pub struct SpanCap {
@@ -49,29 +50,20 @@ pub fn cut(trace: Arc<Trace>, max_spans: usize) -> Arc<Trace> {
     let mut held = Trace::from_spans(id, spans);
     held.warnings.push(format!(
         "trace cut to the {} spans nearest its root, of {}: raise max_spans to see all",
-        grouped(max_spans),
-        grouped(total)
+        grouped(max_spans as u64),
+        grouped(total as u64)
     ));
     Arc::new(held)
-}
-
-/// `1,000,000`.
-fn grouped(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
 }
 
 #[async_trait]
 impl TraceProvider for SpanCap {
     fn describe(&self) -> String {
         self.inner.describe()
+    }
+
+    fn embedded_store(&self) -> Option<Arc<crate::store::Store>> {
+        self.inner.embedded_store()
     }
 
     async fn services(&self) -> Result<Vec<String>> {

@@ -26,6 +26,7 @@ pub mod style;
 pub mod summary_line;
 pub mod tail;
 pub mod text;
+pub mod trends;
 pub mod units;
 pub mod waterfall;
 

@@ -49,6 +49,19 @@ fn scaled(value: f64, unit: &str) -> String {
     }
 }
 
+/// A count with its thousands grouped: `1,000,000`.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 /// How long ago something happened: `just now`, `42s ago`, `5m ago`, `3h ago`, `2d ago`.
 pub fn age(then_ns: u64, now_ns: u64) -> String {
     let seconds = now_ns.saturating_sub(then_ns) / 1_000_000_000;

@@ -191,6 +191,9 @@ fn embed(
         }
     };
     store.limit_spans(config.max_spans, "max_spans");
+    store.keep_rollups_for(
+        parse_duration(&config.rollup_retention).map_err(|e| Error::invalid(format!("rollup_retention: {e}")))?,
+    );
     Ok(providers::capped(Arc::new(OtlpProvider::new(store)), config))
 }
 

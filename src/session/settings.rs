@@ -17,7 +17,7 @@ use crate::render::units::plural;
 #[serde(default)]
 pub struct Settings {
     /// `trace_provider`, `trace_endpoint`, `tenant`, `timeout_ms`, `auth`, `store_path`,
-    /// `max_response`, `max_spans`.
+    /// `max_response`, `max_spans`, `rollup_retention`.
     #[serde(flatten)]
     pub provider: ProviderConfig,
     #[serde(flatten)]
@@ -150,6 +150,7 @@ const KNOWN: &[&str] = &[
     "store_path",
     "max_response",
     "max_spans",
+    "rollup_retention",
     "receivers",
     "enable_code_lens_annotations",
     "performance_threshold",

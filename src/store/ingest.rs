@@ -1,6 +1,8 @@
 //! Turning an OTLP batch into rows: first prepared without the database (encoding,
 //! attribute index keys), then written in chunks, each one transaction in a turn of its
-//! own at the writer (see [`super::turns`]).
+//! own at the writer (see [`super::turns`]). A chunk's requests are summed up into
+//! rollups in memory and written once per bucket, in the chunk's transaction (see
+//! [`super::rollups`]).
 //!
 //! Chunks bound how long one batch holds the writer: a 1M-span batch in one transaction
 //! held it for half a minute while a 3-span batch waited, past senders' export timeouts.
@@ -18,10 +20,12 @@ use rusqlite::params;
 
 use super::parts::{Part, attribute_key, operation_key, tag_key};
 use super::retention::{self, Retention};
+use super::rollups::{self, Pending, Request};
 use super::{IngestReport, Writer, schema, versions};
+use crate::analysis::trends::CallKind;
 use crate::formats::otlp::{self, span_ids, status_code};
 use crate::model::ids::stable_hash;
-use crate::model::{Attribute, Deployment, StatusCode, TraceId};
+use crate::model::{Attribute, Deployment, SpanId, StatusCode, TraceId};
 
 /// The most spans one transaction writes: about 20 ms of the writer in a release build,
 /// and several of the batches SDKs send (512 spans).
@@ -57,6 +61,8 @@ struct SpanRow {
     body: Vec<u8>,
     /// Index keys of the span's own attributes and its operation.
     keys: Vec<u32>,
+    /// Whether the span is a request or a call out, which rollups count.
+    role: Option<CallKind>,
 }
 
 /// The attribute index keys of `service`'s attributes. Every span of a search's service
@@ -89,6 +95,7 @@ impl PreparedBatch {
                         continue;
                     }
                 };
+                let role = rollups::role(span.kind, &span.parent_span_id);
                 // What the row's columns hold is left out of the encoding: ids, name, times.
                 let raw_trace_id = std::mem::take(&mut span.trace_id);
                 let span_id = std::mem::take(&mut span.span_id);
@@ -114,6 +121,7 @@ impl PreparedBatch {
                     error,
                     body,
                     keys,
+                    role,
                 });
             }
             report.accepted += spans.len();
@@ -187,6 +195,7 @@ impl PreparedBatch {
         let mut touched: HashMap<TraceId, u64> = HashMap::new();
         let mut parts: HashMap<(&[u8], &str), Part> = HashMap::new();
         let mut operations: HashSet<(&str, &str)> = HashSet::new();
+        let mut requests: Pending<&str> = Pending::default();
         let mut stored_spans = 0;
         {
             let mut insert = tx.prepare_cached(
@@ -228,6 +237,16 @@ impl PreparedBatch {
                     part.add(span.start_ns, span.duration_ns, &span.keys);
                     part.keys.extend_from_slice(&resource.keys);
                     operations.insert((&resource.service, &span.operation));
+                    if let Some(kind) = span.role {
+                        let request = Request {
+                            start_ns: span.start_ns,
+                            duration_ns: span.duration_ns,
+                            error: span.error,
+                            trace_id: span.trace_id,
+                            span_id: SpanId::from_bytes(&span.span_id).unwrap_or_default(),
+                        };
+                        requests.add(&resource.service, &span.operation, kind, &request, received_ns);
+                    }
                     seen = Some(seen.map_or((span.start_ns, span.start_ns), |(first, last)| {
                         (first.min(span.start_ns), last.max(span.start_ns))
                     }));
@@ -249,6 +268,7 @@ impl PreparedBatch {
         for (service, operation) in operations {
             schema::saw_operation(&tx, service, operation, received_ns)?;
         }
+        requests.write(&tx)?;
         let past_limits = retention::past_limits(&tx, retention, received_ns)?;
         tx.commit()?;
         Ok(past_limits)

@@ -7,7 +7,9 @@
 //! a trace up in `trace_parts` (see [`super::parts`]) and lists `operations`, both built
 //! here from the stored spans. Version 3 adds the running `totals` of span data and spans,
 //! summed up once here. Version 4 lists each service's `versions`, read here from the
-//! stored spans and their resources (see [`super::versions::fill_from_spans`]).
+//! stored spans and their resources (see [`super::versions::fill_from_spans`]). Version 5
+//! keeps the `rollups` of trends, rebuilt here from the stored spans (see
+//! [`super::rollups::rebuild`]).
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -18,9 +20,11 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use super::ingest::part_keys;
 use super::parts::{Part, operation_key};
+use super::rollups;
 use super::schema::{self, VERSION, resource};
 use super::versions;
 use crate::formats::otlp::convert_attributes;
+use crate::query::now_ns;
 
 /// Creates the tables of a new file, migrates an old one, and refuses a newer one.
 pub fn to_current(connection: &Connection) -> rusqlite::Result<()> {
@@ -29,21 +33,22 @@ pub fn to_current(connection: &Connection) -> rusqlite::Result<()> {
     }
     // One connection migrates; another opening the file meanwhile waits and finds it done.
     let tx = Transaction::new_unchecked(connection, TransactionBehavior::Immediate)?;
-    match version(&tx)? {
+    let found = version(&tx)?;
+    match found {
         VERSION => {}
-        0 if has_table(&tx, "span_tags")? => {
-            from_version_1(&tx)?;
-            versions::fill_from_spans(&tx)?;
-        }
-        0 | 2 | 3 => {
-            schema::create(&tx)?;
-            versions::fill_from_spans(&tx)?;
-        }
+        0 if has_table(&tx, "span_tags")? => from_version_1(&tx)?,
+        0 | 2..=4 => schema::create(&tx)?,
         newer => {
             return Err(rusqlite::Error::InvalidParameterName(format!(
                 "the file has layout version {newer}, newer than this vitals ({VERSION}) knows; update vitals"
             )));
         }
+    }
+    if found < 4 {
+        versions::fill_from_spans(&tx)?;
+    }
+    if found < 5 {
+        rollups::rebuild(&tx, now_ns())?;
     }
     tx.commit()
 }

@@ -15,6 +15,7 @@ mod ingest;
 mod migrate;
 mod parts;
 mod retention;
+mod rollups;
 mod salvage;
 mod schema;
 mod search;
@@ -37,6 +38,7 @@ use checkpoint::Checkpointer;
 pub use damage::what_to_do;
 use ingest::PreparedBatch;
 pub use retention::Retention;
+pub use rollups::{DEFAULT_RETENTION as DEFAULT_ROLLUP_RETENTION, RollupQuery};
 pub use salvage::{Salvaged, repair};
 use turns::Turns;
 
@@ -68,6 +70,8 @@ pub struct Store {
     max_spans: Mutex<(usize, &'static str)>,
     /// Tells the live tail which traces each committed batch touched.
     arrivals: Arrivals,
+    /// How long rollups are kept (see [`rollups`]).
+    rollup_retention: Mutex<std::time::Duration>,
 }
 
 struct Writer {
@@ -132,6 +136,7 @@ impl Store {
             evictions: Mutex::new(Evictions::default()),
             max_spans: Mutex::new((DEFAULT_MAX_SPANS, "max_spans")),
             arrivals: Arrivals::default(),
+            rollup_retention: Mutex::new(rollups::DEFAULT_RETENTION),
         })
     }
 
@@ -380,9 +385,12 @@ impl Store {
 
     /// Evicts what is past the age and size limits (see [`retention`]) and returns how
     /// many traces went. Batches keep the size limit as they arrive; this is for age, when
-    /// none arrive.
+    /// none arrive. Rollups outlive the traces: they are compacted and kept by their own
+    /// limit (see [`rollups`]).
     pub fn enforce_retention(&self, now_ns: u64) -> Result<usize> {
-        self.keep_within_limits(now_ns)
+        let evicted = self.keep_within_limits(now_ns)?;
+        self.maintain_rollups(now_ns)?;
+        Ok(evicted)
     }
 
     /// Evicts in steps until the store is within its limits, then gives the pages that

@@ -65,6 +65,22 @@ function M.last_params(scenario, path)
   return params
 end
 
+---POSTs a JSON body (an OTLP export) to `url`; the status, and the body of an error.
+---@param url string
+---@param body string
+---@return string
+function M.post(url, body)
+  local script = [[
+import sys, urllib.request, urllib.error
+request = urllib.request.Request(sys.argv[1], data=sys.stdin.buffer.read(), headers={"Content-Type": "application/json"})
+try:
+    print(urllib.request.urlopen(request).status)
+except urllib.error.HTTPError as e:
+    print(e.code, e.read().decode())
+]]
+  return vim.trim(vim.fn.system({ "python3", "-c", script, url }, body))
+end
+
 ---Configures the plugin for a test. The gRPC receiver stays off unless a test asks for
 ---it, so that tests never meet on the real port 4317.
 ---@param opts table
