@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 
 use super::args::{Listen, ServeFlags};
+use super::on_alert;
 use crate::collector::budget::{self, MemoryBudget};
 use crate::collector::server::{self, ConnectionLimits};
 use crate::collector::{self, Counters, Counts, Intake, Limits, Protocol, supervisor};
@@ -101,6 +102,10 @@ pub async fn serve(flags: ServeFlags) -> Result<()> {
         }
         Listen::Off => None,
     };
+    let alerts = match &flags.alerts {
+        Some(rules) => Some(on_alert::start(Arc::clone(&store), rules, flags.on_alert.clone())?),
+        None => None,
+    };
     let retention = tokio::spawn(supervisor::enforce_retention(Arc::clone(&store)));
     let reports = status_interval.map(|every| tokio::spawn(report_every(every, receivers_counters(&running))));
     let outcome = tokio::select! {
@@ -119,6 +124,9 @@ pub async fn serve(flags: ServeFlags) -> Result<()> {
         task.abort();
     }
     retention.abort();
+    if let Some(task) = alerts {
+        task.abort();
+    }
     for receiver in &running {
         say(format_args!(
             "vitals: {} on {} took {}",
