@@ -180,3 +180,22 @@ async fn a_failing_command_is_printed_and_serve_goes_on() {
     assert!(failed.last().unwrap().contains("ended with exit status: 3 (alert checkout errors)"), "{failed:#?}");
     assert!(server.child.try_wait().unwrap().is_none(), "vitals serve still runs");
 }
+
+#[test]
+fn a_wrong_rule_stops_serve_before_it_listens_naming_the_rule() {
+    let dir = TempDir::new("serve-alerts-wrong");
+    let rules = dir.0.join("alerts.toml");
+    std::fs::write(&rules, "[[alerts]]\nservice = \"checkout\"\np95 = \"500ms\"\n\n[[alerts]]\nservice = \"cart\"\n")
+        .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_vitals"))
+        .args(["serve", "--db"])
+        .arg(dir.0.join("traces.db"))
+        .args(SERVE_ON_FREE_PORTS)
+        .args(["--alerts", rules.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("alert rule 2: give at least one of p50, p95, p99 or error_rate"), "{stderr}");
+    assert!(!stderr.contains("receiving"), "stopped before listening: {stderr}");
+}

@@ -99,6 +99,8 @@ pub struct Limit {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rule {
     pub name: String,
+    /// What the statusline calls it: its name when the user gave one, else its service.
+    pub label: String,
     pub service: String,
     pub operation: Option<String>,
     pub limits: Vec<Limit>,
@@ -145,6 +147,7 @@ impl Rule {
             None => settings.service.clone(),
         });
         Ok(Rule {
+            label: settings.name.clone().unwrap_or_else(|| settings.service.clone()),
             name,
             service: settings.service.clone(),
             operation: settings.operation.clone(),

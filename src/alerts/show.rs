@@ -47,27 +47,12 @@ pub fn event_line(event: &Event, reading: &Reading) -> String {
     }
 }
 
-/// The label a statusline gives a rule: its own name when it has one, else its service.
-fn label(watched: &Watched) -> &str {
-    match watched.rule.name == default_name(watched) {
-        true => &watched.rule.service,
-        false => &watched.rule.name,
-    }
-}
-
-fn default_name(watched: &Watched) -> String {
-    match &watched.rule.operation {
-        Some(operation) => format!("{} {operation}", watched.rule.service),
-        None => watched.rule.service.clone(),
-    }
-}
-
 /// `⚠ checkout p95 812ms`, `+N` when more rules fire; empty when none does.
 pub fn statusline<'a>(mut firing: impl Iterator<Item = &'a Watched>) -> String {
     let Some(first) = firing.next() else { return String::new() };
     let mut text = match first.reading {
-        Some(reading) => format!("⚠ {} {}", label(first), value_text(reading.measure, reading.value)),
-        None => format!("⚠ {}", label(first)),
+        Some(reading) => format!("⚠ {} {}", first.rule.label, value_text(reading.measure, reading.value)),
+        None => format!("⚠ {}", first.rule.label),
     };
     let more = firing.count();
     if more > 0 {

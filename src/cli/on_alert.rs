@@ -10,7 +10,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::alerts::rules::read_file;
 use crate::alerts::watch::watch;
-use crate::alerts::{Board, Event};
+use crate::alerts::{Board, Event, Rule};
 use crate::error::Result;
 use crate::logging::say;
 use crate::render::units::plural;
@@ -19,9 +19,14 @@ use crate::store::Store;
 /// How long an `--on-alert` command may run before it is killed.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Reads the rules and starts watching them; the task stops when aborted.
-pub fn start(store: Arc<Store>, rules: &Path, command: Option<String>) -> Result<tokio::task::JoinHandle<()>> {
-    let rules = read_file(rules)?;
+/// The rules of `--alerts FILE`, read before anything starts so that a mistake stops
+/// `vitals serve` at once.
+pub fn read(file: Option<&Path>) -> Result<Option<Vec<Rule>>> {
+    file.map(read_file).transpose()
+}
+
+/// Starts watching the rules; the task stops when aborted.
+pub fn start(store: Arc<Store>, rules: Vec<Rule>, command: Option<String>) -> tokio::task::JoinHandle<()> {
     say(format_args!(
         "vitals: watching {} alert rule{} ({})",
         rules.len(),
@@ -30,14 +35,14 @@ pub fn start(store: Arc<Store>, rules: &Path, command: Option<String>) -> Result
     ));
     let board = Arc::new(Mutex::new(Board::new(rules)));
     let command: Option<Arc<str>> = command.map(Into::into);
-    Ok(tokio::spawn(watch(store, board, move |update| {
+    tokio::spawn(watch(store, board, move |update| {
         for event in update.events {
             say(format_args!("vitals: {}", event.message));
             if let Some(command) = &command {
                 tokio::spawn(run(Arc::clone(command), event));
             }
         }
-    })))
+    }))
 }
 
 /// Runs the command with the alert on its stdin; a failure is printed (`vitals serve`'s

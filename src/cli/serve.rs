@@ -38,6 +38,7 @@ pub async fn serve(flags: ServeFlags) -> Result<()> {
         "off" => None,
         text => Some(timeout(text, "--status-interval")?),
     };
+    let alert_rules = on_alert::read(flags.alerts.as_deref())?;
     budget::return_large_blocks_to_the_system();
     let files = server::raise_file_limit();
     let defaults = ConnectionLimits::default();
@@ -102,10 +103,7 @@ pub async fn serve(flags: ServeFlags) -> Result<()> {
         }
         Listen::Off => None,
     };
-    let alerts = match &flags.alerts {
-        Some(rules) => Some(on_alert::start(Arc::clone(&store), rules, flags.on_alert.clone())?),
-        None => None,
-    };
+    let alerts = alert_rules.map(|rules| on_alert::start(Arc::clone(&store), rules, flags.on_alert.clone()));
     let retention = tokio::spawn(supervisor::enforce_retention(Arc::clone(&store)));
     let reports = status_interval.map(|every| tokio::spawn(report_every(every, receivers_counters(&running))));
     let outcome = tokio::select! {
