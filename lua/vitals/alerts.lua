@@ -14,10 +14,6 @@ local FOOTER = "q close · <CR> open trace · ? keys"
 ---The statusline's text: the firing rules, "" when all is clear.
 M.status_text = ""
 
----Every event pushed, oldest first (for tests and for whoever wants to look).
----@type vitals.AlertEvent[]
-M.events = {}
-
 ---@class vitals.AlertEvent
 ---@field rule string
 ---@field status "firing"|"clear"
@@ -32,7 +28,6 @@ M.events = {}
 function M._update(push)
   M.status_text = push.statusline or ""
   for _, event in ipairs(push.events or {}) do
-    table.insert(M.events, event)
     local level = event.status == "firing" and vim.log.levels.WARN or vim.log.levels.INFO
     local open = event.status == "firing" and event.trace_id and "\n:VitalsAlerts to open the slowest trace" or ""
     vim.notify(event.message .. open, level, { title = "Vitals" })

@@ -148,12 +148,13 @@ impl Host {
     /// door shares).
     fn configure(&self, raw: Value, nvim: &Neovim<Writer>) -> Result<Value> {
         let Settings { provider, receivers, alerts, .. } = params(raw)?;
-        let rules = crate::alerts::Rule::all(&alerts)?;
         let mut state = self.state();
-        let described = state.session.configure(provider, receivers);
+        let described = state.session.configure(provider, receivers)?;
+        // A wrong rule is said, and leaves the provider configured.
+        let rules = crate::alerts::Rule::all(&alerts);
         let store = state.session.embedded().map(|(_, store)| store);
-        state.alerts.restart(rules, store, nvim.clone());
-        described.map(Value::from)
+        state.alerts.restart(rules.as_ref().cloned().unwrap_or_default(), store, nvim.clone());
+        rules.map(|_| Value::from(described))
     }
 
     /// The status view; `{ receivers = false }` leaves the receivers out (health shows

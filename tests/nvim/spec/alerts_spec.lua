@@ -89,7 +89,12 @@ it("a rule fires once when requests get slow, clears once when they are fast aga
   assert(view, "the slowest request's trace opened")
 end)
 
-it("rules that are wrong are named at setup", function()
+it("rules that are wrong are named, and the rest of the setup still works", function()
   local ok, err = pcall(h.setup, { alerts = { service = "checkout" } })
-  assert(not ok and tostring(err):find("alerts"), tostring(err))
+  assert(not ok and tostring(err):find("alerts: expected a list of rules"), tostring(err))
+  -- A rule with no threshold: said by the host, while the receiver starts all the same.
+  h.receive({ alerts = { { service = "checkout", p95 = "1s" }, { service = "cart" } } })
+  h.wait_for("the wrong rule named", function()
+    return h.message("alert rule 2: give at least one of p50, p95, p99 or error_rate")
+  end)
 end)
