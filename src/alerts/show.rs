@@ -138,3 +138,52 @@ fn to_stored(event: &Event) -> f64 {
         _ => event.value * 1e6,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerts::rules::{Rule, RuleSettings};
+    use crate::alerts::{Board, board::Status};
+    use crate::analysis::trends::Rollup;
+    use crate::model::{SpanId, TraceId};
+
+    fn window(n: u64, ms: u64) -> Rollup {
+        let mut rollup = Rollup::new(0, 60_000_000_000);
+        for i in 0..n {
+            rollup.add(ms * 1_000_000, false, TraceId(u128::from(ms * 1000 + i)), SpanId(1));
+        }
+        rollup
+    }
+
+    #[test]
+    fn the_listing_shows_each_rule_with_its_state_and_history_newest_first_and_where_its_traces_are() {
+        let rule = |json| Rule::from_settings(&serde_json::from_value::<RuleSettings>(json).unwrap(), 1).unwrap();
+        let mut board = Board::new(vec![
+            rule(serde_json::json!({"service": "checkout", "operation": "POST /checkout", "p95": "500ms"})),
+            rule(
+                serde_json::json!({"service": "search", "error_rate": 0.05, "window": "10m", "name": "search errors"}),
+            ),
+        ]);
+        board.watched[0].judge(&window(20, 800), 3_600_000_000_000);
+        board.watched[0].judge(&window(20, 100), 3_660_000_000_000);
+        board.watched[0].judge(&window(20, 900), 3_720_000_000_000);
+        assert_eq!(board.watched[0].status, Status::Firing);
+        // 900 ms as the sketch gives it back: within its 1 %.
+        assert_eq!(board.statusline(), "⚠ checkout p95 893ms");
+        let (rendered, traces) = listing(board.watched.iter(), 0);
+        assert_eq!(
+            rendered.plain_text(),
+            "⚠ firing checkout POST /checkout  (p95 > 500ms over 5m)
+    now: p95 893ms, 20 requests  slowest 000000000000000000000000000dbba0
+    01:02:00 fired   p95 893ms  trace 000000000000000000000000000dbba0
+    01:01:00 cleared p95 101ms
+    01:00:00 fired   p95 792ms  trace 000000000000000000000000000c3500
+
+✓ clear  search errors  (error rate > 5% over 10m)
+    now: no requests in the window
+"
+        );
+        let lines: Vec<usize> = traces.iter().map(|t| t.line).collect();
+        assert_eq!(lines, [1, 2, 4], "the lines naming a trace open it");
+    }
+}
