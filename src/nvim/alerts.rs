@@ -61,9 +61,11 @@ impl Alerts {
         W: futures::AsyncWrite + Send + Unpin + 'static,
     {
         *self = Alerts::default();
+        // A new board starts all clear: the statusline of the rules watched before must
+        // not stay.
+        let clear = nvim.clone();
+        tokio::spawn(async move { push(&clear, Push { events: Vec::new(), statusline: String::new() }).await });
         if rules.is_empty() {
-            // The statusline of rules no longer watched must not stay.
-            tokio::spawn(async move { push(&nvim, Push { events: Vec::new(), statusline: String::new() }).await });
             return;
         }
         let board = Arc::new(Mutex::new(Board::new(rules)));
