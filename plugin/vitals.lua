@@ -126,6 +126,12 @@ end, {
   end,
 })
 
+command("VitalsAlerts", function()
+  require("vitals").alerts()
+end, {
+  desc = "The alert rules with their state and history; <CR> opens a trace",
+})
+
 command("VitalsCompare", function(opts)
   local args = args_of(opts)
   require("vitals").compare(args[1], args[2])

@@ -7,6 +7,7 @@
 //! [`mcp`], [`cli`]).
 #![deny(clippy::print_stdout)]
 
+pub mod alerts;
 pub mod analysis;
 pub mod cli;
 pub mod collector;

@@ -34,7 +34,18 @@ local M = {}
 ---@field regressions vitals.RegressionDefaults What :VitalsRegressions compares
 ---@field service_map vitals.ServiceMapOptions Health thresholds and live refresh of :VitalsServiceMap
 ---@field tail vitals.TailOptions What :VitalsTail keeps, and how often it polls a remote backend
+---@field alerts vitals.AlertRule[] Rules evaluated on the otlp provider's store as traffic arrives (see |vitals-alerts|)
 ---@field float vitals.FloatOptions Look of the trace float
+
+---@class vitals.AlertRule
+---@field service string
+---@field operation? string One operation; none means every entry operation of the service
+---@field name? string What notifications and the statusline call it (default: service and operation)
+---@field p50? string|number Latency thresholds ("500ms"; a number is milliseconds)
+---@field p95? string|number
+---@field p99? string|number
+---@field error_rate? number Share of failed requests (0–1)
+---@field window? string The trailing window (default "5m")
 
 ---@class vitals.Receivers
 ---@field otlp_http string|boolean OTLP/HTTP (POST /v1/traces): "host:port", or false for off (trace_endpoint, when set, wins)
@@ -105,6 +116,7 @@ M.defaults = {
     refresh_ms = 5000,
   },
   tail = { max_rows = 100, poll_ms = 2000 },
+  alerts = {},
   float = { border = "rounded", width = 0.9, height = 0.8 },
 }
 
@@ -272,6 +284,7 @@ function M.set(opts)
     regressions = { merged.regressions, "table" },
     service_map = { merged.service_map, "table" },
     tail = { merged.tail, "table" },
+    alerts = { merged.alerts, vim.islist, "a list of rules" },
     binary = { merged.binary, "string", true },
   })
   vim.validate({
@@ -316,6 +329,8 @@ function M.provider_settings(options)
     auth = host_auth(o.auth),
     store_path = o.store_path,
     rollup_retention = o.rollup_retention,
+    -- An empty table would reach the host as a map.
+    alerts = #o.alerts > 0 and vim.deepcopy(o.alerts) or nil,
   }
 end
 

@@ -72,6 +72,18 @@ function M.trends(args)
   require("vitals.trends").open(type(args) == "string" and { service = args } or args)
 end
 
+---The firing alerts in a few words (`⚠ checkout p95 812ms`), "" when all is clear: for
+---lualine and other statuslines. Cached, updated by the host (see |vitals-alerts|).
+---@return string
+function M.statusline()
+  return require("vitals.alerts").statusline()
+end
+
+---Lists the alert rules with their state and history (see |:VitalsAlerts|).
+function M.alerts()
+  require("vitals.alerts").open()
+end
+
 ---Compares two traces (see |:VitalsCompare|).
 ---@param a string the first trace id (before)
 ---@param b string the second trace id (after)

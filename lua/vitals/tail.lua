@@ -33,7 +33,7 @@ M.open_tails = {}
 
 ---Seconds east of UTC, here and now (for the times the rows start at).
 ---@return integer
-local function utc_offset()
+function M.utc_offset()
   local now = os.time()
   local utc = os.date("!*t", now)
   utc.isdst = os.date("*t", now).isdst
@@ -172,7 +172,7 @@ function M.open(words)
   client.fetch("tail_open", {
     words = words,
     width = float.content_width(),
-    utc_offset_s = utc_offset(),
+    utc_offset_s = M.utc_offset(),
     max_rows = config.options.tail.max_rows,
     poll_ms = config.options.tail.poll_ms,
     slow_query_ms = config.options.analyze.slow_query_ms,

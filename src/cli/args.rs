@@ -438,6 +438,16 @@ pub struct ServeFlags {
     /// Most spans of one trace the query API serves; a larger trace is cut, with a warning.
     #[arg(long, default_value_t = 1_000_000)]
     pub query_max_spans: usize,
+    /// Alert rules (TOML `[[alerts]]` tables or a JSON list, the shape of the editor's
+    /// `alerts` option): each fires when its operation's p50/p95/p99 or error rate over
+    /// its trailing window crosses its threshold, and clears when back under; both are
+    /// printed to stderr, one line each.
+    #[arg(long, value_name = "FILE")]
+    pub alerts: Option<PathBuf>,
+    /// A command run (with `sh -c`) each time an alert fires or clears, the alert as JSON
+    /// on its stdin; it never holds ingest up, and its failure is printed, not fatal.
+    #[arg(long, value_name = "CMD", requires = "alerts")]
+    pub on_alert: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -8,6 +8,7 @@ mod demo;
 mod diff;
 mod flame;
 mod map;
+mod on_alert;
 mod regressions;
 mod serve;
 mod store;

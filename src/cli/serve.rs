@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 
 use super::args::{Listen, ServeFlags};
+use super::on_alert;
 use crate::collector::budget::{self, MemoryBudget};
 use crate::collector::server::{self, ConnectionLimits};
 use crate::collector::{self, Counters, Counts, Intake, Limits, Protocol, supervisor};
@@ -37,6 +38,7 @@ pub async fn serve(flags: ServeFlags) -> Result<()> {
         "off" => None,
         text => Some(timeout(text, "--status-interval")?),
     };
+    let alert_rules = on_alert::read(flags.alerts.as_deref())?;
     budget::return_large_blocks_to_the_system();
     let files = server::raise_file_limit();
     let defaults = ConnectionLimits::default();
@@ -101,6 +103,7 @@ pub async fn serve(flags: ServeFlags) -> Result<()> {
         }
         Listen::Off => None,
     };
+    let alerts = alert_rules.map(|rules| on_alert::start(Arc::clone(&store), rules, flags.on_alert.clone()));
     let retention = tokio::spawn(supervisor::enforce_retention(Arc::clone(&store)));
     let reports = status_interval.map(|every| tokio::spawn(report_every(every, receivers_counters(&running))));
     let outcome = tokio::select! {
@@ -119,6 +122,9 @@ pub async fn serve(flags: ServeFlags) -> Result<()> {
         task.abort();
     }
     retention.abort();
+    if let Some(task) = alerts {
+        task.abort();
+    }
     for receiver in &running {
         say(format_args!(
             "vitals: {} on {} took {}",

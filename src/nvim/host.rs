@@ -9,6 +9,7 @@ use nvim_rs::compat::tokio::Compat;
 use nvim_rs::{Handler, Neovim};
 use rmpv::Value;
 
+use super::alerts::Alerts;
 use super::maps::Maps;
 use super::protocol::{
     self, AnalyzePayload, AnnotateParams, CompareParams, Drawing, FlameItem, FlamePayload, MapActionParams, MapParams,
@@ -62,6 +63,7 @@ struct State {
     views: Views,
     maps: Maps,
     tails: Tails,
+    alerts: Alerts,
 }
 
 impl Default for Host {
@@ -72,6 +74,7 @@ impl Default for Host {
                 views: Views::default(),
                 maps: Maps::default(),
                 tails: Tails::default(),
+                alerts: Alerts::default(),
             })),
         }
     }
@@ -99,7 +102,7 @@ impl Handler for Host {
         let id = id.filter(|id| *id != 0);
         if name == "configure" {
             // Applied before the next message is read, so calls sent after it use it.
-            let outcome = self.configure(params);
+            let outcome = self.configure(params, &nvim);
             if let Some(id) = id {
                 tokio::spawn(async move { resolve(&nvim, id, outcome).await });
             }
@@ -143,9 +146,15 @@ impl Host {
 
     /// Takes new provider settings (the plugin's options, read by the schema every front
     /// door shares).
-    fn configure(&self, raw: Value) -> Result<Value> {
-        let Settings { provider, receivers, .. } = params(raw)?;
-        self.state().session.configure(provider, receivers).map(Value::from)
+    fn configure(&self, raw: Value, nvim: &Neovim<Writer>) -> Result<Value> {
+        let Settings { provider, receivers, alerts, .. } = params(raw)?;
+        let mut state = self.state();
+        let described = state.session.configure(provider, receivers)?;
+        // A wrong rule is said, and leaves the provider configured.
+        let rules = crate::alerts::Rule::all(&alerts);
+        let store = state.session.embedded().map(|(_, store)| store);
+        state.alerts.restart(rules.as_ref().cloned().unwrap_or_default(), store, nvim.clone());
+        rules.map(|_| Value::from(described))
     }
 
     /// The status view; `{ receivers = false }` leaves the receivers out (health shows
@@ -216,6 +225,7 @@ impl Host {
                 self.state().tails.close(tail_id);
                 Ok(Value::Nil)
             }
+            "alerts" => self.state().alerts.list(params(raw)?),
             "trends" => self.trends(params(raw)?).await,
             "trend_services" => {
                 let store = trends::store_of(&*self.provider()?)?;

@@ -4,6 +4,7 @@
 //! waits on the host; the host does the work (network included) in a task of its own and
 //! pushes the answer back with `require('vitals.client')._resolve(id, err, result)`.
 
+mod alerts;
 mod host;
 mod maps;
 mod protocol;

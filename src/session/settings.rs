@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::alerts::RuleSettings;
 use crate::analysis::service_map::Thresholds;
 use crate::collector::supervisor::Addresses;
 use crate::config::ProviderConfig;
@@ -38,6 +39,8 @@ pub struct Settings {
     /// The language server's hover: the columns its flame graph is drawn in. Helix's
     /// popup is at most 118 wide, and no wider than the terminal; the default fits 80.
     pub hover_width: usize,
+    /// Alert rules, evaluated on the embedded store's rollups as traffic arrives.
+    pub alerts: Vec<RuleSettings>,
 }
 
 impl Default for Settings {
@@ -54,6 +57,7 @@ impl Default for Settings {
             service_map: MapSettings::default(),
             regressions: RegressionSettings::default(),
             hover_width: 76,
+            alerts: Vec::new(),
         }
     }
 }
@@ -161,6 +165,7 @@ const KNOWN: &[&str] = &[
     "service_map",
     "regressions",
     "hover_width",
+    "alerts",
 ];
 
 impl Settings {
