@@ -427,7 +427,8 @@ impl Host {
         let provider = self.provider()?;
         let columns = render::trends::chart_columns(width);
         let trend = trends::trend(&*provider, &p.service, Some(&p.operation), &range, columns, now_ns()).await?;
-        to_value(&off_thread(move || TrendPayload::of(&trend, &range, width)).await?)
+        let markers = trends::deploy_markers(&*provider, &p.service).await?;
+        to_value(&off_thread(move || TrendPayload::of(&trend, &markers, &range, width)).await?)
     }
 
     /// Two traces compared: structure, latency and the differential flame graph.

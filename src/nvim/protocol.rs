@@ -7,6 +7,7 @@ use crate::providers::regressions::{RegressionArgs, RegressionSettings};
 use crate::query::SearchArgs;
 use crate::render::annotations::Annotation;
 use crate::render::report::ReportItem;
+use crate::render::trends::Marker;
 use crate::session::AnalyzeSettings;
 use clap::ValueEnum;
 use rmpv::Value;
@@ -160,8 +161,8 @@ pub struct TrendPayload {
 }
 
 impl TrendPayload {
-    pub fn of(trend: &Trend, range: &str, width: usize) -> TrendPayload {
-        let drawn = render::trends::render(trend, &[], width);
+    pub fn of(trend: &Trend, markers: &[Marker], range: &str, width: usize) -> TrendPayload {
+        let drawn = render::trends::render(trend, markers, width);
         let slowest_of = |point: &Point| {
             Some((point.slowest_trace_id?.to_string(), point.slowest_span_id?.to_string(), point.slowest_stored))
         };

@@ -27,10 +27,19 @@ pub fn render(report: &RegressionReport, width: usize) -> RenderedReport {
         );
         out.push(StyledLine::styled(&hint, Group::Dim), None);
     }
-    let method = format!(
-        "Mann–Whitney U, α = {}, at least {} requests a side, per operation",
-        report.options.alpha, report.options.min_samples
-    );
+    let method = match report.basis {
+        // A saved baseline keeps latency sketches, not requests: see analysis::baselines.
+        Basis::Baseline { .. } => format!(
+            "P50 or P95 moved ≥ {:.0}% with 95% confidence intervals apart (from the sketches), at least {} requests a \
+             side, per operation",
+            report.options.min_change * 100.0,
+            report.options.min_samples
+        ),
+        _ => format!(
+            "Mann–Whitney U, α = {}, at least {} requests a side, per operation",
+            report.options.alpha, report.options.min_samples
+        ),
+    };
     out.push(StyledLine::styled(&method, Group::Dim), None);
     section(&mut out, &format!("{} (all operations)", report.service));
     headline(&mut out, report);
@@ -52,6 +61,14 @@ fn sides(report: &RegressionReport) -> String {
         };
         return format!(
             "baseline {noun} {baseline} ({}) vs current {noun} {current} ({})",
+            window(&windows.baseline),
+            window(&windows.current)
+        );
+    }
+    if let Basis::Baseline { name, saved_ns } = &report.basis {
+        return format!(
+            "baseline {name:?} saved {} ({}) vs current {}",
+            moment(*saved_ns),
             window(&windows.baseline),
             window(&windows.current)
         );
@@ -165,6 +182,12 @@ fn verdict_mark(verdict: Verdict) -> (&'static str, &'static str, Group) {
         Verdict::NoChange => ("•", "no change", Group::Dim),
         Verdict::NotEnoughData => ("?", "too few", Group::Dim),
     }
+}
+
+/// `2026-11-24 13:05 UTC`
+fn moment(ns: u64) -> String {
+    let at = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_nanos(ns)).to_string();
+    format!("{} UTC", at.get(..16).unwrap_or(&at).replace('T', " "))
 }
 
 /// `2026-11-24 13:00:00 – 14:00:00 UTC`

@@ -59,12 +59,13 @@ pub fn render(trend: &Trend, markers: &[Marker], width: usize) -> DrawnTrend {
         lines.push(marker_line(trend, markers));
     }
     lines.push(StyledLine::default());
-    lines.push(totals(&trend.total));
+    lines.push(totals(&trend.total, width));
     if let Some(slowest) = slowest_line(&trend.total) {
         drawn.slowest = Some(lines.len());
         lines.push(slowest);
     }
-    let name_width = width.saturating_sub(44).max(16);
+    // Two spaces of indent, then 47 columns of numbers (see `operation_line`).
+    let name_width = width.saturating_sub(49).max(16);
     for kind in [CallKind::Entry, CallKind::Client] {
         let of_kind: Vec<(usize, &crate::analysis::trends::OperationTotal)> =
             trend.operations.iter().enumerate().filter(|(_, o)| o.kind == kind).collect();
@@ -288,7 +289,8 @@ fn marker_line(trend: &Trend, markers: &[Marker]) -> StyledLine {
     line
 }
 
-fn totals(total: &Point) -> StyledLine {
+/// The range's totals; the rate only where it fits in `width`.
+fn totals(total: &Point, width: usize) -> StyledLine {
     let mut line = StyledLine::default();
     line.push("Total    ", Some(Group::Key));
     line.push(&format!("{} requests", grouped(total.requests)), None);
@@ -302,7 +304,10 @@ fn totals(total: &Point) -> StyledLine {
         line.push(" · errors ", Some(Group::Dim));
         line.push(&percent(share), Some(if total.errors > 0 { Group::Error } else { Group::Dim }));
     }
-    line.push(&format!(" · {}", rate(total.per_minute)), Some(Group::Dim));
+    let per_minute = format!(" · {}", rate(total.per_minute));
+    if text_width(&line.text) + text_width(&per_minute) <= width {
+        line.push(&per_minute, Some(Group::Dim));
+    }
     line
 }
 
