@@ -139,6 +139,26 @@ pub struct TrendParams {
     pub width: usize,
 }
 
+/// `:VitalsBaseline save|list|delete`: `service` (any for `list` when empty), `name` (by
+/// default, saving: the newest version or the time), `window` (saving: how much of the
+/// latest traffic, the regressions window by default).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct BaselineParams {
+    pub action: String,
+    pub service: String,
+    pub name: String,
+    pub window: String,
+}
+
+/// What `:VitalsBaseline` says: the lines of the list, or of the baseline saved, and a
+/// sentence saying what was done.
+#[derive(Serialize)]
+pub struct BaselinePayload {
+    pub message: String,
+    pub lines: Vec<String>,
+}
+
 impl Default for TrendParams {
     fn default() -> Self {
         TrendParams { service: String::new(), operation: String::new(), range: String::new(), width: 120 }

@@ -12,13 +12,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::TraceProvider;
-use super::trends::store_of;
 use crate::analysis::baselines::{self, Baseline};
 use crate::analysis::deployments::preferred;
 use crate::analysis::regression::{Options, RegressionReport, Window};
 use crate::error::{Error, Result};
 use crate::query::parse_duration;
 use crate::store::Store;
+
+/// The store baselines are saved in, or an error saying that they need one.
+fn store_of(provider: &dyn TraceProvider) -> Result<Arc<Store>> {
+    provider.embedded_store().ok_or_else(|| {
+        Error::invalid(format!(
+            "Saved baselines need the embedded trace store (trace_provider = \"otlp\", or `vitals serve`), whose \
+             rollups they pin: {} keeps none",
+            provider.describe()
+        ))
+    })
+}
 
 /// Runs store work on the blocking pool (SQLite blocks).
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {

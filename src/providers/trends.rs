@@ -15,13 +15,12 @@ use crate::store::Store;
 /// The range a trend covers unless told otherwise.
 pub const DEFAULT_RANGE: &str = "7d";
 
-/// The store whose rollups trends are drawn from (and baselines saved in), or an error
-/// saying that trends need one.
+/// The store whose rollups trends are drawn from, or an error saying that trends need one.
 pub fn store_of(provider: &dyn TraceProvider) -> Result<Arc<Store>> {
     provider.embedded_store().ok_or_else(|| {
         Error::invalid(format!(
-            "Trends and saved baselines need the embedded trace store (trace_provider = \"otlp\", or `vitals \
-             serve`), which keeps each operation's requests per minute and per hour: {} keeps no such history",
+            "Trends need the embedded trace store (trace_provider = \"otlp\", or `vitals serve`), which keeps each \
+             operation's requests per minute and per hour: {} keeps no such history",
             provider.describe()
         ))
     })
