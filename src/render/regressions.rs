@@ -135,7 +135,7 @@ fn what_moved(report: &RegressionReport) -> String {
     let summary = &report.summary;
     let latency = |c: &Change| {
         let moved = signed_percent(100.0 * relative(c.baseline.p95_ns, c.current.p95_ns));
-        let p = c.p_value.map_or_else(|| "no p".to_string(), p_text);
+        let p = significance(c);
         format!("P95 {moved} ({p})")
     };
     let errors =
@@ -219,7 +219,7 @@ pub fn sentence(change: &Change) -> String {
     let n = format!("n = {}/{}", before.count, after.count);
     let p95 = format!("Baseline P95 = {}, Current P95 = {}", time(before, before.p95_ns), time(after, after.p95_ns));
     let moved = signed_percent(100.0 * relative(before.p95_ns, after.p95_ns));
-    let p = change.p_value.map_or_else(|| "no p".to_string(), p_text);
+    let p = significance(change);
     match change.latency {
         Verdict::NotEnoughData => format!("{p95}, {n}: too few requests to tell"),
         Verdict::Regression => format!("{p95}, {moved}, regression ({p}, {n})"),
@@ -231,6 +231,12 @@ pub fn sentence(change: &Change) -> String {
 /// A percentile of a window, or `–` when the window had no requests.
 fn time(window: &WindowStats, ns: u64) -> String {
     if window.count == 0 { "–".to_string() } else { duration(ns) }
+}
+
+/// What the verdict rests on: Mann–Whitney U's p-value, or for a saved baseline (whose
+/// sketches keep no requests to test) its percentiles' confidence intervals.
+fn significance(change: &Change) -> String {
+    change.p_value.map_or_else(|| "95% intervals of the sketches".to_string(), p_text)
 }
 
 /// `p < 0.001`, `p < 0.01`, `p = 0.03`, `p = 0.41`.

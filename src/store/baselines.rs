@@ -182,3 +182,51 @@ impl Store {
         Ok(deleted > 0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{SpanId, TraceId};
+    use crate::store::Retention;
+
+    #[test]
+    fn a_file_of_the_previous_layout_gets_the_tables_and_a_baseline_outlives_reopening() {
+        let dir = std::env::temp_dir().join(format!("vitals-baselines-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("traces.db");
+        drop(Store::open(&path, Retention::default()).unwrap());
+        // As layout 5 left it: no baselines' tables.
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch("DROP TABLE baselines; DROP TABLE baseline_operations; PRAGMA user_version = 5;").unwrap();
+        drop(old);
+
+        let store = Store::open(&path, Retention::default()).unwrap();
+        let mut rollup = Rollup::default();
+        for ms in 1..=50 {
+            rollup.add(ms * 1_000_000, ms % 10 == 0, TraceId(1), SpanId(ms));
+        }
+        let window = Window { start_ns: 1_000, end_ns: 2_000 };
+        let baseline = Baseline {
+            service: "shop".into(),
+            name: "1.4.0".into(),
+            window,
+            saved_ns: 3_000,
+            operations: vec![("GET /cart".into(), rollup)],
+        };
+        store.save_baseline(&baseline).unwrap();
+        drop(store);
+
+        let store = Store::open(&path, Retention::default()).unwrap();
+        let saved = store.baseline("shop", "1.4.0").unwrap().expect("kept");
+        assert_eq!((saved.window, saved.saved_ns, saved.requests()), (window, 3_000, 50));
+        let (operation, kept) = &saved.operations[0];
+        assert_eq!((operation.as_str(), kept.errors), ("GET /cart", 5));
+        assert_eq!(kept.latency.quantile(0.5), baseline.operations[0].1.latency.quantile(0.5), "the sketch whole");
+        assert_eq!(store.baselines(None).unwrap().len(), 1);
+        assert!(store.delete_baseline("shop", "1.4.0").unwrap());
+        assert!(!store.delete_baseline("shop", "1.4.0").unwrap());
+        assert!(store.baselines(Some("shop")).unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
