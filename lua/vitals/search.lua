@@ -313,7 +313,7 @@ end
 ---@param lead string
 ---@return string[]
 function M.complete_versions(service, lead)
-  local versions = completion_list("versions", { service = service })
+  local versions = M.completion_list("versions", { service = service })
   local choices = {}
   for i = #versions, 2, -1 do
     table.insert(choices, versions[i - 1] .. ".." .. versions[i])

@@ -46,10 +46,7 @@ local function params(service, map_id)
     lookback = o.analyze.lookback,
     limit = o.analyze.limit,
     map_id = map_id or 0,
-    degraded_error_rate = o.service_map.degraded_error_rate,
-    critical_error_rate = o.service_map.critical_error_rate,
-    degraded_p95_ms = o.service_map.degraded_p95_ms,
-    critical_p95_ms = o.service_map.critical_p95_ms,
+    service_map = o.service_map,
     width = float.content_width(),
   }
 end

@@ -339,7 +339,7 @@ impl Host {
 
     /// The service map of the last `lookback` (see [`crate::session::service_map`]).
     async fn service_map(&self, p: MapParams) -> Result<Value> {
-        let map = service_map(&*self.provider()?, &p.lookback, p.limit, p.thresholds()).await?;
+        let map = service_map(&*self.provider()?, &p.lookback, p.limit, p.service_map.thresholds()).await?;
         let reuse = (p.map_id != 0).then_some(p.map_id);
         to_value(&self.state().maps.open(map, Some(p.service.trim()), reuse, p.width.max(40))?)
     }

@@ -1,14 +1,14 @@
 //! The messages between the Lua plugin and the host, as msgpack values.
 
 use crate::analysis::calls::CodeLocation;
-use crate::analysis::service_map::Thresholds;
+
 use crate::analysis::trends::{Point, Trend};
 use crate::providers::regressions::{RegressionArgs, RegressionSettings};
 use crate::query::SearchArgs;
 use crate::render::annotations::Annotation;
 use crate::render::report::ReportItem;
 use crate::render::trends::Marker;
-use crate::session::AnalyzeSettings;
+use crate::session::{AnalyzeSettings, MapSettings};
 use clap::ValueEnum;
 use rmpv::Value;
 use serde::{Deserialize, Serialize};
@@ -218,38 +218,21 @@ pub struct MapParams {
     pub lookback: String,
     pub limit: usize,
     pub map_id: u64,
-    pub degraded_error_rate: f64,
-    pub critical_error_rate: f64,
-    pub degraded_p95_ms: u64,
-    pub critical_p95_ms: u64,
+    /// The `service_map` option: the health thresholds.
+    pub service_map: MapSettings,
     /// The columns to draw in.
     pub width: usize,
 }
 
 impl Default for MapParams {
     fn default() -> Self {
-        let t = Thresholds::default();
         MapParams {
             service: String::new(),
             lookback: "1h".into(),
             limit: 50,
             map_id: 0,
-            degraded_error_rate: t.degraded_error_rate,
-            critical_error_rate: t.critical_error_rate,
-            degraded_p95_ms: t.degraded_p95_ns / 1_000_000,
-            critical_p95_ms: t.critical_p95_ns / 1_000_000,
+            service_map: MapSettings::default(),
             width: 120,
-        }
-    }
-}
-
-impl MapParams {
-    pub fn thresholds(&self) -> Thresholds {
-        Thresholds {
-            degraded_error_rate: self.degraded_error_rate,
-            critical_error_rate: self.critical_error_rate,
-            degraded_p95_ns: self.degraded_p95_ms.saturating_mul(1_000_000),
-            critical_p95_ns: self.critical_p95_ms.saturating_mul(1_000_000),
         }
     }
 }

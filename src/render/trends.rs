@@ -4,7 +4,7 @@
 //! under the axis. Then the totals, and each operation of the service to look at next.
 
 use super::style::{Group, Rendered, StyledLine, Target};
-use super::text::{truncate, width as text_width};
+use super::text::{truncate, width as text_width, wrap_styled};
 use super::units::{duration, grouped};
 use crate::analysis::trends::{CallKind, Point, Trend};
 
@@ -59,13 +59,14 @@ pub fn render(trend: &Trend, markers: &[Marker], width: usize) -> DrawnTrend {
         lines.push(marker_line(trend, markers));
     }
     lines.push(StyledLine::default());
-    lines.push(totals(&trend.total, width));
+    // At 80 columns the totals take two lines; the operations' rows have columns to keep.
+    lines.extend(wrap_styled(&totals(&trend.total), width, TOTAL_INDENT));
     if let Some(slowest) = slowest_line(&trend.total) {
         drawn.slowest = Some(lines.len());
         lines.push(slowest);
     }
-    // Two spaces of indent, then 47 columns of numbers (see `operation_line`).
-    let name_width = width.saturating_sub(49).max(16);
+    // The name, two spaces, and the numbers' columns (47 cells).
+    let name_width = width.saturating_sub(2 + 47).max(16);
     for kind in [CallKind::Entry, CallKind::Client] {
         let of_kind: Vec<(usize, &crate::analysis::trends::OperationTotal)> =
             trend.operations.iter().enumerate().filter(|(_, o)| o.kind == kind).collect();
@@ -289,10 +290,12 @@ fn marker_line(trend: &Trend, markers: &[Marker]) -> StyledLine {
     line
 }
 
-/// The range's totals; the rate only where it fits in `width`.
-fn totals(total: &Point, width: usize) -> StyledLine {
+/// Where the totals' text starts, after their label.
+const TOTAL_INDENT: usize = 9;
+
+fn totals(total: &Point) -> StyledLine {
     let mut line = StyledLine::default();
-    line.push("Total    ", Some(Group::Key));
+    line.push(&format!("{:<TOTAL_INDENT$}", "Total"), Some(Group::Key));
     line.push(&format!("{} requests", grouped(total.requests)), None);
     for (name, value) in [("p50", total.p50_ns), ("p95", total.p95_ns), ("p99", total.p99_ns)] {
         if let Some(ns) = value {
@@ -304,10 +307,7 @@ fn totals(total: &Point, width: usize) -> StyledLine {
         line.push(" · errors ", Some(Group::Dim));
         line.push(&percent(share), Some(if total.errors > 0 { Group::Error } else { Group::Dim }));
     }
-    let per_minute = format!(" · {}", rate(total.per_minute));
-    if text_width(&line.text) + text_width(&per_minute) <= width {
-        line.push(&per_minute, Some(Group::Dim));
-    }
+    line.push(&format!(" · {}", rate(total.per_minute)), Some(Group::Dim));
     line
 }
 
@@ -402,6 +402,18 @@ mod tests {
         assert_eq!(drawn.rendered.targets.len(), 10 * 24);
         assert!(drawn.rendered.targets.iter().all(|t| lines[t.line][t.start..t.end].chars().count() == 1));
         assert_eq!(lines[drawn.operations[0].0], lines.iter().find(|l| l.contains("GET /items")).unwrap().to_owned());
+    }
+
+    #[test]
+    fn every_line_fits_80_columns() {
+        let mut trend = trend();
+        trend.total.per_minute = 1234.5;
+        for width in [80, 120, 200] {
+            let text = render(&trend, &[], width).rendered.plain_text();
+            let widest = text.lines().map(text_width).max().unwrap();
+            assert!(widest <= width, "a line of {widest} cells in {width}:\n{text}");
+            assert!(text.contains("p99 "), "the totals are all there:\n{text}");
+        }
     }
 
     #[test]

@@ -301,23 +301,6 @@ function M.serve(opts)
   return server, db
 end
 
----Posts a JSON body to `url` as an OTLP/HTTP export; returns the status ("200") or the
----status and the refusal.
----@param url string
----@param body string
----@return string
-function M.post(url, body)
-  local script = [[
-import sys, urllib.request, urllib.error
-request = urllib.request.Request(sys.argv[1], data=sys.stdin.buffer.read(), headers={"Content-Type": "application/json"})
-try:
-    print(urllib.request.urlopen(request).status)
-except urllib.error.HTTPError as e:
-    print(e.code, e.read().decode())
-]]
-  return vim.trim(vim.fn.system({ "python3", "-c", script, url }, body))
-end
-
 ---@class vitals.TestSpan
 ---@field trace string 32 hex digits
 ---@field id string 16 hex digits
