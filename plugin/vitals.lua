@@ -105,8 +105,11 @@ end, {
     end
     local cmdline = require("vitals.cmdline")
     local words = cmdline.split((line:sub(1, cursor):gsub("^[%s:]*%S+", "", 1)))
-    if words[#words - (lead == "" and 0 or 1)] == "--version" then
+    local flag = words[#words - (lead == "" and 0 or 1)]
+    if flag == "--version" then
       return search.complete_versions(words[1] or "", lead)
+    elseif flag == "--baseline" then
+      return require("vitals.baseline").complete_names(words[1] or "", lead)
     end
     return cmdline.starting_with({ "--version", "--at", "--baseline", "--current", "30m", "1h", "6h", "24h" }, lead)
   end,
@@ -130,6 +133,18 @@ command("VitalsAlerts", function()
   require("vitals").alerts()
 end, {
   desc = "The alert rules with their state and history; <CR> opens a trace",
+})
+
+command("VitalsBaseline", function(opts)
+  require("vitals.baseline").run(args_of(opts))
+end, {
+  nargs = "+",
+  desc = "Save a service's current numbers under a name, list or delete them: save [service] [name] | list | delete",
+  complete = function(lead, line, cursor)
+    local before = require("vitals.cmdline").split((line:sub(1, cursor):gsub("^[%s:]*%S+", "", 1)))
+    local words = vim.list_slice(before, 1, position(line, cursor) - 1)
+    return require("vitals.baseline").complete(words, lead)
+  end,
 })
 
 command("VitalsCompare", function(opts)

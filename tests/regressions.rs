@@ -159,3 +159,98 @@ fn two_runs_minutes_apart_hours_ago_are_compared_by_default() {
     assert_eq!((cart["operation"].as_str(), cart["latency"].as_str()), (Some("GET /cart"), Some("regression")));
     assert_eq!((cart["baseline"]["count"].as_u64(), cart["current"]["count"].as_u64()), (Some(82), Some(82)));
 }
+
+/// `vitals trends SERVICE --db DB …` at `width` columns: its output.
+fn trends(db: &Path, service: &str, width: &str, extra: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_vitals"))
+        .args(["trends", service, "--db"])
+        .arg(db)
+        .args(["--width", width])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+#[ignore = "needs the OpenTelemetry Python SDK in VITALS_OTEL_PYTHON; tests/run provides it"]
+fn trends_mark_each_version_where_it_was_first_seen() {
+    let dir = TempDir::new("trends-versions");
+    let db = dir.0.join("traces.db");
+    let server = serve(&db);
+    send(&server, "send_versions.py", &[]);
+    for width in ["80", "200"] {
+        let drawn = trends(&db, "shop", width, &["--range", "1h"]);
+        let lines: Vec<&str> = drawn.lines().collect();
+        let axis = lines.iter().position(|l| l.ends_with("UTC")).unwrap_or_else(|| panic!("no axis:\n{drawn}"));
+        let markers = lines[axis + 2];
+        // Three releases ten minutes apart: a marker each, under the axis, with its label
+        // where the next leaves room (at 80 columns they stand 5 apart: cut short).
+        assert_eq!(markers.matches('▲').count(), 3, "{width} columns:\n{drawn}");
+        let labels: &[&str] =
+            if width == "80" { &["▲0.…", "▲1.…", "▲1.1.0"] } else { &["▲0.9.0", "▲1.0.0", "▲1.1.0"] };
+        for label in labels {
+            assert!(markers.contains(label), "{label} at {width} columns:\n{drawn}");
+        }
+        assert!(lines.iter().all(|l| l.chars().count() <= width.parse().unwrap()), "fits {width}:\n{drawn}");
+    }
+    // Over a week at 80 columns the releases share a bucket: its marker names the newest.
+    let week = trends(&db, "shop", "80", &[]);
+    assert!(week.lines().any(|l| l.trim() == "▲1.1.0"), "{week}");
+}
+
+/// `vitals baseline ARGS… --db DB`: its output.
+fn baseline(db: &Path, args: &[&str]) -> String {
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_vitals")).arg("baseline").args(args).arg("--db").arg(db).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+#[ignore = "needs the OpenTelemetry Python SDK in VITALS_OTEL_PYTHON; tests/run provides it"]
+fn a_saved_baseline_outlives_a_restart_and_names_the_regression_of_the_next_release() {
+    let dir = TempDir::new("regressions-baseline");
+    let db = dir.0.join("traces.db");
+    let server = serve(&db);
+    send(&server, "send_versions.py", &["1.0.0"]);
+    // Named after the newest version by default.
+    let saved = json(&baseline(&db, &["save", "shop", "--json"]));
+    assert_eq!((saved["service"].as_str(), saved["name"].as_str()), (Some("shop"), Some("1.0.0")));
+    assert_eq!(saved["operations"], serde_json::json!({ "GET /home": 400, "GET /cart": 200, "POST /checkout": 60 }));
+    drop(server);
+
+    // Another process, the store opened anew: the baseline is still there.
+    let server = serve(&db);
+    send(&server, "send_versions.py", &["1.1.0"]);
+    let listed = baseline(&db, &["list"]);
+    assert!(listed.lines().any(|l| l.starts_with("shop") && l.contains("1.0.0") && l.ends_with("660")), "{listed}");
+
+    // The newest release's traffic (its 5 minutes) against the saved numbers.
+    let report = json(&regressions(&db, "shop", &["--baseline", "1.0.0", "--window", "8m", "--json"]));
+    assert_eq!(report["basis"]["by"], "baseline");
+    assert_eq!(report["basis"]["name"], "1.0.0");
+    assert_eq!(report["summary"]["slower"], serde_json::json!(["POST /checkout"]));
+    assert_eq!(report["overall"]["latency"], "regression");
+    let home = report["operations"].as_array().unwrap().iter().find(|c| c["operation"] == "GET /home").unwrap();
+    assert_eq!((home["latency"].as_str(), home["current"]["count"].as_u64()), (Some("no_change"), Some(400)));
+    let people = regressions(&db, "shop", &["--baseline", "1.0.0", "--window", "8m"]);
+    // The sketches' percentiles are within 1 %: +32 % for the 33 % slower release.
+    for expected in
+        ["baseline \"1.0.0\" saved ", "POST /checkout  Baseline P95 = 481ms, Current P95 = 636ms, +32%, regression"]
+    {
+        assert!(people.contains(expected), "missing {expected:?} in\n{people}");
+    }
+
+    // A name that is not saved says which are; deleted, it is gone.
+    let output = Command::new(env!("CARGO_BIN_EXE_vitals"))
+        .args(["regressions", "--provider", "otlp", "--db"])
+        .arg(&db)
+        .args(["--service", "shop", "--baseline", "0.9.0"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&output.stderr).contains("shop has no saved baseline \"0.9.0\": it has 1.0.0"));
+    baseline(&db, &["delete", "shop", "1.0.0"]);
+    assert!(baseline(&db, &["list", "shop"]).starts_with("No saved baselines"));
+}

@@ -97,12 +97,12 @@ end
 ---@field window? string how long each window is (`30m`): compares the latest traffic even when the service has versions
 ---@field at? string a moment to compare before and after (`2026-11-24T13:00:00Z`, `20m` ago)
 ---@field version? string two versions, `A..B` (baseline, then current)
----@field baseline? string `FROM..TO`
+---@field baseline? string a saved baseline's name, or `FROM..TO` (with `current`)
 ---@field current? string `FROM..TO`
 
 local USAGE = "usage: :VitalsRegressions [service] [window | --at TIME | --version A..B]"
 
----Reads `:VitalsRegressions [service] [window | --at TIME | --version A..B]` (or `--baseline
+---Reads `:VitalsRegressions [service] [window | --at TIME | --version A..B | --baseline NAME]` (or `--baseline
 ---FROM..TO --current FROM..TO`) by the rules of the host's `RegressionArgs::from_words`.
 ---@param fargs string[]
 ---@return vitals.RegressionArgs? args

@@ -281,7 +281,7 @@ end
 ---for the network, so each is fetched once and waited for at most half a second.
 local completions = {}
 
----@param method string "tag_keys", "tag_values", "operations", "versions", "trend_services" or "trend_operations"
+---@param method string "tag_keys", "tag_values", "operations", "versions", "trend_services", "trend_operations" or "baseline_names"
 ---@param params table
 ---@return string[]
 function M.completion_list(method, params)
@@ -295,6 +295,16 @@ function M.completion_list(method, params)
     end)
   end
   return completions[id] or {}
+end
+
+---Forgets the answers of `method` fetched for completion (what it lists has changed).
+---@param method string
+function M.forget_completions(method)
+  for id in pairs(completions) do
+    if vim.startswith(id, method .. "\0") then
+      completions[id] = nil
+    end
+  end
 end
 
 ---Command-line completion of `--version A..B` for a service: each version with the one

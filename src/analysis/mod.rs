@@ -2,6 +2,7 @@
 //! shares them and benchmarks measure them alone.
 
 pub mod aggregate;
+pub mod baselines;
 pub mod calls;
 pub mod compare;
 pub mod critical_path;

@@ -64,7 +64,7 @@ impl Window {
         (self.start_ns..self.end_ns).contains(&t)
     }
 
-    fn minutes(&self) -> f64 {
+    pub fn minutes(&self) -> f64 {
         self.end_ns.saturating_sub(self.start_ns) as f64 / 60e9
     }
 }
@@ -198,6 +198,9 @@ pub enum Basis {
     Around,
     /// Windows given as ranges.
     Ranges,
+    /// The numbers of a saved baseline (see [`super::baselines`]) against the latest
+    /// traffic: `name`, saved at `saved_ns`.
+    Baseline { name: String, saved_ns: u64 },
 }
 
 impl Basis {
@@ -275,22 +278,52 @@ pub fn detect(service: &str, samples: &[Sample], windows: Windows, basis: Basis,
         by_operation.entry(&sample.operation).or_default().push(sample);
     }
     let all: Vec<&Sample> = samples.iter().collect();
-    let mut overall = change(None, &all, &sides, &options);
-    let mut operations: Vec<Change> =
+    let overall = change(None, &all, &sides, &options);
+    let operations: Vec<Change> =
         by_operation.into_iter().map(|(op, group)| change(Some(op.to_string()), &group, &sides, &options)).collect();
-    let rank = |v: Verdict| match v {
-        Verdict::Regression => 0,
-        Verdict::Improvement => 1,
-        Verdict::NoChange => 2,
-        Verdict::NotEnoughData => 3,
-    };
-    operations.sort_by_key(|c| (rank(c.latency).min(rank(c.errors)), std::cmp::Reverse(c.current.count)));
-    let summary = summarize(&mut overall, &operations);
     let seen = Seen {
         baseline: versions_of(samples.iter().filter(|s| sides.baseline(s))),
         current: versions_of(samples.iter().filter(|s| sides.current(s))),
     };
-    RegressionReport { service: service.to_string(), basis, windows, seen, options, summary, overall, operations }
+    let compared = Compared { basis, windows, seen, options };
+    compared.report(service, overall, operations)
+}
+
+/// What a report compared, for [`Compared::report`].
+pub struct Compared {
+    pub basis: Basis,
+    pub windows: Windows,
+    pub seen: Seen,
+    pub options: Options,
+}
+
+impl Compared {
+    /// The report of the service's changes, however each was decided: the operations
+    /// ordered (regressions first, busiest first) and summed up into the headline.
+    pub fn report(self, service: &str, mut overall: Change, mut operations: Vec<Change>) -> RegressionReport {
+        let rank = |v: Verdict| match v {
+            Verdict::Regression => 0,
+            Verdict::Improvement => 1,
+            Verdict::NoChange => 2,
+            Verdict::NotEnoughData => 3,
+        };
+        operations.sort_by_key(|c| (rank(c.latency).min(rank(c.errors)), std::cmp::Reverse(c.current.count)));
+        let summary = summarize(&mut overall, &operations);
+        let Compared { basis, windows, seen, options } = self;
+        RegressionReport { service: service.to_string(), basis, windows, seen, options, summary, overall, operations }
+    }
+}
+
+/// Whether two error counts differ significantly (α of `options`) by at least one
+/// percentage point, and which way.
+pub fn error_verdict(baseline: &WindowStats, current: &WindowStats, options: &Options) -> Verdict {
+    let p = proportions_differ(baseline.errors, baseline.count, current.errors, current.count);
+    let delta = current.error_rate - baseline.error_rate;
+    match (p < options.alpha, delta) {
+        (true, d) if d >= 0.01 => Verdict::Regression,
+        (true, d) if d <= -0.01 => Verdict::Improvement,
+        _ => Verdict::NoChange,
+    }
 }
 
 /// The versions of `samples` (not their instances), in the order they first served.
@@ -375,17 +408,7 @@ fn change(operation: Option<String>, samples: &[&Sample], sides: &Sides, options
         }
         _ => Verdict::NoChange,
     };
-    let errors = if !enough {
-        Verdict::NotEnoughData
-    } else {
-        let p = proportions_differ(before_errors, before.len(), after_errors, after.len());
-        let delta = current.error_rate - baseline.error_rate;
-        match (p < options.alpha, delta) {
-            (true, d) if d >= 0.01 => Verdict::Regression,
-            (true, d) if d <= -0.01 => Verdict::Improvement,
-            _ => Verdict::NoChange,
-        }
-    };
+    let errors = if enough { error_verdict(&baseline, &current, options) } else { Verdict::NotEnoughData };
     let slowest =
         samples.iter().filter(|s| sides.current(s)).max_by_key(|s| s.duration_ns).map(|s| (s.trace_id, s.span_id));
     Change { operation, baseline, current, p_value: test.map(|t| t.p_value), latency, errors, slowest }

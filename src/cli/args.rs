@@ -83,6 +83,10 @@ pub enum Command {
     /// P99, error rate and throughput per bucket, from the rollups of the trace store
     /// (kept 90 days by `vitals serve` and the editor, long after the traces).
     Trends(TrendFlags),
+    /// Pin a service's current numbers under a name (each operation's requests, errors and
+    /// latency over its latest hour, from the trace store's rollups), list and delete them;
+    /// `vitals regressions --service S --baseline NAME` compares the latest traffic with one.
+    Baseline(BaselineFlags),
     /// Draw the service dependency map: from traces (with health and virtual nodes for
     /// uninstrumented dependencies) or from a Jaeger dependency list.
     Map(MapFlags),
@@ -253,8 +257,10 @@ pub struct RegressionFlags {
     /// `service.version`, else `deployment.id` in the spans' resource.
     #[arg(long, value_name = "A..B", conflicts_with_all = ["window", "at", "baseline", "current"])]
     pub version: Option<String>,
-    /// Explicit baseline range FROM..TO (with --current), e.g. 3h..2h.
-    #[arg(long, requires = "current")]
+    /// A saved baseline's name (see `vitals baseline`): the latest traffic against it, in
+    /// a window as long as the baseline's (or --window). A value with `..` is instead an
+    /// explicit baseline range FROM..TO (with --current), e.g. 3h..2h.
+    #[arg(long)]
     pub baseline: Option<String>,
     /// Explicit current range FROM..TO (with --baseline), e.g. 1h..now.
     #[arg(long, requires = "baseline")]
@@ -313,6 +319,36 @@ pub struct TrendFlags {
     /// trace), `total`, and the service's `operations`.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct BaselineFlags {
+    #[command(subcommand)]
+    pub action: BaselineAction,
+    /// The trace store file (default: traces.db in the data directory).
+    #[arg(long, global = true)]
+    pub db: Option<PathBuf>,
+    /// Print JSON: the baseline saved, or the list (service, name, window, saved_ns, and
+    /// each operation's requests).
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BaselineAction {
+    /// Save the service's latest traffic (ending at its newest request) as a baseline.
+    Save {
+        service: String,
+        /// Its name (default: the service's newest version, else the time of its newest request).
+        name: Option<String>,
+        /// How much of the latest traffic it pins.
+        #[arg(long, default_value = "1h")]
+        window: String,
+    },
+    /// List the saved baselines (of one service, or of all).
+    List { service: Option<String> },
+    /// Delete a saved baseline.
+    Delete { service: String, name: String },
 }
 
 #[derive(Args, Debug)]

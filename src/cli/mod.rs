@@ -4,6 +4,7 @@
 
 mod analyze;
 mod args;
+mod baseline;
 mod demo;
 mod diff;
 mod flame;
@@ -43,6 +44,7 @@ pub fn run(command: Command) -> ExitCode {
         Command::Diff(flags) => block_on(diff::diff(flags)),
         Command::Regressions(flags) => block_on(regressions::regressions(flags)),
         Command::Trends(flags) => block_on(trends::trends(flags)),
+        Command::Baseline(flags) => block_on(baseline::baseline(flags)),
         Command::Map(flags) => map::map(flags),
         Command::Tail(flags) => block_on(tail::tail(flags)),
         Command::Serve(flags) => block_on(serve::serve(flags)),

@@ -5,7 +5,7 @@ use super::args::TrendFlags;
 use super::{print_json, print_lines, terminal_width};
 use crate::error::Result;
 use crate::providers::otlp::OtlpProvider;
-use crate::providers::trends::trend;
+use crate::providers::trends::{deploy_markers, trend};
 use crate::query::now_ns;
 use crate::render::trends::{chart_columns, render};
 
@@ -19,5 +19,6 @@ pub async fn trends(flags: TrendFlags) -> Result<()> {
     if flags.json {
         return print_json(&trend);
     }
-    print_lines(&render(&trend, &[], width).rendered.lines)
+    let markers = deploy_markers(&provider, &flags.service).await?;
+    print_lines(&render(&trend, &markers, width).rendered.lines)
 }

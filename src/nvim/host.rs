@@ -12,14 +12,15 @@ use rmpv::Value;
 use super::alerts::Alerts;
 use super::maps::Maps;
 use super::protocol::{
-    self, AnalyzePayload, AnnotateParams, CompareParams, Drawing, FlameItem, FlamePayload, MapActionParams, MapParams,
-    OpenTraceParams, RecentParams, RegressionParams, SearchItem, SearchParams, ServiceParams, TagParams, TrendParams,
-    TrendPayload, ViewActionParams, params, to_value,
+    self, AnalyzePayload, AnnotateParams, BaselineParams, BaselinePayload, CompareParams, Drawing, FlameItem,
+    FlamePayload, MapActionParams, MapParams, OpenTraceParams, RecentParams, RegressionParams, SearchItem,
+    SearchParams, ServiceParams, TagParams, TrendParams, TrendPayload, ViewActionParams, params, to_value,
 };
 use super::tails::{self, Tails};
 use super::views::{Switch, Views};
 use crate::analysis::TraceSummary;
 use crate::analysis::aggregate::aggregate;
+use crate::analysis::baselines::Baseline;
 use crate::analysis::compare::compare;
 use crate::analysis::deployments::preferred;
 use crate::analysis::hotspots::hotspots;
@@ -28,7 +29,7 @@ use crate::collector::supervisor::Role;
 use crate::config::ProviderConfig;
 use crate::error::{Error, Result};
 use crate::model::{Trace, TraceId};
-use crate::providers::{self, TraceProvider, trends};
+use crate::providers::{self, TraceProvider, baselines, trends};
 use crate::query::now_ns;
 use crate::render::annotations::annotations;
 use crate::render::findings::explain_report;
@@ -227,6 +228,12 @@ impl Host {
             }
             "alerts" => self.state().alerts.list(params(raw)?),
             "trends" => self.trends(params(raw)?).await,
+            "baseline" => self.baseline(params(raw)?).await,
+            "baseline_names" => {
+                let ServiceParams { service } = params(raw)?;
+                let saved = baselines::list(&*self.provider()?, &service).await?;
+                to_value(&saved.into_iter().map(|b| b.name).collect::<Vec<_>>())
+            }
             "trend_services" => {
                 let store = trends::store_of(&*self.provider()?)?;
                 to_value(&off_thread(move || store.rollup_services()).await??)
@@ -437,7 +444,41 @@ impl Host {
         let provider = self.provider()?;
         let columns = render::trends::chart_columns(width);
         let trend = trends::trend(&*provider, &p.service, Some(&p.operation), &range, columns, now_ns()).await?;
-        to_value(&off_thread(move || TrendPayload::of(&trend, &range, width)).await?)
+        let markers = trends::deploy_markers(&*provider, &p.service).await?;
+        to_value(&off_thread(move || TrendPayload::of(&trend, &markers, &range, width)).await?)
+    }
+
+    /// Saves, lists or deletes saved baselines (see [`baselines`]).
+    async fn baseline(&self, p: BaselineParams) -> Result<Value> {
+        let provider = self.provider()?;
+        let lines = |saved: &[Baseline]| render::baselines::render(saved).into_iter().map(|l| l.text).collect();
+        let payload = match p.action.as_str() {
+            "save" => {
+                let window = Some(p.window.trim()).filter(|w| !w.is_empty()).unwrap_or("1h");
+                let name = Some(p.name.trim()).filter(|n| !n.is_empty());
+                let saved = baselines::save(&*provider, &p.service, name, window, now_ns()).await?;
+                let message = format!(
+                    "Saved the baseline {} of {} ({} requests); compare with :VitalsRegressions {} --baseline {}",
+                    saved.name,
+                    saved.service,
+                    saved.requests(),
+                    saved.service,
+                    saved.name
+                );
+                BaselinePayload { message, lines: lines(std::slice::from_ref(&saved)) }
+            }
+            "list" => {
+                let saved = baselines::list(&*provider, &p.service).await?;
+                BaselinePayload { message: format!("{} saved baselines", saved.len()), lines: lines(&saved) }
+            }
+            "delete" => {
+                baselines::delete(&*provider, &p.service, &p.name).await?;
+                let message = format!("Deleted the baseline {} of {}", p.name.trim(), p.service.trim());
+                BaselinePayload { message, lines: Vec::new() }
+            }
+            other => return Err(Error::invalid(format!("{other:?}: use :VitalsBaseline save|list|delete"))),
+        };
+        to_value(&payload)
     }
 
     /// Two traces compared: structure, latency and the differential flame graph.

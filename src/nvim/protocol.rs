@@ -7,6 +7,7 @@ use crate::providers::regressions::{RegressionArgs, RegressionSettings};
 use crate::query::SearchArgs;
 use crate::render::annotations::Annotation;
 use crate::render::report::ReportItem;
+use crate::render::trends::Marker;
 use crate::session::{AnalyzeSettings, MapSettings};
 use clap::ValueEnum;
 use rmpv::Value;
@@ -138,6 +139,26 @@ pub struct TrendParams {
     pub width: usize,
 }
 
+/// `:VitalsBaseline save|list|delete`: `service` (any for `list` when empty), `name` (by
+/// default, saving: the newest version or the time), `window` (saving: how much of the
+/// latest traffic, the regressions window by default).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct BaselineParams {
+    pub action: String,
+    pub service: String,
+    pub name: String,
+    pub window: String,
+}
+
+/// What `:VitalsBaseline` says: the lines of the list, or of the baseline saved, and a
+/// sentence saying what was done.
+#[derive(Serialize)]
+pub struct BaselinePayload {
+    pub message: String,
+    pub lines: Vec<String>,
+}
+
 impl Default for TrendParams {
     fn default() -> Self {
         TrendParams { service: String::new(), operation: String::new(), range: String::new(), width: 120 }
@@ -160,8 +181,8 @@ pub struct TrendPayload {
 }
 
 impl TrendPayload {
-    pub fn of(trend: &Trend, range: &str, width: usize) -> TrendPayload {
-        let drawn = render::trends::render(trend, &[], width);
+    pub fn of(trend: &Trend, markers: &[Marker], range: &str, width: usize) -> TrendPayload {
+        let drawn = render::trends::render(trend, markers, width);
         let slowest_of = |point: &Point| {
             Some((point.slowest_trace_id?.to_string(), point.slowest_span_id?.to_string(), point.slowest_stored))
         };

@@ -1,5 +1,6 @@
 //! Trace backends behind one trait, so every command works the same on each of them.
 
+pub mod baselines;
 pub mod file;
 mod http;
 pub mod jaeger;

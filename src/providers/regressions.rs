@@ -13,15 +13,15 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::windows::WindowSpec;
-use super::{TraceProvider, lookback_from, versions};
+use super::{TraceProvider, baselines, lookback_from, versions};
 use crate::analysis::deployments::{newest_two, preferred};
 use crate::analysis::regression::{Basis, Options, RegressionReport, Sample, Window, Windows, detect, samples};
 use crate::error::{Error, Result};
 use crate::model::{DeploymentKey, Trace, VersionSeen};
 use crate::query::SearchQuery;
 
-/// What a user asks for, as typed: `[service] [window | --at TIME | --version A..B]` (or
-/// `--baseline FROM..TO --current FROM..TO`).
+/// What a user asks for, as typed: `[service] [window | --at TIME | --version A..B |
+/// --baseline NAME]` (or `--baseline FROM..TO --current FROM..TO`).
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct RegressionArgs {
@@ -33,6 +33,7 @@ pub struct RegressionArgs {
     pub at: Option<String>,
     /// Two versions, `A..B` (baseline, then current).
     pub version: Option<String>,
+    /// A saved baseline's name, or (with `..`, and `current`) the baseline range.
     pub baseline: Option<String>,
     pub current: Option<String>,
 }
@@ -79,7 +80,7 @@ fn looks_like_duration(word: &str) -> bool {
         && unit.chars().all(|c| c.is_alphabetic())
 }
 
-const USAGE: &str = "usage: [service] [window | --at TIME | --version A..B]";
+const USAGE: &str = "usage: [service] [window | --at TIME | --version A..B | --baseline NAME]";
 
 /// What the user set once: how long each window is when none is asked for, how many
 /// traces to fetch for each side, and how many requests a side needs for a verdict.
@@ -125,6 +126,14 @@ pub async fn regressions(
     let given = |text: &Option<String>| text.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_string);
     let (window, at, version) = (given(&args.window), given(&args.at), given(&args.version));
     let (baseline, current) = (given(&args.baseline), given(&args.current));
+    // `--baseline FROM..TO` is a range (with `--current`); any other value a saved baseline.
+    if let Some(name) = baseline.as_deref().filter(|b| !b.contains("..")) {
+        if at.is_some() || version.is_some() || current.is_some() {
+            return Err(Error::invalid(format!("--baseline NAME (a saved baseline) takes a window at most: {USAGE}")));
+        }
+        let options = Options { min_samples: settings.min_samples.max(1), ..Options::default() };
+        return baselines::against(provider, service, name, window.as_deref(), options).await;
+    }
     if let Some(versions) = version {
         if window.is_some() || at.is_some() || baseline.is_some() || current.is_some() {
             return Err(Error::invalid(format!("--version stands alone: {USAGE}")));

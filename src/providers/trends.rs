@@ -5,9 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::TraceProvider;
+use crate::analysis::deployments::preferred;
 use crate::analysis::trends::{Trend, TrendRequest};
 use crate::error::{Error, Result};
 use crate::query::parse_duration;
+use crate::render::trends::Marker;
 use crate::store::Store;
 
 /// The range a trend covers unless told otherwise.
@@ -22,6 +24,17 @@ pub fn store_of(provider: &dyn TraceProvider) -> Result<Arc<Store>> {
             provider.describe()
         ))
     })
+}
+
+/// The deployments of `service` as markers under a trend's time axis: each version (of
+/// the attribute the service is told apart by, see [`preferred`]) where it was first seen.
+/// The markers outside the range drawn are left out by the drawing.
+pub async fn deploy_markers(provider: &dyn TraceProvider, service: &str) -> Result<Vec<Marker>> {
+    let versions = provider.versions(service.trim()).await?;
+    Ok(preferred(&versions)
+        .into_iter()
+        .map(|v| Marker { time_ns: v.first_seen_ns, label: v.version.clone() })
+        .collect())
 }
 
 /// The trend of `service` (of `operation` when given, else of every entry operation)

@@ -5,6 +5,7 @@
 pub mod aggregate;
 pub mod annotations;
 pub mod ansi;
+pub mod baselines;
 mod canvas;
 pub mod compare;
 mod critical;

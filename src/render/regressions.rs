@@ -27,10 +27,19 @@ pub fn render(report: &RegressionReport, width: usize) -> RenderedReport {
         );
         out.push(StyledLine::styled(&hint, Group::Dim), None);
     }
-    let method = format!(
-        "Mann–Whitney U, α = {}, at least {} requests a side, per operation",
-        report.options.alpha, report.options.min_samples
-    );
+    let method = match report.basis {
+        // A saved baseline keeps latency sketches, not requests: see analysis::baselines.
+        Basis::Baseline { .. } => format!(
+            "P50 or P95 moved ≥ {:.0}% with 95% confidence intervals apart (from the sketches), at least {} requests a \
+             side, per operation",
+            report.options.min_change * 100.0,
+            report.options.min_samples
+        ),
+        _ => format!(
+            "Mann–Whitney U, α = {}, at least {} requests a side, per operation",
+            report.options.alpha, report.options.min_samples
+        ),
+    };
     out.push(StyledLine::styled(&method, Group::Dim), None);
     section(&mut out, &format!("{} (all operations)", report.service));
     headline(&mut out, report);
@@ -52,6 +61,14 @@ fn sides(report: &RegressionReport) -> String {
         };
         return format!(
             "baseline {noun} {baseline} ({}) vs current {noun} {current} ({})",
+            window(&windows.baseline),
+            window(&windows.current)
+        );
+    }
+    if let Basis::Baseline { name, saved_ns } = &report.basis {
+        return format!(
+            "baseline {name:?} saved {} ({}) vs current {}",
+            moment(*saved_ns),
             window(&windows.baseline),
             window(&windows.current)
         );
@@ -118,7 +135,7 @@ fn what_moved(report: &RegressionReport) -> String {
     let summary = &report.summary;
     let latency = |c: &Change| {
         let moved = signed_percent(100.0 * relative(c.baseline.p95_ns, c.current.p95_ns));
-        let p = c.p_value.map_or_else(|| "no p".to_string(), p_text);
+        let p = significance(c);
         format!("P95 {moved} ({p})")
     };
     let errors =
@@ -167,6 +184,12 @@ fn verdict_mark(verdict: Verdict) -> (&'static str, &'static str, Group) {
     }
 }
 
+/// `2026-11-24 13:05 UTC`
+fn moment(ns: u64) -> String {
+    let at = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_nanos(ns)).to_string();
+    format!("{} UTC", at.get(..16).unwrap_or(&at).replace('T', " "))
+}
+
 /// `2026-11-24 13:00:00 – 14:00:00 UTC`
 fn window(w: &Window) -> String {
     let at = |ns: u64| humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_nanos(ns)).to_string();
@@ -196,7 +219,7 @@ pub fn sentence(change: &Change) -> String {
     let n = format!("n = {}/{}", before.count, after.count);
     let p95 = format!("Baseline P95 = {}, Current P95 = {}", time(before, before.p95_ns), time(after, after.p95_ns));
     let moved = signed_percent(100.0 * relative(before.p95_ns, after.p95_ns));
-    let p = change.p_value.map_or_else(|| "no p".to_string(), p_text);
+    let p = significance(change);
     match change.latency {
         Verdict::NotEnoughData => format!("{p95}, {n}: too few requests to tell"),
         Verdict::Regression => format!("{p95}, {moved}, regression ({p}, {n})"),
@@ -208,6 +231,12 @@ pub fn sentence(change: &Change) -> String {
 /// A percentile of a window, or `–` when the window had no requests.
 fn time(window: &WindowStats, ns: u64) -> String {
     if window.count == 0 { "–".to_string() } else { duration(ns) }
+}
+
+/// What the verdict rests on: Mann–Whitney U's p-value, or for a saved baseline (whose
+/// sketches keep no requests to test) its percentiles' confidence intervals.
+fn significance(change: &Change) -> String {
+    change.p_value.map_or_else(|| "95% intervals of the sketches".to_string(), p_text)
 }
 
 /// `p < 0.001`, `p < 0.01`, `p = 0.03`, `p = 0.41`.

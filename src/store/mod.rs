@@ -8,6 +8,7 @@
 //! store keeps within its [`Retention`] limits as batches arrive (see [`retention`]).
 
 mod arrivals;
+mod baselines;
 mod check;
 mod checkpoint;
 mod damage;

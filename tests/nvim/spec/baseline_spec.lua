@@ -1,0 +1,64 @@
+local h = require("helpers")
+
+---Sends releases of `shop` (tests/otel/send_versions.py) through the OpenTelemetry SDK.
+---@param url string the editor's receiver
+---@param ... string the versions to send
+local function send_versions(url, ...)
+  local python = os.getenv("VITALS_OTEL_PYTHON")
+  assert(python, "VITALS_OTEL_PYTHON: a Python with the OpenTelemetry SDK (tests/run sets it)")
+  local sent = vim.fn.system({ python, h.root .. "/tests/otel/send_versions.py", url, ... })
+  assert(vim.v.shell_error == 0, sent)
+end
+
+---The text of the regression report float, once it shows.
+---@return string
+local function report_text()
+  local buf
+  h.wait_for("the report float", function()
+    for _, win in ipairs(h.floats()) do
+      local b = vim.api.nvim_win_get_buf(win)
+      if vim.bo[b].filetype == "vitals-report" then
+        buf = b
+        return true
+      end
+    end
+  end)
+  return table.concat(h.lines(buf), "\n")
+end
+
+it(":VitalsBaseline saves a release's numbers and :VitalsRegressions --baseline names the next one's regression", function()
+  local url = h.receive()
+  send_versions(url, "1.0.0")
+  vim.cmd("VitalsBaseline save shop")
+  h.wait_for("the baseline saved", function()
+    return h.message("Saved the baseline 1.0.0 of shop (660 requests)")
+  end)
+  send_versions(url, "1.1.0")
+
+  assert(vim.deep_equal(vim.fn.getcompletion("VitalsBaseline ", "cmdline"), { "save", "list", "delete" }))
+  assert(vim.deep_equal(vim.fn.getcompletion("VitalsBaseline delete shop ", "cmdline"), { "1.0.0" }))
+  assert(vim.deep_equal(vim.fn.getcompletion("VitalsRegressions shop --baseline ", "cmdline"), { "1.0.0" }))
+
+  vim.cmd("VitalsBaseline list")
+  h.wait_for("the list", function()
+    local m = h.message("1 saved baselines")
+    return m and m.msg:find("\nshop +1%.0%.0 +.* 660$")
+  end)
+
+  vim.cmd("VitalsRegressions shop --baseline 1.0.0 8m")
+  local text = report_text()
+  for _, expected in ipairs({
+    'baseline "1.0.0" saved ',
+    "✖ regression  slower: POST /checkout P95 +32%",
+    "POST /checkout  Baseline P95 = 481ms, Current P95 = 636ms, +32%, regression",
+    "GET /home  Baseline P95 = 56.5ms, Current P95 = 56.5ms, 0.0%, no significant change",
+  }) do
+    assert(text:find(expected, 1, true), "missing " .. expected .. " in\n" .. text)
+  end
+
+  vim.cmd("VitalsBaseline delete shop 1.0.0")
+  h.wait_for("the baseline deleted", function()
+    return h.message("Deleted the baseline 1.0.0 of shop")
+  end)
+  assert(vim.deep_equal(vim.fn.getcompletion("VitalsBaseline delete shop ", "cmdline"), {}))
+end)
