@@ -560,6 +560,13 @@ mod tests {
         widths.sort();
         assert_eq!(widths, [(MINUTE_NS as u64, 50), (HOUR_NS as u64, 100)], "old hours per hour, recent per minute");
 
+        // Per day: the old requests in one bucket, the recent ones in another.
+        let mut days = query("POST /checkout", CallKind::Entry);
+        (days.start_ns, days.end_ns) = (NOW - 4 * DAY, NOW);
+        let per_day: Vec<u64> = store.rollups_per_bucket(&days, DAY).unwrap().iter().map(|r| r.requests).collect();
+        assert_eq!(per_day.iter().sum::<u64>(), 150);
+        assert_eq!(per_day.iter().filter(|&&n| n > 0).count(), 2, "{per_day:?}");
+
         // A retried batch counts once; the store's services and operations are offered.
         store.ingest(requests(), NOW).unwrap();
         assert_eq!(store.rollup_total(&query("POST /checkout", CallKind::Entry)).unwrap().requests, 150);
