@@ -468,7 +468,10 @@ impl Store {
         each(&reader, if summed { &range } else { &subject }, |operation, of_kind, rollup| {
             if summed {
                 let key = (of_kind, operation.to_string());
-                operations.entry(key).or_insert_with(|| Rollup::new(start_ns, end_ns - start_ns)).merge(&rollup);
+                operations
+                    .entry(key)
+                    .or_insert_with(|| Rollup::new(start_ns, end_ns.saturating_sub(start_ns)))
+                    .merge(&rollup);
             }
             if of_kind == kind {
                 chart.add(&rollup);
