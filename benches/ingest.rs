@@ -107,6 +107,25 @@ fn peak_memory_mb(pid: u32) -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// CPU seconds `pid` has used (user and system), from /proc: unlike a rate over wall-clock
+/// time, hardly moved by other processes busy on the machine, so two builds measured at
+/// different moments compare.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name (in parentheses, maybe with spaces) start at the
+    // third; utime and stime are the 14th and 15th.
+    let fields: Vec<f64> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().map(|f| f.parse().unwrap_or(f64::NAN)).collect())
+        .unwrap_or_default();
+    // SAFETY: sysconf reads a constant of the system; it has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    match (fields.get(11), fields.get(12)) {
+        (Some(user), Some(system)) => (user + system) / ticks,
+        _ => f64::NAN,
+    }
+}
+
 /// Sends batch `body` as sender `n`; whether it was acknowledged.
 type Send =
     Arc<dyn Fn(usize, Vec<u8>) -> Pin<Box<dyn Future<Output = bool> + std::marker::Send>> + Sync + std::marker::Send>;
@@ -166,6 +185,7 @@ async fn main() {
         Box::pin(async move { sent.await.is_ok_and(|r| r.status().is_success()) })
     })
     .await;
+    let cpu = cpu_seconds(server.child.id());
     let on_disk = || {
         ["", "-wal"]
             .iter()
@@ -221,6 +241,7 @@ async fn main() {
         })
     })
     .await;
+    let grpc_cpu = cpu_seconds(server.child.id());
     let grpc_stored = OtlpProvider::open(&server.db().display().to_string()).unwrap().store().stats().unwrap().spans;
     assert_eq!(grpc_stored as usize, spans, "every span acknowledged over gRPC is stored");
     let grpc_memory = peak_memory_mb(server.child.id());
@@ -255,4 +276,9 @@ async fn main() {
         disk_idle as f64 / spans as f64
     );
     println!("vitals serve peak memory:   {memory:.0} MB over HTTP, {grpc_memory:.0} MB over gRPC");
+    println!(
+        "vitals serve CPU to ingest: {:.2} µs/span over HTTP, {:.2} µs/span over gRPC (user + system)",
+        cpu * 1e6 / spans as f64,
+        grpc_cpu * 1e6 / spans as f64
+    );
 }

@@ -177,8 +177,9 @@ impl PreparedBatch {
     ) -> rusqlite::Result<bool> {
         let written = self.write_chunk(chunk, writer, received_ns, retention);
         if written.is_err() {
-            // Resources this transaction stored are gone with it.
+            // Resources and rollups this transaction stored are gone with it.
             writer.resources.clear();
+            writer.rollups.forget();
         }
         written
     }
@@ -190,7 +191,7 @@ impl PreparedBatch {
         received_ns: u64,
         retention: &Retention,
     ) -> rusqlite::Result<bool> {
-        let Writer { connection, resources } = writer;
+        let Writer { connection, resources, rollups: written } = writer;
         let tx = connection.transaction()?;
         let mut touched: HashMap<TraceId, u64> = HashMap::new();
         let mut parts: HashMap<(&[u8], &str), Part> = HashMap::new();
@@ -268,7 +269,7 @@ impl PreparedBatch {
         for (service, operation) in operations {
             schema::saw_operation(&tx, service, operation, received_ns)?;
         }
-        requests.write(&tx)?;
+        requests.write(&tx, written)?;
         let past_limits = retention::past_limits(&tx, retention, received_ns)?;
         tx.commit()?;
         Ok(past_limits)

@@ -79,6 +79,9 @@ struct Writer {
     connection: Connection,
     /// Resource ids by the hash of their encoding, so known resources cost no query.
     resources: HashMap<u64, i64>,
+    /// The rollups this connection wrote last, so that the next batch adds to them
+    /// without reading them back (see [`rollups::Written`]).
+    rollups: rollups::Written,
 }
 
 /// What became of a batch.
@@ -126,7 +129,11 @@ impl Store {
         let writer = schema::open(path).map_err(db_error(path))?;
         checkpoint::configure_writer(&writer).map_err(db_error(path))?;
         let reader = schema::open(path).map_err(db_error(path))?;
-        let writer = Arc::new(Turns::new(Writer { connection: writer, resources: HashMap::new() }));
+        let writer = Arc::new(Turns::new(Writer {
+            connection: writer,
+            resources: HashMap::new(),
+            rollups: rollups::Written::default(),
+        }));
         Ok(Store {
             path: path.to_path_buf(),
             checkpointer: Checkpointer::start(Arc::clone(&writer)),

@@ -13,7 +13,10 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::num::NonZeroUsize;
 use std::time::Duration;
+
+use lru::LruCache;
 
 use opentelemetry_proto::tonic::trace::v1::Span as ProtoSpan;
 use prost::Message;
@@ -35,6 +38,9 @@ const HOUR_NS: i64 = 60 * MINUTE_NS;
 const STEP_ROWS: usize = 2048;
 /// How many buckets a rebuild sums up in memory before writing them.
 const REBUILD_BUCKETS: usize = 4096;
+/// How many of the rollups it wrote last the writer keeps (a few KiB each): the current
+/// minute of every operation of a busy system.
+const WRITTEN_KEPT: usize = 1024;
 
 /// A row per service, operation, kind and bucket; `rollups_by_time` serves compaction and
 /// eviction, which go by bucket width and age.
@@ -89,6 +95,41 @@ struct Key<S> {
     width_ns: u64,
 }
 
+/// The rollups the writer's connection wrote last, as stored: a batch adds to them without
+/// reading and decoding them again, which cost more than the rest of the rollups' share
+/// of ingest. Another process writing to the same file makes them stale; SQLite's
+/// `data_version` says when that happened, and they are forgotten.
+pub struct Written {
+    data_version: Option<i64>,
+    rollups: LruCache<Key<String>, Rollup>,
+}
+
+impl Default for Written {
+    fn default() -> Self {
+        Written {
+            data_version: None,
+            rollups: LruCache::new(NonZeroUsize::new(WRITTEN_KEPT).unwrap_or(NonZeroUsize::MIN)),
+        }
+    }
+}
+
+impl Written {
+    /// After a transaction that failed, or one that changed rollups another way.
+    pub fn forget(&mut self) {
+        self.rollups.clear();
+    }
+
+    /// Forgets them when another connection committed since the last look.
+    fn check(&mut self, tx: &Transaction) -> rusqlite::Result<()> {
+        let version: i64 = tx.pragma_query_value(None, "data_version", |row| row.get(0))?;
+        if self.data_version != Some(version) {
+            self.rollups.clear();
+            self.data_version = Some(version);
+        }
+        Ok(())
+    }
+}
+
 /// Rollups being summed up in memory, to be written once per bucket (see [`Pending::write`]).
 /// `S` is `&str` at ingest (the batch's own names), `String` when reading rows.
 pub struct Pending<S> {
@@ -123,20 +164,32 @@ impl<S: AsRef<str> + Eq + Hash> Pending<S> {
         self.rollups.len()
     }
 
-    /// Adds every bucket to its stored row (one read and one write each), and empties.
-    pub fn write(&mut self, tx: &Transaction) -> rusqlite::Result<()> {
+    /// Adds every bucket to its stored row (read back unless `written` has it), and
+    /// empties. `written` then holds the rows as stored, for the next transaction.
+    pub fn write(&mut self, tx: &Transaction, written: &mut Written) -> rusqlite::Result<()> {
+        written.check(tx)?;
         for (key, mut rollup) in self.rollups.drain() {
             let (service, operation) = (key.service.as_ref(), key.operation.as_ref());
             let (start, width) = (clamp(key.start_ns), clamp(key.width_ns));
-            let stored = tx
-                .prepare_cached(
-                    "SELECT requests, errors, sketch, slowest_ns, slowest_trace, slowest_span FROM rollups
-                     WHERE service = ?1 AND operation = ?2 AND kind = ?3 AND start_ns = ?4 AND width_ns = ?5",
-                )?
-                .query_row(params![service, operation, key.kind.code(), start, width], |row| {
-                    read_counts(row, 0, key.start_ns, key.width_ns)
-                })
-                .optional()?;
+            let owned = Key {
+                service: service.to_string(),
+                operation: operation.to_string(),
+                kind: key.kind,
+                start_ns: key.start_ns,
+                width_ns: key.width_ns,
+            };
+            let stored = match written.rollups.pop(&owned) {
+                Some(known) => Some(known),
+                None => tx
+                    .prepare_cached(
+                        "SELECT requests, errors, sketch, slowest_ns, slowest_trace, slowest_span FROM rollups
+                         WHERE service = ?1 AND operation = ?2 AND kind = ?3 AND start_ns = ?4 AND width_ns = ?5",
+                    )?
+                    .query_row(params![service, operation, key.kind.code(), start, width], |row| {
+                        read_counts(row, 0, key.start_ns, key.width_ns)
+                    })
+                    .optional()?,
+            };
             if let Some(stored) = stored {
                 rollup.merge(&stored);
             }
@@ -163,6 +216,7 @@ impl<S: AsRef<str> + Eq + Hash> Pending<S> {
                 slowest.map_or(Vec::new(), |s| s.trace_id.to_bytes().to_vec()),
                 slowest.map_or(Vec::new(), |s| s.span_id.0.to_be_bytes().to_vec()),
             ])?;
+            written.rollups.put(owned, rollup);
         }
         Ok(())
     }
@@ -203,10 +257,10 @@ pub fn rebuild(tx: &Transaction, now_ns: u64) -> rusqlite::Result<()> {
         };
         pending.add(row.get(2)?, row.get(3)?, kind, &request, now_ns);
         if pending.len() >= REBUILD_BUCKETS {
-            pending.write(tx)?;
+            pending.write(tx, &mut Written::default())?;
         }
     }
-    pending.write(tx)
+    pending.write(tx, &mut Written::default())
 }
 
 /// Merges up to [`STEP_ROWS`] per-minute rollups of hours that ended more than a day
@@ -237,7 +291,7 @@ pub fn compact_step(connection: &mut Connection, now_ns: u64) -> rusqlite::Resul
     for rowid in &merged {
         tx.prepare_cached("DELETE FROM rollups WHERE rowid = ?1")?.execute(params![rowid])?;
     }
-    pending.write(&tx)?;
+    pending.write(&tx, &mut Written::default())?;
     tx.commit()?;
     Ok(merged.len() == STEP_ROWS)
 }
@@ -253,6 +307,12 @@ pub fn evict_step(connection: &Connection, max_age: Duration, now_ns: u64) -> ru
         )?
         .execute(params![MINUTE_NS, HOUR_NS, clamp(cutoff), STEP_ROWS as i64])?;
     Ok(deleted == STEP_ROWS)
+}
+
+/// What [`Store::maintain_rollups`] does, one after the other.
+enum Step {
+    Compact,
+    Evict,
 }
 
 /// Which rollups to read: a service's, of one operation or all, of one kind or both,
@@ -408,7 +468,10 @@ impl Store {
         each(&reader, if summed { &range } else { &subject }, |operation, of_kind, rollup| {
             if summed {
                 let key = (of_kind, operation.to_string());
-                operations.entry(key).or_insert_with(|| Rollup::new(start_ns, end_ns - start_ns)).merge(&rollup);
+                operations
+                    .entry(key)
+                    .or_insert_with(|| Rollup::new(start_ns, end_ns.saturating_sub(start_ns)))
+                    .merge(&rollup);
             }
             if of_kind == kind {
                 chart.add(&rollup);
@@ -450,14 +513,24 @@ impl Store {
     }
 
     /// Merges minutes into hours and drops rollups past their age limit, in steps of a
-    /// turn each at the writer.
+    /// turn each at the writer, which then forgets the rollups it wrote last.
     pub(super) fn maintain_rollups(&self, now_ns: u64) -> Result<()> {
-        while compact_step(&mut self.writer.take().connection, now_ns).map_err(db_error(&self.path))? {
-            self.checkpointer.committed();
-        }
         let max_age = *lock(&self.rollup_retention);
-        while evict_step(&self.writer.take().connection, max_age, now_ns).map_err(db_error(&self.path))? {}
-        self.checkpointer.committed();
+        for step in [Step::Compact, Step::Evict] {
+            loop {
+                let mut writer = self.writer.take();
+                let more = match step {
+                    Step::Compact => compact_step(&mut writer.connection, now_ns),
+                    Step::Evict => evict_step(&writer.connection, max_age, now_ns),
+                };
+                writer.rollups.forget();
+                drop(writer);
+                self.checkpointer.committed();
+                if !more.map_err(db_error(&self.path))? {
+                    break;
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -560,6 +633,13 @@ mod tests {
         widths.sort();
         assert_eq!(widths, [(MINUTE_NS as u64, 50), (HOUR_NS as u64, 100)], "old hours per hour, recent per minute");
 
+        // Per day: the old requests in one bucket, the recent ones in another.
+        let mut days = query("POST /checkout", CallKind::Entry);
+        (days.start_ns, days.end_ns) = (NOW - 4 * DAY, NOW);
+        let per_day: Vec<u64> = store.rollups_per_bucket(&days, DAY).unwrap().iter().map(|r| r.requests).collect();
+        assert_eq!(per_day.iter().sum::<u64>(), 150);
+        assert_eq!(per_day.iter().filter(|&&n| n > 0).count(), 2, "{per_day:?}");
+
         // A retried batch counts once; the store's services and operations are offered.
         store.ingest(requests(), NOW).unwrap();
         assert_eq!(store.rollup_total(&query("POST /checkout", CallKind::Entry)).unwrap().requests, 150);
@@ -590,6 +670,21 @@ mod tests {
         store.enforce_retention(later).unwrap();
         let kept = store.rollup_total(&query("POST /checkout", CallKind::Entry)).unwrap();
         assert_eq!(kept.requests, 50);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn two_processes_adding_to_the_same_bucket_count_every_request() {
+        // Each store remembers the rows it wrote; the other's writes make them stale.
+        let (first, dir) = store("two-writers");
+        let second = Store::open(first.path(), Retention::default()).unwrap();
+        for n in 0..6 {
+            let writer = if n % 2 == 0 { &first } else { &second };
+            writer.ingest(batch(vec![span(n, 2, true, 30 * 60_000 * MS, 10 + n, false)]), NOW).unwrap();
+        }
+        let total = first.rollup_total(&query("POST /checkout", CallKind::Entry)).unwrap();
+        assert_eq!((total.requests, total.latency.count()), (6, 6));
+        assert_eq!(total.slowest.unwrap().duration_ns, 15 * MS);
         let _ = std::fs::remove_dir_all(dir);
     }
 
