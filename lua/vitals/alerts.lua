@@ -29,8 +29,8 @@ function M._update(push)
   M.status_text = push.statusline or ""
   for _, event in ipairs(push.events or {}) do
     local level = event.status == "firing" and vim.log.levels.WARN or vim.log.levels.INFO
-    local open = event.status == "firing" and event.trace_id and "\n:VitalsAlerts to open the slowest trace" or ""
-    vim.notify(event.message .. open, level, { title = "Vitals" })
+    local open = event.status == "firing" and event.trace_id and " (:VitalsAlerts opens it)" or ""
+    require("vitals.notify").unasked(event.message .. open, level)
   end
   vim.cmd("redrawstatus")
 end

@@ -21,19 +21,43 @@ function M.info(message)
   vim.notify(message, vim.log.levels.INFO, { title = "Vitals" })
 end
 
----Progress still running, newest last; the newest is the one shown.
----@type {text: string}[]
-local running = {}
----The entry on screen now, if any.
----@type {text: string}?
-local shown = nil
-
 ---Whether the command line may be written to now: not while the user types a command
 ---or answers a prompt.
 local function may_echo()
   local mode = vim.api.nvim_get_mode()
   return not mode.blocking and not mode.mode:find("^[cr]")
 end
+
+---Whether `vim.notify` is Neovim's own (which echoes on the command line), not a
+---plugin's (nvim-notify, noice, fidget) that shows messages in windows of its own.
+local function builtin_notify()
+  local info = debug.getinfo(vim.notify, "S")
+  return info ~= nil and info.source:find("vim/_editor.lua", 1, true) ~= nil
+end
+
+---A message nobody asked for just now (an alert): it arrives while the user types, so
+---with Neovim's own |vim.notify()| it is one line cut to fit beside the ruler (and kept
+---so in |:messages|; its source, e.g. |:VitalsAlerts|, has the whole text), never a
+---hit-enter prompt, and nothing while a command line or prompt is open; a notification
+---plugin shows it whole.
+---@param message string
+---@param level integer vim.log.levels
+function M.unasked(message, level)
+  if not builtin_notify() then
+    return vim.notify(message, level, { title = "Vitals" })
+  end
+  if may_echo() then
+    local hl = level >= vim.log.levels.WARN and "WarningMsg" or "None"
+    vim.api.nvim_echo({ { text_fit("Vitals: " .. message, vim.v.echospace), hl } }, true, {})
+  end
+end
+
+---Progress still running, newest last; the newest is the one shown.
+---@type {text: string}[]
+local running = {}
+---The entry on screen now, if any.
+---@type {text: string}?
+local shown = nil
 
 ---Shows the newest running progress, or clears the line when none runs.
 local function draw()
