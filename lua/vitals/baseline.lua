@@ -3,6 +3,7 @@
 local client = require("vitals.client")
 local cmdline = require("vitals.cmdline")
 local config = require("vitals.config")
+local float = require("vitals.ui.float")
 local notify = require("vitals.notify")
 local search = require("vitals.search")
 
@@ -11,15 +12,33 @@ local M = {}
 ---What `:VitalsBaseline` does.
 M.ACTIONS = { "save", "list", "delete" }
 
----Says what the host did, with the baselines' lines below.
+---Says what the host did, in one line.
 ---@param result {message: string, lines: string[]}
 local function show(result)
   search.forget_completions("baseline_names")
-  local text = result.message
-  if #result.lines > 0 then
-    text = text .. "\n" .. table.concat(result.lines, "\n")
+  notify.info(result.message)
+end
+
+---Shows the baselines in a float (a message of several lines would stop the user at a
+---Press ENTER prompt), where `<CR>` on a baseline compares its service's latest traffic
+---with it.
+---@param result {message: string, lines: string[]}
+local function show_list(result)
+  if #result.lines == 0 then
+    return notify.info(result.message)
   end
-  notify.info(text)
+  local drawing = { title = "Vitals: " .. result.message, lines = result.lines, highlights = {} }
+  float.open_list(drawing, { footer = "q close · <CR> compare with it", filetype = "vitals-baselines" }, {
+    function(line)
+      local service, name = (result.lines[line] or ""):match("^(%S+)%s+(%S+)")
+      if not service or service == "service" then
+        return
+      end
+      vim.cmd.close()
+      vim.cmd(("VitalsRegressions %s --baseline %s"):format(service, name))
+    end,
+    "compare the service's latest traffic with this baseline",
+  })
 end
 
 ---Runs `:VitalsBaseline save [service] [name] | list [service] | delete {service} {name}`.
@@ -33,7 +52,7 @@ function M.run(words)
     local prompt = "Save a baseline of which service?"
     return search.fetch_for_service(service, prompt, "baseline", params, "saving %s's numbers…", show)
   elseif action == "list" then
-    return client.fetch("baseline", { action = "list", service = service or "" }, "listing baselines…", show)
+    return client.fetch("baseline", { action = "list", service = service or "" }, "listing baselines…", show_list)
   elseif action == "delete" then
     if not service or not name then
       return notify.error("Which baseline? :VitalsBaseline delete {service} {name}")

@@ -39,11 +39,32 @@ it(":VitalsBaseline saves a release's numbers and :VitalsRegressions --baseline 
   assert(vim.deep_equal(vim.fn.getcompletion("VitalsBaseline delete shop ", "cmdline"), { "1.0.0" }))
   assert(vim.deep_equal(vim.fn.getcompletion("VitalsRegressions shop --baseline ", "cmdline"), { "1.0.0" }))
 
+  -- The list is a float (several lines as a message would ask for Enter); <CR> on a
+  -- baseline compares the service's latest traffic with it.
   vim.cmd("VitalsBaseline list")
-  h.wait_for("the list", function()
-    local m = h.message("1 saved baselines")
-    return m and m.msg:find("\nshop +1%.0%.0 +.* 660$")
+  local list
+  h.wait_for("the list float", function()
+    for _, win in ipairs(h.floats()) do
+      if vim.bo[vim.api.nvim_win_get_buf(win)].filetype == "vitals-baselines" then
+        list = win
+        return true
+      end
+    end
   end)
+  local buf = vim.api.nvim_win_get_buf(list)
+  local line = h.find_line(buf, "shop     1.0.0")
+  assert(line and h.lines(buf)[line]:find(" 660$"), table.concat(h.lines(buf), "\n"))
+  assert(vim.api.nvim_win_get_config(list).title[1][1]:find("1 saved baselines", 1, true))
+  assert(#vim.tbl_filter(function(m)
+    return m.msg:find("saved baselines", 1, true) ~= nil
+  end, h.messages) == 0, "no message of several lines")
+  vim.api.nvim_set_current_win(list)
+  vim.api.nvim_win_set_cursor(list, { line, 0 })
+  h.press("<CR>")
+  assert(report_text():find('baseline "1.0.0" saved ', 1, true))
+  for _, win in ipairs(h.floats()) do
+    vim.api.nvim_win_close(win, true)
+  end
 
   vim.cmd("VitalsRegressions shop --baseline 1.0.0 8m")
   local text = report_text()
