@@ -247,6 +247,23 @@ function M.floats()
   end, vim.api.nvim_list_wins())
 end
 
+---Waits for a float whose buffer has `filetype` ("vitals-report", …).
+---@param filetype string
+---@return integer buf
+---@return integer win
+function M.wait_float(filetype)
+  local buf, win
+  M.wait_for("a " .. filetype .. " float", function()
+    for _, w in ipairs(M.floats()) do
+      if vim.bo[vim.api.nvim_win_get_buf(w)].filetype == filetype then
+        buf, win = vim.api.nvim_win_get_buf(w), w
+        return true
+      end
+    end
+  end)
+  return buf, win
+end
+
 ---Back to a clean editor between tests.
 ---The host's status lines, as :VitalsStatus shows them.
 ---@return string

@@ -4,17 +4,7 @@ local hotrod = vim.fn.fnamemodify(h.root .. "/../shared/fixtures/jaeger-hotrod",
 
 ---Waits for the report float and returns its buffer.
 local function wait_report()
-  local buf
-  h.wait_for("the report float", function()
-    for _, win in ipairs(h.floats()) do
-      local b = vim.api.nvim_win_get_buf(win)
-      if vim.bo[b].filetype == "vitals-report" then
-        buf = b
-        return true
-      end
-    end
-  end)
-  return buf
+  return (h.wait_float("vitals-report"))
 end
 
 it(":VitalsAnalyze reports the N+1 of the HotROD captures and <CR> opens the trace at it", function()

@@ -13,17 +13,7 @@ end
 ---The text of the regression report float, once it shows.
 ---@return string
 local function report_text()
-  local buf
-  h.wait_for("the report float", function()
-    for _, win in ipairs(h.floats()) do
-      local b = vim.api.nvim_win_get_buf(win)
-      if vim.bo[b].filetype == "vitals-report" then
-        buf = b
-        return true
-      end
-    end
-  end)
-  return table.concat(h.lines(buf), "\n")
+  return table.concat(h.lines((h.wait_float("vitals-report"))), "\n")
 end
 
 it(":VitalsBaseline saves a release's numbers and :VitalsRegressions --baseline names the next one's regression", function()
@@ -42,16 +32,7 @@ it(":VitalsBaseline saves a release's numbers and :VitalsRegressions --baseline 
   -- The list is a float (several lines as a message would ask for Enter); <CR> on a
   -- baseline compares the service's latest traffic with it.
   vim.cmd("VitalsBaseline list")
-  local list
-  h.wait_for("the list float", function()
-    for _, win in ipairs(h.floats()) do
-      if vim.bo[vim.api.nvim_win_get_buf(win)].filetype == "vitals-baselines" then
-        list = win
-        return true
-      end
-    end
-  end)
-  local buf = vim.api.nvim_win_get_buf(list)
+  local buf, list = h.wait_float("vitals-baselines")
   local line = h.find_line(buf, "shop     1.0.0")
   assert(line and h.lines(buf)[line]:find(" 660$"), table.concat(h.lines(buf), "\n"))
   assert(vim.api.nvim_win_get_config(list).title[1][1]:find("1 saved baselines", 1, true))
