@@ -469,7 +469,10 @@ impl Host {
             }
             "list" => {
                 let saved = baselines::list(&*provider, &p.service).await?;
-                BaselinePayload { message: format!("{} saved baselines", saved.len()), lines: lines(&saved) }
+                BaselinePayload {
+                    message: format!("{} saved baseline{}", saved.len(), plural(saved.len())),
+                    lines: lines(&saved),
+                }
             }
             "delete" => {
                 baselines::delete(&*provider, &p.service, &p.name).await?;

@@ -35,9 +35,9 @@ it(":VitalsBaseline saves a release's numbers and :VitalsRegressions --baseline 
   local buf, list = h.wait_float("vitals-baselines")
   local line = h.find_line(buf, "shop     1.0.0")
   assert(line and h.lines(buf)[line]:find(" 660$"), table.concat(h.lines(buf), "\n"))
-  assert(vim.api.nvim_win_get_config(list).title[1][1]:find("1 saved baselines", 1, true))
+  assert(vim.api.nvim_win_get_config(list).title[1][1]:find("1 saved baseline", 1, true))
   assert(#vim.tbl_filter(function(m)
-    return m.msg:find("saved baselines", 1, true) ~= nil
+    return m.msg:find("saved baseline", 1, true) ~= nil
   end, h.messages) == 0, "no message of several lines")
   vim.api.nvim_set_current_win(list)
   vim.api.nvim_win_set_cursor(list, { line, 0 })
