@@ -6,6 +6,7 @@
 use rusqlite::{Connection, params};
 
 use super::rollups::RollupQuery;
+use super::schema::clamp;
 use super::{Store, db_error, lock};
 use crate::analysis::baselines::Baseline;
 use crate::analysis::regression::Window;
@@ -36,10 +37,6 @@ CREATE TABLE IF NOT EXISTS baseline_operations (
 /// Creates the baselines' tables when they are missing.
 pub fn create(connection: &Connection) -> rusqlite::Result<()> {
     connection.execute_batch(SCHEMA)
-}
-
-fn clamp(n: u64) -> i64 {
-    n.min(i64::MAX as u64) as i64
 }
 
 fn unsigned(n: i64) -> u64 {

@@ -22,6 +22,7 @@ use opentelemetry_proto::tonic::trace::v1::Span as ProtoSpan;
 use prost::Message;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
+use super::schema::clamp;
 use super::{Store, db_error, lock};
 use crate::analysis::sketch::LatencySketch;
 use crate::analysis::trends::{self, Buckets, CallKind, OperationTotal, Point, Rollup, Slowest, Trend, TrendRequest};
@@ -71,10 +72,6 @@ pub fn create(connection: &Connection) -> rusqlite::Result<()> {
 /// requests, client spans calls out, the rest neither.
 pub fn role(kind: i32, parent_span_id: &[u8]) -> Option<CallKind> {
     CallKind::of(SpanKind::from_otlp(i64::from(kind)), parent_span_id.iter().all(|&b| b == 0))
-}
-
-fn clamp(n: u64) -> i64 {
-    n.min(i64::MAX as u64) as i64
 }
 
 /// One request, as a rollup counts it.

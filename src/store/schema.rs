@@ -141,7 +141,8 @@ pub fn touch_trace(tx: &Transaction, id: TraceId, received_ns: u64, bytes: u64) 
     Ok(())
 }
 
-fn clamp(n: u64) -> i64 {
+/// A count or time as SQLite's signed integer, the largest it holds beyond that.
+pub(super) fn clamp(n: u64) -> i64 {
     n.min(i64::MAX as u64) as i64
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, Transaction, params};
 
-use super::schema::resource;
+use super::schema::{clamp, resource};
 use crate::formats::otlp::convert_resource;
 use crate::model::{Deployment, DeploymentKey, VersionSeen};
 
@@ -31,10 +31,6 @@ CREATE TABLE IF NOT EXISTS versions (
 
 pub fn create(connection: &Connection) -> rusqlite::Result<()> {
     connection.execute_batch(TABLE)
-}
-
-fn clamp(n: u64) -> i64 {
-    n.min(i64::MAX as u64) as i64
 }
 
 /// Records that `service` ran `deployment` from `first_ns` to `last_ns` (span starts).
