@@ -24,6 +24,22 @@ local function position(line, cursor)
   return require("vitals.cmdline").position(line, cursor)
 end
 
+---The words typed after the command's name, up to the cursor.
+---@param line string
+---@param cursor integer
+---@return string[]
+local function typed_words(line, cursor)
+  return require("vitals.cmdline").split((line:sub(1, cursor):gsub("^[%s:]*%S+", "", 1)))
+end
+
+---The words before the one being completed.
+---@param line string
+---@param cursor integer
+---@return string[]
+local function words_before(line, cursor)
+  return vim.list_slice(typed_words(line, cursor), 1, position(line, cursor) - 1)
+end
+
 ---Completes a service, then its filters (`key=value` attributes, named filters and
 ---operations), as :VitalsSearch and :VitalsTail take them.
 local function complete_search(lead, line, cursor)
@@ -32,7 +48,7 @@ local function complete_search(lead, line, cursor)
     return search.complete_service(lead)
   end
   -- After the service: its attributes as key=value filters, and its operations.
-  local service = require("vitals.cmdline").split((line:sub(1, cursor):gsub("^[%s:]*%S+", "", 1)))[1]
+  local service = typed_words(line, cursor)[1]
   return search.complete_filter(service or "", lead)
 end
 
@@ -103,15 +119,14 @@ end, {
     if position(line, cursor) == 1 then
       return search.complete_service(lead)
     end
-    local cmdline = require("vitals.cmdline")
-    local words = cmdline.split((line:sub(1, cursor):gsub("^[%s:]*%S+", "", 1)))
+    local words = typed_words(line, cursor)
     local flag = words[#words - (lead == "" and 0 or 1)]
     if flag == "--version" then
       return search.complete_versions(words[1] or "", lead)
     elseif flag == "--baseline" then
       return require("vitals.baseline").complete_names(words[1] or "", lead)
     end
-    return cmdline.starting_with({ "--version", "--at", "--baseline", "--current", "30m", "1h", "6h", "24h" }, lead)
+    return require("vitals.cmdline").starting_with({ "--version", "--at", "--baseline", "--current", "30m", "1h", "6h", "24h" }, lead)
   end,
 })
 
@@ -122,10 +137,7 @@ end, {
   nargs = "*",
   desc = "How a service's requests moved over days and weeks: [service] [operation] [range, default 7d]",
   complete = function(lead, line, cursor)
-    local before = require("vitals.cmdline").split((line:sub(1, cursor):gsub("^[%s:]*%S+", "", 1)))
-    -- The words before the one being completed.
-    local words = vim.list_slice(before, 1, position(line, cursor) - 1)
-    return require("vitals.trends").complete(words, lead)
+    return require("vitals.trends").complete(words_before(line, cursor), lead)
   end,
 })
 
@@ -141,9 +153,7 @@ end, {
   nargs = "+",
   desc = "Save a service's current numbers under a name, list or delete them: save [service] [name] | list | delete",
   complete = function(lead, line, cursor)
-    local before = require("vitals.cmdline").split((line:sub(1, cursor):gsub("^[%s:]*%S+", "", 1)))
-    local words = vim.list_slice(before, 1, position(line, cursor) - 1)
-    return require("vitals.baseline").complete(words, lead)
+    return require("vitals.baseline").complete(words_before(line, cursor), lead)
   end,
 })
 
