@@ -10,7 +10,14 @@
 use std::collections::HashMap;
 
 use super::calls::text;
-use crate::model::{Span, SpanId, SpanIndex, Trace, TraceId};
+use super::findings::{Evidence, Finding, FindingKind, Severity, percent};
+use crate::model::{Span, SpanId, SpanIndex, SpanKind, Trace, TraceId};
+
+/// The share of a transaction's wall time (%) spent in queues from which the wait is a
+/// finding: more than the work itself…
+pub const QUEUE_WAIT_SHARE: f64 = 50.0;
+/// …and at least this long.
+const QUEUE_WAIT_MIN_NS: u64 = 1_000_000;
 
 /// The traces of a transaction as one trace, and the hand-offs between them.
 #[derive(Debug)]
@@ -102,6 +109,11 @@ impl Transaction {
         Transaction { trace, traces: ids, handoffs }
     }
 
+    /// The queue-wait finding, when messages waited for most of the transaction.
+    pub fn queue_wait(&self) -> Option<Finding> {
+        queue_wait(&self.trace, &self.handoffs)
+    }
+
     /// The wall time of the whole transaction: first start to last end.
     pub fn duration_ns(&self) -> u64 {
         self.trace.duration_ns()
@@ -133,26 +145,63 @@ pub fn queue_wait_ns(trace: &Trace, handoffs: &[Handoff]) -> u64 {
     total
 }
 
-/// Every link from a span to a span of another trace that the transaction holds.
-fn handoffs(trace: &Trace) -> Vec<Handoff> {
+/// The hand-offs of `trace` (one trace, or a stitched transaction): every span linking to
+/// a span the trace holds (a consumer to its producer, across traces or not), and every
+/// consumer span that is the child of a producer span (a message whose context was
+/// propagated), by the consumer's start.
+pub fn handoffs(trace: &Trace) -> Vec<Handoff> {
+    let consumes = |s: &Span| s.kind == SpanKind::Consumer || s.links().next().is_some();
+    if !trace.spans.iter().any(consumes) {
+        return Vec::new();
+    }
     let index: HashMap<(TraceId, SpanId), SpanIndex> =
         trace.spans.iter().enumerate().map(|(i, s)| ((s.trace_id, s.span_id), i)).collect();
     let mut found: Vec<Handoff> = Vec::new();
-    for (consumer, span) in trace.spans.iter().enumerate() {
-        for link in span.links().filter(|r| r.trace_id != span.trace_id) {
-            let Some(&producer) = index.get(&(link.trace_id, link.span_id)) else {
+    for (consumer, span) in trace.spans.iter().enumerate().filter(|(_, s)| consumes(s)) {
+        let linked = span.links().filter_map(|link| index.get(&(link.trace_id, link.span_id)).copied());
+        let parent = trace
+            .tree
+            .parent(consumer)
+            .filter(|&p| span.kind == SpanKind::Consumer && trace.spans[p].kind == SpanKind::Producer);
+        for producer in linked.chain(parent).filter(|&p| p != consumer) {
+            if found.iter().any(|h| h.producer == producer && h.consumer == consumer) {
                 continue;
-            };
+            }
             let produced = &trace.spans[producer];
             let queue = Queue::of(span).or_else(|| Queue::of(produced)).unwrap_or_default();
             let wait_ns = span.start_ns.saturating_sub(produced.end_ns());
-            if !found.iter().any(|h| h.producer == producer && h.consumer == consumer) {
-                found.push(Handoff { producer, consumer, wait_ns, queue });
-            }
+            found.push(Handoff { producer, consumer, wait_ns, queue });
         }
     }
     found.sort_by_key(|h| (trace.spans[h.consumer].start_ns, trace.spans[h.producer].start_ns));
     found
+}
+
+/// A finding when messages spent more than [`QUEUE_WAIT_SHARE`] of the transaction's wall
+/// time waiting in queues: its evidence is the longest wait (its producer and consumer
+/// spans and their traces, the queue).
+pub fn queue_wait(trace: &Trace, handoffs: &[Handoff]) -> Option<Finding> {
+    let wait_ns = queue_wait_ns(trace, handoffs);
+    let transaction_ns = trace.duration_ns();
+    if wait_ns < QUEUE_WAIT_MIN_NS || percent(wait_ns, transaction_ns) <= QUEUE_WAIT_SHARE {
+        return None;
+    }
+    let longest = handoffs.iter().max_by_key(|h| h.wait_ns)?;
+    let mut finding = Finding::about(FindingKind::QueueWait, trace, &[longest.consumer, longest.producer]);
+    finding.trace_id = trace.spans[longest.consumer].trace_id.to_string();
+    finding.total_us = wait_ns / 1000;
+    finding.impact_us = finding.total_us;
+    finding.percent = percent(wait_ns, transaction_ns);
+    finding.severity = Severity::Warn;
+    finding.evidence = Evidence::QueueWait {
+        queue: longest.queue.label(),
+        wait_ns,
+        longest_ns: longest.wait_ns,
+        transaction_ns,
+        producer_trace: trace.spans[longest.producer].trace_id.to_string(),
+        consumer_trace: trace.spans[longest.consumer].trace_id.to_string(),
+    };
+    Some(finding)
 }
 
 #[cfg(test)]
@@ -208,6 +257,47 @@ mod tests {
         // 10 → 100 and 30 → 100 overlap: 90 ms of the 150 ms were spent waiting.
         assert_eq!(transaction.queue_wait_ns(), 90_000_000);
         assert_eq!(transaction.duration_ns(), 150_000_000);
+    }
+
+    #[test]
+    fn a_wait_for_most_of_the_transaction_is_a_finding_with_its_evidence_and_a_short_one_is_not() {
+        let producer = Trace::from_spans(TraceId(1), vec![span(1, 1, "shop", 0, 10, &[("messaging.system", "kafka")])]);
+        let consumer = |start_ms| {
+            Trace::from_spans(
+                TraceId(2),
+                vec![linked(span(2, 2, "billing", start_ms, 20, &[("messaging.destination.name", "orders")]), 1, 1)],
+            )
+        };
+        let slow = Transaction::stitch(&[producer, consumer(200)]);
+        let finding = slow.queue_wait().expect("190 ms of 220 ms in the queue");
+        assert_eq!(finding.kind, FindingKind::QueueWait);
+        assert_eq!(finding.trace_id, TraceId(2).to_string());
+        assert_eq!(finding.span_ids, vec![SpanId(2).to_string(), SpanId(1).to_string()]);
+        assert_eq!(finding.service, "billing");
+        match &finding.evidence {
+            Evidence::QueueWait { queue, wait_ns, transaction_ns, producer_trace, .. } => {
+                assert_eq!(queue, "orders");
+                assert_eq!((*wait_ns, *transaction_ns), (190_000_000, 220_000_000));
+                assert_eq!(producer_trace, &TraceId(1).to_string());
+            }
+            other => panic!("{other:?}"),
+        }
+        let producer = Trace::from_spans(TraceId(1), vec![span(1, 1, "shop", 0, 10, &[])]);
+        assert!(Transaction::stitch(&[producer, consumer(15)]).queue_wait().is_none(), "5 ms of 35 ms");
+    }
+
+    #[test]
+    fn a_consumer_child_of_its_producer_is_a_hand_off_within_one_trace() {
+        let mut publish = span(1, 2, "shop", 5, 5, &[("messaging.system", "rabbitmq")]);
+        publish.kind = SpanKind::Producer;
+        publish.parent_id = Some(SpanId(1));
+        let mut take = span(1, 3, "billing", 60, 10, &[]);
+        take.kind = SpanKind::Consumer;
+        take.parent_id = Some(SpanId(2));
+        let trace = Trace::from_spans(TraceId(1), vec![span(1, 1, "shop", 0, 12, &[]), publish, take]);
+        let found = handoffs(&trace);
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].wait_ns, found[0].queue.label()), (50_000_000, "rabbitmq".to_string()));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::style::{Group, Rendered};
 use super::text::{Keep, elide_distinct, width as cells};
 use super::units::{duration, plural};
 use crate::analysis::findings::percent;
-use crate::analysis::transaction::{Handoff, queue_wait_ns};
+use crate::analysis::transaction::{Handoff, QUEUE_WAIT_SHARE, queue_wait_ns};
 use crate::model::{SpanIndex, Trace};
 
 const MIN_WIDTH: usize = 40;
@@ -132,14 +132,15 @@ fn transaction_note(trace: &Trace, handoffs: &[Handoff]) -> Option<String> {
     }
     let traces = trace.trace_ids();
     let waited = queue_wait_ns(trace, handoffs);
+    let share = percent(waited, trace.duration_ns());
+    let dominates = if share > QUEUE_WAIT_SHARE { ": most of it, the consumers fall behind" } else { "" };
     Some(format!(
-        "{} traces, {} queue hand-off{} (⇢): {} of {} waiting in queues ({:.0}%)",
+        "{} traces, {} queue hand-off{} (⇢): {} of {} waiting in queues ({share:.0}%){dominates}",
         traces.len(),
         handoffs.len(),
         plural(handoffs.len()),
         duration(waited),
         duration(trace.duration_ns()),
-        percent(waited, trace.duration_ns())
     ))
 }
 
