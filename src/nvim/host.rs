@@ -31,7 +31,7 @@ use crate::collector::supervisor::Role;
 use crate::config::ProviderConfig;
 use crate::error::{Error, Result};
 use crate::model::{Trace, TraceId};
-use crate::providers::links::linked_traces;
+use crate::providers::links::{linked_traces, links_of_span};
 use crate::providers::{self, TraceProvider, baselines, trends};
 use crate::query::now_ns;
 use crate::render::annotations::annotations;
@@ -341,13 +341,10 @@ impl Host {
         let Some((trace, span)) = self.state().views.span_at(p.view_id, p.line, p.col)? else {
             return Ok(Value::Nil);
         };
-        let provider = self.provider()?;
-        let items = links::items(&*provider, &trace.spans[span], p.width.max(40), |id| self.trace_by_id(id)).await?;
-        to_value(&items)
-    }
-
-    async fn trace_by_id(&self, id: TraceId) -> Result<Arc<Trace>> {
-        self.trace(&id.to_string()).await
+        let span = &trace.spans[span];
+        let fetch = |id: TraceId| async move { self.trace(&id.to_string()).await };
+        let linked = links_of_span(&*self.provider()?, span, links::MAX_LINKS, fetch).await?;
+        to_value(&links::items(span, &linked, p.width.max(40)))
     }
 
     /// The service's most recent traces (kept in the cache for opening them later), or an

@@ -1,19 +1,16 @@
 //! Span links in the trace float: which spans of a trace other traces link to (for the
 //! `→ 2 linked` badges), and the list `l` shows of a span's links, both ways.
 
-use std::future::Future;
-use std::sync::Arc;
-
 use super::protocol::LinkItem;
 use crate::error::Result;
-use crate::model::{SpanIndex, Trace, TraceId};
+use crate::model::{Span, SpanIndex, Trace};
 use crate::providers::TraceProvider;
-use crate::providers::links::{Direction, links_of_span};
+use crate::providers::links::{Direction, LinkedSpan};
 use crate::render::text::{Keep, elide};
 use crate::render::units::duration;
 
 /// The most links of one span (or linking to one trace) listed.
-const MAX_LINKS: usize = 200;
+pub const MAX_LINKS: usize = 200;
 
 /// The spans of `trace` that spans of other traces link to, once for each linking span,
 /// as the provider's index of links knows them (none for providers without one).
@@ -28,21 +25,13 @@ pub async fn linked_spans(provider: &dyn TraceProvider, trace: &Trace) -> Result
     Ok(found)
 }
 
-/// The spans linked to `span`, both ways, each labelled to fit `width` columns:
-/// `← shop: publish order  kafka orders · trace 4bf9…` for the span it links to (the
-/// producer of what it consumed), `→ …` for a span linking to it (a consumer).
-pub async fn items<F, Fut>(
-    provider: &dyn TraceProvider,
-    span: &crate::model::Span,
-    width: usize,
-    fetch: F,
-) -> Result<Vec<LinkItem>>
-where
-    F: Fn(TraceId) -> Fut,
-    Fut: Future<Output = Result<Arc<Trace>>>,
-{
-    let linked = links_of_span(provider, span, MAX_LINKS, fetch).await?;
-    Ok(linked
+/// The spans linked to `span` (see [`links_of_span`]), each labelled to fit `width`
+/// columns: `← shop: orders publish · 251ms between · trace 4bf9…` for a span it links to
+/// (the producer of what it consumed), `→ …` for a span linking to it (a consumer).
+///
+/// [`links_of_span`]: crate::providers::links::links_of_span
+pub fn items(span: &Span, linked: &[LinkedSpan], width: usize) -> Vec<LinkItem> {
+    linked
         .iter()
         .map(|link| {
             let arrow = match link.direction {
@@ -71,5 +60,5 @@ where
                 span_id: link.span_id.to_string(),
             }
         })
-        .collect())
+        .collect()
 }

@@ -139,7 +139,8 @@ impl LinkedSpan {
 }
 
 /// The spans `span` links to, then those linking to it (from the provider's index, at
-/// most `limit`), each with its trace fetched through `fetch` (a cache, or the provider).
+/// most `limit`), each in time order, with its trace fetched through `fetch` (a cache, or
+/// the provider).
 pub async fn links_of_span<F, Fut>(
     provider: &dyn TraceProvider,
     span: &crate::model::Span,
@@ -168,5 +169,7 @@ where
         };
         linked.push(LinkedSpan { direction, trace_id, span_id, trace });
     }
+    // The way back first, then the way on; each in time order (unknown spans last).
+    linked.sort_by_key(|l| (l.direction == Direction::From, l.span().map_or(u64::MAX, |s| s.start_ns)));
     Ok(linked)
 }
