@@ -7,7 +7,7 @@
 //! time between the producer's end and the consumer's start is the time the message spent
 //! waiting in the queue.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::calls::text;
 use super::findings::{Evidence, Finding, FindingKind, Severity, percent};
@@ -102,7 +102,12 @@ impl Transaction {
         ordered.sort_by_key(|t| (t.start_ns(), t.id));
         ordered.dedup_by_key(|t| t.id);
         let ids: Vec<TraceId> = ordered.iter().map(|t| t.id).collect();
-        let spans: Vec<Span> = ordered.iter().flat_map(|t| t.spans.iter().cloned()).collect();
+        // Sized up front: collecting a flattened iterator would grow (and move) the spans of
+        // a large transaction many times over.
+        let mut spans: Vec<Span> = Vec::with_capacity(ordered.iter().map(|t| t.spans.len()).sum());
+        for trace in &ordered {
+            spans.extend(trace.spans.iter().cloned());
+        }
         let first = ids.first().copied().unwrap_or_default();
         let trace = Trace::from_spans(first, spans);
         let handoffs = handoffs(&trace);
@@ -154,8 +159,17 @@ pub fn handoffs(trace: &Trace) -> Vec<Handoff> {
     if !trace.spans.iter().any(consumes) {
         return Vec::new();
     }
-    let index: HashMap<(TraceId, SpanId), SpanIndex> =
-        trace.spans.iter().enumerate().map(|(i, s)| ((s.trace_id, s.span_id), i)).collect();
+    // Only the spans some link names are indexed: a transaction has tens of thousands of
+    // spans and a few dozen links.
+    let named: HashSet<(TraceId, SpanId)> =
+        trace.spans.iter().flat_map(|s| s.links()).map(|link| (link.trace_id, link.span_id)).collect();
+    let index: HashMap<(TraceId, SpanId), SpanIndex> = trace
+        .spans
+        .iter()
+        .enumerate()
+        .map(|(i, s)| ((s.trace_id, s.span_id), i))
+        .filter(|(key, _)| named.contains(key))
+        .collect();
     let mut found: Vec<Handoff> = Vec::new();
     for (consumer, span) in trace.spans.iter().enumerate().filter(|(_, s)| consumes(s)) {
         let linked = span.links().filter_map(|link| index.get(&(link.trace_id, link.span_id)).copied());

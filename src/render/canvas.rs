@@ -99,38 +99,60 @@ impl Row {
         }
     }
 
-    /// Turns the painted cells into text, highlights and the targets of line `line`.
-    pub fn into_line(self, line: usize) -> (StyledLine, Vec<Target>) {
+    /// Blanks every cell, so one row's buffer serves every line of a view: a waterfall of
+    /// tens of thousands of spans then allocates its cells once, not once a line.
+    pub fn clear(&mut self) {
+        self.cells.fill(EMPTY);
+    }
+
+    /// Turns the painted cells into the text and highlights of line `line`, adding its
+    /// click targets to `targets` (the view's, so no list is built per line).
+    ///
+    /// Cells are taken a run at a time (neighbours of one group and one span, such as a
+    /// bar or a name): a view draws every cell of tens of thousands of rows, and a run
+    /// settles its highlight and target once.
+    pub fn draw(&self, line: usize, targets: &mut Vec<Target>) -> StyledLine {
         let last_used = self.cells.iter().rposition(|c| c.used).map_or(0, |p| p + 1);
-        let mut styled = StyledLine::default();
-        let mut targets: Vec<Target> = Vec::new();
         let cells = &self.cells[..last_used];
-        for (at, cell) in cells.iter().enumerate() {
-            // A wide character and the cell after it must still be a pair: one painted
-            // over by a bar or a label is drawn as a space, so the row keeps its width.
-            let wide = char_width(cell.ch) == 2;
-            let ch = match cell.ch {
-                WIDE_TAIL if at > 0 && char_width(cells[at - 1].ch) == 2 => continue,
-                WIDE_TAIL => ' ',
-                _ if wide && cells.get(at + 1).is_none_or(|next| next.ch != WIDE_TAIL) => ' ',
-                ch => ch,
-            };
+        // The exact size up front: pushing character by character would grow the text
+        // several times a line.
+        let mut styled = StyledLine {
+            text: String::with_capacity(cells.iter().map(|c| c.ch.len_utf8()).sum()),
+            highlights: Vec::new(),
+        };
+        let mut at = 0;
+        while at < cells.len() {
+            let (group, span) = (cells[at].group, cells[at].span);
             let start = styled.text.len();
-            styled.text.push(ch);
+            while let Some(cell) = cells.get(at).filter(|c| c.group == group && c.span == span) {
+                // A wide character and the cell after it must still be a pair: one painted
+                // over by a bar or a label is drawn as a space, so the row keeps its width.
+                let ch = match cell.ch {
+                    WIDE_TAIL if at > 0 && char_width(cells[at - 1].ch) == 2 => None,
+                    WIDE_TAIL => Some(' '),
+                    ch if char_width(ch) == 2 && cells.get(at + 1).is_none_or(|next| next.ch != WIDE_TAIL) => Some(' '),
+                    ch => Some(ch),
+                };
+                styled.text.extend(ch);
+                at += 1;
+            }
             let end = styled.text.len();
-            if let Some(group) = cell.group {
+            if start == end {
+                continue;
+            }
+            if let Some(group) = group {
                 match styled.highlights.last_mut() {
                     Some(h) if h.end == start && h.group == group => h.end = end,
                     _ => styled.highlights.push(Highlight { start, end, group }),
                 }
             }
-            if cell.span != NO_SPAN {
+            if span != NO_SPAN {
                 match targets.last_mut() {
-                    Some(t) if t.end == start && t.span == cell.span as usize => t.end = end,
-                    _ => targets.push(Target { line, start, end, span: cell.span as usize }),
+                    Some(t) if t.line == line && t.end == start && t.span == span as usize => t.end = end,
+                    _ => targets.push(Target { line, start, end, span: span as usize }),
                 }
             }
         }
-        (styled, targets)
+        styled
     }
 }

@@ -80,9 +80,8 @@ pub fn render(trace: &Trace, width: usize, critical_path: bool, marked: &[SpanIn
     out.lines.push(frame::title(trace, width));
     out.lines.push(frame::ruler(trace.duration_ns(), width, 0));
     for row in rows {
-        let (line, targets) = row.into_line(out.lines.len());
+        let line = row.draw(out.lines.len(), &mut out.targets);
         out.lines.push(line);
-        out.targets.extend(targets);
     }
     let hidden =
         (hidden > 0).then(|| format!("{hidden} spans too narrow to draw at this width; the waterfall shows all"));

@@ -73,9 +73,7 @@ pub fn draw(bars: &[Bar], width: usize, first_line: usize) -> Icicle {
     let mut lines = Vec::new();
     let mut targets = Vec::new();
     for row in rows {
-        let (line, row_targets) = row.into_line(first_line + lines.len());
-        lines.push(line);
-        targets.extend(row_targets);
+        lines.push(row.draw(first_line + lines.len(), &mut targets));
     }
     Icicle { lines, targets, hidden }
 }

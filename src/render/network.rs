@@ -91,9 +91,8 @@ pub fn render(trace: &Trace, width: usize) -> Rendered {
             let c1 = col(span.end_ns()).clamp(c0 + 1, timeline);
             row.fill(bars.x + c0, c1 - c0, BAR, Some(colour), Some(*i));
         }
-        let (line, targets) = row.into_line(out.lines.len());
+        let line = row.draw(out.lines.len(), &mut out.targets);
         out.lines.push(line);
-        out.targets.extend(targets);
     }
     if calls.is_empty() {
         let none = StyledLine::plain("(no outgoing calls: no client, producer or database spans)");

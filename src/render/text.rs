@@ -22,7 +22,13 @@ pub fn width(text: &str) -> usize {
 
 /// Display cells of one character; control characters count as one, because [`clean`]
 /// turns them into a visible mark before they are drawn.
+#[inline]
 pub fn char_width(c: char) -> usize {
+    // Every ASCII character is one cell (its control characters by the rule above); most
+    // text drawn is ASCII, so it skips the Unicode tables.
+    if c.is_ascii() {
+        return 1;
+    }
     if c.is_control() { 1 } else { c.width().unwrap_or(0) }
 }
 
@@ -84,10 +90,10 @@ pub fn elide_middle(text: &str, max: usize) -> String {
 
 /// Shortens `text` to at most `max` cells, keeping the part `keep` says.
 pub fn elide(text: &str, max: usize, keep: Keep) -> String {
-    let chars: Vec<char> = text.chars().collect();
     if width(text) <= max {
         return text.to_string();
     }
+    let chars: Vec<char> = text.chars().collect();
     if max == 0 {
         return String::new();
     }
@@ -126,10 +132,15 @@ pub fn elide_distinct(texts: &[(&str, usize)], keep: Keep) -> Vec<String> {
         }
         return out;
     }
-    let chars: Vec<Vec<char>> = texts.iter().map(|(t, _)| t.chars().collect()).collect();
     let mut heads: Vec<Option<usize>> = texts
         .iter()
         .map(|&(text, max)| (width(text) > max && max > 0).then(|| preferred_head(max - 1, keep)))
+        .collect();
+    // The characters of the texts to cut only: most fit, and a view can hold thousands.
+    let chars: Vec<Vec<char>> = texts
+        .iter()
+        .zip(&heads)
+        .map(|((t, _), head)| if head.is_some() { t.chars().collect() } else { Vec::new() })
         .collect();
     let draw = |i: usize, heads: &[Option<usize>]| match heads[i] {
         Some(head) => cut(&chars[i], head, texts[i].1 - 1),
@@ -150,8 +161,11 @@ pub fn elide_distinct(texts: &[(&str, usize)], keep: Keep) -> Vec<String> {
         for group in clashes {
             for &i in &group {
                 if let Some(preferred) = heads[i] {
-                    let others: Vec<&[char]> =
-                        group.iter().filter(|&&j| texts[j].0 != texts[i].0).map(|&j| chars[j].as_slice()).collect();
+                    let others: Vec<Vec<char>> = group
+                        .iter()
+                        .filter(|&&j| texts[j].0 != texts[i].0)
+                        .map(|&j| texts[j].0.chars().collect())
+                        .collect();
                     heads[i] = Some(distinct_head(&chars[i], &others, texts[i].1 - 1, preferred));
                 }
             }
@@ -207,7 +221,7 @@ fn fitting<'a>(chars: impl Iterator<Item = &'a char>, cells: usize) -> (usize, u
 /// `others` cut the same way: the head must reach past the prefix they share or the tail
 /// past the suffix. The choice closest to `preferred` wins; when none separates them
 /// all, the one that separates most.
-fn distinct_head(text: &[char], others: &[&[char]], room: usize, preferred: usize) -> usize {
+fn distinct_head(text: &[char], others: &[Vec<char>], room: usize, preferred: usize) -> usize {
     let shared: Vec<(usize, usize)> = others
         .iter()
         .map(|other| {

@@ -1,36 +1,47 @@
 //! Human-readable times. Inside, times are integer nanoseconds; only here do they become
 //! text, with three significant digits as trace UIs show them (`12.3ms`, `1.24s`).
 
-/// Formats a duration: `850ns`, `12.3µs`, `4.56ms`, `1.24s`, `2m03s`, `1h05m`, `24h`,
-/// `3d`, `2d12h`: three significant digits below a minute, then whole units, the
-/// smaller one left out when it is zero. Hours up to two days (`36h` reads better than
-/// `1d12h`), days beyond.
 /// The `s` of a count's noun: `format!("{n} call{}", plural(n))`.
 pub fn plural<N: PartialEq + From<u8>>(n: N) -> &'static str {
     if n == N::from(1) { "" } else { "s" }
 }
 
+/// Formats a duration: `850ns`, `12.3µs`, `4.56ms`, `1.24s`, `2m03s`, `1h05m`, `24h`,
+/// `3d`, `2d12h`: three significant digits below a minute, then whole units, the
+/// smaller one left out when it is zero. Hours up to two days (`36h` reads better than
+/// `1d12h`), days beyond.
 pub fn duration(ns: u64) -> String {
-    const US: u64 = 1_000;
-    const MS: u64 = 1_000_000;
-    const S: u64 = 1_000_000_000;
-    const MINUTE: u64 = 60;
-    const HOUR: u64 = 60 * MINUTE;
-    const DAY: u64 = 24 * HOUR;
-    let pair = |big: u64, big_unit: &str, small: u64, small_unit: &str, pad: bool| match (small, pad) {
-        (0, _) => format!("{big}{big_unit}"),
-        (_, true) => format!("{big}{big_unit}{small:02}{small_unit}"),
-        (_, false) => format!("{big}{big_unit}{small}{small_unit}"),
-    };
-    let seconds = ns / S;
-    match ns {
-        0..US => format!("{ns}ns"),
-        US..MS => scaled(ns as f64 / US as f64, "µs"),
-        MS..S => scaled(ns as f64 / MS as f64, "ms"),
-        _ if seconds < MINUTE => scaled(ns as f64 / S as f64, "s"),
-        _ if seconds < HOUR => pair(seconds / MINUTE, "m", seconds % MINUTE, "s", true),
-        _ if seconds < 2 * DAY => pair(seconds / HOUR, "h", seconds % HOUR / MINUTE, "m", true),
-        _ => pair(seconds / DAY, "d", seconds % DAY / HOUR, "h", false),
+    Duration(ns).to_string()
+}
+
+/// A duration of `ns` as [`duration`] formats it, written straight into a line being
+/// drawn: a view of many spans then formats their durations without a text each.
+pub struct Duration(pub u64);
+
+impl std::fmt::Display for Duration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ns = self.0;
+        const US: u64 = 1_000;
+        const MS: u64 = 1_000_000;
+        const S: u64 = 1_000_000_000;
+        const MINUTE: u64 = 60;
+        const HOUR: u64 = 60 * MINUTE;
+        const DAY: u64 = 24 * HOUR;
+        let mut pair = |big: u64, big_unit: &str, small: u64, small_unit: &str, pad: bool| match (small, pad) {
+            (0, _) => write!(f, "{big}{big_unit}"),
+            (_, true) => write!(f, "{big}{big_unit}{small:02}{small_unit}"),
+            (_, false) => write!(f, "{big}{big_unit}{small}{small_unit}"),
+        };
+        let seconds = ns / S;
+        match ns {
+            0..US => write!(f, "{ns}ns"),
+            US..MS => scaled(f, ns as f64 / US as f64, "µs"),
+            MS..S => scaled(f, ns as f64 / MS as f64, "ms"),
+            _ if seconds < MINUTE => scaled(f, ns as f64 / S as f64, "s"),
+            _ if seconds < HOUR => pair(seconds / MINUTE, "m", seconds % MINUTE, "s", true),
+            _ if seconds < 2 * DAY => pair(seconds / HOUR, "h", seconds % HOUR / MINUTE, "m", true),
+            _ => pair(seconds / DAY, "d", seconds % DAY / HOUR, "h", false),
+        }
     }
 }
 
@@ -39,13 +50,14 @@ pub fn duration_us(us: u64) -> String {
     duration(us.saturating_mul(1_000))
 }
 
-fn scaled(value: f64, unit: &str) -> String {
+/// Three significant digits of `value`, then `unit`.
+fn scaled(f: &mut std::fmt::Formatter<'_>, value: f64, unit: &str) -> std::fmt::Result {
     if value >= 100.0 {
-        format!("{value:.0}{unit}")
+        write!(f, "{value:.0}{unit}")
     } else if value >= 10.0 {
-        format!("{value:.1}{unit}")
+        write!(f, "{value:.1}{unit}")
     } else {
-        format!("{value:.2}{unit}")
+        write!(f, "{value:.2}{unit}")
     }
 }
 

@@ -1,6 +1,8 @@
 //! The waterfall timeline: one row per span in tree order, names indented by depth on the
 //! left, a bar at the span's offset on the right.
 
+use std::fmt::Write;
+
 use super::Picture;
 use super::canvas::{BAR, GAP, Row};
 use super::critical;
@@ -9,7 +11,7 @@ use super::layout::{Column, solve};
 use super::palette;
 use super::style::{Group, Rendered};
 use super::text::{Keep, elide_distinct, width as cells};
-use super::units::{duration, plural};
+use super::units::{Duration, duration, plural};
 use crate::analysis::findings::percent;
 use crate::analysis::transaction::{Handoff, QUEUE_WAIT_SHARE, queue_wait_ns};
 use crate::model::{SpanIndex, Trace};
@@ -50,21 +52,25 @@ pub fn render(trace: &Trace, picture: &Picture) -> Rendered {
     }
 
     let mut out = Rendered::default();
+    out.lines.reserve(order.len() + picture.handoffs.len() + 2);
     out.lines.push(frame::title(trace, width));
     out.lines.push(frame::ruler(trace.duration_ns(), timeline, bars_at));
+    // One row and one duration text, cleared for each line: a transaction draws tens of
+    // thousands of lines, and allocating them per line was most of its drawing time.
+    let mut row = Row::new(width);
+    let mut took = String::new();
     for (&i, name) in order.iter().zip(&shown) {
         for handoff in picture.handoffs.iter().filter(|h| h.consumer == i) {
             let from = col(trace.spans[handoff.producer].end_ns()).min(timeline - 1);
             let to = col(trace.spans[i].start_ns).max(from + 1).min(timeline);
-            let row =
-                handoff_row(handoff, width, indent(i).min(name_width - 1), name_width, bars_at + from, bars_at + to);
-            let (line, targets) = row.into_line(out.lines.len());
+            row.clear();
+            paint_handoff(&mut row, handoff, indent(i).min(name_width - 1), name_width, bars_at + from, bars_at + to);
+            let line = row.draw(out.lines.len(), &mut out.targets);
             out.lines.push(line);
-            out.targets.extend(targets);
         }
         let span = &trace.spans[i];
         let failed = span.is_error();
-        let mut row = Row::new(width);
+        row.clear();
         row.put(indent(i).min(name_width - 1), name, Some(palette::text(span.service(), failed)), Some(i));
 
         let c0 = col(span.start_ns).min(timeline - 1);
@@ -72,10 +78,12 @@ pub fn render(trace: &Trace, picture: &Picture) -> Rendered {
         let bar_start = bars_at + c0;
         row.fill(bar_start, c1 - c0, BAR, Some(palette::text(span.service(), failed)), Some(i));
         // The duration, and the links of a span that has some (`→ 2 linked`).
-        let took = match links[i] {
-            0 => duration(span.duration_ns),
-            n => format!("{} → {n} linked", duration(span.duration_ns)),
-        };
+        took.clear();
+        // Writing to a String cannot fail.
+        let _ = write!(took, "{}", Duration(span.duration_ns));
+        if links[i] > 0 {
+            let _ = write!(took, " → {} linked", links[i]);
+        }
         let len = cells(&took);
         // Beside the bar where there is room, else on the bar itself.
         if c1 + 1 + len <= timeline {
@@ -93,20 +101,19 @@ pub fn render(trace: &Trace, picture: &Picture) -> Rendered {
         if picture.marked.contains(&i) {
             row.mark(0, name_width, i);
         }
-        let (line, targets) = row.into_line(out.lines.len());
+        let line = row.draw(out.lines.len(), &mut out.targets);
         out.lines.push(line);
-        out.targets.extend(targets);
     }
     let notes = critical::legend(trace, &critical).into_iter().chain(transaction_note(trace, &picture.handoffs));
     out.lines.extend(frame::footer(trace, notes, width));
     out
 }
 
-/// A queue hand-off: `⇢ kafka orders` under the consumer's indent, a dotted line from
-/// `from` to `to` (the wait), and the wait beside it. Its cells stand for the consumer, so
-/// `<CR>` and `l` on it act on the span the message was handed to.
-fn handoff_row(handoff: &Handoff, width: usize, indent: usize, name_width: usize, from: usize, to: usize) -> Row {
-    let mut row = Row::new(width);
+/// A queue hand-off painted on a blank `row`: `⇢ kafka orders` under the consumer's
+/// indent, a dotted line from `from` to `to` (the wait), and the wait beside it. Its cells
+/// stand for the consumer, so `<CR>` and `l` on it act on the span the message was handed to.
+fn paint_handoff(row: &mut Row, handoff: &Handoff, indent: usize, name_width: usize, from: usize, to: usize) {
+    let width = row.width();
     let span = Some(handoff.consumer);
     let label = format!("⇢ {}", handoff.queue.label());
     let room = name_width.saturating_sub(indent + 1).max(1);
@@ -122,7 +129,6 @@ fn handoff_row(handoff: &Handoff, width: usize, indent: usize, name_width: usize
     } else {
         row.put(from, &waited, Some(Group::Duration), span);
     }
-    row
 }
 
 /// What the footer says of a transaction: its traces and the time spent in queues.
