@@ -37,7 +37,7 @@ pub fn to_current(connection: &Connection) -> rusqlite::Result<()> {
     match found {
         VERSION => {}
         0 if has_table(&tx, "span_tags")? => from_version_1(&tx)?,
-        0 | 2..=5 => schema::create(&tx)?,
+        0 | 2..=7 => schema::create(&tx)?,
         newer => {
             return Err(rusqlite::Error::InvalidParameterName(format!(
                 "the file has layout version {newer}, newer than this vitals ({VERSION}) knows; update vitals"
