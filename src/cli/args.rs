@@ -413,11 +413,11 @@ pub enum StoreAction {
 
 #[derive(Args, Debug)]
 pub struct ServeFlags {
-    /// Where to receive OTLP/HTTP (POST /v1/traces), or `off`. Loopback unless you say
+    /// Where to receive OTLP/HTTP (POST /v1/traces and /v1/logs), or `off`. Loopback unless you say
     /// otherwise.
     #[arg(long, default_value = "127.0.0.1:4318", value_name = "ADDR|off")]
     pub otlp_http: Listen,
-    /// Where to receive OTLP/gRPC (TraceService/Export, the default of most SDKs and of
+    /// Where to receive OTLP/gRPC (TraceService/Export and LogsService/Export, the default of most SDKs and of
     /// the Collector's otlp exporter; gzip accepted), or `off`.
     #[arg(long, default_value = "127.0.0.1:4317", value_name = "ADDR|off")]
     pub otlp_grpc: Listen,

@@ -133,7 +133,7 @@ fn print_trace(trace: &Trace, drawn: Drawn, span: Option<&str>) -> Result<()> {
                 what: format!("span {id}"),
                 source_name: format!("trace {}", trace.id),
             })?;
-            render::detail::render(trace, index, width)
+            render::detail::render(trace, index, &[], width).rendered
         }
         None => render::render_trace(
             trace,

@@ -13,8 +13,9 @@ use super::alerts::Alerts;
 use super::maps::Maps;
 use super::protocol::{
     self, AnalyzePayload, AnnotateParams, BaselineParams, BaselinePayload, CompareParams, Drawing, FlameItem,
-    FlamePayload, MapActionParams, MapParams, OpenTraceParams, RecentParams, RegressionParams, SearchItem,
-    SearchParams, ServiceParams, TagParams, TrendParams, TrendPayload, ViewActionParams, params, to_value,
+    FlamePayload, LogListPayload, LogsParams, MapActionParams, MapParams, OpenTraceParams, RecentParams,
+    RegressionParams, SearchItem, SearchParams, ServiceParams, TagParams, TrendParams, TrendPayload, ViewActionParams,
+    params, to_value,
 };
 use super::tails::{self, Tails};
 use super::views::{Switch, Views};
@@ -36,7 +37,7 @@ use crate::render::findings::explain_report;
 use crate::render::report;
 use crate::render::units::plural;
 use crate::render::{self, View, summary_line};
-use crate::session::{Session, Settings, annotate, off_thread, service_map, traces_of};
+use crate::session::{Session, Settings, annotate, logs, off_thread, service_map, traces_of};
 use crate::tail::{self, Filter, Source, Tail};
 
 type Writer = Compat<tokio::fs::File>;
@@ -203,6 +204,7 @@ impl Host {
             "search" => self.search(params(raw)?).await,
             "open_trace" => self.open_trace(params(raw)?).await,
             "view_action" => self.view_action(params(raw)?),
+            "logs" => self.logs(params(raw)?).await,
             "analyze" => self.analyze(params(raw)?).await,
             "annotations" => self.annotations(params(raw)?).await,
             "flame" => self.flame(params(raw)?).await,
@@ -301,8 +303,26 @@ impl Host {
         }
         let view = protocol::view_named(&p.view)?;
         let trace = self.trace(id).await?;
-        let payload = self.state().views.open(trace, view, p.width.max(20), p.span_id.trim(), &p.marks);
+        // A trace opens even when its logs cannot be read; the logs float says why.
+        let (logs, note) = logs::of_trace(&*self.provider()?, trace.id)
+            .await
+            .unwrap_or_else(|e| (Vec::new(), Some(format!("The logs could not be read: {e}"))));
+        let mut state = self.state();
+        let payload = state.views.open(trace, view, p.width.max(20), p.span_id.trim(), &p.marks);
+        state.views.attach_logs(payload.view_id, logs, note)?;
         to_value(&payload)
+    }
+
+    /// `:VitalsLogs [service] [filters]`: stored logs, newest first, with a trace or not.
+    async fn logs(&self, p: LogsParams) -> Result<Value> {
+        let query = crate::query::LogQuery::parse(&p.words, now_ns())?;
+        let title = match query.service.as_str() {
+            "" => "Logs".to_string(),
+            service => format!("Logs: {service}"),
+        };
+        let found = logs::search(&*self.provider()?, query).await?;
+        let (rendered, items) = render::logs::list(&found, p.width.max(40), p.utc_offset_s);
+        to_value(&LogListPayload { drawing: Drawing::new(title, &rendered), items })
     }
 
     /// The service's most recent traces (kept in the cache for opening them later), or an
@@ -515,6 +535,12 @@ impl Host {
             "network" => to_value(&state.views.switch(p.view_id, Switch::Toggle(View::Network))?),
             "stats" => to_value(&state.views.switch(p.view_id, Switch::Toggle(View::Stats))?),
             "resize" => to_value(&state.views.resize(p.view_id, p.width)?),
+            "logs" | "logs_tree" => {
+                match state.views.logs(p.view_id, p.line, p.col, p.width, p.action == "logs_tree")? {
+                    Some(drawing) => to_value(&drawing),
+                    None => Ok(Value::Nil),
+                }
+            }
             other => Err(Error::invalid(format!("unknown view action {other:?}"))),
         }
     }

@@ -19,7 +19,7 @@ local M = {}
 ---@type table<integer, vitals.TraceView>
 M.open_views = {}
 
-local FOOTER = "q close · <CR> details · w waterfall/flame · c critical path · n calls · s stats · ? keys"
+local FOOTER = "q close · <CR> details · L logs · w waterfall/flame · c critical path · n calls · s stats · ? keys"
 
 ---Keys of the trace float that ask the host for another drawing: key, what it does, the
 ---host's view action. (`q`, `<CR>` and `?`, which lists them all, are mapped besides.)
@@ -75,6 +75,12 @@ local function show_detail(view)
     float.map(buf, {
       q = { back, "back to the trace" },
       ["<Esc>"] = { back, "back to the trace" },
+      ["<CR>"] = {
+        function()
+          require("vitals.logs").follow_frame(win, drawing.jumps, { win, view.win })
+        end,
+        "on a stack frame: open its code",
+      },
       gd = { to_code, "go to the code that made this span" },
       ["<C-]>"] = { to_code, "go to the code that made this span" },
     })
@@ -126,6 +132,7 @@ function M.show(payload)
     q = { close, "close the trace" },
     ["<Esc>"] = { close, "close the trace" },
     ["<CR>"] = { function() show_detail(view) end, "details of the span under the cursor" },
+    L = { function() require("vitals.logs").of_span(view) end, "events and logs of the span (again: with the spans under it)" },
   }
   for _, key in ipairs(KEYS) do
     maps[key[1]] = { function() act(view, key[3]) end, key[2] }
