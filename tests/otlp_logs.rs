@@ -234,3 +234,39 @@ fn a_store_of_layout_6_gains_logs_and_keeps_its_traces() {
     store.ingest_logs(logs_request(vec![record(now, 0, 5, 9, "after the upgrade")]).resource_logs, now).unwrap();
     assert_eq!(bodies(&store.trace_logs(TraceId(5)).unwrap()), ["after the upgrade"]);
 }
+
+#[test]
+fn vitals_logs_prints_the_stored_logs_a_query_asks_for() {
+    let dir = TempDir::new("logs-cli");
+    let path = dir.0.join("traces.db");
+    let now = now_ns();
+    {
+        let store = Store::open(&path, Retention::default()).unwrap();
+        let records =
+            vec![record(now - 5_000_000_000, 0, 4, 17, "payment failed"), record(now, 0, 0, 9, "cache warmed")];
+        store.ingest_logs(logs_request(records).resource_logs, now).unwrap();
+    }
+    let run = |words: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vitals"))
+            .args(["logs", "--provider", "otlp", "--db"])
+            .arg(&path)
+            .args(["--width", "100"])
+            .args(words)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, all, _) = run(&[]);
+    assert!(ok);
+    let lines: Vec<&str> = all.lines().collect();
+    assert!(lines[0].contains("cache warmed") && lines[0].contains("no trace"), "newest first:\n{all}");
+    assert!(lines[1].contains("ERROR shop  00000000  payment failed"), "{all}");
+    let (_, errors, _) = run(&["shop", "severity=error"]);
+    assert!(errors.contains("payment failed") && !errors.contains("cache warmed"), "{errors}");
+    let (ok, _, why) = run(&["severity=loud"]);
+    assert!(!ok && why.contains("Unknown severity \"loud\""), "{why}");
+}

@@ -36,7 +36,7 @@ end
 function M.follow_frame(win, jumps, floats)
   local jump = M.frame_at(jumps, vim.api.nvim_win_get_cursor(win)[1])
   if not jump then
-    return notify.info("Not a stack frame: <CR> on a frame of a stack trace opens its code")
+    return notify.info("Nothing to open here: <CR> on a stack frame, or a log naming its code, opens the code")
   end
   local paths = require("vitals.paths")
   local file = paths.local_file(jump.path)

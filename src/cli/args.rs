@@ -65,6 +65,17 @@ pub enum Command {
         #[arg(long)]
         critical_path: bool,
     },
+    /// Stored logs, newest first, with a trace or not (what OTLP log exporters sent the
+    /// trace store: `--provider otlp`).
+    Logs {
+        #[command(flatten)]
+        provider: ProviderFlags,
+        /// `[service] [severity=warn] [since=1h] [limit=N] [words…]`: `*` for every
+        /// service; the words must all be in the message or an attribute.
+        words: Vec<String>,
+        #[arg(long)]
+        width: Option<usize>,
+    },
     /// Analyze traces: critical path, N+1, slow queries, error root cause, hot functions,
     /// bottlenecks, with suggestions.
     Analyze(AnalyzeFlags),

@@ -39,6 +39,7 @@ pub fn run(command: Command) -> ExitCode {
         Command::Trace { provider, id, view, width, critical_path } => {
             block_on(trace_command(provider, id, Drawn { view, width, critical_path }))
         }
+        Command::Logs { provider, words, width } => block_on(logs_command(provider, words, width)),
         Command::Analyze(flags) => analyze::analyze(flags),
         Command::Flame(flags) => flame::flame(flags),
         Command::Diff(flags) => block_on(diff::diff(flags)),
@@ -181,6 +182,15 @@ async fn search_command(flags: ProviderFlags, args: SearchArgs, json: bool) -> R
     let labels = summary_line::lines(&summaries, now_ns(), terminal_width().saturating_sub(34));
     let lines: String = summaries.iter().zip(labels).map(|(s, label)| format!("{}  {label}\n", s.trace_id)).collect();
     write_stdout(&lines)
+}
+
+async fn logs_command(flags: ProviderFlags, words: Vec<String>, width: Option<usize>) -> Result<()> {
+    let provider = providers::from_config(&flags.to_config())?;
+    let query = crate::query::LogQuery::parse(&words, crate::query::now_ns())?;
+    let found = crate::session::logs::search(&*provider, query).await?;
+    let width = width.unwrap_or_else(terminal_width);
+    let (rendered, _) = render::logs::list(&found, width, tail::local_utc_offset());
+    print_lines(&rendered.lines)
 }
 
 async fn trace_command(flags: ProviderFlags, id: String, drawn: Drawn) -> Result<()> {

@@ -147,7 +147,12 @@ pub(super) fn entry_lines(
             line.push("  ", None);
         }
         push_entry(entry, &mut line);
-        lines.extend(wrap_styled(&line, width, HANGING));
+        let wrapped = wrap_styled(&line, width, HANGING);
+        // A log that names where it was written (Python's logging bridge does) leads there.
+        if let Some((path, lineno)) = code_location(entry.attributes()) {
+            jumps.extend((0..wrapped.len()).map(|n| CodeJump { line: lines.len() + n, path: path.clone(), lineno }));
+        }
+        lines.extend(wrapped);
         if let Some(stack) = entry.attr("exception.stacktrace") {
             stack_lines(&stack, width, lines, jumps);
         }
@@ -223,6 +228,14 @@ fn stack_lines(stack: &str, width: usize, lines: &mut Vec<StyledLine>, jumps: &m
     }
 }
 
+/// `code.file.path` and `code.line.number` (or the older `code.filepath`, `code.lineno`).
+fn code_location(attributes: &[Attribute]) -> Option<(String, u32)> {
+    let value = |keys: [&str; 2]| keys.iter().find_map(|key| attributes.iter().find(|a| a.key == *key));
+    let path = value(["code.file.path", "code.filepath"])?.value.to_string();
+    let line = value(["code.line.number", "code.lineno"])?.value.to_string().parse().ok()?;
+    (!path.is_empty() && line > 0).then_some((path, line))
+}
+
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -248,7 +261,7 @@ pub struct ListedLog {
 }
 
 /// Logs newest first, a line each (wrapped under itself): time of day, severity, service,
-/// message and attributes, and whether it has a trace; `utc_offset_s` is where the user is.
+/// its trace (or `no trace`) and message; `utc_offset_s` is where the user is.
 pub fn list(logs: &[LogRecord], width: usize, utc_offset_s: i64) -> (Rendered, Vec<ListedLog>) {
     let mut lines = Vec::new();
     let mut items = Vec::new();
@@ -262,21 +275,17 @@ pub fn list(logs: &[LogRecord], width: usize, utc_offset_s: i64) -> (Rendered, V
         line.push(&format!("{:<5} ", log.severity()), Some(severity_group(log.severity_number)));
         line.push(&log.service, Some(palette::text(&log.service, false)));
         line.push("  ", None);
+        // The trace's first 8 digits, or that there is none: a column of its own.
+        match log.trace_id {
+            Some(trace) => line.push(&trace.to_string()[..8], Some(Group::Key)),
+            None => line.push("no trace", Some(Group::Dim)),
+        };
+        line.push("  ", None);
         let mut message = log.body.clone();
         if let Some(kind) = log.attr("exception.type") {
             message = format!("{message} — {kind}");
         }
         line.push(&one_line(&message), None);
-        match log.trace_id {
-            Some(trace) => {
-                line.push("  ", None);
-                line.push(&format!("trace {}", &trace.to_string()[..8]), Some(Group::Key));
-            }
-            None => {
-                line.push("  ", None);
-                line.push("no trace", Some(Group::Dim));
-            }
-        }
         items.push(ListedLog {
             line: lines.len(),
             trace_id: log.trace_id.map(|id| id.to_string()),
@@ -316,7 +325,11 @@ mod tests {
             severity_number: 13,
             severity_text: "WARNING".into(),
             body: body.into(),
-            attributes: vec![Attribute::new("sku", AttrValue::Int(42))],
+            attributes: vec![
+                Attribute::new("sku", AttrValue::Int(42)),
+                Attribute::new("code.filepath", AttrValue::Str("shop/stock.py".into())),
+                Attribute::new("code.lineno", AttrValue::Int(7)),
+            ],
             trace_id: Some(TraceId(1)),
             span_id: SpanId::from_hex(span),
         }
@@ -335,13 +348,14 @@ mod tests {
             at("+3.00ms") < at("+100µs") && at("+100µs") < at("+2.00ms"),
             "offsets from the trace's start:\n{text}"
         );
-        assert!(text.contains("WARNING  stock low  sku=42"), "{text}");
+        assert!(text.contains("WARNING  stock low  code.filepath=shop/stock.py  code.lineno=7  sku=42"), "{text}");
         assert!(text.contains("event  cart read  items=3"), "{text}");
         assert!(!text.contains("slow") && !text.contains("retry"), "the child's are not the span's own:\n{text}");
-        assert_eq!(drawn.jumps.len(), 1);
-        let jump = &drawn.jumps[0];
-        assert_eq!((jump.path.as_str(), jump.lineno), ("/app/shop/pay.py", 12));
-        assert!(drawn.rendered.lines[jump.line].text.contains("pay.py\", line 12"));
+        let jumps: Vec<(&str, u32)> = drawn.jumps.iter().map(|j| (j.path.as_str(), j.lineno)).collect();
+        assert_eq!(jumps, [("/app/shop/pay.py", 12), ("shop/stock.py", 7)], "the frame, then the log's own code");
+        let frame = &drawn.jumps[0];
+        assert!(drawn.rendered.lines[frame.line].text.contains("pay.py\", line 12"));
+        assert!(drawn.rendered.lines[drawn.jumps[1].line].text.contains("stock low"));
 
         let with_children = of_span(&trace, root, true, &logs, None, 80).rendered.plain_text();
         assert!(with_children.contains("and the 1 span under it"), "{with_children}");
@@ -375,8 +389,8 @@ mod tests {
         untraced.span_id = None;
         let (rendered, items) = list(&[log(&trace, "000000000000000a", 20, "stock low"), untraced], 80, 0);
         let text = rendered.plain_text();
-        assert!(text.contains("WARNING shop  stock low  trace 00000000"), "{text}");
-        assert!(text.contains("cache warmed  no trace"), "{text}");
+        assert!(text.contains("WARNING shop  00000000  stock low"), "{text}");
+        assert!(text.contains("shop  no trace  cache warmed"), "{text}");
         assert_eq!(items[0].trace_id.as_deref(), Some("00000000000000000000000000000001"));
         assert_eq!((items[1].line, items[1].trace_id.as_deref()), (1, None));
     }
