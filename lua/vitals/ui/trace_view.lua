@@ -53,7 +53,7 @@ local function show_detail(view)
       return notify.info("No span under the cursor")
     end
     float.close(view.detail_win)
-    local footer = drawing.code and "q back · gd code" or "q back"
+    local footer = (drawing.code and "q back · gd code" or "q back") .. (#drawing.jumps > 0 and " · <CR> frame" or "")
     local buf, win = float.open(drawing, { width = width, footer = footer, filetype = "vitals-span" })
     view.detail_win = win
     local function back()
