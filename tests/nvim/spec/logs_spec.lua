@@ -92,6 +92,10 @@ it("the SDK's logs over OTLP/HTTP and gRPC show under their spans and a stack fr
       http = send_logs((url:gsub("/v1/traces$", "")), "http", folder),
       grpc = send_logs("http://127.0.0.1:" .. grpc, "grpc", folder),
     }
+    -- Four records a run, on each receiver: the status counts them.
+    local status = h.status_text()
+    has(status, "spans, 4 log records)")
+    has(status, "8 log records")
     for protocol, id in pairs(sent) do
       h.reset()
       vim.cmd("VitalsTrace " .. id .. " waterfall")
