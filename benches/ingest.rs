@@ -27,6 +27,10 @@ use vitals::query::SearchQuery;
 mod serve;
 use serve::Server;
 
+#[path = "support/cpu.rs"]
+mod cpu;
+use cpu::cpu_seconds;
+
 #[path = "../tests/common/grpc.rs"]
 #[allow(dead_code)]
 mod grpc;
@@ -105,25 +109,6 @@ fn peak_memory_mb(pid: u32) -> f64 {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|kb| kb.parse::<f64>().ok())
         .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
-/// CPU seconds `pid` has used (user and system), from /proc: unlike a rate over wall-clock
-/// time, hardly moved by other processes busy on the machine, so two builds measured at
-/// different moments compare.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The fields after the command name (in parentheses, maybe with spaces) start at the
-    // third; utime and stime are the 14th and 15th.
-    let fields: Vec<f64> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().map(|f| f.parse().unwrap_or(f64::NAN)).collect())
-        .unwrap_or_default();
-    // SAFETY: sysconf reads a constant of the system; it has no preconditions.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    match (fields.get(11), fields.get(12)) {
-        (Some(user), Some(system)) => (user + system) / ticks,
-        _ => f64::NAN,
-    }
 }
 
 /// Sends batch `body` as sender `n`; whether it was acknowledged.
