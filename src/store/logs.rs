@@ -1,18 +1,19 @@
 //! Log records in the store: OTLP logs as the receivers take them, each kept as its
 //! protobuf encoding with the columns that finding it needs (its trace, its service, its
-//! time, its severity). A trace's logs are read by an index on the trace id; the logs
-//! without a trace are read by time, only when a user asks for them (`:VitalsLogs`).
+//! time, its severity). A trace's logs are read by an index on the trace id; the others
+//! only when a user asks for them (`:VitalsLogs`), newest first.
 //!
 //! A record's `key` is a hash of its service and encoding, so that a retried export
 //! stores it once. It is not the row id: rows keep their order of arrival, so that each
 //! insert appends to the table instead of dirtying a page anywhere in it (a hash as the
-//! row id made ingest several times slower). Logs count towards the same size limit as
+//! row id made ingest six times slower), and so that the row id orders logs by arrival
+//! for retention and for searches without indexes of their own (each index costs ingest). Logs count towards the same size limit as
 //! spans and go by the same age limit (see [`super::retention`]): the oldest by arrival
 //! first, interleaved with traces.
 
 use opentelemetry_proto::tonic::logs::v1::{LogRecord as ProtoLogRecord, ResourceLogs};
 use prost::Message;
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::IngestReport;
 use super::schema::{self, clamp};
@@ -43,8 +44,6 @@ CREATE TABLE IF NOT EXISTS logs (
     body BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS logs_by_trace ON logs (trace_id, time_ns) WHERE trace_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS logs_by_time ON logs (time_ns);
-CREATE INDEX IF NOT EXISTS logs_by_age ON logs (received_ns);
 ";
 
 /// A record ready to be written.
@@ -173,31 +172,31 @@ pub(super) fn of_trace(connection: &Connection, id: TraceId) -> rusqlite::Result
     Ok(logs)
 }
 
-/// The logs a query asks for, newest first.
+/// The logs a query asks for, newest first. Rows are walked from the latest to arrive
+/// back to the first that arrived before the query's start (a log arrives after it is
+/// written), at most [`MAX_SCANNED`] of them.
 pub(super) fn search(connection: &Connection, query: &LogQuery) -> rusqlite::Result<Vec<LogRecord>> {
     let mut statement = connection.prepare_cached(
-        "SELECT service, body FROM logs
-         WHERE time_ns >= ?1 AND time_ns <= ?2 AND (?3 = '' OR service = ?3) AND severity >= ?4
-         ORDER BY time_ns DESC LIMIT ?5",
+        "SELECT service, body, received_ns FROM logs WHERE (?1 = '' OR service = ?1) AND severity >= ?2
+         ORDER BY id DESC LIMIT ?3",
     )?;
-    let mut rows = statement.query(params![
-        clamp(query.start_ns),
-        clamp(query.end_ns),
-        query.service,
-        query.min_severity,
-        MAX_SCANNED as i64
-    ])?;
+    let mut rows = statement.query(params![query.service, query.min_severity, MAX_SCANNED as i64])?;
     let mut found = Vec::new();
     while let Some(row) = rows.next()? {
+        if row.get::<_, i64>(2)? < clamp(query.start_ns) {
+            break;
+        }
         let Ok(record) = ProtoLogRecord::decode(row.get_ref(1)?.as_blob()?) else { continue };
         let record = log_record(row.get_ref(0)?.as_str()?, record);
-        if holds_words(&record, &query.text) {
+        if (query.start_ns..=query.end_ns).contains(&record.time_ns) && holds_words(&record, &query.text) {
             found.push(record);
             if found.len() == query.limit {
                 break;
             }
         }
     }
+    // Arrival order is nearly time order; within a batch it may not be.
+    found.sort_by_key(|record| std::cmp::Reverse(record.time_ns));
     Ok(found)
 }
 
@@ -231,13 +230,8 @@ pub(super) struct Eviction {
 /// Deletes up to `limit` logs past the limits, oldest first; how many, and their bytes.
 pub(super) fn evict(tx: &Transaction, eviction: &Eviction, limit: usize) -> rusqlite::Result<(usize, i64)> {
     let oldest: Vec<(i64, i64, i64)> = {
-        let mut statement = tx.prepare_cached(
-            "SELECT id, received_ns, length(body) FROM logs WHERE received_ns < max(?1, ?2)
-             ORDER BY received_ns LIMIT ?3",
-        )?;
-        let rows = statement.query_map(params![eviction.cutoff, eviction.before, limit as i64], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-        })?;
+        let mut statement = tx.prepare_cached("SELECT id, received_ns, length(body) FROM logs ORDER BY id LIMIT ?1")?;
+        let rows = statement.query_map(params![limit as i64], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
         rows.collect::<rusqlite::Result<_>>()?
     };
     let mut delete = tx.prepare_cached("DELETE FROM logs WHERE id = ?1")?;
@@ -256,5 +250,8 @@ pub(super) fn evict(tx: &Transaction, eviction: &Eviction, limit: usize) -> rusq
 
 /// When the oldest stored log arrived.
 pub(super) fn oldest_received(connection: &Connection) -> rusqlite::Result<Option<i64>> {
-    connection.prepare_cached("SELECT min(received_ns) FROM logs")?.query_row([], |row| row.get(0))
+    connection
+        .prepare_cached("SELECT received_ns FROM logs ORDER BY id LIMIT 1")?
+        .query_row([], |row| row.get(0))
+        .optional()
 }
