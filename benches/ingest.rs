@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
 use prost::Message;
@@ -31,6 +30,10 @@ use serve::Server;
 mod cpu;
 use cpu::cpu_seconds;
 
+#[path = "support/otlp.rs"]
+mod otlp;
+use otlp::text;
+
 #[path = "../tests/common/grpc.rs"]
 #[allow(dead_code)]
 mod grpc;
@@ -39,14 +42,6 @@ const SPANS: usize = 1_000_000;
 const BATCH: usize = 512;
 const SENDERS: usize = 4;
 const SERVICES: [&str; 8] = ["frontend", "checkout", "cart", "payment", "inventory", "shipping", "postgres", "redis"];
-
-fn text(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.into())) }),
-        ..Default::default()
-    }
-}
 
 /// Batch `n`: 512 spans of 32 traces (16 spans each) of one service, with typical attributes.
 fn batch(n: usize, now: u64) -> Vec<u8> {

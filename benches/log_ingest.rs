@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
@@ -27,18 +27,14 @@ use serve::Server;
 mod cpu;
 use cpu::cpu_seconds;
 
+#[path = "support/otlp.rs"]
+mod otlp;
+use otlp::text;
+
 const RECORDS: usize = 500_000;
 const BATCH: usize = 512;
 const SENDERS: usize = 4;
 const SERVICES: [&str; 4] = ["frontend", "checkout", "cart", "payment"];
-
-fn text(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.into())) }),
-        ..Default::default()
-    }
-}
 
 /// Batch `n`: 512 records of one service, four in five logged inside a span (8 records a
 /// trace), with the attributes Python's logging bridge adds.
