@@ -9,7 +9,8 @@
 //! summed up once here. Version 4 lists each service's `versions`, read here from the
 //! stored spans and their resources (see [`super::versions::fill_from_spans`]). Version 5
 //! keeps the `rollups` of trends, rebuilt here from the stored spans (see
-//! [`super::rollups::rebuild`]).
+//! [`super::rollups::rebuild`]). Version 8 keeps log records in a table of their own
+//! (see [`super::logs`]), created here empty.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
