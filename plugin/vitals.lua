@@ -157,6 +157,21 @@ end, {
   desc = "The alert rules with their state and history; <CR> opens a trace",
 })
 
+command("VitalsLogs", function(opts)
+  require("vitals.logs").open(args_of(opts))
+end, {
+  nargs = "*",
+  desc = "Stored logs, newest first: [service] [severity=warn] [since=1h] [limit=N] [words]; <CR> opens a log's trace",
+  complete = function(lead, line, cursor)
+    if position(line, cursor) == 1 then
+      return vim.list_extend(lead == "" and { "*" } or {}, require("vitals.search").complete_service(lead))
+    end
+    return vim.tbl_filter(function(filter)
+      return vim.startswith(filter, lead)
+    end, { "severity=", "since=", "limit=" })
+  end,
+})
+
 command("VitalsBaseline", function(opts)
   require("vitals.baseline").run(args_of(opts))
 end, {

@@ -14,7 +14,7 @@ use vitals::analysis::service_map::{ServiceMap, Thresholds};
 use vitals::model::Trace;
 use vitals::render::service_map::MapView;
 use vitals::render::text::width;
-use vitals::render::{Group, Picture, Rendered, StyledLine, View, detail, render_trace};
+use vitals::render::{Group, Picture, Rendered, StyledLine, View, detail, logs, render_trace};
 
 mod common;
 use common::shared_fixtures;
@@ -152,9 +152,11 @@ fn span_details_fit_and_attribute_keys_stay_apart() {
         for trace in &traces {
             for span in (0..trace.spans.len()).take(40) {
                 for cells in WIDTHS {
-                    let out = detail::render(trace, span, cells);
+                    let out = detail::render(trace, span, &[], cells).rendered;
                     let what = format!("the details of span {span} of {file} {}", trace.id);
                     assert_fits(&out.lines, cells, &what);
+                    let logs = logs::of_span(trace, span, true, &[], None, cells).rendered;
+                    assert_fits(&logs.lines, cells, &format!("the log lines of span {span} of {file} {}", trace.id));
                     let keys: Vec<&str> = out
                         .lines
                         .iter()

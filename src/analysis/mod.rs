@@ -23,6 +23,7 @@ pub mod service_map;
 pub mod significance;
 pub mod sketch;
 pub mod slow_queries;
+pub mod stack_frames;
 pub mod statement;
 pub mod stats;
 pub mod summary;

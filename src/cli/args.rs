@@ -82,6 +82,17 @@ pub enum Command {
         #[arg(long)]
         width: Option<usize>,
     },
+    /// Stored logs, newest first, with a trace or not (what OTLP log exporters sent the
+    /// trace store: `--provider otlp`).
+    Logs {
+        #[command(flatten)]
+        provider: ProviderFlags,
+        /// `[service] [severity=warn] [since=1h] [limit=N] [words…]`: `*` for every
+        /// service; the words must all be in the message or an attribute.
+        words: Vec<String>,
+        #[arg(long)]
+        width: Option<usize>,
+    },
     /// Analyze traces: critical path, N+1, slow queries, error root cause, hot functions,
     /// bottlenecks, with suggestions.
     Analyze(AnalyzeFlags),
@@ -430,11 +441,11 @@ pub enum StoreAction {
 
 #[derive(Args, Debug)]
 pub struct ServeFlags {
-    /// Where to receive OTLP/HTTP (POST /v1/traces), or `off`. Loopback unless you say
+    /// Where to receive OTLP/HTTP (POST /v1/traces and /v1/logs), or `off`. Loopback unless you say
     /// otherwise.
     #[arg(long, default_value = "127.0.0.1:4318", value_name = "ADDR|off")]
     pub otlp_http: Listen,
-    /// Where to receive OTLP/gRPC (TraceService/Export, the default of most SDKs and of
+    /// Where to receive OTLP/gRPC (TraceService/Export and LogsService/Export, the default of most SDKs and of
     /// the Collector's otlp exporter; gzip accepted), or `off`.
     #[arg(long, default_value = "127.0.0.1:4317", value_name = "ADDR|off")]
     pub otlp_grpc: Listen,

@@ -10,6 +10,7 @@ mod lenient;
 pub mod otlp;
 pub mod otlp_encode;
 pub mod otlp_json;
+pub mod otlp_logs;
 pub mod zipkin;
 
 use crate::error::{Error, Result};

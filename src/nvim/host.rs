@@ -14,9 +14,9 @@ use super::links;
 use super::maps::Maps;
 use super::protocol::{
     self, AnalyzePayload, AnnotateParams, BaselineParams, BaselinePayload, CompareParams, Drawing, FlameItem,
-    FlamePayload, MapActionParams, MapParams, OpenTraceParams, RecentParams, RegressionParams, SearchItem,
-    SearchParams, ServiceParams, SpanLinksParams, TagParams, TransactionParams, TrendParams, TrendPayload,
-    ViewActionParams, params, to_value,
+    FlamePayload, LogListPayload, LogsParams, MapActionParams, MapParams, OpenTraceParams, RecentParams,
+    RegressionParams, SearchItem, SearchParams, ServiceParams, SpanLinksParams, TagParams, TransactionParams,
+    TrendParams, TrendPayload, ViewActionParams, params, to_value,
 };
 use super::tails::{self, Tails};
 use super::views::{Switch, Views};
@@ -39,7 +39,7 @@ use crate::render::findings::explain_report;
 use crate::render::report;
 use crate::render::units::plural;
 use crate::render::{self, Picture, View, summary_line};
-use crate::session::{Session, Settings, annotate, off_thread, service_map, traces_of};
+use crate::session::{Session, Settings, annotate, logs, off_thread, service_map, traces_of};
 use crate::tail::{self, Filter, Source, Tail};
 
 type Writer = Compat<tokio::fs::File>;
@@ -208,6 +208,7 @@ impl Host {
             "view_action" => self.view_action(params(raw)?),
             "transaction" => self.transaction(params(raw)?).await,
             "span_links" => self.span_links(params(raw)?).await,
+            "logs" => self.logs(params(raw)?).await,
             "analyze" => self.analyze(params(raw)?).await,
             "annotations" => self.annotations(params(raw)?).await,
             "flame" => self.flame(params(raw)?).await,
@@ -306,10 +307,17 @@ impl Host {
         }
         let view = protocol::view_named(&p.view)?;
         let trace = self.trace(id).await?;
-        let linked_from = links::linked_spans(&*self.provider()?, &trace).await?;
+        let provider = self.provider()?;
+        let linked_from = links::linked_spans(&*provider, &trace).await?;
+        // A trace opens even when its logs cannot be read; the logs float says why.
+        let (logs, note) = logs::of_trace(&*provider, trace.id)
+            .await
+            .unwrap_or_else(|e| (Vec::new(), Some(format!("The logs could not be read: {e}"))));
         let marked = p.marks.iter().filter_map(|m| trace.find_span(m)).collect();
         let picture = Picture { marked, linked_from, ..Picture::new(view, p.width.max(20)) };
-        let payload = self.state().views.open(trace, picture, p.span_id.trim());
+        let mut state = self.state();
+        let payload = state.views.open(trace, picture, p.span_id.trim());
+        state.views.attach_logs(payload.view_id, logs, note)?;
         to_value(&payload)
     }
 
@@ -345,6 +353,18 @@ impl Host {
         let fetch = |id: TraceId| async move { self.trace(&id.to_string()).await };
         let linked = links_of_span(&*self.provider()?, span, links::MAX_LINKS, fetch).await?;
         to_value(&links::items(span, &linked, p.width.max(40)))
+    }
+
+    /// `:VitalsLogs [service] [filters]`: stored logs, newest first, with a trace or not.
+    async fn logs(&self, p: LogsParams) -> Result<Value> {
+        let query = crate::query::LogQuery::parse(&p.words, now_ns())?;
+        let title = match query.service.as_str() {
+            "" => "Logs".to_string(),
+            service => format!("Logs: {service}"),
+        };
+        let found = logs::search(&*self.provider()?, query).await?;
+        let (rendered, items) = render::logs::list(&found, p.width.max(40), p.utc_offset_s);
+        to_value(&LogListPayload { drawing: Drawing::new(title, &rendered), items })
     }
 
     /// The service's most recent traces (kept in the cache for opening them later), or an
@@ -557,6 +577,12 @@ impl Host {
             "network" => to_value(&state.views.switch(p.view_id, Switch::Toggle(View::Network))?),
             "stats" => to_value(&state.views.switch(p.view_id, Switch::Toggle(View::Stats))?),
             "resize" => to_value(&state.views.resize(p.view_id, p.width)?),
+            "logs" | "logs_tree" => {
+                match state.views.logs(p.view_id, p.line, p.col, p.width, p.action == "logs_tree")? {
+                    Some(drawing) => to_value(&drawing),
+                    None => Ok(Value::Nil),
+                }
+            }
             other => Err(Error::invalid(format!("unknown view action {other:?}"))),
         }
     }

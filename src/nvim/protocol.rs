@@ -6,6 +6,7 @@ use crate::analysis::trends::{Point, Trend};
 use crate::providers::regressions::{RegressionArgs, RegressionSettings};
 use crate::query::SearchArgs;
 use crate::render::annotations::Annotation;
+use crate::render::logs::{CodeJump, ListedLog};
 use crate::render::report::ReportItem;
 use crate::render::trends::Marker;
 use crate::session::{AnalyzeSettings, MapSettings};
@@ -332,8 +333,8 @@ pub struct FlameItem {
 #[serde(default)]
 pub struct ViewActionParams {
     pub view_id: u64,
-    /// `detail`, `toggle` (flame ⇄ waterfall), `critical_path`, `network`, `stats` or
-    /// `resize`.
+    /// `detail`, `toggle` (flame ⇄ waterfall), `critical_path`, `network`, `stats`,
+    /// `logs` (the span's log lines), `logs_tree` (and its descendants') or `resize`.
     pub action: String,
     /// 0-based line and byte column of the cursor.
     pub line: usize,
@@ -394,6 +395,34 @@ pub struct DetailPayload {
     pub drawing: Drawing,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<CodeLocation>,
+    /// Stack-frame lines of its exceptions, which `<CR>` follows to the code.
+    pub jumps: Vec<CodeJump>,
+}
+
+/// A span's log lines (`L` in a trace float) and the stack-frame lines among them.
+#[derive(Serialize)]
+pub struct LogsPayload {
+    #[serde(flatten)]
+    pub drawing: Drawing,
+    pub jumps: Vec<CodeJump>,
+}
+
+/// `:VitalsLogs`: the words typed after the command.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LogsParams {
+    pub words: Vec<String>,
+    pub width: usize,
+    /// Where the user is, seconds east of UTC, for the times of day.
+    pub utc_offset_s: i64,
+}
+
+/// The `:VitalsLogs` float: its drawing, and the log of each line.
+#[derive(Serialize)]
+pub struct LogListPayload {
+    #[serde(flatten)]
+    pub drawing: Drawing,
+    pub items: Vec<ListedLog>,
 }
 
 /// A trace float: its drawing plus the id the plugin quotes back in key actions.

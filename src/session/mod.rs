@@ -6,6 +6,7 @@
 //! The Neovim host ([`crate::nvim`]) and the language server ([`crate::lsp`]) each hold a
 //! [`Session`]; neither has a copy of what is here.
 
+pub mod logs;
 pub mod paths;
 pub mod settings;
 

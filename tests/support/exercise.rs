@@ -23,7 +23,7 @@ use vitals::render::service_map::MapView;
 use vitals::render::{
     Picture, Rendered, View, aggregate as aggregate_view, annotations, ansi, compare as compare_view,
 };
-use vitals::render::{detail, findings, regressions, render_trace, report, service_map, summary_line};
+use vitals::render::{detail, findings, logs, regressions, render_trace, report, service_map, summary_line};
 
 /// Spans whose details are drawn, per trace: enough to reach every kind of span in a
 /// fuzzed input without drawing 100,000 of them.
@@ -103,7 +103,8 @@ fn one_trace(trace: &Trace, widths: &[usize], drawn: &mut Drawn) {
             drawn.add(&render_trace(trace, &picture));
         }
         for span in (0..trace.spans.len()).take(DETAILED_SPANS) {
-            drawn.add(&detail::render(trace, span, width));
+            drawn.add(&detail::render(trace, span, &[], width).rendered);
+            drawn.add(&logs::of_span(trace, span, true, &[], None, width).rendered);
         }
     }
 }

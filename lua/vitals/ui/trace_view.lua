@@ -23,7 +23,7 @@ M.open_views = {}
 ---@type string?
 M.last_trace_id = nil
 
-local FOOTER = "q close · <CR> details · w waterfall/flame · c critical path · n calls · s stats · ? keys"
+local FOOTER = "q close · <CR> details · L logs · w waterfall/flame · c critical path · n calls · s stats · ? keys"
 
 ---Keys of the trace float that ask the host for another drawing: key, what it does, the
 ---host's view action. (`q`, `<CR>` and `?`, which lists them all, are mapped besides.)
@@ -57,7 +57,7 @@ local function show_detail(view)
       return notify.info("No span under the cursor")
     end
     float.close(view.detail_win)
-    local footer = drawing.code and "q back · gd code" or "q back"
+    local footer = (drawing.code and "q back · gd code" or "q back") .. (#drawing.jumps > 0 and " · <CR> frame" or "")
     local buf, win = float.open(drawing, { width = width, footer = footer, filetype = "vitals-span" })
     view.detail_win = win
     local function back()
@@ -79,6 +79,12 @@ local function show_detail(view)
     float.map(buf, {
       q = { back, "back to the trace" },
       ["<Esc>"] = { back, "back to the trace" },
+      ["<CR>"] = {
+        function()
+          require("vitals.logs").follow_frame(win, drawing.jumps, { win, view.win })
+        end,
+        "on a stack frame: open its code",
+      },
       gd = { to_code, "go to the code that made this span" },
       ["<C-]>"] = { to_code, "go to the code that made this span" },
     })
@@ -132,6 +138,7 @@ function M.show(payload)
     ["<Esc>"] = { close, "close the trace" },
     ["<CR>"] = { function() show_detail(view) end, "details of the span under the cursor" },
     l = { function() require("vitals.links").follow(view) end, "spans linked to this one, both ways: open one" },
+    L = { function() require("vitals.logs").of_span(view) end, "events and logs of the span (again: with the spans under it)" },
   }
   for _, key in ipairs(KEYS) do
     maps[key[1]] = { function() act(view, key[3]) end, key[2] }
