@@ -7,7 +7,7 @@
 mod synthetic;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use vitals::analysis::aggregate::aggregate;
+use vitals::analysis::aggregate::{Weight, aggregate};
 use vitals::analysis::regression::{Basis, Options as RegressionOptions, Sample, Windows, detect};
 use vitals::analysis::report::{Options, analyze};
 use vitals::model::{SpanId, Trace, TraceId};
@@ -29,7 +29,7 @@ fn bench(c: &mut Criterion) {
     group.sample_size(20);
     group.bench_function("aggregated flame graph (merge + draw)", |b| {
         b.iter(|| {
-            let flame = aggregate(&many, Some("frontend"));
+            let flame = aggregate(&many, Some("frontend"), Weight::SelfTime);
             vitals::render::aggregate::render(&flame, "frontend", 200).lines.len()
         })
     });

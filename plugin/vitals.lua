@@ -102,7 +102,19 @@ local function service_command(name, fn, desc)
 end
 
 service_command("VitalsAnalyze", "analyze", "Analyze a service's recent traces: N+1, slow queries, errors, hot functions")
-service_command("VitalsFlame", "flame", "Aggregated flame graph of a service's recent traces (call paths by self time)")
+command("VitalsFlame", function(opts)
+  require("vitals").flame(require("vitals.flame").parse(args_of(opts)))
+end, {
+  nargs = "*",
+  desc = "Aggregated flame graph of a service's recent traces (call paths by self time): [service] [memory]",
+  complete = function(lead, line, cursor)
+    if position(line, cursor) == 1 then
+      local services = require("vitals.search").complete_service(lead)
+      return vim.list_extend(require("vitals.cmdline").starting_with({ "memory" }, lead), services)
+    end
+    return position(line, cursor) == 2 and require("vitals.cmdline").starting_with({ "memory" }, lead) or {}
+  end,
+})
 service_command("VitalsServiceMap", "service_map", "The service dependency map, rooted at [service]")
 
 command("VitalsRegressions", function(opts)

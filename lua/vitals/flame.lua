@@ -52,15 +52,32 @@ function M.show(payload)
   })
 end
 
----Draws the aggregated flame graph of a service's recent traces (see |:VitalsFlame|).
+---What the words of |:VitalsFlame| ask for: `[service] [memory]`. A last word `memory`
+---asks for the memory profile (so `:VitalsFlame memory` prompts for the service).
+---@param words string[]
+---@return string? service
+---@return "self_time"|"allocated" weight
+function M.parse(words)
+  if words[#words] == "memory" then
+    return words[#words - 1], "allocated"
+  end
+  return words[1], "self_time"
+end
+
+---Draws the aggregated flame graph of a service's recent traces (see |:VitalsFlame|): by
+---self time, or with `weight = "allocated"` by the bytes the spans allocated.
 ---@param service? string prompted for when missing
-function M.open(service)
+---@param weight? "self_time"|"allocated"
+function M.open(service, weight)
   local options = config.options.analyze
-  require("vitals.search").fetch_for_service(service, "Flame graph of which service?", "flame", {
+  weight = weight or "self_time"
+  local prompt = weight == "allocated" and "Memory profile of which service?" or "Flame graph of which service?"
+  require("vitals.search").fetch_for_service(service, prompt, "flame", {
     lookback = options.lookback,
     limit = options.limit,
     width = float.content_width(),
-  }, "aggregating %s…", M.show)
+    weight = weight,
+  }, weight == "allocated" and "profiling the memory of %s…" or "aggregating %s…", M.show)
 end
 
 return M

@@ -212,8 +212,13 @@ pub struct FlameFlags {
     /// Columns to draw in (default: the terminal's width, or 120).
     #[arg(long)]
     pub width: Option<usize>,
-    /// Print the call paths as JSON: `traces`, and `nodes` each with `parent` (an index),
-    /// `service`, `operation`, `count`, `self_ns`, `total_ns` and an `example` span.
+    /// A memory profile: widths by the bytes spans allocated (`memory.allocated`) instead of
+    /// self time, then the code locations that allocate most per request.
+    #[arg(long)]
+    pub memory: bool,
+    /// Print the call paths as JSON: `traces`, `weight`, and `nodes` each with `parent` (an
+    /// index), `service`, `operation`, `count`, `self_ns`, `total_ns`, `allocated_bytes`,
+    /// `total_allocated_bytes` and an `example` span.
     #[arg(long)]
     pub json: bool,
 }

@@ -13,13 +13,13 @@ use super::alerts::Alerts;
 use super::maps::Maps;
 use super::protocol::{
     self, AnalyzePayload, AnnotateParams, BaselineParams, BaselinePayload, CompareParams, Drawing, FlameItem,
-    FlamePayload, MapActionParams, MapParams, OpenTraceParams, RecentParams, RegressionParams, SearchItem,
+    FlameParams, FlamePayload, MapActionParams, MapParams, OpenTraceParams, RecentParams, RegressionParams, SearchItem,
     SearchParams, ServiceParams, TagParams, TrendParams, TrendPayload, ViewActionParams, params, to_value,
 };
 use super::tails::{self, Tails};
 use super::views::{Switch, Views};
 use crate::analysis::TraceSummary;
-use crate::analysis::aggregate::aggregate;
+use crate::analysis::aggregate::Weight;
 use crate::analysis::baselines::Baseline;
 use crate::analysis::compare::compare;
 use crate::analysis::deployments::preferred;
@@ -354,13 +354,14 @@ impl Host {
         to_value(&self.state().maps.open(map, Some(p.service.trim()), reuse, p.width.max(40))?)
     }
 
-    /// The aggregated flame graph of the service's recent traces.
-    async fn flame(&self, p: RecentParams) -> Result<Value> {
+    /// The aggregated flame graph of the service's recent traces, by self time or (a
+    /// memory profile) by allocated bytes.
+    async fn flame(&self, FlameParams { recent: p, weight }: FlameParams) -> Result<Value> {
         let traces = self.recent_traces(&p, "VitalsFlame").await?;
         let title = format!("{}, last {}", p.service, p.lookback);
         let payload = off_thread(move || {
-            let flame = aggregate(traces.iter().map(|t| &**t), Some(&p.service));
-            let drawn = render::aggregate::render(&flame, &title, p.width.max(40));
+            let traces = traces.iter().map(|t| &**t);
+            let (flame, drawn) = render::aggregate::profile(traces, Some(&p.service), weight, &title, p.width.max(40));
             let items = drawn
                 .targets
                 .iter()
@@ -375,7 +376,11 @@ impl Host {
                     })
                 })
                 .collect();
-            FlamePayload { drawing: Drawing::new(format!("Vitals flame graph: {title}"), &drawn), items }
+            let what = match weight {
+                Weight::SelfTime => "flame graph",
+                Weight::Allocated => "memory profile",
+            };
+            FlamePayload { drawing: Drawing::new(format!("Vitals {what}: {title}"), &drawn), items }
         })
         .await?;
         to_value(&payload)

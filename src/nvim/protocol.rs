@@ -1,5 +1,6 @@
 //! The messages between the Lua plugin and the host, as msgpack values.
 
+use crate::analysis::aggregate::Weight;
 use crate::analysis::calls::CodeLocation;
 
 use crate::analysis::trends::{Point, Trend};
@@ -88,6 +89,16 @@ pub fn view_named(name: &str) -> Result<View> {
             .collect();
         Error::invalid(format!("Unknown view {name:?}: use {}", names.join(", ")))
     })
+}
+
+/// `:VitalsFlame [service] [memory]`: the recent traces of [`RecentParams`], and what the
+/// widths stand for (`self_time`, the default, or `allocated`).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct FlameParams {
+    #[serde(flatten)]
+    pub recent: RecentParams,
+    pub weight: Weight,
 }
 
 /// `:VitalsAnalyze` and `:VitalsFlame`: which service's recent traces, and how many.
