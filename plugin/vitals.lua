@@ -87,6 +87,27 @@ end, {
   end,
 })
 
+command("VitalsExport", function(opts)
+  require("vitals.share").export(args_of(opts))
+end, {
+  nargs = "*",
+  desc = "Write a trace to a file to share (OTLP JSON): [trace-id] [path]",
+  complete = function(lead, line, cursor)
+    if position(line, cursor) == 1 then
+      return require("vitals.cmdline").starting_with(require("vitals.search").recent_trace_ids(), lead)
+    end
+    return vim.fn.getcompletion(lead, "file")
+  end,
+})
+
+command("VitalsOpen", function(opts)
+  require("vitals.share").open(opts.args)
+end, {
+  nargs = 1,
+  complete = "file",
+  desc = "Open a file of traces (any format Vitals reads) in the trace float; its traces annotate the code",
+})
+
 ---A command taking an optional service name (completed from the backend's list) that
 ---calls `require("vitals")[fn](service)`.
 local function service_command(name, fn, desc)

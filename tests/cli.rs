@@ -132,6 +132,40 @@ fn view_draws_a_file_as_flame_graph_waterfall_or_one_span() {
 }
 
 #[test]
+fn export_writes_traces_from_a_provider_to_one_file_that_view_draws_as_the_backend_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("shared.json");
+    let file = file.to_str().unwrap();
+    let provider = ["--provider", "file", "--endpoint", "samples/shop-traces.json"];
+    let (slow, failed) = ("c7a2ea20b2f14c942e05319acb5c7427", "14a0f9e77f1b103cdf1582b0eab477d2");
+    let (ok, _, said) = vitals(&[&["export", slow, failed, "-o", file][..], &provider].concat());
+    assert!(ok && said.contains("Exported 2 traces (45 spans) to ") && said.contains(file), "{said}");
+    for id in [slow, failed] {
+        let drawn = |args: &[&str]| vitals(&[args, &["--view", "waterfall", "--width", "120"]].concat()).1;
+        let from_backend = drawn(&[&["trace", id][..], &provider].concat());
+        let from_file = drawn(&["view", file, "--trace", id]);
+        assert!(from_backend.contains("frontend: POST /checkout"), "{from_backend}");
+        assert_eq!(from_file, from_backend, "the exported trace draws as the backend's");
+    }
+    let (ok, _, refused) = vitals(&[&["export", slow, "-o", file][..], &provider].concat());
+    assert!(!ok && refused.contains("already exists; not overwritten"), "{refused}");
+    let (ok, _, _) = vitals(&[&["export", slow, "-o", file, "--force"][..], &provider].concat());
+    assert!(ok, "--force replaces it");
+    let (_, _, one) = vitals(&["view", file]);
+    assert!(!one.contains("holds"), "one trace now: {one}");
+
+    let (ok, jaeger, warned) =
+        vitals(&[&["export", slow, "--format", "jaeger-json", "-o", "-"][..], &provider].concat());
+    assert!(
+        ok && jaeger.starts_with("{") && jaeger.contains("\"traceID\": \"c7a2ea20b2f14c942e05319acb5c7427\""),
+        "{jaeger}"
+    );
+    assert!(warned.contains("Jaeger JSON keeps times in microseconds"), "{warned}");
+    let (ok, _, missing) = vitals(&[&["export", "0badc0de"][..], &provider].concat());
+    assert!(!ok && missing.starts_with("vitals: ") && missing.contains("0badc0de"), "{missing}");
+}
+
+#[test]
 fn analyze_json_keeps_the_contract_over_a_folder_of_captures() {
     let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/jaeger-hotrod");
     assert!(folder.is_dir(), "this test reads the HotROD captures in {}; it is missing", folder.display());

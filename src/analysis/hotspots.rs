@@ -29,6 +29,18 @@ pub struct TraceRef {
 }
 
 impl TraceRef {
+    /// A whole trace, at its root span (none for an empty trace).
+    pub fn of_trace(trace: &Trace) -> TraceRef {
+        let root = trace.root();
+        TraceRef {
+            trace_id: trace.id.to_string(),
+            span_id: root.map(|r| r.display_id()).unwrap_or_default(),
+            duration_ns: trace.duration_ns(),
+            root: root.map(|r| format!("{}: {}", r.service(), r.operation)).unwrap_or_default(),
+            marks: Vec::new(),
+        }
+    }
+
     /// Every trace a finding occurred in, worst first, each with its own spans to mark.
     pub fn of_finding(finding: &Finding) -> Vec<TraceRef> {
         finding

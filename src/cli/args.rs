@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 pub use crate::collector::Listen;
 use crate::config::{Auth, DEFAULT_MAX_SPANS, ProviderConfig, ProviderKind, Secret};
+use crate::formats::export::ExportFormat;
 use crate::query::SearchArgs;
 use crate::render::View;
 
@@ -50,6 +51,23 @@ pub enum Command {
         /// Print the results as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Write traces from a backend to one file to share: OTLP JSON (Vitals, Jaeger's upload
+    /// and Tempo read it) or Jaeger JSON. Read it back with `vitals view FILE`.
+    Export {
+        #[command(flatten)]
+        provider: ProviderFlags,
+        /// The trace ids (hex); several go into one file.
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[arg(long, value_enum, default_value_t = ExportFormat::OtlpJson)]
+        format: ExportFormat,
+        /// Where to write (default: vitals-<first trace id>.json here; `-` for stdout).
+        #[arg(short, long, value_name = "PATH")]
+        output: Option<String>,
+        /// Replace the file when it exists (otherwise an existing file is left alone).
+        #[arg(long)]
+        force: bool,
     },
     /// Fetch one trace from a backend and draw it.
     Trace {

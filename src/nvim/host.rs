@@ -12,9 +12,10 @@ use rmpv::Value;
 use super::alerts::Alerts;
 use super::maps::Maps;
 use super::protocol::{
-    self, AnalyzePayload, AnnotateParams, BaselineParams, BaselinePayload, CompareParams, Drawing, FlameItem,
-    FlameParams, FlamePayload, MapActionParams, MapParams, OpenTraceParams, RecentParams, RegressionParams, SearchItem,
-    SearchParams, ServiceParams, TagParams, TrendParams, TrendPayload, ViewActionParams, params, to_value,
+    self, AnalyzePayload, AnnotateParams, BaselineParams, BaselinePayload, CompareParams, Drawing, ExportParams,
+    FlameItem, FlameParams, FlamePayload, MapActionParams, MapParams, OpenFileParams, OpenTraceParams, OpenedFile,
+    RecentParams, RegressionParams, SearchItem, SearchParams, ServiceParams, TagParams, TrendParams, TrendPayload,
+    ViewActionParams, params, to_value,
 };
 use super::tails::{self, Tails};
 use super::views::{Switch, Views};
@@ -23,7 +24,7 @@ use crate::analysis::aggregate::Weight;
 use crate::analysis::baselines::Baseline;
 use crate::analysis::compare::compare;
 use crate::analysis::deployments::preferred;
-use crate::analysis::hotspots::hotspots;
+use crate::analysis::hotspots::{TraceRef, hotspots};
 use crate::analysis::report::{Options, analyze};
 use crate::collector::supervisor::Role;
 use crate::config::ProviderConfig;
@@ -36,7 +37,8 @@ use crate::render::findings::explain_report;
 use crate::render::report;
 use crate::render::units::plural;
 use crate::render::{self, View, summary_line};
-use crate::session::{Session, Settings, annotate, off_thread, service_map, traces_of};
+use crate::session::export::{export_path, exported, write_file};
+use crate::session::{Annotated, Session, Settings, annotate_with, off_thread, service_map, traces_of};
 use crate::tail::{self, Filter, Source, Tail};
 
 type Writer = Compat<tokio::fs::File>;
@@ -206,6 +208,8 @@ impl Host {
             "analyze" => self.analyze(params(raw)?).await,
             "annotations" => self.annotations(params(raw)?).await,
             "flame" => self.flame(params(raw)?).await,
+            "export" => self.export(params(raw)?).await,
+            "open_file" => self.open_file(params(raw)?).await,
             "compare" => self.compare(params(raw)?).await,
             "service_map" => self.service_map(params(raw)?).await,
             "map_action" => {
@@ -344,7 +348,49 @@ impl Host {
     /// What to write on the lines of code the recent traces of `services` ran (of every
     /// service the backend knows when none are named).
     async fn annotations(&self, p: AnnotateParams) -> Result<Value> {
-        to_value(&annotate(&*self.provider()?, &p.services, &p.analyze).await?.annotations)
+        let imported = self.state().session.imported(&p.services);
+        to_value(&annotate_with(&*self.provider()?, &p.services, &p.analyze, imported).await?.annotations)
+    }
+
+    /// Writes a trace to a file to share (never over an existing one); answers what it did.
+    async fn export(&self, p: ExportParams) -> Result<Value> {
+        let id = p.trace_id.trim();
+        if id.is_empty() {
+            return Err(Error::invalid("Which trace? Open one, or give its id: :VitalsExport {trace-id} [path]"));
+        }
+        let trace = self.trace(id).await?;
+        let path = export_path(std::path::Path::new(&p.cwd), Some(&p.path), &[trace.id]);
+        let message = exported(&[&trace], &path);
+        off_thread(move || write_file(&path, &crate::formats::export::encode([&*trace], p.format), false)).await??;
+        Ok(Value::from(message))
+    }
+
+    /// Reads a trace file (any format Vitals reads); its traces open by id from now on and
+    /// count for this editor's annotations. Answers them, with the annotations of every
+    /// trace opened from files.
+    async fn open_file(&self, p: OpenFileParams) -> Result<Value> {
+        if p.path.trim().is_empty() {
+            return Err(Error::invalid("Which file? e.g. :VitalsOpen vitals-4bf92f3577b34da6a3ce929d0e0e4736.json"));
+        }
+        let path = std::path::Path::new(&p.cwd).join(p.path.trim());
+        let shown = path.display().to_string();
+        let limit = crate::config::DEFAULT_MAX_RESPONSE;
+        let read = off_thread(move || providers::file::load_path_within(&path, limit)).await??;
+        if read.is_empty() {
+            return Err(Error::invalid(format!("{shown} holds no traces")));
+        }
+        let traces: Vec<Arc<Trace>> = read.into_iter().map(Arc::new).collect();
+        let imported = {
+            let mut state = self.state();
+            state.session.import(&traces);
+            state.session.imported(&[])
+        };
+        let payload = off_thread(move || OpenedFile {
+            traces: traces.iter().map(|t| TraceRef::of_trace(t)).collect(),
+            annotations: Annotated::of(imported, &p.analyze).annotations,
+        })
+        .await?;
+        to_value(&payload)
     }
 
     /// The service map of the last `lookback` (see [`crate::session::service_map`]).

@@ -288,6 +288,35 @@ pub struct AnnotateParams {
     pub analyze: AnalyzeSettings,
 }
 
+/// `:VitalsExport [trace-id] [path]`: the trace, and where to write it (relative to the
+/// editor's working directory `cwd`; `vitals-<trace id>.json` there when empty).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ExportParams {
+    pub trace_id: String,
+    pub path: String,
+    pub cwd: String,
+    pub format: crate::formats::export::ExportFormat,
+}
+
+/// `:VitalsOpen FILE`: the file (relative to `cwd`), and how to analyze its traces for
+/// annotations.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct OpenFileParams {
+    pub path: String,
+    pub cwd: String,
+    pub analyze: AnalyzeSettings,
+}
+
+/// The traces of an opened file (one entry each, as trace lists take them) and the
+/// annotations of every trace opened from files so far.
+#[derive(Serialize)]
+pub struct OpenedFile {
+    pub traces: Vec<crate::analysis::hotspots::TraceRef>,
+    pub annotations: Vec<Annotation>,
+}
+
 /// The aggregated flame graph: its drawing, and the example span of each bar.
 #[derive(Serialize)]
 pub struct FlamePayload {

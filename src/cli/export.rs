@@ -1,0 +1,37 @@
+//! `vitals export`: traces from a backend written to one file to share.
+
+use std::path::Path;
+
+use super::args::ProviderFlags;
+use super::write_stdout;
+use crate::error::Result;
+use crate::formats::export::{ExportFormat, encode};
+use crate::providers;
+use crate::session::export::{export_path, exported, write_file};
+
+pub async fn export(
+    flags: ProviderFlags,
+    ids: Vec<String>,
+    format: ExportFormat,
+    output: Option<String>,
+    force: bool,
+) -> Result<()> {
+    let provider = providers::from_config(&flags.to_config())?;
+    let mut traces = Vec::with_capacity(ids.len());
+    for id in &ids {
+        traces.push(provider.trace(id).await?);
+    }
+    let bytes = encode(traces.iter().map(|t| &**t), format);
+    if let Some(loses) = format.loses() {
+        eprintln!("vitals: {loses}");
+    }
+    if output.as_deref() == Some("-") {
+        return write_stdout(&String::from_utf8_lossy(&bytes));
+    }
+    let path = export_path(Path::new("."), output.as_deref(), &traces.iter().map(|t| t.id).collect::<Vec<_>>());
+    let path = path.strip_prefix(".").map(Path::to_path_buf).unwrap_or(path);
+    write_file(&path, &bytes, force)?;
+    let written: Vec<&crate::model::Trace> = traces.iter().map(|t| &**t).collect();
+    eprintln!("{}", exported(&written, &path));
+    Ok(())
+}
