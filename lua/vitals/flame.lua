@@ -13,7 +13,10 @@ local M = {}
 ---@field trace_id string the trace of the longest span on this call path
 ---@field span_id string that span
 
-local FOOTER = "q close · <CR> open the longest span of this path"
+local FOOTER = {
+  self_time = "q close · <CR> open the longest span of this path",
+  allocated = "q close · <CR> open the span of this path that allocated most",
+}
 
 ---The item under a 1-based line and 0-based byte column: the bar there, or the nearest
 ---one to its left on that line.
@@ -38,9 +41,11 @@ end
 
 ---Shows an aggregated flame graph the host has drawn (the answer to `flame`).
 ---@param payload table the host's FlamePayload
+---@param weight? "self_time"|"allocated" what it was weighted by (default: self time)
 ---@return integer buf
-function M.show(payload)
-  return float.open_list(payload, { footer = FOOTER, filetype = "vitals-flame" }, {
+function M.show(payload, weight)
+  local footer = FOOTER[weight or "self_time"] or FOOTER.self_time
+  return float.open_list(payload, { footer = footer, filetype = "vitals-flame" }, {
     function(line, col)
       local item = M.item_at(payload.items or {}, line, col)
       if not item then
@@ -77,7 +82,9 @@ function M.open(service, weight)
     limit = options.limit,
     width = float.content_width(),
     weight = weight,
-  }, weight == "allocated" and "profiling the memory of %s…" or "aggregating %s…", M.show)
+  }, weight == "allocated" and "profiling the memory of %s…" or "aggregating %s…", function(payload)
+    M.show(payload, weight)
+  end)
 end
 
 return M

@@ -33,12 +33,16 @@ function M.export(args)
   if not id then
     return notify.error("Which trace? Open one, or give its id: :VitalsExport {trace-id} [path]")
   end
-  client.fetch("export", {
+  local done = notify.progress("exporting " .. id .. "…")
+  client.call("export", {
     trace_id = id,
     path = path and vim.fn.expand(path) or "",
     cwd = vim.fn.getcwd(),
-  }, "exporting " .. id .. "…", function(message)
-    notify.info(message)
+  }, function(err, message)
+    done()
+    -- One line beside the ruler, never a hit-enter prompt: the file's name (which holds
+    -- the 32-digit trace id) comes first, so a cut line still names it.
+    notify.unasked(err or message, err and vim.log.levels.ERROR or vim.log.levels.INFO)
   end)
 end
 

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use super::args::ProviderFlags;
 use super::write_stdout;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::formats::export::{ExportFormat, encode};
 use crate::providers;
 use crate::session::export::{export_path, exported, write_file};
@@ -29,9 +29,11 @@ pub async fn export(
         return write_stdout(&String::from_utf8_lossy(&bytes));
     }
     let path = export_path(Path::new("."), output.as_deref(), &traces.iter().map(|t| t.id).collect::<Vec<_>>());
-    let path = path.strip_prefix(".").map(Path::to_path_buf).unwrap_or(path);
-    write_file(&path, &bytes, force)?;
+    write_file(&path, &bytes, force, Path::new(".")).map_err(|e| match path.exists() && !force {
+        true => Error::invalid(format!("{e}, or --force to replace it")),
+        false => e,
+    })?;
     let written: Vec<&crate::model::Trace> = traces.iter().map(|t| &**t).collect();
-    eprintln!("{}", exported(&written, &path));
+    eprintln!("{}", exported(&written, &path, Path::new(".")));
     Ok(())
 }

@@ -56,10 +56,10 @@ fn allocating_code(spots: &[Hotspot], width: usize) -> Vec<StyledLine> {
     ranked.truncate(TOP_LOCATIONS);
     let mut table =
         Table::new(vec![Column::number(8), Column::number(7), Column::name(9, 20).keep(Keep::Ends).comfort(5)]).gap(2);
-    table.header(["per request", "p95", "code"].map(|h| Cell::new(h, Some(Group::Dim))).to_vec());
+    table.header(["  per request", "p95", "code"].map(|h| Cell::new(h, Some(Group::Dim))).to_vec());
     for spot in ranked {
         table.row(vec![
-            Cell::new(bytes(spot.allocated_per_request), Some(Group::Duration)),
+            Cell::new(format!("  {}", bytes(spot.allocated_per_request)), Some(Group::Duration)),
             Cell::new(bytes(spot.allocated_p95), Some(Group::Duration)),
             Cell::new(spot.code.describe(), Some(Group::Label)),
         ]);

@@ -21,9 +21,9 @@ pub fn export_path(dir: &Path, path: Option<&str>, ids: &[TraceId]) -> PathBuf {
     }
 }
 
-/// Writes `bytes` to a new file at `path`; an existing file is left alone (and said) unless
-/// `overwrite`.
-pub fn write_file(path: &Path, bytes: &[u8], overwrite: bool) -> Result<()> {
+/// Writes `bytes` to a new file at `path`; an existing file is left alone (and said, the
+/// path relative to `dir` when inside, to fit one line) unless `overwrite`.
+pub fn write_file(path: &Path, bytes: &[u8], overwrite: bool, dir: &Path) -> Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true);
     if overwrite {
@@ -34,21 +34,23 @@ pub fn write_file(path: &Path, bytes: &[u8], overwrite: bool) -> Result<()> {
     let io = |source| Error::Io { path: path.to_path_buf(), source };
     let mut file = options.open(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::AlreadyExists => {
-            Error::invalid(format!("{} already exists; not overwritten: give another path", path.display()))
+            Error::invalid(format!("{} exists: give another path", path.strip_prefix(dir).unwrap_or(path).display()))
         }
         _ => io(e),
     })?;
     file.write_all(bytes).map_err(io)
 }
 
-/// What an export says when it is done: `Exported trace 4bf9… (12 spans) to PATH`, or
-/// `Exported 3 traces (40 spans) to PATH`.
-pub fn exported(traces: &[&Trace], path: &Path) -> String {
+/// What an export says when it is done, the file first (a line cut to fit still names
+/// it): `Wrote PATH (12 spans)`, `Wrote PATH (3 traces, 40 spans)`, the path relative to
+/// `dir` when it is inside.
+pub fn exported(traces: &[&Trace], path: &Path, dir: &Path) -> String {
     let spans: usize = traces.iter().map(|t| t.spans.len()).sum();
     let spans = format!("{spans} span{}", crate::render::units::plural(spans));
-    match traces {
-        [one] => format!("Exported trace {} ({spans}) to {}", one.id, path.display()),
-        _ => format!("Exported {} traces ({spans}) to {}", traces.len(), path.display()),
+    let path = path.strip_prefix(dir).unwrap_or(path).display();
+    match traces.len() {
+        1 => format!("Wrote {path} ({spans})"),
+        n => format!("Wrote {path} ({n} traces, {spans})"),
     }
 }
 
@@ -92,11 +94,11 @@ mod tests {
         let path = export_path(dir.path(), None, &[id]);
         assert_eq!(path, dir.path().join(format!("vitals-{id}.json")));
         assert_eq!(export_path(dir.path(), Some("out/a.json"), &[id]), dir.path().join("out/a.json"));
-        write_file(&path, b"first", false).unwrap();
-        let refused = write_file(&path, b"second", false).unwrap_err().to_string();
-        assert!(refused.contains("already exists; not overwritten"), "{refused}");
-        assert_eq!(std::fs::read(&path).unwrap(), b"first");
-        write_file(&path, b"second", true).unwrap();
+        write_file(&path, b"first", false, dir.path()).unwrap();
+        let refused = write_file(&path, b"second", false, dir.path()).unwrap_err().to_string();
+        assert_eq!(refused, format!("vitals-{id}.json exists: give another path"));
+        assert_eq!(std::fs::read(&path).unwrap(), b"first", "not overwritten");
+        write_file(&path, b"second", true, dir.path()).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"second");
     }
 }
