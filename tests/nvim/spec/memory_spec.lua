@@ -2,18 +2,6 @@ local h = require("helpers")
 
 local annotate = require("vitals.annotate")
 
----The text Vitals wrote at the end of a 1-based line.
-local function annotation_at(buf, line)
-  local text = {}
-  local marks = vim.api.nvim_buf_get_extmarks(buf, annotate.ns.annotations, { line - 1, 0 }, { line - 1, -1 }, { details = true })
-  for _, mark in ipairs(marks) do
-    for _, chunk in ipairs(mark[4].virt_text or {}) do
-      table.insert(text, chunk[1])
-    end
-  end
-  return table.concat(text)
-end
-
 it("spans the OpenTelemetry SDK sent with memory.allocated give per-line allocations and the memory flame graph", function()
   local python = os.getenv("VITALS_OTEL_PYTHON")
   assert(python, "VITALS_OTEL_PYTHON: a Python with the OpenTelemetry SDK (tests/run sets it)")
@@ -36,17 +24,17 @@ it("spans the OpenTelemetry SDK sent with memory.allocated give per-line allocat
   annotate.clear()
   vim.cmd("VitalsAnnotate reports")
   h.wait_for("the annotations", function()
-    return annotation_at(buf, 9) ~= ""
+    return h.annotation_at(buf, 9) ~= ""
   end)
-  assert(annotation_at(buf, 9):find("▣ 25.0 MB per request · p95 40.0 MB", 1, true), annotation_at(buf, 9))
-  assert(annotation_at(buf, 4):find("▣ 1.00 MB per request · p95 1.00 MB", 1, true), annotation_at(buf, 4))
-  assert(annotation_at(buf, 3) == "", "nothing on a line no span names: " .. annotation_at(buf, 3))
+  assert(h.annotation_at(buf, 9):find("▣ 25.0 MB per request · p95 40.0 MB", 1, true), h.annotation_at(buf, 9))
+  assert(h.annotation_at(buf, 4):find("▣ 1.00 MB per request · p95 1.00 MB", 1, true), h.annotation_at(buf, 4))
+  assert(h.annotation_at(buf, 3) == "", "nothing on a line no span names: " .. h.annotation_at(buf, 3))
   vim.cmd.edit("shop/views.py")
   local views = vim.api.nvim_get_current_buf()
   h.wait_for("the handler's line", function()
-    return annotation_at(views, 3) ~= ""
+    return h.annotation_at(views, 3) ~= ""
   end)
-  assert(annotation_at(views, 3):find("▣ 2.00 MB per request · p95 2.00 MB", 1, true), annotation_at(views, 3))
+  assert(h.annotation_at(views, 3):find("▣ 2.00 MB per request · p95 2.00 MB", 1, true), h.annotation_at(views, 3))
 
   vim.cmd("VitalsFlame reports memory")
   local flame = h.wait_float("vitals-flame")

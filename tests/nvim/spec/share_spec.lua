@@ -2,18 +2,6 @@ local h = require("helpers")
 
 local annotate = require("vitals.annotate")
 
----The text Vitals wrote at the end of a 1-based line.
-local function annotation_at(buf, line)
-  local text = {}
-  local marks = vim.api.nvim_buf_get_extmarks(buf, annotate.ns.annotations, { line - 1, 0 }, { line - 1, -1 }, { details = true })
-  for _, mark in ipairs(marks) do
-    for _, chunk in ipairs(mark[4].virt_text or {}) do
-      table.insert(text, chunk[1])
-    end
-  end
-  return table.concat(text)
-end
-
 ---A backend that knows no traces at all: a colleague's editor.
 local function colleague()
   local empty = vim.fn.tempname()
@@ -91,9 +79,9 @@ it("a trace exported with its code insights annotates the same lines when a coll
   local view = h.wait_view()
   assert(view.trace_id:find("c0ffee", 1, true), view.trace_id)
   h.wait_for("the annotations", function()
-    return annotation_at(buf, 12) ~= ""
+    return h.annotation_at(buf, 12) ~= ""
   end)
-  local text = annotation_at(buf, 12)
+  local text = h.annotation_at(buf, 12)
   assert(text:find("⏱ p95 100ms · 100% of GET /checkout · 1 call", 1, true), text)
   assert(text:find("N+1: 6× SELECT", 1, true), "the findings travel too: " .. text)
   vim.cmd("silent! %bwipeout!")
