@@ -359,12 +359,12 @@ impl Host {
             return Err(Error::invalid("Which trace? Open one, or give its id: :VitalsExport {trace-id} [path]"));
         }
         let trace = self.trace(id).await?;
-        let cwd = std::path::Path::new(&p.cwd);
-        let path = export_path(cwd, Some(&p.path), &[trace.id]);
-        let message = exported(&[&trace], &path, cwd);
-        let cwd = cwd.to_path_buf();
-        let bytes = move || crate::formats::export::encode([&*trace], p.format);
-        off_thread(move || write_file(&path, &bytes(), false, &cwd)).await??;
+        let cwd = std::path::PathBuf::from(&p.cwd);
+        let path = export_path(&cwd, Some(&p.path), &[trace.id]);
+        let message = exported(&[&trace], &path, &cwd);
+        let format = p.format;
+        off_thread(move || write_file(&path, &crate::formats::export::encode([&*trace], format), false, &cwd))
+            .await??;
         Ok(Value::from(message))
     }
 
