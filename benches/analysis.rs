@@ -33,6 +33,15 @@ fn bench(c: &mut Criterion) {
             vitals::render::aggregate::render(&flame, "frontend", 200).lines.len()
         })
     });
+    // The synthetic spans say nothing of memory: this is what weighing by bytes costs
+    // (every span's attributes read) on top of the merge, plus the allocating code list.
+    group.bench_function("memory profile (merge + draw + allocating code)", |b| {
+        b.iter(|| {
+            let (_, drawn) =
+                vitals::render::aggregate::profile(&many, Some("frontend"), Weight::Allocated, "frontend", 200);
+            drawn.lines.len()
+        })
+    });
     group.finish();
 
     let requests = durations(100_000);

@@ -18,9 +18,20 @@ pub const ALLOCATED: &str = "memory.allocated";
 
 /// Bytes the span allocated, when it says; negative, NaN or non-numeric values are none.
 pub fn allocated_bytes(span: &Span) -> Option<u64> {
-    let value = span
-        .attr(ALLOCATED)
-        .or_else(|| span.attributes.iter().find(|a| is_runtime_allocation_counter(&a.key)).map(|a| &a.value))?;
+    // One pass over the attributes: every span of every flame graph comes through here.
+    let mut runtime = None;
+    for attribute in &span.attributes {
+        if attribute.key == ALLOCATED {
+            return bytes(&attribute.value);
+        }
+        if runtime.is_none() && is_runtime_allocation_counter(&attribute.key) {
+            runtime = Some(&attribute.value);
+        }
+    }
+    runtime.and_then(bytes)
+}
+
+fn bytes(value: &AttrValue) -> Option<u64> {
     match value {
         AttrValue::Int(i) => u64::try_from(*i).ok(),
         AttrValue::Float(f) if f.is_finite() && *f >= 0.0 => Some(f.min(u64::MAX as f64) as u64),
