@@ -87,6 +87,16 @@ end, {
   end,
 })
 
+command("VitalsTransaction", function(opts)
+  require("vitals").transaction(args_of(opts)[1])
+end, {
+  nargs = "?",
+  desc = "A trace and every trace linked to it (queues) in one waterfall: [trace-id]",
+  complete = function(lead)
+    return require("vitals.cmdline").starting_with(require("vitals.search").recent_trace_ids(), lead)
+  end,
+})
+
 command("VitalsExport", function(opts)
   require("vitals.share").export(args_of(opts))
 end, {

@@ -362,8 +362,8 @@ fn map_draws_every_service_and_edge_of_the_large_dependency_graph_once() {
     let steps: Vec<&str> = order.lines().filter_map(|l| l.trim_start().split_once(". ")).map(|(_, s)| s).collect();
     assert_eq!(
         steps,
-        ["payment", "postgres", "redis", "cart", "inventory", "checkout", "frontend"],
-        "the leaves first, then what calls only them, each as far from the leaves in name order\n{order}"
+        ["kafka orders", "payment", "postgres", "redis", "cart", "inventory", "checkout", "frontend"],
+        "the leaves first (the topic checkout publishes to among them), then what calls only them, each as far from the leaves in name order\n{order}"
     );
     assert!(ok && order.contains("No cycles."), "{order}");
 }

@@ -36,6 +36,7 @@ local M = {}
 ---@field tail vitals.TailOptions What :VitalsTail keeps, and how often it polls a remote backend
 ---@field alerts vitals.AlertRule[] Rules evaluated on the otlp provider's store as traffic arrives (see |vitals-alerts|)
 ---@field float vitals.FloatOptions Look of the trace float
+---@field transaction vitals.TransactionOptions How far :VitalsTransaction follows span links
 
 ---@class vitals.AlertRule
 ---@field service string
@@ -81,6 +82,10 @@ local M = {}
 ---@field max_rows integer The most traces listed (the oldest go first)
 ---@field poll_ms integer How often a remote backend (or a store another editor receives into) is asked for new traces; the embedded receivers push theirs
 
+---@class vitals.TransactionOptions
+---@field depth integer Links followed from the first trace (a consumer of a consumer is 2)
+---@field max_traces integer The most traces stitched into one transaction
+
 ---@class vitals.FloatOptions
 ---@field border string|table
 ---@field width number Fraction of the editor width (0-1)
@@ -118,6 +123,7 @@ M.defaults = {
   tail = { max_rows = 100, poll_ms = 2000 },
   alerts = {},
   float = { border = "rounded", width = 0.9, height = 0.8 },
+  transaction = { depth = 3, max_traces = 20 },
 }
 
 ---The providers, as `trace_provider` names them.
@@ -284,12 +290,15 @@ function M.set(opts)
     regressions = { merged.regressions, "table" },
     service_map = { merged.service_map, "table" },
     tail = { merged.tail, "table" },
+    transaction = { merged.transaction, "table" },
     alerts = { merged.alerts, vim.islist, "a list of rules" },
     binary = { merged.binary, "string", true },
   })
   vim.validate({
     ["tail.max_rows"] = { merged.tail.max_rows, positive, "a number of traces above 0" },
     ["tail.poll_ms"] = { merged.tail.poll_ms, positive, "a number of milliseconds above 0" },
+    ["transaction.depth"] = { merged.transaction.depth, "number" },
+    ["transaction.max_traces"] = { merged.transaction.max_traces, positive, "a number of traces above 0" },
   })
   check_receivers(merged.receivers)
   apply_choice(merged)

@@ -46,6 +46,13 @@ function M.open_trace(trace_id, opts)
   require("vitals.ui.trace_view").open(trace_id, opts)
 end
 
+---Opens a trace and every trace linked to it through span links as one waterfall, the
+---queue hand-offs between them labelled with their wait (see |:VitalsTransaction|).
+---@param trace_id? string default: the trace under the cursor, else the last one opened
+function M.transaction(trace_id)
+  require("vitals.links").transaction(trace_id)
+end
+
 ---Analyzes a service's recent traces and opens the report (see |:VitalsAnalyze|).
 ---@param service? string prompted for when missing
 function M.analyze(service)

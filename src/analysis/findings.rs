@@ -16,6 +16,7 @@ pub enum FindingKind {
     RepeatedCall,
     SequentialCalls,
     DominantSelfTime,
+    QueueWait,
 }
 
 impl FindingKind {
@@ -29,6 +30,7 @@ impl FindingKind {
             FindingKind::RepeatedCall => "repeated_call",
             FindingKind::SequentialCalls => "sequential_calls",
             FindingKind::DominantSelfTime => "dominant_self_time",
+            FindingKind::QueueWait => "queue_wait",
         }
     }
 }
@@ -150,6 +152,18 @@ pub enum Evidence {
     DominantSelfTime {
         self_ns: u64,
         trace_ns: u64,
+    },
+    QueueWait {
+        /// `kafka orders`: the queue of the longest wait.
+        queue: String,
+        /// The time in queues (overlapping waits once), the longest wait, and the
+        /// transaction's wall time.
+        wait_ns: u64,
+        longest_ns: u64,
+        transaction_ns: u64,
+        /// The traces of the producer and the consumer of the longest wait.
+        producer_trace: String,
+        consumer_trace: String,
     },
 }
 

@@ -27,6 +27,7 @@ pub mod slow_queries;
 pub mod statement;
 pub mod stats;
 pub mod summary;
+pub mod transaction;
 pub mod trends;
 
 pub use self_time::self_times;

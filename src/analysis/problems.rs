@@ -30,6 +30,7 @@ impl ProblemKey {
             Evidence::ErrorRootCause { timed_out, .. } => timed_out.to_string(),
             Evidence::RepeatedCall { call } => call.clone(),
             Evidence::SequentialCalls { calls, .. } => calls.join("\u{1f}"),
+            Evidence::QueueWait { queue, .. } => queue.clone(),
             Evidence::Bottleneck { .. } | Evidence::DominantSelfTime { .. } | Evidence::None => String::new(),
         };
         // A bottleneck is an operation, wherever in the code it was called from.

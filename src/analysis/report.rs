@@ -13,6 +13,7 @@ use super::root_cause::error_root_causes;
 use super::self_times;
 use super::sequential::sequential_calls;
 use super::slow_queries::{DEFAULT_THRESHOLD_NS, slow_queries};
+use super::transaction::{handoffs, queue_wait};
 use crate::model::Trace;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -73,6 +74,7 @@ pub fn analyze<T: AsRef<Trace>>(traces: &[T], options: &Options) -> Report {
         findings.extend(repeated_calls(trace, &calls));
         findings.extend(sequential_calls(trace, &calls));
         findings.extend(dominant_self_time(trace, &self_time[t]));
+        findings.extend(queue_wait(trace, &handoffs(trace)));
     }
     let with_paths: Vec<(&Trace, &[Section])> = traces.iter().copied().zip(paths.iter().map(Vec::as_slice)).collect();
     findings.extend(bottlenecks(&with_paths));

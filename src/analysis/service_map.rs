@@ -3,7 +3,8 @@
 //!
 //! Built from traces (a span calling into another service is one call; a client span
 //! naming a `peer.service`/`service.peer.name`, or a database span, calls a *virtual*
-//! node for the uninstrumented dependency) or from a backend's dependency list (calls,
+//! node for the uninstrumented dependency; a message goes from its producer to a queue
+//! node, `kafka orders`, and from there to each consumer) or from a backend's dependency list (calls,
 //! and their errors where it counts them), into a petgraph graph. Cycles are kept as they
 //! are: the drawing shows each once.
 
@@ -19,7 +20,8 @@ use super::calls::text;
 use super::dependencies::ServiceCall;
 use super::self_times;
 use super::stats::percentile;
-use crate::model::Trace;
+use super::transaction::Queue;
+use crate::model::{SpanKind, Trace};
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Thresholds {
@@ -55,7 +57,8 @@ pub enum Health {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ServiceNode {
     pub name: String,
-    /// `database` or `peer` for an uninstrumented dependency seen only from its callers.
+    /// `database` or `peer` for an uninstrumented dependency seen only from its callers;
+    /// `queue` for a messaging destination between producers and consumers.
     pub virtual_kind: Option<&'static str>,
     /// Requests it served (its entry spans); 0 when known only from calls.
     pub requests: usize,
@@ -267,7 +270,19 @@ impl MapBuilder {
                 *errors += usize::from(span.is_error());
             }
             let one = Calls { calls: 1, errors: u64::from(span.is_error()) };
-            if let Some(parent) = parent.filter(|p| *p != service) {
+            // A message goes producer → queue → consumer, whether the consumer's span is
+            // a child of the producer's (propagated context) or only links to it.
+            let queue = Queue::of(span).filter(|_| matches!(span.kind, SpanKind::Producer | SpanKind::Consumer));
+            if let Some(queue) = &queue {
+                match span.kind {
+                    SpanKind::Producer => self.call(service, &queue.label(), Some("queue"), one),
+                    _ if trace.is_service_entry(i) => self.call(&queue.label(), service, Some("queue"), one),
+                    _ => {}
+                }
+            }
+            if let Some(parent) = parent.filter(|p| *p != service)
+                && !(queue.is_some() && span.kind == SpanKind::Consumer)
+            {
                 self.call(parent, service, None, one);
             }
             // A span that is itself the entry into another service (a database
@@ -276,6 +291,7 @@ impl MapBuilder {
             let calls_out = trace.tree.children(i).any(|c| trace.spans[c].service() != service);
             if inside
                 && !calls_out
+                && queue.is_none()
                 && let Some((name, kind)) = virtual_callee(span).filter(|(name, _)| name != service)
             {
                 self.call(service, &name, Some(kind), one);
@@ -413,6 +429,34 @@ mod tests {
 
     fn call(parent: &str, child: &str, count: u64) -> ServiceCall {
         ServiceCall { parent: parent.into(), child: child.into(), call_count: count, error_count: 0 }
+    }
+
+    #[test]
+    fn a_message_goes_from_its_producer_to_the_queue_and_from_there_to_its_consumer() {
+        // The consumer's span a child of the producer's (propagated context) in one trace,
+        // and a consumer of the old attribute names in a trace of its own (a link).
+        let propagated = trace(&[
+            (1, 0, "shop", "POST /orders", 0, 100),
+            (2, 1, "shop", "orders publish", 5, 10),
+            (3, 2, "billing", "orders process", 50, 20),
+        ])
+        .kind(2, SpanKind::Producer)
+        .attr(2, "messaging.system", "kafka")
+        .attr(2, "messaging.destination.name", "orders")
+        .kind(3, SpanKind::Consumer)
+        .attr(3, "messaging.system", "kafka")
+        .attr(3, "messaging.destination.name", "orders")
+        .done();
+        let linked = trace(&[(1, 0, "ledger", "orders batch", 0, 10)])
+            .kind(1, SpanKind::Consumer)
+            .attr(1, "messaging.destination", "orders")
+            .attr(1, "messaging.kafka.consumer.group", "ledger")
+            .done();
+        let map = ServiceMap::from_traces([&propagated, &linked], &Thresholds::default());
+        let names: Vec<&str> = map.services.iter().map(|s| s.name.as_str()).collect();
+        let edges: Vec<(&str, &str, u64)> = map.edges().iter().map(|e| (names[e.from], names[e.to], e.calls)).collect();
+        assert_eq!(edges, [("kafka orders", "billing", 1), ("kafka orders", "ledger", 1), ("shop", "kafka orders", 1)]);
+        assert_eq!(map.services[map.index("kafka orders").unwrap()].virtual_kind, Some("queue"));
     }
 
     #[test]

@@ -83,6 +83,23 @@ pub enum Command {
         #[arg(long)]
         critical_path: bool,
     },
+    /// Fetch a trace and every trace linked to it (through span links: a producer's and
+    /// its consumers', a batch consumer's and its producers'), and draw them as one
+    /// waterfall with the queue hand-offs and waits between them.
+    Transaction {
+        #[command(flatten)]
+        provider: ProviderFlags,
+        /// The trace id (hex) to start from.
+        id: String,
+        /// How many links to follow from the first trace.
+        #[arg(long, default_value_t = 3)]
+        depth: usize,
+        /// The most traces stitched together.
+        #[arg(long, default_value_t = 20)]
+        max_traces: usize,
+        #[arg(long)]
+        width: Option<usize>,
+    },
     /// Analyze traces: critical path, N+1, slow queries, error root cause, hot functions,
     /// bottlenecks, with suggestions.
     Analyze(AnalyzeFlags),

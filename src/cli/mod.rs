@@ -26,6 +26,7 @@ pub use args::{Cli, Command, McpFlags, ProviderFlags};
 use crate::analysis::TraceSummary;
 use crate::error::{Error, Result};
 use crate::model::Trace;
+use crate::providers::links::{Bounds, linked_traces};
 use crate::providers::{self, file::load_path};
 use crate::query::{SearchArgs, now_ns};
 use crate::render::{self, Picture, StyledLine, View, ansi, summary_line};
@@ -42,6 +43,9 @@ pub fn run(command: Command) -> ExitCode {
         }
         Command::Trace { provider, id, view, width, critical_path } => {
             block_on(trace_command(provider, id, Drawn { view, width, critical_path }))
+        }
+        Command::Transaction { provider, id, depth, max_traces, width } => {
+            block_on(transaction_command(provider, id, Bounds { depth, max_traces }, width))
         }
         Command::Analyze(flags) => analyze::analyze(flags),
         Command::Flame(flags) => flame::flame(flags),
@@ -185,6 +189,14 @@ async fn search_command(flags: ProviderFlags, args: SearchArgs, json: bool) -> R
     let labels = summary_line::lines(&summaries, now_ns(), terminal_width().saturating_sub(34));
     let lines: String = summaries.iter().zip(labels).map(|(s, label)| format!("{}  {label}\n", s.trace_id)).collect();
     write_stdout(&lines)
+}
+
+async fn transaction_command(flags: ProviderFlags, id: String, bounds: Bounds, width: Option<usize>) -> Result<()> {
+    let provider = providers::from_config(&flags.to_config())?;
+    let transaction = linked_traces(&*provider, &id, bounds).await?.stitch();
+    let width = width.unwrap_or_else(terminal_width);
+    let picture = Picture { handoffs: transaction.handoffs, ..Picture::new(View::Waterfall, width) };
+    print_lines(&render::render_trace(&transaction.trace, &picture).lines)
 }
 
 async fn trace_command(flags: ProviderFlags, id: String, drawn: Drawn) -> Result<()> {

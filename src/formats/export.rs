@@ -12,7 +12,7 @@ pub enum ExportFormat {
     #[default]
     OtlpJson,
     /// Jaeger's JSON (`{"data": [...]}`), as Jaeger UI downloads and uploads it: times in
-    /// µs, lists and maps as text, no span links.
+    /// µs, lists and maps as text, span links as FOLLOWS_FROM references.
     JaegerJson,
 }
 
@@ -23,7 +23,7 @@ impl ExportFormat {
         match self {
             ExportFormat::OtlpJson => None,
             ExportFormat::JaegerJson => Some(
-                "Jaeger JSON keeps times in microseconds, lists and maps as text, and no span links; use otlp-json to keep everything",
+                "Jaeger JSON keeps times in microseconds, lists and maps as text, and span links as FOLLOWS_FROM references; use otlp-json to keep everything",
             ),
         }
     }
@@ -46,7 +46,7 @@ pub fn encode<'t>(traces: impl IntoIterator<Item = &'t Trace>, format: ExportFor
 mod tests {
     use super::*;
     use crate::formats;
-    use crate::model::{AttrValue, Span};
+    use crate::model::{AttrValue, RefKind, Span};
 
     /// Two traces of two services: every attribute type (a 64-bit integer past what a
     /// double holds, bytes, nested lists and maps), times with nanoseconds, events, a link
@@ -146,6 +146,9 @@ mod tests {
                 }
             }
         }
+        let consume = &again[1].spans[0];
+        let link = consume.references.iter().find(|r| r.trace_id == again[0].id).expect("the link is kept");
+        assert_eq!((link.kind, link.span_id.to_string().as_str()), (RefKind::FollowsFrom, "a1b2c3d4e5f60718"));
         let host = again[0].spans[0].resource.attributes.iter().find(|a| a.key == "host.cpus");
         assert_eq!(
             host.map(|a| &a.value),

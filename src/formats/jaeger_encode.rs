@@ -56,14 +56,14 @@ impl<'t> Processes<'t> {
     }
 }
 
-/// One span as Jaeger JSON, naming its process by id.
+/// One span as Jaeger JSON, naming its process by id. Span links become FOLLOWS_FROM
+/// references, as Jaeger's own OTLP translator writes them, so Jaeger UI shows them.
 pub fn span(trace_id: &str, span: &Span, process: &str) -> Value {
     let references: Vec<Value> = span
         .references
         .iter()
-        .filter(|r| r.kind != RefKind::Link)
         .map(|r| {
-            let kind = if r.kind == RefKind::FollowsFrom { "FOLLOWS_FROM" } else { "CHILD_OF" };
+            let kind = if r.kind == RefKind::ChildOf { "CHILD_OF" } else { "FOLLOWS_FROM" };
             json!({ "refType": kind, "traceID": r.trace_id.to_string(), "spanID": r.span_id.to_string() })
         })
         .collect();

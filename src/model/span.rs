@@ -237,6 +237,14 @@ impl Span {
         }
     }
 
+    /// The spans this one links to: every reference but its parent (OTLP links, and the
+    /// FOLLOWS_FROM references Jaeger writes for them, to another trace or span).
+    pub fn links(&self) -> impl Iterator<Item = &Reference> + '_ {
+        self.references.iter().filter(move |r| {
+            r.kind == RefKind::Link || !(r.trace_id == self.trace_id && Some(r.span_id) == self.parent_id)
+        })
+    }
+
     /// True when the parent hands work off without waiting for it (FOLLOWS_FROM).
     pub fn follows_from_parent(&self) -> bool {
         self.parent_id

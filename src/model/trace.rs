@@ -106,6 +106,15 @@ impl Trace {
         self.tree.parent(span).is_none_or(|p| self.spans[p].service() != service)
     }
 
+    /// The traces its spans came from, in id order: one, or several for a transaction
+    /// stitched from linked traces.
+    pub fn trace_ids(&self) -> Vec<TraceId> {
+        let mut ids: Vec<TraceId> = self.spans.iter().map(|s| s.trace_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
     pub fn error_count(&self) -> usize {
         self.spans.iter().filter(|s| s.is_error()).count()
     }
@@ -203,7 +212,11 @@ fn build_tree(spans: &[Span], parent: &mut [Option<u32>], log: &mut WarningLog) 
         children[child_offsets[i] as usize..child_offsets[i + 1] as usize].sort_unstable_by(by_start);
     }
     roots.sort_unstable_by(by_start);
-    if roots.len() > 1 {
+    // A transaction stitched from linked traces has a root for each of its traces.
+    let mut root_traces: Vec<TraceId> = roots.iter().map(|&r| spans[r as usize].trace_id).collect();
+    root_traces.sort_unstable();
+    root_traces.dedup();
+    if roots.len() > root_traces.len() {
         log.add(WarningKind::SeveralRoots, || roots.len().to_string());
     }
 

@@ -10,12 +10,13 @@ use nvim_rs::{Handler, Neovim};
 use rmpv::Value;
 
 use super::alerts::Alerts;
+use super::links;
 use super::maps::Maps;
 use super::protocol::{
     self, AnalyzePayload, AnnotateParams, BaselineParams, BaselinePayload, CompareParams, Drawing, ExportParams,
     FlameItem, FlameParams, FlamePayload, MapActionParams, MapParams, OpenFileParams, OpenTraceParams, OpenedFile,
-    RecentParams, RegressionParams, SearchItem, SearchParams, ServiceParams, TagParams, TrendParams, TrendPayload,
-    ViewActionParams, params, to_value,
+    RecentParams, RegressionParams, SearchItem, SearchParams, ServiceParams, SpanLinksParams, TagParams,
+    TransactionParams, TrendParams, TrendPayload, ViewActionParams, params, to_value,
 };
 use super::tails::{self, Tails};
 use super::views::{Switch, Views};
@@ -30,13 +31,14 @@ use crate::collector::supervisor::Role;
 use crate::config::ProviderConfig;
 use crate::error::{Error, Result};
 use crate::model::{Trace, TraceId};
+use crate::providers::links::{linked_traces, links_of_span};
 use crate::providers::{self, TraceProvider, baselines, trends};
 use crate::query::now_ns;
 use crate::render::annotations::annotations;
 use crate::render::findings::explain_report;
 use crate::render::report;
 use crate::render::units::plural;
-use crate::render::{self, View, summary_line};
+use crate::render::{self, Picture, View, summary_line};
 use crate::session::export::{export_path, exported, write_file};
 use crate::session::{Annotated, Session, Settings, annotate_with, off_thread, service_map, traces_of};
 use crate::tail::{self, Filter, Source, Tail};
@@ -205,6 +207,8 @@ impl Host {
             "search" => self.search(params(raw)?).await,
             "open_trace" => self.open_trace(params(raw)?).await,
             "view_action" => self.view_action(params(raw)?),
+            "transaction" => self.transaction(params(raw)?).await,
+            "span_links" => self.span_links(params(raw)?).await,
             "analyze" => self.analyze(params(raw)?).await,
             "annotations" => self.annotations(params(raw)?).await,
             "flame" => self.flame(params(raw)?).await,
@@ -305,8 +309,45 @@ impl Host {
         }
         let view = protocol::view_named(&p.view)?;
         let trace = self.trace(id).await?;
-        let payload = self.state().views.open(trace, view, p.width.max(20), p.span_id.trim(), &p.marks);
+        let linked_from = links::linked_spans(&*self.provider()?, &trace).await?;
+        let marked = p.marks.iter().filter_map(|m| trace.find_span(m)).collect();
+        let picture = Picture { marked, linked_from, ..Picture::new(view, p.width.max(20)) };
+        let payload = self.state().views.open(trace, picture, p.span_id.trim());
         to_value(&payload)
+    }
+
+    /// `:VitalsTransaction`: the trace and every trace linked to it, stitched into one
+    /// waterfall with the queue hand-offs between them.
+    async fn transaction(&self, p: TransactionParams) -> Result<Value> {
+        let id = p.trace_id.trim();
+        if id.is_empty() {
+            return Err(Error::invalid(
+                "Which trace? Give a trace id, e.g. :VitalsTransaction 4bf92f3577b34da6a3ce929d0e0e4736",
+            ));
+        }
+        let provider = self.provider()?;
+        let linked = linked_traces(&*provider, id, p.bounds).await?;
+        {
+            let mut state = self.state();
+            for trace in &linked.traces {
+                state.session.remember(Arc::clone(trace));
+            }
+        }
+        let transaction = off_thread(move || linked.stitch()).await?;
+        let picture = Picture { handoffs: transaction.handoffs, ..Picture::new(View::Waterfall, p.width.max(20)) };
+        let payload = self.state().views.open(Arc::new(transaction.trace), picture, "");
+        to_value(&payload)
+    }
+
+    /// `l`: the spans linked to the span under the cursor, both ways.
+    async fn span_links(&self, p: SpanLinksParams) -> Result<Value> {
+        let Some((trace, span)) = self.state().views.span_at(p.view_id, p.line, p.col)? else {
+            return Ok(Value::Nil);
+        };
+        let span = &trace.spans[span];
+        let fetch = |id: TraceId| async move { self.trace(&id.to_string()).await };
+        let linked = links_of_span(&*self.provider()?, span, links::MAX_LINKS, fetch).await?;
+        to_value(&links::items(span, &linked, p.width.max(40)))
     }
 
     /// The service's most recent traces (kept in the cache for opening them later), or an

@@ -6,6 +6,7 @@
 
 mod alerts;
 mod host;
+mod links;
 mod maps;
 mod protocol;
 mod tails;

@@ -73,6 +73,38 @@ pub struct OpenTraceParams {
     pub marks: Vec<String>,
 }
 
+/// `:VitalsTransaction`: the trace to start from, how far to follow its links (the
+/// `transaction` option), and the columns to draw in.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct TransactionParams {
+    pub trace_id: String,
+    pub width: usize,
+    #[serde(flatten)]
+    pub bounds: crate::providers::links::Bounds,
+}
+
+/// `l` in a trace float: the span under the cursor of an open view.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SpanLinksParams {
+    pub view_id: u64,
+    /// 0-based line and byte column of the cursor.
+    pub line: usize,
+    pub col: usize,
+    /// The columns a label may take.
+    pub width: usize,
+}
+
+/// A span at the other end of a link, as `l` lists it.
+#[derive(Serialize)]
+pub struct LinkItem {
+    pub label: String,
+    pub direction: crate::providers::links::Direction,
+    pub trace_id: String,
+    pub span_id: String,
+}
+
 /// The view a user named (`:VitalsTrace {id} {view}`); "" is the default one. Read here
 /// rather than by serde, whose error for an unknown name ("unknown variant") tells the
 /// user neither what was wrong nor which names exist.

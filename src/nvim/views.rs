@@ -9,7 +9,7 @@ use lru::LruCache;
 use super::protocol::{DetailPayload, Drawing, ViewPayload};
 use crate::analysis::calls::CodeLocation;
 use crate::error::{Error, Result};
-use crate::model::Trace;
+use crate::model::{SpanIndex, Trace};
 use crate::render::{self, Picture, Rendered, View};
 
 /// Floats closed without telling the host (a crashed plugin) are forgotten past this.
@@ -46,13 +46,12 @@ impl Default for Views {
 }
 
 impl Views {
-    /// Opens a view of `trace`, with the cursor on `focus` (a span id) when it is drawn and
-    /// the `marks` (span ids) marked.
-    pub fn open(&mut self, trace: Arc<Trace>, view: View, width: usize, focus: &str, marks: &[String]) -> ViewPayload {
+    /// Opens a view of `trace` drawn as `picture` says, with the cursor on `focus` (a span
+    /// id) when it is drawn.
+    pub fn open(&mut self, trace: Arc<Trace>, picture: Picture, focus: &str) -> ViewPayload {
         let id = self.next_id;
         self.next_id += 1;
-        let marked = marks.iter().filter_map(|m| trace.find_span(m)).collect();
-        let picture = Picture { marked, ..Picture::new(view, width) };
+        let view = picture.view;
         let rendered = render::render_trace(&trace, &picture);
         let mut payload = payload(id, &trace, &picture, &rendered);
         let focused = (!focus.is_empty()).then(|| trace.find_span(focus)).flatten();
@@ -105,6 +104,12 @@ impl Views {
         }))
     }
 
+    /// The trace of an open view and the span under the cursor, if any.
+    pub fn span_at(&mut self, id: u64, line: usize, col: usize) -> Result<Option<(Arc<Trace>, SpanIndex)>> {
+        let open = self.open.get(&id).ok_or_else(|| gone(id))?;
+        Ok(open.rendered.span_at(line, col).map(|span| (Arc::clone(&open.trace), span)))
+    }
+
     pub fn close(&mut self, id: u64) {
         self.open.pop(&id);
     }
@@ -115,10 +120,13 @@ fn gone(id: u64) -> Error {
 }
 
 fn payload(id: u64, trace: &Trace, picture: &Picture, rendered: &Rendered) -> ViewPayload {
-    let title = match trace.root() {
+    let mut title = match trace.root() {
         Some(root) => format!("{}: {}", root.service(), root.operation),
         None => format!("trace {}", trace.id),
     };
+    if !picture.handoffs.is_empty() {
+        title = format!("transaction of {} traces from {title}", trace.trace_ids().len());
+    }
     ViewPayload {
         view_id: id,
         focus: None,

@@ -4,6 +4,7 @@ pub mod baselines;
 pub mod file;
 mod http;
 pub mod jaeger;
+pub mod links;
 pub mod otlp;
 pub mod regressions;
 pub mod span_cap;
@@ -24,9 +25,9 @@ use crate::analysis::dependencies::ServiceCall;
 use crate::analysis::service_map::{ServiceMap, Thresholds};
 use crate::config::{ProviderConfig, ProviderKind};
 use crate::error::{Error, Result};
-use crate::model::{Trace, VersionSeen};
+use crate::model::{Trace, TraceId, VersionSeen};
 use crate::query::{SearchQuery, now_ns, span_has_tag};
-use crate::store::Store;
+use crate::store::{LinkFrom, Store};
 
 #[async_trait]
 pub trait TraceProvider: Send + Sync {
@@ -76,6 +77,13 @@ pub trait TraceProvider: Send + Sync {
     /// map is drawn from searches.
     async fn service_map(&self, _start_ns: u64, _end_ns: u64, _thresholds: &Thresholds) -> Result<Option<ServiceMap>> {
         Ok(None)
+    }
+    /// The spans of other traces that link to a span of trace `id` (at most `limit`): the
+    /// way back along span links (producer → its consumers), which only a store that
+    /// indexes links can answer without a scan (the embedded store); none for the others,
+    /// whose links are followed forwards from the linking span (see [`links`]).
+    async fn linking_to(&self, _id: TraceId, _limit: usize) -> Result<Vec<LinkFrom>> {
+        Ok(Vec::new())
     }
     /// The embedded store behind the provider, for what only it keeps (the rollups of
     /// trends); `None` for the backends, which keep no such history.

@@ -11,7 +11,7 @@ use crate::analysis::service_map::{MapBuilder, ServiceMap, Thresholds};
 use crate::error::{Error, Result};
 use crate::model::{Trace, TraceId, VersionSeen};
 use crate::query::SearchQuery;
-use crate::store::{Retention, Store};
+use crate::store::{LinkFrom, Retention, Store};
 
 pub struct OtlpProvider {
     store: Arc<Store>,
@@ -79,6 +79,10 @@ impl TraceProvider for OtlpProvider {
             Ok(Some(map.finish(&[], &thresholds)))
         })
         .await
+    }
+
+    async fn linking_to(&self, id: TraceId, limit: usize) -> Result<Vec<LinkFrom>> {
+        self.blocking(move |store| store.linking_to(id, limit)).await
     }
 
     fn embedded_store(&self) -> Option<Arc<Store>> {

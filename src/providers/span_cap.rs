@@ -66,6 +66,10 @@ impl TraceProvider for SpanCap {
         self.inner.embedded_store()
     }
 
+    async fn linking_to(&self, id: crate::model::TraceId, limit: usize) -> Result<Vec<crate::store::LinkFrom>> {
+        self.inner.linking_to(id, limit).await
+    }
+
     async fn services(&self) -> Result<Vec<String>> {
         self.inner.services().await
     }

@@ -14,6 +14,8 @@ pub const BAR: char = '█';
 /// UI draws it, so the critical path never takes a colour of its own (that read as an
 /// error) and shows without colour too (piped output, a monochrome terminal).
 pub const CRITICAL_BAR: char = '━';
+/// The time a message waited in a queue, between its producer and its consumer.
+pub const GAP: char = '┄';
 
 /// Stands in the cell after a character two cells wide.
 const WIDE_TAIL: char = '\0';

@@ -138,6 +138,21 @@ pub fn explain(finding: &mut Finding) {
             ),
             format!("profile {who}: the time is in its code, not in the calls it makes"),
         ),
+        Evidence::QueueWait { queue, wait_ns, longest_ns, transaction_ns, producer_trace, consumer_trace } => (
+            format!(
+                "messages waited {} in {queue} before {} took them, {}% of the {} transaction \
+                 (the longest wait {}: trace {producer_trace} → {consumer_trace})",
+                duration(*wait_ns),
+                finding.service,
+                finding.percent,
+                duration(*transaction_ns),
+                duration(*longest_ns)
+            ),
+            format!(
+                "the consumers of {queue} fall behind: add consumers (or partitions), make {} faster, or watch the consumer lag",
+                who
+            ),
+        ),
         Evidence::None => (String::new(), String::new()),
     };
     finding.message = match (&finding.evidence, spread) {

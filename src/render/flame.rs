@@ -165,7 +165,14 @@ mod tests {
         let trace = formats::decode(json).unwrap().remove(0);
         for width in [1, 80] {
             assert!(render(&trace, width, false, &[]).plain_text().contains("root"));
-            assert!(crate::render::waterfall::render(&trace, width, false, &[]).plain_text().contains("unknown: ch"));
+            assert!(
+                crate::render::waterfall::render(
+                    &trace,
+                    &crate::render::Picture::new(crate::render::View::Waterfall, width)
+                )
+                .plain_text()
+                .contains("unknown: ch")
+            );
         }
     }
 

@@ -56,11 +56,18 @@ pub struct Picture {
     pub width: usize,
     pub critical_path: bool,
     pub marked: Vec<crate::model::SpanIndex>,
+    /// The queue hand-offs of a stitched transaction (see
+    /// [`crate::analysis::transaction`]), each a row of the waterfall.
+    pub handoffs: Vec<crate::analysis::transaction::Handoff>,
+    /// Spans of the trace that spans of other traces link to, once for each linking span
+    /// (the store's index of links knows them); with the links each span carries, they
+    /// make the waterfall's `→ 2 linked` badges.
+    pub linked_from: Vec<crate::model::SpanIndex>,
 }
 
 impl Picture {
     pub fn new(view: View, width: usize) -> Self {
-        Picture { view, width, critical_path: false, marked: Vec::new() }
+        Picture { view, width, critical_path: false, marked: Vec::new(), handoffs: Vec::new(), linked_from: Vec::new() }
     }
 }
 
@@ -68,7 +75,7 @@ impl Picture {
 pub fn render_trace(trace: &crate::model::Trace, picture: &Picture) -> Rendered {
     match picture.view {
         View::Flame => flame::render(trace, picture.width, picture.critical_path, &picture.marked),
-        View::Waterfall => waterfall::render(trace, picture.width, picture.critical_path, &picture.marked),
+        View::Waterfall => waterfall::render(trace, picture),
         View::Network => network::render(trace, picture.width),
         View::Stats => stats::render(trace, picture.width),
     }

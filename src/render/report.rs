@@ -95,6 +95,7 @@ pub fn kind_label(kind: FindingKind) -> &'static str {
         FindingKind::RepeatedCall => "repeated call",
         FindingKind::SequentialCalls => "sequential calls",
         FindingKind::DominantSelfTime => "self time",
+        FindingKind::QueueWait => "queue wait",
     }
 }
 

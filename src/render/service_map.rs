@@ -205,7 +205,8 @@ fn stats(map: &ServiceMap, i: usize) -> Vec<Part> {
     let s = &map.services[i];
     let mut parts = Vec::new();
     if let Some(kind) = s.virtual_kind {
-        parts.push(Part::fixed(format!("  [{kind}, not instrumented]"), Some(Group::Dim), 7));
+        let note = if kind == "queue" { "  [queue]".to_string() } else { format!("  [{kind}, not instrumented]") };
+        parts.push(Part::fixed(note, Some(Group::Dim), 7));
     } else if s.requests > 0 {
         let rate = 100.0 * s.errors as f64 / s.requests as f64;
         parts.push(Part::fixed(format!("  · {} req", s.requests), Some(Group::Dim), 3));

@@ -21,7 +21,7 @@ use rusqlite::params;
 use super::parts::{Part, attribute_key, operation_key, tag_key};
 use super::retention::{self, Retention};
 use super::rollups::{self, Pending, Request};
-use super::{IngestReport, Writer, schema, versions};
+use super::{IngestReport, Writer, links, schema, versions};
 use crate::analysis::trends::CallKind;
 use crate::formats::otlp::{self, span_ids, status_code};
 use crate::model::ids::stable_hash;
@@ -63,6 +63,8 @@ struct SpanRow {
     keys: Vec<u32>,
     /// Whether the span is a request or a call out, which rollups count.
     role: Option<CallKind>,
+    /// The spans it links to (trace id, span id), for the index of links (see [`links`]).
+    links: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 /// The attribute index keys of `service`'s attributes. Every span of a search's service
@@ -96,6 +98,7 @@ impl PreparedBatch {
                     }
                 };
                 let role = rollups::role(span.kind, &span.parent_span_id);
+                let span_links = links::of_span(&span);
                 // What the row's columns hold is left out of the encoding: ids, name, times.
                 let raw_trace_id = std::mem::take(&mut span.trace_id);
                 let span_id = std::mem::take(&mut span.span_id);
@@ -122,6 +125,7 @@ impl PreparedBatch {
                     body,
                     keys,
                     role,
+                    links: span_links,
                 });
             }
             report.accepted += spans.len();
@@ -231,6 +235,7 @@ impl PreparedBatch {
                         continue;
                     }
                     stored_spans += 1;
+                    links::record(&tx, &span.raw_trace_id, &span.span_id, &span.links)?;
                     *touched.entry(span.trace_id).or_default() += span.body.len() as u64;
                     let part = parts
                         .entry((&span.raw_trace_id, &resource.service))

@@ -9,7 +9,8 @@
 //! summed up once here. Version 4 lists each service's `versions`, read here from the
 //! stored spans and their resources (see [`super::versions::fill_from_spans`]). Version 5
 //! keeps the `rollups` of trends, rebuilt here from the stored spans (see
-//! [`super::rollups::rebuild`]).
+//! [`super::rollups::rebuild`]). Version 7 indexes span links both ways, filled here from the
+//! stored spans (see [`super::links::fill_from_spans`]).
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -20,9 +21,9 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use super::ingest::part_keys;
 use super::parts::{Part, operation_key};
-use super::rollups;
 use super::schema::{self, VERSION, resource};
 use super::versions;
+use super::{links, rollups};
 use crate::formats::otlp::convert_attributes;
 use crate::query::now_ns;
 
@@ -37,7 +38,7 @@ pub fn to_current(connection: &Connection) -> rusqlite::Result<()> {
     match found {
         VERSION => {}
         0 if has_table(&tx, "span_tags")? => from_version_1(&tx)?,
-        0 | 2..=5 => schema::create(&tx)?,
+        0 | 2..=6 => schema::create(&tx)?,
         newer => {
             return Err(rusqlite::Error::InvalidParameterName(format!(
                 "the file has layout version {newer}, newer than this vitals ({VERSION}) knows; update vitals"
@@ -49,6 +50,9 @@ pub fn to_current(connection: &Connection) -> rusqlite::Result<()> {
     }
     if found < 5 {
         rollups::rebuild(&tx, now_ns())?;
+    }
+    if found < 7 {
+        links::fill_from_spans(&tx)?;
     }
     tx.commit()
 }

@@ -13,6 +13,7 @@ mod check;
 mod checkpoint;
 mod damage;
 mod ingest;
+mod links;
 mod migrate;
 mod parts;
 mod retention;
@@ -38,6 +39,7 @@ pub use check::{LISTED_PROBLEMS, Verdict, check};
 use checkpoint::Checkpointer;
 pub use damage::what_to_do;
 use ingest::PreparedBatch;
+pub use links::LinkFrom;
 pub use retention::Retention;
 pub use rollups::{DEFAULT_RETENTION as DEFAULT_ROLLUP_RETENTION, RollupQuery};
 pub use salvage::{Salvaged, repair};
@@ -360,6 +362,13 @@ impl Store {
             visited += 1;
         }
         Ok(visited)
+    }
+
+    /// The spans of other traces that link to a span of trace `id` (at most `limit`),
+    /// from the index of links: no scan.
+    pub fn linking_to(&self, id: TraceId, limit: usize) -> Result<Vec<LinkFrom>> {
+        let reader = lock(&self.reader);
+        links::linking_to(&reader, id, limit).map_err(db_error(&self.path))
     }
 
     pub fn stats(&self) -> Result<StoreStats> {

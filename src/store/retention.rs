@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, params};
 
-use super::{schema, versions};
+use super::{links, schema, versions};
 use crate::model::TraceId;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -90,6 +90,7 @@ pub fn step(connection: &mut Connection, retention: &Retention, now_ns: u64) -> 
         if spans < budget {
             tx.prepare_cached("DELETE FROM trace_parts WHERE trace_id = ?1")?.execute(params![trace])?;
             tx.prepare_cached("DELETE FROM traces WHERE trace_id = ?1")?.execute(params![trace])?;
+            links::forget(&tx, trace)?;
             step.evicted.extend(TraceId::from_bytes(trace));
         } else {
             tx.prepare_cached("UPDATE traces SET bytes = max(bytes - ?2, 0) WHERE trace_id = ?1")?

@@ -10,11 +10,11 @@ use prost::Message;
 use rusqlite::{Connection, OptionalExtension, Params, Transaction, params};
 
 use super::parts::{Part, keys};
-use super::{baselines, migrate, rollups, versions};
+use super::{baselines, links, migrate, rollups, versions};
 use crate::model::TraceId;
 
 /// The layout this code writes; [`migrate`] brings older files to it.
-pub const VERSION: i64 = 6;
+pub const VERSION: i64 = 7;
 
 /// Spans are kept whole: their OTLP encoding without what the columns hold (ids, name,
 /// times), with the columns that confirming a search on a trace needs. `trace_parts` (see
@@ -23,7 +23,8 @@ pub const VERSION: i64 = 6;
 /// to date by every transaction: retention checks it after every chunk, the status shows
 /// it, and neither can afford to add up a million rows each time. `versions` (see
 /// [`super::versions`]) lists each service's deployments; the rollups of trends and the
-/// saved baselines have tables of their own (see [`super::rollups`], [`super::baselines`]).
+/// saved baselines have tables of their own (see [`super::rollups`], [`super::baselines`]),
+/// and so do the span links (see [`super::links`]).
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS resources (
     id INTEGER PRIMARY KEY,
@@ -103,6 +104,7 @@ pub fn create(connection: &Connection) -> rusqlite::Result<()> {
     versions::create(connection)?;
     rollups::create(connection)?;
     baselines::create(connection)?;
+    links::create(connection)?;
     connection.execute(
         "INSERT OR IGNORE INTO totals (id, span_bytes, spans)
          SELECT 0, (SELECT coalesce(sum(bytes), 0) FROM traces), (SELECT count(*) FROM spans)",

@@ -19,6 +19,10 @@ local M = {}
 ---@type table<integer, vitals.TraceView>
 M.open_views = {}
 
+---The trace opened last, for commands whose trace id is optional.
+---@type string?
+M.last_trace_id = nil
+
 local FOOTER = "q close · <CR> details · w waterfall/flame · c critical path · n calls · s stats · ? keys"
 
 ---Keys of the trace float that ask the host for another drawing: key, what it does, the
@@ -118,6 +122,7 @@ function M.show(payload)
     win = win,
   }
   M.open_views[buf] = view
+  M.last_trace_id = view.trace_id
   local function close()
     float.close(view.detail_win)
     float.close(view.win)
@@ -126,6 +131,7 @@ function M.show(payload)
     q = { close, "close the trace" },
     ["<Esc>"] = { close, "close the trace" },
     ["<CR>"] = { function() show_detail(view) end, "details of the span under the cursor" },
+    l = { function() require("vitals.links").follow(view) end, "spans linked to this one, both ways: open one" },
   }
   for _, key in ipairs(KEYS) do
     maps[key[1]] = { function() act(view, key[3]) end, key[2] }

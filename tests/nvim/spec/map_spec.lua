@@ -43,7 +43,9 @@ it(":VitalsServiceMap lists every service and call of the shop; u shows exactly 
   local map = wait_map()
   local lines = h.lines(map.buf)
   local text = table.concat(lines, "\n")
-  assert(text:find("Service map · 7 services · 9 calls between them · bottleneck: payment", 1, true), text)
+  -- Seven services, and the kafka topic checkout publishes orders to as a queue node.
+  assert(text:find("Service map · 8 services · 10 calls between them · bottleneck: payment", 1, true), text)
+  assert(text:find("─ kafka orders  ×3 (0.4/min)  [queue]", 1, true), "checkout → the queue\n" .. text)
   for _, service in ipairs({ "frontend", "checkout", "cart", "inventory", "payment", "postgres", "redis" }) do
     assert(text:find(service, 1, true), service .. " is missing\n" .. text)
   end
@@ -53,7 +55,7 @@ it(":VitalsServiceMap lists every service and call of the shop; u shows exactly 
       calls = calls + 1
     end
   end
-  assert(calls == 9, "each call once: " .. calls .. "\n" .. text)
+  assert(calls == 10, "each call once: " .. calls .. "\n" .. text)
   assert(h.groups(map.buf).VitalsCritical and h.groups(map.buf).VitalsHealthy, "health is coloured")
 
   press_on(map, "postgres", "u")
