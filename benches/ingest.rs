@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
 use prost::Message;
@@ -27,6 +26,14 @@ use vitals::query::SearchQuery;
 mod serve;
 use serve::Server;
 
+#[path = "support/cpu.rs"]
+mod cpu;
+use cpu::cpu_seconds;
+
+#[path = "support/otlp.rs"]
+mod otlp;
+use otlp::text;
+
 #[path = "../tests/common/grpc.rs"]
 #[allow(dead_code)]
 mod grpc;
@@ -35,14 +42,6 @@ const SPANS: usize = 1_000_000;
 const BATCH: usize = 512;
 const SENDERS: usize = 4;
 const SERVICES: [&str; 8] = ["frontend", "checkout", "cart", "payment", "inventory", "shipping", "postgres", "redis"];
-
-fn text(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.into())) }),
-        ..Default::default()
-    }
-}
 
 /// Batch `n`: 512 spans of 32 traces (16 spans each) of one service, with typical attributes.
 fn batch(n: usize, now: u64) -> Vec<u8> {
@@ -105,25 +104,6 @@ fn peak_memory_mb(pid: u32) -> f64 {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|kb| kb.parse::<f64>().ok())
         .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
-/// CPU seconds `pid` has used (user and system), from /proc: unlike a rate over wall-clock
-/// time, hardly moved by other processes busy on the machine, so two builds measured at
-/// different moments compare.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The fields after the command name (in parentheses, maybe with spaces) start at the
-    // third; utime and stime are the 14th and 15th.
-    let fields: Vec<f64> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().map(|f| f.parse().unwrap_or(f64::NAN)).collect())
-        .unwrap_or_default();
-    // SAFETY: sysconf reads a constant of the system; it has no preconditions.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    match (fields.get(11), fields.get(12)) {
-        (Some(user), Some(system)) => (user + system) / ticks,
-        _ => f64::NAN,
-    }
 }
 
 /// Sends batch `body` as sender `n`; whether it was acknowledged.

@@ -378,3 +378,71 @@ mod tests {
         assert!(span_has_tag(&trace.spans[0], "service.name", "web"), "resource attributes count");
     }
 }
+
+/// Which logs to show (`:VitalsLogs [service] [filters]`, `vitals logs …`): newest first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogQuery {
+    /// Empty: every service.
+    pub service: String,
+    /// The least severity number shown (see [`crate::model::log::severity_floor`]).
+    pub min_severity: i32,
+    /// Words the body or an attribute value must hold, case-insensitively.
+    pub text: Vec<String>,
+    /// Unix time range in nanoseconds.
+    pub start_ns: u64,
+    pub end_ns: u64,
+    pub limit: usize,
+}
+
+/// How far back `:VitalsLogs` looks unless told.
+pub const DEFAULT_LOG_LOOKBACK: Duration = Duration::from_secs(3600);
+
+impl LogQuery {
+    /// Reads `[service] [severity=warn] [since=15m] [limit=N] [words…]` as a user types
+    /// them: the first bare word is the service (`*` for all), the other bare words are
+    /// text to find.
+    pub fn parse(words: &[String], now_ns: u64) -> Result<LogQuery> {
+        let mut query = LogQuery {
+            service: String::new(),
+            min_severity: 0,
+            text: Vec::new(),
+            start_ns: now_ns.saturating_sub(DEFAULT_LOG_LOOKBACK.as_nanos() as u64),
+            end_ns: now_ns,
+            limit: 500,
+        };
+        let mut service_given = false;
+        for word in words.iter().map(|w| w.trim()).filter(|w| !w.is_empty()) {
+            match word.split_once('=') {
+                Some(("severity" | "level", value)) => {
+                    query.min_severity = crate::model::log::severity_floor(value).ok_or_else(|| {
+                        Error::invalid(format!(
+                            "Unknown severity {value:?}: use trace, debug, info, warn, error or fatal"
+                        ))
+                    })?;
+                }
+                Some(("since" | "last", value)) => {
+                    let lookback = parse_duration(value)?;
+                    query.start_ns = now_ns.saturating_sub(lookback.as_nanos().min(u64::MAX as u128) as u64);
+                }
+                Some(("limit", value)) => {
+                    query.limit = value
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| Error::invalid(format!("limit={value} is not a positive number")))?;
+                }
+                Some((key, _)) => {
+                    return Err(Error::invalid(format!(
+                        "Unknown filter {key:?}: use severity=, since=, limit= or words to find"
+                    )));
+                }
+                None if !service_given => {
+                    service_given = true;
+                    query.service = if word == "*" { String::new() } else { word.to_string() };
+                }
+                None => query.text.push(word.to_lowercase()),
+            }
+        }
+        Ok(query)
+    }
+}

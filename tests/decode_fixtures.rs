@@ -176,7 +176,8 @@ fn mangled_real_responses_never_panic_the_decoders_or_the_renderers() {
                     );
                 }
                 for span in 0..trace.spans.len() {
-                    vitals::render::detail::render(trace, span, next(120));
+                    vitals::render::detail::render(trace, span, &[], next(120));
+                    vitals::render::logs::of_span(trace, span, next(2) == 0, &[], None, next(120));
                 }
             }
         }

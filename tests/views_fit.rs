@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use vitals::analysis::aggregate::aggregate;
+use vitals::analysis::aggregate::{Weight, aggregate};
 use vitals::analysis::calls::outgoing_call;
 use vitals::analysis::compare::compare;
 use vitals::analysis::dependencies::parse_dependencies;
@@ -14,7 +14,7 @@ use vitals::analysis::service_map::{ServiceMap, Thresholds};
 use vitals::model::Trace;
 use vitals::render::service_map::MapView;
 use vitals::render::text::width;
-use vitals::render::{Group, Picture, Rendered, StyledLine, View, detail, render_trace};
+use vitals::render::{Group, Picture, Rendered, StyledLine, View, detail, logs, render_trace};
 
 mod common;
 use common::shared_fixtures;
@@ -152,9 +152,11 @@ fn span_details_fit_and_attribute_keys_stay_apart() {
         for trace in &traces {
             for span in (0..trace.spans.len()).take(40) {
                 for cells in WIDTHS {
-                    let out = detail::render(trace, span, cells);
+                    let out = detail::render(trace, span, &[], cells).rendered;
                     let what = format!("the details of span {span} of {file} {}", trace.id);
                     assert_fits(&out.lines, cells, &what);
+                    let logs = logs::of_span(trace, span, true, &[], None, cells).rendered;
+                    assert_fits(&logs.lines, cells, &format!("the log lines of span {span} of {file} {}", trace.id));
                     let keys: Vec<&str> = out
                         .lines
                         .iter()
@@ -192,7 +194,7 @@ fn aggregated_flame_graphs_fit_and_their_paths_stay_apart() {
     let mut every: Vec<&Trace> = Vec::new();
     for (file, traces) in &all {
         every.extend(traces);
-        let flame = aggregate(traces, None);
+        let flame = aggregate(traces, None, Weight::SelfTime);
         for cells in WIDTHS {
             let out = vitals::render::aggregate::render(&flame, file, cells);
             let what = format!("the aggregated flame graph of {file}");
@@ -200,7 +202,7 @@ fn aggregated_flame_graphs_fit_and_their_paths_stay_apart() {
             assert_apart(listed_paths(&out), &what);
         }
     }
-    let flame = aggregate(every, None);
+    let flame = aggregate(every, None, Weight::SelfTime);
     for cells in WIDTHS {
         let out = vitals::render::aggregate::render(&flame, "every fixture", cells);
         assert_fits(&out.lines, cells, "the aggregated flame graph of every fixture");

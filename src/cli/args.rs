@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 pub use crate::collector::Listen;
 use crate::config::{Auth, DEFAULT_MAX_SPANS, ProviderConfig, ProviderKind, Secret};
+use crate::formats::export::ExportFormat;
 use crate::query::SearchArgs;
 use crate::render::View;
 
@@ -51,6 +52,27 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write traces from a backend to one file to share: OTLP JSON (Vitals, Jaeger's upload
+    /// and Tempo read it) or Jaeger JSON. Read it back with `vitals view FILE`.
+    Export {
+        #[command(flatten)]
+        provider: ProviderFlags,
+        /// The trace ids (hex); several go into one file.
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[arg(long, value_enum, default_value_t = ExportFormat::OtlpJson)]
+        format: ExportFormat,
+        /// Where to write (default: vitals-<first trace id>.json here; `-` for stdout).
+        #[arg(short, long, value_name = "PATH")]
+        output: Option<String>,
+        /// Replace the file when it exists (otherwise an existing file is left alone).
+        #[arg(long)]
+        force: bool,
+        /// Also every trace linked to each (span links, as `vitals transaction` follows
+        /// them: 3 links deep, 20 traces at most).
+        #[arg(long)]
+        linked: bool,
+    },
     /// Fetch one trace from a backend and draw it.
     Trace {
         #[command(flatten)]
@@ -79,6 +101,17 @@ pub enum Command {
         /// The most traces stitched together.
         #[arg(long, default_value_t = 20)]
         max_traces: usize,
+        #[arg(long)]
+        width: Option<usize>,
+    },
+    /// Stored logs, newest first, with a trace or not (what OTLP log exporters sent the
+    /// trace store: `--provider otlp`).
+    Logs {
+        #[command(flatten)]
+        provider: ProviderFlags,
+        /// `[service] [severity=warn] [since=1h] [limit=N] [words…]`: `*` for every
+        /// service; the words must all be in the message or an attribute.
+        words: Vec<String>,
         #[arg(long)]
         width: Option<usize>,
     },
@@ -229,8 +262,13 @@ pub struct FlameFlags {
     /// Columns to draw in (default: the terminal's width, or 120).
     #[arg(long)]
     pub width: Option<usize>,
-    /// Print the call paths as JSON: `traces`, and `nodes` each with `parent` (an index),
-    /// `service`, `operation`, `count`, `self_ns`, `total_ns` and an `example` span.
+    /// A memory profile: widths by the bytes spans allocated (`memory.allocated`) instead of
+    /// self time, then the code locations that allocate most per request.
+    #[arg(long)]
+    pub memory: bool,
+    /// Print the call paths as JSON: `traces`, `weight`, and `nodes` each with `parent` (an
+    /// index), `service`, `operation`, `count`, `self_ns`, `total_ns`, `allocated_bytes`,
+    /// `total_allocated_bytes` and an `example` span.
     #[arg(long)]
     pub json: bool,
 }
@@ -430,11 +468,11 @@ pub enum StoreAction {
 
 #[derive(Args, Debug)]
 pub struct ServeFlags {
-    /// Where to receive OTLP/HTTP (POST /v1/traces), or `off`. Loopback unless you say
+    /// Where to receive OTLP/HTTP (POST /v1/traces and /v1/logs), or `off`. Loopback unless you say
     /// otherwise.
     #[arg(long, default_value = "127.0.0.1:4318", value_name = "ADDR|off")]
     pub otlp_http: Listen,
-    /// Where to receive OTLP/gRPC (TraceService/Export, the default of most SDKs and of
+    /// Where to receive OTLP/gRPC (TraceService/Export and LogsService/Export, the default of most SDKs and of
     /// the Collector's otlp exporter; gzip accepted), or `off`.
     #[arg(long, default_value = "127.0.0.1:4317", value_name = "ADDR|off")]
     pub otlp_grpc: Listen,

@@ -7,6 +7,7 @@ mod args;
 mod baseline;
 mod demo;
 mod diff;
+mod export;
 mod flame;
 mod map;
 mod on_alert;
@@ -37,12 +38,16 @@ pub fn run(command: Command) -> ExitCode {
             view_file(&file, Drawn { view, width, critical_path }, trace.as_deref(), span.as_deref())
         }
         Command::Search { provider, search, json } => block_on(search_command(provider, search.into(), json)),
+        Command::Export { provider, ids, format, output, force, linked } => {
+            block_on(export::export(provider, ids, format, output, export::Written { force, linked }))
+        }
         Command::Trace { provider, id, view, width, critical_path } => {
             block_on(trace_command(provider, id, Drawn { view, width, critical_path }))
         }
         Command::Transaction { provider, id, depth, max_traces, width } => {
             block_on(transaction_command(provider, id, Bounds { depth, max_traces }, width))
         }
+        Command::Logs { provider, words, width } => block_on(logs_command(provider, words, width)),
         Command::Analyze(flags) => analyze::analyze(flags),
         Command::Flame(flags) => flame::flame(flags),
         Command::Diff(flags) => block_on(diff::diff(flags)),
@@ -137,7 +142,7 @@ fn print_trace(trace: &Trace, drawn: Drawn, span: Option<&str>) -> Result<()> {
                 what: format!("span {id}"),
                 source_name: format!("trace {}", trace.id),
             })?;
-            render::detail::render(trace, index, width)
+            render::detail::render(trace, index, &[], width).rendered
         }
         None => render::render_trace(
             trace,
@@ -193,6 +198,15 @@ async fn transaction_command(flags: ProviderFlags, id: String, bounds: Bounds, w
     let width = width.unwrap_or_else(terminal_width);
     let picture = Picture { handoffs: transaction.handoffs, ..Picture::new(View::Waterfall, width) };
     print_lines(&render::render_trace(&transaction.trace, &picture).lines)
+}
+
+async fn logs_command(flags: ProviderFlags, words: Vec<String>, width: Option<usize>) -> Result<()> {
+    let provider = providers::from_config(&flags.to_config())?;
+    let query = crate::query::LogQuery::parse(&words, crate::query::now_ns())?;
+    let found = crate::session::logs::search(&*provider, query).await?;
+    let width = width.unwrap_or_else(terminal_width);
+    let (rendered, _) = render::logs::list(&found, width, tail::local_utc_offset());
+    print_lines(&rendered.lines)
 }
 
 async fn trace_command(flags: ProviderFlags, id: String, drawn: Drawn) -> Result<()> {

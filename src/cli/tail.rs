@@ -78,7 +78,7 @@ pub async fn tail(flags: TailFlags) -> Result<()> {
 
 /// Seconds east of UTC where the user is, for the times of day.
 #[cfg(unix)]
-fn local_utc_offset() -> i64 {
+pub(super) fn local_utc_offset() -> i64 {
     let now =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as libc::time_t);
     // SAFETY: localtime_r only writes the `tm` it is given, which outlives the call.
@@ -88,6 +88,6 @@ fn local_utc_offset() -> i64 {
 }
 
 #[cfg(not(unix))]
-fn local_utc_offset() -> i64 {
+pub(super) fn local_utc_offset() -> i64 {
     0
 }

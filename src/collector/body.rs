@@ -9,7 +9,9 @@ use std::io::Read;
 use axum::body::Body;
 use bytes::Bytes;
 use http_body_util::BodyExt;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::logs::v1::ResourceLogs;
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use prost::Message;
 
@@ -17,7 +19,7 @@ use super::budget::{Reservation, Shortfall};
 use super::decoded_size;
 use super::refusal::Refusal;
 use super::server::BodyTimedOut;
-use crate::formats::{otlp_encode, otlp_json, zipkin};
+use crate::formats::{otlp_encode, otlp_json, otlp_logs, zipkin};
 
 /// The smallest buffer a body of unknown length starts with.
 const FIRST_CAPACITY: usize = 64 << 10;
@@ -81,6 +83,8 @@ impl From<Shortfall> for Refusal {
 pub enum Payload {
     /// An OTLP `ExportTraceServiceRequest`.
     Otlp(Encoding),
+    /// An OTLP `ExportLogsServiceRequest`.
+    OtlpLogs(Encoding),
     /// A Zipkin v2 JSON span array.
     ZipkinJson,
 }
@@ -169,30 +173,48 @@ pub fn decompress(
     }
 }
 
+/// What a body decodes into: spans or log records, as OTLP messages.
+pub enum Batch {
+    Spans(Vec<ResourceSpans>),
+    Logs(Vec<ResourceLogs>),
+}
+
 /// Decodes the body into OTLP messages once the bound of what decoding allocates is
 /// reserved. Zipkin spans go through the model (where shared span ids and clock skew are
 /// undone) and come out as OTLP, the one form the store keeps.
-pub fn decode(bytes: &[u8], payload: Payload, reservation: &mut Reservation) -> Result<Vec<ResourceSpans>, Refusal> {
-    let invalid = |why: String| Refusal::Undecodable(format!("not a valid ExportTraceServiceRequest: {why}"));
+pub fn decode(bytes: &[u8], payload: Payload, reservation: &mut Reservation) -> Result<Batch, Refusal> {
+    let message = match payload {
+        Payload::OtlpLogs(_) => "ExportLogsServiceRequest",
+        Payload::Otlp(_) | Payload::ZipkinJson => "ExportTraceServiceRequest",
+    };
+    let invalid = |why: String| Refusal::Undecodable(format!("not a valid {message}: {why}"));
     let needed = match payload {
         Payload::Otlp(Encoding::Protobuf) => decoded_size::protobuf(bytes).map_err(|e| invalid(e.0.to_string()))?,
-        Payload::Otlp(Encoding::Json) => decoded_size::json(bytes),
+        Payload::OtlpLogs(Encoding::Protobuf) => {
+            decoded_size::logs_protobuf(bytes).map_err(|e| invalid(e.0.to_string()))?
+        }
+        Payload::Otlp(Encoding::Json) | Payload::OtlpLogs(Encoding::Json) => decoded_size::json(bytes),
         Payload::ZipkinJson => decoded_size::zipkin_json(bytes),
     };
     reservation.grow(needed).map_err(|shortfall| match shortfall {
         Shortfall::NeverFits { largest } => Refusal::TooLargeToDecode { needed, largest },
         Shortfall::Exhausted { budget } => Refusal::Busy { budget },
     })?;
+    let undecodable = |e: crate::error::Error| Refusal::Undecodable(e.to_string());
     match payload {
         Payload::Otlp(Encoding::Protobuf) => ExportTraceServiceRequest::decode(bytes)
-            .map(|request| request.resource_spans)
+            .map(|request| Batch::Spans(request.resource_spans))
             .map_err(|e| invalid(e.to_string())),
-        Payload::Otlp(Encoding::Json) => {
-            otlp_json::decode_resource_spans(bytes).map_err(|e| Refusal::Undecodable(e.to_string()))
+        Payload::Otlp(Encoding::Json) => otlp_json::decode_resource_spans(bytes).map(Batch::Spans).map_err(undecodable),
+        Payload::OtlpLogs(Encoding::Protobuf) => ExportLogsServiceRequest::decode(bytes)
+            .map(|request| Batch::Logs(request.resource_logs))
+            .map_err(|e| invalid(e.to_string())),
+        Payload::OtlpLogs(Encoding::Json) => {
+            otlp_logs::decode_resource_logs(bytes).map(Batch::Logs).map_err(undecodable)
         }
         Payload::ZipkinJson => zipkin::decode(bytes)
-            .map(|traces| otlp_encode::export_request(&traces, 0).resource_spans)
-            .map_err(|e| Refusal::Undecodable(e.to_string())),
+            .map(|traces| Batch::Spans(otlp_encode::export_request(&traces, 0).resource_spans))
+            .map_err(undecodable),
     }
 }
 

@@ -5,7 +5,7 @@
 //! into gigabytes. The receiver reserves this bound from the memory budget before it
 //! decodes, and refuses bodies whose bound no request may hold.
 //!
-//! For protobuf the bound walks the wire format with the schema of the trace messages,
+//! For protobuf the bound walks the wire format with the schema of the trace (or logs) messages,
 //! counting what prost allocates: the `Vec` of every repeated message field (see
 //! [`vector`]) and what its elements hold,
 //! every string and byte field (its length plus the allocator's overhead); singular
@@ -16,6 +16,7 @@
 use std::mem::size_of;
 
 use opentelemetry_proto::tonic::common::v1::{AnyValue, EntityRef, KeyValue};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, span};
 
 use crate::model::{Attribute, Span as ModelSpan};
@@ -95,6 +96,27 @@ static ARRAY: Message = Message { size: 0, fields: &[(1, Field::Element(&ANY_VAL
 static ANY_VALUE_ELEMENT: Message = Message { size: size_of::<AnyValue>(), fields: ANY_VALUE.fields };
 static KEY_VALUE_LIST: Message = Message { size: 0, fields: &[(1, Field::Element(&KEY_VALUE))] };
 
+static LOGS_REQUEST: Message = Message { size: 0, fields: &[(1, Field::Element(&RESOURCE_LOGS))] };
+static RESOURCE_LOGS: Message = Message {
+    size: size_of::<ResourceLogs>(),
+    fields: &[(1, Field::Inline(&RESOURCE)), (2, Field::Element(&SCOPE_LOGS)), (3, Field::Heap)],
+};
+static SCOPE_LOGS: Message = Message {
+    size: size_of::<ScopeLogs>(),
+    fields: &[(1, Field::Inline(&SCOPE)), (2, Field::Element(&LOG_RECORD)), (3, Field::Heap)],
+};
+static LOG_RECORD: Message = Message {
+    size: size_of::<LogRecord>(),
+    fields: &[
+        (3, Field::Heap),
+        (5, Field::Inline(&ANY_VALUE)),
+        (6, Field::Element(&KEY_VALUE)),
+        (9, Field::Heap),
+        (10, Field::Heap),
+        (12, Field::Heap),
+    ],
+};
+
 /// Why a protobuf body could not be walked: it is not protobuf.
 #[derive(Debug, PartialEq)]
 pub struct Malformed(pub &'static str);
@@ -103,6 +125,11 @@ pub struct Malformed(pub &'static str);
 pub fn protobuf(body: &[u8]) -> Result<usize, Malformed> {
     // A sixteenth more for what the count does not see, such as large blocks' rounding.
     message(body, &REQUEST, 0).map(|cost| cost.saturating_add(cost / 16))
+}
+
+/// The bytes that decoding `body` as an `ExportLogsServiceRequest` will allocate at most.
+pub fn logs_protobuf(body: &[u8]) -> Result<usize, Malformed> {
+    message(body, &LOGS_REQUEST, 0).map(|cost| cost.saturating_add(cost / 16))
 }
 
 fn message(mut bytes: &[u8], schema: &Message, depth: usize) -> Result<usize, Malformed> {

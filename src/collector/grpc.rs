@@ -1,5 +1,6 @@
-//! OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export`, the default of
-//! most SDKs and of the Collector's `otlp` exporter, over HTTP/2 on the [`server`].
+//! OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export` (and
+//! `logs.v1.LogsService/Export`), the default of most SDKs and of the Collector's `otlp`
+//! exporter, over HTTP/2 on the [`server`].
 //!
 //! The one message of the call is read, decompressed (`grpc-encoding: gzip`, as the
 //! Collector sends by default) and decoded by the same code as OTLP/HTTP's, under the same
@@ -27,17 +28,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
-use prost::Message as _;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use super::body::{self, Compression, Encoding, Payload};
+use super::body::{self, Compression, Encoding};
 use super::budget::Reservation;
-use super::{Endpoint, Received, Refusal, otlp_http};
+use super::{Endpoint, Received, Refusal, Signal, otlp_http};
 
 /// The method's path.
 pub(super) const EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+/// The logs method's path.
+pub(super) const EXPORT_LOGS: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
 /// A message's prefix: its compressed flag and its length (big-endian u32).
 const PREFIX: usize = 5;
 /// How long a sender is told to wait before retrying a batch refused for now.
@@ -46,15 +47,20 @@ const RETRY_DELAY: Duration = Duration::from_secs(1);
 const ACCEPTED_ENCODINGS: &str = "identity,gzip";
 
 pub(super) fn router(endpoint: Arc<Endpoint>) -> Router {
-    Router::new().route(EXPORT, post(export)).fallback(unknown_method).with_state(endpoint)
+    Router::new()
+        .route(EXPORT, post(|state, request| export(state, request, Signal::Traces)))
+        .route(EXPORT_LOGS, post(|state, request| export(state, request, Signal::Logs)))
+        .fallback(unknown_method)
+        .with_state(endpoint)
 }
 
 async fn unknown_method(request: Request) -> Response {
-    let why = format!("{} is not a method of this server; it receives {EXPORT}", request.uri().path());
+    let path = request.uri().path();
+    let why = format!("{path} is not a method of this server; it receives {EXPORT} and {EXPORT_LOGS}");
     answer_status(Status::unimplemented(why))
 }
 
-async fn export(State(endpoint): State<Arc<Endpoint>>, request: Request) -> Response {
+async fn export(State(endpoint): State<Arc<Endpoint>>, request: Request, signal: Signal) -> Response {
     let (parts, body) = request.into_parts();
     let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if !is_grpc(content_type) {
@@ -79,9 +85,9 @@ async fn export(State(endpoint): State<Arc<Endpoint>>, request: Request) -> Resp
             return refuse(&endpoint, Refusal::Undecodable(why));
         }
     };
-    let received = Received { bytes: message.bytes, compression, payload: Payload::Otlp(Encoding::Protobuf) };
+    let received = Received { bytes: message.bytes, compression, payload: signal.payload(Encoding::Protobuf) };
     match endpoint.take(received, reservation).await {
-        Ok(report) => reply(otlp_http::answer(&report)),
+        Ok(report) => reply(otlp_http::answer(signal, &report)),
         Err(refusal) => refuse(&endpoint, refusal),
     }
 }
@@ -158,8 +164,7 @@ fn declared_length(prefix: &[u8]) -> Option<usize> {
 }
 
 /// A successful call: the response message, then `grpc-status: 0` in the trailers.
-fn reply(response: ExportTraceServiceResponse) -> Response {
-    let encoded = response.encode_to_vec();
+fn reply(encoded: Vec<u8>) -> Response {
     let mut framed = Vec::with_capacity(PREFIX + encoded.len());
     framed.push(0);
     framed.extend_from_slice(&(encoded.len() as u32).to_be_bytes());

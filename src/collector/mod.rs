@@ -1,9 +1,10 @@
 //! The receivers: traces sent by applications, written into the [`Store`]. Three
 //! protocols, as Jaeger and otel-tui take them:
 //!
-//! - OTLP/HTTP (`otlp_http`): `POST /v1/traces`, protobuf or JSON, on 4318;
-//! - OTLP/gRPC (`grpc`): `TraceService/Export` over HTTP/2, on 4317, the default of most
-//!   SDKs and of the Collector's `otlp` exporter;
+//! - OTLP/HTTP (`otlp_http`): `POST /v1/traces` and `POST /v1/logs`, protobuf or JSON,
+//!   on 4318;
+//! - OTLP/gRPC (`grpc`): `TraceService/Export` and `LogsService/Export` over HTTP/2, on
+//!   4317, the default of most SDKs and of the Collector's `otlp` exporter;
 //! - Zipkin v2 (`zipkin`): `POST /api/v2/spans`, JSON, on 9411.
 //!
 //! They share one [`Intake`]: the store, one memory budget and one queue of batches being
@@ -32,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 pub use body::Encoding;
-use body::{Compression, Payload};
+use body::{Batch, Compression, Payload};
 use budget::{MemoryBudget, Reservation};
 pub use refusal::{Reason, Refusal};
 use server::ConnectionLimits;
@@ -89,6 +90,23 @@ impl Protocol {
             Protocol::Zipkin => 9411,
         };
         SocketAddr::from(([127, 0, 0, 1], port))
+    }
+}
+
+/// What an OTLP export carries: spans, or log records (stored with their trace and span
+/// ids, shown beside the spans' events).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Signal {
+    Traces,
+    Logs,
+}
+
+impl Signal {
+    fn payload(self, encoding: Encoding) -> Payload {
+        match self {
+            Signal::Traces => Payload::Otlp(encoding),
+            Signal::Logs => Payload::OtlpLogs(encoding),
+        }
     }
 }
 
@@ -162,7 +180,8 @@ impl Default for Limits {
 pub struct Counters {
     batches: AtomicU64,
     spans: AtomicU64,
-    /// Spans of accepted batches that the store refused (invalid ids).
+    logs: AtomicU64,
+    /// Spans (and log records) of accepted batches that the store refused (invalid ids).
     rejected_spans: AtomicU64,
     /// Refused batches, by [`Reason`].
     refused: [AtomicU64; Reason::ALL.len()],
@@ -175,6 +194,8 @@ pub struct Counters {
 pub struct Counts {
     pub batches: u64,
     pub spans: u64,
+    /// Log records stored.
+    pub logs: u64,
     pub rejected_spans: u64,
     /// Refused batches by reason, the reasons with none left out.
     pub refused: Vec<(Reason, u64)>,
@@ -194,6 +215,7 @@ impl Counters {
         Counts {
             batches: self.batches.load(Ordering::Relaxed),
             spans: self.spans.load(Ordering::Relaxed),
+            logs: self.logs.load(Ordering::Relaxed),
             rejected_spans: self.rejected_spans.load(Ordering::Relaxed),
             refused: Reason::ALL
                 .iter()
@@ -205,9 +227,13 @@ impl Counters {
         }
     }
 
-    fn accepted(&self, report: &IngestReport) {
+    fn accepted(&self, signal: Signal, report: &IngestReport) {
         self.batches.fetch_add(1, Ordering::Relaxed);
-        self.spans.fetch_add(report.accepted as u64, Ordering::Relaxed);
+        let accepted = match signal {
+            Signal::Traces => &self.spans,
+            Signal::Logs => &self.logs,
+        };
+        accepted.fetch_add(report.accepted as u64, Ordering::Relaxed);
         self.rejected_spans.fetch_add(report.rejected as u64, Ordering::Relaxed);
         self.last_batch_ns.store(now_ns(), Ordering::Relaxed);
     }
@@ -303,13 +329,21 @@ impl Endpoint {
         let store = Arc::clone(&self.intake.store);
         let max_body = self.intake.limits.max_body;
         // Decompression, decoding and the commit are blocking work.
+        let signal = match received.payload {
+            Payload::OtlpLogs(_) => Signal::Logs,
+            Payload::Otlp(_) | Payload::ZipkinJson => Signal::Traces,
+        };
         let outcome = tokio::task::spawn_blocking(move || {
             let mut reservation = reservation;
             let bytes = body::decompress(received.bytes, received.compression, max_body, &mut reservation)?;
             let batch = body::decode(&bytes, received.payload, &mut reservation)?;
             // The reservation of the bytes stays: it stands for the rows the store encodes.
             drop(bytes);
-            store.ingest(batch, now_ns()).map_err(|e| match e {
+            let stored = match batch {
+                Batch::Spans(spans) => store.ingest(spans, now_ns()),
+                Batch::Logs(logs) => store.ingest_logs(logs, now_ns()),
+            };
+            stored.map_err(|e| match e {
                 // Retrying cannot mend a damaged file; anything else (a full disk, a lock) may pass.
                 Error::Damaged { .. } => Refusal::Damaged(format!("storing failed: {e}")),
                 e => Refusal::Unavailable(format!("storing failed: {e}")),
@@ -318,7 +352,7 @@ impl Endpoint {
         .await
         .unwrap_or_else(|e| Err(Refusal::Failed(e.to_string())));
         if let Ok(report) = &outcome {
-            self.counters.accepted(report);
+            self.counters.accepted(signal, report);
         }
         outcome
     }

@@ -1,8 +1,8 @@
-//! OTLP/HTTP: `POST /v1/traces`, as every OpenTelemetry SDK can export.
+//! OTLP/HTTP: `POST /v1/traces` and `POST /v1/logs`, as every OpenTelemetry SDK can export.
 //!
 //! Per the OTLP specification: protobuf or JSON bodies, optionally gzip-compressed; the
-//! answer is an `ExportTraceServiceResponse` in the request's encoding, with
-//! `partial_success` naming spans that were refused and why; 400 for undecodable bodies,
+//! answer is an `ExportTraceServiceResponse` (`ExportLogsServiceResponse`) in the
+//! request's encoding, with `partial_success` naming spans (records) that were refused and why; 400 for undecodable bodies,
 //! 413 past the size limit, 415 for other content types and encodings, 408 for a body
 //! that does not arrive in time, and 503 with `Retry-After` when batches arrive faster
 //! than they can be committed or the memory budget is spent. A 200 means the batch is on
@@ -15,16 +15,20 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsPartialSuccess, ExportLogsServiceResponse};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceResponse};
 use prost::Message;
 
-use super::body::{self, Compression, Encoding, Payload};
-use super::{Endpoint, Received, Refusal};
+use super::body::{self, Compression, Encoding};
+use super::{Endpoint, Received, Refusal, Signal};
 use crate::store::IngestReport;
 
 pub(super) fn router(endpoint: Arc<Endpoint>) -> Router {
     // The body is read by hand (no size-limit layer), so that refusals carry an OTLP status.
-    Router::new().route("/v1/traces", post(export)).with_state(endpoint)
+    Router::new()
+        .route("/v1/traces", post(|state, request| export(state, request, Signal::Traces)))
+        .route("/v1/logs", post(|state, request| export(state, request, Signal::Logs)))
+        .with_state(endpoint)
 }
 
 /// `google.rpc.Status`, the body OTLP/HTTP prescribes for failures.
@@ -38,7 +42,7 @@ struct RpcStatus {
 
 /// Receives one batch. Everything that can be refused from the headers (content type,
 /// encoding, declared length) is refused before a byte of the body is read.
-async fn export(State(endpoint): State<Arc<Endpoint>>, request: Request) -> Response {
+async fn export(State(endpoint): State<Arc<Endpoint>>, request: Request, signal: Signal) -> Response {
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
     let content_type = header_text(headers, header::CONTENT_TYPE).unwrap_or_default();
@@ -61,20 +65,31 @@ async fn export(State(endpoint): State<Arc<Endpoint>>, request: Request) -> Resp
         Ok(bytes) => bytes,
         Err(refusal) => return refuse(&endpoint, encoding, refusal),
     };
-    let received = Received { bytes, compression, payload: Payload::Otlp(encoding) };
+    let received = Received { bytes, compression, payload: signal.payload(encoding) };
     match endpoint.take(received, reservation).await {
-        Ok(report) => success(encoding, answer(&report)),
+        Ok(report) => success(encoding, signal, &report),
         Err(refusal) => refuse(&endpoint, encoding, refusal),
     }
 }
 
-/// The OTLP answer to a stored batch: partial success when the store refused spans.
-pub(super) fn answer(report: &IngestReport) -> ExportTraceServiceResponse {
-    let partial_success = (report.rejected > 0).then(|| ExportTracePartialSuccess {
-        rejected_spans: report.rejected as i64,
-        error_message: report.reasons.join("; "),
-    });
-    ExportTraceServiceResponse { partial_success }
+/// The OTLP answer to a stored batch, protobuf-encoded: partial success when the store
+/// refused spans (records).
+pub(super) fn answer(signal: Signal, report: &IngestReport) -> Vec<u8> {
+    let rejected = (report.rejected > 0).then(|| (report.rejected as i64, report.reasons.join("; ")));
+    match signal {
+        Signal::Traces => ExportTraceServiceResponse {
+            partial_success: rejected
+                .map(|(rejected_spans, error_message)| ExportTracePartialSuccess { rejected_spans, error_message }),
+        }
+        .encode_to_vec(),
+        Signal::Logs => ExportLogsServiceResponse {
+            partial_success: rejected.map(|(rejected_log_records, error_message)| ExportLogsPartialSuccess {
+                rejected_log_records,
+                error_message,
+            }),
+        }
+        .encode_to_vec(),
+    }
 }
 
 fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
@@ -106,17 +121,21 @@ fn refuse(endpoint: &Endpoint, encoding: Encoding, refusal: Refusal) -> Response
     response
 }
 
-fn success(encoding: Encoding, response: ExportTraceServiceResponse) -> Response {
+fn success(encoding: Encoding, signal: Signal, report: &IngestReport) -> Response {
     let body = match encoding {
-        Encoding::Protobuf => response.encode_to_vec(),
-        Encoding::Json => match response.partial_success {
-            Some(p) => serde_json::json!({
-                "partialSuccess": { "rejectedSpans": p.rejected_spans.to_string(), "errorMessage": p.error_message }
-            }),
-            None => serde_json::json!({}),
+        Encoding::Protobuf => answer(signal, report),
+        Encoding::Json if report.rejected == 0 => b"{}".to_vec(),
+        Encoding::Json => {
+            let rejected = match signal {
+                Signal::Traces => "rejectedSpans",
+                Signal::Logs => "rejectedLogRecords",
+            };
+            serde_json::json!({
+                "partialSuccess": { rejected: report.rejected.to_string(), "errorMessage": report.reasons.join("; ") }
+            })
+            .to_string()
+            .into_bytes()
         }
-        .to_string()
-        .into_bytes(),
     };
     (StatusCode::OK, [(header::CONTENT_TYPE, encoding.content_type())], body).into_response()
 }

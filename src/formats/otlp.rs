@@ -137,7 +137,7 @@ pub(crate) fn convert_attributes(attributes: Vec<KeyValue>) -> Vec<Attribute> {
         .collect()
 }
 
-fn convert_value(value: AnyValue) -> AttrValue {
+pub(crate) fn convert_value(value: AnyValue) -> AttrValue {
     match value.value {
         Some(any_value::Value::StringValue(s)) => AttrValue::Str(s),
         Some(any_value::Value::BoolValue(b)) => AttrValue::Bool(b),

@@ -161,7 +161,7 @@ struct RawStatus {
 }
 
 #[derive(Deserialize)]
-struct RawKeyValue {
+pub(super) struct RawKeyValue {
     key: String,
     #[serde(default)]
     value: Option<RawAnyValue>,
@@ -169,7 +169,7 @@ struct RawKeyValue {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawAnyValue {
+pub(super) struct RawAnyValue {
     #[serde(default, alias = "string_value")]
     string_value: Option<String>,
     #[serde(default, alias = "bool_value")]
@@ -232,7 +232,7 @@ fn enum_code<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error
 
 /// OTLP JSON writes ids as hex (the specification) or base64 (protobuf's JSON mapping,
 /// used by Tempo). A hex id has exactly twice as many digits as bytes.
-fn decode_id(text: &str, bytes: usize, field: &str, at: &dyn Fn() -> String) -> Result<Vec<u8>> {
+pub(super) fn decode_id(text: &str, bytes: usize, field: &str, at: &dyn Fn() -> String) -> Result<Vec<u8>> {
     if text.is_empty() {
         return Ok(Vec::new());
     }
@@ -311,15 +311,15 @@ impl RawSpan {
 
 /// OTLP's times are unsigned (fixed64). A negative one is as good as none (0, which the
 /// model reports); one beyond 64 bits is kept out of range, which the model repairs.
-fn unsigned_time(time_ns: i128) -> u64 {
+pub(super) fn unsigned_time(time_ns: i128) -> u64 {
     u64::try_from(time_ns.max(0)).unwrap_or(u64::MAX)
 }
 
-fn key_values(raw: Vec<RawKeyValue>) -> Vec<KeyValue> {
+pub(super) fn key_values(raw: Vec<RawKeyValue>) -> Vec<KeyValue> {
     raw.into_iter().map(|kv| KeyValue { key: kv.key, value: kv.value.map(any_value), ..Default::default() }).collect()
 }
 
-fn any_value(raw: RawAnyValue) -> AnyValue {
+pub(super) fn any_value(raw: RawAnyValue) -> AnyValue {
     use any_value::Value;
     let value = if let Some(s) = raw.string_value {
         Value::StringValue(s)

@@ -1,11 +1,13 @@
 //! The messages between the Lua plugin and the host, as msgpack values.
 
+use crate::analysis::aggregate::Weight;
 use crate::analysis::calls::CodeLocation;
 
 use crate::analysis::trends::{Point, Trend};
 use crate::providers::regressions::{RegressionArgs, RegressionSettings};
 use crate::query::SearchArgs;
 use crate::render::annotations::Annotation;
+use crate::render::logs::{CodeJump, ListedLog};
 use crate::render::report::ReportItem;
 use crate::render::trends::Marker;
 use crate::session::{AnalyzeSettings, MapSettings};
@@ -120,6 +122,16 @@ pub fn view_named(name: &str) -> Result<View> {
             .collect();
         Error::invalid(format!("Unknown view {name:?}: use {}", names.join(", ")))
     })
+}
+
+/// `:VitalsFlame [service] [memory]`: the recent traces of [`RecentParams`], and what the
+/// widths stand for (`self_time`, the default, or `allocated`).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct FlameParams {
+    #[serde(flatten)]
+    pub recent: RecentParams,
+    pub weight: Weight,
 }
 
 /// `:VitalsAnalyze` and `:VitalsFlame`: which service's recent traces, and how many.
@@ -309,6 +321,37 @@ pub struct AnnotateParams {
     pub analyze: AnalyzeSettings,
 }
 
+/// `:VitalsExport [trace-id] [path]`: the trace, and where to write it (relative to the
+/// editor's working directory `cwd`; `vitals-<trace id>.json` there when empty).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ExportParams {
+    pub trace_id: String,
+    pub path: String,
+    pub cwd: String,
+    pub format: crate::formats::export::ExportFormat,
+    /// `:VitalsExport!`: also every trace linked to it, this far.
+    pub linked: Option<crate::providers::links::Bounds>,
+}
+
+/// `:VitalsOpen FILE`: the file (relative to `cwd`), and how to analyze its traces for
+/// annotations.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct OpenFileParams {
+    pub path: String,
+    pub cwd: String,
+    pub analyze: AnalyzeSettings,
+}
+
+/// The traces of an opened file (one entry each, as trace lists take them) and the
+/// annotations of every trace opened from files so far.
+#[derive(Serialize)]
+pub struct OpenedFile {
+    pub traces: Vec<crate::analysis::hotspots::TraceRef>,
+    pub annotations: Vec<Annotation>,
+}
+
 /// The aggregated flame graph: its drawing, and the example span of each bar.
 #[derive(Serialize)]
 pub struct FlamePayload {
@@ -332,8 +375,8 @@ pub struct FlameItem {
 #[serde(default)]
 pub struct ViewActionParams {
     pub view_id: u64,
-    /// `detail`, `toggle` (flame ⇄ waterfall), `critical_path`, `network`, `stats` or
-    /// `resize`.
+    /// `detail`, `toggle` (flame ⇄ waterfall), `critical_path`, `network`, `stats`,
+    /// `logs` (the span's log lines), `logs_tree` (and its descendants') or `resize`.
     pub action: String,
     /// 0-based line and byte column of the cursor.
     pub line: usize,
@@ -394,6 +437,34 @@ pub struct DetailPayload {
     pub drawing: Drawing,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<CodeLocation>,
+    /// Stack-frame lines of its exceptions, which `<CR>` follows to the code.
+    pub jumps: Vec<CodeJump>,
+}
+
+/// A span's log lines (`L` in a trace float) and the stack-frame lines among them.
+#[derive(Serialize)]
+pub struct LogsPayload {
+    #[serde(flatten)]
+    pub drawing: Drawing,
+    pub jumps: Vec<CodeJump>,
+}
+
+/// `:VitalsLogs`: the words typed after the command.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LogsParams {
+    pub words: Vec<String>,
+    pub width: usize,
+    /// Where the user is, seconds east of UTC, for the times of day.
+    pub utc_offset_s: i64,
+}
+
+/// The `:VitalsLogs` float: its drawing, and the log of each line.
+#[derive(Serialize)]
+pub struct LogListPayload {
+    #[serde(flatten)]
+    pub drawing: Drawing,
+    pub items: Vec<ListedLog>,
 }
 
 /// A trace float: its drawing plus the id the plugin quotes back in key actions.

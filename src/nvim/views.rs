@@ -1,15 +1,16 @@
 //! The trace floats a user has open: what each shows and at which width, so that keys
-//! pressed in a float (`<CR>`, `w`, `c`, `n`, `s`, a resize) are answered without fetching anything.
+//! pressed in a float (`<CR>`, `w`, `c`, `n`, `s`, `L`, a resize) are answered without
+//! fetching anything.
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use lru::LruCache;
 
-use super::protocol::{DetailPayload, Drawing, ViewPayload};
+use super::protocol::{DetailPayload, Drawing, LogsPayload, ViewPayload};
 use crate::analysis::calls::CodeLocation;
 use crate::error::{Error, Result};
-use crate::model::{SpanIndex, Trace};
+use crate::model::{LogRecord, SpanIndex, Trace};
 use crate::render::{self, Picture, Rendered, View};
 
 /// Floats closed without telling the host (a crashed plugin) are forgotten past this.
@@ -21,6 +22,10 @@ struct OpenView {
     /// The time view (flame graph or waterfall) to go back to from calls or statistics.
     timeline: View,
     rendered: Rendered,
+    /// The trace's stored logs (read when it was opened), and what the provider cannot
+    /// show of them.
+    logs: Vec<LogRecord>,
+    logs_note: Option<String>,
 }
 
 /// What a key pressed in a trace float asks for.
@@ -59,7 +64,7 @@ impl Views {
             .and_then(|span| rendered.targets.iter().find(|t| t.span == span))
             .map(|target| (target.line, target.start));
         let timeline = if matches!(view, View::Flame | View::Waterfall) { view } else { View::Flame };
-        self.open.put(id, OpenView { trace, picture, timeline, rendered });
+        self.open.put(id, OpenView { trace, picture, timeline, rendered, logs: Vec::new(), logs_note: None });
         payload
     }
 
@@ -91,15 +96,45 @@ impl Views {
         Ok(payload(id, &open.trace, &open.picture, &open.rendered))
     }
 
+    /// Gives an open view its trace's stored logs, and `note`: what the provider cannot show.
+    pub fn attach_logs(&mut self, id: u64, logs: Vec<LogRecord>, note: Option<String>) -> Result<()> {
+        let open = self.open.get_mut(&id).ok_or_else(|| gone(id))?;
+        (open.logs, open.logs_note) = (logs, note);
+        Ok(())
+    }
+
     /// The detail of the span under the cursor, or `None` when the cursor is on no span.
     pub fn detail(&mut self, id: u64, line: usize, col: usize, width: usize) -> Result<Option<DetailPayload>> {
         let open = self.open.get(&id).ok_or_else(|| gone(id))?;
         Ok(open.rendered.span_at(line, col).map(|span| {
-            let rendered = render::detail::render(&open.trace, span, width.max(40));
+            let drawn = render::detail::render(&open.trace, span, &open.logs, width.max(40));
             let s = &open.trace.spans[span];
             DetailPayload {
-                drawing: Drawing::new(format!("{}: {}", s.service(), s.operation), &rendered),
+                drawing: Drawing::new(format!("{}: {}", s.service(), s.operation), &drawn.rendered),
                 code: CodeLocation::nearest(&open.trace, span),
+                jumps: drawn.jumps,
+            }
+        }))
+    }
+
+    /// The log lines of the span under the cursor (with `descendants`, of the spans under
+    /// it too), or `None` when the cursor is on no span.
+    pub fn logs(
+        &mut self,
+        id: u64,
+        line: usize,
+        col: usize,
+        width: usize,
+        descendants: bool,
+    ) -> Result<Option<LogsPayload>> {
+        let open = self.open.get(&id).ok_or_else(|| gone(id))?;
+        Ok(open.rendered.span_at(line, col).map(|span| {
+            let note = open.logs_note.as_deref();
+            let drawn = render::logs::of_span(&open.trace, span, descendants, &open.logs, note, width.max(40));
+            let s = &open.trace.spans[span];
+            LogsPayload {
+                drawing: Drawing::new(format!("Logs: {}: {}", s.service(), s.operation), &drawn.rendered),
+                jumps: drawn.jumps,
             }
         }))
     }

@@ -1,12 +1,14 @@
 //! The span-detail view: everything known about one span, for the `<CR>` float and
-//! `vitals view --span`.
+//! `vitals view --span`. Its events and logs are the span's log lines (see [`super::logs`]),
+//! whose stack frames lead to the code.
 
+use super::logs::{self, WithJumps};
 use super::palette;
 use super::style::{Group, Rendered, StyledLine};
 use super::text::{Keep, elide_distinct, width as cells, wrap_styled};
 use super::units::{duration, plural};
 use crate::analysis::self_time::self_time;
-use crate::model::{Attribute, RefKind, SpanIndex, StatusCode, Trace};
+use crate::model::{Attribute, LogRecord, RefKind, SpanIndex, StatusCode, Trace};
 
 const KEY_WIDTH: usize = 12;
 /// Attribute keys longer than this are cut in the middle, so values keep their room.
@@ -14,7 +16,9 @@ const MAX_KEY_WIDTH: usize = 32;
 /// Lines of one value beyond which the rest is left out (a stack trace, a long query).
 const MAX_VALUE_LINES: usize = 30;
 
-pub fn render(trace: &Trace, index: SpanIndex, width: usize) -> Rendered {
+/// The detail of a span; `logs` are the trace's stored log records (those of this span
+/// are listed with its events).
+pub fn render(trace: &Trace, index: SpanIndex, logs: &[LogRecord], width: usize) -> WithJumps {
     let span = &trace.spans[index];
     let t0 = trace.start_ns();
     let mut lines = Vec::new();
@@ -68,21 +72,16 @@ pub fn render(trace: &Trace, index: SpanIndex, width: usize) -> Rendered {
     }
 
     section(&mut lines, "Attributes", &span.attributes, width);
-    if !span.events.is_empty() {
+    let mut jumps = Vec::new();
+    let own_logs = logs.iter().any(|log| log.span_id == Some(span.span_id));
+    if !span.events.is_empty() || own_logs {
         lines.push(StyledLine::default());
-        let mut heading = StyledLine::default();
-        heading.push("Events", Some(Group::Title));
-        lines.push(heading);
-        for event in &span.events {
-            let mut line = StyledLine::plain("  ");
-            line.push(&format!("+{:<9}", duration(event.time_ns.saturating_sub(t0))), Some(Group::Duration));
-            line.push(&event.name, None);
-            lines.extend(wrap_styled(&line, width, 12));
-            lines.extend(attribute_lines(&event.attributes, width, 4));
-        }
+        let heading = if own_logs { "Events and logs" } else { "Events" };
+        lines.push(StyledLine::styled(heading, Group::Title));
+        logs::entry_lines(trace, &[index], index, logs, width, &mut lines, &mut jumps);
     }
     section(&mut lines, "Resource", &span.resource.attributes, width);
-    Rendered { lines, targets: Vec::new() }
+    WithJumps { rendered: Rendered { lines, targets: Vec::new() }, jumps }
 }
 
 fn section(lines: &mut Vec<StyledLine>, heading: &str, attributes: &[Attribute], width: usize) {
@@ -151,7 +150,7 @@ mod tests {
            "logs":[{"timestamp":1300,"fields":[{"key":"event","type":"string","value":"retry"}]}]}],
           "processes":{"p":{"serviceName":"db","tags":[{"key":"host.name","type":"string","value":"box1"}]}}}"#;
         let trace = formats::decode(json).unwrap().remove(0);
-        let text = render(&trace, trace.find_span("b").unwrap(), 80).plain_text();
+        let text = render(&trace, trace.find_span("b").unwrap(), &[], 80).rendered.plain_text();
         for part in [
             "db: SELECT",
             "Span ID     b",

@@ -16,6 +16,7 @@ pub mod flame;
 mod frame;
 mod icicle;
 pub mod layout;
+pub mod logs;
 pub mod network;
 mod palette;
 pub mod regressions;

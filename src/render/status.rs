@@ -49,7 +49,11 @@ pub fn render(report: &StatusReport, now_ns: u64) -> Rendered {
         }
     }
     if let Some(store) = &report.store {
-        lines.push(field("Stored", &format!("{} spans in {} traces", store.spans, store.traces), None));
+        let mut stored = format!("{} spans in {} traces", store.spans, store.traces);
+        if store.logs > 0 {
+            stored.push_str(&format!(", {} log records", store.logs));
+        }
+        lines.push(field("Stored", &stored, None));
         lines.push(field("Store size", &store_size(store), None));
         if let Some(per_span) = per_span(store) {
             lines.push(field("Per span", &format!("{per_span} on disk"), Some(Group::Dim)));
@@ -66,14 +70,17 @@ pub fn render(report: &StatusReport, now_ns: u64) -> Rendered {
     Rendered { lines, targets: Vec::new() }
 }
 
-/// `3 batches (1536 spans), last 2s ago`, or `no batches yet`; spans the store refused
-/// (invalid ids) are named.
+/// `3 batches (1536 spans, 40 log records), last 2s ago`, or `no batches yet`; spans the
+/// store refused (invalid ids) are named.
 pub fn batches_text(counts: &Counts, now_ns: u64) -> String {
     if counts.batches == 0 {
         return "no batches yet".to_string();
     }
     let plural = if counts.batches == 1 { "" } else { "es" };
     let mut text = format!("{} batch{plural} ({} spans", counts.batches, counts.spans);
+    if counts.logs > 0 {
+        text.push_str(&format!(", {} log records", counts.logs));
+    }
     if counts.rejected_spans > 0 {
         text.push_str(&format!(", {} refused for invalid ids", counts.rejected_spans));
     }

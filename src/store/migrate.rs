@@ -10,7 +10,8 @@
 //! stored spans and their resources (see [`super::versions::fill_from_spans`]). Version 5
 //! keeps the `rollups` of trends, rebuilt here from the stored spans (see
 //! [`super::rollups::rebuild`]). Version 7 indexes span links both ways, filled here from the
-//! stored spans (see [`super::links::fill_from_spans`]).
+//! stored spans (see [`super::links::fill_from_spans`]). Version 8 keeps log records in a
+//! table of their own (see [`super::logs`]), created here empty.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -38,7 +39,7 @@ pub fn to_current(connection: &Connection) -> rusqlite::Result<()> {
     match found {
         VERSION => {}
         0 if has_table(&tx, "span_tags")? => from_version_1(&tx)?,
-        0 | 2..=6 => schema::create(&tx)?,
+        0 | 2..=7 => schema::create(&tx)?,
         newer => {
             return Err(rusqlite::Error::InvalidParameterName(format!(
                 "the file has layout version {newer}, newer than this vitals ({VERSION}) knows; update vitals"

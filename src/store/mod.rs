@@ -14,6 +14,7 @@ mod checkpoint;
 mod damage;
 mod ingest;
 mod links;
+mod logs;
 mod migrate;
 mod parts;
 mod retention;
@@ -30,6 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use lru::LruCache;
+use opentelemetry_proto::tonic::logs::v1::ResourceLogs;
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use rusqlite::{Connection, params};
 
@@ -47,8 +49,8 @@ use turns::Turns;
 
 use crate::error::{Error, Result};
 use crate::formats::otlp;
-use crate::model::{Trace, TraceId, VersionSeen};
-use crate::query::SearchQuery;
+use crate::model::{LogRecord, Trace, TraceId, VersionSeen};
+use crate::query::{LogQuery, SearchQuery};
 
 /// Assembled traces kept in memory, so that reopening one is instant…
 const CACHED_TRACES: usize = 128;
@@ -112,6 +114,8 @@ pub struct StoreStats {
     pub max_span_bytes: u64,
     /// Traces this process evicted since it opened the store.
     pub evicted_traces: u64,
+    /// Log records stored (see [`logs`]).
+    pub logs: u64,
 }
 
 fn db_error(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
@@ -185,6 +189,40 @@ impl Store {
             self.arrivals.announce(traces);
         }
         Ok(prepared.report())
+    }
+
+    /// Stores a batch of log records; when this returns, all of it is committed. Records
+    /// with invalid ids are rejected and the rest kept, as spans are in [`Store::ingest`];
+    /// records delivered twice are stored once. Logs count towards the same retention.
+    pub fn ingest_logs(&self, batch: Vec<ResourceLogs>, received_ns: u64) -> Result<IngestReport> {
+        let prepared = logs::PreparedLogs::new(batch);
+        for chunk in prepared.chunks() {
+            let mut writer = self.writer.take();
+            let past_limits = (|| {
+                let tx = writer.connection.transaction()?;
+                prepared.write(&tx, chunk, received_ns)?;
+                let past_limits = retention::past_limits(&tx, &self.retention, received_ns)?;
+                tx.commit()?;
+                Ok(past_limits)
+            })()
+            .map_err(db_error(&self.path))?;
+            drop(writer);
+            self.checkpointer.committed();
+            if let Err(e) = past_limits.then(|| self.keep_within_limits(received_ns)).transpose() {
+                tracing::warn!("retention failed: {e}");
+            }
+        }
+        Ok(prepared.report())
+    }
+
+    /// The stored logs of a trace, by time: those the application logged inside its spans.
+    pub fn trace_logs(&self, id: TraceId) -> Result<Vec<LogRecord>> {
+        logs::of_trace(&lock(&self.reader), id).map_err(db_error(&self.path))
+    }
+
+    /// Stored logs, newest first, with or without a trace (`:VitalsLogs`).
+    pub fn search_logs(&self, query: &LogQuery) -> Result<Vec<LogRecord>> {
+        logs::search(&lock(&self.reader), query).map_err(db_error(&self.path))
     }
 
     /// Hears, once each batch is committed, which traces it touched (see [`arrivals`]).
@@ -397,6 +435,7 @@ impl Store {
             span_bytes,
             max_span_bytes: self.retention.max_bytes,
             evicted_traces: lock(&self.evictions).traces,
+            logs: logs::count(&reader).map_err(db_error(&self.path))?,
         })
     }
 
@@ -419,12 +458,12 @@ impl Store {
             let step =
                 retention::step(&mut writer.connection, &self.retention, now_ns).map_err(db_error(&self.path))?;
             drop(writer);
-            if step.spans == 0 && step.evicted.is_empty() {
+            if step.spans == 0 && step.logs == 0 && step.evicted.is_empty() {
                 break;
             }
             self.checkpointer.committed();
             evicted += step.evicted.len();
-            deleted += step.spans;
+            deleted += step.spans + step.logs;
             let mut cache = lock(&self.cache);
             for id in &step.evicted {
                 cache.pop(id);

@@ -1,5 +1,6 @@
-//! Keeping the store bounded: the oldest traces go, by when they arrived, once they are
-//! older than the age limit or the store holds more span data than the size limit.
+//! Keeping the store bounded: the oldest traces and logs go, by when they arrived, once
+//! they are older than the age limit or the store holds more span and log data than the
+//! size limit.
 //!
 //! Eviction runs as data arrives (after every chunk a batch is written in) and now and
 //! then for age, in steps of at most [`STEP_SPANS`] spans, each a transaction in a turn of
@@ -17,7 +18,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, params};
 
-use super::{links, schema, versions};
+use super::{links, logs, schema, versions};
 use crate::model::TraceId;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -51,6 +52,8 @@ const RECLAIM_PAGES: i64 = 1024;
 pub struct Step {
     /// Spans deleted.
     pub spans: usize,
+    /// Log records deleted.
+    pub logs: usize,
     /// Traces whose last span went.
     pub evicted: Vec<TraceId>,
     /// Whether the store may still be past a limit: another step is due.
@@ -77,10 +80,19 @@ pub fn step(connection: &mut Connection, retention: &Retention, now_ns: u64) -> 
         rows.collect::<rusqlite::Result<_>>()?
     };
     let mut step = Step::default();
+    // Logs older than the age limit go; past the size limit, so do those that arrived no
+    // later than the oldest trace (all of them when no trace is kept): logs and traces
+    // leave in the order they came.
+    let before = oldest.first().map_or(i64::MAX, |(_, received_ns)| received_ns.saturating_add(1));
+    let eviction = logs::Eviction { cutoff, before, bytes, goal_bytes };
+    let (deleted_logs, freed) = logs::evict(&tx, &eviction, STEP_SPANS)?;
+    step.logs = deleted_logs;
+    bytes -= freed;
+    let more_logs = deleted_logs == STEP_SPANS;
     let mut past_limits = false;
     for (trace, received_ns) in &oldest {
         past_limits = *received_ns < cutoff || bytes > goal_bytes;
-        let budget = STEP_SPANS - step.spans;
+        let budget = STEP_SPANS - step.spans - step.logs;
         if !past_limits || budget == 0 {
             break;
         }
@@ -97,8 +109,8 @@ pub fn step(connection: &mut Connection, retention: &Retention, now_ns: u64) -> 
                 .execute(params![trace, freed])?;
         }
     }
-    step.more = past_limits && (step.spans == STEP_SPANS || oldest.len() == STEP_TRACES);
-    if step.spans > 0 {
+    step.more = more_logs || past_limits && (step.spans + step.logs == STEP_SPANS || oldest.len() == STEP_TRACES);
+    if step.spans + step.logs > 0 {
         schema::add_to_totals(&tx, bytes - stored as i64, -(step.spans as i64))?;
     }
     // An operation last seen before the oldest kept trace arrived has no spans left; a
@@ -131,14 +143,17 @@ impl Limits {
     }
 }
 
-/// Whether the store holds more span data than the limit, or a trace older than it: two
-/// lookups, cheap enough for every chunk a batch is written in.
+/// Whether the store holds more span and log data than the limit, or a trace or log older
+/// than it: three lookups, cheap enough for every chunk a batch is written in.
 pub fn past_limits(connection: &Connection, retention: &Retention, now_ns: u64) -> rusqlite::Result<bool> {
     let limits = Limits::new(retention, now_ns);
     let (bytes, _) = schema::totals(connection)?;
     let oldest_ns: Option<i64> =
         connection.prepare_cached("SELECT min(received_ns) FROM traces")?.query_row([], |row| row.get(0))?;
-    Ok(bytes as i64 > limits.max_bytes || oldest_ns.is_some_and(|oldest| oldest < limits.cutoff))
+    let oldest_log_ns = logs::oldest_received(connection)?;
+    Ok(bytes as i64 > limits.max_bytes
+        || oldest_ns.is_some_and(|oldest| oldest < limits.cutoff)
+        || oldest_log_ns.is_some_and(|oldest| oldest < limits.cutoff))
 }
 
 /// Deletes up to `limit` spans of a trace; how many, and their bytes.

@@ -10,11 +10,11 @@ use prost::Message;
 use rusqlite::{Connection, OptionalExtension, Params, Transaction, params};
 
 use super::parts::{Part, keys};
-use super::{baselines, links, migrate, rollups, versions};
+use super::{baselines, links, logs, migrate, rollups, versions};
 use crate::model::TraceId;
 
 /// The layout this code writes; [`migrate`] brings older files to it.
-pub const VERSION: i64 = 7;
+pub const VERSION: i64 = 8;
 
 /// Spans are kept whole: their OTLP encoding without what the columns hold (ids, name,
 /// times), with the columns that confirming a search on a trace needs. `trace_parts` (see
@@ -24,7 +24,7 @@ pub const VERSION: i64 = 7;
 /// it, and neither can afford to add up a million rows each time. `versions` (see
 /// [`super::versions`]) lists each service's deployments; the rollups of trends and the
 /// saved baselines have tables of their own (see [`super::rollups`], [`super::baselines`]),
-/// and so do the span links (see [`super::links`]).
+/// and so do the span links (see [`super::links`]) and log records (see [`super::logs`]).
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS resources (
     id INTEGER PRIMARY KEY,
@@ -101,6 +101,7 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
 /// holds into `totals` (nothing in a new file), and marks the file as this version.
 pub fn create(connection: &Connection) -> rusqlite::Result<()> {
     connection.execute_batch(SCHEMA)?;
+    connection.execute_batch(logs::SCHEMA)?;
     versions::create(connection)?;
     rollups::create(connection)?;
     baselines::create(connection)?;

@@ -7,7 +7,7 @@
 //! what must hold of any trace however hostile: no span outlasts the decoders' limit or
 //! starts after the latest time they accept, and no total is smaller than a part of it.
 
-use vitals::analysis::aggregate::{AggregateFlame, aggregate};
+use vitals::analysis::aggregate::{AggregateFlame, Weight, aggregate};
 use vitals::analysis::compare::compare;
 use vitals::analysis::dependencies::service_calls;
 use vitals::analysis::deployments::{newest_two, versions_in};
@@ -23,7 +23,7 @@ use vitals::render::service_map::MapView;
 use vitals::render::{
     Picture, Rendered, View, aggregate as aggregate_view, annotations, ansi, compare as compare_view,
 };
-use vitals::render::{detail, findings, regressions, render_trace, report, service_map, summary_line};
+use vitals::render::{detail, findings, logs, regressions, render_trace, report, service_map, summary_line};
 
 /// Spans whose details are drawn, per trace: enough to reach every kind of span in a
 /// fuzzed input without drawing 100,000 of them.
@@ -103,7 +103,8 @@ fn one_trace(trace: &Trace, widths: &[usize], drawn: &mut Drawn) {
             drawn.add(&render_trace(trace, &picture));
         }
         for span in (0..trace.spans.len()).take(DETAILED_SPANS) {
-            drawn.add(&detail::render(trace, span, width));
+            drawn.add(&detail::render(trace, span, &[], width).rendered);
+            drawn.add(&logs::of_span(trace, span, true, &[], None, width).rendered);
         }
     }
 }
@@ -120,10 +121,11 @@ fn together(traces: &[Trace], widths: &[usize], drawn: &mut Drawn) {
     let mut services: Vec<&str> = traces.iter().flat_map(Trace::services).collect();
     services.sort_unstable();
     services.dedup();
-    let mut flames: Vec<(String, AggregateFlame)> = vec![("every trace".to_string(), aggregate(traces, None))];
+    let mut flames: Vec<(String, AggregateFlame)> =
+        vec![("every trace".to_string(), aggregate(traces, None, Weight::SelfTime))];
     let mut regression_reports = Vec::new();
     for service in services.iter().take(SERVICES) {
-        flames.push((service.to_string(), aggregate(traces, Some(service))));
+        flames.push((service.to_string(), aggregate(traces, Some(service), Weight::SelfTime)));
         let samples = regression::samples(traces, service);
         let starts: Vec<u64> = samples.iter().map(|s| s.start_ns).collect();
         let mut compared = vec![
