@@ -7,7 +7,7 @@
 mod synthetic;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use vitals::analysis::aggregate::aggregate;
+use vitals::analysis::aggregate::{Weight, aggregate};
 use vitals::analysis::regression::{Basis, Options as RegressionOptions, Sample, Windows, detect};
 use vitals::analysis::report::{Options, analyze};
 use vitals::model::{SpanId, Trace, TraceId};
@@ -29,8 +29,17 @@ fn bench(c: &mut Criterion) {
     group.sample_size(20);
     group.bench_function("aggregated flame graph (merge + draw)", |b| {
         b.iter(|| {
-            let flame = aggregate(&many, Some("frontend"));
+            let flame = aggregate(&many, Some("frontend"), Weight::SelfTime);
             vitals::render::aggregate::render(&flame, "frontend", 200).lines.len()
+        })
+    });
+    // The synthetic spans say nothing of memory: this is what weighing by bytes costs
+    // (every span's attributes read) on top of the merge, plus the allocating code list.
+    group.bench_function("memory profile (merge + draw + allocating code)", |b| {
+        b.iter(|| {
+            let (_, drawn) =
+                vitals::render::aggregate::profile(&many, Some("frontend"), Weight::Allocated, "frontend", 200);
+            drawn.lines.len()
         })
     });
     group.finish();

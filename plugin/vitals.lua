@@ -97,6 +97,28 @@ end, {
   end,
 })
 
+command("VitalsExport", function(opts)
+  require("vitals.share").export(args_of(opts), opts.bang)
+end, {
+  nargs = "*",
+  bang = true,
+  desc = "Write a trace to a file to share (OTLP JSON): [trace-id] [path]",
+  complete = function(lead, line, cursor)
+    if position(line, cursor) == 1 then
+      return require("vitals.cmdline").starting_with(require("vitals.search").recent_trace_ids(), lead)
+    end
+    return vim.fn.getcompletion(lead, "file")
+  end,
+})
+
+command("VitalsOpen", function(opts)
+  require("vitals.share").open(opts.args)
+end, {
+  nargs = 1,
+  complete = "file",
+  desc = "Open a file of traces (any format Vitals reads) in the trace float; its traces annotate the code",
+})
+
 ---A command taking an optional service name (completed from the backend's list) that
 ---calls `require("vitals")[fn](service)`.
 local function service_command(name, fn, desc)
@@ -112,7 +134,19 @@ local function service_command(name, fn, desc)
 end
 
 service_command("VitalsAnalyze", "analyze", "Analyze a service's recent traces: N+1, slow queries, errors, hot functions")
-service_command("VitalsFlame", "flame", "Aggregated flame graph of a service's recent traces (call paths by self time)")
+command("VitalsFlame", function(opts)
+  require("vitals").flame(require("vitals.flame").parse(args_of(opts)))
+end, {
+  nargs = "*",
+  desc = "Aggregated flame graph of a service's recent traces (call paths by self time): [service] [memory]",
+  complete = function(lead, line, cursor)
+    if position(line, cursor) == 1 then
+      local services = require("vitals.search").complete_service(lead)
+      return vim.list_extend(require("vitals.cmdline").starting_with({ "memory" }, lead), services)
+    end
+    return position(line, cursor) == 2 and require("vitals.cmdline").starting_with({ "memory" }, lead) or {}
+  end,
+})
 service_command("VitalsServiceMap", "service_map", "The service dependency map, rooted at [service]")
 
 command("VitalsRegressions", function(opts)

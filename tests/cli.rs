@@ -132,6 +132,40 @@ fn view_draws_a_file_as_flame_graph_waterfall_or_one_span() {
 }
 
 #[test]
+fn export_writes_traces_from_a_provider_to_one_file_that_view_draws_as_the_backend_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("shared.json");
+    let file = file.to_str().unwrap();
+    let provider = ["--provider", "file", "--endpoint", "samples/shop-traces.json"];
+    let (slow, failed) = ("c7a2ea20b2f14c942e05319acb5c7427", "14a0f9e77f1b103cdf1582b0eab477d2");
+    let (ok, _, said) = vitals(&[&["export", slow, failed, "-o", file][..], &provider].concat());
+    assert!(ok && said.trim_end() == format!("Wrote {file} (2 traces, 45 spans)"), "{said}");
+    for id in [slow, failed] {
+        let drawn = |args: &[&str]| vitals(&[args, &["--view", "waterfall", "--width", "120"]].concat()).1;
+        let from_backend = drawn(&[&["trace", id][..], &provider].concat());
+        let from_file = drawn(&["view", file, "--trace", id]);
+        assert!(from_backend.contains("frontend: POST /checkout"), "{from_backend}");
+        assert_eq!(from_file, from_backend, "the exported trace draws as the backend's");
+    }
+    let (ok, _, refused) = vitals(&[&["export", slow, "-o", file][..], &provider].concat());
+    assert!(!ok && refused.contains("exists: give another path"), "{refused}");
+    let (ok, _, _) = vitals(&[&["export", slow, "-o", file, "--force"][..], &provider].concat());
+    assert!(ok, "--force replaces it");
+    let (_, _, one) = vitals(&["view", file]);
+    assert!(!one.contains("holds"), "one trace now: {one}");
+
+    let (ok, jaeger, warned) =
+        vitals(&[&["export", slow, "--format", "jaeger-json", "-o", "-"][..], &provider].concat());
+    assert!(
+        ok && jaeger.starts_with("{") && jaeger.contains("\"traceID\": \"c7a2ea20b2f14c942e05319acb5c7427\""),
+        "{jaeger}"
+    );
+    assert!(warned.contains("Jaeger JSON keeps times in microseconds"), "{warned}");
+    let (ok, _, missing) = vitals(&[&["export", "0badc0de"][..], &provider].concat());
+    assert!(!ok && missing.starts_with("vitals: ") && missing.contains("0badc0de"), "{missing}");
+}
+
+#[test]
 fn analyze_json_keeps_the_contract_over_a_folder_of_captures() {
     let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/jaeger-hotrod");
     assert!(folder.is_dir(), "this test reads the HotROD captures in {}; it is missing", folder.display());
@@ -211,6 +245,59 @@ fn flame_merges_a_services_traces_into_call_paths_by_self_time() {
 
     let (ok, people, _) = vitals(&["flame", "--input", input, "--service", "driver", "--width", "100"]);
     assert!(ok && people.contains("redis-manual: GetDriver") && people.contains("Most self time"), "{people}");
+}
+
+/// Three `GET /export` requests of `api` as OTLP JSON: the handler (api/views.py:7)
+/// allocates 1 MB, its `serialize` child (api/export.py:21) `mb[i]` MB.
+fn allocating_requests(mb: [u64; 3]) -> String {
+    let attr = |key: &str, value: serde_json::Value| serde_json::json!({ "key": key, "value": value });
+    let spans: Vec<serde_json::Value> = mb
+        .iter()
+        .enumerate()
+        .flat_map(|(i, mb)| {
+            let trace = format!("{:032x}", 0xe0 + i);
+            let start = 1_700_000_000_000_000_000u64 + i as u64 * 1_000_000_000;
+            [
+                serde_json::json!({"traceId": trace, "spanId": "00000000000000a1", "name": "GET /export", "kind": 2,
+                  "startTimeUnixNano": start.to_string(), "endTimeUnixNano": (start + 90_000_000).to_string(),
+                  "attributes": [attr("code.file.path", serde_json::json!({"stringValue": "api/views.py"})), attr("code.line.number", serde_json::json!({"intValue": "7"})),
+                                 attr("memory.allocated", serde_json::json!({"intValue": "1000000"}))]}),
+                serde_json::json!({"traceId": trace, "spanId": "00000000000000b2", "parentSpanId": "00000000000000a1", "name": "serialize",
+                  "startTimeUnixNano": (start + 1_000).to_string(), "endTimeUnixNano": (start + 50_000_000).to_string(),
+                  "attributes": [attr("code.filepath", serde_json::json!({"stringValue": "api/export.py"})), attr("code.lineno", serde_json::json!({"intValue": "21"})),
+                                 attr("memory.allocated", serde_json::json!({"intValue": (mb * 1_000_000).to_string()}))]}),
+            ]
+        })
+        .collect();
+    let service = attr("service.name", serde_json::json!({ "stringValue": "api" }));
+    serde_json::json!({"resourceSpans": [{"resource": {"attributes": [service]}, "scopeSpans": [{"spans": spans}]}]})
+        .to_string()
+}
+
+#[test]
+fn flame_memory_weighs_call_paths_by_allocated_bytes_and_lists_the_code_that_allocates() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("allocations.json");
+    std::fs::write(&input, allocating_requests([10, 20, 60])).unwrap();
+    let input = input.to_str().unwrap();
+    let (ok, stdout, stderr) = vitals(&["flame", "--input", input, "--service", "api", "--memory", "--json"]);
+    assert!(ok, "{stderr}");
+    let flame: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(flame["weight"], "allocated");
+    let nodes = flame["nodes"].as_array().unwrap();
+    assert_eq!(nodes[0]["total_allocated_bytes"], 93_000_000u64, "3 × 1 MB + 10 + 20 + 60 MB");
+    let serialize = nodes.iter().find(|n| n["operation"] == "serialize").unwrap();
+    assert_eq!(serialize["allocated_bytes"], 90_000_000u64);
+    assert_eq!(serialize["example"]["trace_id"], format!("{:032x}", 0xe2), "the request that allocated most");
+
+    let (ok, people, _) = vitals(&["flame", "--input", input, "--service", "api", "--memory", "--width", "100"]);
+    assert!(ok && people.contains("3 traces · 93.0 MB allocated"), "{people}");
+    let code = people.lines().skip_while(|l| *l != "Most allocating code").collect::<Vec<_>>();
+    assert_eq!(code.get(1).map(|l| l.trim_end()), Some("  per request      p95  code"), "{people}");
+    assert_eq!(code.get(2).map(|l| l.trim_end()), Some("      30.0 MB  60.0 MB  api/export.py:21"), "{people}");
+    assert_eq!(code.get(3).map(|l| l.trim_end()), Some("      1.00 MB  1.00 MB  api/views.py:7"), "{people}");
+    let (_, by_time, _) = vitals(&["flame", "--input", input, "--service", "api", "--width", "100"]);
+    assert!(by_time.contains("Most self time") && !by_time.contains("allocat"), "time is the default: {by_time}");
 }
 
 #[test]

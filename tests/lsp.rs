@@ -186,6 +186,36 @@ fn opening_a_file_gives_its_diagnostics_on_the_right_lines_with_the_badges_sever
     assert_eq!(lsp.exit_status(Duration::from_secs(10)).code(), Some(0), "shutdown then exit is a clean exit");
 }
 
+/// A span that says what it allocated gives its line a memory diagnostic and the same
+/// `▣` text Neovim writes, in the inlay hint.
+#[test]
+fn a_line_whose_span_allocates_says_how_much_in_a_diagnostic_and_its_inlay_hint() {
+    let project = Project::new("memory");
+    let file = project.path("trace.json");
+    let mut trace: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let load_cart = trace["data"][0]["spans"].as_array_mut().unwrap().iter_mut().find(|s| s["spanID"] == "2").unwrap();
+    let allocated = json!({ "key": "memory.allocated", "type": "int64", "value": 12_400_000 });
+    load_cart["tags"].as_array_mut().unwrap().push(allocated);
+    std::fs::write(&file, trace.to_string()).unwrap();
+    let mut lsp = Lsp::start(&project.dir.join("home"));
+    let refreshes = json!({ "workspace": { "inlayHint": { "refreshSupport": true } } });
+    lsp.initialize_with(&project.dir, project.options(), refreshes);
+    let cart = lsp.open(&project.path("shop/cart.py"), "python");
+    assert_eq!(
+        summary(&lsp.diagnostics(&cart)),
+        vec![
+            (4, WARNING, "timing".into(), "p95 30.0ms · 30% of GET /checkout · 1 call".into()),
+            (4, HINT, "memory".into(), "12.4 MB per request · p95 12.4 MB".into()),
+        ]
+    );
+    let range = json!({ "start": { "line": 0, "character": 0 }, "end": { "line": 10, "character": 0 } });
+    let hints = lsp.request("textDocument/inlayHint", json!({ "textDocument": { "uri": cart }, "range": range }));
+    assert_eq!(
+        hints[0]["label"], "⏱ p95 30.0ms · 30% of GET /checkout · 1 call  ▣ 12.4 MB per request · p95 12.4 MB",
+        "{hints}"
+    );
+}
+
 /// Inlay hints at the end of the annotated lines, with the text Neovim writes there; the
 /// hover and the code actions of an annotated line.
 #[test]

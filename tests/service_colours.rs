@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use vitals::analysis::aggregate::aggregate;
+use vitals::analysis::aggregate::{Weight, aggregate};
 use vitals::model::Trace;
 use vitals::render::{Group, Picture, Rendered, View, render_trace};
 
@@ -44,7 +44,7 @@ fn a_service_has_the_same_colour_in_every_trace_and_view() {
             colours_by_service(&out, |i| trace.spans[i].service().to_string(), &mut seen);
         }
     }
-    let flame = aggregate(&traces, None);
+    let flame = aggregate(&traces, None, Weight::SelfTime);
     let out = vitals::render::aggregate::render(&flame, "shop", 120);
     colours_by_service(&out, |node| flame.nodes[node].service.to_string(), &mut seen);
     for service in ["frontend", "postgres", "redis", "checkout"] {

@@ -133,7 +133,7 @@ fn the_store_answers_links_both_ways_and_indexes_those_of_a_store_of_layout_6_wh
     assert_eq!(linking_to_order(&store), expected, "the index is filled from the stored spans");
     let version: i64 =
         rusqlite::Connection::open(&path).unwrap().query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
-    assert_eq!(version, 7);
+    assert_eq!(version, 8, "brought to the current layout");
 }
 
 #[tokio::test]
@@ -214,4 +214,35 @@ async fn the_query_api_of_serve_returns_links_as_follows_from_references_which_t
     assert_eq!(transaction.trace.spans[handoff.consumer].service(), "billing");
     // Jaeger keeps microseconds.
     assert_eq!(handoff.wait_ns / 1000, (queue.consumed_ns - queue.published_ns) / 1000);
+}
+
+#[test]
+fn vitals_export_linked_writes_the_whole_transaction_into_one_file() {
+    let dir = TempDir::new("links-export");
+    let path = dir.0.join("traces.db");
+    ingest(&Store::open(&path, Retention::default()).unwrap(), &queue());
+    let export = |linked: bool| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_vitals"));
+        command.args(["export", &TraceId(CONSUMER).to_string(), "-o", "-", "--provider", "otlp", "--db"]);
+        command.arg(&path);
+        if linked {
+            command.arg("--linked");
+        }
+        let out = command.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let document: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut ids = BTreeSet::new();
+        for resource in document["resourceSpans"].as_array().unwrap() {
+            for scope in resource["scopeSpans"].as_array().unwrap() {
+                for span in scope["spans"].as_array().unwrap() {
+                    ids.insert(span["traceId"].as_str().unwrap().to_string());
+                }
+            }
+        }
+        ids
+    };
+    let hex = |id: u128| TraceId(id).to_string();
+    assert_eq!(export(false), BTreeSet::from([hex(CONSUMER)]));
+    // The consumer's order, the batch that consumed that order too, and the batch's other order.
+    assert_eq!(export(true), BTreeSet::from([hex(ORDER), hex(CONSUMER), hex(BATCH), hex(SECOND_ORDER)]));
 }

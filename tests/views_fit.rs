@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use vitals::analysis::aggregate::aggregate;
+use vitals::analysis::aggregate::{Weight, aggregate};
 use vitals::analysis::calls::outgoing_call;
 use vitals::analysis::compare::compare;
 use vitals::analysis::dependencies::parse_dependencies;
@@ -194,7 +194,7 @@ fn aggregated_flame_graphs_fit_and_their_paths_stay_apart() {
     let mut every: Vec<&Trace> = Vec::new();
     for (file, traces) in &all {
         every.extend(traces);
-        let flame = aggregate(traces, None);
+        let flame = aggregate(traces, None, Weight::SelfTime);
         for cells in WIDTHS {
             let out = vitals::render::aggregate::render(&flame, file, cells);
             let what = format!("the aggregated flame graph of {file}");
@@ -202,7 +202,7 @@ fn aggregated_flame_graphs_fit_and_their_paths_stay_apart() {
             assert_apart(listed_paths(&out), &what);
         }
     }
-    let flame = aggregate(every, None);
+    let flame = aggregate(every, None, Weight::SelfTime);
     for cells in WIDTHS {
         let out = vitals::render::aggregate::render(&flame, "every fixture", cells);
         assert_fits(&out.lines, cells, "the aggregated flame graph of every fixture");

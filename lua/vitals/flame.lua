@@ -13,7 +13,10 @@ local M = {}
 ---@field trace_id string the trace of the longest span on this call path
 ---@field span_id string that span
 
-local FOOTER = "q close · <CR> open the longest span of this path"
+local FOOTER = {
+  self_time = "q close · <CR> open the longest span of this path",
+  allocated = "q close · <CR> open the span of this path that allocated most",
+}
 
 ---The item under a 1-based line and 0-based byte column: the bar there, or the nearest
 ---one to its left on that line.
@@ -38,9 +41,11 @@ end
 
 ---Shows an aggregated flame graph the host has drawn (the answer to `flame`).
 ---@param payload table the host's FlamePayload
+---@param weight? "self_time"|"allocated" what it was weighted by (default: self time)
 ---@return integer buf
-function M.show(payload)
-  return float.open_list(payload, { footer = FOOTER, filetype = "vitals-flame" }, {
+function M.show(payload, weight)
+  local footer = FOOTER[weight or "self_time"] or FOOTER.self_time
+  return float.open_list(payload, { footer = footer, filetype = "vitals-flame" }, {
     function(line, col)
       local item = M.item_at(payload.items or {}, line, col)
       if not item then
@@ -52,15 +57,34 @@ function M.show(payload)
   })
 end
 
----Draws the aggregated flame graph of a service's recent traces (see |:VitalsFlame|).
+---What the words of |:VitalsFlame| ask for: `[service] [memory]`. A last word `memory`
+---asks for the memory profile (so `:VitalsFlame memory` prompts for the service).
+---@param words string[]
+---@return string? service
+---@return "self_time"|"allocated" weight
+function M.parse(words)
+  if words[#words] == "memory" then
+    return words[#words - 1], "allocated"
+  end
+  return words[1], "self_time"
+end
+
+---Draws the aggregated flame graph of a service's recent traces (see |:VitalsFlame|): by
+---self time, or with `weight = "allocated"` by the bytes the spans allocated.
 ---@param service? string prompted for when missing
-function M.open(service)
+---@param weight? "self_time"|"allocated"
+function M.open(service, weight)
   local options = config.options.analyze
-  require("vitals.search").fetch_for_service(service, "Flame graph of which service?", "flame", {
+  weight = weight or "self_time"
+  local prompt = weight == "allocated" and "Memory profile of which service?" or "Flame graph of which service?"
+  require("vitals.search").fetch_for_service(service, prompt, "flame", {
     lookback = options.lookback,
     limit = options.limit,
     width = float.content_width(),
-  }, "aggregating %s…", M.show)
+    weight = weight,
+  }, weight == "allocated" and "profiling the memory of %s…" or "aggregating %s…", function(payload)
+    M.show(payload, weight)
+  end)
 end
 
 return M

@@ -100,8 +100,9 @@ end
 
 ---Opens the aggregated flame graph of a service's recent traces (see |:VitalsFlame|).
 ---@param service? string prompted for when missing
-function M.flame(service)
-  require("vitals.flame").open(service)
+---@param weight? "self_time"|"allocated" what the widths stand for (default: self time)
+function M.flame(service, weight)
+  require("vitals.flame").open(service, weight)
 end
 
 ---Starts the host in the background when the embedded receiver should be listening from

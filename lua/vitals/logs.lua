@@ -60,32 +60,14 @@ local SPAN_FOOTER = "q back · <CR> code of a frame · L with the spans under it
 ---@param descendants? boolean
 function M.of_span(view, cursor, descendants)
   cursor = cursor or vim.api.nvim_win_get_cursor(view.win)
-  local width = math.min(120, float.content_width())
-  client.call("view_action", {
-    view_id = view.view_id,
+  require("vitals.ui.trace_view").span_float(view, {
     action = descendants and "logs_tree" or "logs",
-    line = cursor[1] - 1,
-    col = cursor[2],
-    width = width,
-  }, function(err, drawing)
-    if err then
-      return notify.error(err)
-    end
-    if not drawing then
-      return notify.info("No span under the cursor")
-    end
-    float.close(view.detail_win)
-    local buf, win = float.open(drawing, { width = width, footer = SPAN_FOOTER, filetype = "vitals-logs" })
-    view.detail_win = win
-    local function back()
-      float.close(win)
-      if vim.api.nvim_win_is_valid(view.win) then
-        vim.api.nvim_set_current_win(view.win)
-      end
-    end
-    float.map(buf, {
-      q = { back, "back to the trace" },
-      ["<Esc>"] = { back, "back to the trace" },
+    width = math.min(120, float.content_width()),
+    footer = SPAN_FOOTER,
+    filetype = "vitals-logs",
+    cursor = cursor,
+  }, function(drawing, win)
+    return {
       ["<CR>"] = {
         function()
           M.follow_frame(win, drawing.jumps, { win, view.win })
@@ -98,7 +80,7 @@ function M.of_span(view, cursor, descendants)
         end,
         descendants and "this span's own events and logs" or "with the events and logs of the spans under it",
       },
-    })
+    }
   end)
 end
 

@@ -3,7 +3,8 @@
 //!
 //! A node is a call path (service+operation at each level, from an entry span of the
 //! service down). Spans on the same path in different traces, or repeated under one
-//! parent, merge into one node. A node is weighted by the *self time* of its spans, and
+//! parent, merge into one node. A node is weighted by the *self time* of its spans (a CPU
+//! profile), or by the bytes they allocated (a memory profile, see [`super::memory`]), and
 //! its total is its own plus its children's, so widths add up like a profiler's.
 
 use std::sync::Arc;
@@ -11,8 +12,20 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
+use super::memory::allocated_bytes;
 use super::self_times;
 use crate::model::{SpanId, SpanIndex, Trace, TraceId};
+
+/// What a call path's width stands for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Weight {
+    /// Time spent in the spans themselves, their children's left out.
+    #[default]
+    SelfTime,
+    /// Bytes the spans allocated (`memory.allocated`).
+    Allocated,
+}
 
 /// One call path.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -28,6 +41,10 @@ pub struct PathNode {
     pub self_ns: u64,
     /// Self time of this node and everything below it.
     pub total_ns: u64,
+    /// Bytes the spans allocated themselves.
+    pub allocated_bytes: u64,
+    /// Bytes allocated on this node and everything below it.
+    pub total_allocated_bytes: u64,
     /// The longest span on this path: where to look at an example (none for the root).
     pub example: Option<Example>,
 }
@@ -39,18 +56,44 @@ pub struct Example {
     pub duration_ns: u64,
 }
 
+impl PathNode {
+    /// The node's own share of `weight` (self time in ns, or bytes).
+    pub fn own(&self, weight: Weight) -> u64 {
+        match weight {
+            Weight::SelfTime => self.self_ns,
+            Weight::Allocated => self.allocated_bytes,
+        }
+    }
+
+    /// The node's and its descendants' `weight`.
+    pub fn total(&self, weight: Weight) -> u64 {
+        match weight {
+            Weight::SelfTime => self.total_ns,
+            Weight::Allocated => self.total_allocated_bytes,
+        }
+    }
+}
+
 /// Call paths of many traces; node 0 is the root (all entry spans under it), and each
 /// node's children come after it, heaviest first.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AggregateFlame {
     pub traces: usize,
+    /// What the nodes are ordered (and drawn) by.
+    pub weight: Weight,
     pub nodes: Vec<PathNode>,
 }
 
-/// Merges the traces' call paths. With a service, paths start at that service's entry
-/// spans (those whose caller is another service, or none); without, at the roots.
-pub fn aggregate<'t>(traces: impl IntoIterator<Item = &'t Trace>, service: Option<&str>) -> AggregateFlame {
-    let mut builder = Builder::default();
+/// Merges the traces' call paths, heaviest by `weight` first. With a service, paths start
+/// at that service's entry spans (those whose caller is another service, or none);
+/// without, at the roots. The example of a path is its longest span, or with
+/// [`Weight::Allocated`] the one that allocated most.
+pub fn aggregate<'t>(
+    traces: impl IntoIterator<Item = &'t Trace>,
+    service: Option<&str>,
+    weight: Weight,
+) -> AggregateFlame {
+    let mut builder = Builder { weight, ..Builder::default() };
     let mut count = 0;
     for trace in traces {
         let entries = entry_spans(trace, service);
@@ -73,6 +116,7 @@ fn entry_spans(trace: &Trace, service: Option<&str>) -> Vec<SpanIndex> {
 /// with one hash lookup instead of comparing strings along the path. Fx hashing: the keys
 /// are our own, and SipHash was a fifth of the time.
 struct Builder {
+    weight: Weight,
     /// service → operation → name id; looked up by `&str`, so known names cost no allocation.
     ids: FxHashMap<String, FxHashMap<String, u32>>,
     names: Vec<(Arc<str>, Arc<str>)>,
@@ -86,18 +130,21 @@ struct Node {
     count: usize,
     duration_ns: u64,
     self_ns: u64,
-    example: Option<(u64, TraceId, SpanId)>,
+    allocated_bytes: u64,
+    /// The example span with what it weighs (duration or bytes).
+    example: Option<(u64, TraceId, SpanId, u64)>,
 }
 
 impl Node {
     fn new(parent: Option<u32>, name: u32) -> Self {
-        Node { parent, name, count: 0, duration_ns: 0, self_ns: 0, example: None }
+        Node { parent, name, count: 0, duration_ns: 0, self_ns: 0, allocated_bytes: 0, example: None }
     }
 }
 
 impl Default for Builder {
     fn default() -> Self {
         Builder {
+            weight: Weight::default(),
             ids: FxHashMap::default(),
             names: vec![(Arc::from(""), Arc::from("all"))],
             nodes: vec![Node::new(None, 0)],
@@ -122,8 +169,14 @@ impl Builder {
             merged.count += 1;
             merged.duration_ns = merged.duration_ns.saturating_add(s.duration_ns);
             merged.self_ns = merged.self_ns.saturating_add(own[span]);
-            if merged.example.is_none_or(|(longest, ..)| s.duration_ns > longest) {
-                merged.example = Some((s.duration_ns, trace.id, s.span_id));
+            let allocated = allocated_bytes(s).unwrap_or(0);
+            merged.allocated_bytes = merged.allocated_bytes.saturating_add(allocated);
+            let weighs = match self.weight {
+                Weight::SelfTime => s.duration_ns,
+                Weight::Allocated => allocated,
+            };
+            if merged.example.is_none_or(|(heaviest, ..)| weighs > heaviest) {
+                merged.example = Some((weighs, trace.id, s.span_id, s.duration_ns));
             }
             stack.extend(trace.tree.children(span).map(|child| (child, node)));
         }
@@ -149,13 +202,12 @@ impl Builder {
 
     /// Totals bottom-up, then nodes reordered depth-first with the heaviest child first.
     fn finish(self, traces: usize) -> AggregateFlame {
-        let mut total: Vec<u64> = self.nodes.iter().map(|n| n.self_ns).collect();
-        // Children are always created after their parent, so one backward pass sums up.
-        for i in (1..self.nodes.len()).rev() {
-            if let Some(parent) = self.nodes[i].parent {
-                total[parent as usize] = total[parent as usize].saturating_add(total[i]);
-            }
-        }
+        let total = self.totals(|n| n.self_ns);
+        let total_allocated = self.totals(|n| n.allocated_bytes);
+        let weight = match self.weight {
+            Weight::SelfTime => &total,
+            Weight::Allocated => &total_allocated,
+        };
         let mut children: Vec<Vec<usize>> = vec![Vec::new(); self.nodes.len()];
         for (i, node) in self.nodes.iter().enumerate().skip(1) {
             if let Some(parent) = node.parent {
@@ -167,7 +219,7 @@ impl Builder {
         while let Some(i) = stack.pop() {
             order.push(i);
             let kids = &mut children[i];
-            kids.sort_by(|&a, &b| total[b].cmp(&total[a]).then(self.nodes[a].name.cmp(&self.nodes[b].name)));
+            kids.sort_by(|&a, &b| weight[b].cmp(&weight[a]).then(self.nodes[a].name.cmp(&self.nodes[b].name)));
             stack.extend(kids.iter().rev());
         }
         let mut new_index = vec![0usize; self.nodes.len()];
@@ -180,7 +232,7 @@ impl Builder {
                 let node = &self.nodes[old];
                 let (service, operation) = self.names[node.name as usize].clone();
                 let example =
-                    node.example.map(|(duration_ns, trace_id, span_id)| Example { trace_id, span_id, duration_ns });
+                    node.example.map(|(_, trace_id, span_id, duration_ns)| Example { trace_id, span_id, duration_ns });
                 PathNode {
                     parent: node.parent.map(|p| new_index[p as usize]),
                     service,
@@ -189,11 +241,25 @@ impl Builder {
                     duration_ns: node.duration_ns,
                     self_ns: node.self_ns,
                     total_ns: total[old],
+                    allocated_bytes: node.allocated_bytes,
+                    total_allocated_bytes: total_allocated[old],
                     example,
                 }
             })
             .collect();
-        AggregateFlame { traces, nodes }
+        AggregateFlame { traces, weight: self.weight, nodes }
+    }
+
+    /// Each node's `own` amount plus everything below it.
+    fn totals(&self, own: impl Fn(&Node) -> u64) -> Vec<u64> {
+        let mut total: Vec<u64> = self.nodes.iter().map(own).collect();
+        // Children are always created after their parent, so one backward pass sums up.
+        for i in (1..self.nodes.len()).rev() {
+            if let Some(parent) = self.nodes[i].parent {
+                total[parent as usize] = total[parent as usize].saturating_add(total[i]);
+            }
+        }
+        total
     }
 }
 
@@ -217,7 +283,7 @@ mod tests {
     #[test]
     fn merges_call_paths_across_traces_weighted_by_self_time() {
         let traces = [checkout(1, 10), checkout(2, 20)];
-        let flame = aggregate(&traces, None);
+        let flame = aggregate(&traces, None, Weight::SelfTime);
         assert_eq!(flame.traces, 2);
         let names: Vec<String> = flame.nodes.iter().map(|n| format!("{} {}", n.service, n.operation)).collect();
         assert_eq!(names, [" all", "web GET /checkout", "api PlaceOrder", "db SELECT"]);
@@ -240,10 +306,38 @@ mod tests {
             (4, 3, "api", "inner", 30, 10),
         ])
         .done();
-        let flame = aggregate([&t], Some("api"));
+        let flame = aggregate([&t], Some("api"), Weight::SelfTime);
         let top: Vec<&str> = flame.nodes.iter().filter(|n| n.parent == Some(0)).map(|n| &*n.operation).collect();
         assert_eq!(top, ["Heavy", "Light"], "web is not part of api's profile; heavy first");
         assert_eq!(flame.nodes[0].total_ns, 80 * MS);
-        assert!(aggregate([&t], Some("nobody")).nodes.len() == 1);
+        assert!(aggregate([&t], Some("nobody"), Weight::SelfTime).nodes.len() == 1);
+    }
+
+    #[test]
+    fn weighted_by_allocated_bytes_the_heaviest_allocator_comes_first_whatever_its_time() {
+        let request = |id: u128, big: &str| {
+            let mut t = trace(&[
+                (1, 0, "api", "GET /report", 0, 100),
+                (2, 1, "api", "render", 0, 80),
+                (3, 1, "api", "load", 80, 10),
+            ])
+            .attr(1, "memory.allocated", "1000")
+            .attr(2, "memory.allocated", "2000")
+            .attr(3, "memory.allocated", big)
+            .done();
+            t.id = TraceId(id);
+            t
+        };
+        let traces = [request(1, "5000000"), request(2, "7000000")];
+        let by_time = aggregate(&traces, Some("api"), Weight::SelfTime);
+        let by_memory = aggregate(&traces, Some("api"), Weight::Allocated);
+        let order = |f: &AggregateFlame| f.nodes.iter().skip(2).map(|n| n.operation.to_string()).collect::<Vec<_>>();
+        assert_eq!(order(&by_time), ["render", "load"], "render takes the time");
+        assert_eq!(order(&by_memory), ["load", "render"], "load allocates the bytes");
+        let load = &by_memory.nodes[2];
+        assert_eq!((load.own(Weight::Allocated), load.total(Weight::Allocated)), (12_000_000, 12_000_000));
+        assert_eq!(by_memory.nodes[0].total(Weight::Allocated), 12_006_000, "the root holds every byte");
+        assert_eq!(load.example.map(|e| e.trace_id), Some(TraceId(2)), "the example allocated most");
+        assert_eq!(by_memory.weight, Weight::Allocated);
     }
 }

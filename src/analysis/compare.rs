@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use super::aggregate::{AggregateFlame, Example, PathNode, aggregate};
+use super::aggregate::{AggregateFlame, Example, PathNode, Weight, aggregate};
 use crate::model::{Trace, TraceId, change_ns};
 
 /// A change is worth colouring when the path's time moved by at least this share of
@@ -86,7 +86,7 @@ pub struct DiffNode {
 }
 
 pub fn compare(before: &Trace, after: &Trace) -> Comparison {
-    let (a, b) = (aggregate([before], None), aggregate([after], None));
+    let (a, b) = (aggregate([before], None, Weight::SelfTime), aggregate([after], None, Weight::SelfTime));
     let mut merged = Merge::default();
     merged.add(&a, |node, stats| node.before = Some(stats));
     merged.add(&b, |node, stats| node.after = Some(stats));

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::calls::CodeLocation;
 use super::findings::{Finding, percent};
+use super::memory::allocated_bytes;
 use super::stats::percentile;
 use crate::model::Trace;
 
@@ -28,6 +29,18 @@ pub struct TraceRef {
 }
 
 impl TraceRef {
+    /// A whole trace, at its root span (none for an empty trace).
+    pub fn of_trace(trace: &Trace) -> TraceRef {
+        let root = trace.root();
+        TraceRef {
+            trace_id: trace.id.to_string(),
+            span_id: root.map(|r| r.display_id()).unwrap_or_default(),
+            duration_ns: trace.duration_ns(),
+            root: root.map(|r| format!("{}: {}", r.service(), r.operation)).unwrap_or_default(),
+            marks: Vec::new(),
+        }
+    }
+
     /// Every trace a finding occurred in, worst first, each with its own spans to mark.
     pub fn of_finding(finding: &Finding) -> Vec<TraceRef> {
         finding
@@ -57,6 +70,10 @@ pub struct Hotspot {
     /// The operation of the requests that most often went through here (`GET /checkout`).
     pub root_operation: String,
     pub traces: Vec<TraceRef>,
+    /// What the spans here allocated per request that went through here, on average and
+    /// at the 95th percentile (bytes; both 0 when the spans say nothing of memory).
+    pub allocated_per_request: u64,
+    pub allocated_p95: u64,
 }
 
 /// Hotspots of every location that spans name, highest share first.
@@ -70,12 +87,15 @@ pub fn hotspots<'t>(traces: impl IntoIterator<Item = &'t Trace>) -> Vec<Hotspot>
         request_time: u64,
         roots: HashMap<String, usize>,
         traces: Vec<TraceRef>,
+        /// Bytes allocated here, per request whose spans here said.
+        allocated: Vec<u64>,
     }
     let mut by_location: HashMap<CodeLocation, Acc> = HashMap::new();
     for trace in traces {
         let Some(root) = trace.root() else { continue };
         let root_name = format!("{}: {}", root.service(), root.operation);
         let mut here: HashMap<CodeLocation, u64> = HashMap::new();
+        let mut allocated_here: HashMap<CodeLocation, u64> = HashMap::new();
         for span in &trace.spans {
             let Some(code) = CodeLocation::of(span) else { continue };
             let acc = by_location.entry(code.clone()).or_default();
@@ -91,8 +111,15 @@ pub fn hotspots<'t>(traces: impl IntoIterator<Item = &'t Trace>) -> Vec<Hotspot>
                 root: root_name.clone(),
                 marks: Vec::new(),
             });
+            if let Some(bytes) = allocated_bytes(span) {
+                let sum = allocated_here.entry(code.clone()).or_default();
+                *sum = sum.saturating_add(bytes);
+            }
             let time_here = here.entry(code).or_default();
             *time_here = time_here.saturating_add(span.duration_ns);
+        }
+        for (code, bytes) in allocated_here {
+            by_location.get_mut(&code).expect("added above").allocated.push(bytes);
         }
         let request = trace.duration_ns();
         for (code, time) in here {
@@ -110,6 +137,9 @@ pub fn hotspots<'t>(traces: impl IntoIterator<Item = &'t Trace>) -> Vec<Hotspot>
             let p95_ns = percentile(&acc.durations, 95.0);
             acc.traces.sort_by(|a, b| b.duration_ns.cmp(&a.duration_ns).then_with(|| a.trace_id.cmp(&b.trace_id)));
             acc.traces.truncate(TRACES_PER_LOCATION);
+            acc.allocated.sort_unstable();
+            let allocated_sum: u128 = acc.allocated.iter().map(|&b| b as u128).sum();
+            let allocated_per_request = (allocated_sum / acc.allocated.len().max(1) as u128) as u64;
             let root_operation = acc
                 .roots
                 .into_iter()
@@ -125,6 +155,8 @@ pub fn hotspots<'t>(traces: impl IntoIterator<Item = &'t Trace>) -> Vec<Hotspot>
                 percent: percent(acc.time_here, acc.request_time),
                 root_operation,
                 traces: acc.traces,
+                allocated_per_request,
+                allocated_p95: percentile(&acc.allocated, 95.0),
             }
         })
         .collect();
@@ -159,5 +191,30 @@ mod tests {
         assert_eq!(cart.root_operation, "GET /checkout");
         assert_eq!(cart.traces[0].duration_ns, 40 * MS, "slowest first");
         assert_eq!(spots[0].code.lineno, Some(3), "the handler holds 100% of its requests");
+        assert_eq!((cart.allocated_per_request, cart.allocated_p95), (0, 0), "no memory said, none counted");
+    }
+
+    #[test]
+    fn allocations_add_up_per_request_then_average_and_p95_across_requests() {
+        let request = |id: u128, first: &str, second: &str| {
+            let mut t = trace(&[
+                (1, 0, "web", "GET /report", 0, 100),
+                (2, 1, "web", "render", 0, 40),
+                (3, 1, "web", "render", 50, 10),
+            ])
+            .attr(2, "code.filepath", "shop/report.py")
+            .attr(2, "code.lineno", "7")
+            .attr(3, "code.filepath", "shop/report.py")
+            .attr(3, "code.lineno", "7")
+            .attr(2, "memory.allocated", first)
+            .attr(3, "memory.allocated", second)
+            .done();
+            t.id = crate::model::TraceId(id);
+            t
+        };
+        let traces = [request(1, "1000000", "1000000"), request(2, "3000000", "1000000")];
+        let spot = &hotspots(traces.iter())[0];
+        assert_eq!(spot.allocated_per_request, 3_000_000, "2 MB and 4 MB requests");
+        assert_eq!(spot.allocated_p95, 4_000_000);
     }
 }

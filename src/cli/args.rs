@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 pub use crate::collector::Listen;
 use crate::config::{Auth, DEFAULT_MAX_SPANS, ProviderConfig, ProviderKind, Secret};
+use crate::formats::export::ExportFormat;
 use crate::query::SearchArgs;
 use crate::render::View;
 
@@ -50,6 +51,27 @@ pub enum Command {
         /// Print the results as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Write traces from a backend to one file to share: OTLP JSON (Vitals, Jaeger's upload
+    /// and Tempo read it) or Jaeger JSON. Read it back with `vitals view FILE`.
+    Export {
+        #[command(flatten)]
+        provider: ProviderFlags,
+        /// The trace ids (hex); several go into one file.
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[arg(long, value_enum, default_value_t = ExportFormat::OtlpJson)]
+        format: ExportFormat,
+        /// Where to write (default: vitals-<first trace id>.json here; `-` for stdout).
+        #[arg(short, long, value_name = "PATH")]
+        output: Option<String>,
+        /// Replace the file when it exists (otherwise an existing file is left alone).
+        #[arg(long)]
+        force: bool,
+        /// Also every trace linked to each (span links, as `vitals transaction` follows
+        /// them: 3 links deep, 20 traces at most).
+        #[arg(long)]
+        linked: bool,
     },
     /// Fetch one trace from a backend and draw it.
     Trace {
@@ -240,8 +262,13 @@ pub struct FlameFlags {
     /// Columns to draw in (default: the terminal's width, or 120).
     #[arg(long)]
     pub width: Option<usize>,
-    /// Print the call paths as JSON: `traces`, and `nodes` each with `parent` (an index),
-    /// `service`, `operation`, `count`, `self_ns`, `total_ns` and an `example` span.
+    /// A memory profile: widths by the bytes spans allocated (`memory.allocated`) instead of
+    /// self time, then the code locations that allocate most per request.
+    #[arg(long)]
+    pub memory: bool,
+    /// Print the call paths as JSON: `traces`, `weight`, and `nodes` each with `parent` (an
+    /// index), `service`, `operation`, `count`, `self_ns`, `total_ns`, `allocated_bytes`,
+    /// `total_allocated_bytes` and an `example` span.
     #[arg(long)]
     pub json: bool,
 }

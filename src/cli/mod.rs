@@ -7,6 +7,7 @@ mod args;
 mod baseline;
 mod demo;
 mod diff;
+mod export;
 mod flame;
 mod map;
 mod on_alert;
@@ -37,6 +38,9 @@ pub fn run(command: Command) -> ExitCode {
             view_file(&file, Drawn { view, width, critical_path }, trace.as_deref(), span.as_deref())
         }
         Command::Search { provider, search, json } => block_on(search_command(provider, search.into(), json)),
+        Command::Export { provider, ids, format, output, force, linked } => {
+            block_on(export::export(provider, ids, format, output, export::Written { force, linked }))
+        }
         Command::Trace { provider, id, view, width, critical_path } => {
             block_on(trace_command(provider, id, Drawn { view, width, critical_path }))
         }

@@ -75,6 +75,10 @@ pub fn span(trace_id: &str, span: &Span, process: &str) -> Value {
     if span.status.code == StatusCode::Error && !has("error") {
         tags.push(json!({ "key": "error", "type": "bool", "value": true }));
     }
+    // As OpenTelemetry's Jaeger translation writes it: Jaeger itself has no "OK".
+    if span.status.code == StatusCode::Ok && !has("otel.status_code") {
+        tags.push(json!({ "key": "otel.status_code", "type": "string", "value": "OK" }));
+    }
     if !span.status.message.is_empty() && !has("otel.status_description") {
         tags.push(json!({ "key": "otel.status_description", "type": "string", "value": span.status.message }));
     }

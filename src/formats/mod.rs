@@ -3,6 +3,7 @@
 //! [`decode`] recognizes the format by itself, so every front door (files, HTTP bodies,
 //! pasted text) accepts whatever a user has at hand.
 
+pub mod export;
 mod grouping;
 pub mod jaeger;
 pub mod jaeger_encode;

@@ -1,7 +1,11 @@
 //! The model back to OTLP protobuf messages, for sending traces over OTLP (the demo
-//! workload, replays). The inverse of [`super::otlp`]'s conversion.
+//! workload, replays), and to OTLP JSON, for files others read (`vitals export`, Jaeger's
+//! upload, Tempo). The inverse of [`super::otlp`]'s and [`super::otlp_json`]'s conversions.
 
 use std::collections::HashMap;
+
+use base64::Engine;
+use serde_json::{Value as Json, json};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue, KeyValueList, any_value};
@@ -12,11 +16,11 @@ use crate::model::{AttrValue, Attribute, RefKind, SpanKind, StatusCode, Trace};
 
 /// One export request holding `traces`, every time moved by `shift_ns` (which may be
 /// negative), spans grouped by their resource.
-pub fn export_request(traces: &[Trace], shift_ns: i128) -> ExportTraceServiceRequest {
+pub fn export_request<'t>(traces: impl IntoIterator<Item = &'t Trace>, shift_ns: i128) -> ExportTraceServiceRequest {
     let shift = |t: u64| (t as i128 + shift_ns).clamp(0, u64::MAX as i128) as u64;
     let mut groups: Vec<ResourceSpans> = Vec::new();
     let mut index: HashMap<*const crate::model::Resource, usize> = HashMap::new();
-    for span in traces.iter().flat_map(|t| &t.spans) {
+    for span in traces.into_iter().flat_map(|t| &t.spans) {
         let key = std::sync::Arc::as_ptr(&span.resource);
         let slot = *index.entry(key).or_insert_with(|| {
             groups.push(ResourceSpans {
@@ -77,6 +81,81 @@ fn resource_attributes(resource: &crate::model::Resource) -> Vec<KeyValue> {
         attributes.push(key_value(&Attribute::new("service.name", AttrValue::Str(resource.service.clone()))));
     }
     attributes
+}
+
+/// `traces` as one OTLP JSON document (`{"resourceSpans": […]}`), as the OTLP
+/// specification writes it: ids in lowercase hex, times and 64-bit integers as decimal
+/// strings, enums as numbers, bytes in base64. What SDKs export, Tempo and Jaeger take in,
+/// and Vitals' file provider reads back unchanged.
+pub fn to_json<'t>(traces: impl IntoIterator<Item = &'t Trace>) -> Json {
+    let resource_spans: Vec<Json> = export_request(traces, 0)
+        .resource_spans
+        .iter()
+        .map(|group| {
+            let resource = group.resource.as_ref().map(|r| json_key_values(&r.attributes)).unwrap_or_default();
+            let spans: Vec<Json> = group.scope_spans.iter().flat_map(|scope| &scope.spans).map(json_span).collect();
+            json!({ "resource": { "attributes": resource }, "scopeSpans": [{ "scope": {}, "spans": spans }] })
+        })
+        .collect();
+    json!({ "resourceSpans": resource_spans })
+}
+
+fn json_span(span: &Span) -> Json {
+    let mut out = json!({
+        "traceId": hex(&span.trace_id),
+        "spanId": hex(&span.span_id),
+        "name": span.name,
+        "kind": span.kind,
+        "startTimeUnixNano": span.start_time_unix_nano.to_string(),
+        "endTimeUnixNano": span.end_time_unix_nano.to_string(),
+        "attributes": json_key_values(&span.attributes),
+        "events": span.events.iter().map(|e| json!({
+            "timeUnixNano": e.time_unix_nano.to_string(),
+            "name": e.name,
+            "attributes": json_key_values(&e.attributes),
+        })).collect::<Vec<_>>(),
+        "links": span.links.iter().map(|l| json!({
+            "traceId": hex(&l.trace_id),
+            "spanId": hex(&l.span_id),
+            "attributes": json_key_values(&l.attributes),
+        })).collect::<Vec<_>>(),
+        "status": span.status.as_ref().map(|s| json!({ "code": s.code, "message": s.message })).unwrap_or(json!({})),
+    });
+    if !span.parent_span_id.is_empty() {
+        out["parentSpanId"] = Json::from(hex(&span.parent_span_id));
+    }
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn json_key_values(attributes: &[KeyValue]) -> Vec<Json> {
+    attributes
+        .iter()
+        .map(|kv| json!({ "key": kv.key, "value": kv.value.as_ref().map(json_any_value).unwrap_or(json!({})) }))
+        .collect()
+}
+
+fn json_any_value(value: &AnyValue) -> Json {
+    use any_value::Value;
+    match &value.value {
+        Some(Value::StringValue(s)) => json!({ "stringValue": s }),
+        Some(Value::BoolValue(b)) => json!({ "boolValue": b }),
+        Some(Value::IntValue(i)) => json!({ "intValue": i.to_string() }),
+        // JSON has no NaN or infinity, and readers disagree on how to spell them: as text,
+        // every reader keeps the file.
+        Some(Value::DoubleValue(f)) if !f.is_finite() => json!({ "stringValue": f.to_string() }),
+        Some(Value::DoubleValue(f)) => json!({ "doubleValue": f }),
+        Some(Value::BytesValue(b)) => json!({ "bytesValue": base64::engine::general_purpose::STANDARD.encode(b) }),
+        Some(Value::ArrayValue(a)) => {
+            json!({ "arrayValue": { "values": a.values.iter().map(json_any_value).collect::<Vec<_>>() } })
+        }
+        Some(Value::KvlistValue(m)) => json!({ "kvlistValue": { "values": json_key_values(&m.values) } }),
+        // Profiles' string-table references; [`export_request`] never writes them.
+        Some(Value::StringValueStrindex(_)) | None => json!({}),
+    }
 }
 
 fn kind(kind: SpanKind) -> i32 {

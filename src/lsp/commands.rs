@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::analysis::TraceSummary;
-use crate::analysis::{self, aggregate::aggregate};
+use crate::analysis::{self, aggregate::Weight};
 use crate::error::{Error, Result};
 use crate::model::Trace;
 use crate::providers::TraceProvider;
@@ -69,14 +69,20 @@ pub async fn run(
             let name = format!("analyze-{}.txt", file_safe(&service));
             Ok(View { name, text: format!("Vitals analysis: {title}\n\n{}", drawn.rendered.plain_text()) })
         }
-        // `vitals.flame {service}`: the service's recent traces merged into one flame graph.
+        // `vitals.flame {service} [memory]`: the service's recent traces merged into one flame
+        // graph, by self time or by allocated bytes.
         "vitals.flame" => {
+            let weight = match arguments.get(1).map(text).as_deref().map(str::trim) {
+                Some("memory") => Weight::Allocated,
+                _ => Weight::SelfTime,
+            };
             let (service, recent, settings) = recent_traces(provider, context, arguments, command).await?;
             let title = format!("{service}, last {}", settings.lookback);
             let drawn = {
                 let (service, title) = (service.clone(), title.clone());
                 off_thread(move || {
-                    aggregate::render(&aggregate(recent.iter().map(|t| &**t), Some(&service)), &title, WIDTH)
+                    let traces = recent.iter().map(|t| &**t);
+                    aggregate::profile(traces, Some(&service), weight, &title, WIDTH).1
                 })
                 .await?
             };

@@ -13,19 +13,19 @@ use super::alerts::Alerts;
 use super::links;
 use super::maps::Maps;
 use super::protocol::{
-    self, AnalyzePayload, AnnotateParams, BaselineParams, BaselinePayload, CompareParams, Drawing, FlameItem,
-    FlamePayload, LogListPayload, LogsParams, MapActionParams, MapParams, OpenTraceParams, RecentParams,
-    RegressionParams, SearchItem, SearchParams, ServiceParams, SpanLinksParams, TagParams, TransactionParams,
-    TrendParams, TrendPayload, ViewActionParams, params, to_value,
+    self, AnalyzePayload, AnnotateParams, BaselineParams, BaselinePayload, CompareParams, Drawing, ExportParams,
+    FlameItem, FlameParams, FlamePayload, LogListPayload, LogsParams, MapActionParams, MapParams, OpenFileParams,
+    OpenTraceParams, OpenedFile, RecentParams, RegressionParams, SearchItem, SearchParams, ServiceParams,
+    SpanLinksParams, TagParams, TransactionParams, TrendParams, TrendPayload, ViewActionParams, params, to_value,
 };
 use super::tails::{self, Tails};
 use super::views::{Switch, Views};
 use crate::analysis::TraceSummary;
-use crate::analysis::aggregate::aggregate;
+use crate::analysis::aggregate::Weight;
 use crate::analysis::baselines::Baseline;
 use crate::analysis::compare::compare;
 use crate::analysis::deployments::preferred;
-use crate::analysis::hotspots::hotspots;
+use crate::analysis::hotspots::{TraceRef, hotspots};
 use crate::analysis::report::{Options, analyze};
 use crate::collector::supervisor::Role;
 use crate::config::ProviderConfig;
@@ -39,7 +39,8 @@ use crate::render::findings::explain_report;
 use crate::render::report;
 use crate::render::units::plural;
 use crate::render::{self, Picture, View, summary_line};
-use crate::session::{Session, Settings, annotate, logs, off_thread, service_map, traces_of};
+use crate::session::export::{export_path, exported, write_file};
+use crate::session::{Annotated, Session, Settings, annotate_with, logs, off_thread, service_map, traces_of};
 use crate::tail::{self, Filter, Source, Tail};
 
 type Writer = Compat<tokio::fs::File>;
@@ -212,6 +213,8 @@ impl Host {
             "analyze" => self.analyze(params(raw)?).await,
             "annotations" => self.annotations(params(raw)?).await,
             "flame" => self.flame(params(raw)?).await,
+            "export" => self.export(params(raw)?).await,
+            "open_file" => self.open_file(params(raw)?).await,
             "compare" => self.compare(params(raw)?).await,
             "service_map" => self.service_map(params(raw)?).await,
             "map_action" => {
@@ -406,7 +409,60 @@ impl Host {
     /// What to write on the lines of code the recent traces of `services` ran (of every
     /// service the backend knows when none are named).
     async fn annotations(&self, p: AnnotateParams) -> Result<Value> {
-        to_value(&annotate(&*self.provider()?, &p.services, &p.analyze).await?.annotations)
+        let imported = self.state().session.imported(&p.services);
+        to_value(&annotate_with(&*self.provider()?, &p.services, &p.analyze, imported).await?.annotations)
+    }
+
+    /// Writes a trace to a file to share (never over an existing one); answers what it did.
+    async fn export(&self, p: ExportParams) -> Result<Value> {
+        let id = p.trace_id.trim();
+        if id.is_empty() {
+            return Err(Error::invalid("Which trace? Open one, or give its id: :VitalsExport {trace-id} [path]"));
+        }
+        // `:VitalsExport!`: the trace with every trace linked to it, as :VitalsTransaction
+        // stitches them.
+        let traces = match p.linked {
+            Some(bounds) => linked_traces(&*self.provider()?, id, bounds).await?.traces,
+            None => vec![self.trace(id).await?],
+        };
+        let cwd = std::path::PathBuf::from(&p.cwd);
+        let ids: Vec<TraceId> = traces.iter().map(|t| t.id).collect();
+        let path = export_path(&cwd, Some(&p.path), &ids);
+        let message = exported(&traces.iter().map(|t| &**t).collect::<Vec<_>>(), &path, &cwd);
+        let format = p.format;
+        off_thread(move || {
+            write_file(&path, &crate::formats::export::encode(traces.iter().map(|t| &**t), format), false, &cwd)
+        })
+        .await??;
+        Ok(Value::from(message))
+    }
+
+    /// Reads a trace file (any format Vitals reads); its traces open by id from now on and
+    /// count for this editor's annotations. Answers them, with the annotations of every
+    /// trace opened from files.
+    async fn open_file(&self, p: OpenFileParams) -> Result<Value> {
+        if p.path.trim().is_empty() {
+            return Err(Error::invalid("Which file? e.g. :VitalsOpen vitals-4bf92f3577b34da6a3ce929d0e0e4736.json"));
+        }
+        let path = std::path::Path::new(&p.cwd).join(p.path.trim());
+        let shown = path.display().to_string();
+        let limit = crate::config::DEFAULT_MAX_RESPONSE;
+        let read = off_thread(move || providers::file::load_path_within(&path, limit)).await??;
+        if read.is_empty() {
+            return Err(Error::invalid(format!("{shown} holds no traces")));
+        }
+        let traces: Vec<Arc<Trace>> = read.into_iter().map(Arc::new).collect();
+        let imported = {
+            let mut state = self.state();
+            state.session.import(&traces);
+            state.session.imported(&[])
+        };
+        let payload = off_thread(move || OpenedFile {
+            traces: traces.iter().map(|t| TraceRef::of_trace(t)).collect(),
+            annotations: Annotated::of(imported, &p.analyze).annotations,
+        })
+        .await?;
+        to_value(&payload)
     }
 
     /// The service map of the last `lookback` (see [`crate::session::service_map`]).
@@ -416,13 +472,14 @@ impl Host {
         to_value(&self.state().maps.open(map, Some(p.service.trim()), reuse, p.width.max(40))?)
     }
 
-    /// The aggregated flame graph of the service's recent traces.
-    async fn flame(&self, p: RecentParams) -> Result<Value> {
+    /// The aggregated flame graph of the service's recent traces, by self time or (a
+    /// memory profile) by allocated bytes.
+    async fn flame(&self, FlameParams { recent: p, weight }: FlameParams) -> Result<Value> {
         let traces = self.recent_traces(&p, "VitalsFlame").await?;
         let title = format!("{}, last {}", p.service, p.lookback);
         let payload = off_thread(move || {
-            let flame = aggregate(traces.iter().map(|t| &**t), Some(&p.service));
-            let drawn = render::aggregate::render(&flame, &title, p.width.max(40));
+            let traces = traces.iter().map(|t| &**t);
+            let (flame, drawn) = render::aggregate::profile(traces, Some(&p.service), weight, &title, p.width.max(40));
             let items = drawn
                 .targets
                 .iter()
@@ -437,7 +494,11 @@ impl Host {
                     })
                 })
                 .collect();
-            FlamePayload { drawing: Drawing::new(format!("Vitals flame graph: {title}"), &drawn), items }
+            let what = match weight {
+                Weight::SelfTime => "flame graph",
+                Weight::Allocated => "memory profile",
+            };
+            FlamePayload { drawing: Drawing::new(format!("Vitals {what}: {title}"), &drawn), items }
         })
         .await?;
         to_value(&payload)

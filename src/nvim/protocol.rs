@@ -1,5 +1,6 @@
 //! The messages between the Lua plugin and the host, as msgpack values.
 
+use crate::analysis::aggregate::Weight;
 use crate::analysis::calls::CodeLocation;
 
 use crate::analysis::trends::{Point, Trend};
@@ -121,6 +122,16 @@ pub fn view_named(name: &str) -> Result<View> {
             .collect();
         Error::invalid(format!("Unknown view {name:?}: use {}", names.join(", ")))
     })
+}
+
+/// `:VitalsFlame [service] [memory]`: the recent traces of [`RecentParams`], and what the
+/// widths stand for (`self_time`, the default, or `allocated`).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct FlameParams {
+    #[serde(flatten)]
+    pub recent: RecentParams,
+    pub weight: Weight,
 }
 
 /// `:VitalsAnalyze` and `:VitalsFlame`: which service's recent traces, and how many.
@@ -308,6 +319,37 @@ pub struct AnnotateParams {
     pub services: Vec<String>,
     #[serde(flatten)]
     pub analyze: AnalyzeSettings,
+}
+
+/// `:VitalsExport [trace-id] [path]`: the trace, and where to write it (relative to the
+/// editor's working directory `cwd`; `vitals-<trace id>.json` there when empty).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ExportParams {
+    pub trace_id: String,
+    pub path: String,
+    pub cwd: String,
+    pub format: crate::formats::export::ExportFormat,
+    /// `:VitalsExport!`: also every trace linked to it, this far.
+    pub linked: Option<crate::providers::links::Bounds>,
+}
+
+/// `:VitalsOpen FILE`: the file (relative to `cwd`), and how to analyze its traces for
+/// annotations.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct OpenFileParams {
+    pub path: String,
+    pub cwd: String,
+    pub analyze: AnalyzeSettings,
+}
+
+/// The traces of an opened file (one entry each, as trace lists take them) and the
+/// annotations of every trace opened from files so far.
+#[derive(Serialize)]
+pub struct OpenedFile {
+    pub traces: Vec<crate::analysis::hotspots::TraceRef>,
+    pub annotations: Vec<Annotation>,
 }
 
 /// The aggregated flame graph: its drawing, and the example span of each bar.

@@ -1,11 +1,12 @@
 //! What the editor writes at the end of a line of code: the cost of the spans made there
-//! (`⏱ p95 812ms · 41% of GET /checkout · 23 calls`) and the findings about it
+//! (`⏱ p95 812ms · 41% of GET /checkout · 23 calls`), what they allocated when their spans
+//! say (`▣ 12.4 MB per request · p95 48.0 MB`) and the findings about it
 //! (`⚠ N+1: 15× SELECT … (41ms)`), each with the traces that went through it.
 
 use serde::Serialize;
 
 use super::report::kind_label;
-use super::units::{duration, duration_us, truncate};
+use super::units::{bytes, duration, duration_us, truncate};
 use crate::analysis::calls::CodeLocation;
 use crate::analysis::findings::{Evidence, Finding, Severity};
 use crate::analysis::hotspots::{Hotspot, TraceRef};
@@ -16,14 +17,14 @@ const WARN_PERCENT: f64 = 15.0;
 const ERROR_PERCENT: f64 = 40.0;
 const CALL_WIDTH: usize = 40;
 
-/// The marks that start an annotation's text: timing, a warning, an error.
-const MARKS: [&str; 3] = ["⏱", "⚠", "✖"];
+/// The marks that start an annotation's text: timing, a warning, an error, memory.
+const MARKS: [&str; 4] = ["⏱", "⚠", "✖", "▣"];
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Annotation {
     #[serde(flatten)]
     pub code: CodeLocation,
-    /// `timing`, or the finding's kind (`n_plus_one`, `slow_query`, …).
+    /// `timing`, `memory`, or the finding's kind (`n_plus_one`, `slow_query`, …).
     pub kind: String,
     pub text: String,
     pub severity: Severity,
@@ -41,10 +42,12 @@ impl Annotation {
     }
 }
 
-/// Annotations for every code location: one for its timing, one per problem found there
-/// (a problem seen in twenty requests is one annotation, with all twenty traces).
+/// Annotations for every code location: one for its timing, one for what it allocated
+/// (where its spans say), one per problem found there (a problem seen in twenty requests
+/// is one annotation, with all twenty traces).
 pub fn annotations(report: &Report, hotspots: &[Hotspot]) -> Vec<Annotation> {
     let mut out: Vec<Annotation> = hotspots.iter().map(timing).collect();
+    out.extend(hotspots.iter().filter_map(memory));
     let mut findings: Vec<Annotation> = report
         .findings
         .iter()
@@ -85,6 +88,24 @@ fn timing(spot: &Hotspot) -> Annotation {
         percent: spot.percent,
         traces: spot.traces.clone(),
     }
+}
+
+/// What the spans at a location allocated: `▣ 12.4 MB per request · p95 48.0 MB`; `None`
+/// when they say nothing of memory.
+fn memory(spot: &Hotspot) -> Option<Annotation> {
+    (spot.allocated_p95 > 0).then(|| Annotation {
+        code: spot.code.clone(),
+        kind: "memory".to_string(),
+        text: memory_text(spot),
+        severity: Severity::Info,
+        percent: 0.0,
+        traces: spot.traces.clone(),
+    })
+}
+
+/// `▣ 12.4 MB per request · p95 48.0 MB`, as annotations and lists of allocating code say it.
+pub fn memory_text(spot: &Hotspot) -> String {
+    format!("{} {} per request · p95 {}", MARKS[3], bytes(spot.allocated_per_request), bytes(spot.allocated_p95))
 }
 
 /// The short form of a finding for the end of a line; `None` for findings that are not
@@ -149,8 +170,23 @@ mod tests {
             n_plus_one.text
         );
         assert!(n_plus_one.message().starts_with("N+1: 15× SELECT"), "{}", n_plus_one.message());
+        assert!(!notes.iter().any(|a| a.kind == "memory"), "no memory said, no memory annotation");
         assert_eq!(n_plus_one.traces[0].marks.len(), 15);
         assert_eq!(n_plus_one.traces[0].root, "web: GET /orders");
+    }
+
+    #[test]
+    fn a_location_whose_spans_allocate_gets_its_bytes_per_request_and_p95() {
+        let t = trace(&[(1, 0, "web", "GET /report", 0, 100)])
+            .attr(1, "code.file.path", "shop/report.py")
+            .attr(1, "code.line.number", "9")
+            .attr(1, "memory.allocated", "12400000")
+            .done();
+        let notes = annotations(&analyze(&[&t], &Options::default()), &hotspots([&t]));
+        let memory = notes.iter().find(|a| a.kind == "memory").expect("a memory annotation");
+        assert_eq!(memory.code.lineno, Some(9));
+        assert_eq!(memory.text, "▣ 12.4 MB per request · p95 12.4 MB");
+        assert_eq!(memory.message(), "12.4 MB per request · p95 12.4 MB");
     }
 
     #[test]

@@ -34,6 +34,22 @@ pub fn duration(ns: u64) -> String {
     }
 }
 
+/// Formats an amount of memory in decimal units, three significant digits as durations
+/// are: `850 B`, `12.3 kB`, `4.56 MB`, `1.24 GB`, `3.00 TB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = [" kB", " MB", " GB", " TB", " PB"];
+    if n < 1_000 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1_000.0;
+    let mut unit = 0;
+    while value >= 999.5 && unit + 1 < UNITS.len() {
+        value /= 1_000.0;
+        unit += 1;
+    }
+    scaled(value, UNITS[unit])
+}
+
 /// Formats a duration the analyses give in µs (findings, hot functions, report rows).
 pub fn duration_us(us: u64) -> String {
     duration(us.saturating_mul(1_000))
@@ -142,6 +158,18 @@ mod tests {
         assert_eq!(clock((13 * 3600 + 5 * 60 + 9) * s, 0), "13:05:09");
         assert_eq!(clock((13 * 3600 + 5 * 60 + 9) * s, 2 * 3600), "15:05:09");
         assert_eq!(clock(30 * 60 * s, -3600), "23:30:00", "the day before");
+    }
+
+    #[test]
+    fn bytes_read_in_decimal_units_with_three_digits() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(999), "999 B");
+        assert_eq!(bytes(1_000), "1.00 kB");
+        assert_eq!(bytes(12_400_000), "12.4 MB");
+        assert_eq!(bytes(48_000_000), "48.0 MB");
+        assert_eq!(bytes(999_600), "1.00 MB", "rounding up moves to the next unit");
+        assert_eq!(bytes(1_240_000_000), "1.24 GB");
+        assert_eq!(bytes(u64::MAX), "18447 PB");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! The Neovim host ([`crate::nvim`]) and the language server ([`crate::lsp`]) each hold a
 //! [`Session`]; neither has a copy of what is here.
 
+pub mod export;
 pub mod logs;
 pub mod paths;
 pub mod settings;
@@ -61,6 +62,9 @@ pub struct Session {
     /// With the `otlp` provider: the store, and the receivers that fill it.
     embedded: Option<Embedded>,
     traces: LruCache<TraceId, Arc<Trace>>,
+    /// Traces opened from files (`:VitalsOpen`): found by id, and annotated with the
+    /// backend's.
+    imported: export::Imported,
 }
 
 struct Embedded {
@@ -76,6 +80,7 @@ impl Default for Session {
             provider: None,
             embedded: None,
             traces: LruCache::new(NonZeroUsize::new(CACHED_TRACES).unwrap_or(NonZeroUsize::MIN)),
+            imported: export::Imported::default(),
         }
     }
 }
@@ -141,8 +146,20 @@ impl Session {
         StatusSnapshot { provider: self.describe(), receivers, store }
     }
 
+    /// A trace fetched recently, or opened from a file.
     pub fn cached_trace(&mut self, id: &TraceId) -> Option<Arc<Trace>> {
-        self.traces.get(id).cloned()
+        self.traces.get(id).cloned().or_else(|| self.imported.get(id))
+    }
+
+    /// Keeps traces opened from a file for this session (they survive reconfiguring: they
+    /// are no backend's).
+    pub fn import(&mut self, traces: &[Arc<Trace>]) {
+        self.imported.add(traces);
+    }
+
+    /// The traces opened from files that `services` take part in (all when none are named).
+    pub fn imported(&self, services: &[String]) -> Vec<Arc<Trace>> {
+        self.imported.of_services(services)
     }
 
     pub fn remember(&mut self, trace: Arc<Trace>) {
@@ -305,7 +322,19 @@ pub async fn annotate(
     services: &[String],
     options: &AnalyzeSettings,
 ) -> Result<Annotated> {
-    let traces = traces_of(provider, services, &options.lookback, options.limit).await?;
+    annotate_with(provider, services, options, Vec::new()).await
+}
+
+/// [`annotate`] with `imported` traces (opened from files) counted as well, each trace once.
+pub async fn annotate_with(
+    provider: &dyn TraceProvider,
+    services: &[String],
+    options: &AnalyzeSettings,
+    imported: Vec<Arc<Trace>>,
+) -> Result<Annotated> {
+    let mut traces = traces_of(provider, services, &options.lookback, options.limit).await?;
+    traces.retain(|t| !imported.iter().any(|i| i.id == t.id));
+    traces.extend(imported);
     let options = options.clone();
     off_thread(move || Annotated::of(traces, &options)).await
 }

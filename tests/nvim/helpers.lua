@@ -154,6 +154,21 @@ function M.annotated_project()
   return dir
 end
 
+---The text Vitals wrote at the end of a 1-based line of `buf` (its annotations).
+---@param buf integer
+---@param line integer
+---@return string
+function M.annotation_at(buf, line)
+  local ns = require("vitals.annotate").ns.annotations
+  local text = {}
+  for _, mark in ipairs(vim.api.nvim_buf_get_extmarks(buf, ns, { line - 1, 0 }, { line - 1, -1 }, { details = true })) do
+    for _, chunk in ipairs(mark[4].virt_text or {}) do
+      table.insert(text, chunk[1])
+    end
+  end
+  return table.concat(text)
+end
+
 ---Waits until `predicate` holds, failing the test with `what` otherwise.
 ---@param what string
 ---@param predicate fun(): any

@@ -7,7 +7,7 @@
 //! what must hold of any trace however hostile: no span outlasts the decoders' limit or
 //! starts after the latest time they accept, and no total is smaller than a part of it.
 
-use vitals::analysis::aggregate::{AggregateFlame, aggregate};
+use vitals::analysis::aggregate::{AggregateFlame, Weight, aggregate};
 use vitals::analysis::compare::compare;
 use vitals::analysis::dependencies::service_calls;
 use vitals::analysis::deployments::{newest_two, versions_in};
@@ -121,10 +121,11 @@ fn together(traces: &[Trace], widths: &[usize], drawn: &mut Drawn) {
     let mut services: Vec<&str> = traces.iter().flat_map(Trace::services).collect();
     services.sort_unstable();
     services.dedup();
-    let mut flames: Vec<(String, AggregateFlame)> = vec![("every trace".to_string(), aggregate(traces, None))];
+    let mut flames: Vec<(String, AggregateFlame)> =
+        vec![("every trace".to_string(), aggregate(traces, None, Weight::SelfTime))];
     let mut regression_reports = Vec::new();
     for service in services.iter().take(SERVICES) {
-        flames.push((service.to_string(), aggregate(traces, Some(service))));
+        flames.push((service.to_string(), aggregate(traces, Some(service), Weight::SelfTime)));
         let samples = regression::samples(traces, service);
         let starts: Vec<u64> = samples.iter().map(|s| s.start_ns).collect();
         let mut compared = vec![

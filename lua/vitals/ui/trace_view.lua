@@ -40,15 +40,27 @@ function M.current()
   return M.open_views[vim.api.nvim_get_current_buf()]
 end
 
-local function show_detail(view)
-  local cursor = vim.api.nvim_win_get_cursor(view.win)
-  local width = math.min(100, float.content_width())
+---@class vitals.SpanFloat
+---@field action string the host's view action: "detail", "logs" or "logs_tree"
+---@field width integer
+---@field footer string|fun(drawing: table): string
+---@field filetype string
+---@field cursor? integer[] the (1-based line, col) of the span in the trace float; the cursor's by default
+
+---Opens a float about the span under the cursor of trace float `view` (its details, its
+---log lines), drawn by the host, in place of the one open before; `q` goes back to the
+---trace. `keys(drawing, win)` gives the float's other keys.
+---@param view vitals.TraceView
+---@param request vitals.SpanFloat
+---@param keys fun(drawing: table, win: integer): table<string, table>
+function M.span_float(view, request, keys)
+  local cursor = request.cursor or vim.api.nvim_win_get_cursor(view.win)
   client.call("view_action", {
     view_id = view.view_id,
-    action = "detail",
+    action = request.action,
     line = cursor[1] - 1,
     col = cursor[2],
-    width = width,
+    width = request.width,
   }, function(err, drawing)
     if err then
       return notify.error(err)
@@ -57,8 +69,8 @@ local function show_detail(view)
       return notify.info("No span under the cursor")
     end
     float.close(view.detail_win)
-    local footer = (drawing.code and "q back · gd code" or "q back") .. (#drawing.jumps > 0 and " · <CR> frame" or "")
-    local buf, win = float.open(drawing, { width = width, footer = footer, filetype = "vitals-span" })
+    local footer = type(request.footer) == "function" and request.footer(drawing) or request.footer
+    local buf, win = float.open(drawing, { width = request.width, footer = footer, filetype = request.filetype })
     view.detail_win = win
     local function back()
       float.close(win)
@@ -66,6 +78,22 @@ local function show_detail(view)
         vim.api.nvim_set_current_win(view.win)
       end
     end
+    local maps = keys(drawing, win)
+    maps.q = { back, "back to the trace" }
+    maps["<Esc>"] = { back, "back to the trace" }
+    float.map(buf, maps)
+  end)
+end
+
+local function show_detail(view)
+  M.span_float(view, {
+    action = "detail",
+    width = math.min(100, float.content_width()),
+    footer = function(drawing)
+      return (drawing.code and "q back · gd code" or "q back") .. (#drawing.jumps > 0 and " · <CR> frame" or "")
+    end,
+    filetype = "vitals-span",
+  }, function(drawing, win)
     local function to_code()
       local paths = require("vitals.paths")
       local file, why = paths.code_file(drawing.code)
@@ -76,9 +104,7 @@ local function show_detail(view)
       float.close(view.win)
       paths.edit(file, drawing.code.lineno)
     end
-    float.map(buf, {
-      q = { back, "back to the trace" },
-      ["<Esc>"] = { back, "back to the trace" },
+    return {
       ["<CR>"] = {
         function()
           require("vitals.logs").follow_frame(win, drawing.jumps, { win, view.win })
@@ -87,7 +113,7 @@ local function show_detail(view)
       },
       gd = { to_code, "go to the code that made this span" },
       ["<C-]>"] = { to_code, "go to the code that made this span" },
-    })
+    }
   end)
 end
 

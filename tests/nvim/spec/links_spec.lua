@@ -158,3 +158,30 @@ it("l follows a span link both ways: consumer → producer, producer → its con
   assert(row_at_cursor(batch):find("→ 2 linked", 1, true), "the batch links to both orders: " .. row_at_cursor(batch))
   h.press("q")
 end)
+
+it(":VitalsExport! writes the trace with every trace linked to it into one file", function()
+  local sent = send_queue()
+  local dir = vim.fs.normalize(vim.fn.tempname())
+  vim.fn.mkdir(dir, "p")
+  vim.cmd.cd(dir)
+  vim.cmd("VitalsExport! " .. sent.consumer .. " queue.json")
+  h.wait_for("the export", function()
+    return h.message("Wrote queue.json")
+  end)
+  vim.cmd.cd(h.root)
+  assert(h.message("Wrote queue.json (4 traces"), vim.inspect(h.messages))
+  local written = vim.json.decode(table.concat(vim.fn.readfile(dir .. "/queue.json"), "\n"))
+  local ids = {}
+  for _, resource in ipairs(written.resourceSpans) do
+    for _, scope in ipairs(resource.scopeSpans) do
+      for _, span in ipairs(scope.spans) do
+        ids[span.traceId] = true
+      end
+    end
+  end
+  -- The consumer, the order it consumed, the batch that consumed that order too, and the
+  -- batch's second order: what :VitalsTransaction stitches.
+  for _, id in ipairs({ sent.consumer, sent.batch, sent.producers[1], sent.producers[2] }) do
+    assert(ids[id], id .. " is not in the file: " .. vim.inspect(vim.tbl_keys(ids)))
+  end
+end)

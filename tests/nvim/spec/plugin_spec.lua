@@ -4,6 +4,7 @@ it("defines the commands behind a load guard", function()
   local commands = { "VitalsSearch", "VitalsTrace", "VitalsAnalyze", "VitalsFlame", "VitalsCompare", "VitalsRegressions" }
   vim.list_extend(commands, { "VitalsConfigure", "VitalsStatus", "VitalsLog", "VitalsServiceMap" })
   vim.list_extend(commands, { "VitalsTraceHere", "VitalsHot", "VitalsClear", "VitalsAnnotate", "VitalsTail" })
+  vim.list_extend(commands, { "VitalsExport", "VitalsOpen" })
   for _, name in ipairs(commands) do
     assert(vim.fn.exists(":" .. name) == 2, name .. " is missing")
   end

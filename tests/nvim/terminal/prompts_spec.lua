@@ -152,3 +152,31 @@ it("progress fits one line and goes when the work ends, even in 50 columns", fun
   assert(not term:command_line():find("Vitals", 1, true), "progress left behind: " .. term:command_line())
   term:stop()
 end)
+
+for _, columns in ipairs({ 80, 200 }) do
+  it(("%dx24: :VitalsExport says where it wrote (or why not) on one line, and :VitalsOpen opens the file"):format(columns), function()
+    local id = "0" .. h.slow_trace:sub(2) -- its copy in shop_traces(1)
+    local folder = vim.fn.tempname() .. "-export"
+    vim.fn.mkdir(folder, "p")
+    local term = terminal.start({
+      columns = columns,
+      cwd = folder,
+      setup = { trace_provider = "file", trace_endpoint = shop_traces(1) },
+    })
+    term:type(":VitalsTrace " .. id)
+    term:keys("Enter")
+    term:expect("q close", "after :VitalsTrace")
+    term:type(":VitalsExport")
+    term:keys("Enter")
+    term:expect("Wrote vitals-" .. id, "after :VitalsExport")
+    term:type(":VitalsExport")
+    term:keys("Enter")
+    term:expect(columns > 80 and "exists: give another path" or "Vitals: vitals-" .. id, "after exporting again")
+    term:keys("q")
+    term:type(":VitalsOpen vitals-" .. id .. ".json")
+    term:keys("Enter")
+    term:expect("q close", "after :VitalsOpen")
+    term:stop()
+    vim.fn.delete(folder, "rf")
+  end)
+end
