@@ -110,7 +110,12 @@ fn parse_hex(text: &str, max_digits: usize) -> Option<u128> {
 /// A hash of bytes that stays the same across runs, platforms and Rust releases, for
 /// values that are persisted (std's hasher promises none of that).
 pub(crate) fn stable_hash(bytes: &[u8]) -> u64 {
-    fnv1a(bytes, 0xcbf2_9ce4_8422_2325)
+    stable_hash_of(&[bytes])
+}
+
+/// [`stable_hash`] of the parts one after the other, without joining them first.
+pub(crate) fn stable_hash_of(parts: &[&[u8]]) -> u64 {
+    parts.iter().fold(0xcbf2_9ce4_8422_2325, |hash, part| fnv1a(part, hash))
 }
 
 /// FNV-1a: tiny, stable across runs and platforms, good enough to spread text ids.

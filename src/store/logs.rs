@@ -4,12 +4,16 @@
 //! only when a user asks for them (`:VitalsLogs`), newest first.
 //!
 //! A record's `key` is a hash of its service and encoding, so that a retried export
-//! stores it once. It is not the row id: rows keep their order of arrival, so that each
-//! insert appends to the table instead of dirtying a page anywhere in it (a hash as the
-//! row id made ingest six times slower), and so that the row id orders logs by arrival
-//! for retention and for searches without indexes of their own (each index costs ingest). Logs count towards the same size limit as
-//! spans and go by the same age limit (see [`super::retention`]): the oldest by arrival
-//! first, interleaved with traces.
+//! stores it once; the unique key is its time and that hash. The time comes first so that
+//! the records of a batch, which arrive in about the order they were logged, land at the
+//! end of the key's index: a unique key of the hash alone put each record on a page of
+//! its own anywhere in the index, and every transaction rewrote hundreds of those pages.
+//! Neither is the row id: rows keep their order of arrival, so that each insert appends
+//! to the table (a hash as the row id made ingest six times slower), and so that the row
+//! id orders logs by arrival for retention and for searches without indexes of their own
+//! (each index costs ingest). Logs count towards the same size limit as spans and go by
+//! the same age limit (see [`super::retention`]): the oldest by arrival first,
+//! interleaved with traces.
 
 use opentelemetry_proto::tonic::logs::v1::{LogRecord as ProtoLogRecord, ResourceLogs};
 use prost::Message;
@@ -19,7 +23,7 @@ use super::IngestReport;
 use super::schema::{self, clamp};
 use crate::formats::otlp::convert_resource;
 use crate::formats::otlp_logs::log_record;
-use crate::model::ids::stable_hash;
+use crate::model::ids::stable_hash_of;
 use crate::model::log::severity_floor;
 use crate::model::{LogRecord, TraceId};
 use crate::query::LogQuery;
@@ -35,13 +39,14 @@ const MAX_SCANNED: usize = 200_000;
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS logs (
     id INTEGER PRIMARY KEY,
-    key INTEGER NOT NULL UNIQUE,
+    key INTEGER NOT NULL,
     time_ns INTEGER NOT NULL,
     received_ns INTEGER NOT NULL,
     service TEXT NOT NULL,
     severity INTEGER NOT NULL,
     trace_id BLOB,
-    body BLOB NOT NULL
+    body BLOB NOT NULL,
+    UNIQUE (time_ns, key)
 );
 CREATE INDEX IF NOT EXISTS logs_by_trace ON logs (trace_id, time_ns) WHERE trace_id IS NOT NULL;
 ";
@@ -81,16 +86,13 @@ impl PreparedLogs {
                     continue;
                 }
                 let body = record.encode_to_vec();
-                let mut keyed = Vec::with_capacity(service.len() + body.len());
-                keyed.extend_from_slice(service.as_bytes());
-                keyed.extend_from_slice(&body);
                 let severity = match record.severity_number {
                     0 => severity_floor(&record.severity_text).unwrap_or(0),
                     n => n,
                 };
                 let trace_id = (record.trace_id.iter().any(|b| *b != 0)).then_some(record.trace_id);
                 rows.push(LogRow {
-                    key: stable_hash(&keyed) as i64,
+                    key: stable_hash_of(&[service.as_bytes(), &body]) as i64,
                     time_ns: match record.time_unix_nano {
                         0 => record.observed_time_unix_nano,
                         time => time,
@@ -140,6 +142,18 @@ impl PreparedLogs {
         }
         schema::add_to_totals(tx, bytes, 0)
     }
+}
+
+/// Layout 8 to 9: the unique key of the hash alone becomes time and hash (see the module
+/// doc). SQLite cannot change a table's constraints, so the table is made anew.
+pub(super) fn rekey_by_time(tx: &Transaction) -> rusqlite::Result<()> {
+    tx.execute_batch("DROP INDEX IF EXISTS logs_by_trace; ALTER TABLE logs RENAME TO logs_keyed_by_hash;")?;
+    tx.execute_batch(SCHEMA)?;
+    tx.execute_batch(
+        "INSERT INTO logs (id, key, time_ns, received_ns, service, severity, trace_id, body)
+             SELECT id, key, time_ns, received_ns, service, severity, trace_id, body FROM logs_keyed_by_hash;
+         DROP TABLE logs_keyed_by_hash;",
+    )
 }
 
 /// OTLP's rule: a trace id is 16 bytes and a span id 8, or absent.
