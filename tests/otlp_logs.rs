@@ -236,35 +236,6 @@ fn a_store_of_layout_6_gains_logs_and_keeps_its_traces() {
 }
 
 #[test]
-fn a_store_of_layout_8_keeps_its_logs_and_stores_a_record_sent_again_once() {
-    let dir = TempDir::new("logs-rekey");
-    let path = dir.0.join("traces.db");
-    let now = now_ns();
-    let base = now - 1_000_000;
-    let batch = || logs_request(vec![record(base, 0, 5, 9, "before the upgrade"), record(base, 1, 0, 13, "untraced")]);
-    Store::open(&path, Retention::default()).unwrap().ingest_logs(batch().resource_logs, now).unwrap();
-    // Back to layout 8, where the hash alone was the unique key.
-    let old = rusqlite::Connection::open(&path).unwrap();
-    old.execute_batch(
-        "CREATE TABLE logs_8 (id INTEGER PRIMARY KEY, key INTEGER NOT NULL UNIQUE, time_ns INTEGER NOT NULL,
-             received_ns INTEGER NOT NULL, service TEXT NOT NULL, severity INTEGER NOT NULL, trace_id BLOB,
-             body BLOB NOT NULL);
-         INSERT INTO logs_8 SELECT id, key, time_ns, received_ns, service, severity, trace_id, body FROM logs;
-         DROP TABLE logs;
-         ALTER TABLE logs_8 RENAME TO logs;
-         CREATE INDEX logs_by_trace ON logs (trace_id, time_ns) WHERE trace_id IS NOT NULL;
-         PRAGMA user_version = 8;",
-    )
-    .unwrap();
-    drop(old);
-    let store = Store::open(&path, Retention::default()).unwrap();
-    assert_eq!(bodies(&store.trace_logs(TraceId(5)).unwrap()), ["before the upgrade"]);
-    store.ingest_logs(batch().resource_logs, now).unwrap();
-    assert_eq!(store.stats().unwrap().logs, 2, "the export sent again after the upgrade is stored once");
-    assert_eq!(bodies(&store.search_logs(&everything(now)).unwrap()), ["untraced", "before the upgrade"]);
-}
-
-#[test]
 fn vitals_logs_prints_the_stored_logs_a_query_asks_for() {
     let dir = TempDir::new("logs-cli");
     let path = dir.0.join("traces.db");

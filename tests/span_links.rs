@@ -133,7 +133,7 @@ fn the_store_answers_links_both_ways_and_indexes_those_of_a_store_of_layout_6_wh
     assert_eq!(linking_to_order(&store), expected, "the index is filled from the stored spans");
     let version: i64 =
         rusqlite::Connection::open(&path).unwrap().query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
-    assert_eq!(version, 9, "brought to the current layout");
+    assert_eq!(version, 8, "brought to the current layout");
 }
 
 #[tokio::test]

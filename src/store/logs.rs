@@ -144,18 +144,6 @@ impl PreparedLogs {
     }
 }
 
-/// Layout 8 to 9: the unique key of the hash alone becomes time and hash (see the module
-/// doc). SQLite cannot change a table's constraints, so the table is made anew.
-pub(super) fn rekey_by_time(tx: &Transaction) -> rusqlite::Result<()> {
-    tx.execute_batch("DROP INDEX IF EXISTS logs_by_trace; ALTER TABLE logs RENAME TO logs_keyed_by_hash;")?;
-    tx.execute_batch(SCHEMA)?;
-    tx.execute_batch(
-        "INSERT INTO logs (id, key, time_ns, received_ns, service, severity, trace_id, body)
-             SELECT id, key, time_ns, received_ns, service, severity, trace_id, body FROM logs_keyed_by_hash;
-         DROP TABLE logs_keyed_by_hash;",
-    )
-}
-
 /// OTLP's rule: a trace id is 16 bytes and a span id 8, or absent.
 fn check_ids(record: &ProtoLogRecord) -> Result<(), String> {
     if !matches!(record.trace_id.len(), 0 | 16) {

@@ -11,9 +11,7 @@
 //! keeps the `rollups` of trends, rebuilt here from the stored spans (see
 //! [`super::rollups::rebuild`]). Version 7 indexes span links both ways, filled here from the
 //! stored spans (see [`super::links::fill_from_spans`]). Version 8 keeps log records in a
-//! table of their own (see [`super::logs`]), created here empty; version 9 keys them by time
-//! and hash instead of the hash alone, the table made anew here (see
-//! [`super::logs::rekey_by_time`]).
+//! table of their own (see [`super::logs`]), created here empty.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -26,7 +24,7 @@ use super::ingest::part_keys;
 use super::parts::{Part, operation_key};
 use super::schema::{self, VERSION, resource};
 use super::versions;
-use super::{links, logs, rollups};
+use super::{links, rollups};
 use crate::formats::otlp::convert_attributes;
 use crate::query::now_ns;
 
@@ -42,10 +40,6 @@ pub fn to_current(connection: &Connection) -> rusqlite::Result<()> {
         VERSION => {}
         0 if has_table(&tx, "span_tags")? => from_version_1(&tx)?,
         0 | 2..=7 => schema::create(&tx)?,
-        8 => {
-            logs::rekey_by_time(&tx)?;
-            schema::create(&tx)?;
-        }
         newer => {
             return Err(rusqlite::Error::InvalidParameterName(format!(
                 "the file has layout version {newer}, newer than this vitals ({VERSION}) knows; update vitals"

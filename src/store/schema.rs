@@ -14,7 +14,7 @@ use super::{baselines, links, logs, migrate, rollups, versions};
 use crate::model::TraceId;
 
 /// The layout this code writes; [`migrate`] brings older files to it.
-pub const VERSION: i64 = 9;
+pub const VERSION: i64 = 8;
 
 /// Spans are kept whole: their OTLP encoding without what the columns hold (ids, name,
 /// times), with the columns that confirming a search on a trace needs. `trace_parts` (see
