@@ -8,8 +8,6 @@
 //!
 //! `VITALS_BIN=path/to/vitals` runs another build (an older one, to compare).
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,6 +31,10 @@ use cpu::cpu_seconds;
 #[path = "support/otlp.rs"]
 mod otlp;
 use otlp::text;
+
+#[path = "support/senders.rs"]
+mod senders;
+use senders::ingest_all;
 
 #[path = "../tests/common/grpc.rs"]
 #[allow(dead_code)]
@@ -106,42 +108,6 @@ fn peak_memory_mb(pid: u32) -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-/// Sends batch `body` as sender `n`; whether it was acknowledged.
-type Send =
-    Arc<dyn Fn(usize, Vec<u8>) -> Pin<Box<dyn Future<Output = bool> + std::marker::Send>> + Sync + std::marker::Send>;
-
-/// Sends every batch, `SENDERS` senders taking turns, each retrying a refused batch after
-/// 50 ms; the spans acknowledged per second, and how many sends were refused.
-async fn ingest_all(
-    batches: &Arc<Vec<Vec<u8>>>,
-    send: impl Fn(usize, Vec<u8>) -> Pin<Box<dyn Future<Output = bool> + std::marker::Send>>
-    + Sync
-    + std::marker::Send
-    + 'static,
-) -> (f64, usize) {
-    let send: Send = Arc::new(send);
-    let started = Instant::now();
-    let mut senders = Vec::new();
-    for sender in 0..SENDERS {
-        let (send, batches) = (Arc::clone(&send), Arc::clone(batches));
-        senders.push(tokio::spawn(async move {
-            let mut retries = 0;
-            for body in batches.iter().skip(sender).step_by(SENDERS) {
-                while !send(sender, body.clone()).await {
-                    retries += 1;
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-            retries
-        }));
-    }
-    let mut retries = 0;
-    for sender in senders {
-        retries += sender.await.unwrap();
-    }
-    ((batches.len() * BATCH) as f64 / started.elapsed().as_secs_f64(), retries)
-}
-
 #[tokio::main]
 async fn main() {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
@@ -160,11 +126,12 @@ async fn main() {
     let db = server.db();
     let client = reqwest::Client::new();
     let url = server.url.clone();
-    let (ingest, retries) = ingest_all(&batches, move |_, body| {
+    let (seconds, retries) = ingest_all(&batches, SENDERS, move |_, body| {
         let sent = client.post(&url).header("content-type", "application/x-protobuf").body(body).send();
         Box::pin(async move { sent.await.is_ok_and(|r| r.status().is_success()) })
     })
     .await;
+    let ingest = spans as f64 / seconds;
     let cpu = cpu_seconds(server.child.id());
     let on_disk = || {
         ["", "-wal"]
@@ -212,7 +179,7 @@ async fn main() {
     for _ in 0..SENDERS {
         channels.push(grpc::channel(&server.url).await.unwrap());
     }
-    let (grpc_ingest, grpc_retries) = ingest_all(&batches, move |sender, body| {
+    let (grpc_seconds, grpc_retries) = ingest_all(&batches, SENDERS, move |sender, body| {
         let mut client: tonic::client::Grpc<tonic::transport::Channel> =
             tonic::client::Grpc::new(channels[sender].clone());
         Box::pin(async move {
@@ -221,6 +188,7 @@ async fn main() {
         })
     })
     .await;
+    let grpc_ingest = spans as f64 / grpc_seconds;
     let grpc_cpu = cpu_seconds(server.child.id());
     let grpc_stored = OtlpProvider::open(&server.db().display().to_string()).unwrap().store().stats().unwrap().spans;
     assert_eq!(grpc_stored as usize, spans, "every span acknowledged over gRPC is stored");

@@ -9,7 +9,7 @@
 //! `VITALS_BIN=path/to/vitals` runs another build (an older one, to compare).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value};
@@ -30,6 +30,10 @@ use cpu::cpu_seconds;
 #[path = "support/otlp.rs"]
 mod otlp;
 use otlp::text;
+
+#[path = "support/senders.rs"]
+mod senders;
+use senders::ingest_all;
 
 const RECORDS: usize = 500_000;
 const BATCH: usize = 512;
@@ -87,30 +91,11 @@ async fn main() {
     let server = Server::start("log-ingest", "--otlp-http", &[]);
     let url = server.url.replace("/v1/traces", "/v1/logs");
     let client = reqwest::Client::new();
-    let started = Instant::now();
-    let mut senders = Vec::new();
-    for sender in 0..SENDERS {
-        let (client, url, batches) = (client.clone(), url.clone(), Arc::clone(&batches));
-        senders.push(tokio::spawn(async move {
-            let mut retries = 0;
-            for body in batches.iter().skip(sender).step_by(SENDERS) {
-                loop {
-                    let sent = client.post(&url).header("content-type", "application/x-protobuf").body(body.clone());
-                    if sent.send().await.is_ok_and(|r| r.status().is_success()) {
-                        break;
-                    }
-                    retries += 1;
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-            retries
-        }));
-    }
-    let mut retries = 0;
-    for sender in senders {
-        retries += sender.await.unwrap();
-    }
-    let elapsed = started.elapsed().as_secs_f64();
+    let (elapsed, retries) = ingest_all(&batches, SENDERS, move |_, body| {
+        let sent = client.post(&url).header("content-type", "application/x-protobuf").body(body).send();
+        Box::pin(async move { sent.await.is_ok_and(|r| r.status().is_success()) })
+    })
+    .await;
     let cpu = cpu_seconds(server.child.id());
 
     // Every acknowledged record is in the file, read by another connection.
