@@ -1,9 +1,11 @@
 //! Span links in the trace float: which spans of a trace other traces link to (for the
 //! `→ 2 linked` badges), and the list `l` shows of a span's links, both ways.
 
+use std::collections::HashMap;
+
 use super::protocol::LinkItem;
 use crate::error::Result;
-use crate::model::{Span, SpanIndex, Trace};
+use crate::model::{Span, SpanId, SpanIndex, Trace, TraceId};
 use crate::providers::TraceProvider;
 use crate::providers::links::{Direction, LinkedSpan};
 use crate::render::text::{Keep, elide};
@@ -14,12 +16,23 @@ pub const MAX_LINKS: usize = 200;
 
 /// The spans of `trace` that spans of other traces link to, once for each linking span,
 /// as the provider's index of links knows them (none for providers without one).
+///
+/// Every trace opened asks, so the spans are read once, and not at all when nothing links
+/// to the trace (most traces), rather than once for each link.
 pub async fn linked_spans(provider: &dyn TraceProvider, trace: &Trace) -> Result<Vec<SpanIndex>> {
-    let mut found = Vec::new();
+    let mut linking: HashMap<(TraceId, SpanId), usize> = HashMap::new();
     for id in trace.trace_ids() {
         for link in provider.linking_to(id, MAX_LINKS).await? {
-            let wanted = (id, link.linked_span_id);
-            found.extend(trace.spans.iter().position(|s| (s.trace_id, s.span_id) == wanted));
+            *linking.entry((id, link.linked_span_id)).or_default() += 1;
+        }
+    }
+    if linking.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut found = Vec::new();
+    for (index, span) in trace.spans.iter().enumerate() {
+        if let Some(&count) = linking.get(&(span.trace_id, span.span_id)) {
+            found.extend(std::iter::repeat_n(index, count));
         }
     }
     Ok(found)
