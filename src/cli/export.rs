@@ -49,7 +49,6 @@ pub async fn export(
         true => Error::invalid(format!("{e}, or --force to replace it")),
         false => e,
     })?;
-    let written: Vec<&crate::model::Trace> = traces.iter().map(|t| &**t).collect();
-    eprintln!("{}", exported(&written, &path, Path::new(".")));
+    eprintln!("{}", exported(&traces, &path, Path::new(".")));
     Ok(())
 }

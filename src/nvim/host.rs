@@ -428,7 +428,7 @@ impl Host {
         let cwd = std::path::PathBuf::from(&p.cwd);
         let ids: Vec<TraceId> = traces.iter().map(|t| t.id).collect();
         let path = export_path(&cwd, Some(&p.path), &ids);
-        let message = exported(&traces.iter().map(|t| &**t).collect::<Vec<_>>(), &path, &cwd);
+        let message = exported(&traces, &path, &cwd);
         let format = p.format;
         off_thread(move || {
             write_file(&path, &crate::formats::export::encode(traces.iter().map(|t| &**t), format), false, &cwd)

@@ -44,7 +44,7 @@ pub fn write_file(path: &Path, bytes: &[u8], overwrite: bool, dir: &Path) -> Res
 /// What an export says when it is done, the file first (a line cut to fit still names
 /// it): `Wrote PATH (12 spans)`, `Wrote PATH (3 traces, 40 spans)`, the path relative to
 /// `dir` when it is inside.
-pub fn exported(traces: &[&Trace], path: &Path, dir: &Path) -> String {
+pub fn exported(traces: &[Arc<Trace>], path: &Path, dir: &Path) -> String {
     let spans: usize = traces.iter().map(|t| t.spans.len()).sum();
     let spans = format!("{spans} span{}", crate::render::units::plural(spans));
     let path = path.strip_prefix(dir).unwrap_or(path).display();
