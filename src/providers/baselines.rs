@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::TraceProvider;
+use super::otlp::on_store;
 use crate::analysis::baselines::{self, Baseline};
 use crate::analysis::deployments::preferred;
 use crate::analysis::regression::{Options, RegressionReport, Window};
@@ -28,11 +29,6 @@ fn store_of(provider: &dyn TraceProvider) -> Result<Arc<Store>> {
             provider.describe()
         ))
     })
-}
-
-/// Runs store work on the blocking pool (SQLite blocks).
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| Error::Internal(format!("the trace store task failed: {e}")))?
 }
 
 fn service_named(service: &str) -> Result<String> {
@@ -73,8 +69,8 @@ pub async fn save(
     let length_ns = length_of(window)?;
     let newest_version = preferred(&provider.versions(&service).await?).last().map(|v| v.version.clone());
     let name = name.map(str::trim).filter(|n| !n.is_empty()).map(str::to_string);
-    blocking(move || {
-        let window = latest_window(&store, &service, length_ns)?;
+    on_store(store, move |store| {
+        let window = latest_window(store, &service, length_ns)?;
         let name = name.or(newest_version).unwrap_or_else(|| moment(window.end_ns));
         let operations = store.operation_totals(&service, window)?;
         let baseline = Baseline { service, name, window, saved_ns: now_ns, operations };
@@ -94,22 +90,22 @@ fn moment(ns: u64) -> String {
 pub async fn list(provider: &dyn TraceProvider, service: &str) -> Result<Vec<Baseline>> {
     let store = store_of(provider)?;
     let service = Some(service.trim().to_string()).filter(|s| !s.is_empty());
-    blocking(move || store.baselines(service.as_deref())).await
+    on_store(store, move |store| store.baselines(service.as_deref())).await
 }
 
 /// Deletes the baseline `name` of `service`, or says there is none.
 pub async fn delete(provider: &dyn TraceProvider, service: &str, name: &str) -> Result<()> {
     let (service, name) = (service_named(service)?, name.trim().to_string());
     let store = store_of(provider)?;
-    blocking(move || match store.delete_baseline(&service, &name)? {
+    on_store(store, move |store| match store.delete_baseline(&service, &name)? {
         true => Ok(()),
-        false => Err(not_saved(&store, &service, &name)),
+        false => Err(not_saved(store, &service, &name)),
     })
     .await
 }
 
 /// That `service` has no baseline `name`, with the names it has.
-fn not_saved(store: &Arc<Store>, service: &str, name: &str) -> Error {
+fn not_saved(store: &Store, service: &str, name: &str) -> Error {
     let names: Vec<String> = store.baselines(Some(service)).unwrap_or_default().into_iter().map(|b| b.name).collect();
     let known = match names.is_empty() {
         true => format!("it has none; save one with :VitalsBaseline save (vitals baseline save --service {service})"),
@@ -130,10 +126,10 @@ pub async fn against(
     let (service, name) = (service_named(service)?, name.trim().to_string());
     let store = store_of(provider)?;
     let length_ns = window.map(length_of).transpose()?;
-    blocking(move || {
-        let baseline = store.baseline(&service, &name)?.ok_or_else(|| not_saved(&store, &service, &name))?;
+    on_store(store, move |store| {
+        let baseline = store.baseline(&service, &name)?.ok_or_else(|| not_saved(store, &service, &name))?;
         let length_ns = length_ns.unwrap_or(baseline.window.end_ns.saturating_sub(baseline.window.start_ns));
-        let window = latest_window(&store, &service, length_ns.max(60_000_000_000))?;
+        let window = latest_window(store, &service, length_ns.max(60_000_000_000))?;
         let current = store.operation_totals(&service, window)?;
         Ok(baselines::compare(&baseline, &current, window, options))
     })

@@ -36,13 +36,21 @@ impl OtlpProvider {
         &self.store
     }
 
-    /// Runs a store call off the async threads (SQLite blocks).
+    /// Runs a store call off the async threads (see [`on_store`]).
     async fn blocking<T: Send + 'static>(&self, call: impl FnOnce(&Store) -> Result<T> + Send + 'static) -> Result<T> {
-        let store = Arc::clone(&self.store);
-        tokio::task::spawn_blocking(move || call(&store))
-            .await
-            .map_err(|e| Error::Internal(format!("the trace store task failed: {e}")))?
+        on_store(Arc::clone(&self.store), call).await
     }
+}
+
+/// Runs a call on the embedded store on the blocking pool, off the async threads: SQLite
+/// blocks. Whatever reads or writes the store from async code goes through here.
+pub async fn on_store<T: Send + 'static>(
+    store: Arc<Store>,
+    call: impl FnOnce(&Store) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(move || call(&store))
+        .await
+        .map_err(|e| Error::Internal(format!("the trace store task failed: {e}")))?
 }
 
 #[async_trait]

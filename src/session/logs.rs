@@ -2,20 +2,18 @@
 //! remote backends (Jaeger, Tempo, Zipkin) keep span events only, which is said, not an
 //! error.
 
-use std::sync::Arc;
-
 use crate::error::{Error, Result};
 use crate::model::{LogRecord, TraceId};
 use crate::providers::TraceProvider;
+use crate::providers::otlp::on_store;
 use crate::query::LogQuery;
-use crate::store::Store;
 
 /// The stored logs of a trace, and when the provider keeps none, a note saying so.
 pub async fn of_trace(provider: &dyn TraceProvider, id: TraceId) -> Result<(Vec<LogRecord>, Option<String>)> {
     let Some(store) = provider.embedded_store() else {
         return Ok((Vec::new(), Some(only_events(provider))));
     };
-    let logs = blocking(store, move |store| store.trace_logs(id)).await?;
+    let logs = on_store(store, move |store| store.trace_logs(id)).await?;
     Ok((logs, None))
 }
 
@@ -25,7 +23,7 @@ pub async fn search(provider: &dyn TraceProvider, query: LogQuery) -> Result<Vec
     let Some(store) = provider.embedded_store() else {
         return Err(Error::invalid(only_events(provider)));
     };
-    blocking(store, move |store| store.search_logs(&query)).await
+    on_store(store, move |store| store.search_logs(&query)).await
 }
 
 fn only_events(provider: &dyn TraceProvider) -> String {
@@ -33,13 +31,4 @@ fn only_events(provider: &dyn TraceProvider) -> String {
         "{} has span events only, no logs: logs are kept by the embedded store (provider otlp), which receives them over OTLP",
         provider.describe()
     )
-}
-
-async fn blocking<T: Send + 'static>(
-    store: Arc<Store>,
-    call: impl FnOnce(&Store) -> Result<T> + Send + 'static,
-) -> Result<T> {
-    tokio::task::spawn_blocking(move || call(&store))
-        .await
-        .map_err(|e| Error::Internal(format!("the trace store task failed: {e}")))?
 }
