@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::TraceProvider;
+use super::otlp::on_store;
 use crate::analysis::deployments::preferred;
 use crate::analysis::trends::{Trend, TrendRequest};
 use crate::error::{Error, Result};
@@ -64,8 +65,7 @@ pub async fn trend(
         columns,
     };
     let range = range.trim().to_string();
-    // SQLite blocks: off the async threads.
-    tokio::task::spawn_blocking(move || {
+    on_store(store, move |store| {
         if let Some(trend) = store.trend(&request)? {
             return Ok(trend);
         }
@@ -84,5 +84,4 @@ pub async fn trend(
         Err(Error::invalid(format!("No requests of {what} in the last {range}")))
     })
     .await
-    .map_err(|e| Error::Internal(format!("the trace store task failed: {e}")))?
 }
