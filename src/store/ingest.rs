@@ -13,11 +13,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
+use std::sync::Arc;
 
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use prost::Message;
-use rusqlite::params;
+use rusqlite::{Transaction, params};
 
+use super::group::Job;
 use super::parts::{Part, attribute_key, operation_key, tag_key};
 use super::retention::{self, Retention};
 use super::rollups::{self, Pending, Request};
@@ -164,39 +166,21 @@ impl PreparedBatch {
     }
 
     /// What becomes of the batch once every chunk is written.
-    pub(super) fn report(self) -> IngestReport {
-        self.report
+    pub(super) fn take_report(&mut self) -> IngestReport {
+        std::mem::take(&mut self.report)
     }
 
-    /// Writes one chunk in one transaction, and says whether the store is now past its
-    /// retention limits. Spans already stored (a retried export, or a batch retried after
-    /// some of its chunks were committed) are left alone and neither counted nor indexed
-    /// again.
-    pub(super) fn write(
-        &self,
-        chunk: &Chunk,
-        writer: &mut Writer,
-        received_ns: u64,
-        retention: &Retention,
-    ) -> rusqlite::Result<bool> {
-        let written = self.write_chunk(chunk, writer, received_ns, retention);
-        if written.is_err() {
-            // Resources and rollups this transaction stored are gone with it.
-            writer.resources.clear();
-            writer.rollups.forget();
-        }
-        written
-    }
-
+    /// Writes one chunk in `tx`; what it stored, for the totals. Spans already stored (a
+    /// retried export, or a batch retried after some of its chunks were committed) are
+    /// left alone and neither counted nor indexed again.
     fn write_chunk(
         &self,
+        tx: &Transaction,
         chunk: &Chunk,
-        writer: &mut Writer,
+        resources: &mut HashMap<u64, i64>,
+        written: &mut rollups::Written,
         received_ns: u64,
-        retention: &Retention,
-    ) -> rusqlite::Result<bool> {
-        let Writer { connection, resources, rollups: written } = writer;
-        let tx = connection.transaction()?;
+    ) -> rusqlite::Result<Stored> {
         let mut touched: HashMap<TraceId, u64> = HashMap::new();
         let mut parts: HashMap<(&[u8], &str), Part> = HashMap::new();
         let mut operations: HashSet<(&str, &str)> = HashSet::new();
@@ -212,7 +196,7 @@ impl PreparedBatch {
                 let resource_id = match resources.get(&resource.hash) {
                     Some(&id) => id,
                     None => {
-                        let id = schema::resource_id(&tx, resource.hash, &resource.encoded)?;
+                        let id = schema::resource_id(tx, resource.hash, &resource.encoded)?;
                         resources.insert(resource.hash, id);
                         id
                     }
@@ -235,7 +219,7 @@ impl PreparedBatch {
                         continue;
                     }
                     stored_spans += 1;
-                    links::record(&tx, &span.raw_trace_id, &span.span_id, &span.links)?;
+                    links::record(tx, &span.raw_trace_id, &span.span_id, &span.links)?;
                     *touched.entry(span.trace_id).or_default() += span.body.len() as u64;
                     let part = parts
                         .entry((&span.raw_trace_id, &resource.service))
@@ -258,27 +242,59 @@ impl PreparedBatch {
                     }));
                 }
                 if let (Some(deployment), Some((first, last))) = (&resource.deployment, seen) {
-                    versions::saw(&tx, &resource.service, deployment, first, last)?;
+                    versions::saw(tx, &resource.service, deployment, first, last)?;
                 }
             }
         }
         for (trace_id, bytes) in &touched {
-            schema::touch_trace(&tx, *trace_id, received_ns, *bytes)?;
-        }
-        if stored_spans > 0 {
-            schema::add_to_totals(&tx, touched.values().sum::<u64>() as i64, stored_spans)?;
+            schema::touch_trace(tx, *trace_id, received_ns, *bytes)?;
         }
         for ((trace, service), part) in &parts {
-            schema::insert_part(&tx, service, trace, part)?;
+            schema::insert_part(tx, service, trace, part)?;
         }
         for (service, operation) in operations {
-            schema::saw_operation(&tx, service, operation, received_ns)?;
+            schema::saw_operation(tx, service, operation, received_ns)?;
         }
-        requests.write(&tx, written)?;
-        let past_limits = retention::past_limits(&tx, retention, received_ns)?;
-        tx.commit()?;
-        Ok(past_limits)
+        requests.write(tx, written)?;
+        Ok(Stored { spans: stored_spans, bytes: touched.values().sum() })
     }
+}
+
+/// What a chunk stored: spans and their bytes.
+#[derive(Default)]
+struct Stored {
+    spans: i64,
+    bytes: u64,
+}
+
+/// Writes the chunks of `group` in one transaction, in order, and says whether the store
+/// is now past its retention limits (see [`super::group`]).
+pub(super) fn write_group(group: &[Arc<Job>], writer: &mut Writer, retention: &Retention) -> rusqlite::Result<bool> {
+    let written = write_in_one_transaction(group, writer, retention);
+    if written.is_err() {
+        // Resources and rollups this transaction stored are gone with it.
+        writer.resources.clear();
+        writer.rollups.forget();
+    }
+    written
+}
+
+fn write_in_one_transaction(group: &[Arc<Job>], writer: &mut Writer, retention: &Retention) -> rusqlite::Result<bool> {
+    let Writer { connection, resources, rollups: written } = writer;
+    let tx = connection.transaction()?;
+    let mut stored = Stored::default();
+    for job in group {
+        let chunk = job.batch.write_chunk(&tx, &job.chunk, resources, written, job.received_ns)?;
+        stored.spans += chunk.spans;
+        stored.bytes += chunk.bytes;
+    }
+    if stored.spans > 0 {
+        schema::add_to_totals(&tx, stored.bytes as i64, stored.spans)?;
+    }
+    let newest = group.iter().map(|job| job.received_ns).max().unwrap_or_default();
+    let past_limits = retention::past_limits(&tx, retention, newest)?;
+    tx.commit()?;
+    Ok(past_limits)
 }
 
 /// A part of a batch written in one transaction: ranges of the spans of its resources.

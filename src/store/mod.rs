@@ -12,6 +12,7 @@ mod baselines;
 mod check;
 mod checkpoint;
 mod damage;
+mod group;
 mod ingest;
 mod links;
 mod logs;
@@ -40,6 +41,7 @@ pub use arrivals::{ANNOUNCED_BATCHES, Touched};
 pub use check::{LISTED_PROBLEMS, Verdict, check};
 use checkpoint::Checkpointer;
 pub use damage::what_to_do;
+use group::{Job, Queue};
 use ingest::PreparedBatch;
 pub use links::LinkFrom;
 pub use retention::Retention;
@@ -62,6 +64,8 @@ pub const DEFAULT_MAX_SPANS: usize = 1_000_000;
 pub struct Store {
     path: PathBuf,
     writer: Arc<Turns<Writer>>,
+    /// Chunks waiting for the writer, written together (see [`group`]).
+    queue: Queue,
     /// Empties the write-ahead log once writing pauses.
     checkpointer: Checkpointer,
     reader: Mutex<Connection>,
@@ -144,6 +148,7 @@ impl Store {
             path: path.to_path_buf(),
             checkpointer: Checkpointer::start(Arc::clone(&writer)),
             writer,
+            queue: Queue::default(),
             reader: Mutex::new(reader),
             cache: Mutex::new(LruCache::new(NonZeroUsize::new(CACHED_TRACES).unwrap_or(NonZeroUsize::MIN))),
             retention,
@@ -168,15 +173,36 @@ impl Store {
     /// Stores a batch; when this returns, all of it is committed. Spans with invalid ids
     /// are rejected and the rest kept; the report says how many and why. The batch is
     /// encoded for storage before the writer is taken, so that batches arriving together
-    /// prepare in parallel, and written in chunks of a transaction each, so that a large
-    /// batch lets the batches that arrive meanwhile through (see [`ingest`]).
+    /// prepare in parallel, and written in chunks, so that a large batch lets the batches
+    /// that arrive meanwhile through (see [`ingest`]); the chunks of batches waiting for
+    /// the writer together share one transaction (see [`group`]).
     pub fn ingest(&self, batch: Vec<ResourceSpans>, received_ns: u64) -> Result<IngestReport> {
         let touched = self.arrivals.touched_by(&batch);
-        let prepared = PreparedBatch::new(batch);
+        let mut prepared = PreparedBatch::new(batch);
+        let report = prepared.take_report();
+        let prepared = Arc::new(prepared);
         for chunk in prepared.chunks() {
+            let job = Job::new(Arc::clone(&prepared), chunk, received_ns);
+            self.queue.push(&job);
             let mut writer = self.writer.take();
-            let past_limits =
-                prepared.write(&chunk, &mut writer, received_ns, &self.retention).map_err(db_error(&self.path))?;
+            if job.is_committed() {
+                // An earlier turn wrote it with its own (see [`group`]).
+                continue;
+            }
+            let group = self.queue.take_all(&job);
+            let past_limits = match ingest::write_group(&group, &mut writer, &self.retention) {
+                Ok(past_limits) => {
+                    group.iter().for_each(|job| job.mark_committed());
+                    past_limits
+                }
+                Err(e) if group.len() == 1 => return Err(db_error(&self.path)(e)),
+                Err(_) => {
+                    // The others try again in their own turns; this one alone, now.
+                    self.queue.put_back(group, &job);
+                    ingest::write_group(std::slice::from_ref(&job), &mut writer, &self.retention)
+                        .map_err(db_error(&self.path))?
+                }
+            };
             drop(writer);
             self.checkpointer.committed();
             // The chunk is committed whatever becomes of this: the batch is not refused
@@ -188,7 +214,7 @@ impl Store {
         if let Some(traces) = touched {
             self.arrivals.announce(traces);
         }
-        Ok(prepared.report())
+        Ok(report)
     }
 
     /// Stores a batch of log records; when this returns, all of it is committed. Records

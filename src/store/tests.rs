@@ -567,6 +567,40 @@ fn a_small_batch_is_committed_between_the_chunks_of_a_huge_one_which_a_retry_sto
     assert_eq!(bytes(&store), bytes_before_retry, "and counted once");
 }
 
+#[test]
+fn batches_waiting_for_the_writer_together_are_each_acknowledged_and_one_that_fails_fails_alone() {
+    let dir = tempdir::Dir::new("group");
+    let store = Arc::new(store(&dir));
+    // The writer refuses a span named "poison", as a full disk or a damaged page would.
+    store
+        .writer
+        .take()
+        .connection
+        .execute_batch(
+            "CREATE TEMP TRIGGER poison BEFORE INSERT ON main.spans WHEN NEW.operation = 'poison'
+             BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+        )
+        .unwrap();
+    // The writer held while three batches queue up: they are written as one group.
+    let pause = store.writer.take();
+    let mut sending = Vec::new();
+    for (n, (trace, name)) in [(1, "first"), (2, "poison"), (3, "third")].into_iter().enumerate() {
+        let shared = Arc::clone(&store);
+        sending.push(std::thread::spawn(move || {
+            shared.ingest(batch("api", vec![span(trace, 1, 0, name, 0, 1)]), NOW).map(|report| report.accepted)
+        }));
+        assert!(eventually(10, || store.writer.waiting() == n as u64 + 1), "each in line before the next");
+    }
+    drop(pause);
+    let outcomes: Vec<_> = sending.into_iter().map(|sender| sender.join().unwrap()).collect();
+    assert_eq!(outcomes[0].as_ref().ok(), Some(&1), "{:?}", outcomes[0]);
+    assert!(outcomes[1].is_err(), "the batch that cannot be stored is refused");
+    assert_eq!(outcomes[2].as_ref().ok(), Some(&1), "{:?}", outcomes[2]);
+    let stored: Vec<bool> = [1, 2, 3].iter().map(|&t| store.trace(TraceId(t)).unwrap().is_some()).collect();
+    assert_eq!(stored, [true, false, true], "what was acknowledged is stored, and only that");
+    assert_eq!(store.stats().unwrap().spans, 2);
+}
+
 /// The size the database file has once its write-ahead log is checkpointed.
 fn database_size(store: &Store) -> u64 {
     let reader = lock(&store.reader);
