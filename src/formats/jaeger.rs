@@ -17,8 +17,8 @@ use super::{lenient, parse_json};
 use crate::error::{Error, Result};
 use crate::model::times::event_time;
 use crate::model::{
-    AttrValue, Attribute, Event, RefKind, Reference, Resource, Span, SpanId, SpanKind, SpanTimes, Status, StatusCode,
-    Trace, TraceId,
+    AttrValue, Attribute, Event, RefKind, Reference, References, Resource, SmolStr, Span, SpanId, SpanKind, SpanTimes,
+    Status, StatusCode, Trace, TraceId,
 };
 
 const FORMAT: &str = "Jaeger JSON";
@@ -142,7 +142,7 @@ struct RawTrace {
 #[serde(rename_all = "camelCase")]
 struct RawProcess {
     #[serde(default)]
-    service_name: String,
+    service_name: SmolStr,
     #[serde(default)]
     tags: Vec<RawTag>,
 }
@@ -157,7 +157,7 @@ struct RawSpan {
     #[serde(default, rename = "parentSpanID")]
     parent_span_id: Option<String>,
     #[serde(default)]
-    operation_name: String,
+    operation_name: SmolStr,
     #[serde(default)]
     references: Option<Vec<RawReference>>,
     /// In µs, as every time of Jaeger's JSON.
@@ -196,7 +196,7 @@ struct RawLog {
 
 #[derive(Deserialize, Clone)]
 struct RawTag {
-    key: String,
+    key: SmolStr,
     #[serde(default, rename = "type")]
     kind: Option<String>,
     #[serde(default)]
@@ -252,13 +252,13 @@ impl RawTag {
     fn into_attribute(self) -> Attribute {
         let value = match (self.kind.as_deref(), self.value) {
             (Some("bool"), TagValue::Str(s)) => AttrValue::Bool(s.eq_ignore_ascii_case("true")),
-            (Some("int64"), TagValue::Str(s)) => s.parse().map(AttrValue::Int).unwrap_or(AttrValue::Str(s)),
-            (Some("float64"), TagValue::Str(s)) => s.parse().map(AttrValue::Float).unwrap_or(AttrValue::Str(s)),
+            (Some("int64"), TagValue::Str(s)) => s.parse().map(AttrValue::Int).unwrap_or(AttrValue::Str(s.into())),
+            (Some("float64"), TagValue::Str(s)) => s.parse().map(AttrValue::Float).unwrap_or(AttrValue::Str(s.into())),
             (_, TagValue::Bool(b)) => AttrValue::Bool(b),
             (_, TagValue::Int(i)) => AttrValue::Int(i),
             (_, TagValue::Float(f)) => AttrValue::Float(f),
-            (_, TagValue::Str(s)) => AttrValue::Str(s),
-            (_, TagValue::Null) => AttrValue::Str(String::new()),
+            (_, TagValue::Str(s)) => AttrValue::Str(s.into()),
+            (_, TagValue::Null) => AttrValue::Str(SmolStr::default()),
         };
         Attribute { key: self.key, value }
     }
@@ -270,7 +270,7 @@ const MICROS: i128 = 1_000;
 fn convert_trace(raw: RawTrace) -> Vec<Span> {
     let resources: HashMap<String, Arc<Resource>> =
         raw.processes.into_iter().map(|(id, process)| (id, Arc::new(convert_process(process)))).collect();
-    let unknown = Arc::new(Resource { service: "unknown".to_string(), attributes: Vec::new() });
+    let unknown = Arc::new(Resource { service: "unknown".into(), attributes: Vec::new() });
     let trace_text = raw.trace_id;
     raw.spans
         .into_iter()
@@ -286,14 +286,14 @@ fn convert_trace(raw: RawTrace) -> Vec<Span> {
 }
 
 fn convert_process(process: RawProcess) -> Resource {
-    let service = if process.service_name.is_empty() { "unknown".to_string() } else { process.service_name };
+    let service = if process.service_name.is_empty() { "unknown".into() } else { process.service_name };
     Resource { service, attributes: process.tags.into_iter().map(RawTag::into_attribute).collect() }
 }
 
 fn convert_span(raw: RawSpan, trace_text: Option<&str>, resource: Arc<Resource>) -> Span {
     let trace_id = TraceId::from_text(raw.trace_id.as_deref().or(trace_text).unwrap_or_default()).0;
     let (span_id, canonical) = SpanId::from_text(&raw.span_id);
-    let references: Vec<Reference> = raw
+    let references: References = raw
         .references
         .unwrap_or_default()
         .into_iter()
@@ -345,7 +345,7 @@ fn parent_of(references: &[Reference], trace_id: TraceId) -> Option<SpanId> {
 /// carry `otel.status_code` and `otel.status_description`.
 fn status_from_tags(attributes: &[Attribute]) -> Status {
     let get = |key: &str| attributes.iter().find(|a| a.key == key).map(|a| &a.value);
-    let message = get("otel.status_description").or_else(|| get("error.message")).map(|v| v.to_string());
+    let message = get("otel.status_description").or_else(|| get("error.message")).map(|v| v.to_string().into());
     let code = match get("otel.status_code").and_then(AttrValue::as_str) {
         Some(c) if c.eq_ignore_ascii_case("ERROR") => StatusCode::Error,
         _ if get("error").is_some_and(AttrValue::is_truthy) => StatusCode::Error,
@@ -360,8 +360,8 @@ fn convert_log(log: RawLog) -> Event {
     let name = ["event", "message", "log"]
         .iter()
         .find_map(|key| attributes.iter().find(|a| a.key == *key))
-        .map(|a| a.value.to_string())
-        .unwrap_or_else(|| "log".to_string());
+        .map(|a| a.value.to_string().into())
+        .unwrap_or_else(|| "log".into());
     Event { time_ns: event_time(log.timestamp.saturating_mul(MICROS)), name, attributes }
 }
 
