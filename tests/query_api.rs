@@ -57,7 +57,7 @@ fn seen(span: &Span) -> (String, Option<String>, String, String, u64, u64, bool,
         span.span_id.to_string(),
         span.parent_id.map(|p| p.to_string()),
         span.service().to_string(),
-        span.operation.clone(),
+        span.operation.to_string(),
         span.start_ns,
         span.duration_ns,
         span.is_error(),
@@ -78,7 +78,7 @@ async fn the_jaeger_provider_reads_back_what_was_received_over_otlp() {
         .iter()
         .flat_map(|t| &t.spans)
         .filter(|s| s.service() == "checkout")
-        .map(|s| s.operation.clone())
+        .map(|s| s.operation.to_string())
         .collect();
     assert_eq!(jaeger.operations("checkout").await.unwrap(), checkout_operations.into_iter().collect::<Vec<_>>());
 

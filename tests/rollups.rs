@@ -210,7 +210,7 @@ fn requests_in_spans(store: &Store) -> HashMap<(String, CallKind), u64> {
                     SpanKind::Client | SpanKind::Producer => CallKind::Client,
                     _ => continue,
                 };
-                *counted.entry((span.operation.clone(), kind)).or_default() += 1;
+                *counted.entry((span.operation.to_string(), kind)).or_default() += 1;
             }
         })
         .unwrap();

@@ -185,11 +185,11 @@ impl Builder {
 
     fn node(&mut self, parent: u32, trace: &Trace, span: SpanIndex) -> u32 {
         let s = &trace.spans[span];
-        let known = self.ids.get(s.service()).and_then(|ops| ops.get(&s.operation)).copied();
+        let known = self.ids.get(s.service()).and_then(|ops| ops.get(s.operation.as_str())).copied();
         let name = known.unwrap_or_else(|| {
             let id = self.names.len() as u32;
             self.names.push((Arc::from(s.service()), Arc::from(s.operation.as_str())));
-            self.ids.entry(s.service().to_string()).or_default().insert(s.operation.clone(), id);
+            self.ids.entry(s.service().to_string()).or_default().insert(s.operation.to_string(), id);
             id
         });
         let next_node = self.nodes.len() as u32;

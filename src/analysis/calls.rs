@@ -75,7 +75,7 @@ impl Call {
                 format!("{} ({system} {})", span.operation, self.target).replace(" )", ")")
             }
             (None, _) if self.target.is_empty() => format!("{} {}", span.service(), span.operation),
-            (None, _) if self.target.contains(&span.operation) => self.target.clone(),
+            (None, _) if self.target.contains(span.operation.as_str()) => self.target.clone(),
             (None, _) => format!("{} {}", span.operation, self.target),
         }
     }
@@ -217,7 +217,8 @@ mod tests {
             r#"[{"traceID":"1","spanID":"a","operationName":"HTTP GET","startTime":1,"duration":1,"references":[]}]"#;
         let mut span = crate::formats::decode(json.as_bytes()).unwrap().remove(0).spans.remove(0);
         span.kind = kind;
-        span.attributes = attributes.iter().map(|(k, v)| Attribute::new(*k, AttrValue::Str(v.to_string()))).collect();
+        span.attributes =
+            attributes.iter().map(|(k, v)| Attribute::new(*k, AttrValue::Str(v.to_string().into()))).collect();
         span
     }
 

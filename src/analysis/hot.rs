@@ -38,7 +38,7 @@ pub fn hot_functions(traces: &[(&Trace, &[u64])]) -> Vec<HotFunction> {
                 continue;
             }
             let code = CodeLocation::of(span);
-            let name = code.as_ref().and_then(|c| c.function.clone()).unwrap_or_else(|| span.operation.clone());
+            let name = code.as_ref().and_then(|c| c.function.clone()).unwrap_or_else(|| span.operation.to_string());
             let entry = by_name.entry((span.service().to_string(), name.clone())).or_insert_with(|| HotFunction {
                 name,
                 service: span.service().to_string(),

@@ -101,7 +101,7 @@ pub fn hotspots<'t>(traces: impl IntoIterator<Item = &'t Trace>) -> Vec<Hotspot>
             let acc = by_location.entry(code.clone()).or_default();
             if acc.durations.is_empty() {
                 acc.service = span.service().to_string();
-                acc.operation = span.operation.clone();
+                acc.operation = span.operation.to_string();
             }
             acc.durations.push(span.duration_ns);
             acc.traces.push(TraceRef {
@@ -127,7 +127,7 @@ pub fn hotspots<'t>(traces: impl IntoIterator<Item = &'t Trace>) -> Vec<Hotspot>
             // Nested or concurrent spans at one location may add up past the request.
             acc.time_here = acc.time_here.saturating_add(time.min(request));
             acc.request_time = acc.request_time.saturating_add(request);
-            *acc.roots.entry(root.operation.clone()).or_default() += 1;
+            *acc.roots.entry(root.operation.to_string()).or_default() += 1;
         }
     }
     let mut spots: Vec<Hotspot> = by_location

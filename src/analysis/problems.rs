@@ -59,7 +59,7 @@ pub fn group(findings: Vec<Finding>, traces: &[&Trace]) -> Vec<Finding> {
         .iter()
         .filter_map(|t| {
             let root = t.root()?;
-            Some((t.id.to_string(), (root.operation.clone(), format!("{}: {}", root.service(), root.operation))))
+            Some((t.id.to_string(), (root.operation.to_string(), format!("{}: {}", root.service(), root.operation))))
         })
         .collect();
     let mut requests_per_root: HashMap<&str, usize> = HashMap::new();

@@ -38,7 +38,7 @@ pub fn samples<'t>(traces: impl IntoIterator<Item = &'t Trace>, service: &str) -
         for (i, span) in trace.spans.iter().enumerate() {
             if span.service() == service && trace.is_service_entry(i) {
                 out.push(Sample {
-                    operation: span.operation.clone(),
+                    operation: span.operation.to_string(),
                     start_ns: span.start_ns,
                     duration_ns: span.duration_ns,
                     error: span.is_error(),

@@ -61,7 +61,7 @@ fn n_plus_one_finding(trace: &Trace, calls: &[Option<Call>], parent: SpanIndex, 
     finding.evidence = Evidence::NPlusOne {
         call: call.describe(&trace.spans[group[0]]),
         kind: call.kind,
-        parent_operation: parent_span.operation.clone(),
+        parent_operation: parent_span.operation.to_string(),
         parent_ns: parent_span.duration_ns,
         table: table_of(normalized),
         columns: if call.kind == CallKind::Database { statement::filtered_columns(normalized) } else { Vec::new() },

@@ -88,7 +88,7 @@ pub fn analyze<T: AsRef<Trace>>(traces: &[T], options: &Options) -> Report {
 
 fn trace_analysis(trace: &Trace, path: &[Section]) -> TraceAnalysis {
     let (root_service, root_operation) =
-        trace.root().map(|r| (r.service().to_string(), r.operation.clone())).unwrap_or_default();
+        trace.root().map(|r| (r.service().to_string(), r.operation.to_string())).unwrap_or_default();
     TraceAnalysis {
         trace_id: trace.id.to_string(),
         root_service,
@@ -102,7 +102,7 @@ fn trace_analysis(trace: &Trace, path: &[Section]) -> TraceAnalysis {
                 start_us: s.start_ns / 1000,
                 end_us: s.end_ns / 1000,
                 service: trace.spans[s.span].service().to_string(),
-                operation: trace.spans[s.span].operation.clone(),
+                operation: trace.spans[s.span].operation.to_string(),
             })
             .collect(),
     }

@@ -91,7 +91,7 @@ fn next_in_chain(trace: &Trace, span: SpanIndex) -> Option<(SpanIndex, bool)> {
 pub fn reason(trace: &Trace, span: SpanIndex) -> Option<String> {
     let span = &trace.spans[span];
     if !span.status.message.is_empty() {
-        return Some(span.status.message.clone());
+        return Some(span.status.message.to_string());
     }
     span.events.iter().filter(|e| e.name == "exception").find_map(|e| {
         let text = |key: &str| crate::model::span::find_attr(&e.attributes, key).map(|v| v.to_string());

@@ -265,7 +265,7 @@ impl MapBuilder {
             entry.self_ns = entry.self_ns.saturating_add(own[i]);
             let parent = trace.tree.parent(i).map(|p| trace.spans[p].service());
             if trace.is_service_entry(i) {
-                let (durations, errors) = entry.operations.entry(span.operation.clone()).or_default();
+                let (durations, errors) = entry.operations.entry(span.operation.to_string()).or_default();
                 durations.push(span.duration_ns);
                 *errors += usize::from(span.is_error());
             }

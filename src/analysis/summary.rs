@@ -24,7 +24,7 @@ impl TraceSummary {
     pub fn of(trace: &Trace) -> Self {
         let (root_service, root_operation) = trace
             .root()
-            .map(|root| (root.service().to_string(), root.operation.clone()))
+            .map(|root| (root.service().to_string(), root.operation.to_string()))
             .unwrap_or_else(|| ("unknown".to_string(), "(no spans)".to_string()));
         TraceSummary {
             trace_id: trace.id.to_string(),

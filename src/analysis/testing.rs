@@ -18,9 +18,9 @@ pub fn trace(spans: &[(u64, u64, &str, &str, u64, u64)]) -> Build {
             trace_id: TraceId(1),
             span_id: SpanId(id),
             parent_id: (parent != 0).then_some(SpanId(parent)),
-            references: Vec::new(),
-            resource: Arc::new(Resource { service: service.to_string(), attributes: Vec::new() }),
-            operation: operation.to_string(),
+            references: Default::default(),
+            resource: Arc::new(Resource { service: service.into(), attributes: Vec::new() }),
+            operation: operation.into(),
             kind: SpanKind::Internal,
             start_ns: 1_000_000_000 + start * MS,
             duration_ns: duration * MS,
@@ -40,7 +40,7 @@ impl Build {
     }
 
     pub fn attr(mut self, id: u64, key: &str, value: &str) -> Self {
-        self.span(id).attributes.push(Attribute::new(key, AttrValue::Str(value.to_string())));
+        self.span(id).attributes.push(Attribute::new(key, AttrValue::Str(value.to_string().into())));
         self
     }
 
@@ -48,7 +48,7 @@ impl Build {
     pub fn resource(mut self, id: u64, key: &str, value: &str) -> Self {
         let span = self.span(id);
         let mut resource = (*span.resource).clone();
-        resource.attributes.push(Attribute::new(key, AttrValue::Str(value.to_string())));
+        resource.attributes.push(Attribute::new(key, AttrValue::Str(value.to_string().into())));
         span.resource = Arc::new(resource);
         self
     }
@@ -59,7 +59,7 @@ impl Build {
     }
 
     pub fn error(mut self, id: u64, message: &str) -> Self {
-        self.span(id).status = Status { code: StatusCode::Error, message: message.to_string() };
+        self.span(id).status = Status { code: StatusCode::Error, message: message.into() };
         self
     }
 

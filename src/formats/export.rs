@@ -135,7 +135,7 @@ mod tests {
                         AttrValue::Str(_) | AttrValue::Bool(_) | AttrValue::Int(_) | AttrValue::Float(_) => {
                             assert_eq!(kept, &attribute.value)
                         }
-                        other => assert_eq!(kept, &AttrValue::Str(other.to_string()), "as text"),
+                        other => assert_eq!(kept, &AttrValue::Str(other.to_string().into()), "as text"),
                     }
                 }
                 assert_eq!(x.events.len(), y.events.len());

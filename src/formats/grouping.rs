@@ -4,7 +4,14 @@ use std::collections::HashMap;
 
 use crate::model::{Span, Trace, TraceId};
 
-pub fn group_into_traces(spans: impl IntoIterator<Item = Span>) -> Vec<Trace> {
+pub fn group_into_traces(spans: Vec<Span>) -> Vec<Trace> {
+    // A document usually holds one trace: its spans become the trace as they are, without
+    // being moved span by span into a list of their own.
+    if let Some(id) = spans.first().map(|s| s.trace_id)
+        && spans.iter().all(|s| s.trace_id == id)
+    {
+        return vec![Trace::from_spans(id, spans)];
+    }
     let mut order: Vec<TraceId> = Vec::new();
     let mut by_trace: HashMap<TraceId, Vec<Span>> = HashMap::new();
     for span in spans {

@@ -5,25 +5,34 @@
 //! hashed and kept as text on the span. It is strict about structure: a wrong type is an
 //! error naming the JSON path where it was found.
 
+use std::borrow::{Borrow, Cow};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use smallvec::SmallVec;
+use smol_str::ToSmolStr;
 
 use super::grouping::group_into_traces;
 use super::{lenient, parse_json};
 use crate::error::{Error, Result};
 use crate::model::times::event_time;
 use crate::model::{
-    AttrValue, Attribute, Event, RefKind, Reference, Resource, Span, SpanId, SpanKind, SpanTimes, Status, StatusCode,
-    Trace, TraceId,
+    AttrValue, Attribute, Event, RefKind, Reference, References, Resource, SmolStr, Span, SpanId, SpanKind, SpanTimes,
+    Status, StatusCode, Trace, TraceId,
 };
 
 const FORMAT: &str = "Jaeger JSON";
 
 /// Decodes any of the three Jaeger JSON shapes.
+///
+/// One pass: each span is turned into a model span as soon as it is read, its strings
+/// borrowed from `bytes` until they land in the model, so nothing is allocated for a span
+/// but what the model keeps. Only what a span's trace or process object says (its
+/// `processes`, a trace-level `traceID`, which may come after the spans) is settled
+/// after the trace is read.
 pub fn decode(bytes: &[u8]) -> Result<Vec<Trace>> {
     let document: Document = parse_json(bytes, FORMAT)?;
     if let Some(errors) = document.errors.filter(|e| !e.is_empty()) {
@@ -32,55 +41,90 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Trace>> {
             return Err(Error::decode(FORMAT, format!("the response holds only errors: {}", messages.join("; "))));
         }
     }
-    let raw_traces = match (document.data, document.spans, document.bare_spans) {
+    let mut raw_traces = match (document.data, document.spans, document.bare_spans) {
         (Some(data), _, _) => data.0,
         (None, Some(spans), _) => vec![RawTrace { trace_id: document.trace_id, spans, processes: document.processes }],
         (None, None, Some(spans)) => vec![RawTrace { trace_id: None, spans, processes: HashMap::new() }],
         (None, None, None) => return Err(Error::decode(FORMAT, "no `data`, `spans` or span array found")),
     };
-    let spans = raw_traces.into_iter().flat_map(convert_trace).collect::<Vec<Span>>();
+    let spans = match raw_traces.len() {
+        1 => raw_traces.pop().map(RawTrace::into_spans).unwrap_or_default(),
+        _ => raw_traces.into_iter().flat_map(RawTrace::into_spans).collect(),
+    };
     Ok(group_into_traces(spans))
+}
+
+/// A string of the document: borrowed from its bytes unless it holds escapes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+struct Str<'de>(Cow<'de, str>);
+
+impl Borrow<str> for Str<'_> {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StrVisitor<'a>(std::marker::PhantomData<&'a str>);
+        impl<'de: 'a, 'a> Visitor<'de> for StrVisitor<'a> {
+            type Value = Str<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Str<'a>, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Str<'a>, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Str<'a>, E> {
+                Ok(Str(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(StrVisitor(std::marker::PhantomData))
+    }
 }
 
 /// The top level: an object in one of several shapes, or a bare span array.
 #[derive(Default)]
-struct Document {
-    data: Option<OneOrMany<RawTrace>>,
+struct Document<'de> {
+    data: Option<OneOrMany<RawTrace<'de>>>,
     errors: Option<Vec<RawError>>,
-    trace_id: Option<String>,
-    spans: Option<Vec<RawSpan>>,
-    processes: HashMap<String, RawProcess>,
-    bare_spans: Option<Vec<RawSpan>>,
+    trace_id: Option<Str<'de>>,
+    spans: Option<SpanList<'de>>,
+    processes: HashMap<Str<'de>, RawProcess>,
+    bare_spans: Option<SpanList<'de>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct DocumentObject {
-    #[serde(default)]
-    data: Option<OneOrMany<RawTrace>>,
+struct DocumentObject<'a> {
+    #[serde(default, borrow)]
+    data: Option<OneOrMany<RawTrace<'a>>>,
     #[serde(default)]
     errors: Option<Vec<RawError>>,
-    #[serde(default, rename = "traceID")]
-    trace_id: Option<String>,
-    #[serde(default)]
-    spans: Option<Vec<RawSpan>>,
-    #[serde(default)]
-    processes: Option<HashMap<String, RawProcess>>,
+    #[serde(default, rename = "traceID", borrow)]
+    trace_id: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    spans: Option<SpanList<'a>>,
+    #[serde(default, borrow)]
+    processes: Option<HashMap<Str<'a>, RawProcess>>,
 }
 
-impl<'de> Deserialize<'de> for Document {
+impl<'de> Deserialize<'de> for Document<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct DocumentVisitor;
         impl<'de> Visitor<'de> for DocumentVisitor {
-            type Value = Document;
+            type Value = Document<'de>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a Jaeger response object or an array of spans")
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Document, A::Error> {
-                let spans = Vec::<RawSpan>::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Document<'de>, A::Error> {
+                let spans = SpanList::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
                 Ok(Document { bare_spans: Some(spans), ..Document::default() })
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Document, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Document<'de>, A::Error> {
                 let o = DocumentObject::deserialize(de::value::MapAccessDeserializer::new(map))?;
                 Ok(Document {
                     data: o.data,
@@ -129,89 +173,89 @@ struct RawError {
 }
 
 #[derive(Deserialize)]
-struct RawTrace {
-    #[serde(default, rename = "traceID")]
-    trace_id: Option<String>,
-    #[serde(default)]
-    spans: Vec<RawSpan>,
-    #[serde(default)]
-    processes: HashMap<String, RawProcess>,
+struct RawTrace<'a> {
+    #[serde(default, rename = "traceID", borrow)]
+    trace_id: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    spans: SpanList<'a>,
+    #[serde(default, borrow)]
+    processes: HashMap<Str<'a>, RawProcess>,
 }
 
-#[derive(Deserialize, Default, Clone)]
+#[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct RawProcess {
     #[serde(default)]
-    service_name: String,
-    #[serde(default)]
-    tags: Vec<RawTag>,
+    service_name: SmolStr,
+    #[serde(default, deserialize_with = "attributes")]
+    tags: Vec<Attribute>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawSpan {
-    #[serde(default, rename = "traceID")]
-    trace_id: Option<String>,
-    #[serde(rename = "spanID")]
-    span_id: String,
-    #[serde(default, rename = "parentSpanID")]
-    parent_span_id: Option<String>,
+struct RawSpan<'a> {
+    #[serde(default, rename = "traceID", borrow)]
+    trace_id: Option<Str<'a>>,
+    #[serde(rename = "spanID", borrow)]
+    span_id: Str<'a>,
+    #[serde(default, rename = "parentSpanID", borrow)]
+    parent_span_id: Option<Str<'a>>,
     #[serde(default)]
-    operation_name: String,
-    #[serde(default)]
-    references: Option<Vec<RawReference>>,
+    operation_name: SmolStr,
+    #[serde(default, borrow)]
+    references: Option<SmallVec<[RawReference<'a>; 1]>>,
     /// In µs, as every time of Jaeger's JSON.
     #[serde(default, deserialize_with = "lenient::time_any")]
     start_time: i128,
     #[serde(default, deserialize_with = "lenient::time_any")]
     duration: i128,
-    #[serde(default)]
-    tags: Option<Vec<RawTag>>,
-    #[serde(default)]
-    logs: Option<Vec<RawLog>>,
-    #[serde(default, rename = "processID")]
-    process_id: Option<String>,
+    #[serde(default, deserialize_with = "attributes")]
+    tags: Vec<Attribute>,
+    #[serde(default, deserialize_with = "events")]
+    logs: Vec<Event>,
+    #[serde(default, rename = "processID", borrow)]
+    process_id: Option<Str<'a>>,
     #[serde(default)]
     process: Option<RawProcess>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawReference {
-    #[serde(default)]
-    ref_type: String,
-    #[serde(default, rename = "traceID")]
-    trace_id: Option<String>,
-    #[serde(rename = "spanID")]
-    span_id: String,
+struct RawReference<'a> {
+    #[serde(default, borrow)]
+    ref_type: Str<'a>,
+    #[serde(default, rename = "traceID", borrow)]
+    trace_id: Option<Str<'a>>,
+    #[serde(rename = "spanID", borrow)]
+    span_id: Str<'a>,
 }
 
 #[derive(Deserialize)]
 struct RawLog {
     #[serde(default, deserialize_with = "lenient::time_any")]
     timestamp: i128,
-    #[serde(default)]
-    fields: Vec<RawTag>,
+    #[serde(default, deserialize_with = "attributes")]
+    fields: Vec<Attribute>,
 }
 
-#[derive(Deserialize, Clone)]
-struct RawTag {
-    key: String,
-    #[serde(default, rename = "type")]
-    kind: Option<String>,
+#[derive(Deserialize)]
+struct RawTag<'a> {
+    key: SmolStr,
+    #[serde(default, rename = "type", borrow)]
+    kind: Option<Str<'a>>,
     #[serde(default)]
     value: TagValue,
 }
 
 /// A tag value as JSON gives it, before its declared `type` is applied.
-#[derive(Clone, Default)]
+#[derive(Default)]
 enum TagValue {
     #[default]
     Null,
     Bool(bool),
     Int(i64),
     Float(f64),
-    Str(String),
+    Str(SmolStr),
 }
 
 impl<'de> Deserialize<'de> for TagValue {
@@ -235,10 +279,7 @@ impl<'de> Deserialize<'de> for TagValue {
                 Ok(TagValue::Float(v))
             }
             fn visit_str<E>(self, v: &str) -> Result<TagValue, E> {
-                Ok(TagValue::Str(v.to_owned()))
-            }
-            fn visit_string<E>(self, v: String) -> Result<TagValue, E> {
-                Ok(TagValue::Str(v))
+                Ok(TagValue::Str(v.into()))
             }
             fn visit_unit<E>(self) -> Result<TagValue, E> {
                 Ok(TagValue::Null)
@@ -248,9 +289,9 @@ impl<'de> Deserialize<'de> for TagValue {
     }
 }
 
-impl RawTag {
+impl RawTag<'_> {
     fn into_attribute(self) -> Attribute {
-        let value = match (self.kind.as_deref(), self.value) {
+        let value = match (self.kind.as_ref().map(|k| &*k.0), self.value) {
             (Some("bool"), TagValue::Str(s)) => AttrValue::Bool(s.eq_ignore_ascii_case("true")),
             (Some("int64"), TagValue::Str(s)) => s.parse().map(AttrValue::Int).unwrap_or(AttrValue::Str(s)),
             (Some("float64"), TagValue::Str(s)) => s.parse().map(AttrValue::Float).unwrap_or(AttrValue::Str(s)),
@@ -258,80 +299,195 @@ impl RawTag {
             (_, TagValue::Int(i)) => AttrValue::Int(i),
             (_, TagValue::Float(f)) => AttrValue::Float(f),
             (_, TagValue::Str(s)) => AttrValue::Str(s),
-            (_, TagValue::Null) => AttrValue::Str(String::new()),
+            (_, TagValue::Null) => AttrValue::Str(SmolStr::default()),
         };
         Attribute { key: self.key, value }
     }
 }
 
+/// A tag array (or null) read straight into attributes, each tag converted as it is read,
+/// into a list of exactly the tags' length.
+fn attributes<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Attribute>, D::Error> {
+    each_element(deserializer, "an array of tags", RawTag::into_attribute)
+}
+
+/// A log array (or null) read straight into events.
+fn events<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Event>, D::Error> {
+    each_element(deserializer, "an array of logs", convert_log)
+}
+
+/// Reads an array (or null, as none) of `T`, converting each element as it is read; the
+/// result is allocated once, at its length (short lists are gathered inline first).
+fn each_element<'de, D, T, U>(deserializer: D, what: &'static str, convert: fn(T) -> U) -> Result<Vec<U>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Elements<T, U> {
+        what: &'static str,
+        convert: fn(T) -> U,
+    }
+    impl<'de, T: Deserialize<'de>, U> Visitor<'de> for Elements<T, U> {
+        type Value = Vec<U>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(self.what)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<U>, A::Error> {
+            let mut gathered: SmallVec<[U; 4]> = SmallVec::new();
+            while let Some(element) = seq.next_element::<T>()? {
+                gathered.push((self.convert)(element));
+            }
+            Ok(if gathered.spilled() { gathered.into_vec() } else { gathered.into_iter().collect() })
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Vec<U>, E> {
+            Ok(Vec::new())
+        }
+    }
+    deserializer.deserialize_any(Elements { what, convert })
+}
+
 /// Nanoseconds in a microsecond.
 const MICROS: i128 = 1_000;
 
-fn convert_trace(raw: RawTrace) -> Vec<Span> {
-    let resources: HashMap<String, Arc<Resource>> =
-        raw.processes.into_iter().map(|(id, process)| (id, Arc::new(convert_process(process)))).collect();
-    let unknown = Arc::new(Resource { service: "unknown".to_string(), attributes: Vec::new() });
-    let trace_text = raw.trace_id;
-    raw.spans
-        .into_iter()
-        .map(|span| {
-            let resource = match (&span.process, span.process_id.as_ref().and_then(|id| resources.get(id))) {
-                (Some(process), _) => Arc::new(convert_process(process.clone())),
-                (None, Some(shared)) => Arc::clone(shared),
-                (None, None) => Arc::clone(&unknown),
-            };
-            convert_span(span, trace_text.as_deref(), resource)
-        })
-        .collect()
+/// The spans of one span array, converted as they were read, and what is left to settle
+/// once their trace object has been read whole.
+#[derive(Default)]
+struct SpanList<'de> {
+    spans: Vec<Span>,
+    /// The `processID` of each span, for the spans without a `process` of their own.
+    process_ids: Vec<Option<Str<'de>>>,
+    /// The spans without a `traceID` of their own, which take their trace's.
+    without_trace_id: Vec<WithoutTraceId>,
+}
+
+/// What a span without its own `traceID` needs once its trace's is known.
+struct WithoutTraceId {
+    index: usize,
+    /// Its references that named no trace, and so are in its trace.
+    references_in_trace: SmallVec<[usize; 1]>,
+    parent_span_id: Option<SpanId>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for SpanList<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SpanListVisitor<'a>(std::marker::PhantomData<&'a str>);
+        impl<'de: 'a, 'a> Visitor<'de> for SpanListVisitor<'a> {
+            type Value = SpanList<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array of spans")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<SpanList<'a>, A::Error> {
+                let mut list = SpanList::default();
+                let unknown = Arc::new(unknown_resource());
+                while let Some(raw) = seq.next_element::<RawSpan<'a>>()? {
+                    list.push(raw, &unknown);
+                }
+                Ok(list)
+            }
+        }
+        deserializer.deserialize_seq(SpanListVisitor(std::marker::PhantomData))
+    }
+}
+
+impl<'de> SpanList<'de> {
+    fn push(&mut self, raw: RawSpan<'de>, unknown: &Arc<Resource>) {
+        let own_trace_id = raw.trace_id.as_ref().map(|t| TraceId::from_text(&t.0).0);
+        let trace_id = own_trace_id.unwrap_or(TraceId::from_text("").0);
+        let raw_references = raw.references.unwrap_or_default();
+        let mut references_in_trace = SmallVec::new();
+        let references: References = raw_references
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Reference {
+                kind: if r.ref_type.0.eq_ignore_ascii_case("FOLLOWS_FROM") {
+                    RefKind::FollowsFrom
+                } else {
+                    RefKind::ChildOf
+                },
+                trace_id: match &r.trace_id {
+                    Some(t) => TraceId::from_text(&t.0).0,
+                    None => {
+                        references_in_trace.push(i);
+                        trace_id
+                    }
+                },
+                span_id: SpanId::from_text(&r.span_id.0).0,
+            })
+            .collect();
+        let parent_span_id = raw.parent_span_id.as_ref().map(|p| SpanId::from_text(&p.0).0).filter(|p| !p.is_zero());
+        if own_trace_id.is_none() {
+            let index = self.spans.len();
+            self.without_trace_id.push(WithoutTraceId { index, references_in_trace, parent_span_id });
+        }
+        // A span's own `process` comes before the trace's process its `processID` names.
+        let (resource, process_id) = match raw.process {
+            Some(process) => (Arc::new(convert_process(process)), None),
+            None => (Arc::clone(unknown), raw.process_id),
+        };
+        self.process_ids.push(process_id);
+        let (span_id, canonical) = SpanId::from_text(&raw.span_id.0);
+        let attributes = raw.tags;
+        let kind = attributes
+            .iter()
+            .find(|a| a.key == "span.kind")
+            .and_then(|a| a.value.as_str())
+            .map(SpanKind::from_name)
+            .unwrap_or_default();
+        let status = status_from_tags(&attributes);
+        let times =
+            SpanTimes::from_start_duration(raw.start_time.saturating_mul(MICROS), raw.duration.saturating_mul(MICROS));
+        self.spans.push(Span {
+            trace_id,
+            span_id,
+            parent_id: parent_of(&references, trace_id).or(parent_span_id),
+            references,
+            resource,
+            operation: raw.operation_name,
+            kind,
+            start_ns: times.start_ns,
+            duration_ns: times.duration_ns,
+            status,
+            attributes,
+            events: raw.logs,
+            source_id: (!canonical).then(|| raw.span_id.0.into()),
+            time_repair: times.repair,
+        });
+    }
+}
+
+impl RawTrace<'_> {
+    /// The trace's spans, each with its process and its trace id.
+    fn into_spans(self) -> Vec<Span> {
+        let SpanList { mut spans, process_ids, without_trace_id } = self.spans;
+        if let Some(text) = &self.trace_id {
+            let trace_id = TraceId::from_text(&text.0).0;
+            for pending in without_trace_id {
+                let span = &mut spans[pending.index];
+                span.trace_id = trace_id;
+                for &r in &pending.references_in_trace {
+                    span.references[r].trace_id = trace_id;
+                }
+                span.parent_id = parent_of(&span.references, trace_id).or(pending.parent_span_id);
+            }
+        }
+        let resources: HashMap<Str, Arc<Resource>> =
+            self.processes.into_iter().map(|(id, process)| (id, Arc::new(convert_process(process)))).collect();
+        for (span, id) in spans.iter_mut().zip(process_ids) {
+            if let Some(resource) = id.and_then(|id| resources.get(&*id.0)) {
+                span.resource = Arc::clone(resource);
+            }
+        }
+        spans
+    }
+}
+
+fn unknown_resource() -> Resource {
+    Resource { service: "unknown".into(), attributes: Vec::new() }
 }
 
 fn convert_process(process: RawProcess) -> Resource {
-    let service = if process.service_name.is_empty() { "unknown".to_string() } else { process.service_name };
-    Resource { service, attributes: process.tags.into_iter().map(RawTag::into_attribute).collect() }
-}
-
-fn convert_span(raw: RawSpan, trace_text: Option<&str>, resource: Arc<Resource>) -> Span {
-    let trace_id = TraceId::from_text(raw.trace_id.as_deref().or(trace_text).unwrap_or_default()).0;
-    let (span_id, canonical) = SpanId::from_text(&raw.span_id);
-    let references: Vec<Reference> = raw
-        .references
-        .unwrap_or_default()
-        .into_iter()
-        .map(|r| Reference {
-            kind: if r.ref_type.eq_ignore_ascii_case("FOLLOWS_FROM") { RefKind::FollowsFrom } else { RefKind::ChildOf },
-            trace_id: r.trace_id.as_deref().map(|t| TraceId::from_text(t).0).unwrap_or(trace_id),
-            span_id: SpanId::from_text(&r.span_id).0,
-        })
-        .collect();
-    let parent_id = parent_of(&references, trace_id)
-        .or_else(|| raw.parent_span_id.as_deref().map(|p| SpanId::from_text(p).0).filter(|p| !p.is_zero()));
-    let attributes: Vec<Attribute> = raw.tags.unwrap_or_default().into_iter().map(RawTag::into_attribute).collect();
-    let kind = attributes
-        .iter()
-        .find(|a| a.key == "span.kind")
-        .and_then(|a| a.value.as_str())
-        .map(SpanKind::from_name)
-        .unwrap_or_default();
-    let status = status_from_tags(&attributes);
-    let events = raw.logs.unwrap_or_default().into_iter().map(convert_log).collect();
-    let times =
-        SpanTimes::from_start_duration(raw.start_time.saturating_mul(MICROS), raw.duration.saturating_mul(MICROS));
-    Span {
-        trace_id,
-        span_id,
-        parent_id,
-        references,
-        resource,
-        operation: raw.operation_name,
-        kind,
-        start_ns: times.start_ns,
-        duration_ns: times.duration_ns,
-        status,
-        attributes,
-        events,
-        source_id: (!canonical).then(|| raw.span_id.into_boxed_str()),
-        time_repair: times.repair,
-    }
+    let service = if process.service_name.is_empty() { "unknown".into() } else { process.service_name };
+    Resource { service, attributes: process.tags }
 }
 
 /// Jaeger UI's rule: the parent is the first CHILD_OF reference within the trace, or else
@@ -345,7 +501,7 @@ fn parent_of(references: &[Reference], trace_id: TraceId) -> Option<SpanId> {
 /// carry `otel.status_code` and `otel.status_description`.
 fn status_from_tags(attributes: &[Attribute]) -> Status {
     let get = |key: &str| attributes.iter().find(|a| a.key == key).map(|a| &a.value);
-    let message = get("otel.status_description").or_else(|| get("error.message")).map(|v| v.to_string());
+    let message = get("otel.status_description").or_else(|| get("error.message")).map(|v| v.to_smolstr());
     let code = match get("otel.status_code").and_then(AttrValue::as_str) {
         Some(c) if c.eq_ignore_ascii_case("ERROR") => StatusCode::Error,
         _ if get("error").is_some_and(AttrValue::is_truthy) => StatusCode::Error,
@@ -356,12 +512,12 @@ fn status_from_tags(attributes: &[Attribute]) -> Status {
 }
 
 fn convert_log(log: RawLog) -> Event {
-    let attributes: Vec<Attribute> = log.fields.into_iter().map(RawTag::into_attribute).collect();
+    let attributes = log.fields;
     let name = ["event", "message", "log"]
         .iter()
         .find_map(|key| attributes.iter().find(|a| a.key == *key))
-        .map(|a| a.value.to_string())
-        .unwrap_or_else(|| "log".to_string());
+        .map(|a| a.value.to_smolstr())
+        .unwrap_or_else(|| "log".into());
     Event { time_ns: event_time(log.timestamp.saturating_mul(MICROS)), name, attributes }
 }
 
@@ -438,6 +594,29 @@ mod tests {
         ] {
             assert!(trace.warnings.iter().any(|w| w == expected), "{expected:?} in {:#?}", trace.warnings);
         }
+    }
+
+    #[test]
+    fn a_trace_id_after_the_spans_escapes_and_a_span_s_own_process_are_honoured() {
+        // The trace's `traceID` and `processes` come after its spans; strings hold escapes.
+        let json = br#"{"data":[{"spans":[
+            {"spanID":"1","operationName":"GET \"/a\"","processID":"p1","startTime":10,"duration":5,
+             "tags":[{"key":"note","type":"string","value":"caf\u00e9 \u2013 a long value that is not inline"}]},
+            {"spanID":"2","operationName":"child","references":[{"refType":"CHILD_OF","spanID":"1"}],"startTime":11,"duration":1,
+             "processID":"p1","process":{"serviceName":"own"}}],
+            "traceID":"00000000000000000000000000000abc",
+            "processes":{"p1":{"serviceName":"shop"}}}]}"#;
+        let trace = decode(json).unwrap().remove(0);
+        assert_eq!(trace.id, TraceId(0xabc));
+        let (root, child) = (&trace.spans[0], &trace.spans[1]);
+        assert_eq!((root.trace_id, child.trace_id), (TraceId(0xabc), TraceId(0xabc)));
+        assert_eq!(root.operation, "GET \"/a\"");
+        assert_eq!(root.attr("note").and_then(AttrValue::as_str), Some("café – a long value that is not inline"));
+        assert_eq!(root.service(), "shop");
+        assert_eq!(child.service(), "own", "a span's own process comes first");
+        assert_eq!(child.parent_id, Some(root.span_id));
+        assert_eq!(child.references[0].trace_id, TraceId(0xabc));
+        assert!(trace.warnings.is_empty(), "{:?}", trace.warnings);
     }
 
     #[test]

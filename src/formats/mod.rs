@@ -61,7 +61,7 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Trace>> {
 
 /// Parses JSON quickly and, only when that fails, parses again with path tracking so the
 /// error can say where in the document the problem is.
-pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], format: &'static str) -> Result<T> {
+pub(crate) fn parse_json<'de, T: serde::Deserialize<'de>>(bytes: &'de [u8], format: &'static str) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|fast_error| {
         let mut de = serde_json::Deserializer::from_slice(bytes);
         match serde_path_to_error::deserialize::<_, T>(&mut de) {

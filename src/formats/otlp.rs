@@ -10,13 +10,14 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, Span as ProtoSpan, span};
 use prost::Message;
+use smol_str::ToSmolStr;
 
 use super::grouping::group_into_traces;
 use crate::error::{Error, Result};
 use crate::model::times::event_time;
 use crate::model::{
-    AttrValue, Attribute, Event, RefKind, Reference, Resource, Span, SpanId, SpanKind, SpanTimes, Status, StatusCode,
-    Trace, TraceId,
+    AttrValue, Attribute, Event, RefKind, Reference, References, Resource, SmolStr, Span, SpanId, SpanKind, SpanTimes,
+    Status, StatusCode, Trace, TraceId,
 };
 
 const FORMAT: &str = "OTLP protobuf";
@@ -53,9 +54,9 @@ pub(crate) fn convert_resource(attributes: Vec<KeyValue>) -> Resource {
     let service = attributes
         .iter()
         .find(|a| a.key == "service.name")
-        .map(|a| a.value.to_string())
+        .map(|a| a.value.to_smolstr())
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown".to_string());
+        .unwrap_or_else(|| "unknown".into());
     Resource { service, attributes }
 }
 
@@ -88,10 +89,11 @@ pub(crate) fn status_code(code: i32) -> StatusCode {
 
 fn convert_span(span: ProtoSpan, resource: Arc<Resource>) -> Result<Span, String> {
     let (trace_id, span_id, parent_id) = span_ids(&span)?;
-    let mut references: Vec<Reference> =
+    let mut references: References =
         parent_id.map(|p| Reference { kind: RefKind::ChildOf, trace_id, span_id: p }).into_iter().collect();
     references.extend(span.links.iter().filter_map(convert_link));
-    let status = span.status.map(|s| Status { code: status_code(s.code), message: s.message }).unwrap_or_default();
+    let status =
+        span.status.map(|s| Status { code: status_code(s.code), message: s.message.into() }).unwrap_or_default();
     let times = SpanTimes::from_start_end(span.start_time_unix_nano.into(), span.end_time_unix_nano.into());
     Ok(Span {
         trace_id,
@@ -99,7 +101,7 @@ fn convert_span(span: ProtoSpan, resource: Arc<Resource>) -> Result<Span, String
         parent_id,
         references,
         resource,
-        operation: span.name,
+        operation: span.name.into(),
         kind: SpanKind::from_otlp(span.kind as i64),
         start_ns: times.start_ns,
         duration_ns: times.duration_ns,
@@ -122,7 +124,7 @@ fn convert_link(link: &span::Link) -> Option<Reference> {
 fn convert_event(event: span::Event) -> Event {
     Event {
         time_ns: event_time(event.time_unix_nano.into()),
-        name: event.name,
+        name: event.name.into(),
         attributes: convert_attributes(event.attributes),
     }
 }
@@ -131,22 +133,22 @@ pub(crate) fn convert_attributes(attributes: Vec<KeyValue>) -> Vec<Attribute> {
     attributes
         .into_iter()
         .map(|kv| Attribute {
-            key: kv.key,
-            value: kv.value.map(convert_value).unwrap_or(AttrValue::Str(String::new())),
+            key: kv.key.into(),
+            value: kv.value.map(convert_value).unwrap_or(AttrValue::Str(SmolStr::default())),
         })
         .collect()
 }
 
 pub(crate) fn convert_value(value: AnyValue) -> AttrValue {
     match value.value {
-        Some(any_value::Value::StringValue(s)) => AttrValue::Str(s),
+        Some(any_value::Value::StringValue(s)) => AttrValue::Str(s.into()),
         Some(any_value::Value::BoolValue(b)) => AttrValue::Bool(b),
         Some(any_value::Value::IntValue(i)) => AttrValue::Int(i),
         Some(any_value::Value::DoubleValue(d)) => AttrValue::Float(d),
         Some(any_value::Value::BytesValue(b)) => AttrValue::Bytes(b),
         Some(any_value::Value::ArrayValue(a)) => AttrValue::Array(a.values.into_iter().map(convert_value).collect()),
         Some(any_value::Value::KvlistValue(kv)) => AttrValue::Map(convert_attributes(kv.values)),
-        Some(_) | None => AttrValue::Str(String::new()),
+        Some(_) | None => AttrValue::Str(SmolStr::default()),
     }
 }
 

@@ -34,7 +34,7 @@ pub fn export_request<'t>(traces: impl IntoIterator<Item = &'t Trace>, shift_ns:
             trace_id: span.trace_id.to_bytes().to_vec(),
             span_id: span.span_id.0.to_be_bytes().to_vec(),
             parent_span_id: span.parent_id.map(|p| p.0.to_be_bytes().to_vec()).unwrap_or_default(),
-            name: span.operation.clone(),
+            name: span.operation.to_string(),
             kind: kind(span.kind),
             start_time_unix_nano: shift(span.start_ns),
             end_time_unix_nano: shift(span.end_ns()),
@@ -44,7 +44,7 @@ pub fn export_request<'t>(traces: impl IntoIterator<Item = &'t Trace>, shift_ns:
                 .iter()
                 .map(|e| span::Event {
                     time_unix_nano: shift(e.time_ns),
-                    name: e.name.clone(),
+                    name: e.name.to_string(),
                     attributes: key_values(&e.attributes),
                     ..Default::default()
                 })
@@ -65,7 +65,7 @@ pub fn export_request<'t>(traces: impl IntoIterator<Item = &'t Trace>, shift_ns:
                     StatusCode::Ok => 1,
                     StatusCode::Error => 2,
                 },
-                message: span.status.message.clone(),
+                message: span.status.message.to_string(),
             }),
             ..Default::default()
         });
@@ -174,13 +174,13 @@ fn key_values(attributes: &[Attribute]) -> Vec<KeyValue> {
 }
 
 fn key_value(attribute: &Attribute) -> KeyValue {
-    KeyValue { key: attribute.key.clone(), value: Some(any_value(&attribute.value)), ..Default::default() }
+    KeyValue { key: attribute.key.to_string(), value: Some(any_value(&attribute.value)), ..Default::default() }
 }
 
 fn any_value(value: &AttrValue) -> AnyValue {
     use any_value::Value;
     let value = match value {
-        AttrValue::Str(s) => Value::StringValue(s.clone()),
+        AttrValue::Str(s) => Value::StringValue(s.to_string()),
         AttrValue::Bool(b) => Value::BoolValue(*b),
         AttrValue::Int(i) => Value::IntValue(*i),
         AttrValue::Float(f) => Value::DoubleValue(*f),

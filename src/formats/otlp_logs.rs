@@ -50,7 +50,7 @@ pub fn log_record(service: &str, record: ProtoLogRecord) -> LogRecord {
 /// A body as text: strings as they are, anything else as the attribute values show it.
 fn body_text(value: AnyValue) -> String {
     match convert_value(value) {
-        AttrValue::Str(text) => text,
+        AttrValue::Str(text) => text.to_string(),
         other => other.to_string(),
     }
 }

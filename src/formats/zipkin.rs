@@ -21,8 +21,8 @@ use crate::error::{Error, Result};
 use crate::model::ids::stable_hash;
 use crate::model::times::{LATEST_TIME_NS, event_time};
 use crate::model::{
-    AttrValue, Attribute, Event, RefKind, Reference, Resource, Span, SpanId, SpanKind, SpanTimes, Status, StatusCode,
-    Trace, TraceId,
+    AttrValue, Attribute, Event, RefKind, Reference, Resource, SmolStr, Span, SpanId, SpanKind, SpanTimes, Status,
+    StatusCode, Trace, TraceId,
 };
 
 const FORMAT: &str = "Zipkin v2 JSON";
@@ -107,9 +107,10 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Trace>> {
 /// The process a span came from, shared by the spans of one service.
 fn resource(endpoint: Option<&Endpoint>, resources: &mut HashMap<String, Arc<Resource>>) -> Arc<Resource> {
     let service = endpoint.and_then(|e| e.service_name.as_deref()).filter(|s| !s.is_empty()).unwrap_or("unknown");
-    let service = service.to_string();
     Arc::clone(
-        resources.entry(service.clone()).or_insert_with(|| Arc::new(Resource { service, attributes: Vec::new() })),
+        resources
+            .entry(service.to_string())
+            .or_insert_with(|| Arc::new(Resource { service: service.into(), attributes: Vec::new() })),
     )
 }
 
@@ -123,7 +124,7 @@ fn convert(raw: RawSpan, resources: &mut HashMap<String, Arc<Resource>>) -> Span
     let mut tags: Vec<(String, String)> = raw.tags.into_iter().collect();
     tags.sort_unstable();
     let error = tags.iter().find(|(k, _)| k == "error").map(|(_, v)| v.clone());
-    attributes.extend(tags.into_iter().map(|(key, value)| Attribute::new(key, AttrValue::Str(value))));
+    attributes.extend(tags.into_iter().map(|(key, value)| Attribute::new(key, AttrValue::Str(value.into()))));
     if let Some(remote) = &raw.remote_endpoint {
         // The names the service map and the network view read for a call's peer.
         let peer = [
@@ -133,7 +134,7 @@ fn convert(raw: RawSpan, resources: &mut HashMap<String, Arc<Resource>>) -> Span
         ];
         for (key, value) in peer {
             if let Some(value) = value.filter(|v| !v.is_empty()) {
-                attributes.push(Attribute::new(key, AttrValue::Str(value)));
+                attributes.push(Attribute::new(key, AttrValue::Str(value.into())));
             }
         }
     }
@@ -141,7 +142,7 @@ fn convert(raw: RawSpan, resources: &mut HashMap<String, Arc<Resource>>) -> Span
         // Zipkin's `error` tag holds the message ("" or "true" when there is none).
         Some(message) => Status {
             code: StatusCode::Error,
-            message: if message.eq_ignore_ascii_case("true") { String::new() } else { message },
+            message: if message.eq_ignore_ascii_case("true") { SmolStr::default() } else { message.into() },
         },
         None => Status::default(),
     };
@@ -150,7 +151,7 @@ fn convert(raw: RawSpan, resources: &mut HashMap<String, Arc<Resource>>) -> Span
         .into_iter()
         .map(|a| {
             let (name, attributes) = event_of(a.value);
-            Event { time_ns: event_time(a.timestamp.saturating_mul(MICROS)), name, attributes }
+            Event { time_ns: event_time(a.timestamp.saturating_mul(MICROS)), name: name.into(), attributes }
         })
         .collect();
     let shared = raw.shared;
@@ -162,7 +163,7 @@ fn convert(raw: RawSpan, resources: &mut HashMap<String, Arc<Resource>>) -> Span
         parent_id,
         references,
         resource: resource(raw.local_endpoint.as_ref(), resources),
-        operation: raw.name.unwrap_or_default(),
+        operation: raw.name.map(SmolStr::from).unwrap_or_default(),
         kind: raw.kind.as_deref().map(SpanKind::from_name).unwrap_or_default(),
         start_ns: times.start_ns,
         duration_ns: times.duration_ns,
@@ -176,7 +177,7 @@ fn convert(raw: RawSpan, resources: &mut HashMap<String, Arc<Resource>>) -> Span
         span.attributes.push(Attribute::new(SHARED, AttrValue::Bool(true)));
     }
     if let Some(endpoint) = raw.local_endpoint.as_ref().and_then(address) {
-        span.attributes.push(Attribute::new(LOCAL, AttrValue::Str(endpoint)));
+        span.attributes.push(Attribute::new(LOCAL, AttrValue::Str(endpoint.into())));
     }
     span
 }
@@ -207,9 +208,9 @@ fn json_value(value: serde_json::Value) -> AttrValue {
         Value::Number(n) => {
             n.as_i64().map(AttrValue::Int).unwrap_or_else(|| AttrValue::Float(n.as_f64().unwrap_or(0.0)))
         }
-        Value::String(s) => AttrValue::Str(s),
+        Value::String(s) => AttrValue::Str(s.into()),
         Value::Array(items) => AttrValue::Array(items.into_iter().map(json_value).collect()),
-        other => AttrValue::Str(other.to_string()),
+        other => AttrValue::Str(other.to_string().into()),
     }
 }
 
@@ -248,12 +249,12 @@ fn undo_sharing(trace: Trace) -> Trace {
         let service = spans[server].resource.service.clone();
         for span in spans.iter_mut().filter(|s| s.parent_id == Some(shared_id) && s.service() == service) {
             span.parent_id = Some(own_id);
-            span.references = vec![Reference { kind: RefKind::ChildOf, trace_id: id, span_id: own_id }];
+            span.references = smallvec::smallvec![Reference { kind: RefKind::ChildOf, trace_id: id, span_id: own_id }];
         }
         let span = &mut spans[server];
         span.span_id = own_id;
         span.parent_id = Some(shared_id);
-        span.references = vec![Reference { kind: RefKind::ChildOf, trace_id: id, span_id: shared_id }];
+        span.references = smallvec::smallvec![Reference { kind: RefKind::ChildOf, trace_id: id, span_id: shared_id }];
         span.source_id.get_or_insert_with(|| format!("{shared_id}/1").into_boxed_str());
     }
     let mut groups: Vec<Vec<usize>> = copies.into_values().filter(|c| c.len() > 1).collect();
@@ -310,7 +311,7 @@ fn adopt_server_children(spans: &mut [Span], client: usize, server: usize, own_i
         let in_server = span.service() == service || (address.is_some() && local(span) == address);
         if i != server && i != client && span.parent_id == Some(shared_id) && in_server {
             span.parent_id = Some(own_id);
-            span.references = vec![Reference { kind: RefKind::ChildOf, trace_id, span_id: own_id }];
+            span.references = smallvec::smallvec![Reference { kind: RefKind::ChildOf, trace_id, span_id: own_id }];
         }
     }
 }

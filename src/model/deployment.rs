@@ -79,7 +79,10 @@ mod tests {
     fn resource(attributes: &[(&str, &str)]) -> Resource {
         Resource {
             service: "web".into(),
-            attributes: attributes.iter().map(|(k, v)| Attribute::new(*k, AttrValue::Str(v.to_string()))).collect(),
+            attributes: attributes
+                .iter()
+                .map(|(k, v)| Attribute::new(*k, AttrValue::Str(v.to_string().into())))
+                .collect(),
         }
     }
 

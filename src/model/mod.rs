@@ -11,6 +11,8 @@ mod warnings;
 pub use deployment::{Deployment, DeploymentKey, VersionSeen};
 pub use ids::{SpanId, TraceId};
 pub use log::LogRecord;
-pub use span::{AttrValue, Attribute, Event, RefKind, Reference, Resource, Span, SpanKind, Status, StatusCode};
+pub use span::{
+    AttrValue, Attribute, Event, RefKind, Reference, References, Resource, SmolStr, Span, SpanKind, Status, StatusCode,
+};
 pub use times::{LATEST_TIME_NS, MAX_SPAN_NS, SpanTimes, TimeRepair, change_ns, saturating_sum};
 pub use trace::{SpanIndex, SpanTree, Trace};

@@ -2,6 +2,9 @@
 
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+pub use smol_str::SmolStr;
+
 use super::ids::{SpanId, TraceId};
 use super::times::TimeRepair;
 
@@ -65,13 +68,18 @@ pub enum StatusCode {
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Status {
     pub code: StatusCode,
-    pub message: String,
+    pub message: SmolStr,
 }
 
 /// A typed attribute value; OTLP's `AnyValue`, which also covers Jaeger's tag types.
+///
+/// Strings, here and in the rest of the model, are [`SmolStr`]: most names and values of a
+/// trace are short, and a short one lives inside the value, so that a 100,000-span trace
+/// is decoded and freed without hundreds of thousands of small allocations; a long one is
+/// shared, so that copying it into an analysis's result is a reference count.
 #[derive(Clone, Debug, PartialEq)]
 pub enum AttrValue {
-    Str(String),
+    Str(SmolStr),
     Bool(bool),
     Int(i64),
     Float(f64),
@@ -140,12 +148,12 @@ impl std::fmt::Display for AttrValue {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Attribute {
-    pub key: String,
+    pub key: SmolStr,
     pub value: AttrValue,
 }
 
 impl Attribute {
-    pub fn new(key: impl Into<String>, value: AttrValue) -> Self {
+    pub fn new(key: impl Into<SmolStr>, value: AttrValue) -> Self {
         Self { key: key.into(), value }
     }
 }
@@ -159,7 +167,7 @@ pub fn find_attr<'a>(attributes: &'a [Attribute], key: &str) -> Option<&'a AttrV
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
     pub time_ns: u64,
-    pub name: String,
+    pub name: SmolStr,
     pub attributes: Vec<Attribute>,
 }
 
@@ -174,6 +182,9 @@ pub enum RefKind {
     Link,
 }
 
+/// A span's references: almost always one, its parent, held inside the span.
+pub type References = SmallVec<[Reference; 1]>;
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Reference {
     pub kind: RefKind,
@@ -185,7 +196,7 @@ pub struct Reference {
 /// its spans, since a trace has few processes and many spans.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Resource {
-    pub service: String,
+    pub service: SmolStr,
     pub attributes: Vec<Attribute>,
 }
 
@@ -195,9 +206,9 @@ pub struct Span {
     pub span_id: SpanId,
     pub parent_id: Option<SpanId>,
     /// Every reference the source gave, the parent's included.
-    pub references: Vec<Reference>,
+    pub references: References,
     pub resource: Arc<Resource>,
-    pub operation: String,
+    pub operation: SmolStr,
     pub kind: SpanKind,
     /// Unix time in nanoseconds; 0 when the source had none.
     pub start_ns: u64,

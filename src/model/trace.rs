@@ -61,8 +61,15 @@ impl Trace {
     /// Assembles a trace from spans that all share one trace id.
     pub fn from_spans(id: TraceId, spans: Vec<Span>) -> Trace {
         let mut log = WarningLog::default();
-        let spans = drop_exact_duplicates(spans, &mut log);
-        let index = index_by_id(&spans);
+        let mut index = index_by_id(&spans);
+        // Ids are usually unique, and then no span is moved.
+        let spans = if index.len() == spans.len() {
+            spans
+        } else {
+            let kept = drop_exact_duplicates(spans, &mut log);
+            index = index_by_id(&kept);
+            kept
+        };
         let mut parent = link_parents(&spans, &index, &mut log);
         let tree = build_tree(&spans, &mut parent, &mut log);
         note_time_problems(&spans, &tree, &mut log);
@@ -320,9 +327,9 @@ mod tests {
             trace_id: TraceId(1),
             span_id: SpanId(id),
             parent_id: parent.map(SpanId),
-            references: Vec::new(),
+            references: Default::default(),
             resource: Arc::new(Resource { service: "svc".into(), attributes: Vec::new() }),
-            operation: format!("op{id}"),
+            operation: format!("op{id}").into(),
             kind: SpanKind::Internal,
             start_ns: start,
             duration_ns: duration,

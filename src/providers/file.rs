@@ -174,7 +174,7 @@ impl TraceProvider for FileProvider {
             .load()
             .await?
             .iter()
-            .flat_map(|t| t.spans.iter().filter(|s| s.service() == service).map(|s| s.operation.clone()))
+            .flat_map(|t| t.spans.iter().filter(|s| s.service() == service).map(|s| s.operation.to_string()))
             .collect();
         operations.sort();
         operations.dedup();

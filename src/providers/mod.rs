@@ -158,7 +158,7 @@ fn newest_first(mut traces: Vec<Trace>, limit: usize) -> Vec<Arc<Trace>> {
 pub fn matches(trace: &Trace, query: &SearchQuery) -> bool {
     trace.spans.iter().any(|span| {
         (query.service.is_empty() || span.service() == query.service)
-            && query.operation.as_ref().is_none_or(|op| &span.operation == op)
+            && query.operation.as_ref().is_none_or(|op| span.operation == op)
             && query.min_duration_ns.is_none_or(|min| span.duration_ns >= min)
             && query.max_duration_ns.is_none_or(|max| span.duration_ns <= max)
             && query.tags.iter().all(|(key, value)| span_has_tag(span, key, value))

@@ -183,7 +183,7 @@ fn push_entry(entry: &Entry, line: &mut StyledLine) {
                 _ => said,
             }
         }
-        What::Event(event) => event.name.clone(),
+        What::Event(event) => event.name.to_string(),
         What::Log(log) => log.body.clone(),
     };
     line.push(&one_line(&message), if entry.is_exception() { Some(Group::Error) } else { None });

@@ -85,7 +85,7 @@ impl PreparedBatch {
             let hash = stable_hash(&encoded);
             let resource = otlp::convert_resource(resource.attributes);
             let deployment = resource.deployment();
-            let service = resource.service;
+            let service = resource.service.to_string();
             let keys = part_keys(&service, &resource.attributes);
             let mut spans = Vec::new();
             for mut span in resource_spans.scope_spans.into_iter().flat_map(|s| s.spans) {

@@ -75,7 +75,7 @@ impl PreparedLogs {
         let mut rows = Vec::new();
         for resource_logs in batch {
             let resource = resource_logs.resource.unwrap_or_default();
-            let service = convert_resource(resource.attributes).service;
+            let service = convert_resource(resource.attributes).service.to_string();
             let service_index = services.len();
             for record in resource_logs.scope_logs.into_iter().flat_map(|s| s.log_records) {
                 if let Err(reason) = check_ids(&record) {

@@ -114,7 +114,7 @@ pub struct SpanRef {
 impl SpanRef {
     fn of(trace: &Trace, span: SpanIndex) -> SpanRef {
         let s = &trace.spans[span];
-        SpanRef { span_id: s.display_id(), service: s.service().to_string(), operation: s.operation.clone() }
+        SpanRef { span_id: s.display_id(), service: s.service().to_string(), operation: s.operation.to_string() }
     }
 }
 

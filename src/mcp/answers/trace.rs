@@ -129,14 +129,14 @@ impl FullSpan {
             start_offset_ms: ms(s.start_ns.saturating_sub(trace_start_ns)),
             duration_ms: ms(s.duration_ns),
             error: s.is_error(),
-            status_message: s.status.message.clone(),
+            status_message: s.status.message.to_string(),
             attributes: attributes(&s.attributes),
             events: s
                 .events
                 .iter()
                 .map(|e| EventRow {
                     offset_ms: ms(e.time_ns.saturating_sub(s.start_ns)),
-                    name: e.name.clone(),
+                    name: e.name.to_string(),
                     attributes: attributes(&e.attributes),
                 })
                 .collect(),
@@ -151,7 +151,7 @@ impl FullSpan {
 }
 
 fn attributes(attributes: &[Attribute]) -> serde_json::Map<String, serde_json::Value> {
-    attributes.iter().map(|a| (a.key.clone(), json_value(&a.value))).collect()
+    attributes.iter().map(|a| (a.key.to_string(), json_value(&a.value))).collect()
 }
 
 /// An attribute's value as JSON: numbers and booleans as they are, the rest as text.
