@@ -13,7 +13,7 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use super::memory::allocated_bytes;
-use super::self_times;
+use super::self_time::self_time;
 use crate::model::{SpanId, SpanIndex, Trace, TraceId};
 
 /// What a call path's width stands for.
@@ -93,173 +93,260 @@ pub fn aggregate<'t>(
     service: Option<&str>,
     weight: Weight,
 ) -> AggregateFlame {
-    let mut builder = Builder { weight, ..Builder::default() };
-    let mut count = 0;
+    let mut paths = Paths::<1>::new(weight, Allocations::Read);
     for trace in traces {
-        let entries = entry_spans(trace, service);
-        if entries.is_empty() {
-            continue;
-        }
-        count += 1;
-        builder.add(trace, &entries);
+        paths.add(0, trace, &entry_spans(trace, service));
     }
-    builder.finish(count)
+    let order = paths.order(0);
+    let nodes = order.nodes.iter().map(|&node| paths.path_node(0, &order, node)).collect();
+    AggregateFlame { traces: paths.sides[0].traces, weight, nodes }
 }
 
 /// Where call paths of `trace` start: the service's entry spans, or the trace's roots.
-fn entry_spans(trace: &Trace, service: Option<&str>) -> Vec<SpanIndex> {
+pub(super) fn entry_spans(trace: &Trace, service: Option<&str>) -> Vec<SpanIndex> {
     let Some(service) = service else { return trace.tree.roots().collect() };
     (0..trace.spans.len()).filter(|&i| trace.spans[i].service() == service && trace.is_service_entry(i)).collect()
 }
 
-/// Nodes keyed by (parent node, interned service+operation), so a span finds its node
-/// with one hash lookup instead of comparing strings along the path. Fx hashing: the keys
-/// are our own, and SipHash was a fifth of the time.
-struct Builder {
-    weight: Weight,
-    /// service → operation → name id; looked up by `&str`, so known names cost no allocation.
-    ids: FxHashMap<String, FxHashMap<String, u32>>,
-    names: Vec<(Arc<str>, Arc<str>)>,
-    nodes: Vec<Node>,
-    child_of: FxHashMap<(u32, u32), u32>,
+/// Whether merging reads what each span allocated: the flame graph shows it, a comparison
+/// does not, and it is a scan of every span's attributes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Allocations {
+    Read,
+    Skipped,
 }
 
-struct Node {
-    parent: Option<u32>,
-    name: u32,
+/// The call paths of the traces of `SIDES` sides merged into one tree (one side for a
+/// flame graph; two for a comparison, so both traces' spans land on the same nodes and
+/// matching paths costs nothing more). A node is keyed by (parent node, interned
+/// service+operation): a span finds its node with one lookup of a pair of integers, names
+/// are kept once per distinct name, and nothing is allocated per span.
+pub(super) struct Paths<'t, const SIDES: usize> {
+    weight: Weight,
+    allocations: Allocations,
+    names: Names,
+    /// Each node's parent (`NONE` for the root) and name; a child always comes after its
+    /// parent. Node 0 is the root.
+    nodes: Vec<(u32, u32)>,
+    /// (parent node, name) packed into one integer, to the node.
+    child_of: FxHashMap<u64, u32>,
+    traces: Vec<&'t Trace>,
+    sides: [Side; SIDES],
+}
+
+const NONE: u32 = u32::MAX;
+
+/// What one side's spans add up to on every node.
+struct Side {
+    /// Traces with at least one entry span.
+    traces: usize,
+    merged: Vec<Merged>,
+    /// Per name, when this side first met it: siblings that weigh the same are ordered by
+    /// it (a stable order that does not depend on the other side).
+    rank: Vec<u32>,
+    /// Names met so far.
+    ranked: u32,
+}
+
+/// The spans of one side merged into one node.
+#[derive(Clone, Copy, Default)]
+struct Merged {
     count: usize,
     duration_ns: u64,
     self_ns: u64,
     allocated_bytes: u64,
-    /// The example span with what it weighs (duration or bytes).
-    example: Option<(u64, TraceId, SpanId, u64)>,
+    /// The example span: what it weighs (duration or bytes), its trace (an index into
+    /// `Paths::traces`) and its index there.
+    example: Option<(u64, u32, u32)>,
 }
 
-impl Node {
-    fn new(parent: Option<u32>, name: u32) -> Self {
-        Node { parent, name, count: 0, duration_ns: 0, self_ns: 0, allocated_bytes: 0, example: None }
-    }
+/// service → operation → name id, and the names by id; looked up by `&str`, so known
+/// names cost no allocation.
+struct Names {
+    ids: FxHashMap<Box<str>, FxHashMap<Box<str>, u32>>,
+    names: Vec<(Arc<str>, Arc<str>)>,
 }
 
-impl Default for Builder {
-    fn default() -> Self {
-        Builder {
-            weight: Weight::default(),
-            ids: FxHashMap::default(),
-            names: vec![(Arc::from(""), Arc::from("all"))],
-            nodes: vec![Node::new(None, 0)],
-            child_of: FxHashMap::default(),
+impl Names {
+    fn id(&mut self, service: &str, operation: &str) -> u32 {
+        if let Some(&id) = self.ids.get(service).and_then(|ops| ops.get(operation)) {
+            return id;
         }
+        let id = self.names.len() as u32;
+        self.names.push((Arc::from(service), Arc::from(operation)));
+        self.ids.entry(service.into()).or_default().insert(operation.into(), id);
+        id
     }
 }
 
-impl Builder {
-    fn add(&mut self, trace: &Trace, entries: &[SpanIndex]) {
-        let own = self_times(trace);
-        let mut node_of: Vec<u32> = vec![u32::MAX; trace.spans.len()];
+/// One side's nodes in drawing order (depth-first, heaviest child first) with their
+/// totals, indexed by node.
+pub(super) struct Order {
+    pub nodes: Vec<u32>,
+    /// Where each node stands in `nodes` (`NONE` when absent from the side).
+    position: Vec<u32>,
+    total_ns: Vec<u64>,
+    total_allocated_bytes: Vec<u64>,
+}
+
+impl Order {
+    /// Where `node` stands in the side's drawing order, if the side has it.
+    pub fn position(&self, node: u32) -> Option<usize> {
+        let at = self.position[node as usize];
+        (at != NONE).then_some(at as usize)
+    }
+}
+
+impl<'t, const SIDES: usize> Paths<'t, SIDES> {
+    pub fn new(weight: Weight, allocations: Allocations) -> Self {
+        // The root's name is not looked up: no span is named after it.
+        let names = Names { ids: FxHashMap::default(), names: vec![(Arc::from(""), Arc::from("all"))] };
+        let sides =
+            std::array::from_fn(|_| Side { merged: vec![Merged::default()], rank: vec![0], ranked: 1, traces: 0 });
+        let nodes = vec![(NONE, 0)];
+        Paths { weight, allocations, names, nodes, child_of: FxHashMap::default(), traces: Vec::new(), sides }
+    }
+
+    /// Merges the call paths from `entries` of `trace` into `side`; a trace without
+    /// entries is not counted.
+    pub fn add(&mut self, side: usize, trace: &'t Trace, entries: &[SpanIndex]) {
+        if entries.is_empty() {
+            return;
+        }
+        let slot = self.traces.len() as u32;
+        self.traces.push(trace);
+        let mut seen = vec![false; trace.spans.len()];
         let mut stack: Vec<(SpanIndex, u32)> = entries.iter().rev().map(|&e| (e, 0)).collect();
-        while let Some((span, parent_node)) = stack.pop() {
-            if node_of[span] != u32::MAX {
+        while let Some((span, parent)) = stack.pop() {
+            if std::mem::replace(&mut seen[span], true) {
                 continue;
             }
-            let node = self.node(parent_node, trace, span);
-            node_of[span] = node;
-            let merged = &mut self.nodes[node as usize];
             let s = &trace.spans[span];
-            merged.count += 1;
-            merged.duration_ns = merged.duration_ns.saturating_add(s.duration_ns);
-            merged.self_ns = merged.self_ns.saturating_add(own[span]);
-            let allocated = allocated_bytes(s).unwrap_or(0);
-            merged.allocated_bytes = merged.allocated_bytes.saturating_add(allocated);
+            let name = self.names.id(s.service(), &*s.operation);
+            let node = self.child(parent, name);
+            let here = &mut self.sides[side];
+            if here.rank.len() <= name as usize {
+                here.rank.resize(name as usize + 1, NONE);
+            }
+            if here.rank[name as usize] == NONE {
+                here.rank[name as usize] = here.ranked;
+                here.ranked += 1;
+            }
+            let allocated = match self.allocations {
+                Allocations::Read => allocated_bytes(s).unwrap_or(0),
+                Allocations::Skipped => 0,
+            };
             let weighs = match self.weight {
                 Weight::SelfTime => s.duration_ns,
                 Weight::Allocated => allocated,
             };
+            let merged = &mut here.merged[node as usize];
+            merged.count += 1;
+            merged.duration_ns = merged.duration_ns.saturating_add(s.duration_ns);
+            merged.self_ns = merged.self_ns.saturating_add(self_time(trace, span));
+            merged.allocated_bytes = merged.allocated_bytes.saturating_add(allocated);
             if merged.example.is_none_or(|(heaviest, ..)| weighs > heaviest) {
-                merged.example = Some((weighs, trace.id, s.span_id, s.duration_ns));
+                merged.example = Some((weighs, slot, span as u32));
             }
             stack.extend(trace.tree.children(span).map(|child| (child, node)));
         }
-        self.nodes[0].count += 1;
+        let here = &mut self.sides[side];
+        here.traces += 1;
+        here.merged[0].count += 1;
     }
 
-    fn node(&mut self, parent: u32, trace: &Trace, span: SpanIndex) -> u32 {
-        let s = &trace.spans[span];
-        let known = self.ids.get(s.service()).and_then(|ops| ops.get(s.operation.as_str())).copied();
-        let name = known.unwrap_or_else(|| {
-            let id = self.names.len() as u32;
-            self.names.push((Arc::from(s.service()), Arc::from(s.operation.as_str())));
-            self.ids.entry(s.service().to_string()).or_default().insert(s.operation.to_string(), id);
-            id
-        });
-        let next_node = self.nodes.len() as u32;
-        let node = *self.child_of.entry((parent, name)).or_insert(next_node);
-        if node == next_node {
-            self.nodes.push(Node::new(Some(parent), name));
+    /// The node for `name` under `parent`, made on first use.
+    fn child(&mut self, parent: u32, name: u32) -> u32 {
+        let next = self.nodes.len() as u32;
+        let node = *self.child_of.entry(u64::from(parent) << 32 | u64::from(name)).or_insert(next);
+        if node == next {
+            self.nodes.push((parent, name));
+            for side in &mut self.sides {
+                side.merged.push(Merged::default());
+            }
         }
         node
     }
 
-    /// Totals bottom-up, then nodes reordered depth-first with the heaviest child first.
-    fn finish(self, traces: usize) -> AggregateFlame {
-        let total = self.totals(|n| n.self_ns);
-        let total_allocated = self.totals(|n| n.allocated_bytes);
+    /// `side`'s nodes depth-first, each node's children heaviest by the weight first, with
+    /// the totals of every node (its own amount and everything below it).
+    pub fn order(&self, side: usize) -> Order {
+        let here = &self.sides[side];
+        let total_ns = self.totals(|node| here.merged[node].self_ns);
+        let total_allocated_bytes = self.totals(|node| here.merged[node].allocated_bytes);
         let weight = match self.weight {
-            Weight::SelfTime => &total,
-            Weight::Allocated => &total_allocated,
+            Weight::SelfTime => &total_ns,
+            Weight::Allocated => &total_allocated_bytes,
         };
-        let mut children: Vec<Vec<usize>> = vec![Vec::new(); self.nodes.len()];
-        for (i, node) in self.nodes.iter().enumerate().skip(1) {
-            if let Some(parent) = node.parent {
-                children[parent as usize].push(i);
-            }
+        // Children as compressed rows, in the order they were made.
+        let mut offsets = vec![0u32; self.nodes.len() + 1];
+        for &(parent, _) in &self.nodes[1..] {
+            offsets[parent as usize + 1] += 1;
         }
-        let mut order = Vec::with_capacity(self.nodes.len());
-        let mut stack = vec![0usize];
-        while let Some(i) = stack.pop() {
-            order.push(i);
-            let kids = &mut children[i];
-            kids.sort_by(|&a, &b| weight[b].cmp(&weight[a]).then(self.nodes[a].name.cmp(&self.nodes[b].name)));
+        for i in 0..self.nodes.len() {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut fill = offsets.clone();
+        let mut children = vec![0u32; self.nodes.len().saturating_sub(1)];
+        for (node, &(parent, _)) in self.nodes.iter().enumerate().skip(1) {
+            children[fill[parent as usize] as usize] = node as u32;
+            fill[parent as usize] += 1;
+        }
+        let rank = |node: u32| here.rank[self.nodes[node as usize].1 as usize];
+        let mut nodes = Vec::with_capacity(self.nodes.len());
+        let mut position = vec![NONE; self.nodes.len()];
+        let mut kids = Vec::new();
+        let mut stack = vec![0u32];
+        while let Some(node) = stack.pop() {
+            position[node as usize] = nodes.len() as u32;
+            nodes.push(node);
+            let range = offsets[node as usize] as usize..offsets[node as usize + 1] as usize;
+            kids.clear();
+            kids.extend(children[range].iter().copied().filter(|&c| here.merged[c as usize].count > 0));
+            kids.sort_unstable_by(|&a, &b| weight[b as usize].cmp(&weight[a as usize]).then(rank(a).cmp(&rank(b))));
             stack.extend(kids.iter().rev());
         }
-        let mut new_index = vec![0usize; self.nodes.len()];
-        for (new, &old) in order.iter().enumerate() {
-            new_index[old] = new;
-        }
-        let nodes = order
-            .into_iter()
-            .map(|old| {
-                let node = &self.nodes[old];
-                let (service, operation) = self.names[node.name as usize].clone();
-                let example =
-                    node.example.map(|(_, trace_id, span_id, duration_ns)| Example { trace_id, span_id, duration_ns });
-                PathNode {
-                    parent: node.parent.map(|p| new_index[p as usize]),
-                    service,
-                    operation,
-                    count: node.count,
-                    duration_ns: node.duration_ns,
-                    self_ns: node.self_ns,
-                    total_ns: total[old],
-                    allocated_bytes: node.allocated_bytes,
-                    total_allocated_bytes: total_allocated[old],
-                    example,
-                }
-            })
-            .collect();
-        AggregateFlame { traces, weight: self.weight, nodes }
+        Order { nodes, position, total_ns, total_allocated_bytes }
     }
 
     /// Each node's `own` amount plus everything below it.
-    fn totals(&self, own: impl Fn(&Node) -> u64) -> Vec<u64> {
-        let mut total: Vec<u64> = self.nodes.iter().map(own).collect();
-        // Children are always created after their parent, so one backward pass sums up.
-        for i in (1..self.nodes.len()).rev() {
-            if let Some(parent) = self.nodes[i].parent {
-                total[parent as usize] = total[parent as usize].saturating_add(total[i]);
-            }
+    fn totals(&self, own: impl Fn(usize) -> u64) -> Vec<u64> {
+        let mut total: Vec<u64> = (0..self.nodes.len()).map(own).collect();
+        // Children are always made after their parent, so one backward pass sums up.
+        for node in (1..self.nodes.len()).rev() {
+            let parent = self.nodes[node].0 as usize;
+            total[parent] = total[parent].saturating_add(total[node]);
         }
         total
+    }
+
+    /// `node` as `side` sees it, its parent given as a position in `order`.
+    pub fn path_node(&self, side: usize, order: &Order, node: u32) -> PathNode {
+        let (parent, name) = self.nodes[node as usize];
+        let merged = &self.sides[side].merged[node as usize];
+        let (service, operation) = self.names.names[name as usize].clone();
+        let example = merged.example.map(|(_, slot, span)| {
+            let trace = self.traces[slot as usize];
+            let span = &trace.spans[span as usize];
+            Example { trace_id: trace.id, span_id: span.span_id, duration_ns: span.duration_ns }
+        });
+        PathNode {
+            parent: (parent != NONE).then(|| order.position[parent as usize] as usize),
+            service,
+            operation,
+            count: merged.count,
+            duration_ns: merged.duration_ns,
+            self_ns: merged.self_ns,
+            total_ns: order.total_ns[node as usize],
+            allocated_bytes: merged.allocated_bytes,
+            total_allocated_bytes: order.total_allocated_bytes[node as usize],
+            example,
+        }
+    }
+
+    /// Whether `side` has spans on `node` (the root belongs to every side).
+    pub fn has(&self, side: usize, node: u32) -> bool {
+        node == 0 || self.sides[side].merged[node as usize].count > 0
     }
 }
 

@@ -7,10 +7,9 @@
 
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use super::aggregate::{AggregateFlame, Example, PathNode, Weight, aggregate};
+use super::aggregate::{Allocations, Example, PathNode, Paths, Weight, entry_spans};
 use crate::model::{Trace, TraceId, change_ns};
 
 /// A change is worth colouring when the path's time moved by at least this share of
@@ -86,15 +85,76 @@ pub struct DiffNode {
 }
 
 pub fn compare(before: &Trace, after: &Trace) -> Comparison {
-    let (a, b) = (aggregate([before], None, Weight::SelfTime), aggregate([after], None, Weight::SelfTime));
-    let mut merged = Merge::default();
-    merged.add(&a, |node, stats| node.before = Some(stats));
-    merged.add(&b, |node, stats| node.after = Some(stats));
+    let mut paths = Paths::<2>::new(Weight::SelfTime, Allocations::Skipped);
+    paths.add(BEFORE, before, &entry_spans(before, None));
+    paths.add(AFTER, after, &entry_spans(after, None));
     let longer = before.duration_ns().max(after.duration_ns());
-    for node in &mut merged.nodes {
+    let mut nodes = diff_nodes(&paths);
+    for node in &mut nodes {
         judge(node, longer);
     }
-    Comparison { before: Side::of(before), after: Side::of(after), nodes: merged.nodes }
+    Comparison { before: Side::of(before), after: Side::of(after), nodes }
+}
+
+const BEFORE: usize = 0;
+const AFTER: usize = 1;
+
+/// The paths of the first trace in its drawing order, then those only the second has in
+/// its own, each parent before its children.
+fn diff_nodes(paths: &Paths<'_, 2>) -> Vec<DiffNode> {
+    let (before, after) = (paths.order(BEFORE), paths.order(AFTER));
+    let mut nodes: Vec<DiffNode> = Vec::with_capacity(before.nodes.len());
+    // Where each of the second trace's nodes stands in the comparison, by its position
+    // in `after`: those the first trace has come first, already placed.
+    let mut placed: Vec<usize> = Vec::with_capacity(after.nodes.len());
+    for &node in &before.nodes {
+        let path = paths.path_node(BEFORE, &before, node);
+        let stats = (PathStats::from(&path), paths.has(AFTER, node).then(|| paths.path_node(AFTER, &after, node)));
+        nodes.push(DiffNode::new(
+            path.parent,
+            path.service,
+            path.operation,
+            Some(stats.0),
+            stats.1.as_ref().map(PathStats::from),
+        ));
+    }
+    for &node in &after.nodes {
+        let at = match before.position(node) {
+            Some(at) => at,
+            None => {
+                let path = paths.path_node(AFTER, &after, node);
+                let parent = path.parent.map(|p| placed[p]);
+                let stats = Some(PathStats::from(&path));
+                nodes.push(DiffNode::new(parent, path.service, path.operation, None, stats));
+                nodes.len() - 1
+            }
+        };
+        placed.push(at);
+    }
+    nodes
+}
+
+impl DiffNode {
+    /// A path not judged yet.
+    fn new(
+        parent: Option<usize>,
+        service: Arc<str>,
+        operation: Arc<str>,
+        before: Option<PathStats>,
+        after: Option<PathStats>,
+    ) -> Self {
+        DiffNode {
+            parent,
+            service,
+            operation,
+            before,
+            after,
+            change: Change::Same,
+            delta_ns: 0,
+            delta_percent: None,
+            notable: false,
+        }
+    }
 }
 
 impl Side {
@@ -104,40 +164,6 @@ impl Side {
             root: trace.root().map_or_else(String::new, |r| format!("{}: {}", r.service(), r.operation)),
             duration_ns: trace.duration_ns(),
             span_count: trace.spans.len(),
-        }
-    }
-}
-
-#[derive(Default)]
-struct Merge {
-    nodes: Vec<DiffNode>,
-    index: FxHashMap<(usize, Arc<str>, Arc<str>), usize>,
-}
-
-impl Merge {
-    /// Adds one side's paths, matching each to the path with the same parent and name.
-    fn add(&mut self, flame: &AggregateFlame, mut record: impl FnMut(&mut DiffNode, PathStats)) {
-        let mut merged_of = vec![0usize; flame.nodes.len()];
-        for (i, node) in flame.nodes.iter().enumerate() {
-            let parent = node.parent.map(|p| merged_of[p]);
-            let key = (parent.unwrap_or(usize::MAX), Arc::clone(&node.service), Arc::clone(&node.operation));
-            let next = self.nodes.len();
-            let at = *self.index.entry(key).or_insert(next);
-            if at == next {
-                self.nodes.push(DiffNode {
-                    parent,
-                    service: Arc::clone(&node.service),
-                    operation: Arc::clone(&node.operation),
-                    before: None,
-                    after: None,
-                    change: Change::Same,
-                    delta_ns: 0,
-                    delta_percent: None,
-                    notable: false,
-                });
-            }
-            record(&mut self.nodes[at], PathStats::from(node));
-            merged_of[i] = at;
         }
     }
 }

@@ -2,7 +2,7 @@
 //! `--json`, as the one JSON object scripts and other editors read.
 
 use super::args::AnalyzeFlags;
-use super::{load_traces_of, print_json, print_lines};
+use super::{keep_until_exit, load_traces_of, print_json, print_lines};
 use crate::analysis::report::{Options, analyze as analyze_traces};
 use crate::error::Result;
 use crate::query::parse_duration;
@@ -14,13 +14,15 @@ pub fn analyze(flags: AnalyzeFlags) -> Result<()> {
     let traces = load_traces_of(&flags.input, flags.service.as_deref())?;
     let mut result = analyze_traces(&traces, &options);
     explain_report(&mut result);
-    if flags.json {
-        return print_json(&result);
-    }
-    let title = match &flags.service {
-        Some(service) => format!("{service} in {}", flags.input.display()),
-        None => flags.input.display().to_string(),
+    let printed = if flags.json {
+        print_json(&result)
+    } else {
+        let title = match &flags.service {
+            Some(service) => format!("{service} in {}", flags.input.display()),
+            None => flags.input.display().to_string(),
+        };
+        print_lines(&report::render(&result, &title, super::terminal_width()).rendered.lines)
     };
-    let rendered = report::render(&result, &title, super::terminal_width());
-    print_lines(&rendered.rendered.lines)
+    keep_until_exit((traces, result));
+    printed
 }

@@ -5,28 +5,34 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::args::{DiffFlags, ProviderFlags};
-use super::{pick_trace, print_json, print_lines, terminal_width};
+use super::{keep_until_exit, pick_trace, print_json, print_lines, terminal_width};
 use crate::analysis::compare::compare;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::Trace;
 use crate::providers::{self, file::load_path};
 use crate::render::compare as draw;
 
 pub async fn diff(flags: DiffFlags) -> Result<()> {
-    let before = side(&flags.provider, &flags.a).await?;
-    let after = side(&flags.provider, &flags.b).await?;
+    // Both sides at once: two files decode on the two cores.
+    let (before, after) = tokio::join!(side(&flags.provider, &flags.a), side(&flags.provider, &flags.b));
+    let (before, after) = (before?, after?);
     let comparison = compare(&before, &after);
-    if flags.json {
-        return print_json(&comparison);
-    }
-    let drawn = draw::render(&comparison, flags.width.unwrap_or_else(terminal_width));
-    print_lines(&drawn.rendered.lines)
+    let printed = if flags.json {
+        print_json(&comparison)
+    } else {
+        print_lines(&draw::render(&comparison, flags.width.unwrap_or_else(terminal_width)).rendered.lines)
+    };
+    keep_until_exit((before, after, comparison));
+    printed
 }
 
 async fn side(flags: &ProviderFlags, what: &str) -> Result<Arc<Trace>> {
     let path = Path::new(what);
     if path.is_file() {
-        return Ok(Arc::new(pick_trace(load_path(path)?, None, path)?));
+        let path = path.to_path_buf();
+        let decoded = tokio::task::spawn_blocking(move || pick_trace(load_path(&path)?, None, &path));
+        let trace = decoded.await.map_err(|e| Error::invalid(format!("decoding {what} failed: {e}")))??;
+        return Ok(Arc::new(trace));
     }
     providers::from_config(&flags.to_config())?.trace(what).await
 }
