@@ -163,7 +163,14 @@ impl<'t> Calls<'t> {
 
     /// A call of `span`: its statement normalized once per distinct text, its key
     /// interned.
-    fn call(&mut self, span: &'t Span, kind: CallKind, system: Option<&'t str>, statement: Option<&'t str>, target: Text) -> Call<'t> {
+    fn call(
+        &mut self,
+        span: &'t Span,
+        kind: CallKind,
+        system: Option<&'t str>,
+        statement: Option<&'t str>,
+        target: Text,
+    ) -> Call<'t> {
         let (normalized, placeholders) = match statement {
             Some(text) => {
                 let (shape, placeholders) = match self.statements.get(text) {

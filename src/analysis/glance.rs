@@ -44,11 +44,8 @@ impl Glance {
     /// Database calls at least `slow_query_ns` long are slow queries.
     pub fn of(trace: &Trace, slow_query_ns: u64) -> Glance {
         let index = TraceIndex::new(trace);
-        let mut marks: Vec<Mark> = n_plus_one(&index)
-            .into_iter()
-            .chain(slow_queries(&index, slow_query_ns))
-            .map(Mark::from)
-            .collect();
+        let mut marks: Vec<Mark> =
+            n_plus_one(&index).into_iter().chain(slow_queries(&index, slow_query_ns)).map(Mark::from).collect();
         marks.sort_by_key(|mark| std::cmp::Reverse(mark.total_us));
         Glance {
             summary: TraceSummary::of(trace),

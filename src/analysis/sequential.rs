@@ -45,7 +45,9 @@ pub fn sequential_calls(index: &TraceIndex) -> Vec<Finding> {
         finding.evidence = Evidence::SequentialCalls {
             calls: distinct
                 .iter()
-                .map(|&c| index.calls.get(c).map(|call| index.calls.describe(call, &trace.spans[c])).unwrap_or_default())
+                .map(|&c| {
+                    index.calls.get(c).map(|call| index.calls.describe(call, &trace.spans[c])).unwrap_or_default()
+                })
                 .collect(),
             saving_ns,
         };
