@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use vitals::analysis::aggregate::{Weight, aggregate};
-use vitals::analysis::calls::outgoing_call;
+use vitals::analysis::calls::Calls;
 use vitals::analysis::compare::compare;
 use vitals::analysis::dependencies::parse_dependencies;
 use vitals::analysis::service_map::{ServiceMap, Thresholds};
@@ -105,6 +105,7 @@ fn network_calls_fit_and_targets_stay_apart() {
     let mut checked = 0;
     for (file, traces) in fixture_files() {
         for trace in &traces {
+            let calls = Calls::of(trace);
             for cells in WIDTHS {
                 let out = render_trace(trace, &Picture::new(View::Network, cells));
                 let what = format!("the network calls of {file} {}", trace.id);
@@ -116,7 +117,7 @@ fn network_calls_fit_and_targets_stay_apart() {
                 let names = out.targets.iter().filter(|t| t.line > header).map(|t| {
                     let shown: String = out.lines[t.line].text.chars().skip(call).take_while(|&c| c != '█').collect();
                     let span = &trace.spans[t.span];
-                    let described = outgoing_call(span).map(|c| c.describe(span)).unwrap_or_default();
+                    let described = calls.get(t.span).map(|c| calls.describe(c, span)).unwrap_or_default();
                     (shown.trim().to_string(), (span.service().to_string(), described))
                 });
                 assert_apart(names, &what);

@@ -2,7 +2,16 @@
 //! a message sent; and where in the code it was made. Old and new OpenTelemetry attribute
 //! names are both read (`db.statement` / `db.query.text`, `code.lineno` /
 //! `code.line.number`, …).
+//!
+//! A trace's calls are worked out once ([`Calls::of`]) for every analysis: the strings
+//! calls share (statement shapes, targets) are interned, a statement is normalized once
+//! per distinct text, and calls that do the same thing share a [`CallKey`], a small
+//! number, so grouping calls hashes and compares numbers instead of formatted strings.
 
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use rustc_hash::FxBuildHasher;
 use serde::Serialize;
 
 use crate::model::{Span, SpanIndex, SpanKind, Trace};
@@ -32,52 +41,188 @@ impl CallKind {
     }
 }
 
-/// A span seen as an outgoing call.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Call {
-    pub kind: CallKind,
-    /// `postgresql`, `redis`, `grpc`, `kafka`, …
-    pub system: Option<String>,
-    /// The statement as sent, for database calls that carry one.
-    pub statement: Option<String>,
-    /// The statement's shape (see [`statement::normalize`]).
-    pub normalized: Option<String>,
-    /// Where the call goes: `host:port /route` for HTTP, the RPC method, the queue.
-    pub target: String,
-    /// Calls with the same key do the same thing: the same query shape, or the same
-    /// operation on the same route. Values (ids, literals, query strings) are left out.
-    pub key: String,
+/// Calls with the same key do the same thing: the same query shape, or the same
+/// operation on the same route, in the same service. Values (ids, literals, query
+/// strings) are left out. Keys number a trace's distinct calls from 0 (see
+/// [`Calls::key_count`]), so a table indexed by key can stand in for a map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallKey(u32);
+
+impl CallKey {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
 }
 
-impl Call {
-    /// A call of `span`, its statement shape and key derived once here.
-    fn new(span: &Span, kind: CallKind, system: Option<&str>, statement: Option<&str>, target: String) -> Call {
-        let normalized = statement.map(statement::normalize);
-        let what = normalized.as_deref().unwrap_or(&target);
-        let key = format!("{}\u{1f}{}\u{1f}{what}", span.service(), span.operation);
-        Call {
-            kind,
-            system: system.map(str::to_string),
-            statement: statement.map(str::to_string),
-            normalized,
-            target,
-            key,
+/// A string interned in a trace's [`Calls`]: a statement shape or a target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Text(u32);
+
+/// A span seen as an outgoing call. Its strings are the span's own or interned in the
+/// [`Calls`] it belongs to, which reads them ([`Calls::normalized`], [`Calls::target`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Call<'t> {
+    pub kind: CallKind,
+    /// `postgresql`, `redis`, `grpc`, `kafka`, …
+    pub system: Option<&'t str>,
+    /// The statement as sent, for database calls that carry one.
+    pub statement: Option<&'t str>,
+    /// Whether the statement holds bind parameters (see [`statement::has_placeholders`]).
+    pub placeholders: bool,
+    /// The statement's shape (see [`statement::normalize`]).
+    normalized: Option<Text>,
+    /// Where the call goes: `host:port /route` for HTTP, the RPC method, the queue.
+    target: Text,
+    pub key: CallKey,
+}
+
+/// Every span of one trace as an outgoing call or not, with the strings the calls share.
+#[derive(Debug, Default)]
+pub struct Calls<'t> {
+    calls: Vec<Option<Call<'t>>>,
+    texts: Vec<Box<str>>,
+    text_ids: HashMap<Box<str>, Text, FxBuildHasher>,
+    /// Each distinct statement text: its shape and whether it holds bind parameters.
+    statements: HashMap<&'t str, (Text, bool), FxBuildHasher>,
+    keys: HashMap<(&'t str, &'t str, Text), CallKey, FxBuildHasher>,
+}
+
+impl<'t> Calls<'t> {
+    /// Classifies every span of `trace`.
+    pub fn of(trace: &'t Trace) -> Calls<'t> {
+        let mut calls = Calls { calls: Vec::with_capacity(trace.spans.len()), ..Calls::default() };
+        let mut scratch = String::new();
+        for span in &trace.spans {
+            let call = calls.classify(span, &mut scratch);
+            calls.calls.push(call);
+        }
+        calls
+    }
+
+    /// The span at `span` as a call, or `None` for server-side and internal work.
+    pub fn get(&self, span: SpanIndex) -> Option<&Call<'t>> {
+        self.calls.get(span).and_then(Option::as_ref)
+    }
+
+    /// Whether the span at `span` is a call to another process.
+    pub fn is_call(&self, span: SpanIndex) -> bool {
+        self.get(span).is_some()
+    }
+
+    /// Every span's call, indexed like `trace.spans`.
+    pub fn iter(&self) -> impl Iterator<Item = Option<&Call<'t>>> + '_ {
+        self.calls.iter().map(Option::as_ref)
+    }
+
+    /// How many distinct keys the calls have: every [`CallKey::index`] is below it.
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// The call's statement shape, for database calls that carry a statement.
+    pub fn normalized(&self, call: &Call) -> Option<&str> {
+        call.normalized.map(|t| self.text(t))
+    }
+
+    /// Where the call goes: `host:port/route` for HTTP, the RPC method, the queue.
+    pub fn target(&self, call: &Call) -> &str {
+        self.text(call.target)
+    }
+
+    /// How people name the call of `span`: the query shape, or `GET host/route`.
+    pub fn describe(&self, call: &Call, span: &Span) -> String {
+        let operation: &str = &span.operation;
+        let target = self.target(call);
+        match (self.normalized(call), call.kind) {
+            (Some(statement), _) => statement.to_string(),
+            (None, CallKind::Other) => format!("{} {operation}", span.service()),
+            (None, CallKind::Database) => {
+                let system = call.system.unwrap_or("db");
+                format!("{operation} ({system} {target})").replace(" )", ")")
+            }
+            (None, _) if target.is_empty() => format!("{} {operation}", span.service()),
+            (None, _) if target.contains(operation) => target.to_string(),
+            (None, _) => format!("{operation} {target}"),
         }
     }
 
-    /// How people name this call: the query shape, or `GET host/route`.
-    pub fn describe(&self, span: &Span) -> String {
-        match (&self.normalized, self.kind) {
-            (Some(statement), _) => statement.clone(),
-            (None, CallKind::Other) => format!("{} {}", span.service(), span.operation),
-            (None, CallKind::Database) => {
-                let system = self.system.as_deref().unwrap_or("db");
-                format!("{} ({system} {})", span.operation, self.target).replace(" )", ")")
-            }
-            (None, _) if self.target.is_empty() => format!("{} {}", span.service(), span.operation),
-            (None, _) if self.target.contains(span.operation.as_str()) => self.target.clone(),
-            (None, _) => format!("{} {}", span.operation, self.target),
+    fn text(&self, text: Text) -> &str {
+        &self.texts[text.0 as usize]
+    }
+
+    /// The id of `text`, interned on first sight.
+    fn intern(&mut self, text: &str) -> Text {
+        if let Some(&id) = self.text_ids.get(text) {
+            return id;
         }
+        let id = Text(self.texts.len() as u32);
+        self.texts.push(text.into());
+        self.text_ids.insert(text.into(), id);
+        id
+    }
+
+    /// A call of `span`: its statement normalized once per distinct text, its key
+    /// interned.
+    fn call(
+        &mut self,
+        span: &'t Span,
+        kind: CallKind,
+        system: Option<&'t str>,
+        statement: Option<&'t str>,
+        target: Text,
+    ) -> Call<'t> {
+        let (normalized, placeholders) = match statement {
+            Some(text) => {
+                let (shape, placeholders) = match self.statements.get(text) {
+                    Some(&known) => known,
+                    None => {
+                        let known = (self.intern(&statement::normalize(text)), statement::has_placeholders(text));
+                        self.statements.insert(text, known);
+                        known
+                    }
+                };
+                (Some(shape), placeholders)
+            }
+            None => (None, false),
+        };
+        let what = normalized.unwrap_or(target);
+        let next = CallKey(self.keys.len() as u32);
+        let key = *self.keys.entry((span.service(), &*span.operation, what)).or_insert(next);
+        Call { kind, system, statement, placeholders, normalized, target, key }
+    }
+
+    /// The span as an outgoing call, or `None` for server-side and internal work.
+    /// `scratch` is reused to build targets, so only new ones allocate.
+    fn classify(&mut self, span: &'t Span, scratch: &mut String) -> Option<Call<'t>> {
+        if let Some(system) = text(span, &["db.system.name", "db.system"]) {
+            let statement = text(span, &["db.query.text", "db.statement"]);
+            let target =
+                text(span, &["db.operation.name", "db.operation", "db.namespace", "db.name"]).unwrap_or_default();
+            let target = self.intern(target);
+            return Some(self.call(span, CallKind::Database, Some(system), statement, target));
+        }
+        if !matches!(span.kind, SpanKind::Client | SpanKind::Producer) {
+            return None;
+        }
+        if let Some(system) = text(span, &["messaging.system"]) {
+            let destination = text(span, &["messaging.destination.name", "messaging.destination"]).unwrap_or_default();
+            let target = self.intern(destination);
+            return Some(self.call(span, CallKind::Messaging, Some(system), None, target));
+        }
+        scratch.clear();
+        if let Some(system) = text(span, &["rpc.system.name", "rpc.system"]) {
+            let method = text(span, &["rpc.method"]).unwrap_or(&span.operation);
+            if let Some(service) = text(span, &["rpc.service"]) {
+                scratch.push_str(service);
+                scratch.push('/');
+            }
+            scratch.push_str(method);
+            let target = self.intern(scratch);
+            return Some(self.call(span, CallKind::Rpc, Some(system), None, target));
+        }
+        let kind = if http_route(span, scratch) { CallKind::Http } else { CallKind::Other };
+        let target = self.intern(scratch);
+        Some(self.call(span, kind, None, None, target))
     }
 }
 
@@ -90,64 +235,35 @@ fn number(span: &Span, keys: &[&str]) -> Option<i64> {
     keys.iter().find_map(|k| span.attr(k).and_then(|v| v.as_i64()))
 }
 
-/// Whether the span is a call to another process (what [`outgoing_call`] describes),
-/// without building the description.
-pub fn is_outgoing_call(span: &Span) -> bool {
-    matches!(span.kind, SpanKind::Client | SpanKind::Producer) || text(span, &["db.system.name", "db.system"]).is_some()
-}
-
-/// The span as an outgoing call, or `None` for server-side and internal work.
-pub fn outgoing_call(span: &Span) -> Option<Call> {
-    if let Some(system) = text(span, &["db.system.name", "db.system"]) {
-        let statement = text(span, &["db.query.text", "db.statement"]);
-        let target = text(span, &["db.operation.name", "db.operation", "db.namespace", "db.name"]).unwrap_or_default();
-        return Some(Call::new(span, CallKind::Database, Some(system), statement, target.to_string()));
-    }
-    if !matches!(span.kind, SpanKind::Client | SpanKind::Producer) {
-        return None;
-    }
-    if let Some(system) = text(span, &["messaging.system"]) {
-        let destination = text(span, &["messaging.destination.name", "messaging.destination"]).unwrap_or_default();
-        return Some(Call::new(span, CallKind::Messaging, Some(system), None, destination.to_string()));
-    }
-    if let Some(system) = text(span, &["rpc.system.name", "rpc.system"]) {
-        let method = text(span, &["rpc.method"]).unwrap_or(&span.operation);
-        let service = text(span, &["rpc.service"]).map(|s| format!("{s}/")).unwrap_or_default();
-        return Some(Call::new(span, CallKind::Rpc, Some(system), None, format!("{service}{method}")));
-    }
-    match http_route(span) {
-        Some(route) => Some(Call::new(span, CallKind::Http, None, None, route)),
-        None => Some(Call::new(span, CallKind::Other, None, None, String::new())),
-    }
-}
-
-/// `host:port/path` of an HTTP client span, without the query string, or `None` when
-/// the span has no HTTP attributes.
-fn http_route(span: &Span) -> Option<String> {
+/// Writes `host:port/path` of an HTTP client span, without the query string, into `out`
+/// (empty beforehand); false when the span has no HTTP attributes.
+fn http_route(span: &Span, out: &mut String) -> bool {
     let url = text(span, &["url.full", "http.url"]);
     let method = text(span, &["http.request.method", "http.method"]);
     if url.is_none() && method.is_none() {
-        return None;
+        return false;
     }
     let (url_host, url_path) = url.map(split_url).unwrap_or_default();
-    let host = text(span, &["server.address", "net.peer.name", "peer.service"]).map(str::to_string).or(url_host);
+    let host = text(span, &["server.address", "net.peer.name", "peer.service"]).or(url_host);
     let port = number(span, &["server.port", "net.peer.port"]);
-    let path = text(span, &["http.route", "url.template"]).map(str::to_string).or(url_path).unwrap_or_default();
-    let host = match (host, port) {
-        (Some(h), Some(p)) if !h.contains(':') => format!("{h}:{p}"),
-        (Some(h), _) => h,
-        (None, _) => String::new(),
-    };
-    Some(format!("{host}{path}"))
+    let path = text(span, &["http.route", "url.template"]).or(url_path).unwrap_or_default();
+    if let Some(host) = host {
+        out.push_str(host);
+        if let Some(port) = port.filter(|_| !host.contains(':')) {
+            let _ = write!(out, ":{port}");
+        }
+    }
+    out.push_str(path);
+    true
 }
 
 /// `http://host:8083/route?x=1` → (`host:8083`, `/route`).
-fn split_url(url: &str) -> (Option<String>, Option<String>) {
+fn split_url(url: &str) -> (Option<&str>, Option<&str>) {
     let without_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
     let without_query = without_scheme.split(['?', '#']).next().unwrap_or_default();
     match without_query.find('/') {
-        Some(slash) => (Some(without_query[..slash].to_string()), Some(without_query[slash..].to_string())),
-        None => (Some(without_query.to_string()), None),
+        Some(slash) => (Some(&without_query[..slash]), Some(&without_query[slash..])),
+        None => (Some(without_query), None),
     }
 }
 
@@ -162,16 +278,44 @@ pub struct CodeLocation {
     pub function: Option<String>,
 }
 
+/// The attributes a [`CodeLocation`] is made of, borrowed from the span: what a trace's
+/// locations are interned by, so that a span's location is found without allocating.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CodeAttributes<'t> {
+    filepath: Option<&'t str>,
+    lineno: Option<i64>,
+    function: Option<&'t str>,
+    namespace: Option<&'t str>,
+}
+
+impl<'t> CodeAttributes<'t> {
+    /// The span's code attributes, or `None` when it names neither a file nor a function.
+    pub fn of(span: &'t Span) -> Option<CodeAttributes<'t>> {
+        let filepath = text(span, &["code.file.path", "code.filepath"]);
+        let function = text(span, &["code.function.name", "code.function"]);
+        if filepath.is_none() && function.is_none() {
+            return None;
+        }
+        Some(CodeAttributes {
+            filepath,
+            lineno: number(span, &["code.line.number", "code.lineno"]),
+            function,
+            namespace: function.and_then(|_| text(span, &["code.namespace"])),
+        })
+    }
+
+    pub fn location(&self) -> CodeLocation {
+        let function = self.function.map(|f| match self.namespace {
+            Some(namespace) if !f.starts_with(namespace) => format!("{namespace}.{f}"),
+            _ => f.to_string(),
+        });
+        CodeLocation { filepath: self.filepath.map(str::to_string), lineno: self.lineno, function }
+    }
+}
+
 impl CodeLocation {
     pub fn of(span: &Span) -> Option<CodeLocation> {
-        let filepath = text(span, &["code.file.path", "code.filepath"]).map(str::to_string);
-        let lineno = number(span, &["code.line.number", "code.lineno"]);
-        let function =
-            text(span, &["code.function.name", "code.function"]).map(|f| match text(span, &["code.namespace"]) {
-                Some(namespace) if !f.starts_with(namespace) => format!("{namespace}.{f}"),
-                _ => f.to_string(),
-            });
-        (filepath.is_some() || function.is_some()).then_some(CodeLocation { filepath, lineno, function })
+        CodeAttributes::of(span).map(|attributes| attributes.location())
     }
 
     /// The span's own location, or its nearest ancestor's: a query made by a repository
@@ -222,6 +366,19 @@ mod tests {
         span
     }
 
+    /// The spans as one trace (ids a, b, c, … in order), so that their calls are classified together.
+    fn trace(spans: Vec<Span>) -> Trace {
+        let spans = spans
+            .into_iter()
+            .zip(1u64..)
+            .map(|(mut span, id)| {
+                span.span_id = crate::model::SpanId(id);
+                span
+            })
+            .collect();
+        Trace::from_spans(crate::model::TraceId(1), spans)
+    }
+
     #[test]
     fn http_calls_to_one_route_share_a_key_whatever_their_query_string() {
         let a = span(
@@ -234,10 +391,12 @@ mod tests {
         );
         let other =
             span(SpanKind::Client, &[("http.request.method", "GET"), ("url.full", "http://0.0.0.0:8081/customer?c=1")]);
-        let key = |s: &Span| outgoing_call(s).unwrap().key;
-        assert_eq!(key(&a), key(&b));
-        assert_ne!(key(&a), key(&other));
-        assert_eq!(outgoing_call(&a).unwrap().target, "0.0.0.0:8083/route");
+        let t = trace(vec![a, b, other]);
+        let calls = Calls::of(&t);
+        let key = |i: SpanIndex| calls.get(i).unwrap().key;
+        assert_eq!(key(0), key(1));
+        assert_ne!(key(0), key(2));
+        assert_eq!(calls.target(calls.get(0).unwrap()), "0.0.0.0:8083/route");
     }
 
     #[test]
@@ -245,9 +404,11 @@ mod tests {
         let new =
             span(SpanKind::Client, &[("db.system.name", "mysql"), ("db.query.text", "SELECT * FROM c WHERE id=7")]);
         let old = span(SpanKind::Internal, &[("db.system", "mysql"), ("db.statement", "SELECT * FROM c WHERE id=8")]);
-        assert_eq!(outgoing_call(&new).unwrap().normalized.as_deref(), Some("SELECT * FROM c WHERE id=?"));
-        assert_eq!(outgoing_call(&new).unwrap().key, outgoing_call(&old).unwrap().key);
-        assert!(outgoing_call(&span(SpanKind::Server, &[])).is_none());
+        let t = trace(vec![new, old, span(SpanKind::Server, &[])]);
+        let calls = Calls::of(&t);
+        assert_eq!(calls.normalized(calls.get(0).unwrap()), Some("SELECT * FROM c WHERE id=?"));
+        assert_eq!(calls.get(0).unwrap().key, calls.get(1).unwrap().key);
+        assert!(calls.get(2).is_none());
     }
 
     #[test]

@@ -31,10 +31,11 @@ impl Section {
 /// root in start order.
 pub fn critical_path(trace: &Trace) -> Vec<Section> {
     let Some(clipped) = clip_to_parents(trace) else { return Vec::new() };
-    let children = blocking_children(trace, &clipped);
+    let children = Blocking::of(trace, &clipped);
+    let mut passed = vec![0; trace.spans.len()];
     let mut sections = Vec::new();
     for root in trace.tree.roots() {
-        walk_back(trace, &clipped, &children, root, &mut sections);
+        walk_back(trace, &clipped, &children, &mut passed, root, &mut sections);
     }
     sections
 }
@@ -82,21 +83,36 @@ fn clip_to_parents(trace: &Trace) -> Option<Vec<Option<(u64, u64)>>> {
 }
 
 /// Each span's children that are on the path, last-finishing first (by their own end;
-/// ties keep start order).
-fn blocking_children(trace: &Trace, clipped: &[Option<(u64, u64)>]) -> Vec<Vec<SpanIndex>> {
-    (0..trace.spans.len())
-        .map(|span| {
-            let mut children: Vec<SpanIndex> = trace.tree.children(span).filter(|&c| clipped[c].is_some()).collect();
-            children.sort_by_key(|&c| std::cmp::Reverse(trace.spans[c].end_ns()));
-            children
-        })
-        .collect()
+/// ties keep start order), as one list for the whole trace: `children[offsets[s]..offsets[s + 1]]`.
+struct Blocking {
+    offsets: Vec<usize>,
+    children: Vec<SpanIndex>,
+}
+
+impl Blocking {
+    fn of(trace: &Trace, clipped: &[Option<(u64, u64)>]) -> Blocking {
+        let mut offsets = Vec::with_capacity(trace.spans.len() + 1);
+        let mut children = Vec::new();
+        offsets.push(0);
+        for span in 0..trace.spans.len() {
+            let first = children.len();
+            children.extend(trace.tree.children(span).filter(|&c| clipped[c].is_some()));
+            children[first..].sort_by_key(|&c| std::cmp::Reverse(trace.spans[c].end_ns()));
+            offsets.push(children.len());
+        }
+        Blocking { offsets, children }
+    }
+
+    fn of_span(&self, span: SpanIndex) -> &[SpanIndex] {
+        &self.children[self.offsets[span]..self.offsets[span + 1]]
+    }
 }
 
 fn walk_back(
     trace: &Trace,
     clipped: &[Option<(u64, u64)>],
-    children: &[Vec<SpanIndex>],
+    children: &Blocking,
+    passed: &mut [usize],
     root: SpanIndex,
     sections: &mut Vec<Section>,
 ) {
@@ -106,24 +122,32 @@ fn walk_back(
             sections.push(Section { span, start_ns, end_ns });
         }
     };
+    // `passed`: how many of each span's blocking children the walk is past. A span's
+    // cut-off only moves back in time (it becomes the start of the child the walk returns
+    // from), so a child that finished too late for it once stays too late: each list is
+    // read once, which keeps a parent of many children linear, not quadratic.
     let mut current = root;
     let mut cut_off: Option<u64> = None;
     // Each step either descends or moves the cut-off back, so the walk ends; the bound is
     // a guard against a tree this reasoning did not foresee.
     for _ in 0..4 * trace.spans.len() + 4 {
         let (start, end) = interval(current);
+        let candidates = &children.of_span(current)[passed[current]..];
         let last_finishing = match cut_off {
-            Some(cut) => children[current].iter().copied().find(|&c| interval(c).1 < cut),
-            None => children[current].first().copied(),
+            Some(cut) => candidates.iter().position(|&c| interval(c).1 < cut),
+            None => (!candidates.is_empty()).then_some(0),
         };
         let section_end = cut_off.unwrap_or(end);
         match last_finishing {
-            Some(child) => {
+            Some(at) => {
+                let child = candidates[at];
+                passed[current] += at + 1;
                 push(current, interval(child).1, section_end);
                 current = child;
                 cut_off = None;
             }
             None => {
+                passed[current] += candidates.len();
                 push(current, start, section_end);
                 match trace.tree.parent(current) {
                     Some(parent) => {

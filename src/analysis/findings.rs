@@ -168,10 +168,11 @@ pub enum Evidence {
 }
 
 impl Finding {
-    /// A finding about `spans` of `trace` (the first names service and operation), with
-    /// the code location of the first span or its nearest ancestor that has one. Its
-    /// impact is the spans' time; a detector that measures otherwise sets `impact_us`.
-    pub fn about(kind: FindingKind, trace: &Trace, spans: &[SpanIndex]) -> Finding {
+    /// A finding about `spans` of `trace` (the first names service and operation), at
+    /// `code` (the location of the first span or its nearest ancestor that has one: see
+    /// [`super::index::TraceIndex::finding`]). Its impact is the spans' time; a detector
+    /// that measures otherwise sets `impact_us`.
+    pub fn about(kind: FindingKind, trace: &Trace, spans: &[SpanIndex], code: Option<CodeLocation>) -> Finding {
         let first = spans.first().map(|&i| &trace.spans[i]);
         let parent = spans.first().and_then(|&i| trace.tree.parent(i));
         let total_us = saturating_sum(spans.iter().map(|&i| trace.spans[i].duration_ns)) / 1000;
@@ -186,7 +187,7 @@ impl Finding {
             count: spans.len(),
             total_us,
             percent: 0.0,
-            code: spans.first().and_then(|&i| CodeLocation::nearest(trace, i)),
+            code,
             occurrences: 1,
             requests: 1,
             root_operation: trace.root().map(|r| r.operation.to_string()).unwrap_or_default(),

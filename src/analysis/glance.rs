@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use super::TraceSummary;
-use super::calls::{Call, outgoing_call};
 use super::findings::{Finding, FindingKind};
+use super::index::TraceIndex;
 use super::repeated::n_plus_one;
 use super::slow_queries::slow_queries;
 use crate::model::Trace;
@@ -43,12 +43,9 @@ impl From<Finding> for Mark {
 impl Glance {
     /// Database calls at least `slow_query_ns` long are slow queries.
     pub fn of(trace: &Trace, slow_query_ns: u64) -> Glance {
-        let calls: Vec<Option<Call>> = trace.spans.iter().map(outgoing_call).collect();
-        let mut marks: Vec<Mark> = n_plus_one(trace, &calls)
-            .into_iter()
-            .chain(slow_queries(trace, &calls, slow_query_ns))
-            .map(Mark::from)
-            .collect();
+        let index = TraceIndex::new(trace);
+        let mut marks: Vec<Mark> =
+            n_plus_one(&index).into_iter().chain(slow_queries(&index, slow_query_ns)).map(Mark::from).collect();
         marks.sort_by_key(|mark| std::cmp::Reverse(mark.total_us));
         Glance {
             summary: TraceSummary::of(trace),

@@ -3,12 +3,14 @@
 
 use std::collections::HashMap;
 
+use rustc_hash::FxBuildHasher;
 use serde::Serialize;
 
-use super::calls::{CallKind, CodeLocation, is_outgoing_call, outgoing_call};
+use super::calls::{CallKind, CodeLocation};
 use super::critical_path::Section;
 use super::findings::{Evidence, Finding, FindingKind, Severity, Waiting, percent};
-use crate::model::{SpanIndex, Trace};
+use super::index::TraceIndex;
+use crate::model::SpanIndex;
 
 /// How many hot functions a report lists.
 pub const HOT_FUNCTIONS: usize = 10;
@@ -28,33 +30,40 @@ pub struct HotFunction {
 /// The hottest functions by self time over `traces` (with each trace's self times),
 /// hottest first. Calls to other processes are not functions of this code (their self
 /// time is the network's), but their time counts in the whole the shares are of.
-pub fn hot_functions(traces: &[(&Trace, &[u64])]) -> Vec<HotFunction> {
-    let mut by_name: HashMap<(String, String), HotFunction> = HashMap::new();
+pub fn hot_functions(traces: &[(&TraceIndex, &[u64])]) -> Vec<HotFunction> {
+    /// Self time, calls and the first code location of one (service, name).
+    type Heat<'a> = (u64, usize, Option<&'a CodeLocation>);
+    // Keyed by strings the traces hold: no string is built for a span.
+    let mut by_name: HashMap<(&str, &str), Heat, FxBuildHasher> = HashMap::default();
     let mut total = 0u64;
-    for (trace, self_times) in traces {
-        for (i, span) in trace.spans.iter().enumerate() {
+    for (index, self_times) in traces {
+        for (i, span) in index.trace.spans.iter().enumerate() {
             total = total.saturating_add(self_times[i]);
-            if is_outgoing_call(span) {
+            if index.calls.is_call(i) {
                 continue;
             }
-            let code = CodeLocation::of(span);
-            let name = code.as_ref().and_then(|c| c.function.clone()).unwrap_or_else(|| span.operation.to_string());
-            let entry = by_name.entry((span.service().to_string(), name.clone())).or_insert_with(|| HotFunction {
-                name,
-                service: span.service().to_string(),
-                self_us: 0,
-                percent: 0.0,
-                calls: 0,
-                code: None,
-            });
-            entry.self_us = entry.self_us.saturating_add(self_times[i]);
-            entry.calls += 1;
-            if entry.code.is_none() {
-                entry.code = code;
+            let code = index.code(i);
+            let name = code.and_then(|c| c.function.as_deref()).unwrap_or(&span.operation);
+            let (self_ns, calls, first_code) = by_name.entry((span.service(), name)).or_default();
+            *self_ns = self_ns.saturating_add(self_times[i]);
+            *calls += 1;
+            if first_code.is_none() {
+                *first_code = code;
             }
         }
     }
-    let mut hot: Vec<HotFunction> = by_name.into_values().filter(|h| h.self_us > 0).collect();
+    let mut hot: Vec<HotFunction> = by_name
+        .into_iter()
+        .filter(|(_, (self_ns, ..))| *self_ns > 0)
+        .map(|((service, name), (self_ns, calls, code))| HotFunction {
+            name: name.to_string(),
+            service: service.to_string(),
+            self_us: self_ns,
+            percent: 0.0,
+            calls,
+            code: code.cloned(),
+        })
+        .collect();
     hot.sort_by(|a, b| b.self_us.cmp(&a.self_us).then_with(|| a.name.cmp(&b.name)));
     hot.truncate(HOT_FUNCTIONS);
     for h in &mut hot {
@@ -70,16 +79,16 @@ const BOTTLENECK_SHARE: f64 = 20.0;
 /// The service operations that own the most critical-path time across traces (at least
 /// [`BOTTLENECK_SHARE`] %): one finding per trace it held the path in, with the share it
 /// holds across all of them, for [`super::problems::group`] to merge.
-pub fn bottlenecks(traces: &[(&Trace, &[Section])]) -> Vec<Finding> {
+pub fn bottlenecks(traces: &[(&TraceIndex, &[Section])]) -> Vec<Finding> {
     type Owner<'t> = (&'t str, &'t str);
     let mut per_trace: Vec<HashMap<Owner, u64>> = Vec::with_capacity(traces.len());
     let mut owners: HashMap<Owner, (u64, usize)> = HashMap::new();
     let mut total = 0u64;
-    for (trace, sections) in traces {
+    for (index, sections) in traces {
         let mut here: HashMap<Owner, u64> = HashMap::new();
         for section in sections.iter() {
-            let span = &trace.spans[section.span];
-            let owned = here.entry((span.service(), span.operation.as_str())).or_default();
+            let span = &index.trace.spans[section.span];
+            let owned = here.entry((span.service(), &*span.operation)).or_default();
             *owned = owned.saturating_add(section.len_ns());
         }
         for (&owner, &ns) in &here {
@@ -91,7 +100,8 @@ pub fn bottlenecks(traces: &[(&Trace, &[Section])]) -> Vec<Finding> {
         per_trace.push(here);
     }
     let mut findings = Vec::new();
-    for (t, (trace, sections)) in traces.iter().enumerate() {
+    for (t, (index, sections)) in traces.iter().enumerate() {
+        let trace = index.trace;
         for (&owner, &ns) in &per_trace[t] {
             let (owner_ns, owner_traces) = owners[&owner];
             let share = percent(owner_ns, total);
@@ -101,16 +111,16 @@ pub fn bottlenecks(traces: &[(&Trace, &[Section])]) -> Vec<Finding> {
             let mut spans: Vec<SpanIndex> = sections
                 .iter()
                 .map(|s| s.span)
-                .filter(|&i| trace.spans[i].service() == owner.0 && trace.spans[i].operation == owner.1)
+                .filter(|&i| trace.spans[i].service() == owner.0 && &*trace.spans[i].operation == owner.1)
                 .collect();
             spans.sort_unstable();
             spans.dedup();
-            let mut finding = Finding::about(FindingKind::Bottleneck, trace, &spans);
+            let mut finding = index.finding(FindingKind::Bottleneck, &spans);
             finding.total_us = ns / 1000;
             finding.impact_us = finding.total_us;
             finding.percent = share;
             finding.severity = if share >= 50.0 { Severity::Warn } else { Severity::Info };
-            let waits_on = spans.first().and_then(|&s| waiting_on(trace, s));
+            let waits_on = spans.first().and_then(|&s| waiting_on(index, s));
             finding.evidence = Evidence::Bottleneck { traces: owner_traces, waits_on };
             findings.push(finding);
         }
@@ -122,9 +132,10 @@ pub fn bottlenecks(traces: &[(&Trace, &[Section])]) -> Vec<Finding> {
 }
 
 /// What a span that is a call waits on, or `None` for a span that runs code.
-fn waiting_on(trace: &Trace, span: SpanIndex) -> Option<Waiting> {
-    let call = outgoing_call(&trace.spans[span])?;
-    let described = call.describe(&trace.spans[span]);
+fn waiting_on(index: &TraceIndex, span: SpanIndex) -> Option<Waiting> {
+    let trace = index.trace;
+    let call = index.calls.get(span)?;
+    let described = index.calls.describe(call, &trace.spans[span]);
     if call.kind == CallKind::Database {
         return Some(Waiting::Database { call: described });
     }
@@ -143,17 +154,14 @@ const DOMINANT_MIN_NS: u64 = 1_000_000;
 /// The span whose self time dominates its trace, if one does. Only spans that run code
 /// count: the self time of a call to another process (an HTTP client, a query) is the
 /// network and the peer's queueing, which no profiler of this code would find.
-pub fn dominant_self_time(trace: &Trace, self_times: &[u64]) -> Option<Finding> {
-    let (span, &self_ns) = self_times
-        .iter()
-        .enumerate()
-        .filter(|&(i, _)| !is_outgoing_call(&trace.spans[i]))
-        .max_by_key(|(_, ns)| **ns)?;
-    let trace_ns = trace.duration_ns();
-    if self_ns < DOMINANT_MIN_NS || percent(self_ns, trace_ns) < DOMINANT_SHARE || trace.spans.len() < 2 {
+pub fn dominant_self_time(index: &TraceIndex, self_times: &[u64]) -> Option<Finding> {
+    let (span, &self_ns) =
+        self_times.iter().enumerate().filter(|&(i, _)| !index.calls.is_call(i)).max_by_key(|(_, ns)| **ns)?;
+    let trace_ns = index.duration_ns();
+    if self_ns < DOMINANT_MIN_NS || percent(self_ns, trace_ns) < DOMINANT_SHARE || index.trace.spans.len() < 2 {
         return None;
     }
-    let mut finding = Finding::about(FindingKind::DominantSelfTime, trace, &[span]);
+    let mut finding = index.finding(FindingKind::DominantSelfTime, &[span]);
     finding.total_us = self_ns / 1000;
     finding.impact_us = finding.total_us;
     finding.percent = percent(self_ns, trace_ns);
@@ -181,7 +189,7 @@ mod tests {
         .attr(3, "code.function", "render_page")
         .done();
         let own = self_times(&t);
-        let hot = hot_functions(&[(&t, &own)]);
+        let hot = hot_functions(&[(&TraceIndex::new(&t), &own)]);
         assert_eq!(hot[0].name, "render_page");
         assert_eq!((hot[0].self_us, hot[0].calls, hot[0].percent), (80_000, 2, 80.0));
         assert_eq!(hot[0].code.as_ref().unwrap().filepath.as_deref(), Some("web/views.py"));
@@ -192,10 +200,11 @@ mod tests {
     fn the_operation_owning_most_of_the_critical_path_is_the_bottleneck() {
         let t = trace(&[(1, 0, "web", "GET /", 0, 100), (2, 1, "db", "query", 10, 80)]).done();
         let path = critical_path(&t);
-        let found = bottlenecks(&[(&t, &path)]);
+        let index = TraceIndex::new(&t);
+        let found = bottlenecks(&[(&index, &path)]);
         assert_eq!(found.len(), 2, "web keeps 20%, db 80%");
         assert_eq!((found[0].service.as_str(), found[0].percent), ("db", 80.0));
-        assert_eq!(dominant_self_time(&t, &self_times(&t)).unwrap().service, "db");
+        assert_eq!(dominant_self_time(&index, &self_times(&t)).unwrap().service, "db");
     }
 
     #[test]
@@ -206,8 +215,9 @@ mod tests {
             .kind(2, crate::model::SpanKind::Client)
             .done();
         let own = self_times(&t);
-        assert!(dominant_self_time(&t, &own).is_none(), "{:?}", dominant_self_time(&t, &own));
-        let hot = hot_functions(&[(&t, &own)]);
+        let index = TraceIndex::new(&t);
+        assert!(dominant_self_time(&index, &own).is_none(), "{:?}", dominant_self_time(&index, &own));
+        let hot = hot_functions(&[(&index, &own)]);
         assert!(hot.iter().all(|h| h.name != "GET"), "{hot:?}");
         assert_eq!(hot[0].percent, 14.0, "shares stay shares of all the time: the handler's 14 of 100 ms");
     }

@@ -12,6 +12,7 @@ pub mod findings;
 pub mod glance;
 pub mod hot;
 pub mod hotspots;
+pub mod index;
 pub mod memory;
 pub mod problems;
 pub mod regression;

@@ -4,8 +4,11 @@
 
 use std::collections::HashMap;
 
-use super::calls::{Call, CallKind, text};
+use rustc_hash::FxBuildHasher;
+
+use super::calls::{CallKey, CallKind, Calls, text};
 use super::findings::{Evidence, Finding, FindingKind, Severity, percent};
+use super::index::TraceIndex;
 use super::statement;
 use crate::model::{Span, SpanIndex, Trace};
 
@@ -17,20 +20,44 @@ const REPEATED_MIN: usize = 3;
 /// N+1 groups: under each parent, outgoing calls with the same key (same query shape, or
 /// same service, operation and route), at least [`N_PLUS_ONE_MIN`], that ran one after
 /// another. Siblings that overlap are a concurrent fan-out and are not reported.
-pub fn n_plus_one(trace: &Trace, calls: &[Option<Call>]) -> Vec<Finding> {
+///
+/// Linear in the spans: each parent's calls are sorted by key into runs (in start order
+/// within a run), in buffers reused from parent to parent.
+pub fn n_plus_one(index: &TraceIndex) -> Vec<Finding> {
+    let trace = index.trace;
     let mut findings = Vec::new();
+    let mut by_key: Vec<(CallKey, usize, SpanIndex)> = Vec::new();
+    let mut group: Vec<SpanIndex> = Vec::new();
+    let mut found: Vec<(SpanIndex, usize, usize)> = Vec::new();
     for parent in 0..trace.spans.len() {
-        let mut groups: HashMap<&str, Vec<SpanIndex>> = HashMap::new();
-        for child in trace.tree.children(parent) {
-            if let Some(call) = &calls[child] {
-                groups.entry(&call.key).or_default().push(child);
+        if trace.tree.children(parent).len() < N_PLUS_ONE_MIN {
+            continue;
+        }
+        by_key.clear();
+        for (order, child) in trace.tree.children(parent).enumerate() {
+            if let Some(call) = index.calls.get(child) {
+                by_key.push((call.key, order, child));
             }
         }
-        let mut groups: Vec<Vec<SpanIndex>> =
-            groups.into_values().filter(|g| g.len() >= N_PLUS_ONE_MIN && runs_one_after_another(trace, g)).collect();
-        groups.sort_by_key(|g| g[0]);
-        for group in groups {
-            findings.push(n_plus_one_finding(trace, calls, parent, group));
+        by_key.sort_unstable();
+        // Each run of one key that makes an N+1, as (its first span, where it starts in
+        // `by_key`, its length): reported in the order of their first spans.
+        found.clear();
+        let mut start = 0;
+        for run in by_key.chunk_by(|a, b| a.0 == b.0) {
+            if run.len() >= N_PLUS_ONE_MIN {
+                group.clear();
+                group.extend(run.iter().map(|&(_, _, child)| child));
+                if runs_one_after_another(trace, &group) {
+                    found.push((group[0], start, run.len()));
+                }
+            }
+            start += run.len();
+        }
+        found.sort_unstable();
+        for &(_, start, len) in &found {
+            let group: Vec<SpanIndex> = by_key[start..start + len].iter().map(|&(_, _, child)| child).collect();
+            findings.push(n_plus_one_finding(index, parent, group));
         }
     }
     findings
@@ -51,15 +78,16 @@ pub fn runs_one_after_another(trace: &Trace, group: &[SpanIndex]) -> bool {
     overlapping * 10 < group.len()
 }
 
-fn n_plus_one_finding(trace: &Trace, calls: &[Option<Call>], parent: SpanIndex, group: Vec<SpanIndex>) -> Finding {
-    let call = calls[group[0]].as_ref().expect("grouped spans are calls");
+fn n_plus_one_finding(index: &TraceIndex, parent: SpanIndex, group: Vec<SpanIndex>) -> Finding {
+    let trace = index.trace;
+    let call = index.calls.get(group[0]).expect("grouped spans are calls");
     let parent_span = &trace.spans[parent];
-    let mut finding = Finding::about(FindingKind::NPlusOne, trace, &group);
+    let mut finding = index.finding(FindingKind::NPlusOne, &group);
     finding.percent = percent(finding.total_us.saturating_mul(1000), parent_span.duration_ns);
     finding.severity = if finding.percent >= 50.0 || group.len() >= 20 { Severity::Error } else { Severity::Warn };
-    let normalized = call.normalized.as_deref().unwrap_or_default();
+    let normalized = index.calls.normalized(call).unwrap_or_default();
     finding.evidence = Evidence::NPlusOne {
-        call: call.describe(&trace.spans[group[0]]),
+        call: index.calls.describe(call, &trace.spans[group[0]]),
         kind: call.kind,
         parent_operation: parent_span.operation.to_string(),
         parent_ns: parent_span.duration_ns,
@@ -82,25 +110,27 @@ pub fn table_of(normalized: &str) -> Option<String> {
 /// Calls repeated with identical arguments at least [`REPEATED_MIN`] times in one trace,
 /// wherever they sit: a cache would answer all but the first. Identical only where the
 /// span shows the arguments (see [`arguments`]).
-pub fn repeated_calls(trace: &Trace, calls: &[Option<Call>]) -> Vec<Finding> {
-    let mut identical: HashMap<String, Vec<SpanIndex>> = HashMap::new();
-    for (i, call) in calls.iter().enumerate() {
+pub fn repeated_calls(index: &TraceIndex) -> Vec<Finding> {
+    let trace = index.trace;
+    let mut identical: HashMap<(CallKey, Arguments), Vec<SpanIndex>, FxBuildHasher> = HashMap::default();
+    for (i, call) in index.calls.iter().enumerate() {
         let Some(call) = call else { continue };
-        let span = &trace.spans[i];
-        let Some(arguments) = arguments(call, span) else { continue };
-        identical.entry(format!("{}\u{1f}{arguments}", call.key)).or_default().push(i);
+        let Some(arguments) = arguments(&index.calls, i, &trace.spans[i]) else { continue };
+        identical.entry((call.key, arguments)).or_default().push(i);
     }
-    let mut findings: Vec<Finding> = identical
-        .into_values()
-        .filter(|group| group.len() >= REPEATED_MIN)
+    let mut groups: Vec<Vec<SpanIndex>> = identical.into_values().filter(|group| group.len() >= REPEATED_MIN).collect();
+    // The order of a map's values is arbitrary: the first span makes it the trace's.
+    groups.sort_unstable_by_key(|group| group[0]);
+    let mut findings: Vec<Finding> = groups
+        .into_iter()
         .map(|group| {
-            let mut finding = Finding::about(FindingKind::RepeatedCall, trace, &group);
+            let mut finding = index.finding(FindingKind::RepeatedCall, &group);
             finding.severity = Severity::Info;
-            finding.percent = percent(finding.total_us.saturating_mul(1000), trace.duration_ns());
+            finding.percent = percent(finding.total_us.saturating_mul(1000), index.duration_ns());
             // A cache still makes the first call.
             finding.impact_us = finding.total_us - finding.total_us / group.len() as u64;
-            let call = calls[group[0]].as_ref().expect("grouped spans are calls");
-            finding.evidence = Evidence::RepeatedCall { call: call.describe(&trace.spans[group[0]]) };
+            let call = index.calls.get(group[0]).expect("grouped spans are calls");
+            finding.evidence = Evidence::RepeatedCall { call: index.calls.describe(call, &trace.spans[group[0]]) };
             finding
         })
         .collect();
@@ -108,12 +138,25 @@ pub fn repeated_calls(trace: &Trace, calls: &[Option<Call>]) -> Vec<Finding> {
     findings
 }
 
-/// The call's arguments as far as the span shows all of them, or `None` when it does not:
-/// a statement with its literals (a parameterized one only with its recorded
-/// `db.query.parameter.*` values), the full URL of a GET or HEAD (other methods carry a
-/// body no span records), an RPC with its `rpc.request.*` attributes. Two calls with the
-/// same arguments asked the same question.
-pub fn arguments(call: &Call, span: &Span) -> Option<String> {
+/// What a call asked, as far as its span shows all of it (see [`arguments`]); borrowed
+/// from the span where it holds it as one piece.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Arguments<'t> {
+    /// A statement with its literals.
+    Statement(&'t str),
+    /// A GET or HEAD request: its method and full URL.
+    Request { method: &'t str, url: &'t str },
+    /// A parameterized statement with its recorded parameters, or an RPC's recorded request.
+    Recorded(String),
+}
+
+/// The arguments of the call `span` (at `i` in `calls`) as far as the span shows all of
+/// them, or `None` when it does not: a statement with its literals (a parameterized one
+/// only with its recorded `db.query.parameter.*` values), the full URL of a GET or HEAD
+/// (other methods carry a body no span records), an RPC with its `rpc.request.*`
+/// attributes. Two calls with the same arguments asked the same question.
+pub fn arguments<'t>(calls: &Calls<'t>, i: SpanIndex, span: &'t Span) -> Option<Arguments<'t>> {
+    let call = calls.get(i)?;
     let recorded = |prefix: &str| {
         let mut values: Vec<String> = span
             .attributes
@@ -126,21 +169,23 @@ pub fn arguments(call: &Call, span: &Span) -> Option<String> {
     };
     match call.kind {
         CallKind::Database => {
-            let statement = call.statement.as_deref()?;
-            if !statement::has_placeholders(statement) {
-                return Some(statement.to_string());
+            let statement = call.statement?;
+            if !call.placeholders {
+                return Some(Arguments::Statement(statement));
             }
             let parameters = recorded("db.query.parameter.");
-            (!parameters.is_empty()).then(|| format!("{statement}\u{1f}{}", parameters.join("\u{1f}")))
+            (!parameters.is_empty())
+                .then(|| Arguments::Recorded(format!("{statement}\u{1f}{}", parameters.join("\u{1f}"))))
         }
         CallKind::Http => {
             let method = text(span, &["http.request.method", "http.method"])?;
             let url = text(span, &["url.full", "http.url"])?;
-            matches!(method.to_ascii_uppercase().as_str(), "GET" | "HEAD").then(|| format!("{method} {url}"))
+            (method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD"))
+                .then_some(Arguments::Request { method, url })
         }
         CallKind::Rpc => {
             let request = recorded("rpc.request.");
-            (!request.is_empty()).then(|| request.join("\u{1f}"))
+            (!request.is_empty()).then(|| Arguments::Recorded(request.join("\u{1f}")))
         }
         CallKind::Messaging | CallKind::Other => None,
     }
@@ -149,12 +194,11 @@ pub fn arguments(call: &Call, span: &Span) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::calls::outgoing_call;
     use crate::analysis::testing::{Run, trace};
 
     fn findings(t: &Trace) -> (Vec<Finding>, Vec<Finding>) {
-        let calls: Vec<Option<Call>> = t.spans.iter().map(outgoing_call).collect();
-        (n_plus_one(t, &calls), repeated_calls(t, &calls))
+        let index = TraceIndex::new(t);
+        (n_plus_one(&index), repeated_calls(&index))
     }
 
     const SELECT: [(&str, &str); 2] =

@@ -3,10 +3,10 @@
 
 use serde::Serialize;
 
-use super::calls::{Call, outgoing_call};
 use super::critical_path::{Section, critical_path};
 use super::findings::Finding;
 use super::hot::{HotFunction, bottlenecks, dominant_self_time, hot_functions};
+use super::index::TraceIndex;
 use super::problems::group;
 use super::repeated::{n_plus_one, repeated_calls};
 use super::root_cause::error_root_causes;
@@ -60,25 +60,26 @@ pub struct Report {
     pub hot_functions: Vec<HotFunction>,
 }
 
-/// Analyzes `traces` together.
+/// Analyzes `traces` together. What the analyses share of a trace (its calls, code
+/// locations, self times, critical path) is worked out once per trace.
 pub fn analyze<T: AsRef<Trace>>(traces: &[T], options: &Options) -> Report {
     let traces: Vec<&Trace> = traces.iter().map(AsRef::as_ref).collect();
+    let indexes: Vec<TraceIndex> = traces.iter().map(|t| TraceIndex::new(t)).collect();
     let self_time: Vec<Vec<u64>> = traces.iter().map(|t| self_times(t)).collect();
     let paths: Vec<Vec<Section>> = traces.iter().map(|t| critical_path(t)).collect();
     let mut findings = Vec::new();
-    for (t, trace) in traces.iter().enumerate() {
-        let calls: Vec<Option<Call>> = trace.spans.iter().map(outgoing_call).collect();
-        findings.extend(error_root_causes(trace));
-        findings.extend(n_plus_one(trace, &calls));
-        findings.extend(slow_queries(trace, &calls, options.slow_query_ns));
-        findings.extend(repeated_calls(trace, &calls));
-        findings.extend(sequential_calls(trace, &calls));
-        findings.extend(dominant_self_time(trace, &self_time[t]));
-        findings.extend(queue_wait(trace, &handoffs(trace)));
+    for (t, index) in indexes.iter().enumerate() {
+        findings.extend(error_root_causes(index));
+        findings.extend(n_plus_one(index));
+        findings.extend(slow_queries(index, options.slow_query_ns));
+        findings.extend(repeated_calls(index));
+        findings.extend(sequential_calls(index));
+        findings.extend(dominant_self_time(index, &self_time[t]));
+        findings.extend(queue_wait(index.trace, &handoffs(index.trace)));
     }
-    let with_paths: Vec<(&Trace, &[Section])> = traces.iter().copied().zip(paths.iter().map(Vec::as_slice)).collect();
+    let with_paths: Vec<(&TraceIndex, &[Section])> = indexes.iter().zip(paths.iter().map(Vec::as_slice)).collect();
     findings.extend(bottlenecks(&with_paths));
-    let with_self: Vec<(&Trace, &[u64])> = traces.iter().copied().zip(self_time.iter().map(Vec::as_slice)).collect();
+    let with_self: Vec<(&TraceIndex, &[u64])> = indexes.iter().zip(self_time.iter().map(Vec::as_slice)).collect();
     Report {
         traces: traces.iter().zip(&paths).map(|(trace, path)| trace_analysis(trace, path)).collect(),
         findings: group(findings, &traces),

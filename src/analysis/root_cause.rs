@@ -5,16 +5,18 @@
 //! caller's time, into that one: the caller gave up on it (a timeout surfaces upstream).
 
 use super::findings::{Evidence, Finding, FindingKind, Severity};
+use super::index::TraceIndex;
 use crate::model::{SpanIndex, SpanKind, Trace};
 
 /// The span where the trace's first failure originates (first in `span_ids`, followed by
 /// the failing chain up to the span that reported it), if anything failed. The chain
 /// starts at the earliest failed span whose parent did not fail.
-pub fn error_root_causes(trace: &Trace) -> Vec<Finding> {
+pub fn error_root_causes(index: &TraceIndex) -> Vec<Finding> {
+    let trace = index.trace;
     let failed_on_top = (0..trace.spans.len())
         .filter(|&s| has_failed(trace, s) && !trace.tree.parent(s).is_some_and(|p| has_failed(trace, p)))
         .min_by_key(|&s| (trace.spans[s].start_ns, s));
-    failed_on_top.map(|top| finding(trace, top)).into_iter().collect()
+    failed_on_top.map(|top| finding(index, top)).into_iter().collect()
 }
 
 fn has_failed(trace: &Trace, span: SpanIndex) -> bool {
@@ -27,7 +29,8 @@ fn has_failed(trace: &Trace, span: SpanIndex) -> bool {
     span.is_error() || server_error
 }
 
-fn finding(trace: &Trace, top: SpanIndex) -> Finding {
+fn finding(index: &TraceIndex, top: SpanIndex) -> Finding {
+    let trace = index.trace;
     let mut chain = vec![top];
     let mut timed_out = false;
     let mut current = top;
@@ -43,7 +46,7 @@ fn finding(trace: &Trace, top: SpanIndex) -> Finding {
     chain.reverse();
     let origin = chain[0];
     let reporter = chain.iter().copied().find(|&s| trace.spans[s].is_error()).unwrap_or(top);
-    let mut finding = Finding::about(FindingKind::ErrorRootCause, trace, &chain);
+    let mut finding = index.finding(FindingKind::ErrorRootCause, &chain);
     // A failed request (a root, a server span) matters more than a call it recovered
     // from (a retried client call).
     let request_failed = trace.tree.roots().any(|r| has_failed(trace, r)) || trace.spans[top].kind == SpanKind::Server;
@@ -51,12 +54,12 @@ fn finding(trace: &Trace, top: SpanIndex) -> Finding {
     finding.count = 1;
     finding.total_us = trace.spans[origin].duration_ns / 1000;
     // The whole request is lost to the failure.
-    finding.impact_us = trace.duration_ns() / 1000;
+    finding.impact_us = index.duration_ns() / 1000;
     finding.percent = 100.0;
     finding.evidence = Evidence::ErrorRootCause {
         reason: reason(trace, origin).or_else(|| reason(trace, reporter)).unwrap_or_default(),
         timed_out: timed_out && !trace.spans[origin].is_error(),
-        reported_by: format!("{} {}", trace.spans[top].service(), trace.spans[top].operation),
+        reported_by: format!("{} {}", trace.spans[top].service(), &*trace.spans[top].operation),
     };
     finding
 }
@@ -93,7 +96,7 @@ pub fn reason(trace: &Trace, span: SpanIndex) -> Option<String> {
     if !span.status.message.is_empty() {
         return Some(span.status.message.to_string());
     }
-    span.events.iter().filter(|e| e.name == "exception").find_map(|e| {
+    span.events.iter().filter(|e| &*e.name == "exception").find_map(|e| {
         let text = |key: &str| crate::model::span::find_attr(&e.attributes, key).map(|v| v.to_string());
         text("exception.message").or_else(|| text("exception.type"))
     })
@@ -117,7 +120,7 @@ mod tests {
         .error(3, "card declined")
         .error(4, "no order")
         .done();
-        let found = error_root_causes(&t);
+        let found = error_root_causes(&TraceIndex::new(&t));
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].span_ids, ["0000000000000003", "0000000000000002", "0000000000000001"]);
         assert_eq!(found[0].severity, Severity::Error);
@@ -136,9 +139,10 @@ mod tests {
         .kind(1, SpanKind::Server)
         .error(1, "upstream timeout")
         .done();
-        let found = error_root_causes(&t);
+        let found = error_root_causes(&TraceIndex::new(&t));
         assert_eq!(found[0].span_ids[0], "0000000000000002");
         assert!(matches!(&found[0].evidence, Evidence::ErrorRootCause { timed_out: true, .. }));
-        assert!(error_root_causes(&trace(&[(1, 0, "a", "ok", 0, 5)]).done()).is_empty(), "nothing failed");
+        let fine = trace(&[(1, 0, "a", "ok", 0, 5)]).done();
+        assert!(error_root_causes(&TraceIndex::new(&fine)).is_empty(), "nothing failed");
     }
 }

@@ -1,25 +1,30 @@
 //! Different calls made one after another by one parent: when they do not depend on
 //! each other, running them concurrently saves all but the longest.
 
-use super::calls::Call;
 use super::findings::{Evidence, Finding, FindingKind, Severity, percent};
+use super::index::TraceIndex;
 use super::repeated::runs_one_after_another;
-use crate::model::{SpanIndex, Trace, saturating_sum};
+use crate::model::{SpanIndex, saturating_sum};
 
 /// At least this many different calls…
 const MIN_CALLS: usize = 3;
 /// …that together take at least this share of their parent.
 const MIN_SHARE: f64 = 30.0;
 
-pub fn sequential_calls(trace: &Trace, calls: &[Option<Call>]) -> Vec<Finding> {
+/// Under each parent, the first call of each distinct key, in start order. Linear in the
+/// spans: which keys a parent has seen is a table indexed by key that remembers the last
+/// parent that saw each.
+pub fn sequential_calls(index: &TraceIndex) -> Vec<Finding> {
+    let trace = index.trace;
     let mut findings = Vec::new();
+    let mut seen_under: Vec<usize> = vec![usize::MAX; index.calls.key_count()];
+    let mut distinct: Vec<SpanIndex> = Vec::new();
     for parent in 0..trace.spans.len() {
-        let mut distinct: Vec<SpanIndex> = Vec::new();
-        let mut keys: Vec<&str> = Vec::new();
+        distinct.clear();
         for child in trace.tree.children(parent) {
-            let Some(call) = &calls[child] else { continue };
-            if !keys.contains(&call.key.as_str()) {
-                keys.push(&call.key);
+            let Some(call) = index.calls.get(child) else { continue };
+            if seen_under[call.key.index()] != parent {
+                seen_under[call.key.index()] = parent;
                 distinct.push(child);
             }
         }
@@ -33,14 +38,16 @@ pub fn sequential_calls(trace: &Trace, calls: &[Option<Call>]) -> Vec<Finding> {
             continue;
         }
         let saving_ns = sum.saturating_sub(durations.iter().max().copied().unwrap_or(0));
-        let mut finding = Finding::about(FindingKind::SequentialCalls, trace, &distinct);
+        let mut finding = index.finding(FindingKind::SequentialCalls, &distinct);
         finding.percent = percent(sum, parent_ns);
         finding.impact_us = saving_ns / 1000;
         finding.severity = Severity::Info;
         finding.evidence = Evidence::SequentialCalls {
             calls: distinct
                 .iter()
-                .map(|&c| calls[c].as_ref().map(|call| call.describe(&trace.spans[c])).unwrap_or_default())
+                .map(|&c| {
+                    index.calls.get(c).map(|call| index.calls.describe(call, &trace.spans[c])).unwrap_or_default()
+                })
                 .collect(),
             saving_ns,
         };
@@ -52,7 +59,6 @@ pub fn sequential_calls(trace: &Trace, calls: &[Option<Call>]) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::calls::outgoing_call;
     use crate::analysis::testing::{MS, trace};
     use crate::model::SpanKind;
 
@@ -68,8 +74,7 @@ mod tests {
             build = build.kind(id, SpanKind::Client);
         }
         let t = build.done();
-        let calls: Vec<_> = t.spans.iter().map(outgoing_call).collect();
-        let found = sequential_calls(&t, &calls);
+        let found = sequential_calls(&TraceIndex::new(&t));
         assert_eq!(found.len(), 1);
         assert!(matches!(found[0].evidence, Evidence::SequentialCalls { saving_ns, .. } if saving_ns == 45 * MS));
     }

@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::calls::text;
+use super::calls::{CodeLocation, text};
 use super::findings::{Evidence, Finding, FindingKind, Severity, percent};
 use crate::model::{Span, SpanId, SpanIndex, SpanKind, Trace, TraceId};
 
@@ -171,14 +171,18 @@ pub fn handoffs(trace: &Trace) -> Vec<Handoff> {
         .filter(|(key, _)| named.contains(key))
         .collect();
     let mut found: Vec<Handoff> = Vec::new();
+    let mut producers: HashSet<SpanIndex> = HashSet::new();
     for (consumer, span) in trace.spans.iter().enumerate().filter(|(_, s)| consumes(s)) {
+        // A consumer's hand-offs are found together: only its own repeat (one producer
+        // linked twice, or linked and its parent).
+        producers.clear();
         let linked = span.links().filter_map(|link| index.get(&(link.trace_id, link.span_id)).copied());
         let parent = trace
             .tree
             .parent(consumer)
             .filter(|&p| span.kind == SpanKind::Consumer && trace.spans[p].kind == SpanKind::Producer);
         for producer in linked.chain(parent).filter(|&p| p != consumer) {
-            if found.iter().any(|h| h.producer == producer && h.consumer == consumer) {
+            if !producers.insert(producer) {
                 continue;
             }
             let produced = &trace.spans[producer];
@@ -201,7 +205,8 @@ pub fn queue_wait(trace: &Trace, handoffs: &[Handoff]) -> Option<Finding> {
         return None;
     }
     let longest = handoffs.iter().max_by_key(|h| h.wait_ns)?;
-    let mut finding = Finding::about(FindingKind::QueueWait, trace, &[longest.consumer, longest.producer]);
+    let code = CodeLocation::nearest(trace, longest.consumer);
+    let mut finding = Finding::about(FindingKind::QueueWait, trace, &[longest.consumer, longest.producer], code);
     finding.trace_id = trace.spans[longest.consumer].trace_id.to_string();
     finding.total_us = wait_ns / 1000;
     finding.impact_us = finding.total_us;

@@ -12,7 +12,7 @@ use super::palette;
 use super::style::{Group, Rendered, StyledLine};
 use super::text::wrap_styled;
 use super::units::{duration, plural};
-use crate::analysis::calls::{CallKind, outgoing_call};
+use crate::analysis::calls::{CallKind, Calls};
 use crate::analysis::self_time::covered_ns;
 use crate::model::{SpanIndex, Trace};
 
@@ -28,11 +28,12 @@ const BARS: usize = 4;
 
 pub fn render(trace: &Trace, width: usize) -> Rendered {
     let width = width.max(MIN_WIDTH);
+    let classified = Calls::of(trace);
     let mut calls: Vec<(SpanIndex, CallKind, String)> = trace
         .spans
         .iter()
         .enumerate()
-        .filter_map(|(i, span)| outgoing_call(span).map(|call| (i, call.kind, call.describe(span))))
+        .filter_map(|(i, span)| classified.get(i).map(|call| (i, call.kind, classified.describe(call, span))))
         .collect();
     calls.sort_by_key(|(i, ..)| (trace.spans[*i].start_ns, *i));
 
