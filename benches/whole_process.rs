@@ -119,6 +119,7 @@ fn median(mut runs: Vec<Usage>) -> Usage {
 /// child's own CPU time and peak RSS (not the bench's, nor other children's).
 fn run(argv: &[OsString]) -> Usage {
     let start = Instant::now();
+    #[allow(clippy::zombie_processes)] // Waited for below by wait4, which Child cannot do.
     let child = Command::new(&argv[0])
         .args(&argv[1..])
         .stdin(Stdio::null())

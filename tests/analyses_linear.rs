@@ -7,10 +7,15 @@
 //! its own `#[inline(never)]` function `measured_*`; callgrind counts only inside those
 //! (`--toggle-collect`), and `callgrind_annotate --inclusive=yes` says what each cost.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+#[path = "../benches/support/generated.rs"]
+mod generated;
+
+use vitals::analysis::aggregate::{Weight, aggregate};
 use vitals::analysis::calls::Calls;
+use vitals::analysis::compare::compare;
 use vitals::analysis::critical_path::{Section, critical_path};
 use vitals::analysis::hot::{bottlenecks, dominant_self_time, hot_functions};
 use vitals::analysis::index::TraceIndex;
@@ -29,8 +34,8 @@ const TRACE_VAR: &str = "VITALS_LINEARITY_TRACE";
 
 #[test]
 fn no_analysis_costs_more_than_13_times_as_much_for_10_times_the_spans() {
-    let small = cost_per_analysis(&generated(10_000));
-    let large = cost_per_analysis(&generated(100_000));
+    let small = cost_per_analysis(&generated::trace_file(10_000, 7));
+    let large = cost_per_analysis(&generated::trace_file(100_000, 7));
     assert_eq!(small.len(), MEASURED.len(), "every analysis was counted: {small:?}");
     let mut report = String::new();
     let mut too_slow = Vec::new();
@@ -47,7 +52,7 @@ fn no_analysis_costs_more_than_13_times_as_much_for_10_times_the_spans() {
 }
 
 /// The analyses, by the names of their `measured_*` functions.
-const MEASURED: [&str; 13] = [
+const MEASURED: [&str; 15] = [
     "measured_outgoing_calls",
     "measured_shared_index",
     "measured_n_plus_one",
@@ -61,6 +66,8 @@ const MEASURED: [&str; 13] = [
     "measured_dominant_self_time",
     "measured_error_root_causes",
     "measured_analyze",
+    "measured_flame_tree",
+    "measured_compare",
 ];
 
 /// Runs the analyses of `trace_file` under callgrind: the instructions of each.
@@ -71,7 +78,7 @@ fn cost_per_analysis(trace_file: &Path) -> Vec<(String, u64)> {
         .args(["--tool=callgrind", "--collect-atstart=no", "--toggle-collect=*measured_*"])
         .arg(format!("--callgrind-out-file={}", counts.display()))
         .arg(std::env::current_exe().unwrap())
-        .args(["--exact", "analyses_under_callgrind", "--test-threads=1", "--nocapture"])
+        .args(["--exact", "analyses_under_callgrind", "--ignored", "--test-threads=1", "--nocapture"])
         .env(TRACE_VAR, trace_file)
         .output()
         .expect("valgrind runs (apt-get install valgrind)");
@@ -93,9 +100,9 @@ fn cost_per_analysis(trace_file: &Path) -> Vec<(String, u64)> {
         .collect()
 }
 
-/// Not a test of its own: what `cost_per_analysis` runs under callgrind (it does nothing
-/// when not asked to).
+/// Not a test of its own: what `cost_per_analysis` runs under callgrind.
 #[test]
+#[ignore = "run under callgrind by the linearity test"]
 fn analyses_under_callgrind() {
     let Some(file) = std::env::var_os(TRACE_VAR) else { return };
     let trace = vitals::formats::decode(&std::fs::read(file).unwrap()).unwrap().remove(0);
@@ -113,6 +120,8 @@ fn analyses_under_callgrind() {
     std::hint::black_box(measured_dominant_self_time(&index, &own));
     std::hint::black_box(measured_error_root_causes(&index));
     std::hint::black_box(measured_analyze(t));
+    std::hint::black_box(measured_flame_tree(t));
+    std::hint::black_box(measured_compare(t));
 }
 
 #[inline(never)]
@@ -181,22 +190,13 @@ fn measured_analyze(t: &Trace) -> usize {
     analyze(std::slice::from_ref(t), &Options::default()).findings.len()
 }
 
-/// The generator's trace of `spans` spans (seed 7), written once under `target/`.
-fn generated(spans: usize) -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let dir = root.join("target/generated-traces");
-    let file = dir.join(format!("{spans}-7.json"));
-    if !file.exists() {
-        std::fs::create_dir_all(&dir).unwrap();
-        // Written beside and renamed, so that a test running at the same time never reads half a file.
-        let partial = dir.join(format!("{spans}-7.json.{}", std::process::id()));
-        let status = Command::new("python3")
-            .arg(root.join("../shared/tools/gen_trace.py"))
-            .args([spans.to_string(), partial.display().to_string(), "7".to_string()])
-            .output()
-            .expect("python3 runs ../shared/tools/gen_trace.py");
-        assert!(status.status.success(), "gen_trace.py: {}", String::from_utf8_lossy(&status.stderr));
-        std::fs::rename(&partial, &file).unwrap();
-    }
-    file
+#[inline(never)]
+fn measured_flame_tree(t: &Trace) -> usize {
+    aggregate([t], None, Weight::SelfTime).nodes.len()
+}
+
+/// A trace against itself: every path matched, the most work a comparison does.
+#[inline(never)]
+fn measured_compare(t: &Trace) -> usize {
+    compare(t, t).nodes.len()
 }

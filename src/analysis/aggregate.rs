@@ -222,7 +222,7 @@ impl<'t, const SIDES: usize> Paths<'t, SIDES> {
                 continue;
             }
             let s = &trace.spans[span];
-            let name = self.names.id(s.service(), &*s.operation);
+            let name = self.names.id(s.service(), &s.operation);
             let node = self.child(parent, name);
             let here = &mut self.sides[side];
             if here.rank.len() <= name as usize {
