@@ -4,6 +4,8 @@
 //! a decode rarely starts from an empty heap), and freeing a decoded trace (≤ 10 ms at
 //! 100,000 spans).
 //!
+//! The bench runs on the allocator of the `vitals` binary, mimalloc.
+//!
 //! Decodes and parses are timed without freeing their result (criterion frees it outside
 //! the timing), and the free is timed on its own.
 //!
@@ -12,22 +14,61 @@
 #[path = "support/generated.rs"]
 mod generated;
 
+use std::alloc::{GlobalAlloc, Layout};
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering::Relaxed};
+
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use mimalloc::MiMalloc;
+
+/// The allocator of the `vitals` binary (src/main.rs), so that the bench measures what
+/// users run; it counts the bytes requested while [`COUNTING`] is on, for
+/// [`model_bytes_per_span`] (off, the count costs one predictable branch).
+struct Counted;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static IN_USE: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for Counted {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Relaxed) {
+            IN_USE.fetch_add(layout.size() as isize, Relaxed);
+        }
+        unsafe { MiMalloc.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
+        if COUNTING.load(Relaxed) {
+            IN_USE.fetch_sub(layout.size() as isize, Relaxed);
+        }
+        unsafe { MiMalloc.dealloc(pointer, layout) }
+    }
+
+    unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.load(Relaxed) {
+            IN_USE.fetch_add(new_size as isize, Relaxed);
+            IN_USE.fetch_sub(layout.size() as isize, Relaxed);
+        }
+        unsafe { MiMalloc.realloc(pointer, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counted = Counted;
 
 /// The seed whose 100,000-span trace stays decoded while a trace of `seed` is measured.
 fn other_seed(seed: u64) -> u64 {
     if seed == 7 { 9 } else { 7 }
 }
 
-/// Bytes the model of a decoded trace holds per span, as glibc counts the bytes in use
-/// (its headers and rounding included).
+/// Bytes the model of a decoded trace holds per span, as requested from the allocator
+/// (without its rounding and bookkeeping).
 fn model_bytes_per_span(bytes: &[u8]) -> f64 {
-    // SAFETY: mallinfo2 only reads the allocator's statistics.
-    let in_use = || unsafe { libc::mallinfo2() }.uordblks as f64;
-    let before = in_use();
+    IN_USE.store(0, Relaxed);
+    COUNTING.store(true, Relaxed);
     let traces = vitals::formats::decode(bytes).unwrap();
+    COUNTING.store(false, Relaxed);
     let spans: usize = traces.iter().map(|t| t.spans.len()).sum();
-    (in_use() - before) / spans as f64
+    IN_USE.load(Relaxed) as f64 / spans as f64
 }
 
 fn bench(c: &mut Criterion) {

@@ -1,8 +1,6 @@
 //! Turns a flat list of spans into traces, one per trace id, in first-seen order.
 
-use std::collections::HashMap;
-
-use crate::model::{Span, Trace, TraceId};
+use crate::model::{IdMap, Span, Trace, TraceId};
 
 pub fn group_into_traces(spans: Vec<Span>) -> Vec<Trace> {
     // A document usually holds one trace: its spans become the trace as they are, without
@@ -13,7 +11,7 @@ pub fn group_into_traces(spans: Vec<Span>) -> Vec<Trace> {
         return vec![Trace::from_spans(id, spans)];
     }
     let mut order: Vec<TraceId> = Vec::new();
-    let mut by_trace: HashMap<TraceId, Vec<Span>> = HashMap::new();
+    let mut by_trace: IdMap<TraceId, Vec<Span>> = IdMap::default();
     for span in spans {
         by_trace
             .entry(span.trace_id)

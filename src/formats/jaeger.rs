@@ -358,6 +358,30 @@ struct SpanList<'de> {
     process_ids: Vec<Option<Str<'de>>>,
     /// The spans without a `traceID` of their own, which take their trace's.
     without_trace_id: Vec<WithoutTraceId>,
+    trace_ids: LastTraceId,
+}
+
+/// The last `traceID` text read and its id. Every span of a trace repeats the same text,
+/// and comparing it is cheaper than reading its hex again. Holds one id's text at a time.
+#[derive(Default)]
+struct LastTraceId {
+    text: String,
+    id: Option<TraceId>,
+}
+
+impl LastTraceId {
+    fn id_of(&mut self, text: &str) -> TraceId {
+        match self.id {
+            Some(id) if self.text == text => id,
+            _ => {
+                let id = TraceId::from_text(text).0;
+                self.text.clear();
+                self.text.push_str(text);
+                self.id = Some(id);
+                id
+            }
+        }
+    }
 }
 
 /// What a span without its own `traceID` needs once its trace's is known.
@@ -391,8 +415,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for SpanList<'a> {
 
 impl<'de> SpanList<'de> {
     fn push(&mut self, raw: RawSpan<'de>, unknown: &Arc<Resource>) {
-        let own_trace_id = raw.trace_id.as_ref().map(|t| TraceId::from_text(&t.0).0);
-        let trace_id = own_trace_id.unwrap_or(TraceId::from_text("").0);
+        let own_trace_id = raw.trace_id.as_ref().map(|t| self.trace_ids.id_of(&t.0));
+        let trace_id = own_trace_id.unwrap_or_else(|| TraceId::from_text("").0);
         let raw_references = raw.references.unwrap_or_default();
         let mut references_in_trace = SmallVec::new();
         let references: References = raw_references
@@ -405,7 +429,7 @@ impl<'de> SpanList<'de> {
                     RefKind::ChildOf
                 },
                 trace_id: match &r.trace_id {
-                    Some(t) => TraceId::from_text(&t.0).0,
+                    Some(t) => self.trace_ids.id_of(&t.0),
                     None => {
                         references_in_trace.push(i);
                         trace_id
@@ -458,7 +482,7 @@ impl<'de> SpanList<'de> {
 impl RawTrace<'_> {
     /// The trace's spans, each with its process and its trace id.
     fn into_spans(self) -> Vec<Span> {
-        let SpanList { mut spans, process_ids, without_trace_id } = self.spans;
+        let SpanList { mut spans, process_ids, without_trace_id, .. } = self.spans;
         if let Some(text) = &self.trace_id {
             let trace_id = TraceId::from_text(&text.0).0;
             for pending in without_trace_id {

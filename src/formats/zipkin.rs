@@ -21,8 +21,8 @@ use crate::error::{Error, Result};
 use crate::model::ids::stable_hash;
 use crate::model::times::{LATEST_TIME_NS, event_time};
 use crate::model::{
-    AttrValue, Attribute, Event, RefKind, Reference, Resource, SmolStr, Span, SpanId, SpanKind, SpanTimes, Status,
-    StatusCode, Trace, TraceId,
+    AttrValue, Attribute, Event, IdMap, RefKind, Reference, Resource, SmolStr, Span, SpanId, SpanKind, SpanTimes,
+    Status, StatusCode, Trace, TraceId,
 };
 
 const FORMAT: &str = "Zipkin v2 JSON";
@@ -233,7 +233,7 @@ const LOCAL: &str = "zipkin.local";
 fn undo_sharing(trace: Trace) -> Trace {
     let id = trace.id;
     let mut spans = trace.spans;
-    let mut copies: HashMap<SpanId, Vec<usize>> = HashMap::new();
+    let mut copies: IdMap<SpanId, Vec<usize>> = IdMap::default();
     for (i, span) in spans.iter().enumerate() {
         copies.entry(span.span_id).or_default().push(i);
     }

@@ -6,7 +6,33 @@
 //! are mapped to a stable hash by [`SpanId::from_text`], and the span keeps the original
 //! text so that every view can show the id the user knows.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasher, Hasher, RandomState};
+
+/// A map keyed by ids from a trace. Every span of a decoded trace goes through one (the
+/// span-id index), so the hasher must be fast: std's SipHash was 3 % of a decode.
+pub type IdMap<K, V> = HashMap<K, V, IdHasher>;
+
+/// foldhash (a multiply-fold over the id's words), keyed at random for each map. Ids are
+/// untrusted input: an unkeyed hash such as Fx could be flooded with ids chosen to collide;
+/// the key comes from std's `RandomState`, whose keys are drawn from the system's random
+/// source.
+#[derive(Clone, Debug)]
+pub struct IdHasher(foldhash::fast::FixedState);
+
+impl Default for IdHasher {
+    fn default() -> Self {
+        Self(foldhash::fast::FixedState::with_seed(RandomState::new().build_hasher().finish()))
+    }
+}
+
+impl BuildHasher for IdHasher {
+    type Hasher = foldhash::fast::FoldHasher<'static>;
+    fn build_hasher(&self) -> Self::Hasher {
+        self.0.build_hasher()
+    }
+}
 
 /// A 128-bit trace id, shown as 32 lowercase hex digits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]

@@ -4,9 +4,7 @@
 //! and a buggy tracer can even write a parent cycle. Building the tree accepts all of it,
 //! never panics, never loops, and says what it repaired in [`Trace::warnings`].
 
-use std::collections::HashMap;
-
-use super::ids::{SpanId, TraceId};
+use super::ids::{IdMap, SpanId, TraceId};
 use super::span::Span;
 use super::times::TimeRepair;
 use super::warnings::{WarningKind, WarningLog};
@@ -143,7 +141,7 @@ impl AsRef<Trace> for Trace {
 /// Backends sometimes send the very same span twice (Jaeger does when a span is stored by
 /// two collectors); identical copies carry no information, so one is kept.
 fn drop_exact_duplicates(spans: Vec<Span>, log: &mut WarningLog) -> Vec<Span> {
-    let mut first_by_id: HashMap<SpanId, usize> = HashMap::with_capacity(spans.len());
+    let mut first_by_id: IdMap<SpanId, usize> = IdMap::with_capacity_and_hasher(spans.len(), Default::default());
     let mut kept: Vec<Span> = Vec::with_capacity(spans.len());
     for span in spans {
         if let Some(&earlier) = first_by_id.get(&span.span_id) {
@@ -161,15 +159,15 @@ fn drop_exact_duplicates(spans: Vec<Span>, log: &mut WarningLog) -> Vec<Span> {
 
 /// Maps each id to its first span; later spans with the same id stay in the trace but
 /// cannot be addressed as a parent.
-fn index_by_id(spans: &[Span]) -> HashMap<SpanId, u32> {
-    let mut index = HashMap::with_capacity(spans.len());
+fn index_by_id(spans: &[Span]) -> IdMap<SpanId, u32> {
+    let mut index = IdMap::with_capacity_and_hasher(spans.len(), Default::default());
     for (i, span) in spans.iter().enumerate() {
         index.entry(span.span_id).or_insert(i as u32);
     }
     index
 }
 
-fn link_parents(spans: &[Span], index: &HashMap<SpanId, u32>, log: &mut WarningLog) -> Vec<Option<u32>> {
+fn link_parents(spans: &[Span], index: &IdMap<SpanId, u32>, log: &mut WarningLog) -> Vec<Option<u32>> {
     spans
         .iter()
         .enumerate()
