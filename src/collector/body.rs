@@ -20,6 +20,7 @@ use super::decoded_size;
 use super::refusal::Refusal;
 use super::server::BodyTimedOut;
 use crate::formats::{otlp_encode, otlp_json, otlp_logs, zipkin};
+use crate::store::PreparedSpans;
 
 /// The smallest buffer a body of unknown length starts with.
 const FIRST_CAPACITY: usize = 64 << 10;
@@ -173,9 +174,11 @@ pub fn decompress(
     }
 }
 
-/// What a body decodes into: spans or log records, as OTLP messages.
+/// What a body decodes into: spans or log records, as OTLP messages, or spans read into
+/// the store's rows in place.
 pub enum Batch {
     Spans(Vec<ResourceSpans>),
+    Prepared(PreparedSpans),
     Logs(Vec<ResourceLogs>),
 }
 
@@ -202,9 +205,13 @@ pub fn decode(bytes: &[u8], payload: Payload, reservation: &mut Reservation) -> 
     })?;
     let undecodable = |e: crate::error::Error| Refusal::Undecodable(e.to_string());
     match payload {
-        Payload::Otlp(Encoding::Protobuf) => ExportTraceServiceRequest::decode(bytes)
-            .map(|request| Batch::Spans(request.resource_spans))
-            .map_err(|e| invalid(e.to_string())),
+        // Prost decodes what is not read in place, and refuses it in its own words if malformed.
+        Payload::Otlp(Encoding::Protobuf) => match PreparedSpans::from_protobuf(bytes) {
+            Some(prepared) => Ok(Batch::Prepared(prepared)),
+            None => ExportTraceServiceRequest::decode(bytes)
+                .map(|request| Batch::Spans(request.resource_spans))
+                .map_err(|e| invalid(e.to_string())),
+        },
         Payload::Otlp(Encoding::Json) => otlp_json::decode_resource_spans(bytes).map(Batch::Spans).map_err(undecodable),
         Payload::OtlpLogs(Encoding::Protobuf) => ExportLogsServiceRequest::decode(bytes)
             .map(|request| Batch::Logs(request.resource_logs))

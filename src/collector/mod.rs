@@ -341,6 +341,7 @@ impl Endpoint {
             drop(bytes);
             let stored = match batch {
                 Batch::Spans(spans) => store.ingest(spans, now_ns()),
+                Batch::Prepared(spans) => store.ingest_prepared(spans, now_ns()),
                 Batch::Logs(logs) => store.ingest_logs(logs, now_ns()),
             };
             stored.map_err(|e| match e {

@@ -8,9 +8,9 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use tokio::sync::broadcast;
 
+use super::ingest::PreparedBatch;
 use crate::model::TraceId;
 
 /// Batches a listener may be behind before it loses the oldest.
@@ -35,19 +35,14 @@ impl Arrivals {
         self.sender.subscribe()
     }
 
-    /// The traces a batch touches, when someone listens (else `None`, at no cost). Spans
-    /// whose trace id the store will refuse are left out.
-    pub(super) fn touched_by(&self, batch: &[ResourceSpans]) -> Option<Vec<TraceId>> {
+    /// The traces a prepared batch touches, when someone listens (else `None`, at no
+    /// cost). Spans the store refused are not in it.
+    pub(super) fn touched_by(&self, batch: &PreparedBatch) -> Option<Vec<TraceId>> {
         if self.sender.receiver_count() == 0 {
             return None;
         }
         let mut seen = HashSet::new();
-        let spans = batch.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans);
-        let ids = spans
-            .filter_map(|span| TraceId::from_bytes(&span.trace_id).filter(|id| !id.is_zero()))
-            .filter(|id| seen.insert(*id))
-            .collect();
-        Some(ids)
+        Some(batch.trace_ids().filter(|id| seen.insert(*id)).collect())
     }
 
     /// Tells the listeners a batch that touched `traces` is committed.
@@ -61,7 +56,7 @@ impl Arrivals {
 
 #[cfg(test)]
 mod tests {
-    use opentelemetry_proto::tonic::trace::v1::{ScopeSpans, Span};
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
     use tokio::sync::broadcast::error::TryRecvError;
 
     use super::*;
@@ -87,9 +82,9 @@ mod tests {
     #[test]
     fn nothing_is_collected_for_nobody_and_a_listener_that_fell_behind_is_told_how_far() {
         let arrivals = Arrivals::default();
-        assert_eq!(arrivals.touched_by(&batch(&[1, 2])), None, "nobody listens");
+        assert_eq!(arrivals.touched_by(&PreparedBatch::new(batch(&[1, 2]))), None, "nobody listens");
         let mut listener = arrivals.subscribe();
-        let touched = arrivals.touched_by(&batch(&[1, 1, 0, 2])).unwrap();
+        let touched = arrivals.touched_by(&PreparedBatch::new(batch(&[1, 1, 0, 2]))).unwrap();
         assert_eq!(touched, [TraceId(1), TraceId(2)], "each trace once, in order, the refused id left out");
         for _ in 0..ANNOUNCED_BATCHES + 3 {
             arrivals.announce(touched.clone());

@@ -25,7 +25,7 @@ use super::retention::{self, Retention};
 use super::rollups::{self, Pending, Request};
 use super::{IngestReport, Writer, links, schema, versions};
 use crate::analysis::trends::CallKind;
-use crate::formats::otlp::{self, span_ids, status_code};
+use crate::formats::otlp::{self, status_code};
 use crate::model::ids::stable_hash;
 use crate::model::{Attribute, Deployment, SpanId, StatusCode, TraceId};
 
@@ -53,8 +53,8 @@ struct PreparedResource {
 
 struct SpanRow {
     trace_id: TraceId,
-    raw_trace_id: Vec<u8>,
-    span_id: Vec<u8>,
+    raw_trace_id: [u8; 16],
+    span_id: [u8; 8],
     operation: String,
     start_ns: u64,
     duration_ns: u64,
@@ -75,65 +75,159 @@ pub(super) fn part_keys(service: &str, attributes: &[Attribute]) -> Vec<u32> {
     attributes.iter().filter(|a| a.key != "service.name").map(|a| attribute_key(service, a)).collect()
 }
 
+/// What the index of a span needs from it, however it was read (see [`super::wire`]).
+pub(super) struct SpanFields<'a> {
+    pub trace_id: &'a [u8],
+    pub span_id: &'a [u8],
+    pub parent_span_id: &'a [u8],
+    pub name: &'a str,
+    pub kind: i32,
+    pub start_ns: u64,
+    pub end_ns: u64,
+    pub error: bool,
+}
+
+/// The spans of one resource being prepared, and the batch's report of refused spans.
+pub(super) struct ResourceRows<'r> {
+    service: &'r str,
+    report: &'r mut IngestReport,
+    spans: Vec<SpanRow>,
+}
+
+impl<'r> ResourceRows<'r> {
+    pub(super) fn new(service: &'r str, report: &'r mut IngestReport) -> Self {
+        ResourceRows { service, report, spans: Vec::new() }
+    }
+
+    /// Whether a span with these ids is stored; counts it refused, with why, if not.
+    pub(super) fn accepts(&mut self, span: &SpanFields) -> Option<Ids> {
+        match checked_ids(span.trace_id, span.span_id, span.parent_span_id) {
+            Ok(ids) => Some(ids),
+            Err(reason) => {
+                self.report.rejected += 1;
+                if self.report.reasons.len() < 3 && !self.report.reasons.contains(&reason) {
+                    self.report.reasons.push(reason);
+                }
+                None
+            }
+        }
+    }
+
+    /// Adds an accepted span: `body` is its encoding without what the row's columns hold,
+    /// `keys` the index keys of its own attributes (see [`part_keys`]).
+    pub(super) fn push(
+        &mut self,
+        ids: Ids,
+        span: &SpanFields,
+        body: Vec<u8>,
+        mut keys: Vec<u32>,
+        links: Vec<(Vec<u8>, Vec<u8>)>,
+    ) {
+        keys.push(operation_key(self.service, span.name));
+        if span.error {
+            // A failed span is found by `error=true` as Jaeger's tag would find it.
+            keys.push(tag_key(self.service, "error", "true"));
+        }
+        self.spans.push(SpanRow {
+            trace_id: ids.trace_id,
+            raw_trace_id: ids.trace_id.0.to_be_bytes(),
+            span_id: ids.span_id,
+            operation: span.name.to_string(),
+            start_ns: span.start_ns,
+            duration_ns: span.end_ns.saturating_sub(span.start_ns),
+            error: span.error,
+            body,
+            keys,
+            role: rollups::role(span.kind, span.parent_span_id),
+            links,
+        });
+    }
+
+    pub(super) fn service(&self) -> &str {
+        self.service
+    }
+}
+
+/// The ids of a span the store accepts.
+pub(super) struct Ids {
+    trace_id: TraceId,
+    span_id: [u8; 8],
+}
+
+/// A span's ids, once its trace, span and parent ids have their exact byte lengths (the
+/// same checks and words as the formats' reading of OTLP).
+fn checked_ids(trace_id: &[u8], span_id: &[u8], parent_span_id: &[u8]) -> Result<Ids, String> {
+    let trace_id = TraceId::from_bytes(trace_id)
+        .filter(|id| !id.is_zero())
+        .ok_or_else(|| format!("traceId must be 16 non-zero bytes, got {} bytes", trace_id.len()))?;
+    let span_id = <[u8; 8]>::try_from(span_id)
+        .ok()
+        .filter(|id| id.iter().any(|&b| b != 0))
+        .ok_or_else(|| format!("spanId must be 8 non-zero bytes, got {} bytes", span_id.len()))?;
+    if !parent_span_id.is_empty() && SpanId::from_bytes(parent_span_id).is_none() {
+        return Err(format!("parentSpanId must be 8 bytes, got {}", parent_span_id.len()));
+    }
+    Ok(Ids { trace_id, span_id })
+}
+
 impl PreparedBatch {
     pub(super) fn new(batch: Vec<ResourceSpans>) -> PreparedBatch {
-        let mut report = IngestReport::default();
-        let mut resources = Vec::with_capacity(batch.len());
+        let mut prepared =
+            PreparedBatch { resources: Vec::with_capacity(batch.len()), report: IngestReport::default() };
         for resource_spans in batch {
             let resource = resource_spans.resource.unwrap_or_default();
-            let encoded = resource.encode_to_vec();
-            let hash = stable_hash(&encoded);
-            let resource = otlp::convert_resource(resource.attributes);
-            let deployment = resource.deployment();
-            let service = resource.service.to_string();
-            let keys = part_keys(&service, &resource.attributes);
-            let mut spans = Vec::new();
-            for mut span in resource_spans.scope_spans.into_iter().flat_map(|s| s.spans) {
-                let trace_id = match span_ids(&span) {
-                    Ok((trace_id, _, _)) => trace_id,
-                    Err(reason) => {
-                        report.rejected += 1;
-                        if report.reasons.len() < 3 && !report.reasons.contains(&reason) {
-                            report.reasons.push(reason);
-                        }
-                        continue;
-                    }
-                };
-                let role = rollups::role(span.kind, &span.parent_span_id);
-                let span_links = links::of_span(&span);
-                // What the row's columns hold is left out of the encoding: ids, name, times.
-                let raw_trace_id = std::mem::take(&mut span.trace_id);
-                let span_id = std::mem::take(&mut span.span_id);
-                let operation = std::mem::take(&mut span.name);
-                let start_ns = std::mem::take(&mut span.start_time_unix_nano);
-                let duration_ns = std::mem::take(&mut span.end_time_unix_nano).saturating_sub(start_ns);
-                let body = span.encode_to_vec();
-                let own = otlp::convert_attributes(std::mem::take(&mut span.attributes));
-                let mut keys = part_keys(&service, &own);
-                keys.push(operation_key(&service, &operation));
-                let error = span.status.as_ref().is_some_and(|s| status_code(s.code) == StatusCode::Error);
-                if error {
-                    // A failed span is found by `error=true` as Jaeger's tag would find it.
-                    keys.push(tag_key(&service, "error", "true"));
+            prepared.add_resource(resource, |rows| {
+                for mut span in resource_spans.scope_spans.into_iter().flat_map(|s| s.spans) {
+                    // What the row's columns hold is left out of the encoding: ids, name, times.
+                    let raw_trace_id = std::mem::take(&mut span.trace_id);
+                    let span_id = std::mem::take(&mut span.span_id);
+                    let name = std::mem::take(&mut span.name);
+                    let fields = SpanFields {
+                        trace_id: &raw_trace_id,
+                        span_id: &span_id,
+                        parent_span_id: &span.parent_span_id,
+                        name: &name,
+                        kind: span.kind,
+                        start_ns: std::mem::take(&mut span.start_time_unix_nano),
+                        end_ns: std::mem::take(&mut span.end_time_unix_nano),
+                        error: span.status.as_ref().is_some_and(|s| status_code(s.code) == StatusCode::Error),
+                    };
+                    let Some(ids) = rows.accepts(&fields) else { continue };
+                    let span_links = links::of_links(&span.links);
+                    let body = span.encode_to_vec();
+                    let keys =
+                        part_keys(rows.service(), &otlp::convert_attributes(std::mem::take(&mut span.attributes)));
+                    rows.push(ids, &fields, body, keys, span_links);
                 }
-                spans.push(SpanRow {
-                    trace_id,
-                    raw_trace_id,
-                    span_id,
-                    operation,
-                    start_ns,
-                    duration_ns,
-                    error,
-                    body,
-                    keys,
-                    role,
-                    links: span_links,
-                });
-            }
-            report.accepted += spans.len();
-            resources.push(PreparedResource { hash, encoded, service, deployment, keys, spans });
+                Some(())
+            });
         }
-        PreparedBatch { resources, report }
+        prepared
+    }
+
+    /// An empty batch, for spans read by [`super::wire`].
+    pub(super) fn empty() -> PreparedBatch {
+        PreparedBatch { resources: Vec::new(), report: IngestReport::default() }
+    }
+
+    /// Adds a resource and the spans `spans` adds to its rows; nothing when `spans` gives up.
+    pub(super) fn add_resource(
+        &mut self,
+        resource: opentelemetry_proto::tonic::resource::v1::Resource,
+        spans: impl FnOnce(&mut ResourceRows) -> Option<()>,
+    ) -> Option<()> {
+        let encoded = resource.encode_to_vec();
+        let hash = stable_hash(&encoded);
+        let resource = otlp::convert_resource(resource.attributes);
+        let deployment = resource.deployment();
+        let service = resource.service.to_string();
+        let keys = part_keys(&service, &resource.attributes);
+        let mut rows = ResourceRows::new(&service, &mut self.report);
+        spans(&mut rows)?;
+        let spans = rows.spans;
+        self.report.accepted += spans.len();
+        self.resources.push(PreparedResource { hash, encoded, service, deployment, keys, spans });
+        Some(())
     }
 
     /// The batch cut into chunks of at most [`CHUNK_SPANS`] spans or [`CHUNK_BYTES`] of
@@ -163,6 +257,11 @@ impl PreparedBatch {
             chunks.push(current);
         }
         chunks
+    }
+
+    /// The trace of every span to be stored, in order.
+    pub(super) fn trace_ids(&self) -> impl Iterator<Item = TraceId> + '_ {
+        self.resources.iter().flat_map(|r| &r.spans).map(|span| span.trace_id)
     }
 
     /// What becomes of the batch once every chunk is written.
@@ -205,8 +304,8 @@ impl PreparedBatch {
                 let mut seen: Option<(u64, u64)> = None;
                 for span in &resource.spans[range.clone()] {
                     let inserted = insert.execute(params![
-                        span.raw_trace_id,
-                        span.span_id,
+                        &span.raw_trace_id[..],
+                        &span.span_id[..],
                         resource.service,
                         span.operation,
                         span.start_ns.min(i64::MAX as u64) as i64,
@@ -222,7 +321,7 @@ impl PreparedBatch {
                     links::record(tx, &span.raw_trace_id, &span.span_id, &span.links)?;
                     *touched.entry(span.trace_id).or_default() += span.body.len() as u64;
                     let part = parts
-                        .entry((&span.raw_trace_id, &resource.service))
+                        .entry((&span.raw_trace_id[..], &resource.service))
                         .or_insert_with(|| Part::new(span.start_ns, span.duration_ns));
                     part.add(span.start_ns, span.duration_ns, &span.keys);
                     part.keys.extend_from_slice(&resource.keys);
@@ -301,6 +400,41 @@ fn write_in_one_transaction(group: &[Arc<Job>], writer: &mut Writer, retention: 
 #[derive(Debug, Default)]
 pub(super) struct Chunk {
     pieces: Vec<(usize, Range<usize>)>,
+}
+
+#[cfg(test)]
+impl PreparedBatch {
+    /// Everything the batch would write, its bodies decoded (equal bodies may be encoded
+    /// differently), for comparing two ways of preparing one batch.
+    pub(super) fn summary(&self) -> String {
+        use opentelemetry_proto::tonic::trace::v1::Span as ProtoSpan;
+        let mut out = format!("{:?}\n", self.report);
+        for r in &self.resources {
+            out += &format!("resource {} {:?} {} {:?} {:?}\n", r.hash, r.encoded, r.service, r.deployment, r.keys);
+            for s in &r.spans {
+                out += &format!(
+                    "  {:?} {:?} {:?} {} {} {} {} {:?} {:?} {:?} {:?}\n",
+                    s.trace_id,
+                    s.raw_trace_id,
+                    s.span_id,
+                    s.operation,
+                    s.start_ns,
+                    s.duration_ns,
+                    s.error,
+                    s.keys,
+                    s.role,
+                    s.links,
+                    ProtoSpan::decode(s.body.as_slice()),
+                );
+            }
+        }
+        out
+    }
+
+    /// The bodies of its spans as stored.
+    pub(super) fn bodies(&self) -> Vec<&[u8]> {
+        self.resources.iter().flat_map(|r| &r.spans).map(|s| s.body.as_slice()).collect()
+    }
 }
 
 #[cfg(test)]

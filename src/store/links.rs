@@ -9,6 +9,7 @@
 //! the linking span still says it was linked.
 
 use opentelemetry_proto::tonic::trace::v1::Span as ProtoSpan;
+use opentelemetry_proto::tonic::trace::v1::span::Link;
 use prost::Message;
 use rusqlite::{Connection, Transaction, params};
 
@@ -40,8 +41,8 @@ pub fn create(connection: &Connection) -> rusqlite::Result<()> {
 }
 
 /// The links of an OTLP span as (trace id, span id) bytes, those with well-formed ids.
-pub fn of_span(span: &ProtoSpan) -> Vec<(Vec<u8>, Vec<u8>)> {
-    span.links
+pub fn of_links(links: &[Link]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    links
         .iter()
         .filter(|l| TraceId::from_bytes(&l.trace_id).is_some() && SpanId::from_bytes(&l.span_id).is_some())
         .map(|l| (l.trace_id.clone(), l.span_id.clone()))
@@ -99,7 +100,7 @@ pub fn fill_from_spans(tx: &Transaction) -> rusqlite::Result<()> {
             continue;
         };
         let (trace, span_id): (Vec<u8>, Vec<u8>) = (row.get(0)?, row.get(1)?);
-        record(tx, &trace, &span_id, &of_span(&span))?;
+        record(tx, &trace, &span_id, &of_links(&span.links))?;
     }
     Ok(())
 }

@@ -25,6 +25,7 @@ mod schema;
 mod search;
 mod turns;
 mod versions;
+mod wire;
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -90,6 +91,18 @@ struct Writer {
     /// The rollups this connection wrote last, so that the next batch adds to them
     /// without reading them back (see [`rollups::Written`]).
     rollups: rollups::Written,
+}
+
+/// A trace batch read into rows, ready to store, without the writer.
+pub struct PreparedSpans(PreparedBatch);
+
+impl PreparedSpans {
+    /// The rows of an OTLP/protobuf `ExportTraceServiceRequest`, read in place (see
+    /// [`wire`]); `None` when prost must decode it, for it is malformed or in a shape the
+    /// in-place reading leaves to prost.
+    pub fn from_protobuf(request: &[u8]) -> Option<PreparedSpans> {
+        wire::prepare(request).map(PreparedSpans)
+    }
 }
 
 /// What became of a batch.
@@ -177,8 +190,13 @@ impl Store {
     /// that arrive meanwhile through (see [`ingest`]); the chunks of batches waiting for
     /// the writer together share one transaction (see [`group`]).
     pub fn ingest(&self, batch: Vec<ResourceSpans>, received_ns: u64) -> Result<IngestReport> {
-        let touched = self.arrivals.touched_by(&batch);
-        let mut prepared = PreparedBatch::new(batch);
+        self.ingest_prepared(PreparedSpans(PreparedBatch::new(batch)), received_ns)
+    }
+
+    /// Stores a batch prepared from its protobuf encoding, as [`Store::ingest`] does.
+    pub fn ingest_prepared(&self, batch: PreparedSpans, received_ns: u64) -> Result<IngestReport> {
+        let PreparedSpans(mut prepared) = batch;
+        let touched = self.arrivals.touched_by(&prepared);
         let report = prepared.take_report();
         let prepared = Arc::new(prepared);
         for chunk in prepared.chunks() {

@@ -21,9 +21,14 @@ pub fn tag_key(service: &str, key: &str, value: &str) -> u32 {
 
 /// The index key of an attribute of `service`'s spans or resource.
 pub fn attribute_key(service: &str, attribute: &Attribute) -> u32 {
-    match &attribute.value {
-        AttrValue::Str(text) => tag_key(service, &attribute.key, text),
-        other => tag_key(service, &attribute.key, &other.to_string()),
+    value_key(service, &attribute.key, &attribute.value)
+}
+
+/// The index key of `key` with `value` on `service`'s spans or resource.
+pub fn value_key(service: &str, key: &str, value: &AttrValue) -> u32 {
+    match value {
+        AttrValue::Str(text) => tag_key(service, key, text),
+        other => tag_key(service, key, &other.to_string()),
     }
 }
 
