@@ -7,9 +7,10 @@
 //! it built; "N+1 + slow queries" (what the live tail runs on every trace) includes it.
 //! Run: `cargo bench --bench analyses [-- FILTER]`.
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
+
+#[path = "support/generated.rs"]
+mod generated;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use vitals::analysis::calls::Calls;
@@ -21,28 +22,10 @@ use vitals::analysis::report::{Options, analyze};
 use vitals::analysis::self_times;
 use vitals::analysis::sequential::sequential_calls;
 use vitals::analysis::slow_queries::{DEFAULT_THRESHOLD_NS, slow_queries};
-use vitals::model::Trace;
-
-/// The generator's trace of `spans` spans for `seed`, written once under `target/`.
-fn generated(spans: usize, seed: u64) -> Trace {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let dir = root.join("target/generated-traces");
-    let file = dir.join(format!("{spans}-{seed}.json"));
-    if !file.exists() {
-        std::fs::create_dir_all(&dir).unwrap();
-        let status = Command::new("python3")
-            .arg(root.join("../shared/tools/gen_trace.py"))
-            .args([spans.to_string(), file.display().to_string(), seed.to_string()])
-            .status()
-            .expect("python3 runs ../shared/tools/gen_trace.py");
-        assert!(status.success(), "gen_trace.py failed");
-    }
-    vitals::formats::decode(&std::fs::read(&file).unwrap()).unwrap().remove(0)
-}
 
 fn bench(c: &mut Criterion) {
     for (spans, seed) in [(1_000, 7), (10_000, 7), (100_000, 7), (100_000, 9)] {
-        let trace = generated(spans, seed);
+        let trace = generated::trace(spans, seed);
         let t = &trace;
         let mut group = c.benchmark_group(format!("{spans} spans, seed {seed}"));
         group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));

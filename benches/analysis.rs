@@ -1,7 +1,6 @@
-//! The analyses against the cost of getting the data: every analysis of a 100,000-span
-//! trace next to decoding that trace from Jaeger JSON (the issue asks for less time than
-//! the decode); the aggregated flame graph of 1,000 traces of 200 spans (under 100 ms);
-//! regression statistics over 100,000 durations (under 20 ms).
+//! The aggregated flame graph of 1,000 traces of 200 spans (under 100 ms) and regression
+//! statistics over 100,000 durations (under 20 ms). One trace's analyses and its decode are
+//! measured on the shared generator's traces by `benches/analyses.rs` and `benches/decode.rs`.
 
 #[path = "synthetic.rs"]
 mod synthetic;
@@ -9,18 +8,9 @@ mod synthetic;
 use criterion::{Criterion, criterion_group, criterion_main};
 use vitals::analysis::aggregate::{Weight, aggregate};
 use vitals::analysis::regression::{Basis, Options as RegressionOptions, Sample, Windows, detect};
-use vitals::analysis::report::{Options, analyze};
 use vitals::model::{SpanId, Trace, TraceId};
 
 fn bench(c: &mut Criterion) {
-    let bytes = synthetic::jaeger_json(100_000);
-    let traces = vitals::formats::decode(&bytes).unwrap();
-    let mut group = c.benchmark_group("100,000-span trace");
-    group.sample_size(10);
-    group.bench_function("decode Jaeger JSON", |b| b.iter(|| vitals::formats::decode(&bytes).unwrap().len()));
-    group.bench_function("all analyses", |b| b.iter(|| analyze(&traces, &Options::default()).findings.len()));
-    group.finish();
-
     let many: Vec<Trace> = (0..1_000)
         .flat_map(|seed| vitals::formats::decode(&synthetic::jaeger_json_seeded(200, seed)).unwrap())
         .collect();

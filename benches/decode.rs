@@ -4,7 +4,7 @@
 //! a decode rarely starts from an empty heap), and freeing a decoded trace (≤ 10 ms at
 //! 100,000 spans).
 //!
-//! The bench runs on the allocator of the `vitals` binary, mimalloc.
+//! The bench runs on the allocator of the `vitals` binary, the system's (glibc's) malloc.
 //!
 //! Decodes and parses are timed without freeing their result (criterion frees it outside
 //! the timing), and the free is timed on its own.
@@ -14,11 +14,10 @@
 #[path = "support/generated.rs"]
 mod generated;
 
-use std::alloc::{GlobalAlloc, Layout};
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering::Relaxed};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use mimalloc::MiMalloc;
 
 /// The allocator of the `vitals` binary (src/main.rs), so that the bench measures what
 /// users run; it counts the bytes requested while [`COUNTING`] is on, for
@@ -33,14 +32,14 @@ unsafe impl GlobalAlloc for Counted {
         if COUNTING.load(Relaxed) {
             IN_USE.fetch_add(layout.size() as isize, Relaxed);
         }
-        unsafe { MiMalloc.alloc(layout) }
+        unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
         if COUNTING.load(Relaxed) {
             IN_USE.fetch_sub(layout.size() as isize, Relaxed);
         }
-        unsafe { MiMalloc.dealloc(pointer, layout) }
+        unsafe { System.dealloc(pointer, layout) }
     }
 
     unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
@@ -48,7 +47,7 @@ unsafe impl GlobalAlloc for Counted {
             IN_USE.fetch_add(new_size as isize, Relaxed);
             IN_USE.fetch_sub(layout.size() as isize, Relaxed);
         }
-        unsafe { MiMalloc.realloc(pointer, layout, new_size) }
+        unsafe { System.realloc(pointer, layout, new_size) }
     }
 }
 

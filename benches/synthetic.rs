@@ -28,6 +28,7 @@ const SERVICES: [&str; 12] = [
 ];
 
 /// A Jaeger `{data:[trace]}` document holding one trace of `span_count` spans.
+#[allow(dead_code)] // Not every benchmark that includes this module uses the default seed.
 pub fn jaeger_json(span_count: usize) -> Vec<u8> {
     jaeger_json_seeded(span_count, 42)
 }
