@@ -62,21 +62,34 @@ pub(crate) fn convert_resource(attributes: Vec<KeyValue>) -> Resource {
 
 /// A span's trace, span and parent ids, checked for their exact byte lengths.
 pub(crate) fn span_ids(span: &ProtoSpan) -> Result<(TraceId, SpanId, Option<SpanId>), String> {
-    let trace_id = TraceId::from_bytes(&span.trace_id)
+    ids_of(&span.trace_id, &span.span_id, &span.parent_span_id)
+}
+
+/// The trace, span and parent ids of a span as OTLP protobuf carries them, checked for
+/// their exact byte lengths (the trace and span ids also for being non-zero); a zero
+/// parent id means none. Shared by the model's reading and the store's, which reads the
+/// ids in place (see `store::wire`) and must accept and refuse the same spans in the same
+/// words.
+pub(crate) fn ids_of(
+    trace_id: &[u8],
+    span_id: &[u8],
+    parent_span_id: &[u8],
+) -> Result<(TraceId, SpanId, Option<SpanId>), String> {
+    let trace = TraceId::from_bytes(trace_id)
         .filter(|id| !id.is_zero())
-        .ok_or_else(|| format!("traceId must be 16 non-zero bytes, got {} bytes", span.trace_id.len()))?;
-    let span_id = SpanId::from_bytes(&span.span_id)
+        .ok_or_else(|| format!("traceId must be 16 non-zero bytes, got {} bytes", trace_id.len()))?;
+    let span = SpanId::from_bytes(span_id)
         .filter(|id| !id.is_zero())
-        .ok_or_else(|| format!("spanId must be 8 non-zero bytes, got {} bytes", span.span_id.len()))?;
-    let parent_id = match span.parent_span_id.len() {
+        .ok_or_else(|| format!("spanId must be 8 non-zero bytes, got {} bytes", span_id.len()))?;
+    let parent = match parent_span_id.len() {
         0 => None,
         _ => Some(
-            SpanId::from_bytes(&span.parent_span_id)
-                .ok_or_else(|| format!("parentSpanId must be 8 bytes, got {}", span.parent_span_id.len()))?,
+            SpanId::from_bytes(parent_span_id)
+                .ok_or_else(|| format!("parentSpanId must be 8 bytes, got {}", parent_span_id.len()))?,
         )
         .filter(|p| !p.is_zero()),
     };
-    Ok((trace_id, span_id, parent_id))
+    Ok((trace, span, parent))
 }
 
 pub(crate) fn status_code(code: i32) -> StatusCode {

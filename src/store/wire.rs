@@ -149,7 +149,8 @@ fn resource_spans(message: &[u8], batch: &mut PreparedBatch) -> Result<(), GiveU
         }
     }
     let mut walked = Ok(());
-    batch.add_resource(resource.unwrap_or_default(), |rows| {
+    // The spans' bodies are parts of the message: its size bounds theirs.
+    batch.add_resource(resource.unwrap_or_default(), message.len(), |rows| {
         walked = scope_spans_of(message, rows);
         walked.is_ok().then_some(())
     });
@@ -157,6 +158,7 @@ fn resource_spans(message: &[u8], batch: &mut PreparedBatch) -> Result<(), GiveU
 }
 
 fn scope_spans_of(message: &[u8], rows: &mut ResourceRows) -> Result<(), GiveUp> {
+    let mut scratch = Scratch::default();
     let mut fields = Fields::new(message);
     while let Some(field) = fields.next()? {
         if field.number != 2 {
@@ -168,7 +170,7 @@ fn scope_spans_of(message: &[u8], rows: &mut ResourceRows) -> Result<(), GiveUp>
                 1 => {
                     decoded::<InstrumentationScope>(&field.value)?;
                 }
-                2 => span(bytes(&field.value)?, rows)?,
+                2 => span(bytes(&field.value)?, rows, &mut scratch)?,
                 3 => {
                     text(&field.value)?;
                 }
@@ -185,7 +187,15 @@ const IN_COLUMNS: [u32; 5] = [1, 2, 5, 7, 8];
 /// The highest field number of `Span` this version knows; others are left out too.
 const LAST_FIELD: u32 = 16;
 
-fn span(message: &[u8], rows: &mut ResourceRows) -> Result<(), GiveUp> {
+/// A span's body and keys being read, kept from span to span so that reading one
+/// allocates nothing.
+#[derive(Default)]
+struct Scratch {
+    body: Vec<u8>,
+    keys: Vec<u32>,
+}
+
+fn span(message: &[u8], rows: &mut ResourceRows, scratch: &mut Scratch) -> Result<(), GiveUp> {
     let mut span = SpanFields {
         trace_id: &[],
         span_id: &[],
@@ -196,9 +206,10 @@ fn span(message: &[u8], rows: &mut ResourceRows) -> Result<(), GiveUp> {
         end_ns: 0,
         error: false,
     };
-    let mut body = Vec::with_capacity(message.len());
+    let Scratch { body, keys } = scratch;
+    body.clear();
     // Computed as the span is read, though wasted on a span the store refuses.
-    let mut keys = Vec::new();
+    keys.clear();
     let mut span_links = Vec::new();
     let mut status = false;
     let mut fields = Fields::new(message);
