@@ -27,7 +27,7 @@ use super::{Store, db_error, lock};
 use crate::analysis::sketch::LatencySketch;
 use crate::analysis::trends::{self, Buckets, CallKind, OperationTotal, Point, Rollup, Slowest, Trend, TrendRequest};
 use crate::error::Result;
-use crate::model::{SpanId, SpanKind, TraceId};
+use crate::model::{IdMap, SpanId, SpanKind, TraceId};
 
 /// How long rollups are kept unless told otherwise: 90 days.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
@@ -130,12 +130,13 @@ impl Written {
 /// Rollups being summed up in memory, to be written once per bucket (see [`Pending::write`]).
 /// `S` is `&str` at ingest (the batch's own names), `String` when reading rows.
 pub struct Pending<S> {
-    rollups: HashMap<Key<S>, Rollup>,
+    /// Keyed by foldhash: every request span of a batch is added (see [`crate::model::IdMap`]).
+    rollups: IdMap<Key<S>, Rollup>,
 }
 
 impl<S> Default for Pending<S> {
     fn default() -> Self {
-        Pending { rollups: HashMap::new() }
+        Pending { rollups: IdMap::default() }
     }
 }
 
