@@ -175,7 +175,7 @@ struct Names {
     /// Service → its number.
     services: IdMap<Box<str>, u32>,
     /// Per service number: its name, and operation → name id.
-    operations: Vec<(Arc<str>, IdMap<Box<str>, u32>)>,
+    operations: Vec<(Arc<str>, Operations)>,
     names: Vec<(Arc<str>, Arc<str>)>,
     /// The last resource seen in the trace being added and its service's number: a
     /// trace's spans share a handful of resources, so most spans skip hashing their
@@ -183,6 +183,9 @@ struct Names {
     /// addresses reused.
     last: Option<(*const Resource, u32)>,
 }
+
+/// A service's operations → name id.
+type Operations = IdMap<Box<str>, u32>;
 
 impl Names {
     fn id(&mut self, span: &Span) -> u32 {
