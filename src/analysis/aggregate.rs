@@ -9,12 +9,11 @@
 
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use super::memory::allocated_bytes;
-use super::self_time::self_time;
-use crate::model::{SpanId, SpanIndex, Trace, TraceId};
+use super::self_time::covered_ns;
+use crate::model::{IdMap, Resource, Span, SpanId, SpanIndex, Trace, TraceId};
 
 /// What a call path's width stands for.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -120,8 +119,10 @@ pub(super) enum Allocations {
 /// flame graph; two for a comparison, so both traces' spans land on the same nodes and
 /// matching paths costs nothing more). A node is keyed by (parent node, interned
 /// service+operation): a span finds its node with one lookup of a pair of integers, names
-/// are kept once per distinct name, and nothing is allocated per span.
-pub(super) struct Paths<'t, const SIDES: usize> {
+/// are kept once per distinct name, and nothing is allocated per span. Nothing of a trace
+/// is kept once it is added (its examples are copied), so a comparison can let the first
+/// trace go before it reads the second.
+pub(super) struct Paths<const SIDES: usize> {
     weight: Weight,
     allocations: Allocations,
     names: Names,
@@ -129,8 +130,7 @@ pub(super) struct Paths<'t, const SIDES: usize> {
     /// parent. Node 0 is the root.
     nodes: Vec<(u32, u32)>,
     /// (parent node, name) packed into one integer, to the node.
-    child_of: FxHashMap<u64, u32>,
-    traces: Vec<&'t Trace>,
+    child_of: IdMap<u64, u32>,
     sides: [Side; SIDES],
 }
 
@@ -155,27 +155,68 @@ struct Merged {
     duration_ns: u64,
     self_ns: u64,
     allocated_bytes: u64,
-    /// The example span: what it weighs (duration or bytes), its trace (an index into
-    /// `Paths::traces`) and its index there.
-    example: Option<(u64, u32, u32)>,
+    /// The example span and what it weighs (duration or bytes).
+    example: Option<(u64, Example)>,
+}
+
+/// What merging needs of one span, gathered in one pass over the spans in their order
+/// (the walk down the tree then jumps between these small rows, not between whole spans).
+#[derive(Clone, Copy)]
+struct Row {
+    name: u32,
+    duration_ns: u64,
+    self_ns: u64,
+    allocated_bytes: u64,
 }
 
 /// service → operation → name id, and the names by id; looked up by `&str`, so known
-/// names cost no allocation.
+/// names cost no allocation. Names are untrusted, hence the keyed hash of [`IdMap`].
 struct Names {
-    ids: FxHashMap<Box<str>, FxHashMap<Box<str>, u32>>,
+    /// Service → its number.
+    services: IdMap<Box<str>, u32>,
+    /// Per service number: its name, and operation → name id.
+    operations: Vec<(Arc<str>, Operations)>,
     names: Vec<(Arc<str>, Arc<str>)>,
+    /// The last resource seen in the trace being added and its service's number: a
+    /// trace's spans share a handful of resources, so most spans skip hashing their
+    /// service's name. Forgotten after each trace, whose resources may be freed and their
+    /// addresses reused.
+    last: Option<(*const Resource, u32)>,
 }
 
+/// A service's operations → name id.
+type Operations = IdMap<Box<str>, u32>;
+
 impl Names {
-    fn id(&mut self, service: &str, operation: &str) -> u32 {
-        if let Some(&id) = self.ids.get(service).and_then(|ops| ops.get(operation)) {
+    fn id(&mut self, span: &Span) -> u32 {
+        let resource = Arc::as_ptr(&span.resource);
+        let service = match self.last {
+            Some((last, service)) if last == resource => service,
+            _ => {
+                let service = self.service(span.service());
+                self.last = Some((resource, service));
+                service
+            }
+        };
+        let (service, operations) = &mut self.operations[service as usize];
+        if let Some(&id) = operations.get(span.operation.as_str()) {
             return id;
         }
         let id = self.names.len() as u32;
-        self.names.push((Arc::from(service), Arc::from(operation)));
-        self.ids.entry(service.into()).or_default().insert(operation.into(), id);
+        operations.insert(span.operation.as_str().into(), id);
+        self.names.push((Arc::clone(service), Arc::from(span.operation.as_str())));
         id
+    }
+
+    /// The number of `service`, given on first sight.
+    fn service(&mut self, service: &str) -> u32 {
+        if let Some(&number) = self.services.get(service) {
+            return number;
+        }
+        let number = self.operations.len() as u32;
+        self.services.insert(service.into(), number);
+        self.operations.push((Arc::from(service), IdMap::default()));
+        number
     }
 }
 
@@ -197,32 +238,36 @@ impl Order {
     }
 }
 
-impl<'t, const SIDES: usize> Paths<'t, SIDES> {
+impl<const SIDES: usize> Paths<SIDES> {
     pub fn new(weight: Weight, allocations: Allocations) -> Self {
         // The root's name is not looked up: no span is named after it.
-        let names = Names { ids: FxHashMap::default(), names: vec![(Arc::from(""), Arc::from("all"))] };
+        let names = Names {
+            services: IdMap::default(),
+            operations: Vec::new(),
+            names: vec![(Arc::from(""), Arc::from("all"))],
+            last: None,
+        };
         let sides =
             std::array::from_fn(|_| Side { merged: vec![Merged::default()], rank: vec![0], ranked: 1, traces: 0 });
         let nodes = vec![(NONE, 0)];
-        Paths { weight, allocations, names, nodes, child_of: FxHashMap::default(), traces: Vec::new(), sides }
+        Paths { weight, allocations, names, nodes, child_of: IdMap::default(), sides }
     }
 
     /// Merges the call paths from `entries` of `trace` into `side`; a trace without
     /// entries is not counted.
-    pub fn add(&mut self, side: usize, trace: &'t Trace, entries: &[SpanIndex]) {
+    pub fn add(&mut self, side: usize, trace: &Trace, entries: &[SpanIndex]) {
         if entries.is_empty() {
             return;
         }
-        let slot = self.traces.len() as u32;
-        self.traces.push(trace);
+        let rows = self.rows(trace);
         let mut seen = vec![false; trace.spans.len()];
         let mut stack: Vec<(SpanIndex, u32)> = entries.iter().rev().map(|&e| (e, 0)).collect();
         while let Some((span, parent)) = stack.pop() {
             if std::mem::replace(&mut seen[span], true) {
                 continue;
             }
-            let s = &trace.spans[span];
-            let name = self.names.id(s.service(), &s.operation);
+            let row = rows[span];
+            let name = row.name;
             let node = self.child(parent, name);
             let here = &mut self.sides[side];
             if here.rank.len() <= name as usize {
@@ -232,27 +277,51 @@ impl<'t, const SIDES: usize> Paths<'t, SIDES> {
                 here.rank[name as usize] = here.ranked;
                 here.ranked += 1;
             }
-            let allocated = match self.allocations {
-                Allocations::Read => allocated_bytes(s).unwrap_or(0),
-                Allocations::Skipped => 0,
-            };
             let weighs = match self.weight {
-                Weight::SelfTime => s.duration_ns,
-                Weight::Allocated => allocated,
+                Weight::SelfTime => row.duration_ns,
+                Weight::Allocated => row.allocated_bytes,
             };
             let merged = &mut here.merged[node as usize];
             merged.count += 1;
-            merged.duration_ns = merged.duration_ns.saturating_add(s.duration_ns);
-            merged.self_ns = merged.self_ns.saturating_add(self_time(trace, span));
-            merged.allocated_bytes = merged.allocated_bytes.saturating_add(allocated);
-            if merged.example.is_none_or(|(heaviest, ..)| weighs > heaviest) {
-                merged.example = Some((weighs, slot, span as u32));
+            merged.duration_ns = merged.duration_ns.saturating_add(row.duration_ns);
+            merged.self_ns = merged.self_ns.saturating_add(row.self_ns);
+            merged.allocated_bytes = merged.allocated_bytes.saturating_add(row.allocated_bytes);
+            if merged.example.is_none_or(|(heaviest, _)| weighs > heaviest) {
+                let s = &trace.spans[span];
+                merged.example =
+                    Some((weighs, Example { trace_id: trace.id, span_id: s.span_id, duration_ns: s.duration_ns }));
             }
             stack.extend(trace.tree.children(span).map(|child| (child, node)));
         }
         let here = &mut self.sides[side];
         here.traces += 1;
         here.merged[0].count += 1;
+    }
+
+    /// Every span's [`Row`], in the spans' order. Self time is as
+    /// [`super::self_time::self_time`] has it, from the children's start and end gathered
+    /// first, so that no span is read twice.
+    fn rows(&mut self, trace: &Trace) -> Vec<Row> {
+        let bounds: Vec<(u64, u64)> = trace.spans.iter().map(|s| (s.start_ns, s.end_ns())).collect();
+        self.names.last = None;
+        trace
+            .spans
+            .iter()
+            .enumerate()
+            .map(|(i, span)| {
+                let (lo, hi) = bounds[i];
+                let children = trace.tree.children(i).map(|c| (bounds[c].0.clamp(lo, hi), bounds[c].1.clamp(lo, hi)));
+                Row {
+                    name: self.names.id(span),
+                    duration_ns: span.duration_ns,
+                    self_ns: span.duration_ns.saturating_sub(covered_ns(children)),
+                    allocated_bytes: match self.allocations {
+                        Allocations::Read => allocated_bytes(span).unwrap_or(0),
+                        Allocations::Skipped => 0,
+                    },
+                }
+            })
+            .collect()
     }
 
     /// The node for `name` under `parent`, made on first use.
@@ -325,11 +394,7 @@ impl<'t, const SIDES: usize> Paths<'t, SIDES> {
         let (parent, name) = self.nodes[node as usize];
         let merged = &self.sides[side].merged[node as usize];
         let (service, operation) = self.names.names[name as usize].clone();
-        let example = merged.example.map(|(_, slot, span)| {
-            let trace = self.traces[slot as usize];
-            let span = &trace.spans[span as usize];
-            Example { trace_id: trace.id, span_id: span.span_id, duration_ns: span.duration_ns }
-        });
+        let example = merged.example.map(|(_, example)| example);
         PathNode {
             parent: (parent != NONE).then(|| order.position[parent as usize] as usize),
             service,

@@ -85,15 +85,36 @@ pub struct DiffNode {
 }
 
 pub fn compare(before: &Trace, after: &Trace) -> Comparison {
-    let mut paths = Paths::<2>::new(Weight::SelfTime, Allocations::Skipped);
-    paths.add(BEFORE, before, &entry_spans(before, None));
-    paths.add(AFTER, after, &entry_spans(after, None));
-    let longer = before.duration_ns().max(after.duration_ns());
-    let mut nodes = diff_nodes(&paths);
-    for node in &mut nodes {
-        judge(node, longer);
+    Before::of(before).compare(after)
+}
+
+/// The first trace of a comparison, merged into call paths: all the comparison needs of
+/// it, so that a caller holding two big traces can let the first go before it reads the
+/// second (`vitals diff` then holds one decoded trace at a time).
+pub struct Before {
+    paths: Paths<2>,
+    side: Side,
+}
+
+impl Before {
+    pub fn of(before: &Trace) -> Before {
+        let mut paths = Paths::<2>::new(Weight::SelfTime, Allocations::Skipped);
+        paths.add(BEFORE, before, &entry_spans(before, None));
+        Before { paths, side: Side::of(before) }
     }
-    Comparison { before: Side::of(before), after: Side::of(after), nodes }
+
+    /// The comparison of the first trace with `after`.
+    pub fn compare(self, after: &Trace) -> Comparison {
+        let Before { mut paths, side: before } = self;
+        paths.add(AFTER, after, &entry_spans(after, None));
+        let after = Side::of(after);
+        let longer = before.duration_ns.max(after.duration_ns);
+        let mut nodes = diff_nodes(&paths);
+        for node in &mut nodes {
+            judge(node, longer);
+        }
+        Comparison { before, after, nodes }
+    }
 }
 
 const BEFORE: usize = 0;
@@ -101,7 +122,7 @@ const AFTER: usize = 1;
 
 /// The paths of the first trace in its drawing order, then those only the second has in
 /// its own, each parent before its children.
-fn diff_nodes(paths: &Paths<'_, 2>) -> Vec<DiffNode> {
+fn diff_nodes(paths: &Paths<2>) -> Vec<DiffNode> {
     let (before, after) = (paths.order(BEFORE), paths.order(AFTER));
     let mut nodes: Vec<DiffNode> = Vec::with_capacity(before.nodes.len());
     // Where each of the second trace's nodes stands in the comparison, by its position

@@ -6,23 +6,25 @@ use std::sync::Arc;
 
 use super::args::{DiffFlags, ProviderFlags};
 use super::{keep_until_exit, pick_trace, print_json, print_lines, terminal_width};
-use crate::analysis::compare::compare;
+use crate::analysis::compare::Before;
 use crate::error::{Error, Result};
 use crate::model::Trace;
 use crate::providers::{self, file::load_path};
 use crate::render::compare as draw;
 
 pub async fn diff(flags: DiffFlags) -> Result<()> {
-    // Both sides at once: two files decode on the two cores.
-    let (before, after) = tokio::join!(side(&flags.provider, &flags.a), side(&flags.provider, &flags.b));
-    let (before, after) = (before?, after?);
-    let comparison = compare(&before, &after);
+    // One side after the other, the first merged into call paths and let go before the
+    // second is read: one decoded trace at a time halves the peak memory of two big traces
+    // (decoding both at once on two cores was faster but held both).
+    let before = Before::of(&*side(&flags.provider, &flags.a).await?);
+    let after = side(&flags.provider, &flags.b).await?;
+    let comparison = before.compare(&after);
     let printed = if flags.json {
         print_json(&comparison)
     } else {
         print_lines(&draw::render(&comparison, flags.width.unwrap_or_else(terminal_width)).rendered.lines)
     };
-    keep_until_exit((before, after, comparison));
+    keep_until_exit((after, comparison));
     printed
 }
 
