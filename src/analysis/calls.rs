@@ -11,10 +11,9 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use rustc_hash::FxBuildHasher;
 use serde::Serialize;
 
-use crate::model::{Span, SpanIndex, SpanKind, Trace};
+use crate::model::{IdHasher, Span, SpanIndex, SpanKind, Trace};
 
 use super::statement;
 
@@ -81,10 +80,10 @@ pub struct Call<'t> {
 pub struct Calls<'t> {
     calls: Vec<Option<Call<'t>>>,
     texts: Vec<Box<str>>,
-    text_ids: HashMap<Box<str>, Text, FxBuildHasher>,
+    text_ids: HashMap<Box<str>, Text, IdHasher>,
     /// Each distinct statement text: its shape and whether it holds bind parameters.
-    statements: HashMap<&'t str, (Text, bool), FxBuildHasher>,
-    keys: HashMap<(&'t str, &'t str, Text), CallKey, FxBuildHasher>,
+    statements: HashMap<&'t str, (Text, bool), IdHasher>,
+    keys: HashMap<(&'t str, &'t str, Text), CallKey, IdHasher>,
 }
 
 impl<'t> Calls<'t> {

@@ -6,11 +6,9 @@
 
 use std::collections::HashMap;
 
-use rustc_hash::FxBuildHasher;
-
 use super::calls::{Calls, CodeAttributes, CodeLocation};
 use super::findings::{Finding, FindingKind};
-use crate::model::{SpanIndex, Trace};
+use crate::model::{IdHasher, SpanIndex, Trace};
 
 /// No location: `u32::MAX` in the per-span tables.
 const NONE: u32 = u32::MAX;
@@ -29,7 +27,7 @@ pub struct TraceIndex<'t> {
 
 impl<'t> TraceIndex<'t> {
     pub fn new(trace: &'t Trace) -> TraceIndex<'t> {
-        let mut interned: HashMap<CodeAttributes<'t>, u32, FxBuildHasher> = HashMap::default();
+        let mut interned: HashMap<CodeAttributes<'t>, u32, IdHasher> = HashMap::default();
         let mut locations = Vec::new();
         let own_code: Vec<u32> = trace
             .spans

@@ -2,12 +2,12 @@
 //! N+1 are one N+1 "in 20 of 20 GET /orders requests", with its worst occurrence, what it
 //! costs across them, and every trace it occurred in.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use super::findings::{Evidence, Finding, FindingKind, Occurrence};
 use super::stats::percentile;
 use crate::analysis::calls::CodeLocation;
-use crate::model::{Trace, saturating_sum};
+use crate::model::{IdHasher, IdMap, Trace, saturating_sum};
 
 /// What makes two findings the same problem: the kind, where it is (service, operation,
 /// code location) and what it is about (the normalized statement or call, the parent it
@@ -55,32 +55,30 @@ fn counts_calls(kind: FindingKind) -> bool {
 /// twins are left out first (see [`without_weaker_twins`]).
 pub fn group(findings: Vec<Finding>, traces: &[&Trace]) -> Vec<Finding> {
     let findings = without_weaker_twins(findings);
-    let roots: HashMap<String, (String, String)> = traces
+    let roots: IdMap<String, (String, String)> = traces
         .iter()
         .filter_map(|t| {
             let root = t.root()?;
             Some((t.id.to_string(), (root.operation.to_string(), format!("{}: {}", root.service(), root.operation))))
         })
         .collect();
-    let mut requests_per_root: HashMap<&str, usize> = HashMap::new();
+    let mut requests_per_root: IdMap<&str, usize> = IdMap::default();
     for (operation, _) in roots.values() {
         *requests_per_root.entry(operation.as_str()).or_default() += 1;
     }
 
-    let mut order: Vec<ProblemKey> = Vec::new();
-    let mut groups: HashMap<ProblemKey, Vec<Finding>> = HashMap::new();
+    // Groups in the order their first findings came; the map only numbers the keys.
+    let mut groups: Vec<Vec<Finding>> = Vec::new();
+    let mut numbers: IdMap<ProblemKey, usize> = IdMap::default();
     for finding in findings {
-        let key = ProblemKey::of(&finding);
-        if !groups.contains_key(&key) {
-            order.push(key.clone());
+        let next = groups.len();
+        let number = *numbers.entry(ProblemKey::of(&finding)).or_insert(next);
+        if number == next {
+            groups.push(Vec::new());
         }
-        groups.entry(key).or_default().push(finding);
+        groups[number].push(finding);
     }
-    let mut merged: Vec<Finding> = order
-        .into_iter()
-        .filter_map(|key| groups.remove(&key))
-        .map(|group| merge(group, &roots, &requests_per_root))
-        .collect();
+    let mut merged: Vec<Finding> = groups.into_iter().map(|group| merge(group, &roots, &requests_per_root)).collect();
     merged.sort_by(|a, b| b.impact_us.cmp(&a.impact_us).then(b.severity.cmp(&a.severity)).then(a.kind.cmp(&b.kind)));
     merged
 }
@@ -90,7 +88,7 @@ pub fn group(findings: Vec<Finding>, traces: &[&Trace]) -> Vec<Finding> {
 /// query". A repeated call or bottleneck whose spans all belong to an N+1 of the same
 /// trace is dropped.
 fn without_weaker_twins(findings: Vec<Finding>) -> Vec<Finding> {
-    let mut in_n_plus_one: HashMap<&str, HashSet<&str>> = HashMap::new();
+    let mut in_n_plus_one: IdMap<&str, HashSet<&str, IdHasher>> = IdMap::default();
     for finding in findings.iter().filter(|f| f.kind == FindingKind::NPlusOne) {
         in_n_plus_one.entry(&finding.trace_id).or_default().extend(finding.span_ids.iter().map(String::as_str));
     }
@@ -110,8 +108,8 @@ fn without_weaker_twins(findings: Vec<Finding>) -> Vec<Finding> {
 /// counts, and the traces worst first.
 fn merge(
     group: Vec<Finding>,
-    roots: &HashMap<String, (String, String)>,
-    requests_per_root: &HashMap<&str, usize>,
+    roots: &IdMap<String, (String, String)>,
+    requests_per_root: &IdMap<&str, usize>,
 ) -> Finding {
     let occurrences = group.len();
     let impact_us = saturating_sum(group.iter().map(|f| f.impact_us));

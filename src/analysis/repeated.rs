@@ -4,13 +4,11 @@
 
 use std::collections::HashMap;
 
-use rustc_hash::FxBuildHasher;
-
 use super::calls::{CallKey, CallKind, Calls, text};
 use super::findings::{Evidence, Finding, FindingKind, Severity, percent};
 use super::index::TraceIndex;
 use super::statement;
-use crate::model::{Span, SpanIndex, Trace};
+use crate::model::{IdHasher, Span, SpanIndex, Trace};
 
 /// Siblings doing the same thing, at least this many, make an N+1.
 pub const N_PLUS_ONE_MIN: usize = 5;
@@ -112,7 +110,7 @@ pub fn table_of(normalized: &str) -> Option<String> {
 /// span shows the arguments (see [`arguments`]).
 pub fn repeated_calls(index: &TraceIndex) -> Vec<Finding> {
     let trace = index.trace;
-    let mut identical: HashMap<(CallKey, Arguments), Vec<SpanIndex>, FxBuildHasher> = HashMap::default();
+    let mut identical: HashMap<(CallKey, Arguments), Vec<SpanIndex>, IdHasher> = HashMap::default();
     for (i, call) in index.calls.iter().enumerate() {
         let Some(call) = call else { continue };
         let Some(arguments) = arguments(&index.calls, i, &trace.spans[i]) else { continue };

@@ -9,7 +9,7 @@ pub mod trace;
 mod warnings;
 
 pub use deployment::{Deployment, DeploymentKey, VersionSeen};
-pub use ids::{IdMap, SpanId, TraceId};
+pub use ids::{IdHasher, IdMap, SpanId, TraceId};
 pub use log::LogRecord;
 pub use span::{
     AttrValue, Attribute, Event, RefKind, Reference, References, Resource, SmolStr, Span, SpanKind, Status, StatusCode,
