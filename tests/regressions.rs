@@ -179,7 +179,10 @@ fn trends_mark_each_version_where_it_was_first_seen() {
     let dir = TempDir::new("trends-versions");
     let db = dir.0.join("traces.db");
     let server = serve(&db);
-    send(&server, "send_versions.py", &[]);
+    let sent_between = (unix_now_ns(), {
+        send(&server, "send_versions.py", &[]);
+        unix_now_ns()
+    });
     for width in ["80", "200"] {
         let drawn = trends(&db, "shop", width, &["--range", "1h"]);
         let lines: Vec<&str> = drawn.lines().collect();
@@ -195,9 +198,30 @@ fn trends_mark_each_version_where_it_was_first_seen() {
         }
         assert!(lines.iter().all(|l| l.chars().count() <= width.parse().unwrap()), "fits {width}:\n{drawn}");
     }
-    // Over a week at 80 columns the releases share a bucket: its marker names the newest.
+    // Over a week at 80 columns the releases share a 3-hour bucket (two, when the clock puts
+    // a bucket's edge between them): a marker per bucket, the last naming the newest, with
+    // no room for the others' labels.
     let week = trends(&db, "shop", "80", &[]);
-    assert!(week.lines().any(|l| l.trim() == "▲1.1.0"), "{week}");
+    assert!(week.contains("in 3h buckets"), "{week}");
+    let expected: Vec<String> = [sent_between.0, sent_between.1]
+        .iter()
+        .map(|&now| format!("{}1.1.0", "▲".repeat(release_buckets(now))))
+        .collect();
+    assert!(week.lines().any(|l| expected.iter().any(|e| l.trim() == e)), "one of {expected:?} in:\n{week}");
+}
+
+fn unix_now_ns() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
+}
+
+/// How many UTC-aligned 3-hour buckets the releases of `send_versions.py` fall in (first
+/// seen 50, 40 and 30 minutes before the `now` it ran at).
+fn release_buckets(now_ns: u64) -> usize {
+    const MINUTE_NS: u64 = 60_000_000_000;
+    let bucket = |minutes_ago: u64| (now_ns - minutes_ago * MINUTE_NS) / (180 * MINUTE_NS);
+    let mut buckets: Vec<u64> = [50, 40, 30].map(bucket).to_vec();
+    buckets.dedup();
+    buckets.len()
 }
 
 /// `vitals baseline ARGS… --db DB`: its output.
