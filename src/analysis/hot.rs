@@ -3,14 +3,13 @@
 
 use std::collections::HashMap;
 
-use rustc_hash::FxBuildHasher;
 use serde::Serialize;
 
 use super::calls::{CallKind, CodeLocation};
 use super::critical_path::Section;
 use super::findings::{Evidence, Finding, FindingKind, Severity, Waiting, percent};
 use super::index::TraceIndex;
-use crate::model::SpanIndex;
+use crate::model::{IdHasher, SpanIndex};
 
 /// How many hot functions a report lists.
 pub const HOT_FUNCTIONS: usize = 10;
@@ -34,7 +33,7 @@ pub fn hot_functions(traces: &[(&TraceIndex, &[u64])]) -> Vec<HotFunction> {
     /// Self time, calls and the first code location of one (service, name).
     type Heat<'a> = (u64, usize, Option<&'a CodeLocation>);
     // Keyed by strings the traces hold: no string is built for a span.
-    let mut by_name: HashMap<(&str, &str), Heat, FxBuildHasher> = HashMap::default();
+    let mut by_name: HashMap<(&str, &str), Heat, IdHasher> = HashMap::default();
     let mut total = 0u64;
     for (index, self_times) in traces {
         for (i, span) in index.trace.spans.iter().enumerate() {
