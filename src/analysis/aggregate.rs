@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::memory::allocated_bytes;
-use super::self_time::covered_ns;
+use super::self_time::self_times;
 use crate::model::{IdMap, Resource, Span, SpanId, SpanIndex, Trace, TraceId};
 
 /// What a call path's width stands for.
@@ -298,28 +298,22 @@ impl<const SIDES: usize> Paths<SIDES> {
         here.merged[0].count += 1;
     }
 
-    /// Every span's [`Row`], in the spans' order. Self time is as
-    /// [`super::self_time::self_time`] has it, from the children's start and end gathered
-    /// first, so that no span is read twice.
+    /// Every span's [`Row`], in the spans' order.
     fn rows(&mut self, trace: &Trace) -> Vec<Row> {
-        let bounds: Vec<(u64, u64)> = trace.spans.iter().map(|s| (s.start_ns, s.end_ns())).collect();
+        let self_ns = self_times(trace);
         self.names.last = None;
         trace
             .spans
             .iter()
-            .enumerate()
-            .map(|(i, span)| {
-                let (lo, hi) = bounds[i];
-                let children = trace.tree.children(i).map(|c| (bounds[c].0.clamp(lo, hi), bounds[c].1.clamp(lo, hi)));
-                Row {
-                    name: self.names.id(span),
-                    duration_ns: span.duration_ns,
-                    self_ns: span.duration_ns.saturating_sub(covered_ns(children)),
-                    allocated_bytes: match self.allocations {
-                        Allocations::Read => allocated_bytes(span).unwrap_or(0),
-                        Allocations::Skipped => 0,
-                    },
-                }
+            .zip(self_ns)
+            .map(|(span, self_ns)| Row {
+                name: self.names.id(span),
+                duration_ns: span.duration_ns,
+                self_ns,
+                allocated_bytes: match self.allocations {
+                    Allocations::Read => allocated_bytes(span).unwrap_or(0),
+                    Allocations::Skipped => 0,
+                },
             })
             .collect()
     }

@@ -6,20 +6,28 @@
 
 use crate::model::{SpanIndex, Trace};
 
-/// Self time of every span, indexed like `trace.spans`.
+/// Self time of every span, indexed like `trace.spans`. Each span's start and end are
+/// gathered first, so a child's are read from one small table instead of from its whole
+/// span (on big traces, reaching into spans in tree order is mostly cache misses).
 pub fn self_times(trace: &Trace) -> Vec<u64> {
-    (0..trace.spans.len()).map(|i| self_time(trace, i)).collect()
+    let bounds: Vec<(u64, u64)> = trace.spans.iter().map(|s| (s.start_ns, s.end_ns())).collect();
+    (0..trace.spans.len()).map(|i| uncovered(trace, i, |child| bounds[child])).collect()
 }
 
 pub fn self_time(trace: &Trace, span: SpanIndex) -> u64 {
-    let parent = &trace.spans[span];
-    let (lo, hi) = (parent.start_ns, parent.end_ns());
+    uncovered(trace, span, |child| (trace.spans[child].start_ns, trace.spans[child].end_ns()))
+}
+
+/// The span's duration less what its children, clipped to it, cover; `bounds` gives a
+/// span's start and end.
+fn uncovered(trace: &Trace, span: SpanIndex, bounds: impl Fn(SpanIndex) -> (u64, u64)) -> u64 {
+    let (lo, hi) = bounds(span);
     // Children are sorted by start, and clipping keeps that order.
     let clipped = trace.tree.children(span).map(|child| {
-        let child = &trace.spans[child];
-        (child.start_ns.clamp(lo, hi), child.end_ns().clamp(lo, hi))
+        let (start, end) = bounds(child);
+        (start.clamp(lo, hi), end.clamp(lo, hi))
     });
-    parent.duration_ns.saturating_sub(covered_ns(clipped))
+    trace.spans[span].duration_ns.saturating_sub(covered_ns(clipped))
 }
 
 /// Wall-clock time during which at least one of the intervals `(start, end)` is open;
