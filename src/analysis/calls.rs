@@ -13,7 +13,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use crate::model::{IdHasher, Span, SpanIndex, SpanKind, Trace};
+use crate::model::{AttrValue, IdHasher, Span, SpanIndex, SpanKind, Trace};
 
 use super::statement;
 
@@ -57,6 +57,17 @@ impl CallKey {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct Text(u32);
 
+/// A distinct statement text of a trace's [`Calls`]: calls with the same one sent the
+/// very same statement, literals and all, so grouping them compares numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StatementId(u32);
+
+impl StatementId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
 /// A span seen as an outgoing call. Its strings are the span's own or interned in the
 /// [`Calls`] it belongs to, which reads them ([`Calls::normalized`], [`Calls::target`]).
 #[derive(Clone, Debug, PartialEq)]
@@ -66,6 +77,8 @@ pub struct Call<'t> {
     pub system: Option<&'t str>,
     /// The statement as sent, for database calls that carry one.
     pub statement: Option<&'t str>,
+    /// The statement's text among the trace's distinct ones.
+    pub statement_id: Option<StatementId>,
     /// Whether the statement holds bind parameters (see [`statement::has_placeholders`]).
     pub placeholders: bool,
     /// The statement's shape (see [`statement::normalize`]).
@@ -81,8 +94,10 @@ pub struct Calls<'t> {
     calls: Vec<Option<Call<'t>>>,
     texts: Vec<Box<str>>,
     text_ids: HashMap<Box<str>, Text, IdHasher>,
-    /// Each distinct statement text: its shape and whether it holds bind parameters.
-    statements: HashMap<&'t str, (Text, bool), IdHasher>,
+    /// Each distinct statement text's id, an index into `shapes`.
+    statements: HashMap<&'t str, StatementId, IdHasher>,
+    /// Each distinct statement text's shape and whether it holds bind parameters.
+    shapes: Vec<(Text, bool)>,
     keys: HashMap<(&'t str, &'t str, Text), CallKey, IdHasher>,
 }
 
@@ -116,6 +131,12 @@ impl<'t> Calls<'t> {
     /// How many distinct keys the calls have: every [`CallKey::index`] is below it.
     pub fn key_count(&self) -> usize {
         self.keys.len()
+    }
+
+    /// How many distinct statement texts the calls have: every [`StatementId::index`] is
+    /// below it.
+    pub fn statement_count(&self) -> usize {
+        self.shapes.len()
     }
 
     /// The call's statement shape, for database calls that carry a statement.
@@ -170,48 +191,51 @@ impl<'t> Calls<'t> {
         statement: Option<&'t str>,
         target: Text,
     ) -> Call<'t> {
-        let (normalized, placeholders) = match statement {
+        let (statement_id, normalized, placeholders) = match statement {
             Some(text) => {
-                let (shape, placeholders) = match self.statements.get(text) {
-                    Some(&known) => known,
-                    None => {
-                        let known = (self.intern(&statement::normalize(text)), statement::has_placeholders(text));
-                        self.statements.insert(text, known);
-                        known
-                    }
-                };
-                (Some(shape), placeholders)
+                // One hash of the text, however long: the id is a new text's if it was unseen.
+                let next = StatementId(self.shapes.len() as u32);
+                let id = *self.statements.entry(text).or_insert(next);
+                if id == next {
+                    let shape = self.intern(&statement::normalize(text));
+                    self.shapes.push((shape, statement::has_placeholders(text)));
+                }
+                let (shape, placeholders) = self.shapes[id.index()];
+                (Some(id), Some(shape), placeholders)
             }
-            None => (None, false),
+            None => (None, None, false),
         };
         let what = normalized.unwrap_or(target);
         let next = CallKey(self.keys.len() as u32);
         let key = *self.keys.entry((span.service(), &*span.operation, what)).or_insert(next);
-        Call { kind, system, statement, placeholders, normalized, target, key }
+        Call { kind, system, statement, statement_id, placeholders, normalized, target, key }
     }
 
     /// The span as an outgoing call, or `None` for server-side and internal work.
     /// `scratch` is reused to build targets, so only new ones allocate.
     fn classify(&mut self, span: &'t Span, scratch: &mut String) -> Option<Call<'t>> {
-        if let Some(system) = text(span, &["db.system.name", "db.system"]) {
-            let statement = text(span, &["db.query.text", "db.statement"]);
+        let attributes = CallAttributes::of(span);
+        let text = |keys: &[Slot]| attributes.text(keys);
+        if let Some(system) = text(&[Slot::DbSystemName, Slot::DbSystem]) {
+            let statement = text(&[Slot::DbQueryText, Slot::DbStatement]);
             let target =
-                text(span, &["db.operation.name", "db.operation", "db.namespace", "db.name"]).unwrap_or_default();
+                text(&[Slot::DbOperationName, Slot::DbOperation, Slot::DbNamespace, Slot::DbName]).unwrap_or_default();
             let target = self.intern(target);
             return Some(self.call(span, CallKind::Database, Some(system), statement, target));
         }
         if !matches!(span.kind, SpanKind::Client | SpanKind::Producer) {
             return None;
         }
-        if let Some(system) = text(span, &["messaging.system"]) {
-            let destination = text(span, &["messaging.destination.name", "messaging.destination"]).unwrap_or_default();
+        if let Some(system) = text(&[Slot::MessagingSystem]) {
+            let destination =
+                text(&[Slot::MessagingDestinationName, Slot::MessagingDestination]).unwrap_or_default();
             let target = self.intern(destination);
             return Some(self.call(span, CallKind::Messaging, Some(system), None, target));
         }
         scratch.clear();
-        if let Some(system) = text(span, &["rpc.system.name", "rpc.system"]) {
-            let method = text(span, &["rpc.method"]).unwrap_or(&span.operation);
-            if let Some(service) = text(span, &["rpc.service"]) {
+        if let Some(system) = text(&[Slot::RpcSystemName, Slot::RpcSystem]) {
+            let method = text(&[Slot::RpcMethod]).unwrap_or(&span.operation);
+            if let Some(service) = text(&[Slot::RpcService]) {
                 scratch.push_str(service);
                 scratch.push('/');
             }
@@ -219,7 +243,7 @@ impl<'t> Calls<'t> {
             let target = self.intern(scratch);
             return Some(self.call(span, CallKind::Rpc, Some(system), None, target));
         }
-        let kind = if http_route(span, scratch) { CallKind::Http } else { CallKind::Other };
+        let kind = if attributes.http_route(scratch) { CallKind::Http } else { CallKind::Other };
         let target = self.intern(scratch);
         Some(self.call(span, kind, None, None, target))
     }
@@ -230,30 +254,125 @@ pub fn text<'a>(span: &'a Span, keys: &[&str]) -> Option<&'a str> {
     keys.iter().find_map(|k| span.attr(k).and_then(|v| v.as_str())).filter(|s| !s.is_empty())
 }
 
-fn number(span: &Span, keys: &[&str]) -> Option<i64> {
-    keys.iter().find_map(|k| span.attr(k).and_then(|v| v.as_i64()))
+/// The attributes classifying a span reads, each a slot of [`CallAttributes`].
+#[derive(Clone, Copy)]
+enum Slot {
+    DbSystemName,
+    DbSystem,
+    DbQueryText,
+    DbStatement,
+    DbOperationName,
+    DbOperation,
+    DbNamespace,
+    DbName,
+    MessagingSystem,
+    MessagingDestinationName,
+    MessagingDestination,
+    RpcSystemName,
+    RpcSystem,
+    RpcMethod,
+    RpcService,
+    UrlFull,
+    HttpUrl,
+    HttpRequestMethod,
+    HttpMethod,
+    ServerAddress,
+    NetPeerName,
+    PeerService,
+    ServerPort,
+    NetPeerPort,
+    HttpRoute,
+    UrlTemplate,
 }
 
-/// Writes `host:port/path` of an HTTP client span, without the query string, into `out`
-/// (empty beforehand); false when the span has no HTTP attributes.
-fn http_route(span: &Span, out: &mut String) -> bool {
-    let url = text(span, &["url.full", "http.url"]);
-    let method = text(span, &["http.request.method", "http.method"]);
-    if url.is_none() && method.is_none() {
-        return false;
+const SLOTS: usize = Slot::UrlTemplate as usize + 1;
+
+impl Slot {
+    fn of(key: &str) -> Option<Slot> {
+        Some(match key {
+            "db.system.name" => Slot::DbSystemName,
+            "db.system" => Slot::DbSystem,
+            "db.query.text" => Slot::DbQueryText,
+            "db.statement" => Slot::DbStatement,
+            "db.operation.name" => Slot::DbOperationName,
+            "db.operation" => Slot::DbOperation,
+            "db.namespace" => Slot::DbNamespace,
+            "db.name" => Slot::DbName,
+            "messaging.system" => Slot::MessagingSystem,
+            "messaging.destination.name" => Slot::MessagingDestinationName,
+            "messaging.destination" => Slot::MessagingDestination,
+            "rpc.system.name" => Slot::RpcSystemName,
+            "rpc.system" => Slot::RpcSystem,
+            "rpc.method" => Slot::RpcMethod,
+            "rpc.service" => Slot::RpcService,
+            "url.full" => Slot::UrlFull,
+            "http.url" => Slot::HttpUrl,
+            "http.request.method" => Slot::HttpRequestMethod,
+            "http.method" => Slot::HttpMethod,
+            "server.address" => Slot::ServerAddress,
+            "net.peer.name" => Slot::NetPeerName,
+            "peer.service" => Slot::PeerService,
+            "server.port" => Slot::ServerPort,
+            "net.peer.port" => Slot::NetPeerPort,
+            "http.route" => Slot::HttpRoute,
+            "url.template" => Slot::UrlTemplate,
+            _ => return None,
+        })
     }
-    let (url_host, url_path) = url.map(split_url).unwrap_or_default();
-    let host = text(span, &["server.address", "net.peer.name", "peer.service"]).or(url_host);
-    let port = number(span, &["server.port", "net.peer.port"]);
-    let path = text(span, &["http.route", "url.template"]).or(url_path).unwrap_or_default();
-    if let Some(host) = host {
-        out.push_str(host);
-        if let Some(port) = port.filter(|_| !host.contains(':')) {
-            let _ = write!(out, ":{port}");
+}
+
+/// A span's attributes that say what call it is, read in one pass over its attributes
+/// instead of one scan per name looked up: each slot holds the first attribute of its
+/// name, as [`Span::attr`] finds it.
+struct CallAttributes<'t> {
+    slots: [Option<&'t AttrValue>; SLOTS],
+}
+
+impl<'t> CallAttributes<'t> {
+    fn of(span: &'t Span) -> CallAttributes<'t> {
+        let mut slots = [None; SLOTS];
+        for attribute in &span.attributes {
+            if let Some(slot) = Slot::of(&attribute.key) {
+                slots[slot as usize].get_or_insert(&attribute.value);
+            }
         }
+        CallAttributes { slots }
     }
-    out.push_str(path);
-    true
+
+    /// As [`text`]: the first of `keys` that holds text, if that text is not empty.
+    fn text(&self, keys: &[Slot]) -> Option<&'t str> {
+        keys.iter().find_map(|&k| self.slots[k as usize].and_then(AttrValue::as_str)).filter(|s| !s.is_empty())
+    }
+
+    fn number(&self, keys: &[Slot]) -> Option<i64> {
+        keys.iter().find_map(|&k| self.slots[k as usize].and_then(AttrValue::as_i64))
+    }
+
+    /// Writes `host:port/path` of an HTTP client span, without the query string, into
+    /// `out` (empty beforehand); false when the span has no HTTP attributes.
+    fn http_route(&self, out: &mut String) -> bool {
+        let url = self.text(&[Slot::UrlFull, Slot::HttpUrl]);
+        let method = self.text(&[Slot::HttpRequestMethod, Slot::HttpMethod]);
+        if url.is_none() && method.is_none() {
+            return false;
+        }
+        let (url_host, url_path) = url.map(split_url).unwrap_or_default();
+        let host = self.text(&[Slot::ServerAddress, Slot::NetPeerName, Slot::PeerService]).or(url_host);
+        let port = self.number(&[Slot::ServerPort, Slot::NetPeerPort]);
+        let path = self.text(&[Slot::HttpRoute, Slot::UrlTemplate]).or(url_path).unwrap_or_default();
+        if let Some(host) = host {
+            out.push_str(host);
+            if let Some(port) = port.filter(|_| !host.contains(':')) {
+                let _ = write!(out, ":{port}");
+            }
+        }
+        out.push_str(path);
+        true
+    }
+}
+
+fn number(span: &Span, keys: &[&str]) -> Option<i64> {
+    keys.iter().find_map(|k| span.attr(k).and_then(|v| v.as_i64()))
 }
 
 /// `http://host:8083/route?x=1` → (`host:8083`, `/route`).

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::calls::{CallKey, CallKind, Calls, text};
+use super::calls::{CallKey, CallKind, Calls, StatementId, text};
 use super::findings::{Evidence, Finding, FindingKind, Severity, percent};
 use super::index::TraceIndex;
 use super::statement;
@@ -110,15 +110,48 @@ pub fn table_of(normalized: &str) -> Option<String> {
 /// span shows the arguments (see [`arguments`]).
 pub fn repeated_calls(index: &TraceIndex) -> Vec<Finding> {
     let trace = index.trace;
-    let mut identical: HashMap<(CallKey, Arguments), Vec<SpanIndex>, IdHasher> = HashMap::default();
+    // Calls are numbered by what they asked, in the order of their first spans, and
+    // counted; only groups big enough get a list of their spans. Most calls ask something
+    // no other call asks (a statement with its literals), so a list per question would
+    // be an allocation per call.
+    let mut numbers: HashMap<(CallKey, Arguments), u32, IdHasher> = HashMap::default();
+    let mut counts: Vec<u32> = Vec::new();
+    let mut numbered: Vec<(u32, SpanIndex)> = Vec::new();
     for (i, call) in index.calls.iter().enumerate() {
         let Some(call) = call else { continue };
         let Some(arguments) = arguments(&index.calls, i, &trace.spans[i]) else { continue };
-        identical.entry((call.key, arguments)).or_default().push(i);
+        let next = counts.len() as u32;
+        let number = *numbers.entry((call.key, arguments)).or_insert(next);
+        if number == next {
+            counts.push(0);
+        }
+        counts[number as usize] += 1;
+        numbered.push((number, i));
     }
-    let mut groups: Vec<Vec<SpanIndex>> = identical.into_values().filter(|group| group.len() >= REPEATED_MIN).collect();
-    // The order of a map's values is arbitrary: the first span makes it the trace's.
-    groups.sort_unstable_by_key(|group| group[0]);
+    drop(numbers);
+    // Each number's place among the groups kept (by their first spans), or `u32::MAX`.
+    let mut kept = 0;
+    let places: Vec<u32> = counts
+        .iter()
+        .map(|&count| {
+            if count as usize >= REPEATED_MIN {
+                kept += 1;
+                kept - 1
+            } else {
+                u32::MAX
+            }
+        })
+        .collect();
+    let mut groups: Vec<Vec<SpanIndex>> = counts
+        .iter()
+        .filter(|&&count| count as usize >= REPEATED_MIN)
+        .map(|&count| Vec::with_capacity(count as usize))
+        .collect();
+    for (number, i) in numbered {
+        if let Some(group) = groups.get_mut(places[number as usize] as usize) {
+            group.push(i);
+        }
+    }
     let mut findings: Vec<Finding> = groups
         .into_iter()
         .map(|group| {
@@ -140,8 +173,8 @@ pub fn repeated_calls(index: &TraceIndex) -> Vec<Finding> {
 /// from the span where it holds it as one piece.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Arguments<'t> {
-    /// A statement with its literals.
-    Statement(&'t str),
+    /// A statement with its literals, by its text's id among the trace's statements.
+    Statement(StatementId),
     /// A GET or HEAD request: its method and full URL.
     Request { method: &'t str, url: &'t str },
     /// A parameterized statement with its recorded parameters, or an RPC's recorded request.
@@ -169,7 +202,7 @@ pub fn arguments<'t>(calls: &Calls<'t>, i: SpanIndex, span: &'t Span) -> Option<
         CallKind::Database => {
             let statement = call.statement?;
             if !call.placeholders {
-                return Some(Arguments::Statement(statement));
+                return call.statement_id.map(Arguments::Statement);
             }
             let parameters = recorded("db.query.parameter.");
             (!parameters.is_empty())
