@@ -227,8 +227,7 @@ impl<'t> Calls<'t> {
             return None;
         }
         if let Some(system) = text(&[Slot::MessagingSystem]) {
-            let destination =
-                text(&[Slot::MessagingDestinationName, Slot::MessagingDestination]).unwrap_or_default();
+            let destination = text(&[Slot::MessagingDestinationName, Slot::MessagingDestination]).unwrap_or_default();
             let target = self.intern(destination);
             return Some(self.call(span, CallKind::Messaging, Some(system), None, target));
         }

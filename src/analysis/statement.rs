@@ -4,49 +4,90 @@
 
 /// `SELECT * FROM items WHERE order_id = 42 AND sku IN ('a', 'b')` →
 /// `SELECT * FROM items WHERE order_id = ? AND sku IN (?)`.
+///
+/// Read byte by byte: everything it looks for (quotes, digits, ASCII whitespace) is
+/// ASCII, which never occurs inside a UTF-8 sequence; other characters are decoded only
+/// where their kind matters (Unicode whitespace, a letter before a quote or digit).
 pub fn normalize(statement: &str) -> String {
-    let mut out = String::with_capacity(statement.len());
-    let mut chars = statement.chars().peekable();
-    while let Some(c) = chars.next() {
+    let bytes = statement.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
         match c {
-            '\'' | '"' if c == '\'' || !out.ends_with(|p: char| p.is_alphanumeric()) => {
+            b'\'' | b'"' if c == b'\'' || !last_char(&out).is_some_and(char::is_alphanumeric) => {
                 // A quoted literal ('' escapes a quote inside it).
-                while let Some(inner) = chars.next() {
-                    if inner == c {
-                        if chars.peek() == Some(&c) {
-                            chars.next();
-                            continue;
-                        }
+                i += 1;
+                loop {
+                    let Some(at) = bytes[i..].iter().position(|&b| b == c) else {
+                        i = bytes.len();
+                        break;
+                    };
+                    i += at + 1;
+                    if bytes.get(i) != Some(&c) {
                         break;
                     }
+                    i += 1;
                 }
-                if c == '"' {
-                    // Double quotes name identifiers in standard SQL: keep them as written.
-                    out.push_str("\"?\"");
+                // Double quotes name identifiers in standard SQL: keep them as written.
+                out.extend_from_slice(if c == b'"' { b"\"?\"" } else { b"?" });
+            }
+            b'0'..=b'9' if !last_char(&out).is_some_and(in_identifier) => {
+                i += 1;
+                while bytes.get(i).is_some_and(|n| n.is_ascii_alphanumeric() || *n == b'.') {
+                    i += 1;
+                }
+                out.push(b'?');
+            }
+            b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' => {
+                space(&mut out);
+                i += 1;
+            }
+            0x80.. => {
+                let ch = statement[i..].chars().next().unwrap_or(' ');
+                if ch.is_whitespace() {
+                    space(&mut out);
                 } else {
-                    out.push('?');
+                    out.extend_from_slice(&bytes[i..i + ch.len_utf8()]);
                 }
+                i += ch.len_utf8();
             }
-            c if c.is_ascii_digit() && !ends_in_identifier(&out) => {
-                while chars.peek().is_some_and(|n| n.is_ascii_alphanumeric() || *n == '.') {
-                    chars.next();
-                }
-                out.push('?');
+            _ => {
+                out.push(c);
+                i += 1;
             }
-            c if c.is_whitespace() => {
-                if !out.is_empty() && !out.ends_with(' ') {
-                    out.push(' ');
-                }
-            }
-            c => out.push(c),
         }
     }
-    collapse_lists(out.trim_end())
+    if out.last() == Some(&b' ') {
+        out.pop();
+    }
+    // Whole characters were copied, so this holds UTF-8.
+    let out = String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    collapse_lists(&out)
 }
 
-/// Whether the text so far ends inside a name (`table1`, `$1`), where a digit is not a literal.
-fn ends_in_identifier(text: &str) -> bool {
-    text.ends_with(|p: char| p.is_alphanumeric() || p == '_' || p == '$' || p == ':' || p == '@')
+/// One space for a run of whitespace, none at the start.
+fn space(out: &mut Vec<u8>) {
+    if !out.is_empty() && out.last() != Some(&b' ') {
+        out.push(b' ');
+    }
+}
+
+/// The last character of `text` (whole characters of UTF-8).
+fn last_char(text: &[u8]) -> Option<char> {
+    match text.last() {
+        Some(&b) if b.is_ascii() => Some(b as char),
+        Some(_) => {
+            let start = text.iter().rposition(|&b| (b as i8) >= -0x40).unwrap_or(0);
+            std::str::from_utf8(&text[start..]).ok().and_then(|s| s.chars().next())
+        }
+        None => None,
+    }
+}
+
+/// Whether a character ends a name (`table1`, `$1`), where a digit is not a literal.
+fn in_identifier(p: char) -> bool {
+    p.is_alphanumeric() || p == '_' || p == '$' || p == ':' || p == '@'
 }
 
 /// `(?, ?, ?)` → `(?)`, wherever a parenthesised list holds only placeholders: `IN` lists
@@ -167,6 +208,16 @@ mod tests {
             "SELECT * FROM t WHERE a = $1 AND b = :name"
         );
         assert_eq!(normalize("INSERT INTO t (a, b) VALUES (1, 'x'), (2, 'y')"), "INSERT INTO t (a, b) VALUES (?)");
+    }
+
+    #[test]
+    fn letters_of_any_alphabet_are_names_and_any_whitespace_is_one_space() {
+        assert_eq!(
+            normalize("SELECT * FROM café\u{a0}WHERE naïve1 = 'x' AND prix2€ = 3 AND é\"q\" = \"v\"\n"),
+            "SELECT * FROM café WHERE naïve1 = ? AND prix2€ = ? AND é\"q\" = \"?\""
+        );
+        assert!(!has_placeholders("SELECT * FROM t WHERE note = 'é?' AND é@name = 1"));
+        assert!(has_placeholders("SELECT * FROM t WHERE é = @name"));
     }
 
     #[test]
