@@ -27,6 +27,9 @@ pub fn n_plus_one(index: &TraceIndex) -> Vec<Finding> {
     let mut by_key: Vec<(CallKey, usize, SpanIndex)> = Vec::new();
     let mut group: Vec<SpanIndex> = Vec::new();
     let mut found: Vec<(SpanIndex, usize, usize)> = Vec::new();
+    // The table and columns of each key's statement, read once per key: a trace has
+    // thousands of N+1s of a handful of statements.
+    let mut advice: Vec<Option<Advice>> = vec![None; index.calls.key_count()];
     for parent in 0..trace.spans.len() {
         if trace.tree.children(parent).len() < N_PLUS_ONE_MIN {
             continue;
@@ -55,7 +58,7 @@ pub fn n_plus_one(index: &TraceIndex) -> Vec<Finding> {
         found.sort_unstable();
         for &(_, start, len) in &found {
             let group: Vec<SpanIndex> = by_key[start..start + len].iter().map(|&(_, _, child)| child).collect();
-            findings.push(n_plus_one_finding(index, parent, group));
+            findings.push(n_plus_one_finding(index, parent, group, &mut advice));
         }
     }
     findings
@@ -76,21 +79,36 @@ pub fn runs_one_after_another(trace: &Trace, group: &[SpanIndex]) -> bool {
     overlapping * 10 < group.len()
 }
 
-fn n_plus_one_finding(index: &TraceIndex, parent: SpanIndex, group: Vec<SpanIndex>) -> Finding {
+/// What an N+1's statement says about indexing it: the table and the filtered columns.
+type Advice = (Option<String>, Vec<String>);
+
+fn n_plus_one_finding(
+    index: &TraceIndex,
+    parent: SpanIndex,
+    group: Vec<SpanIndex>,
+    advice: &mut [Option<Advice>],
+) -> Finding {
     let trace = index.trace;
     let call = index.calls.get(group[0]).expect("grouped spans are calls");
     let parent_span = &trace.spans[parent];
     let mut finding = index.finding(FindingKind::NPlusOne, &group);
     finding.percent = percent(finding.total_us.saturating_mul(1000), parent_span.duration_ns);
     finding.severity = if finding.percent >= 50.0 || group.len() >= 20 { Severity::Error } else { Severity::Warn };
-    let normalized = index.calls.normalized(call).unwrap_or_default();
+    let (table, columns) = advice[call.key.index()]
+        .get_or_insert_with(|| {
+            let normalized = index.calls.normalized(call).unwrap_or_default();
+            let columns =
+                if call.kind == CallKind::Database { statement::filtered_columns(normalized) } else { Vec::new() };
+            (table_of(normalized), columns)
+        })
+        .clone();
     finding.evidence = Evidence::NPlusOne {
         call: index.calls.describe(call, &trace.spans[group[0]]),
         kind: call.kind,
         parent_operation: parent_span.operation.to_string(),
         parent_ns: parent_span.duration_ns,
-        table: table_of(normalized),
-        columns: if call.kind == CallKind::Database { statement::filtered_columns(normalized) } else { Vec::new() },
+        table,
+        columns,
     };
     finding
 }
