@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use super::findings::{Evidence, Finding, FindingKind, Occurrence};
+use super::findings::{Evidence, Finding, FindingKind, Occurrence, Severity};
 use super::stats::percentile;
 use crate::analysis::calls::CodeLocation;
 use crate::model::{IdHasher, IdMap, Trace, saturating_sum};
@@ -78,9 +78,16 @@ pub fn group(findings: Vec<Finding>, traces: &[&Trace]) -> Vec<Finding> {
         }
         groups[number].push(finding);
     }
-    let mut merged: Vec<Finding> = groups.into_iter().map(|group| merge(group, &roots, &requests_per_root)).collect();
-    merged.sort_by(|a, b| b.impact_us.cmp(&a.impact_us).then(b.severity.cmp(&a.severity)).then(a.kind.cmp(&b.kind)));
-    merged
+    let merged: Vec<Finding> = groups.into_iter().map(|group| merge(group, &roots, &requests_per_root)).collect();
+    // Ordered by their keys (a stable sort), then moved once each: findings are large.
+    let mut order: Vec<(std::cmp::Reverse<u64>, std::cmp::Reverse<Severity>, FindingKind, usize)> = merged
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (std::cmp::Reverse(f.impact_us), std::cmp::Reverse(f.severity), f.kind, i))
+        .collect();
+    order.sort_unstable();
+    let mut slots: Vec<Option<Finding>> = merged.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|(.., i)| slots[i].take()).collect()
 }
 
 /// Calls that are part of an N+1 are that N+1: "the same call 15×, cache it" and "this
