@@ -98,7 +98,7 @@ pub fn aggregate<'t>(
     }
     let order = paths.order(0);
     let nodes = order.nodes.iter().map(|&node| paths.path_node(0, &order, node)).collect();
-    AggregateFlame { traces: paths.sides[0].traces, weight, nodes }
+    AggregateFlame { traces: paths.sides[0].trace_ids.len(), weight, nodes }
 }
 
 /// Where call paths of `trace` start: the service's entry spans, or the trace's roots.
@@ -138,8 +138,9 @@ const NONE: u32 = u32::MAX;
 
 /// What one side's spans add up to on every node.
 struct Side {
-    /// Traces with at least one entry span.
-    traces: usize,
+    /// Traces with at least one entry span, in the order they were added (examples name
+    /// theirs by position here).
+    trace_ids: Vec<TraceId>,
     merged: Vec<Merged>,
     /// Per name, when this side first met it: siblings that weigh the same are ordered by
     /// it (a stable order that does not depend on the other side).
@@ -148,15 +149,33 @@ struct Side {
     ranked: u32,
 }
 
-/// The spans of one side merged into one node.
-#[derive(Clone, Copy, Default)]
+/// The spans of one side merged into one node: 64 bytes, one cache line (a node per span
+/// on big traces of distinct paths, so its size is most of what merging touches).
+#[derive(Clone, Copy)]
 struct Merged {
     count: usize,
     duration_ns: u64,
     self_ns: u64,
     allocated_bytes: u64,
-    /// The example span and what it weighs (duration or bytes).
-    example: Option<(u64, Example)>,
+    /// The example span: what it weighs (duration or bytes), its id and duration, and its
+    /// trace's position in [`Side::trace_ids`] (`NONE` while the node has no example).
+    weighs: u64,
+    span_id: SpanId,
+    example_ns: u64,
+    trace: u32,
+}
+
+impl Merged {
+    const EMPTY: Merged = Merged {
+        count: 0,
+        duration_ns: 0,
+        self_ns: 0,
+        allocated_bytes: 0,
+        weighs: 0,
+        span_id: SpanId(0),
+        example_ns: 0,
+        trace: NONE,
+    };
 }
 
 /// What merging needs of one span, gathered in one pass over the spans in their order
@@ -247,8 +266,12 @@ impl<const SIDES: usize> Paths<SIDES> {
             names: vec![(Arc::from(""), Arc::from("all"))],
             last: None,
         };
-        let sides =
-            std::array::from_fn(|_| Side { merged: vec![Merged::default()], rank: vec![0], ranked: 1, traces: 0 });
+        let sides = std::array::from_fn(|_| Side {
+            merged: vec![Merged::EMPTY],
+            rank: vec![0],
+            ranked: 1,
+            trace_ids: Vec::new(),
+        });
         let nodes = vec![(NONE, 0)];
         Paths { weight, allocations, names, nodes, child_of: IdMap::default(), sides }
     }
@@ -259,6 +282,15 @@ impl<const SIDES: usize> Paths<SIDES> {
         if entries.is_empty() {
             return;
         }
+        // A span makes at most one node: sized once, nothing grows (and is copied, or
+        // rehashed) while merging.
+        let spans = trace.spans.len();
+        self.nodes.reserve(spans);
+        self.child_of.reserve(spans);
+        for side in &mut self.sides {
+            side.merged.reserve(spans);
+        }
+        let trace_at = self.sides[side].trace_ids.len() as u32;
         let rows = self.rows(trace);
         let mut seen = vec![false; trace.spans.len()];
         let mut stack: Vec<(SpanIndex, u32)> = entries.iter().rev().map(|&e| (e, 0)).collect();
@@ -286,15 +318,16 @@ impl<const SIDES: usize> Paths<SIDES> {
             merged.duration_ns = merged.duration_ns.saturating_add(row.duration_ns);
             merged.self_ns = merged.self_ns.saturating_add(row.self_ns);
             merged.allocated_bytes = merged.allocated_bytes.saturating_add(row.allocated_bytes);
-            if merged.example.is_none_or(|(heaviest, _)| weighs > heaviest) {
-                let s = &trace.spans[span];
-                merged.example =
-                    Some((weighs, Example { trace_id: trace.id, span_id: s.span_id, duration_ns: s.duration_ns }));
+            if merged.trace == NONE || weighs > merged.weighs {
+                merged.weighs = weighs;
+                merged.span_id = trace.spans[span].span_id;
+                merged.example_ns = row.duration_ns;
+                merged.trace = trace_at;
             }
             stack.extend(trace.tree.children(span).map(|child| (child, node)));
         }
         let here = &mut self.sides[side];
-        here.traces += 1;
+        here.trace_ids.push(trace.id);
         here.merged[0].count += 1;
     }
 
@@ -325,7 +358,7 @@ impl<const SIDES: usize> Paths<SIDES> {
         if node == next {
             self.nodes.push((parent, name));
             for side in &mut self.sides {
-                side.merged.push(Merged::default());
+                side.merged.push(Merged::EMPTY);
             }
         }
         node
@@ -336,7 +369,11 @@ impl<const SIDES: usize> Paths<SIDES> {
     pub fn order(&self, side: usize) -> Order {
         let here = &self.sides[side];
         let total_ns = self.totals(|node| here.merged[node].self_ns);
-        let total_allocated_bytes = self.totals(|node| here.merged[node].allocated_bytes);
+        // Zeroes when no allocation was read: a zeroed allocation, not a pass over the nodes.
+        let total_allocated_bytes = match self.allocations {
+            Allocations::Read => self.totals(|node| here.merged[node].allocated_bytes),
+            Allocations::Skipped => vec![0; self.nodes.len()],
+        };
         let weight = match self.weight {
             Weight::SelfTime => &total_ns,
             Weight::Allocated => &total_allocated_bytes,
@@ -385,12 +422,10 @@ impl<const SIDES: usize> Paths<SIDES> {
 
     /// `node` as `side` sees it, its parent given as a position in `order`.
     pub fn path_node(&self, side: usize, order: &Order, node: u32) -> PathNode {
-        let (parent, name) = self.nodes[node as usize];
+        let (service, operation) = self.name(node).clone();
         let merged = &self.sides[side].merged[node as usize];
-        let (service, operation) = self.names.names[name as usize].clone();
-        let example = merged.example.map(|(_, example)| example);
         PathNode {
-            parent: (parent != NONE).then(|| order.position[parent as usize] as usize),
+            parent: self.parent(order, node),
             service,
             operation,
             count: merged.count,
@@ -399,8 +434,37 @@ impl<const SIDES: usize> Paths<SIDES> {
             total_ns: order.total_ns[node as usize],
             allocated_bytes: merged.allocated_bytes,
             total_allocated_bytes: order.total_allocated_bytes[node as usize],
-            example,
+            example: self.example(side, node),
         }
+    }
+
+    /// The position in `order` of `node`'s parent; `None` for the root.
+    pub fn parent(&self, order: &Order, node: u32) -> Option<usize> {
+        let parent = self.nodes[node as usize].0;
+        (parent != NONE).then(|| order.position[parent as usize] as usize)
+    }
+
+    /// The service and operation of `node`.
+    pub fn name(&self, node: u32) -> &(Arc<str>, Arc<str>) {
+        &self.names.names[self.nodes[node as usize].1 as usize]
+    }
+
+    /// The spans of `side` on `node`: how many, their durations and self time added up, and
+    /// self time of the node and everything below it (`order` is the side's).
+    pub fn stats(&self, side: usize, order: &Order, node: u32) -> (usize, u64, u64, u64) {
+        let merged = &self.sides[side].merged[node as usize];
+        (merged.count, merged.duration_ns, merged.self_ns, order.total_ns[node as usize])
+    }
+
+    /// The heaviest span of `side` on `node`.
+    pub fn example(&self, side: usize, node: u32) -> Option<Example> {
+        let here = &self.sides[side];
+        let merged = &here.merged[node as usize];
+        (merged.trace != NONE).then(|| Example {
+            trace_id: here.trace_ids[merged.trace as usize],
+            span_id: merged.span_id,
+            duration_ns: merged.example_ns,
+        })
     }
 
     /// Whether `side` has spans on `node` (the root belongs to every side).

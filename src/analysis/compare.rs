@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::aggregate::{Allocations, Example, PathNode, Paths, Weight, entry_spans};
+use super::aggregate::{Allocations, Example, Order, Paths, Weight, entry_spans};
 use crate::model::{Trace, TraceId, change_ns};
 
 /// A change is worth colouring when the path's time moved by at least this share of
@@ -56,15 +56,11 @@ pub struct PathStats {
     pub example: Option<Example>,
 }
 
-impl From<&PathNode> for PathStats {
-    fn from(node: &PathNode) -> Self {
-        PathStats {
-            count: node.count,
-            duration_ns: node.duration_ns,
-            self_ns: node.self_ns,
-            total_ns: node.total_ns,
-            example: node.example,
-        }
+impl PathStats {
+    /// The spans of `side` on `node`, `order` being that side's.
+    fn of(paths: &Paths<2>, side: usize, order: &Order, node: u32) -> Self {
+        let (count, duration_ns, self_ns, total_ns) = paths.stats(side, order, node);
+        PathStats { count, duration_ns, self_ns, total_ns, example: paths.example(side, node) }
     }
 }
 
@@ -124,29 +120,27 @@ const AFTER: usize = 1;
 /// its own, each parent before its children.
 fn diff_nodes(paths: &Paths<2>) -> Vec<DiffNode> {
     let (before, after) = (paths.order(BEFORE), paths.order(AFTER));
-    let mut nodes: Vec<DiffNode> = Vec::with_capacity(before.nodes.len());
+    // Sized exactly: on big traces of distinct paths this is the biggest thing made, and
+    // growing it would copy it.
+    let only_after = after.nodes.iter().filter(|&&node| before.position(node).is_none()).count();
+    let mut nodes: Vec<DiffNode> = Vec::with_capacity(before.nodes.len() + only_after);
     // Where each of the second trace's nodes stands in the comparison, by its position
     // in `after`: those the first trace has come first, already placed.
     let mut placed: Vec<usize> = Vec::with_capacity(after.nodes.len());
     for &node in &before.nodes {
-        let path = paths.path_node(BEFORE, &before, node);
-        let stats = (PathStats::from(&path), paths.has(AFTER, node).then(|| paths.path_node(AFTER, &after, node)));
-        nodes.push(DiffNode::new(
-            path.parent,
-            path.service,
-            path.operation,
-            Some(stats.0),
-            stats.1.as_ref().map(PathStats::from),
-        ));
+        let (service, operation) = paths.name(node).clone();
+        let stats = PathStats::of(paths, BEFORE, &before, node);
+        let after_stats = paths.has(AFTER, node).then(|| PathStats::of(paths, AFTER, &after, node));
+        nodes.push(DiffNode::new(paths.parent(&before, node), service, operation, Some(stats), after_stats));
     }
     for &node in &after.nodes {
         let at = match before.position(node) {
             Some(at) => at,
             None => {
-                let path = paths.path_node(AFTER, &after, node);
-                let parent = path.parent.map(|p| placed[p]);
-                let stats = Some(PathStats::from(&path));
-                nodes.push(DiffNode::new(parent, path.service, path.operation, None, stats));
+                let (service, operation) = paths.name(node).clone();
+                let parent = paths.parent(&after, node).map(|p| placed[p]);
+                let stats = Some(PathStats::of(paths, AFTER, &after, node));
+                nodes.push(DiffNode::new(parent, service, operation, None, stats));
                 nodes.len() - 1
             }
         };
