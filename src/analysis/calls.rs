@@ -133,12 +133,6 @@ impl<'t> Calls<'t> {
         self.keys.len()
     }
 
-    /// How many distinct statement texts the calls have: every [`StatementId::index`] is
-    /// below it.
-    pub fn statement_count(&self) -> usize {
-        self.shapes.len()
-    }
-
     /// The call's statement shape, for database calls that carry a statement.
     pub fn normalized(&self, call: &Call) -> Option<&str> {
         call.normalized.map(|t| self.text(t))

@@ -83,12 +83,8 @@ impl Trace {
         self.spans.iter().map(Span::end_ns).max().unwrap_or(0)
     }
 
-    /// [`Self::end_ns`] less [`Self::start_ns`], both gathered in one pass over the spans.
     pub fn duration_ns(&self) -> u64 {
-        let (first, end) = self.spans.iter().fold((u64::MAX, 0), |(first, end), s| {
-            (if s.start_ns > 0 { first.min(s.start_ns) } else { first }, end.max(s.end_ns()))
-        });
-        end.saturating_sub(if first == u64::MAX { 0 } else { first })
+        self.end_ns().saturating_sub(self.start_ns())
     }
 
     /// The earliest root: the span a user thinks of as "the request".
