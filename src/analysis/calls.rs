@@ -98,6 +98,8 @@ pub struct Calls<'t> {
     statements: HashMap<&'t str, StatementId, IdHasher>,
     /// Each distinct statement text's shape and whether it holds bind parameters.
     shapes: Vec<(Text, bool)>,
+    /// Reused to normalize statements ([`statement::normalize_into`]).
+    shape_buffer: Vec<u8>,
     keys: HashMap<(&'t str, &'t str, Text), CallKey, IdHasher>,
 }
 
@@ -191,7 +193,9 @@ impl<'t> Calls<'t> {
                 let next = StatementId(self.shapes.len() as u32);
                 let id = *self.statements.entry(text).or_insert(next);
                 if id == next {
-                    let shape = self.intern(&statement::normalize(text));
+                    let mut buffer = std::mem::take(&mut self.shape_buffer);
+                    let shape = self.intern(statement::normalize_into(text, &mut buffer));
+                    self.shape_buffer = buffer;
                     self.shapes.push((shape, statement::has_placeholders(text)));
                 }
                 let (shape, placeholders) = self.shapes[id.index()];
