@@ -96,7 +96,7 @@ pub fn aggregate<'t>(
     for trace in traces {
         paths.add(0, trace, &entry_spans(trace, service));
     }
-    let order = paths.order(0);
+    let [order] = paths.orders();
     let nodes = order.nodes.iter().map(|&node| paths.path_node(0, &order, node)).collect();
     AggregateFlame { traces: paths.sides[0].trace_ids.len(), weight, nodes }
 }
@@ -179,10 +179,12 @@ impl Merged {
 }
 
 /// What merging needs of one span, gathered in one pass over the spans in their order
-/// (the walk down the tree then jumps between these small rows, not between whole spans).
+/// (the walk down the tree then jumps between these small rows, not between whole spans:
+/// the example's span id read from its span in tree order was a cache miss per span).
 #[derive(Clone, Copy)]
 struct Row {
     name: u32,
+    span_id: SpanId,
     duration_ns: u64,
     self_ns: u64,
     allocated_bytes: u64,
@@ -284,12 +286,7 @@ impl<const SIDES: usize> Paths<SIDES> {
         }
         // A span makes at most one node: sized once, nothing grows (and is copied, or
         // rehashed) while merging.
-        let spans = trace.spans.len();
-        self.nodes.reserve(spans);
-        self.child_of.reserve(spans);
-        for side in &mut self.sides {
-            side.merged.reserve(spans);
-        }
+        self.reserve(trace.spans.len());
         let trace_at = self.sides[side].trace_ids.len() as u32;
         let rows = self.rows(trace);
         let mut seen = vec![false; trace.spans.len()];
@@ -320,7 +317,7 @@ impl<const SIDES: usize> Paths<SIDES> {
             merged.allocated_bytes = merged.allocated_bytes.saturating_add(row.allocated_bytes);
             if merged.trace == NONE || weighs > merged.weighs {
                 merged.weighs = weighs;
-                merged.span_id = trace.spans[span].span_id;
+                merged.span_id = row.span_id;
                 merged.example_ns = row.duration_ns;
                 merged.trace = trace_at;
             }
@@ -329,6 +326,16 @@ impl<const SIDES: usize> Paths<SIDES> {
         let here = &mut self.sides[side];
         here.trace_ids.push(trace.id);
         here.merged[0].count += 1;
+    }
+
+    /// Room for `spans` more nodes. A caller that knows more traces are coming can make
+    /// room for them at once: growing after a big trace copies (and rehashes) all of it.
+    pub fn reserve(&mut self, spans: usize) {
+        self.nodes.reserve(spans);
+        self.child_of.reserve(spans);
+        for side in &mut self.sides {
+            side.merged.reserve(spans);
+        }
     }
 
     /// Every span's [`Row`], in the spans' order.
@@ -341,6 +348,7 @@ impl<const SIDES: usize> Paths<SIDES> {
             .zip(self_ns)
             .map(|(span, self_ns)| Row {
                 name: self.names.id(span),
+                span_id: span.span_id,
                 duration_ns: span.duration_ns,
                 self_ns,
                 allocated_bytes: match self.allocations {
@@ -364,20 +372,10 @@ impl<const SIDES: usize> Paths<SIDES> {
         node
     }
 
-    /// `side`'s nodes depth-first, each node's children heaviest by the weight first, with
-    /// the totals of every node (its own amount and everything below it).
-    pub fn order(&self, side: usize) -> Order {
-        let here = &self.sides[side];
-        let total_ns = self.totals(|node| here.merged[node].self_ns);
-        // Zeroes when no allocation was read: a zeroed allocation, not a pass over the nodes.
-        let total_allocated_bytes = match self.allocations {
-            Allocations::Read => self.totals(|node| here.merged[node].allocated_bytes),
-            Allocations::Skipped => vec![0; self.nodes.len()],
-        };
-        let weight = match self.weight {
-            Weight::SelfTime => &total_ns,
-            Weight::Allocated => &total_allocated_bytes,
-        };
+    /// Every side's nodes depth-first, each node's children heaviest by the weight first,
+    /// with the totals of every node (its own amount and everything below it). The sides
+    /// share the tree, so its children lists are gathered once for all of them.
+    pub fn orders(&self) -> [Order; SIDES] {
         // Children as compressed rows, in the order they were made.
         let mut offsets = vec![0u32; self.nodes.len() + 1];
         for &(parent, _) in &self.nodes[1..] {
@@ -392,6 +390,23 @@ impl<const SIDES: usize> Paths<SIDES> {
             children[fill[parent as usize] as usize] = node as u32;
             fill[parent as usize] += 1;
         }
+        std::array::from_fn(|side| self.order(side, &offsets, &children))
+    }
+
+    /// `side`'s nodes in drawing order; a node's children are
+    /// `children[offsets[node]..offsets[node + 1]]`.
+    fn order(&self, side: usize, offsets: &[u32], children: &[u32]) -> Order {
+        let here = &self.sides[side];
+        let total_ns = self.totals(|node| here.merged[node].self_ns);
+        // Zeroes when no allocation was read: a zeroed allocation, not a pass over the nodes.
+        let total_allocated_bytes = match self.allocations {
+            Allocations::Read => self.totals(|node| here.merged[node].allocated_bytes),
+            Allocations::Skipped => vec![0; self.nodes.len()],
+        };
+        let weight = match self.weight {
+            Weight::SelfTime => &total_ns,
+            Weight::Allocated => &total_allocated_bytes,
+        };
         let rank = |node: u32| here.rank[self.nodes[node as usize].1 as usize];
         let mut nodes = Vec::with_capacity(self.nodes.len());
         let mut position = vec![NONE; self.nodes.len()];
@@ -425,7 +440,7 @@ impl<const SIDES: usize> Paths<SIDES> {
         let (service, operation) = self.name(node).clone();
         let merged = &self.sides[side].merged[node as usize];
         PathNode {
-            parent: self.parent(order, node),
+            parent: self.parent(order, node).map(|p| p as usize),
             service,
             operation,
             count: merged.count,
@@ -439,9 +454,9 @@ impl<const SIDES: usize> Paths<SIDES> {
     }
 
     /// The position in `order` of `node`'s parent; `None` for the root.
-    pub fn parent(&self, order: &Order, node: u32) -> Option<usize> {
+    pub fn parent(&self, order: &Order, node: u32) -> Option<u32> {
         let parent = self.nodes[node as usize].0;
-        (parent != NONE).then(|| order.position[parent as usize] as usize)
+        (parent != NONE).then(|| order.position[parent as usize])
     }
 
     /// The service and operation of `node`.

@@ -5,9 +5,8 @@
 //! operation at each level from the root), and paths are matched by that key, so a
 //! request that made 12 queries before and 15 after shows as one path, "12 → 15".
 
-use std::sync::Arc;
-
 use serde::Serialize;
+use serde::ser::{SerializeStruct, Serializer};
 
 use super::aggregate::{Allocations, Example, Order, Paths, Weight, entry_spans};
 use crate::model::{Trace, TraceId, change_ns};
@@ -17,12 +16,27 @@ use crate::model::{Trace, TraceId, change_ns};
 pub const NOTABLE_SHARE: f64 = 0.10;
 pub const NOTABLE_OF_TRACE: f64 = 0.01;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// The two traces and their call paths. The paths stay as merging left them (both sides'
+/// sums on shared nodes, names once each) and a [`DiffNode`] is read off them when asked
+/// for: on big traces of distinct paths, copying every path out with its names and both
+/// sides' figures was most of a comparison's time and memory.
 pub struct Comparison {
     pub before: Side,
     pub after: Side,
-    /// Node 0 is the root; parents come before their children.
-    pub nodes: Vec<DiffNode>,
+    paths: Paths<2>,
+    /// Each side's drawing order and totals.
+    orders: [Order; 2],
+    /// The comparison's nodes: node 0 is the root, parents come before their children.
+    nodes: Vec<Placed>,
+    /// The longer of the two traces' durations, what a notable change is measured against.
+    longer_ns: u64,
+}
+
+/// A comparison's node: the merged path and its parent's position in the comparison.
+#[derive(Clone, Copy)]
+struct Placed {
+    node: u32,
+    parent: Option<u32>,
 }
 
 /// One of the two traces.
@@ -64,11 +78,12 @@ impl PathStats {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct DiffNode {
+/// One call path of a comparison, as [`Comparison::node`] reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct DiffNode<'a> {
     pub parent: Option<usize>,
-    pub service: Arc<str>,
-    pub operation: Arc<str>,
+    pub service: &'a str,
+    pub operation: &'a str,
     pub before: Option<PathStats>,
     pub after: Option<PathStats>,
     pub change: Change,
@@ -95,6 +110,9 @@ pub struct Before {
 impl Before {
     pub fn of(before: &Trace) -> Before {
         let mut paths = Paths::<2>::new(Weight::SelfTime, Allocations::Skipped);
+        // Room for a second trace as big as this one: two traces compared are mostly
+        // alike, and growing the merged paths for the second would copy them all.
+        paths.reserve(2 * before.spans.len());
         paths.add(BEFORE, before, &entry_spans(before, None));
         Before { paths, side: Side::of(before) }
     }
@@ -104,12 +122,10 @@ impl Before {
         let Before { mut paths, side: before } = self;
         paths.add(AFTER, after, &entry_spans(after, None));
         let after = Side::of(after);
-        let longer = before.duration_ns.max(after.duration_ns);
-        let mut nodes = diff_nodes(&paths);
-        for node in &mut nodes {
-            judge(node, longer);
-        }
-        Comparison { before, after, nodes }
+        let orders = paths.orders();
+        let nodes = placed(&paths, &orders);
+        let longer_ns = before.duration_ns.max(after.duration_ns);
+        Comparison { before, after, paths, orders, nodes, longer_ns }
     }
 }
 
@@ -118,56 +134,104 @@ const AFTER: usize = 1;
 
 /// The paths of the first trace in its drawing order, then those only the second has in
 /// its own, each parent before its children.
-fn diff_nodes(paths: &Paths<2>) -> Vec<DiffNode> {
-    let (before, after) = (paths.order(BEFORE), paths.order(AFTER));
-    // Sized exactly: on big traces of distinct paths this is the biggest thing made, and
-    // growing it would copy it.
+fn placed(paths: &Paths<2>, [before, after]: &[Order; 2]) -> Vec<Placed> {
     let only_after = after.nodes.iter().filter(|&&node| before.position(node).is_none()).count();
-    let mut nodes: Vec<DiffNode> = Vec::with_capacity(before.nodes.len() + only_after);
+    let mut nodes = Vec::with_capacity(before.nodes.len() + only_after);
+    nodes.extend(before.nodes.iter().map(|&node| Placed { node, parent: paths.parent(before, node) }));
     // Where each of the second trace's nodes stands in the comparison, by its position
     // in `after`: those the first trace has come first, already placed.
-    let mut placed: Vec<usize> = Vec::with_capacity(after.nodes.len());
-    for &node in &before.nodes {
-        let (service, operation) = paths.name(node).clone();
-        let stats = PathStats::of(paths, BEFORE, &before, node);
-        let after_stats = paths.has(AFTER, node).then(|| PathStats::of(paths, AFTER, &after, node));
-        nodes.push(DiffNode::new(paths.parent(&before, node), service, operation, Some(stats), after_stats));
-    }
+    let mut at: Vec<u32> = Vec::with_capacity(after.nodes.len());
     for &node in &after.nodes {
-        let at = match before.position(node) {
-            Some(at) => at,
+        let here = match before.position(node) {
+            Some(here) => here as u32,
             None => {
-                let (service, operation) = paths.name(node).clone();
-                let parent = paths.parent(&after, node).map(|p| placed[p]);
-                let stats = Some(PathStats::of(paths, AFTER, &after, node));
-                nodes.push(DiffNode::new(parent, service, operation, None, stats));
-                nodes.len() - 1
+                let parent = paths.parent(after, node).map(|p| at[p as usize]);
+                nodes.push(Placed { node, parent });
+                nodes.len() as u32 - 1
             }
         };
-        placed.push(at);
+        at.push(here);
     }
     nodes
 }
 
-impl DiffNode {
-    /// A path not judged yet.
-    fn new(
+impl Comparison {
+    /// How many call paths the comparison has (the root included).
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Never: the root is always there.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// The call path at `index` (0 is the root), judged.
+    pub fn node(&self, index: usize) -> DiffNode<'_> {
+        let Placed { node, parent } = self.nodes[index];
+        let (service, operation) = self.paths.name(node);
+        let stats = |side: usize| {
+            self.paths.has(side, node).then(|| PathStats::of(&self.paths, side, &self.orders[side], node))
+        };
+        DiffNode::judged(parent.map(|p| p as usize), service, operation, stats(BEFORE), stats(AFTER), self.longer_ns)
+    }
+
+    /// Every call path, the root first and parents before their children.
+    pub fn nodes(&self) -> impl ExactSizeIterator<Item = DiffNode<'_>> + '_ {
+        (0..self.nodes.len()).map(|index| self.node(index))
+    }
+}
+
+/// As the comparison was when it held its nodes in a list: `before`, `after`, `nodes`.
+impl Serialize for Comparison {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        struct Nodes<'a>(&'a Comparison);
+        impl Serialize for Nodes<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_seq(self.0.nodes())
+            }
+        }
+        let mut out = serializer.serialize_struct("Comparison", 3)?;
+        out.serialize_field("before", &self.before)?;
+        out.serialize_field("after", &self.after)?;
+        out.serialize_field("nodes", &Nodes(self))?;
+        out.end()
+    }
+}
+
+impl<'a> DiffNode<'a> {
+    /// The path with its change judged, `longer_ns` being the longer trace's duration.
+    fn judged(
         parent: Option<usize>,
-        service: Arc<str>,
-        operation: Arc<str>,
+        service: &'a str,
+        operation: &'a str,
         before: Option<PathStats>,
         after: Option<PathStats>,
+        longer_ns: u64,
     ) -> Self {
+        let count = |s: Option<PathStats>| s.map_or(0, |s| s.count);
+        let time = |s: Option<PathStats>| s.map_or(0, |s| s.duration_ns);
+        let (was_count, now_count) = (count(before), count(after));
+        let change = match (before.is_some(), after.is_some()) {
+            (false, true) => Change::Added,
+            (true, false) => Change::Removed,
+            _ if now_count > was_count => Change::More,
+            _ if now_count < was_count => Change::Fewer,
+            _ => Change::Same,
+        };
+        let (was, now) = (time(before), time(after));
+        let delta_ns = change_ns(was, now);
+        let moved = delta_ns.unsigned_abs() as f64;
         DiffNode {
             parent,
             service,
             operation,
             before,
             after,
-            change: Change::Same,
-            delta_ns: 0,
-            delta_percent: None,
-            notable: false,
+            change,
+            delta_ns,
+            delta_percent: (was > 0).then(|| delta_ns as f64 * 100.0 / was as f64),
+            notable: moved >= NOTABLE_OF_TRACE * longer_ns as f64 && moved >= NOTABLE_SHARE * was as f64,
         }
     }
 }
@@ -181,24 +245,6 @@ impl Side {
             span_count: trace.spans.len(),
         }
     }
-}
-
-fn judge(node: &mut DiffNode, longer_ns: u64) {
-    let count = |s: Option<PathStats>| s.map_or(0, |s| s.count);
-    let time = |s: Option<PathStats>| s.map_or(0, |s| s.duration_ns);
-    let (before, after) = (count(node.before), count(node.after));
-    node.change = match (node.before.is_some(), node.after.is_some()) {
-        (false, true) => Change::Added,
-        (true, false) => Change::Removed,
-        _ if after > before => Change::More,
-        _ if after < before => Change::Fewer,
-        _ => Change::Same,
-    };
-    let (was, now) = (time(node.before), time(node.after));
-    node.delta_ns = change_ns(was, now);
-    node.delta_percent = (was > 0).then(|| node.delta_ns as f64 * 100.0 / was as f64);
-    let moved = node.delta_ns.unsigned_abs() as f64;
-    node.notable = moved >= NOTABLE_OF_TRACE * longer_ns as f64 && moved >= NOTABLE_SHARE * was as f64;
 }
 
 #[cfg(test)]
@@ -229,7 +275,7 @@ mod tests {
         let before = checkout(12, 10, true);
         let after = checkout(4, 10, false);
         let diff = compare(&before, &after);
-        let find = |op: &str| diff.nodes.iter().find(|n| &*n.operation == op).unwrap();
+        let find = |op: &str| diff.nodes().find(|n| n.operation == op).unwrap();
         let items = find("SELECT items");
         assert_eq!((items.change, items.delta_ns, items.notable), (Change::Fewer, -80 * MS as i64, true));
         assert_eq!(items.delta_percent.map(|p| p.round()), Some(-67.0));
@@ -237,15 +283,15 @@ mod tests {
         assert_eq!(find("PlaceOrder").change, Change::Same);
         assert!(!find("GET /checkout").notable, "same duration");
         let reverse = compare(&after, &before);
-        let cache = reverse.nodes.iter().find(|n| &*n.operation == "GET").unwrap();
+        let cache = reverse.nodes().find(|n| n.operation == "GET").unwrap();
         assert_eq!((cache.change, cache.delta_percent), (Change::Added, None));
-        assert_eq!(diff.nodes[items.parent.unwrap()].operation.as_ref(), "PlaceOrder");
+        assert_eq!(diff.node(items.parent.unwrap()).operation, "PlaceOrder");
     }
 
     #[test]
     fn a_trace_compared_with_itself_has_no_changes() {
         let t = checkout(5, 10, true);
         let diff = compare(&t, &t);
-        assert!(diff.nodes.iter().all(|n| n.change == Change::Same && n.delta_ns == 0 && !n.notable));
+        assert!(diff.nodes().all(|n| n.change == Change::Same && n.delta_ns == 0 && !n.notable));
     }
 }

@@ -63,8 +63,7 @@ fn flame(out: &mut RenderedReport, diff: &Comparison, width: usize) {
     );
     out.rendered.lines.extend(wrap_styled(&StyledLine::styled(&legend, Group::Dim), width, 0));
     let bars: Vec<Bar> = diff
-        .nodes
-        .iter()
+        .nodes()
         .map(|node| {
             let (fill, label) = if node.change == Change::Added || (node.notable && node.delta_ns > 0) {
                 (Group::Slower, Group::SlowerLabel)
@@ -76,9 +75,9 @@ fn flame(out: &mut RenderedReport, diff: &Comparison, width: usize) {
             Bar {
                 parent: node.parent,
                 weight: node.after.map_or(0, |s| s.total_ns),
-                service: &node.service,
-                operation: &node.operation,
-                note: note(node),
+                service: node.service,
+                operation: node.operation,
+                note: note(&node),
                 fill,
                 label,
             }
@@ -103,13 +102,13 @@ fn note(node: &DiffNode) -> String {
 }
 
 fn structure(out: &mut RenderedReport, diff: &Comparison, width: usize) {
-    let changed: Vec<(usize, &DiffNode)> =
-        diff.nodes.iter().enumerate().skip(1).filter(|(_, n)| n.change != Change::Same).collect();
+    let changed: Vec<(usize, DiffNode)> =
+        diff.nodes().enumerate().skip(1).filter(|(_, n)| n.change != Change::Same).collect();
     section(out, &format!("Structure: {} path{} changed", changed.len(), plural(changed.len())));
     if changed.is_empty() {
         out.rendered.lines.push(StyledLine::styled("  the same calls, the same number of times", Group::Dim));
     }
-    let shown: Vec<&DiffNode> = changed.iter().take(MAX_LIST).map(|&(_, node)| node).collect();
+    let shown: Vec<&DiffNode> = changed.iter().take(MAX_LIST).map(|(_, node)| node).collect();
     let mut table =
         Table::new(vec![Column::word(8), Column::number(7), Column::name(9, 20).keep(Keep::LastLevels).comfort(5)])
             .gap(2);
@@ -135,8 +134,8 @@ fn structure(out: &mut RenderedReport, diff: &Comparison, width: usize) {
 }
 
 fn latency(out: &mut RenderedReport, diff: &Comparison, width: usize) {
-    let mut matched: Vec<(usize, &DiffNode)> =
-        diff.nodes.iter().enumerate().skip(1).filter(|(_, n)| n.before.is_some() && n.after.is_some()).collect();
+    let mut matched: Vec<(usize, DiffNode)> =
+        diff.nodes().enumerate().skip(1).filter(|(_, n)| n.before.is_some() && n.after.is_some()).collect();
     matched.sort_by_key(|(_, n)| std::cmp::Reverse(n.delta_ns.unsigned_abs()));
     let count = matched.len();
     matched.truncate(MAX_LIST);
@@ -163,7 +162,7 @@ fn latency(out: &mut RenderedReport, diff: &Comparison, width: usize) {
     }
     let (header, rows) = table.draw(width);
     out.rendered.lines.extend(header.map(|h| h.line));
-    for (row, &(_, node)) in rows.into_iter().zip(&matched) {
+    for (row, (_, node)) in rows.into_iter().zip(&matched) {
         push_example(out, row.line, node);
     }
     more(out, count);
@@ -186,7 +185,10 @@ fn push_example(out: &mut RenderedReport, line: StyledLine, node: &DiffNode) {
 }
 
 fn path(diff: &Comparison, index: usize) -> String {
-    let at = |n: usize| (diff.nodes[n].parent, &*diff.nodes[n].service, &*diff.nodes[n].operation);
+    let at = |n: usize| {
+        let node = diff.node(n);
+        (node.parent, node.service, node.operation)
+    };
     icicle::path_name(index, at)
 }
 

@@ -352,9 +352,8 @@ pub fn comparison(comparison: &Comparison) -> ComparisonAnswer {
         duration_ms: ms(s.duration_ns),
         span_count: s.span_count,
     };
-    let nodes = &comparison.nodes;
-    let mut changed: Vec<&DiffNode> =
-        nodes.iter().filter(|n| n.parent.is_some() && (n.change != Change::Same || n.notable)).collect();
+    let mut changed: Vec<DiffNode> =
+        comparison.nodes().filter(|n| n.parent.is_some() && (n.change != Change::Same || n.notable)).collect();
     changed.sort_by_key(|n| std::cmp::Reverse(n.delta_ns.unsigned_abs()));
     let stat = |s: Option<PathStats>| s.map_or((0, 0), |s| (s.count, s.duration_ns));
     let example = |s: Option<PathStats>| s.and_then(|s| s.example).map(|e| e.span_id.to_string());
@@ -363,7 +362,7 @@ pub fn comparison(comparison: &Comparison) -> ComparisonAnswer {
         .map(|n| {
             let ((count_before, before), (count_after, after)) = (stat(n.before), stat(n.after));
             PathChange {
-                path: path_of(nodes, n),
+                path: path_of(comparison, &n),
                 change: n.change,
                 count_before,
                 count_after,
@@ -388,13 +387,13 @@ pub fn comparison(comparison: &Comparison) -> ComparisonAnswer {
 
 /// The names from the root's child down to `node` (the root itself stands for all entry
 /// spans and has no name).
-fn path_of(nodes: &[DiffNode], node: &DiffNode) -> Vec<String> {
+fn path_of(comparison: &Comparison, node: &DiffNode) -> Vec<String> {
     let mut path = Vec::new();
-    let mut current = Some(node);
+    let mut current = Some(*node);
     while let Some(n) = current.filter(|n| n.parent.is_some()) {
         path.push(format!("{}: {}", n.service, n.operation));
-        current = n.parent.and_then(|p| nodes.get(p));
-        if path.len() > nodes.len() {
+        current = n.parent.filter(|&p| p < comparison.len()).map(|p| comparison.node(p));
+        if path.len() > comparison.len() {
             break;
         }
     }
