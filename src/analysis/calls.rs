@@ -81,7 +81,7 @@ pub struct Call<'t> {
     pub statement_id: Option<StatementId>,
     /// Whether the statement holds bind parameters (see [`statement::has_placeholders`]).
     pub placeholders: bool,
-    /// The statement's shape (see [`statement::normalize`]).
+    /// The statement's shape (see [`statement::normalize_into`]).
     normalized: Option<Text>,
     /// Where the call goes: `host:port /route` for HTTP, the RPC method, the queue.
     target: Text,
