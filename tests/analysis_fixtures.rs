@@ -32,7 +32,7 @@ fn the_critical_path_matches_jaeger_ui_in_all_nine_cases() {
             .collect();
         let actual: Vec<(String, u64, u64)> = critical_path(&trace)
             .iter()
-            .map(|s| (trace.spans[s.span].display_id(), s.start_ns / 1000, s.end_ns / 1000))
+            .map(|s| (trace.spans[s.span].display_id().to_string(), s.start_ns / 1000, s.end_ns / 1000))
             .collect();
         assert_eq!(actual, expected, "case{n} of {}", cases.display());
         checked += 1;
@@ -61,7 +61,7 @@ fn every_hotrod_manifest_gets_its_n_plus_one_verdict() {
             .iter()
             .filter(|f| f.kind == FindingKind::NPlusOne)
             .filter(|f| f.parent_span_id.as_deref() == expected["parent_span_id"].as_str())
-            .filter(|f| f.service == expected["service"] && f.operation == expected["operation"])
+            .filter(|f| f.service.as_str() == expected["service"] && f.operation.as_str() == expected["operation"])
             .collect();
         let present = manifest["pattern_present"].as_bool().unwrap();
         assert_eq!(!about_the_group.is_empty(), present, "{name}: {:#?}", report.findings);
@@ -100,8 +100,8 @@ fn both_error_fixtures_name_the_span_where_the_error_originates() {
         let causes: Vec<&Finding> = report.findings.iter().filter(|f| f.kind == FindingKind::ErrorRootCause).collect();
         assert_eq!(causes.len(), 1, "{name}: {causes:#?}");
         assert_eq!(causes[0].span_ids[0], expected["locus_span_id"].as_str().unwrap(), "{name}");
-        assert_eq!(causes[0].service, expected["locus_service"], "{name}");
-        assert_eq!(causes[0].operation, expected["locus_operation"], "{name}");
+        assert_eq!(causes[0].service.as_str(), expected["locus_service"], "{name}");
+        assert_eq!(causes[0].operation.as_str(), expected["locus_operation"], "{name}");
         assert_eq!(report.findings[0].kind, FindingKind::ErrorRootCause, "errors come first");
     }
     let (_, masked) = hotrod("error_timeout_masked");

@@ -165,6 +165,7 @@ fn walk_back(
 mod tests {
     use super::*;
     use crate::formats;
+    use crate::model::SmolStr;
 
     #[test]
     fn a_consumer_under_a_producer_does_not_hold_its_parent_up() {
@@ -176,11 +177,11 @@ mod tests {
            "tags":[{"key":"span.kind","type":"string","value":"consumer"}]}
         ]"#;
         let trace = formats::decode(json.as_bytes()).unwrap().remove(0);
-        let path: Vec<(String, u64, u64)> = critical_path(&trace)
+        let path: Vec<(SmolStr, u64, u64)> = critical_path(&trace)
             .iter()
             .map(|s| (trace.spans[s.span].display_id(), s.start_ns / 1000, s.end_ns / 1000))
             .collect();
-        let expected = [("a", 30, 100), ("b", 10, 30), ("a", 0, 10)].map(|(id, s, e)| (id.to_string(), s, e));
+        let expected = [("a", 30, 100), ("b", 10, 30), ("a", 0, 10)].map(|(id, s, e)| (SmolStr::from(id), s, e));
         assert_eq!(path, expected);
     }
 }

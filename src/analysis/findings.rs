@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::calls::{CallKind, CodeLocation};
-use crate::model::{SpanIndex, Trace, saturating_sum};
+use crate::model::{SmolStr, SpanIndex, Trace, saturating_sum};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -51,13 +51,13 @@ pub enum Severity {
 pub struct Finding {
     pub kind: FindingKind,
     pub severity: Severity,
-    pub trace_id: String,
+    pub trace_id: SmolStr,
     /// The spans the finding is about; for `error_root_cause` the first is where the
     /// error originates.
-    pub span_ids: Vec<String>,
-    pub parent_span_id: Option<String>,
-    pub service: String,
-    pub operation: String,
+    pub span_ids: Vec<SmolStr>,
+    pub parent_span_id: Option<SmolStr>,
+    pub service: SmolStr,
+    pub operation: SmolStr,
     /// How many calls one occurrence is about (for an N+1, the calls per request).
     pub count: usize,
     pub total_us: u64,
@@ -71,7 +71,7 @@ pub struct Finding {
     /// "in 20 of 20 GET /orders requests".
     pub requests: usize,
     /// The root operation of the requests it occurred in, or "" when they differ.
-    pub root_operation: String,
+    pub root_operation: SmolStr,
     /// The time it costs across all the requests: for calls that should be one, their
     /// time; for a cache, all calls but the first; for an error, the failed requests.
     pub impact_us: u64,
@@ -91,13 +91,13 @@ pub struct Finding {
 /// The problem in one trace: the spans to mark when that trace opens.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Occurrence {
-    pub trace_id: String,
-    pub span_ids: Vec<String>,
+    pub trace_id: SmolStr,
+    pub span_ids: Vec<SmolStr>,
     /// What the problem cost this trace.
     pub total_us: u64,
     /// The trace's root, `service: operation`, to tell traces apart in a list.
     #[serde(skip)]
-    pub root: String,
+    pub root: SmolStr,
 }
 
 /// What a call holding the critical path waits on: a database, a traced peer (then the
@@ -179,18 +179,18 @@ impl Finding {
         Finding {
             kind,
             severity: Severity::Warn,
-            trace_id: trace.id.to_string(),
+            trace_id: trace.id.to_smol(),
             span_ids: spans.iter().map(|&i| trace.spans[i].display_id()).collect(),
             parent_span_id: parent.map(|p| trace.spans[p].display_id()),
-            service: first.map(|s| s.service().to_string()).unwrap_or_default(),
-            operation: first.map(|s| s.operation.to_string()).unwrap_or_default(),
+            service: first.map(|s| s.resource.service.clone()).unwrap_or_default(),
+            operation: first.map(|s| s.operation.clone()).unwrap_or_default(),
             count: spans.len(),
             total_us,
             percent: 0.0,
             code,
             occurrences: 1,
             requests: 1,
-            root_operation: trace.root().map(|r| r.operation.to_string()).unwrap_or_default(),
+            root_operation: trace.root().map(|r| r.operation.clone()).unwrap_or_default(),
             impact_us: total_us,
             p95_us: 0,
             each_us: 0,

@@ -9,7 +9,7 @@ use super::findings::{Finding, FindingKind};
 use super::index::TraceIndex;
 use super::repeated::n_plus_one;
 use super::slow_queries::slow_queries;
-use crate::model::Trace;
+use crate::model::{SmolStr, Trace};
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Glance {
@@ -31,7 +31,7 @@ pub struct Mark {
     pub count: usize,
     /// What the calls took together.
     pub total_us: u64,
-    pub span_ids: Vec<String>,
+    pub span_ids: Vec<SmolStr>,
 }
 
 impl From<Finding> for Mark {

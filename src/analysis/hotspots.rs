@@ -9,7 +9,7 @@ use super::calls::CodeLocation;
 use super::findings::{Finding, percent};
 use super::memory::allocated_bytes;
 use super::stats::percentile;
-use crate::model::Trace;
+use crate::model::{SmolStr, Trace};
 
 /// Traces kept per location for "which traces went through here", slowest first.
 const TRACES_PER_LOCATION: usize = 20;
@@ -17,15 +17,15 @@ const TRACES_PER_LOCATION: usize = 20;
 /// One span of one trace at a location (or of a finding there).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TraceRef {
-    pub trace_id: String,
-    pub span_id: String,
+    pub trace_id: SmolStr,
+    pub span_id: SmolStr,
     /// The span's duration; for a finding, what the finding cost this trace.
     pub duration_ns: u64,
     /// The trace's root, `service: operation`.
-    pub root: String,
+    pub root: SmolStr,
     /// Spans to mark when this trace opens (the calls of an N+1 in this trace).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub marks: Vec<String>,
+    pub marks: Vec<SmolStr>,
 }
 
 impl TraceRef {
@@ -33,10 +33,10 @@ impl TraceRef {
     pub fn of_trace(trace: &Trace) -> TraceRef {
         let root = trace.root();
         TraceRef {
-            trace_id: trace.id.to_string(),
+            trace_id: trace.id.to_smol(),
             span_id: root.map(|r| r.display_id()).unwrap_or_default(),
             duration_ns: trace.duration_ns(),
-            root: root.map(|r| format!("{}: {}", r.service(), r.operation)).unwrap_or_default(),
+            root: root.map(|r| format!("{}: {}", r.service(), r.operation).into()).unwrap_or_default(),
             marks: Vec::new(),
         }
     }
@@ -93,7 +93,8 @@ pub fn hotspots<'t>(traces: impl IntoIterator<Item = &'t Trace>) -> Vec<Hotspot>
     let mut by_location: HashMap<CodeLocation, Acc> = HashMap::new();
     for trace in traces {
         let Some(root) = trace.root() else { continue };
-        let root_name = format!("{}: {}", root.service(), root.operation);
+        let root_name = SmolStr::from(format!("{}: {}", root.service(), root.operation));
+        let trace_id = trace.id.to_smol();
         let mut here: HashMap<CodeLocation, u64> = HashMap::new();
         let mut allocated_here: HashMap<CodeLocation, u64> = HashMap::new();
         for span in &trace.spans {
@@ -105,7 +106,7 @@ pub fn hotspots<'t>(traces: impl IntoIterator<Item = &'t Trace>) -> Vec<Hotspot>
             }
             acc.durations.push(span.duration_ns);
             acc.traces.push(TraceRef {
-                trace_id: trace.id.to_string(),
+                trace_id: trace_id.clone(),
                 span_id: span.display_id(),
                 duration_ns: span.duration_ns,
                 root: root_name.clone(),

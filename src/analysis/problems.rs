@@ -7,42 +7,54 @@ use std::collections::HashSet;
 use super::findings::{Evidence, Finding, FindingKind, Occurrence, Severity};
 use super::stats::percentile;
 use crate::analysis::calls::CodeLocation;
-use crate::model::{IdHasher, IdMap, Trace, saturating_sum};
+use crate::model::{IdHasher, IdMap, SmolStr, Trace, saturating_sum};
 
 /// What makes two findings the same problem: the kind, where it is (service, operation,
 /// code location) and what it is about (the normalized statement or call, the parent it
 /// repeats under, the calls made one after another). Values that differ from request to
-/// request (ids, literals, durations) are not part of it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct ProblemKey {
+/// request (ids, literals, durations) are not part of it. It borrows from the finding:
+/// keys are built for every finding of every trace, thousands per analysis.
+#[derive(PartialEq, Eq, Hash)]
+struct ProblemKey<'f> {
     kind: FindingKind,
-    service: String,
-    operation: String,
-    code: Option<CodeLocation>,
-    about: String,
+    service: &'f str,
+    operation: &'f str,
+    code: Option<&'f CodeLocation>,
+    about: About<'f>,
 }
 
-impl ProblemKey {
-    fn of(finding: &Finding) -> ProblemKey {
+/// What a problem is about, by kind of evidence.
+#[derive(PartialEq, Eq, Hash)]
+enum About<'f> {
+    Nothing,
+    Text(&'f str),
+    CallUnder { call: &'f str, parent_operation: &'f str },
+    Calls(&'f [String]),
+    TimedOut(bool),
+}
+
+impl<'f> ProblemKey<'f> {
+    fn of(finding: &'f Finding) -> ProblemKey<'f> {
         let about = match &finding.evidence {
-            Evidence::NPlusOne { call, parent_operation, .. } => format!("{call}\u{1f}{parent_operation}"),
-            Evidence::SlowQuery { statement, .. } => statement.clone(),
-            Evidence::ErrorRootCause { timed_out, .. } => timed_out.to_string(),
-            Evidence::RepeatedCall { call } => call.clone(),
-            Evidence::SequentialCalls { calls, .. } => calls.join("\u{1f}"),
-            Evidence::QueueWait { queue, .. } => queue.clone(),
-            Evidence::Bottleneck { .. } | Evidence::DominantSelfTime { .. } | Evidence::None => String::new(),
+            Evidence::NPlusOne { call, parent_operation, .. } => About::CallUnder { call, parent_operation },
+            Evidence::SlowQuery { statement, .. } => About::Text(statement),
+            Evidence::ErrorRootCause { timed_out, .. } => About::TimedOut(*timed_out),
+            Evidence::RepeatedCall { call } => About::Text(call),
+            Evidence::SequentialCalls { calls, .. } => About::Calls(calls),
+            Evidence::QueueWait { queue, .. } => About::Text(queue),
+            Evidence::Bottleneck { .. } | Evidence::DominantSelfTime { .. } | Evidence::None => About::Nothing,
         };
         // A bottleneck is an operation, wherever in the code it was called from.
-        let code = if finding.kind == FindingKind::Bottleneck { None } else { finding.code.clone() };
-        ProblemKey {
-            kind: finding.kind,
-            service: finding.service.clone(),
-            operation: finding.operation.clone(),
-            code,
-            about,
-        }
+        let code = if finding.kind == FindingKind::Bottleneck { None } else { finding.code.as_ref() };
+        ProblemKey { kind: finding.kind, service: &finding.service, operation: &finding.operation, code, about }
     }
+}
+
+/// The root span of an analyzed trace, as findings name it.
+struct Root {
+    operation: SmolStr,
+    /// `service: operation`, to tell traces apart in a list.
+    label: SmolStr,
 }
 
 /// The kinds whose `count` counts calls, so that a group can say how long one call takes.
@@ -55,25 +67,33 @@ fn counts_calls(kind: FindingKind) -> bool {
 /// twins are left out first (see [`without_weaker_twins`]).
 pub fn group(findings: Vec<Finding>, traces: &[&Trace]) -> Vec<Finding> {
     let findings = without_weaker_twins(findings);
-    let roots: IdMap<String, (String, String)> = traces
+    let roots: IdMap<SmolStr, Root> = traces
         .iter()
         .filter_map(|t| {
             let root = t.root()?;
-            Some((t.id.to_string(), (root.operation.to_string(), format!("{}: {}", root.service(), root.operation))))
+            let label = SmolStr::from(format!("{}: {}", root.service(), root.operation));
+            Some((t.id.to_smol(), Root { operation: root.operation.clone(), label }))
         })
         .collect();
     let mut requests_per_root: IdMap<&str, usize> = IdMap::default();
-    for (operation, _) in roots.values() {
-        *requests_per_root.entry(operation.as_str()).or_default() += 1;
+    for root in roots.values() {
+        *requests_per_root.entry(root.operation.as_str()).or_default() += 1;
     }
 
     // Groups in the order their first findings came; the map only numbers the keys.
+    let numbers: Vec<usize> = {
+        let mut numbers: IdMap<ProblemKey, usize> = IdMap::default();
+        findings
+            .iter()
+            .map(|finding| {
+                let next = numbers.len();
+                *numbers.entry(ProblemKey::of(finding)).or_insert(next)
+            })
+            .collect()
+    };
     let mut groups: Vec<Vec<Finding>> = Vec::new();
-    let mut numbers: IdMap<ProblemKey, usize> = IdMap::default();
-    for finding in findings {
-        let next = groups.len();
-        let number = *numbers.entry(ProblemKey::of(&finding)).or_insert(next);
-        if number == next {
+    for (finding, number) in findings.into_iter().zip(numbers) {
+        if number == groups.len() {
             groups.push(Vec::new());
         }
         groups[number].push(finding);
@@ -97,7 +117,7 @@ pub fn group(findings: Vec<Finding>, traces: &[&Trace]) -> Vec<Finding> {
 fn without_weaker_twins(findings: Vec<Finding>) -> Vec<Finding> {
     let mut in_n_plus_one: IdMap<&str, HashSet<&str, IdHasher>> = IdMap::default();
     for finding in findings.iter().filter(|f| f.kind == FindingKind::NPlusOne) {
-        in_n_plus_one.entry(&finding.trace_id).or_default().extend(finding.span_ids.iter().map(String::as_str));
+        in_n_plus_one.entry(&finding.trace_id).or_default().extend(finding.span_ids.iter().map(SmolStr::as_str));
     }
     let twins: Vec<bool> = findings
         .iter()
@@ -113,11 +133,7 @@ fn without_weaker_twins(findings: Vec<Finding>) -> Vec<Finding> {
 
 /// One finding from the occurrences of one problem: the worst one's fields, the group's
 /// counts, and the traces worst first.
-fn merge(
-    group: Vec<Finding>,
-    roots: &IdMap<String, (String, String)>,
-    requests_per_root: &IdMap<&str, usize>,
-) -> Finding {
+fn merge(group: Vec<Finding>, roots: &IdMap<SmolStr, Root>, requests_per_root: &IdMap<&str, usize>) -> Finding {
     let occurrences = group.len();
     let impact_us = saturating_sum(group.iter().map(|f| f.impact_us));
     let calls: usize = group.iter().map(|f| f.count).sum();
@@ -135,7 +151,7 @@ fn merge(
                 trace_id: finding.trace_id.clone(),
                 span_ids: finding.span_ids.clone(),
                 total_us: finding.total_us,
-                root: roots.get(&finding.trace_id).map(|(_, label)| label.clone()).unwrap_or_default(),
+                root: roots.get(finding.trace_id.as_str()).map(|root| root.label.clone()).unwrap_or_default(),
             }),
         }
     }
@@ -143,11 +159,12 @@ fn merge(
     let mut per_trace: Vec<u64> = traces.iter().map(|o| o.total_us).collect();
     per_trace.sort_unstable();
 
-    let mut affected_roots: Vec<&str> =
-        traces.iter().filter_map(|o| roots.get(&o.trace_id)).map(|(operation, _)| operation.as_str()).collect();
+    let mut affected_roots: Vec<&SmolStr> =
+        traces.iter().filter_map(|o| roots.get(o.trace_id.as_str())).map(|root| &root.operation).collect();
     affected_roots.sort_unstable();
     affected_roots.dedup();
-    let requests = affected_roots.iter().map(|r| requests_per_root.get(r).copied().unwrap_or(0)).sum::<usize>();
+    let requests =
+        affected_roots.iter().map(|r| requests_per_root.get(r.as_str()).copied().unwrap_or(0)).sum::<usize>();
 
     let mut worst = group
         .into_iter()
@@ -157,8 +174,8 @@ fn merge(
     worst.occurrences = occurrences;
     worst.requests = requests.max(traces.len());
     worst.root_operation = match affected_roots.as_slice() {
-        [one] => one.to_string(),
-        _ => String::new(),
+        [one] => (*one).clone(),
+        _ => SmolStr::default(),
     };
     worst.impact_us = impact_us;
     worst.p95_us = percentile(&per_trace, 95.0);
@@ -242,7 +259,7 @@ mod tests {
         let literal = [("db.system", "postgresql"), ("db.statement", "select * from rates where currency = 'EUR'")];
         let run = Run { parent: 1, first: 10, n: 6, start_ms: 1, every_ms: 10, duration_ms: 9 };
         let t = trace(&[(1, 0, "shop", "GET /cart", 0, 70)]).run(run, "shop", "SELECT", &literal).done();
-        let found: Vec<(FindingKind, String)> =
+        let found: Vec<(FindingKind, SmolStr)> =
             analyze(&[&t], &Options::default()).findings.iter().map(|f| (f.kind, f.operation.clone())).collect();
         let about_the_queries: Vec<FindingKind> =
             found.iter().filter(|(_, operation)| operation == "SELECT").map(|(kind, _)| *kind).collect();

@@ -14,7 +14,7 @@ use super::self_times;
 use super::sequential::sequential_calls;
 use super::slow_queries::{DEFAULT_THRESHOLD_NS, slow_queries};
 use super::transaction::{handoffs, queue_wait};
-use crate::model::Trace;
+use crate::model::{SmolStr, Trace};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Options {
@@ -30,7 +30,7 @@ impl Default for Options {
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PathSection {
-    pub span_id: String,
+    pub span_id: SmolStr,
     pub start_us: u64,
     pub end_us: u64,
     /// For people; the JSON contract has only the three fields above.

@@ -207,7 +207,7 @@ pub fn queue_wait(trace: &Trace, handoffs: &[Handoff]) -> Option<Finding> {
     let longest = handoffs.iter().max_by_key(|h| h.wait_ns)?;
     let code = CodeLocation::nearest(trace, longest.consumer);
     let mut finding = Finding::about(FindingKind::QueueWait, trace, &[longest.consumer, longest.producer], code);
-    finding.trace_id = trace.spans[longest.consumer].trace_id.to_string();
+    finding.trace_id = trace.spans[longest.consumer].trace_id.to_smol();
     finding.total_us = wait_ns / 1000;
     finding.impact_us = finding.total_us;
     finding.percent = percent(wait_ns, transaction_ns);

@@ -14,7 +14,7 @@ use lsp_types::{
 use serde_json::Value;
 
 use crate::analysis::findings::Severity;
-use crate::model::{SpanIndex, Trace};
+use crate::model::{SmolStr, SpanIndex, Trace};
 use crate::render::annotations::Annotation;
 use crate::render::flame;
 use crate::render::units::duration;
@@ -124,7 +124,7 @@ pub fn hover(here: &[&Annotation], annotated: &Annotated, width: usize) -> Strin
 
 /// The slowest of a line's traces that the analysis still holds, and the spans the
 /// line's annotations mark in it (the calls of an N+1).
-pub fn slowest_trace<'a>(here: &[&Annotation], annotated: &'a Annotated) -> Option<(&'a Arc<Trace>, Vec<String>)> {
+pub fn slowest_trace<'a>(here: &[&Annotation], annotated: &'a Annotated) -> Option<(&'a Arc<Trace>, Vec<SmolStr>)> {
     let trace = here
         .iter()
         .flat_map(|a| &a.traces)
@@ -184,7 +184,7 @@ pub fn code_actions(here: &[&Annotation], annotated: &Annotated) -> Vec<CodeActi
     let Some((trace, marks)) = slowest_trace(here, annotated) else { return actions };
     let root = trace.root().map(|r| format!("{}: {}", r.service(), r.operation)).unwrap_or_default();
     let title = format!("Open the slowest trace through here ({root}, {})", duration(trace.duration_ns()));
-    let arguments = std::iter::once(trace.id.to_string()).chain(marks).map(Value::from).collect();
+    let arguments = std::iter::once(trace.id.to_smol()).chain(marks).map(|id| Value::from(id.as_str())).collect();
     actions.push(action(title, "vitals.trace", arguments));
     let mut through: Vec<&str> = Vec::new();
     for id in here.iter().flat_map(|a| &a.traces).map(|r| r.trace_id.as_str()) {
@@ -199,7 +199,8 @@ pub fn code_actions(here: &[&Annotation], annotated: &Annotated) -> Vec<CodeActi
     for annotation in here.iter().filter(|a| a.kind == "n_plus_one" || a.kind == "repeated_call") {
         let Some(worst) = annotation.traces.iter().find(|r| !r.marks.is_empty()) else { continue };
         let title = format!("Open the {} calls in the worst trace: {}", worst.marks.len(), annotation.message());
-        let arguments = std::iter::once(&worst.trace_id).chain(&worst.marks).cloned().map(Value::from).collect();
+        let arguments =
+            std::iter::once(&worst.trace_id).chain(&worst.marks).map(|id| Value::from(id.as_str())).collect();
         actions.push(action(title, "vitals.trace", arguments));
     }
     if let Some(root) = trace.root() {

@@ -10,6 +10,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher, RandomState};
 
+use smol_str::SmolStr;
+
 /// A map keyed by ids from a trace. Every span of a decoded trace goes through one (the
 /// span-id index), so the hasher must be fast: std's SipHash was 3 % of a decode.
 pub type IdMap<K, V> = HashMap<K, V, IdHasher>;
@@ -101,15 +103,51 @@ impl SpanId {
     }
 }
 
+impl TraceId {
+    /// The 32-digit hex text, as [`fmt::Display`] writes it: cheap to clone (findings
+    /// carry their trace's id, thousands of times per analysis).
+    pub fn to_smol(self) -> SmolStr {
+        SmolStr::new(hex::<32>(self.0).as_str())
+    }
+}
+
+impl SpanId {
+    /// The 16-digit hex text, as [`fmt::Display`] writes it, held inline (no allocation).
+    pub fn to_smol(self) -> SmolStr {
+        SmolStr::new_inline(hex::<16>(u128::from(self.0)).as_str())
+    }
+}
+
 impl fmt::Display for TraceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:032x}", self.0)
+        f.write_str(hex::<32>(self.0).as_str())
     }
 }
 
 impl fmt::Display for SpanId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:016x}", self.0)
+        f.write_str(hex::<16>(u128::from(self.0)).as_str())
+    }
+}
+
+/// The low `N` hex digits of an id, zero-padded, lower case. Written by hand because
+/// analyses format tens of thousands of span ids and `{:016x}` costs several times more.
+struct Hex<const N: usize>([u8; N]);
+
+fn hex<const N: usize>(mut value: u128) -> Hex<N> {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [b'0'; N];
+    for digit in digits.iter_mut().rev() {
+        *digit = DIGITS[(value & 0xf) as usize];
+        value >>= 4;
+    }
+    Hex(digits)
+}
+
+impl<const N: usize> Hex<N> {
+    fn as_str(&self) -> &str {
+        // Every byte is one of DIGITS, so the text is ASCII.
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
 

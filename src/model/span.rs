@@ -241,10 +241,10 @@ impl Span {
     }
 
     /// The id as the user knows it: the source's text when it was not hex.
-    pub fn display_id(&self) -> String {
+    pub fn display_id(&self) -> SmolStr {
         match &self.source_id {
-            Some(text) => text.to_string(),
-            None => self.span_id.to_string(),
+            Some(text) => SmolStr::new(text),
+            None => self.span_id.to_smol(),
         }
     }
 

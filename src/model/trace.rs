@@ -148,7 +148,7 @@ fn drop_exact_duplicates(spans: Vec<Span>, log: &mut WarningLog) -> Vec<Span> {
             if kept[earlier] == span {
                 continue;
             }
-            log.add(WarningKind::DuplicateId, || span.display_id());
+            log.add(WarningKind::DuplicateId, || span.display_id().to_string());
         } else {
             first_by_id.insert(span.span_id, kept.len());
         }
@@ -295,11 +295,11 @@ fn note_time_problems(spans: &[Span], tree: &SpanTree, log: &mut WarningLog) {
                 TimeRepair::EndsBeforeStart => WarningKind::EndsBeforeStart,
                 TimeRepair::TooLong => WarningKind::TooLong,
             };
-            log.add(kind, || span.display_id());
+            log.add(kind, || span.display_id().to_string());
         }
         if span.start_ns == 0 {
             if span.time_repair != Some(TimeRepair::StartOutOfRange) {
-                log.add(WarningKind::MissingTime, || span.display_id());
+                log.add(WarningKind::MissingTime, || span.display_id().to_string());
             }
             continue;
         }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::protocol::{Drawing, to_value};
 use crate::error::{Error, Result};
+use crate::model::SmolStr;
 use crate::tail::{self, Filter, Tail};
 
 /// Tails open at once, at most; opening another closes the oldest.
@@ -74,7 +75,7 @@ pub struct Payload {
 pub struct RowItem {
     pub line: usize,
     pub trace_id: String,
-    pub marks: Vec<String>,
+    pub marks: Vec<SmolStr>,
 }
 
 struct OpenTail {

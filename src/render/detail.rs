@@ -37,7 +37,7 @@ pub fn render(trace: &Trace, index: SpanIndex, logs: &[LogRecord], width: usize)
         wrap_styled(&line, width, KEY_WIDTH)
     };
     let parent = match trace.tree.parent(index) {
-        Some(p) => trace.spans[p].display_id(),
+        Some(p) => trace.spans[p].display_id().to_string(),
         None => match span.parent_id {
             Some(missing) => format!("{missing} (not in this trace)"),
             None => "none (root)".to_string(),

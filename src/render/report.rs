@@ -11,6 +11,7 @@ use crate::analysis::calls::CodeLocation;
 use crate::analysis::findings::{Finding, FindingKind, Severity};
 use crate::analysis::hotspots::TraceRef;
 use crate::analysis::report::{Report, TraceAnalysis};
+use crate::model::SmolStr;
 
 /// What a line of the report opens: a span of a trace, and the code it ran when known.
 /// What is not known is left out rather than sent as nil, which Lua would see as vim.NIL.
@@ -18,11 +19,11 @@ use crate::analysis::report::{Report, TraceAnalysis};
 pub struct ReportItem {
     pub line: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub trace_id: Option<String>,
+    pub trace_id: Option<SmolStr>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub span_id: Option<String>,
+    pub span_id: Option<SmolStr>,
     /// The other spans of the finding (N+1 siblings), to mark in the trace view.
-    pub span_ids: Vec<String>,
+    pub span_ids: Vec<SmolStr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<CodeLocation>,
     /// For a finding seen in several traces: all of them, worst first, each with its own
@@ -36,8 +37,8 @@ impl ReportItem {
     pub fn span(trace_id: String, span_id: String) -> Self {
         ReportItem {
             line: 0,
-            trace_id: Some(trace_id),
-            span_id: Some(span_id),
+            trace_id: Some(trace_id.into()),
+            span_id: Some(span_id.into()),
             span_ids: Vec::new(),
             code: None,
             traces: Vec::new(),

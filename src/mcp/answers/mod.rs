@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::analysis::TraceSummary;
 use crate::analysis::critical_path::{Section, time_on_path};
 use crate::analysis::findings::percent;
-use crate::model::{SpanIndex, Trace};
+use crate::model::{SmolStr, SpanIndex, Trace};
 
 /// Spans listed in a trace's summary lists (critical path, slowest, errors).
 const SPANS_LISTED: usize = 8;
@@ -106,7 +106,7 @@ impl From<TraceSummary> for TraceRow {
 /// A span as the lists name it.
 #[derive(Serialize)]
 pub struct SpanRef {
-    pub span_id: String,
+    pub span_id: SmolStr,
     pub service: String,
     pub operation: String,
 }

@@ -14,7 +14,7 @@ use crate::analysis::hotspots::TraceRef;
 use crate::analysis::regression::{Change, RegressionReport, Window};
 use crate::analysis::report::Report;
 use crate::analysis::service_map::{Health, ServiceMap};
-use crate::model::Trace;
+use crate::model::{SmolStr, Trace};
 use crate::render::annotations::Annotation;
 use crate::render::regressions::sentence;
 use crate::session::Annotated;
@@ -204,13 +204,13 @@ pub struct LineNote {
 
 #[derive(Serialize)]
 pub struct TraceCite {
-    pub trace_id: String,
-    pub span_id: String,
+    pub trace_id: SmolStr,
+    pub span_id: SmolStr,
     pub duration_ms: f64,
-    pub root: String,
+    pub root: SmolStr,
     /// The spans to look at in that trace (the calls of an N+1).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub span_ids: Vec<String>,
+    pub span_ids: Vec<SmolStr>,
 }
 
 impl TraceCite {

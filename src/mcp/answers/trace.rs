@@ -8,7 +8,7 @@ use crate::analysis::critical_path::Section;
 use crate::analysis::findings::{Evidence, Finding, FindingKind};
 use crate::analysis::report::Report;
 use crate::analysis::root_cause::reason;
-use crate::model::{AttrValue, Attribute, RefKind, SpanIndex, Trace};
+use crate::model::{AttrValue, Attribute, RefKind, SmolStr, SpanIndex, Trace};
 
 /// Sections of a critical path listed in time order.
 const SECTIONS_LISTED: usize = 40;
@@ -97,7 +97,7 @@ pub fn trace_overview(trace: &Trace, sections: &[Section], self_ns: &[u64], full
 pub struct FullSpan {
     #[serde(flatten)]
     pub span: SpanRef,
-    pub parent_span_id: Option<String>,
+    pub parent_span_id: Option<SmolStr>,
     pub kind: &'static str,
     /// From the trace's start.
     pub start_offset_ms: f64,
@@ -229,7 +229,7 @@ pub struct FindingBrief {
     pub kind: FindingKind,
     pub message: String,
     pub suggestion: String,
-    pub span_ids: Vec<String>,
+    pub span_ids: Vec<SmolStr>,
     pub impact_ms: f64,
 }
 
