@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::model::{AttrValue, IdHasher, Span, SpanIndex, SpanKind, Trace};
 
-use super::statement;
+use super::{parallel, statement};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -54,7 +54,7 @@ impl CallKey {
 }
 
 /// A string interned in a trace's [`Calls`]: a statement shape or a target.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 struct Text(u32);
 
 /// A distinct statement text of a trace's [`Calls`]: calls with the same one sent the
@@ -105,14 +105,62 @@ pub struct Calls<'t> {
 
 impl<'t> Calls<'t> {
     /// Classifies every span of `trace`.
+    /// A large trace is classified in two halves at once, one per core (see
+    /// [`Calls::append`]); the result is the same either way.
     pub fn of(trace: &'t Trace) -> Calls<'t> {
-        let mut calls = Calls { calls: Vec::with_capacity(trace.spans.len()), ..Calls::default() };
+        let spans = &trace.spans;
+        if spans.len() < parallel::MIN_SPANS {
+            return Calls::of_spans(spans);
+        }
+        let (first, second) = spans.split_at(spans.len() / 2);
+        let (mut calls, later) = parallel::both(spans.len(), || Calls::of_spans(first), || Calls::of_spans(second));
+        calls.append(later);
+        calls
+    }
+
+    fn of_spans(spans: &'t [Span]) -> Calls<'t> {
+        let mut calls = Calls { calls: Vec::with_capacity(spans.len()), ..Calls::default() };
         let mut scratch = String::new();
-        for span in &trace.spans {
+        for span in spans {
             let call = calls.classify(span, &mut scratch);
             calls.calls.push(call);
         }
         calls
+    }
+
+    /// Appends the calls of the spans that follow this one's, classified apart. Their
+    /// texts, statements and keys are renumbered into this one's in the order they first
+    /// appear there, which is the order classifying all the spans in one go gives them.
+    fn append(&mut self, later: Calls<'t>) {
+        let texts: Vec<Text> = later.texts.iter().map(|text| self.intern(text)).collect();
+        let statements: Vec<StatementId> = in_id_order(&later.statements, later.shapes.len(), |id| id.index())
+            .into_iter()
+            .zip(&later.shapes)
+            .map(|(text, &(shape, placeholders))| {
+                let next = StatementId(self.shapes.len() as u32);
+                let id = *self.statements.entry(text).or_insert(next);
+                if id == next {
+                    self.shapes.push((texts[shape.0 as usize], placeholders));
+                }
+                id
+            })
+            .collect();
+        let keys: Vec<CallKey> = in_id_order(&later.keys, later.keys.len(), |key| key.index())
+            .into_iter()
+            .map(|(service, operation, what)| {
+                let next = CallKey(self.keys.len() as u32);
+                *self.keys.entry((service, operation, texts[what.0 as usize])).or_insert(next)
+            })
+            .collect();
+        self.calls.extend(later.calls.into_iter().map(|call| {
+            call.map(|call| Call {
+                statement_id: call.statement_id.map(|id| statements[id.index()]),
+                normalized: call.normalized.map(|text| texts[text.0 as usize]),
+                target: texts[call.target.0 as usize],
+                key: keys[call.key.index()],
+                ..call
+            })
+        }));
     }
 
     /// The span at `span` as a call, or `None` for server-side and internal work.
@@ -244,6 +292,20 @@ impl<'t> Calls<'t> {
         let target = self.intern(scratch);
         Some(self.call(span, kind, None, None, target))
     }
+}
+
+/// The keys of a map that numbers them from 0 (`count` of them), in the order of their
+/// numbers.
+fn in_id_order<K: Copy + Default, V: Copy>(
+    map: &HashMap<K, V, IdHasher>,
+    count: usize,
+    number: impl Fn(V) -> usize,
+) -> Vec<K> {
+    let mut keys = vec![K::default(); count];
+    for (&key, &value) in map {
+        keys[number(value)] = key;
+    }
+    keys
 }
 
 /// The first of `keys` (new and old attribute names) that holds non-empty text.
@@ -524,6 +586,45 @@ mod tests {
         assert_eq!(calls.normalized(calls.get(0).unwrap()), Some("SELECT * FROM c WHERE id=?"));
         assert_eq!(calls.get(0).unwrap().key, calls.get(1).unwrap().key);
         assert!(calls.get(2).is_none());
+    }
+
+    #[test]
+    fn a_trace_classified_in_two_halves_numbers_everything_as_one_pass_does() {
+        // Statements, targets and keys that first appear in either half, and some in both.
+        let kinds: Vec<Span> = vec![
+            span(SpanKind::Client, &[("db.system", "mysql"), ("db.statement", "SELECT a FROM t WHERE id=1")]),
+            span(SpanKind::Client, &[("db.system", "mysql"), ("db.statement", "SELECT b FROM u WHERE x IN (1, 2)")]),
+            span(SpanKind::Client, &[("http.request.method", "GET"), ("url.full", "http://cart:80/items?n=1")]),
+            span(SpanKind::Server, &[]),
+            span(SpanKind::Producer, &[("messaging.system", "kafka"), ("messaging.destination.name", "orders")]),
+        ];
+        let n = 300;
+        let spans: Vec<Span> = (0..n)
+            .map(|i| {
+                let mut span = kinds[i % kinds.len()].clone();
+                let statement = |text: String| Attribute::new("db.statement", AttrValue::Str(text.into()));
+                if i % kinds.len() == 0 {
+                    span.attributes[1] = statement(format!("SELECT a FROM t WHERE id={i}"));
+                }
+                // A statement, its shape and operations seen only after the middle.
+                if i > n / 2 && i % 7 == 0 {
+                    span.attributes = vec![Attribute::new("db.system", AttrValue::Str("mysql".into()))];
+                    span.attributes.push(statement(format!("DELETE FROM late WHERE id = {}", i % 2)));
+                    span.operation = format!("late {}", i % 3).into();
+                }
+                span
+            })
+            .collect();
+        let t = trace(spans);
+        let (first, second) = t.spans.split_at(n / 2);
+        let mut halves = Calls::of_spans(first);
+        halves.append(Calls::of_spans(second));
+        let one_pass = Calls::of_spans(&t.spans);
+        assert_eq!(halves.calls, one_pass.calls);
+        assert_eq!(halves.texts, one_pass.texts);
+        assert_eq!(halves.shapes, one_pass.shapes);
+        assert_eq!(halves.key_count(), one_pass.key_count());
+        assert!(one_pass.key_count() > 6, "keys first seen in the second half: {}", one_pass.key_count());
     }
 
     #[test]

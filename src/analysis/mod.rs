@@ -14,6 +14,7 @@ pub mod hot;
 pub mod hotspots;
 pub mod index;
 pub mod memory;
+pub mod parallel;
 pub mod problems;
 pub mod regression;
 pub mod repeated;

@@ -7,6 +7,7 @@ use super::critical_path::{Section, critical_path};
 use super::findings::Finding;
 use super::hot::{HotFunction, bottlenecks, dominant_self_time, hot_functions};
 use super::index::TraceIndex;
+use super::parallel;
 use super::problems::group;
 use super::repeated::{n_plus_one, repeated_calls};
 use super::root_cause::error_root_causes;
@@ -61,30 +62,62 @@ pub struct Report {
 }
 
 /// Analyzes `traces` together. What the analyses share of a trace (its calls, code
-/// locations, self times, critical path) is worked out once per trace.
+/// locations, self times, critical path) is worked out once per trace. Large traces use
+/// two cores: the shared parts, the detectors and the last steps each run in two halves
+/// at once ([`parallel::both`]), and findings keep the order one pass gives them.
 pub fn analyze<T: AsRef<Trace>>(traces: &[T], options: &Options) -> Report {
     let traces: Vec<&Trace> = traces.iter().map(AsRef::as_ref).collect();
-    let indexes: Vec<TraceIndex> = traces.iter().map(|t| TraceIndex::new(t)).collect();
-    let self_time: Vec<Vec<u64>> = traces.iter().map(|t| self_times(t)).collect();
-    let paths: Vec<Vec<Section>> = traces.iter().map(|t| critical_path(t)).collect();
-    let mut findings = Vec::new();
-    for (t, index) in indexes.iter().enumerate() {
-        findings.extend(error_root_causes(index));
-        findings.extend(n_plus_one(index));
-        findings.extend(slow_queries(index, options.slow_query_ns));
-        findings.extend(repeated_calls(index));
-        findings.extend(sequential_calls(index));
-        findings.extend(dominant_self_time(index, &self_time[t]));
-        findings.extend(queue_wait(index.trace, &handoffs(index.trace)));
-    }
+    let spans = traces.iter().map(|t| t.spans.len()).sum();
+    let (indexes, (self_time, paths)) = parallel::both(
+        spans,
+        || traces.iter().map(|t| TraceIndex::new(t)).collect::<Vec<_>>(),
+        || {
+            let self_time: Vec<Vec<u64>> = traces.iter().map(|t| self_times(t)).collect();
+            let paths: Vec<Vec<Section>> = traces.iter().map(|t| critical_path(t)).collect();
+            (self_time, paths)
+        },
+    );
+    // Per trace, the detectors of calls, then those of time.
+    let (of_calls, of_time) = parallel::both(
+        spans,
+        || indexes.iter().map(|index| call_findings(index, options)).collect::<Vec<_>>(),
+        || indexes.iter().zip(&self_time).map(|(index, own)| time_findings(index, own)).collect::<Vec<_>>(),
+    );
+    let mut findings: Vec<Finding> =
+        of_calls.into_iter().zip(of_time).flat_map(|(a, b)| a.into_iter().chain(b)).collect();
     let with_paths: Vec<(&TraceIndex, &[Section])> = indexes.iter().zip(paths.iter().map(Vec::as_slice)).collect();
     findings.extend(bottlenecks(&with_paths));
     let with_self: Vec<(&TraceIndex, &[u64])> = indexes.iter().zip(self_time.iter().map(Vec::as_slice)).collect();
-    Report {
-        traces: traces.iter().zip(&paths).map(|(trace, path)| trace_analysis(trace, path)).collect(),
-        findings: group(findings, &traces),
-        hot_functions: hot_functions(&with_self),
-    }
+    let (findings, (hot_functions, traces)) = parallel::both(
+        spans,
+        || group(findings, &traces),
+        || {
+            (
+                hot_functions(&with_self),
+                traces.iter().zip(&paths).map(|(trace, path)| trace_analysis(trace, path)).collect(),
+            )
+        },
+    );
+    Report { traces, findings, hot_functions }
+}
+
+/// What the detectors of calls find in one trace: errors' origins, N+1s, slow queries,
+/// repeated calls.
+fn call_findings(index: &TraceIndex, options: &Options) -> Vec<Finding> {
+    let mut findings = error_root_causes(index);
+    findings.extend(n_plus_one(index));
+    findings.extend(slow_queries(index, options.slow_query_ns));
+    findings.extend(repeated_calls(index));
+    findings
+}
+
+/// What the detectors of time find in one trace: calls that could run together, a
+/// dominant self time, waits in queues.
+fn time_findings(index: &TraceIndex, own: &[u64]) -> Vec<Finding> {
+    let mut findings = sequential_calls(index);
+    findings.extend(dominant_self_time(index, own));
+    findings.extend(queue_wait(index.trace, &handoffs(index.trace)));
+    findings
 }
 
 fn trace_analysis(trace: &Trace, path: &[Section]) -> TraceAnalysis {

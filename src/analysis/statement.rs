@@ -14,13 +14,19 @@
 /// of other bytes are copied whole.
 pub fn normalize_into<'o>(statement: &str, out: &'o mut Vec<u8>) -> &'o str {
     out.clear();
+    // `""` becomes `"?"`, so a shape is at most half again as long as its statement:
+    // reserved once, every push below stays within it.
+    out.reserve(statement.len() + statement.len() / 2 + 1);
     let bytes = statement.as_bytes();
     let mut i = 0;
-    while i < bytes.len() {
-        let plain = bytes[i..].iter().position(|&b| is_special(b)).unwrap_or(bytes.len() - i);
-        out.extend_from_slice(&bytes[i..i + plain]);
-        i += plain;
-        let Some(&c) = bytes.get(i) else { break };
+    while let Some(&c) = bytes.get(i) {
+        if !SPECIAL[c as usize] {
+            // Plain bytes one at a time: runs between spaces and digits are a few bytes
+            // long, shorter than a slice copy's own cost.
+            out.push(c);
+            i += 1;
+            continue;
+        }
         match c {
             b'\'' | b'"' if c == b'\'' || !last_char(out).is_some_and(char::is_alphanumeric) => {
                 // A quoted literal ('' escapes a quote inside it).
@@ -75,10 +81,16 @@ pub fn normalize_into<'o>(statement: &str, out: &'o mut Vec<u8>) -> &'o str {
     as_text(out)
 }
 
-/// Bytes [`normalize_into`] looks at one by one; the rest it copies as they are.
-fn is_special(b: u8) -> bool {
-    matches!(b, b'\'' | b'"' | b'0'..=b'9' | b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x80..)
-}
+/// Bytes [`normalize_into`] looks at; the rest it copies as they are.
+const SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = matches!(b as u8, b'\'' | b'"' | b'0'..=b'9' | b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x80..);
+        b += 1;
+    }
+    table
+};
 
 /// The normalized bytes as text: whole characters were copied, so they are UTF-8 (an
 /// empty text, were that ever not so, rather than a panic).

@@ -1,0 +1,27 @@
+//! Two independent parts of an analysis run at once, one per core, when the spans are
+//! many enough for a thread to pay: a big trace is what a user waits on, and the editor
+//! host has the second core idle while it analyzes.
+
+/// Below this many spans, starting a thread costs more than it saves.
+pub const MIN_SPANS: usize = 20_000;
+
+/// `a()` and `b()`, the second on a thread of its own when `spans` (how much work they
+/// are about) reach [`MIN_SPANS`] and the process may use more than one core (its CPU
+/// affinity and quota say so). Either way the results are the same.
+pub fn both<A: Send, B: Send>(spans: usize, a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
+    if spans < MIN_SPANS || !several_cores() {
+        return (a(), b());
+    }
+    std::thread::scope(|scope| {
+        let b = scope.spawn(b);
+        let a = a();
+        match b.join() {
+            Ok(b) => (a, b),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+fn several_cores() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
+}
