@@ -617,13 +617,10 @@ mod tests {
         let flame = aggregate([&trace(&spans).done()], None, Weight::SelfTime);
         let count = |op: &str| flame.nodes.iter().filter(|n| &*n.operation == op).map(|n| n.count).collect::<Vec<_>>();
         assert_eq!(flame.nodes.len(), 3 + 12 + 1, "root, GET /, Work, op0..op11 and late, once each");
-        assert_eq!((count("Work"), count("op0"), count("op11"), count("op5"), count("late")), (
-            vec![2],
-            vec![4],
-            vec![3],
-            vec![3],
-            vec![1]
-        ));
+        assert_eq!(
+            (count("Work"), count("op0"), count("op11"), count("op5"), count("late")),
+            (vec![2], vec![4], vec![3], vec![3], vec![1])
+        );
     }
 
     #[test]
