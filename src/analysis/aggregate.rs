@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::memory::allocated_bytes;
-use super::self_time::self_times;
+use super::self_time::uncovered;
 use crate::model::{IdMap, Resource, Span, SpanId, SpanIndex, Trace, TraceId};
 
 /// What a call path's width stands for.
@@ -118,23 +118,44 @@ pub(super) enum Allocations {
 /// The call paths of the traces of `SIDES` sides merged into one tree (one side for a
 /// flame graph; two for a comparison, so both traces' spans land on the same nodes and
 /// matching paths costs nothing more). A node is keyed by (parent node, interned
-/// service+operation): a span finds its node with one lookup of a pair of integers, names
-/// are kept once per distinct name, and nothing is allocated per span. Nothing of a trace
-/// is kept once it is added (its examples are copied), so a comparison can let the first
-/// trace go before it reads the second.
+/// service+operation): a span finds its node among a few of its parent's children, or with
+/// one lookup of a pair of integers, names are kept once per distinct name, and nothing is
+/// allocated per span. Nothing of a trace is kept once it is added (its examples are
+/// copied), so a comparison can let the first trace go before it reads the second.
 pub(super) struct Paths<const SIDES: usize> {
     weight: Weight,
     allocations: Allocations,
     names: Names,
-    /// Each node's parent (`NONE` for the root) and name; a child always comes after its
-    /// parent. Node 0 is the root.
-    nodes: Vec<(u32, u32)>,
-    /// (parent node, name) packed into one integer, to the node.
+    /// A child always comes after its parent. Node 0 is the root.
+    nodes: Vec<Node>,
+    /// (parent node, name) packed into one integer, to the node, for the children that are
+    /// not in their parent's [`Node::group`].
     child_of: IdMap<u64, u32>,
     sides: [Side; SIDES],
 }
 
 const NONE: u32 = u32::MAX;
+
+/// A call path in the tree.
+#[derive(Clone, Copy)]
+struct Node {
+    /// `NONE` for the root.
+    parent: u32,
+    name: u32,
+    /// The first children made under the node, made in a row (the children of the first
+    /// span on its path, up to [`GROUP`] names): `group` nodes from `first`. A span finds
+    /// its node by reading these few names next to each other, where a hash lookup was a
+    /// cache miss per span; any other child is in [`Paths::child_of`].
+    first: u32,
+    group: u32,
+    /// Whether some of the node's children are in [`Paths::child_of`].
+    hashed: bool,
+}
+
+/// The most children a node's group holds: enough for the distinct names under most
+/// spans, and few enough that reading them all costs less than a hash lookup (a node with
+/// thousands of children still finds each with one lookup).
+const GROUP: u32 = 8;
 
 /// What one side's spans add up to on every node.
 struct Side {
@@ -274,97 +295,139 @@ impl<const SIDES: usize> Paths<SIDES> {
             ranked: 1,
             trace_ids: Vec::new(),
         });
-        let nodes = vec![(NONE, 0)];
+        let nodes = vec![Node { parent: NONE, name: 0, first: 0, group: 0, hashed: false }];
         Paths { weight, allocations, names, nodes, child_of: IdMap::default(), sides }
     }
 
-    /// Merges the call paths from `entries` of `trace` into `side`; a trace without
-    /// entries is not counted.
-    pub fn add(&mut self, side: usize, trace: &Trace, entries: &[SpanIndex]) {
+    /// Merges the call paths from `entries` of `trace` into `side` and gives the trace's
+    /// duration (as [`Trace::duration_ns`], read in the same pass over the spans); a trace
+    /// without entries is not counted (and not read: `None`).
+    pub fn add(&mut self, side: usize, trace: &Trace, entries: &[SpanIndex]) -> Option<u64> {
         if entries.is_empty() {
-            return;
+            return None;
         }
-        // A span makes at most one node: sized once, nothing grows (and is copied, or
-        // rehashed) while merging.
+        // A span makes at most one node: sized once, nothing grows (and is copied) while
+        // merging.
         self.reserve(trace.spans.len());
         let trace_at = self.sides[side].trace_ids.len() as u32;
-        let rows = self.rows(trace);
+        let (rows, duration_ns) = self.rows(trace);
         let mut seen = vec![false; trace.spans.len()];
-        let mut stack: Vec<(SpanIndex, u32)> = entries.iter().rev().map(|&e| (e, 0)).collect();
-        while let Some((span, parent)) = stack.pop() {
-            if std::mem::replace(&mut seen[span], true) {
-                continue;
+        let mut stack: Vec<(SpanIndex, u32)> = Vec::new();
+        // Each entry's tree depth-first; a span's children find their nodes when it is
+        // merged, under its node, so that they are looked up side by side.
+        for &entry in entries {
+            if !seen[entry] {
+                stack.push((entry, self.child(0, rows[entry].name)));
             }
-            let row = rows[span];
-            let name = row.name;
-            let node = self.child(parent, name);
-            let here = &mut self.sides[side];
-            if here.rank.len() <= name as usize {
-                here.rank.resize(name as usize + 1, NONE);
+            while let Some((span, node)) = stack.pop() {
+                if !std::mem::replace(&mut seen[span], true) {
+                    self.merge(side, trace_at, rows[span], node);
+                    for child in trace.tree.children(span).filter(|&child| !seen[child]) {
+                        stack.push((child, self.child(node, rows[child].name)));
+                    }
+                }
             }
-            if here.rank[name as usize] == NONE {
-                here.rank[name as usize] = here.ranked;
-                here.ranked += 1;
-            }
-            let weighs = match self.weight {
-                Weight::SelfTime => row.duration_ns,
-                Weight::Allocated => row.allocated_bytes,
-            };
-            let merged = &mut here.merged[node as usize];
-            merged.count += 1;
-            merged.duration_ns = merged.duration_ns.saturating_add(row.duration_ns);
-            merged.self_ns = merged.self_ns.saturating_add(row.self_ns);
-            merged.allocated_bytes = merged.allocated_bytes.saturating_add(row.allocated_bytes);
-            if merged.trace == NONE || weighs > merged.weighs {
-                merged.weighs = weighs;
-                merged.span_id = row.span_id;
-                merged.example_ns = row.duration_ns;
-                merged.trace = trace_at;
-            }
-            stack.extend(trace.tree.children(span).map(|child| (child, node)));
         }
         let here = &mut self.sides[side];
         here.trace_ids.push(trace.id);
         here.merged[0].count += 1;
+        Some(duration_ns)
+    }
+
+    /// Merges the span of `row` into `node` on `side`, its trace being `trace_at` there.
+    fn merge(&mut self, side: usize, trace_at: u32, row: Row, node: u32) {
+        let name = row.name;
+        let here = &mut self.sides[side];
+        if here.rank.len() <= name as usize {
+            here.rank.resize(name as usize + 1, NONE);
+        }
+        if here.rank[name as usize] == NONE {
+            here.rank[name as usize] = here.ranked;
+            here.ranked += 1;
+        }
+        let weighs = match self.weight {
+            Weight::SelfTime => row.duration_ns,
+            Weight::Allocated => row.allocated_bytes,
+        };
+        let merged = &mut here.merged[node as usize];
+        merged.count += 1;
+        merged.duration_ns = merged.duration_ns.saturating_add(row.duration_ns);
+        merged.self_ns = merged.self_ns.saturating_add(row.self_ns);
+        merged.allocated_bytes = merged.allocated_bytes.saturating_add(row.allocated_bytes);
+        if merged.trace == NONE || weighs > merged.weighs {
+            merged.weighs = weighs;
+            merged.span_id = row.span_id;
+            merged.example_ns = row.duration_ns;
+            merged.trace = trace_at;
+        }
     }
 
     /// Room for `spans` more nodes. A caller that knows more traces are coming can make
-    /// room for them at once: growing after a big trace copies (and rehashes) all of it.
+    /// room for them at once: growing after a big trace copies all of it. (The few
+    /// children outside their parent's group grow [`Paths::child_of`] as they come.)
     pub fn reserve(&mut self, spans: usize) {
         self.nodes.reserve(spans);
-        self.child_of.reserve(spans);
         for side in &mut self.sides {
             side.merged.reserve(spans);
         }
     }
 
-    /// Every span's [`Row`], in the spans' order.
-    fn rows(&mut self, trace: &Trace) -> Vec<Row> {
-        let self_ns = self_times(trace);
+    /// Every span's [`Row`], in the spans' order, and the trace's duration: the spans are
+    /// read once (each pass over big spans is a cache miss per span), their start and end
+    /// kept aside for their parents' self time.
+    fn rows(&mut self, trace: &Trace) -> (Vec<Row>, u64) {
         self.names.last = None;
-        trace
-            .spans
-            .iter()
-            .zip(self_ns)
-            .map(|(span, self_ns)| Row {
+        let mut rows = Vec::with_capacity(trace.spans.len());
+        let mut bounds = Vec::with_capacity(trace.spans.len());
+        let (mut start_ns, mut end_ns) = (None::<u64>, 0);
+        for span in &trace.spans {
+            let end = span.end_ns();
+            bounds.push((span.start_ns, end));
+            if span.start_ns > 0 {
+                start_ns = Some(start_ns.map_or(span.start_ns, |start| start.min(span.start_ns)));
+            }
+            end_ns = end_ns.max(end);
+            rows.push(Row {
                 name: self.names.id(span),
                 span_id: span.span_id,
                 duration_ns: span.duration_ns,
-                self_ns,
+                self_ns: 0,
                 allocated_bytes: match self.allocations {
                     Allocations::Read => allocated_bytes(span).unwrap_or(0),
                     Allocations::Skipped => 0,
                 },
-            })
-            .collect()
+            });
+        }
+        for (span, row) in rows.iter_mut().enumerate() {
+            row.self_ns = uncovered(&trace.tree, span, row.duration_ns, |child| bounds[child]);
+        }
+        (rows, end_ns.saturating_sub(start_ns.unwrap_or(0)))
     }
 
-    /// The node for `name` under `parent`, made on first use.
+    /// The node for `name` under `parent`, made on first use: into the parent's group
+    /// while the group is still being made and has room, else into [`Paths::child_of`].
     fn child(&mut self, parent: u32, name: u32) -> u32 {
+        let Node { first, group, hashed, .. } = self.nodes[parent as usize];
+        if let Some(node) = (first..first + group).find(|&node| self.nodes[node as usize].name == name) {
+            return node;
+        }
         let next = self.nodes.len() as u32;
-        let node = *self.child_of.entry(u64::from(parent) << 32 | u64::from(name)).or_insert(next);
+        // The group is still being made when the last node made is its last.
+        let grows = group == 0 || (group < GROUP && first + group == next);
+        let node = if hashed || !grows {
+            let node = *self.child_of.entry(u64::from(parent) << 32 | u64::from(name)).or_insert(next);
+            self.nodes[parent as usize].hashed = true;
+            node
+        } else {
+            let at = &mut self.nodes[parent as usize];
+            if group == 0 {
+                at.first = next;
+            }
+            at.group += 1;
+            next
+        };
         if node == next {
-            self.nodes.push((parent, name));
+            self.nodes.push(Node { parent, name, first: 0, group: 0, hashed: false });
             for side in &mut self.sides {
                 side.merged.push(Merged::EMPTY);
             }
@@ -378,7 +441,7 @@ impl<const SIDES: usize> Paths<SIDES> {
     pub fn orders(&self) -> [Order; SIDES] {
         // Children as compressed rows, in the order they were made.
         let mut offsets = vec![0u32; self.nodes.len() + 1];
-        for &(parent, _) in &self.nodes[1..] {
+        for &Node { parent, .. } in &self.nodes[1..] {
             offsets[parent as usize + 1] += 1;
         }
         for i in 0..self.nodes.len() {
@@ -386,7 +449,7 @@ impl<const SIDES: usize> Paths<SIDES> {
         }
         let mut fill = offsets.clone();
         let mut children = vec![0u32; self.nodes.len().saturating_sub(1)];
-        for (node, &(parent, _)) in self.nodes.iter().enumerate().skip(1) {
+        for (node, &Node { parent, .. }) in self.nodes.iter().enumerate().skip(1) {
             children[fill[parent as usize] as usize] = node as u32;
             fill[parent as usize] += 1;
         }
@@ -397,17 +460,21 @@ impl<const SIDES: usize> Paths<SIDES> {
     /// `children[offsets[node]..offsets[node + 1]]`.
     fn order(&self, side: usize, offsets: &[u32], children: &[u32]) -> Order {
         let here = &self.sides[side];
-        let total_ns = self.totals(|node| here.merged[node].self_ns);
+        // Which nodes the side has, read in the same pass as their self time: the walk
+        // below then reads a byte per child, where reading its 64-byte merged node was a
+        // cache miss.
+        let (own_ns, present): (Vec<u64>, Vec<bool>) = here.merged.iter().map(|m| (m.self_ns, m.count > 0)).unzip();
+        let total_ns = self.totals(own_ns);
         // Zeroes when no allocation was read: a zeroed allocation, not a pass over the nodes.
         let total_allocated_bytes = match self.allocations {
-            Allocations::Read => self.totals(|node| here.merged[node].allocated_bytes),
+            Allocations::Read => self.totals(here.merged.iter().map(|m| m.allocated_bytes).collect()),
             Allocations::Skipped => vec![0; self.nodes.len()],
         };
         let weight = match self.weight {
             Weight::SelfTime => &total_ns,
             Weight::Allocated => &total_allocated_bytes,
         };
-        let rank = |node: u32| here.rank[self.nodes[node as usize].1 as usize];
+        let rank = |node: u32| here.rank[self.nodes[node as usize].name as usize];
         let mut nodes = Vec::with_capacity(self.nodes.len());
         let mut position = vec![NONE; self.nodes.len()];
         let mut kids = Vec::new();
@@ -417,19 +484,19 @@ impl<const SIDES: usize> Paths<SIDES> {
             nodes.push(node);
             let range = offsets[node as usize] as usize..offsets[node as usize + 1] as usize;
             kids.clear();
-            kids.extend(children[range].iter().copied().filter(|&c| here.merged[c as usize].count > 0));
+            kids.extend(children[range].iter().copied().filter(|&c| present[c as usize]));
             kids.sort_unstable_by(|&a, &b| weight[b as usize].cmp(&weight[a as usize]).then(rank(a).cmp(&rank(b))));
             stack.extend(kids.iter().rev());
         }
         Order { nodes, position, total_ns, total_allocated_bytes }
     }
 
-    /// Each node's `own` amount plus everything below it.
-    fn totals(&self, own: impl Fn(usize) -> u64) -> Vec<u64> {
-        let mut total: Vec<u64> = (0..self.nodes.len()).map(own).collect();
+    /// Each node's own amount (`own`, indexed by node) plus everything below it.
+    fn totals(&self, own: Vec<u64>) -> Vec<u64> {
+        let mut total = own;
         // Children are always made after their parent, so one backward pass sums up.
         for node in (1..self.nodes.len()).rev() {
-            let parent = self.nodes[node].0 as usize;
+            let parent = self.nodes[node].parent as usize;
             total[parent] = total[parent].saturating_add(total[node]);
         }
         total
@@ -455,13 +522,13 @@ impl<const SIDES: usize> Paths<SIDES> {
 
     /// The position in `order` of `node`'s parent; `None` for the root.
     pub fn parent(&self, order: &Order, node: u32) -> Option<u32> {
-        let parent = self.nodes[node as usize].0;
+        let parent = self.nodes[node as usize].parent;
         (parent != NONE).then(|| order.position[parent as usize])
     }
 
     /// The service and operation of `node`.
     pub fn name(&self, node: u32) -> &(Arc<str>, Arc<str>) {
-        &self.names.names[self.nodes[node as usize].1 as usize]
+        &self.names.names[self.nodes[node as usize].name as usize]
     }
 
     /// The spans of `side` on `node`: how many, their durations and self time added up, and
@@ -536,6 +603,24 @@ mod tests {
         assert_eq!(top, ["Heavy", "Light"], "web is not part of api's profile; heavy first");
         assert_eq!(flame.nodes[0].total_ns, 80 * MS);
         assert!(aggregate([&t], Some("nobody"), Weight::SelfTime).nodes.len() == 1);
+    }
+
+    #[test]
+    fn children_beyond_a_group_and_from_later_spans_merge_by_name() {
+        // 30 calls under one span, on 12 names (more than a group holds), then a second
+        // span on the same path whose children bring back old names and a new one.
+        let ops: Vec<String> = (0..30).map(|i| format!("op{}", i % 12)).collect();
+        let mut spans = vec![(1, 0, "web", "GET /", 0, 200), (2, 1, "api", "Work", 0, 90)];
+        spans.extend(ops.iter().enumerate().map(|(i, op)| (10 + i as u64, 2, "api", op.as_str(), i as u64, 1)));
+        spans.push((3, 1, "api", "Work", 100, 90));
+        spans.extend([(50, 3, "api", "op0", 100, 1), (51, 3, "api", "op11", 101, 1), (52, 3, "api", "late", 102, 1)]);
+        let flame = aggregate([&trace(&spans).done()], None, Weight::SelfTime);
+        let count = |op: &str| flame.nodes.iter().filter(|n| &*n.operation == op).map(|n| n.count).collect::<Vec<_>>();
+        assert_eq!(flame.nodes.len(), 3 + 12 + 1, "root, GET /, Work, op0..op11 and late, once each");
+        assert_eq!(
+            (count("Work"), count("op0"), count("op11"), count("op5"), count("late")),
+            (vec![2], vec![4], vec![3], vec![3], vec![1])
+        );
     }
 
     #[test]

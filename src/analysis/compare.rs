@@ -113,15 +113,15 @@ impl Before {
         // Room for a second trace as big as this one: two traces compared are mostly
         // alike, and growing the merged paths for the second would copy them all.
         paths.reserve(2 * before.spans.len());
-        paths.add(BEFORE, before, &entry_spans(before, None));
-        Before { paths, side: Side::of(before) }
+        let duration_ns = paths.add(BEFORE, before, &entry_spans(before, None));
+        Before { paths, side: Side::of(before, duration_ns) }
     }
 
     /// The comparison of the first trace with `after`.
     pub fn compare(self, after: &Trace) -> Comparison {
         let Before { mut paths, side: before } = self;
-        paths.add(AFTER, after, &entry_spans(after, None));
-        let after = Side::of(after);
+        let duration_ns = paths.add(AFTER, after, &entry_spans(after, None));
+        let after = Side::of(after, duration_ns);
         let orders = paths.orders();
         let nodes = placed(&paths, &orders);
         let longer_ns = before.duration_ns.max(after.duration_ns);
@@ -237,11 +237,12 @@ impl<'a> DiffNode<'a> {
 }
 
 impl Side {
-    fn of(trace: &Trace) -> Side {
+    /// `trace`, whose duration merging its paths gave (`None` when it had none to merge).
+    fn of(trace: &Trace, duration_ns: Option<u64>) -> Side {
         Side {
             trace_id: trace.id,
             root: trace.root().map_or_else(String::new, |r| format!("{}: {}", r.service(), r.operation)),
-            duration_ns: trace.duration_ns(),
+            duration_ns: duration_ns.unwrap_or_else(|| trace.duration_ns()),
             span_count: trace.spans.len(),
         }
     }

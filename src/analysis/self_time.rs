@@ -4,30 +4,42 @@
 //! parent that fans out to ten concurrent calls is not charged ten times, and a child that
 //! outlives its parent (clock skew, async work) never drives self time below zero.
 
-use crate::model::{SpanIndex, Trace};
+use crate::model::{SpanIndex, SpanTree, Trace};
 
 /// Self time of every span, indexed like `trace.spans`. Each span's start and end are
 /// gathered first, so a child's are read from one small table instead of from its whole
 /// span (on big traces, reaching into spans in tree order is mostly cache misses).
 pub fn self_times(trace: &Trace) -> Vec<u64> {
     let bounds: Vec<(u64, u64)> = trace.spans.iter().map(|s| (s.start_ns, s.end_ns())).collect();
-    (0..trace.spans.len()).map(|i| uncovered(trace, i, |child| bounds[child])).collect()
+    trace
+        .spans
+        .iter()
+        .enumerate()
+        .map(|(i, s)| uncovered(&trace.tree, i, s.duration_ns, |child| bounds[child]))
+        .collect()
 }
 
 pub fn self_time(trace: &Trace, span: SpanIndex) -> u64 {
-    uncovered(trace, span, |child| (trace.spans[child].start_ns, trace.spans[child].end_ns()))
+    let bounds = |child: SpanIndex| (trace.spans[child].start_ns, trace.spans[child].end_ns());
+    uncovered(&trace.tree, span, trace.spans[span].duration_ns, bounds)
 }
 
-/// The span's duration less what its children, clipped to it, cover; `bounds` gives a
-/// span's start and end.
-fn uncovered(trace: &Trace, span: SpanIndex, bounds: impl Fn(SpanIndex) -> (u64, u64)) -> u64 {
+/// `duration_ns` of `span` less what its children, clipped to it, cover; `bounds` gives a
+/// span's start and end. A caller that gathers the bounds while it reads the spans for
+/// something else saves a pass over them (see [`super::aggregate`]).
+pub(super) fn uncovered(
+    tree: &SpanTree,
+    span: SpanIndex,
+    duration_ns: u64,
+    bounds: impl Fn(SpanIndex) -> (u64, u64),
+) -> u64 {
     let (lo, hi) = bounds(span);
     // Children are sorted by start, and clipping keeps that order.
-    let clipped = trace.tree.children(span).map(|child| {
+    let clipped = tree.children(span).map(|child| {
         let (start, end) = bounds(child);
         (start.clamp(lo, hi), end.clamp(lo, hi))
     });
-    trace.spans[span].duration_ns.saturating_sub(covered_ns(clipped))
+    duration_ns.saturating_sub(covered_ns(clipped))
 }
 
 /// Wall-clock time during which at least one of the intervals `(start, end)` is open;
