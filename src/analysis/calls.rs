@@ -104,12 +104,12 @@ pub struct Calls<'t> {
 }
 
 impl<'t> Calls<'t> {
-    /// Classifies every span of `trace`.
-    /// A large trace is classified in two halves at once, one per core (see
-    /// [`Calls::append`]); the result is the same either way.
+    /// Classifies every span of `trace`. A large trace is classified in two halves at
+    /// once, one per core (see [`Calls::append`]); the result is the same either way.
     pub fn of(trace: &'t Trace) -> Calls<'t> {
         let spans = &trace.spans;
-        if spans.len() < parallel::MIN_SPANS {
+        // Halves on one core would only add the renumbering.
+        if !parallel::pays(spans.len()) {
             return Calls::of_spans(spans);
         }
         let (first, second) = spans.split_at(spans.len() / 2);

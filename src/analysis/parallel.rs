@@ -3,13 +3,18 @@
 //! host has the second core idle while it analyzes.
 
 /// Below this many spans, starting a thread costs more than it saves.
-pub const MIN_SPANS: usize = 20_000;
+const MIN_SPANS: usize = 20_000;
 
-/// `a()` and `b()`, the second on a thread of its own when `spans` (how much work they
-/// are about) reach [`MIN_SPANS`] and the process may use more than one core (its CPU
-/// affinity and quota say so). Either way the results are the same.
+/// Whether work about `spans` spans is worth a second thread: they reach [`MIN_SPANS`]
+/// and the process may use more than one core (its CPU affinity and quota say so).
+pub fn pays(spans: usize) -> bool {
+    spans >= MIN_SPANS && several_cores()
+}
+
+/// `a()` and `b()`, the second on a thread of its own when that [`pays`]. Either way the
+/// results are the same.
 pub fn both<A: Send, B: Send>(spans: usize, a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
-    if spans < MIN_SPANS || !several_cores() {
+    if !pays(spans) {
         return (a(), b());
     }
     std::thread::scope(|scope| {
