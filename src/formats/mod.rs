@@ -61,8 +61,17 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Trace>> {
 
 /// Parses JSON quickly and, only when that fails, parses again with path tracking so the
 /// error can say where in the document the problem is.
+///
+/// A document that is UTF-8 throughout is parsed as text: one scan of the whole of it is
+/// far cheaper than serde_json checking each string it reads on its own (a call per
+/// string, millions in a big trace). Any other document is parsed as bytes, so its error
+/// still names the string where the encoding breaks.
 pub(crate) fn parse_json<'de, T: serde::Deserialize<'de>>(bytes: &'de [u8], format: &'static str) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|fast_error| {
+    let parsed = match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(bytes),
+    };
+    parsed.map_err(|fast_error| {
         let mut de = serde_json::Deserializer::from_slice(bytes);
         match serde_path_to_error::deserialize::<_, T>(&mut de) {
             Err(e) => {

@@ -22,15 +22,18 @@ pub enum SpanKind {
 
 impl SpanKind {
     /// Reads Jaeger's `span.kind` tag values and OTLP's enum names alike.
+    /// Letter case does not matter, and `SPAN_KIND_` prefixes are skipped. Every span's
+    /// kind is read through here, so nothing is lowercased into a copy.
     pub fn from_name(name: &str) -> Self {
-        match name.to_ascii_lowercase().trim_start_matches("span_kind_") {
-            "internal" => Self::Internal,
-            "server" => Self::Server,
-            "client" => Self::Client,
-            "producer" => Self::Producer,
-            "consumer" => Self::Consumer,
-            _ => Self::Unspecified,
+        const PREFIX: &str = "span_kind_";
+        let mut rest = name;
+        while rest.get(..PREFIX.len()).is_some_and(|head| head.eq_ignore_ascii_case(PREFIX)) {
+            rest = &rest[PREFIX.len()..];
         }
+        [Self::Internal, Self::Server, Self::Client, Self::Producer, Self::Consumer]
+            .into_iter()
+            .find(|kind| rest.eq_ignore_ascii_case(kind.as_str()))
+            .unwrap_or(Self::Unspecified)
     }
 
     /// OTLP's numeric encoding.
@@ -260,5 +263,23 @@ impl Span {
     pub fn follows_from_parent(&self) -> bool {
         self.parent_id
             .is_some_and(|parent| self.references.iter().any(|r| r.span_id == parent && r.kind == RefKind::FollowsFrom))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SpanKind;
+
+    #[test]
+    fn kind_names_are_read_in_any_case_with_or_without_the_otlp_prefix() {
+        assert_eq!(SpanKind::from_name("client"), SpanKind::Client);
+        assert_eq!(SpanKind::from_name("SERVER"), SpanKind::Server);
+        assert_eq!(SpanKind::from_name("SPAN_KIND_PRODUCER"), SpanKind::Producer);
+        assert_eq!(SpanKind::from_name("span_kind_Consumer"), SpanKind::Consumer);
+        assert_eq!(SpanKind::from_name("Internal"), SpanKind::Internal);
+        assert_eq!(SpanKind::from_name("span_kind_"), SpanKind::Unspecified);
+        assert_eq!(SpanKind::from_name("clients"), SpanKind::Unspecified);
+        assert_eq!(SpanKind::from_name("span_kïnd_client"), SpanKind::Unspecified);
+        assert_eq!(SpanKind::from_name(""), SpanKind::Unspecified);
     }
 }
