@@ -68,6 +68,10 @@ impl StatementId {
     }
 }
 
+/// A distinct code location of a trace's [`Calls`] (see [`Calls::location`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LocationId(u32);
+
 /// A span seen as an outgoing call. Its strings are the span's own or interned in the
 /// [`Calls`] it belongs to, which reads them ([`Calls::normalized`], [`Calls::target`]).
 #[derive(Clone, Debug, PartialEq)]
@@ -88,7 +92,8 @@ pub struct Call<'t> {
     pub key: CallKey,
 }
 
-/// Every span of one trace as an outgoing call or not, with the strings the calls share.
+/// Every span of one trace as an outgoing call or not, and its code location, with the
+/// strings the calls share.
 #[derive(Debug, Default)]
 pub struct Calls<'t> {
     calls: Vec<Option<Call<'t>>>,
@@ -101,6 +106,12 @@ pub struct Calls<'t> {
     /// Reused to normalize statements ([`statement::normalize_into`]).
     shape_buffer: Vec<u8>,
     keys: HashMap<(&'t str, &'t str, Text), CallKey, IdHasher>,
+    /// Each span's own code location, indexed like `trace.spans`: read in the same pass
+    /// over a span's attributes as its call.
+    code: Vec<Option<LocationId>>,
+    /// The trace's distinct code locations, numbered by `location_ids`.
+    locations: Vec<CodeLocation>,
+    location_ids: HashMap<CodeAttributes<'t>, LocationId, IdHasher>,
 }
 
 impl<'t> Calls<'t> {
@@ -119,17 +130,35 @@ impl<'t> Calls<'t> {
     }
 
     fn of_spans(spans: &'t [Span]) -> Calls<'t> {
-        let mut calls = Calls { calls: Vec::with_capacity(spans.len()), ..Calls::default() };
+        let mut calls =
+            Calls { calls: Vec::with_capacity(spans.len()), code: Vec::with_capacity(spans.len()), ..Calls::default() };
         let mut scratch = String::new();
         for span in spans {
-            let call = calls.classify(span, &mut scratch);
+            let attributes = SpanAttributes::of(span);
+            let call = calls.classify(span, &attributes, &mut scratch);
             calls.calls.push(call);
+            let code = attributes.code().map(|code| calls.locate(code, CodeAttributes::location));
+            calls.code.push(code);
         }
         calls
     }
 
+    /// The id of the location `code` names, added (made by `location`) on first sight.
+    fn locate(
+        &mut self,
+        code: CodeAttributes<'t>,
+        location: impl FnOnce(&CodeAttributes<'t>) -> CodeLocation,
+    ) -> LocationId {
+        let next = LocationId(self.locations.len() as u32);
+        let id = *self.location_ids.entry(code).or_insert(next);
+        if id == next {
+            self.locations.push(location(&code));
+        }
+        id
+    }
+
     /// Appends the calls of the spans that follow this one's, classified apart. Their
-    /// texts, statements and keys are renumbered into this one's in the order they first
+    /// texts, statements, keys and code locations are renumbered into this one's in the order they first
     /// appear there, which is the order classifying all the spans in one go gives them.
     fn append(&mut self, later: Calls<'t>) {
         let texts: Vec<Text> = later.texts.iter().map(|text| self.intern(text)).collect();
@@ -152,6 +181,16 @@ impl<'t> Calls<'t> {
                 *self.keys.entry((service, operation, texts[what.0 as usize])).or_insert(next)
             })
             .collect();
+        let mut later_locations = later.locations.into_iter();
+        let locations: Vec<LocationId> =
+            in_id_order(&later.location_ids, later.location_ids.len(), |id: LocationId| id.0 as usize)
+                .into_iter()
+                .map(|code| {
+                    let location = later_locations.next().unwrap_or_default();
+                    self.locate(code, |_| location)
+                })
+                .collect();
+        self.code.extend(later.code.into_iter().map(|code| code.map(|id| locations[id.0 as usize])));
         self.calls.extend(later.calls.into_iter().map(|call| {
             call.map(|call| Call {
                 statement_id: call.statement_id.map(|id| statements[id.index()]),
@@ -166,6 +205,16 @@ impl<'t> Calls<'t> {
     /// The span at `span` as a call, or `None` for server-side and internal work.
     pub fn get(&self, span: SpanIndex) -> Option<&Call<'t>> {
         self.calls.get(span).and_then(Option::as_ref)
+    }
+
+    /// Where in the code the span at `span` was made, as far as its own attributes say.
+    pub fn location_of(&self, span: SpanIndex) -> Option<LocationId> {
+        self.code.get(span).copied().flatten()
+    }
+
+    /// The code location `id` stands for.
+    pub fn location(&self, id: LocationId) -> &CodeLocation {
+        &self.locations[id.0 as usize]
     }
 
     /// Whether the span at `span` is a call to another process.
@@ -259,8 +308,7 @@ impl<'t> Calls<'t> {
 
     /// The span as an outgoing call, or `None` for server-side and internal work.
     /// `scratch` is reused to build targets, so only new ones allocate.
-    fn classify(&mut self, span: &'t Span, scratch: &mut String) -> Option<Call<'t>> {
-        let attributes = CallAttributes::of(span);
+    fn classify(&mut self, span: &'t Span, attributes: &SpanAttributes<'t>, scratch: &mut String) -> Option<Call<'t>> {
         let text = |keys: &[Slot]| attributes.text(keys);
         if let Some(system) = text(&[Slot::DbSystemName, Slot::DbSystem]) {
             let statement = text(&[Slot::DbQueryText, Slot::DbStatement]);
@@ -313,7 +361,7 @@ pub fn text<'a>(span: &'a Span, keys: &[&str]) -> Option<&'a str> {
     keys.iter().find_map(|k| span.attr(k).and_then(|v| v.as_str())).filter(|s| !s.is_empty())
 }
 
-/// The attributes classifying a span reads, each a slot of [`CallAttributes`].
+/// The attributes classifying a span reads, each a slot of [`SpanAttributes`].
 #[derive(Clone, Copy)]
 enum Slot {
     DbSystemName,
@@ -342,9 +390,16 @@ enum Slot {
     NetPeerPort,
     HttpRoute,
     UrlTemplate,
+    CodeFilePath,
+    CodeFilepath,
+    CodeFunctionName,
+    CodeFunction,
+    CodeLineNumber,
+    CodeLineno,
+    CodeNamespace,
 }
 
-const SLOTS: usize = Slot::UrlTemplate as usize + 1;
+const SLOTS: usize = Slot::CodeNamespace as usize + 1;
 
 impl Slot {
     fn of(key: &str) -> Option<Slot> {
@@ -375,27 +430,49 @@ impl Slot {
             "net.peer.port" => Slot::NetPeerPort,
             "http.route" => Slot::HttpRoute,
             "url.template" => Slot::UrlTemplate,
+            "code.file.path" => Slot::CodeFilePath,
+            "code.filepath" => Slot::CodeFilepath,
+            "code.function.name" => Slot::CodeFunctionName,
+            "code.function" => Slot::CodeFunction,
+            "code.line.number" => Slot::CodeLineNumber,
+            "code.lineno" => Slot::CodeLineno,
+            "code.namespace" => Slot::CodeNamespace,
             _ => return None,
         })
     }
 }
 
-/// A span's attributes that say what call it is, read in one pass over its attributes
-/// instead of one scan per name looked up: each slot holds the first attribute of its
-/// name, as [`Span::attr`] finds it.
-struct CallAttributes<'t> {
+/// A span's attributes that say what call it is and where in the code it was made, read
+/// in one pass over its attributes instead of one scan per name looked up: each slot
+/// holds the first attribute of its name, as [`Span::attr`] finds it.
+struct SpanAttributes<'t> {
     slots: [Option<&'t AttrValue>; SLOTS],
 }
 
-impl<'t> CallAttributes<'t> {
-    fn of(span: &'t Span) -> CallAttributes<'t> {
+impl<'t> SpanAttributes<'t> {
+    fn of(span: &'t Span) -> SpanAttributes<'t> {
         let mut slots = [None; SLOTS];
         for attribute in &span.attributes {
             if let Some(slot) = Slot::of(&attribute.key) {
                 slots[slot as usize].get_or_insert(&attribute.value);
             }
         }
-        CallAttributes { slots }
+        SpanAttributes { slots }
+    }
+
+    /// The span's code attributes, or `None` when it names neither a file nor a function.
+    fn code(&self) -> Option<CodeAttributes<'t>> {
+        let filepath = self.text(&[Slot::CodeFilePath, Slot::CodeFilepath]);
+        let function = self.text(&[Slot::CodeFunctionName, Slot::CodeFunction]);
+        if filepath.is_none() && function.is_none() {
+            return None;
+        }
+        Some(CodeAttributes {
+            filepath,
+            lineno: self.number(&[Slot::CodeLineNumber, Slot::CodeLineno]),
+            function,
+            namespace: function.and_then(|_| self.text(&[Slot::CodeNamespace])),
+        })
     }
 
     /// As [`text`]: the first of `keys` that holds text, if that text is not empty.
@@ -430,10 +507,6 @@ impl<'t> CallAttributes<'t> {
     }
 }
 
-fn number(span: &Span, keys: &[&str]) -> Option<i64> {
-    keys.iter().find_map(|k| span.attr(k).and_then(|v| v.as_i64()))
-}
-
 /// `http://host:8083/route?x=1` → (`host:8083`, `/route`).
 fn split_url(url: &str) -> (Option<&str>, Option<&str>) {
     let without_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
@@ -457,31 +530,16 @@ pub struct CodeLocation {
 
 /// The attributes a [`CodeLocation`] is made of, borrowed from the span: what a trace's
 /// locations are interned by, so that a span's location is found without allocating.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct CodeAttributes<'t> {
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+struct CodeAttributes<'t> {
     filepath: Option<&'t str>,
     lineno: Option<i64>,
     function: Option<&'t str>,
     namespace: Option<&'t str>,
 }
 
-impl<'t> CodeAttributes<'t> {
-    /// The span's code attributes, or `None` when it names neither a file nor a function.
-    pub fn of(span: &'t Span) -> Option<CodeAttributes<'t>> {
-        let filepath = text(span, &["code.file.path", "code.filepath"]);
-        let function = text(span, &["code.function.name", "code.function"]);
-        if filepath.is_none() && function.is_none() {
-            return None;
-        }
-        Some(CodeAttributes {
-            filepath,
-            lineno: number(span, &["code.line.number", "code.lineno"]),
-            function,
-            namespace: function.and_then(|_| text(span, &["code.namespace"])),
-        })
-    }
-
-    pub fn location(&self) -> CodeLocation {
+impl CodeAttributes<'_> {
+    fn location(&self) -> CodeLocation {
         let function = self.function.map(|f| match self.namespace {
             Some(namespace) if !f.starts_with(namespace) => format!("{namespace}.{f}"),
             _ => f.to_string(),
@@ -492,7 +550,7 @@ impl<'t> CodeAttributes<'t> {
 
 impl CodeLocation {
     pub fn of(span: &Span) -> Option<CodeLocation> {
-        CodeAttributes::of(span).map(|attributes| attributes.location())
+        SpanAttributes::of(span).code().map(|attributes| attributes.location())
     }
 
     /// The span's own location, or its nearest ancestor's: a query made by a repository
@@ -590,7 +648,8 @@ mod tests {
 
     #[test]
     fn a_trace_classified_in_two_halves_numbers_everything_as_one_pass_does() {
-        // Statements, targets and keys that first appear in either half, and some in both.
+        // Statements, targets, keys and code locations that first appear in either half,
+        // and some in both.
         let kinds: Vec<Span> = vec![
             span(SpanKind::Client, &[("db.system", "mysql"), ("db.statement", "SELECT a FROM t WHERE id=1")]),
             span(SpanKind::Client, &[("db.system", "mysql"), ("db.statement", "SELECT b FROM u WHERE x IN (1, 2)")]),
@@ -612,6 +671,10 @@ mod tests {
                     span.attributes.push(statement(format!("DELETE FROM late WHERE id = {}", i % 2)));
                     span.operation = format!("late {}", i % 3).into();
                 }
+                if i % 4 == 0 {
+                    let function = format!("handler_{}", (i / 4) % (if i > n / 2 { 12 } else { 8 }));
+                    span.attributes.push(Attribute::new("code.function", AttrValue::Str(function.into())));
+                }
                 span
             })
             .collect();
@@ -625,6 +688,9 @@ mod tests {
         assert_eq!(halves.shapes, one_pass.shapes);
         assert_eq!(halves.key_count(), one_pass.key_count());
         assert!(one_pass.key_count() > 6, "keys first seen in the second half: {}", one_pass.key_count());
+        assert_eq!(halves.code, one_pass.code);
+        assert_eq!(halves.locations, one_pass.locations);
+        assert_eq!(one_pass.locations.len(), 12, "locations first seen in the second half");
     }
 
     #[test]

@@ -4,70 +4,43 @@
 //! place above it, and the trace's wall time. Before, each analysis classified calls and
 //! read code locations again, allocating strings for every span.
 
-use std::collections::HashMap;
-
-use super::calls::{Calls, CodeAttributes, CodeLocation};
+use super::calls::{Calls, CodeLocation, LocationId};
 use super::findings::{Finding, FindingKind};
-use crate::model::{IdHasher, SpanIndex, Trace};
-
-/// No location: `u32::MAX` in the per-span tables.
-const NONE: u32 = u32::MAX;
+use crate::model::{SpanIndex, Trace};
 
 pub struct TraceIndex<'t> {
     pub trace: &'t Trace,
+    /// Each span as a call, and its own code location.
     pub calls: Calls<'t>,
-    /// Each span's own code location (an index into `locations`), or [`NONE`].
-    own_code: Vec<u32>,
-    /// Each span's own location, else its nearest ancestor's, or [`NONE`].
-    nearest_code: Vec<u32>,
-    /// The trace's distinct code locations.
-    locations: Vec<CodeLocation>,
+    /// Each span's own location, else its nearest ancestor's.
+    nearest_code: Vec<Option<LocationId>>,
     duration_ns: u64,
 }
 
 impl<'t> TraceIndex<'t> {
     pub fn new(trace: &'t Trace) -> TraceIndex<'t> {
-        let mut interned: HashMap<CodeAttributes<'t>, u32, IdHasher> = HashMap::default();
-        let mut locations = Vec::new();
-        let own_code: Vec<u32> = trace
-            .spans
-            .iter()
-            .map(|span| match CodeAttributes::of(span) {
-                Some(attributes) => *interned.entry(attributes).or_insert_with(|| {
-                    locations.push(attributes.location());
-                    locations.len() as u32 - 1
-                }),
-                None => NONE,
-            })
-            .collect();
+        let calls = Calls::of(trace);
         // Parents come before their children in preorder, which holds every span once.
-        let mut nearest_code = own_code.clone();
+        let mut nearest_code: Vec<Option<LocationId>> = (0..trace.spans.len()).map(|i| calls.location_of(i)).collect();
         for span in trace.tree.preorder() {
-            if nearest_code[span] == NONE
+            if nearest_code[span].is_none()
                 && let Some(parent) = trace.tree.parent(span)
             {
                 nearest_code[span] = nearest_code[parent];
             }
         }
-        TraceIndex {
-            trace,
-            calls: Calls::of(trace),
-            own_code,
-            nearest_code,
-            locations,
-            duration_ns: trace.duration_ns(),
-        }
+        TraceIndex { trace, calls, nearest_code, duration_ns: trace.duration_ns() }
     }
 
     /// Where in the code the span at `span` was made, as far as its attributes say.
     pub fn code(&self, span: SpanIndex) -> Option<&CodeLocation> {
-        self.location(self.own_code[span])
+        self.calls.location_of(span).map(|id| self.calls.location(id))
     }
 
     /// The span's own location, or its nearest ancestor's: a query made by a repository
     /// method is charged to that method (as [`CodeLocation::nearest`]).
     pub fn nearest_code(&self, span: SpanIndex) -> Option<&CodeLocation> {
-        self.location(self.nearest_code[span])
+        self.nearest_code[span].map(|id| self.calls.location(id))
     }
 
     /// The trace's wall time ([`Trace::duration_ns`]).
@@ -79,9 +52,5 @@ impl<'t> TraceIndex<'t> {
     pub fn finding(&self, kind: FindingKind, spans: &[SpanIndex]) -> Finding {
         let code = spans.first().and_then(|&span| self.nearest_code(span)).cloned();
         Finding::about(kind, self.trace, spans, code)
-    }
-
-    fn location(&self, id: u32) -> Option<&CodeLocation> {
-        self.locations.get(id as usize)
     }
 }

@@ -27,6 +27,20 @@ pub fn both<A: Send, B: Send>(spans: usize, a: impl FnOnce() -> A + Send, b: imp
     })
 }
 
+/// `f` on every item, the second half of them on a thread of its own when there are at
+/// least `worth_a_thread` items and the process may use more than one core.
+pub fn each<T: Send>(items: &mut [T], worth_a_thread: usize, f: impl Fn(&mut T) + Sync) {
+    if items.len() < worth_a_thread || !several_cores() {
+        items.iter_mut().for_each(f);
+        return;
+    }
+    let (first, second) = items.split_at_mut(items.len() / 2);
+    std::thread::scope(|scope| {
+        scope.spawn(|| second.iter_mut().for_each(&f));
+        first.iter_mut().for_each(&f);
+    });
+}
+
 fn several_cores() -> bool {
     std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
 }

@@ -28,9 +28,21 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Trace>> {
 }
 
 /// Reads OTLP JSON into OTLP's protobuf messages, as the OTLP receiver stores them.
+/// UTF-8 throughout is read as text, for the reason [`parse_json`] gives.
 pub fn decode_resource_spans(bytes: &[u8]) -> Result<Vec<ResourceSpans>> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => read_documents(serde_json::Deserializer::from_str(text), bytes),
+        Err(_) => read_documents(serde_json::Deserializer::from_slice(bytes), bytes),
+    }
+}
+
+/// Every document of `bytes` (read by `reader`) as OTLP's protobuf messages.
+fn read_documents<'de, R: serde_json::de::Read<'de>>(
+    reader: serde_json::Deserializer<R>,
+    bytes: &'de [u8],
+) -> Result<Vec<ResourceSpans>> {
     let mut resource_spans = Vec::new();
-    let mut documents = serde_json::Deserializer::from_slice(bytes).into_iter::<Envelope>();
+    let mut documents = reader.into_iter::<Envelope>();
     loop {
         let offset = documents.byte_offset();
         match documents.next() {

@@ -3,14 +3,20 @@
 
 use crate::analysis::calls::CallKind;
 use crate::analysis::findings::{Evidence, Finding, Waiting};
+use crate::analysis::parallel;
 use crate::analysis::report::Report;
 
 use super::units::{duration, duration_us, plural, truncate};
 
-/// Fills in every finding's message and suggestion.
+/// Fills in every finding's message and suggestion: on two cores at once when there are
+/// thousands, as a big trace has (see [`EXPLAINED_ON_A_THREAD`]).
 pub fn explain_report(report: &mut Report) {
-    report.findings.iter_mut().for_each(explain);
+    parallel::each(&mut report.findings, EXPLAINED_ON_A_THREAD, explain);
 }
+
+/// Explaining a finding formats a few strings, some ten thousand instructions: a thousand
+/// of them outweigh starting a thread.
+const EXPLAINED_ON_A_THREAD: usize = 1_000;
 
 /// How widely a problem occurred, when it was seen in more than one request:
 /// `in 20 of 20 GET /orders requests` (` (24 times)` when some had it more than once).
