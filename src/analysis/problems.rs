@@ -80,25 +80,13 @@ pub fn group(findings: Vec<Finding>, traces: &[&Trace]) -> Vec<Finding> {
         *requests_per_root.entry(root.operation.as_str()).or_default() += 1;
     }
 
-    // Groups in the order their first findings came; the map only numbers the keys.
-    let numbers: Vec<usize> = {
-        let mut numbers: IdMap<ProblemKey, usize> = IdMap::default();
-        findings
-            .iter()
-            .map(|finding| {
-                let next = numbers.len();
-                *numbers.entry(ProblemKey::of(finding)).or_insert(next)
-            })
-            .collect()
-    };
-    let mut groups: Vec<Vec<Finding>> = Vec::new();
-    for (finding, number) in findings.into_iter().zip(numbers) {
-        if number == groups.len() {
-            groups.push(Vec::new());
-        }
-        groups[number].push(finding);
-    }
-    let merged: Vec<Finding> = groups.into_iter().map(|group| merge(group, &roots, &requests_per_root)).collect();
+    let groups = Groups::of(&findings);
+    // Findings are large: each is moved once, the worst of its group into the merged one.
+    let mut findings: Vec<Option<Finding>> = findings.into_iter().map(Some).collect();
+    // Grown to size once: a finding is hundreds of bytes, and a vector that doubled its
+    // way up would copy them all over again at every step.
+    let mut merged: Vec<Finding> = Vec::with_capacity(groups.len());
+    merged.extend(groups.iter().filter_map(|members| merge(members, &mut findings, &roots, &requests_per_root)));
     // Ordered by their keys (a stable sort), then moved once each: findings are large.
     let mut order: Vec<(std::cmp::Reverse<u64>, std::cmp::Reverse<Severity>, FindingKind, usize)> = merged
         .iter()
@@ -107,7 +95,52 @@ pub fn group(findings: Vec<Finding>, traces: &[&Trace]) -> Vec<Finding> {
         .collect();
     order.sort_unstable();
     let mut slots: Vec<Option<Finding>> = merged.into_iter().map(Some).collect();
-    order.into_iter().filter_map(|(.., i)| slots[i].take()).collect()
+    let mut ordered = Vec::with_capacity(slots.len());
+    ordered.extend(order.into_iter().filter_map(|(.., i)| slots[i].take()));
+    ordered
+}
+
+/// The findings of each problem, by their indices: groups in the order their first
+/// findings came, each group's findings in their order, side by side in one list.
+struct Groups {
+    members: Vec<usize>,
+    /// Group `g` is `members[starts[g]..starts[g + 1]]`.
+    starts: Vec<usize>,
+}
+
+impl Groups {
+    fn of(findings: &[Finding]) -> Groups {
+        let mut numbers: IdMap<ProblemKey, usize> = IdMap::with_capacity_and_hasher(findings.len(), Default::default());
+        let group_of: Vec<usize> = findings
+            .iter()
+            .map(|finding| {
+                let next = numbers.len();
+                *numbers.entry(ProblemKey::of(finding)).or_insert(next)
+            })
+            .collect();
+        let mut starts = vec![0; numbers.len() + 1];
+        for &group in &group_of {
+            starts[group + 1] += 1;
+        }
+        for group in 1..starts.len() {
+            starts[group] += starts[group - 1];
+        }
+        let mut next = starts.clone();
+        let mut members = vec![0; findings.len()];
+        for (finding, &group) in group_of.iter().enumerate() {
+            members[next[group]] = finding;
+            next[group] += 1;
+        }
+        Groups { members, starts }
+    }
+
+    fn len(&self) -> usize {
+        self.starts.len() - 1
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[usize]> {
+        self.starts.windows(2).map(|bounds| &self.members[bounds[0]..bounds[1]])
+    }
 }
 
 /// Calls that are part of an N+1 are that N+1: "the same call 15×, cache it" and "this
@@ -115,9 +148,20 @@ pub fn group(findings: Vec<Finding>, traces: &[&Trace]) -> Vec<Finding> {
 /// query". A repeated call or bottleneck whose spans all belong to an N+1 of the same
 /// trace is dropped.
 fn without_weaker_twins(findings: Vec<Finding>) -> Vec<Finding> {
-    let mut in_n_plus_one: IdMap<&str, HashSet<&str, IdHasher>> = IdMap::default();
-    for finding in findings.iter().filter(|f| f.kind == FindingKind::NPlusOne) {
-        in_n_plus_one.entry(&finding.trace_id).or_default().extend(finding.span_ids.iter().map(SmolStr::as_str));
+    let n_plus_ones = || findings.iter().filter(|f| f.kind == FindingKind::NPlusOne);
+    // Each trace's set is made as large as it will be, so that it never grows.
+    let mut sizes: IdMap<&str, usize> = IdMap::default();
+    for finding in n_plus_ones() {
+        *sizes.entry(&finding.trace_id).or_default() += finding.span_ids.len();
+    }
+    let mut in_n_plus_one: IdMap<&str, HashSet<&str, IdHasher>> = sizes
+        .into_iter()
+        .map(|(trace, size)| (trace, HashSet::with_capacity_and_hasher(size, IdHasher::default())))
+        .collect();
+    for finding in n_plus_ones() {
+        if let Some(spans) = in_n_plus_one.get_mut(finding.trace_id.as_str()) {
+            spans.extend(finding.span_ids.iter().map(SmolStr::as_str));
+        }
     }
     let twins: Vec<bool> = findings
         .iter()
@@ -131,30 +175,28 @@ fn without_weaker_twins(findings: Vec<Finding>) -> Vec<Finding> {
     findings.into_iter().zip(twins).filter(|(_, twin)| !twin).map(|(f, _)| f).collect()
 }
 
-/// One finding from the occurrences of one problem: the worst one's fields, the group's
-/// counts, and the traces worst first.
-fn merge(group: Vec<Finding>, roots: &IdMap<SmolStr, Root>, requests_per_root: &IdMap<&str, usize>) -> Finding {
+/// One finding from the occurrences of one problem (`members`, indices into `findings`):
+/// the worst one's fields, taken out of `findings`, with the group's counts and the traces
+/// worst first.
+fn merge(
+    members: &[usize],
+    findings: &mut [Option<Finding>],
+    roots: &IdMap<SmolStr, Root>,
+    requests_per_root: &IdMap<&str, usize>,
+) -> Option<Finding> {
+    let (mut indices, mut group) = (Vec::with_capacity(members.len()), Vec::with_capacity(members.len()));
+    for &i in members {
+        if let Some(finding) = &findings[i] {
+            indices.push(i);
+            group.push(finding);
+        }
+    }
     let occurrences = group.len();
     let impact_us = saturating_sum(group.iter().map(|f| f.impact_us));
     let calls: usize = group.iter().map(|f| f.count).sum();
     let time_us = saturating_sum(group.iter().map(|f| f.total_us));
     let severity = group.iter().map(|f| f.severity).max();
-
-    let mut traces: Vec<Occurrence> = Vec::new();
-    for finding in &group {
-        match traces.iter_mut().find(|o| o.trace_id == finding.trace_id) {
-            Some(seen) => {
-                seen.span_ids.extend(finding.span_ids.iter().cloned());
-                seen.total_us = seen.total_us.saturating_add(finding.total_us);
-            }
-            None => traces.push(Occurrence {
-                trace_id: finding.trace_id.clone(),
-                span_ids: finding.span_ids.clone(),
-                total_us: finding.total_us,
-                root: roots.get(finding.trace_id.as_str()).map(|root| root.label.clone()).unwrap_or_default(),
-            }),
-        }
-    }
+    let mut traces = occurrences_by_trace(&group, roots);
     traces.sort_by(|a, b| b.total_us.cmp(&a.total_us).then_with(|| a.trace_id.cmp(&b.trace_id)));
     let mut per_trace: Vec<u64> = traces.iter().map(|o| o.total_us).collect();
     per_trace.sort_unstable();
@@ -166,10 +208,10 @@ fn merge(group: Vec<Finding>, roots: &IdMap<SmolStr, Root>, requests_per_root: &
     let requests =
         affected_roots.iter().map(|r| requests_per_root.get(r.as_str()).copied().unwrap_or(0)).sum::<usize>();
 
-    let mut worst = group
-        .into_iter()
-        .reduce(|worst, f| if f.total_us > worst.total_us { f } else { worst })
-        .expect("a group holds at least one finding");
+    // The first of the longest.
+    let worst =
+        (0..group.len()).reduce(|worst, i| if group[i].total_us > group[worst].total_us { i } else { worst })?;
+    let mut worst = findings[indices[worst]].take()?;
     worst.severity = severity.unwrap_or(worst.severity);
     worst.occurrences = occurrences;
     worst.requests = requests.max(traces.len());
@@ -181,7 +223,43 @@ fn merge(group: Vec<Finding>, roots: &IdMap<SmolStr, Root>, requests_per_root: &
     worst.p95_us = percentile(&per_trace, 95.0);
     worst.each_us = if counts_calls(worst.kind) && calls > 0 { time_us / calls as u64 } else { 0 };
     worst.traces = traces;
-    worst
+    Some(worst)
+}
+
+/// The traces a problem's findings (`group`) occurred in, in the order they first came,
+/// each with all its findings' spans and time.
+fn occurrences_by_trace(group: &[&Finding], roots: &IdMap<SmolStr, Root>) -> Vec<Occurrence> {
+    let mut traces: Vec<Occurrence> = Vec::with_capacity(group.len());
+    // Each finding's trace among `traces`; their span lists are then filled at their size.
+    let mut owners = Vec::with_capacity(group.len());
+    let mut sizes: Vec<usize> = Vec::with_capacity(group.len());
+    for finding in group {
+        let owner = match traces.iter().position(|o| o.trace_id == finding.trace_id) {
+            Some(seen) => {
+                traces[seen].total_us = traces[seen].total_us.saturating_add(finding.total_us);
+                seen
+            }
+            None => {
+                traces.push(Occurrence {
+                    trace_id: finding.trace_id.clone(),
+                    span_ids: Vec::new(),
+                    total_us: finding.total_us,
+                    root: roots.get(finding.trace_id.as_str()).map(|root| root.label.clone()).unwrap_or_default(),
+                });
+                sizes.push(0);
+                traces.len() - 1
+            }
+        };
+        sizes[owner] += finding.span_ids.len();
+        owners.push(owner);
+    }
+    for (occurrence, size) in traces.iter_mut().zip(sizes) {
+        occurrence.span_ids.reserve_exact(size);
+    }
+    for (finding, owner) in group.iter().zip(owners) {
+        traces[owner].span_ids.extend(finding.span_ids.iter().cloned());
+    }
+    traces
 }
 
 #[cfg(test)]
