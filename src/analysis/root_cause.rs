@@ -21,12 +21,13 @@ pub fn error_root_causes(index: &TraceIndex) -> Vec<Finding> {
 
 fn has_failed(trace: &Trace, span: SpanIndex) -> bool {
     let span = &trace.spans[span];
-    let server_error = span
-        .attr("http.response.status_code")
-        .or_else(|| span.attr("http.status_code"))
-        .and_then(|v| v.as_i64())
-        .is_some_and(|code| code >= 500);
-    span.is_error() || server_error
+    let server_error = || {
+        span.attr("http.response.status_code")
+            .or_else(|| span.attr("http.status_code"))
+            .and_then(|v| v.as_i64())
+            .is_some_and(|code| code >= 500)
+    };
+    span.is_error() || server_error()
 }
 
 fn finding(index: &TraceIndex, top: SpanIndex) -> Finding {
