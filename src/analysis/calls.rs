@@ -158,8 +158,9 @@ impl<'t> Calls<'t> {
     }
 
     /// Appends the calls of the spans that follow this one's, classified apart. Their
-    /// texts, statements, keys and code locations are renumbered into this one's in the order they first
-    /// appear there, which is the order classifying all the spans in one go gives them.
+    /// texts, statements, keys and code locations are renumbered into this one's in the
+    /// order they first appear there, which is the order classifying all the spans in one
+    /// go gives them.
     fn append(&mut self, later: Calls<'t>) {
         let texts: Vec<Text> = later.texts.iter().map(|text| self.intern(text)).collect();
         let statements: Vec<StatementId> = in_id_order(&later.statements, later.shapes.len(), |id| id.index())
@@ -181,14 +182,11 @@ impl<'t> Calls<'t> {
                 *self.keys.entry((service, operation, texts[what.0 as usize])).or_insert(next)
             })
             .collect();
-        let mut later_locations = later.locations.into_iter();
         let locations: Vec<LocationId> =
-            in_id_order(&later.location_ids, later.location_ids.len(), |id: LocationId| id.0 as usize)
+            in_id_order(&later.location_ids, later.locations.len(), |id: LocationId| id.0 as usize)
                 .into_iter()
-                .map(|code| {
-                    let location = later_locations.next().unwrap_or_default();
-                    self.locate(code, |_| location)
-                })
+                .zip(later.locations)
+                .map(|(code, location)| self.locate(code, |_| location))
                 .collect();
         self.code.extend(later.code.into_iter().map(|code| code.map(|id| locations[id.0 as usize])));
         self.calls.extend(later.calls.into_iter().map(|call| {

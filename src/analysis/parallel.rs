@@ -1,6 +1,6 @@
-//! Two independent parts of an analysis run at once, one per core, when the spans are
-//! many enough for a thread to pay: a big trace is what a user waits on, and the editor
-//! host has the second core idle while it analyzes.
+//! Two independent parts of an analysis (or two halves of a list of findings) run at
+//! once, one per core, when there is enough work for a thread to pay: a big trace is what
+//! a user waits on, and the editor host has the second core idle while it analyzes.
 
 /// Below this many spans, starting a thread costs more than it saves.
 const MIN_SPANS: usize = 20_000;
@@ -28,7 +28,8 @@ pub fn both<A: Send, B: Send>(spans: usize, a: impl FnOnce() -> A + Send, b: imp
 }
 
 /// `f` on every item, the second half of them on a thread of its own when there are at
-/// least `worth_a_thread` items and the process may use more than one core.
+/// least `worth_a_thread` items and the process may use more than one core. Each item is
+/// changed alone, so the result is the same either way.
 pub fn each<T: Send>(items: &mut [T], worth_a_thread: usize, f: impl Fn(&mut T) + Sync) {
     if items.len() < worth_a_thread || !several_cores() {
         items.iter_mut().for_each(f);
