@@ -6,9 +6,9 @@
 const MIN_SPANS: usize = 20_000;
 
 /// Whether work about `spans` spans is worth a second thread: they reach [`MIN_SPANS`]
-/// and the process may use more than one core (its CPU affinity and quota say so).
+/// and the process may use more than one core.
 pub fn pays(spans: usize) -> bool {
-    spans >= MIN_SPANS && several_cores()
+    enough(spans, MIN_SPANS)
 }
 
 /// `a()` and `b()`, the second on a thread of its own when that [`pays`]. Either way the
@@ -31,7 +31,7 @@ pub fn both<A: Send, B: Send>(spans: usize, a: impl FnOnce() -> A + Send, b: imp
 /// least `worth_a_thread` items and the process may use more than one core. Each item is
 /// changed alone, so the result is the same either way.
 pub fn each<T: Send>(items: &mut [T], worth_a_thread: usize, f: impl Fn(&mut T) + Sync) {
-    if items.len() < worth_a_thread || !several_cores() {
+    if !enough(items.len(), worth_a_thread) {
         items.iter_mut().for_each(f);
         return;
     }
@@ -40,6 +40,12 @@ pub fn each<T: Send>(items: &mut [T], worth_a_thread: usize, f: impl Fn(&mut T) 
         scope.spawn(|| second.iter_mut().for_each(&f));
         first.iter_mut().for_each(&f);
     });
+}
+
+/// Whether `work` reaches `least` and the process may use more than one core (its CPU
+/// affinity and quota say so): the one rule of when a second thread pays.
+fn enough(work: usize, least: usize) -> bool {
+    work >= least && several_cores()
 }
 
 fn several_cores() -> bool {
