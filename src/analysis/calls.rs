@@ -133,8 +133,9 @@ impl<'t> Calls<'t> {
         let mut calls =
             Calls { calls: Vec::with_capacity(spans.len()), code: Vec::with_capacity(spans.len()), ..Calls::default() };
         let mut scratch = String::new();
+        let mut attributes = SpanAttributes::new();
         for span in spans {
-            let attributes = SpanAttributes::of(span);
+            attributes.read(span);
             let call = calls.classify(span, &attributes, &mut scratch);
             calls.calls.push(call);
             let code = attributes.code().map(|code| calls.locate(code, CodeAttributes::location));
@@ -400,45 +401,78 @@ enum Slot {
 const SLOTS: usize = Slot::CodeNamespace as usize + 1;
 
 impl Slot {
+    /// Each slot's attribute name.
+    const NAMES: [(&'static str, Slot); SLOTS] = [
+        ("db.system.name", Slot::DbSystemName),
+        ("db.system", Slot::DbSystem),
+        ("db.query.text", Slot::DbQueryText),
+        ("db.statement", Slot::DbStatement),
+        ("db.operation.name", Slot::DbOperationName),
+        ("db.operation", Slot::DbOperation),
+        ("db.namespace", Slot::DbNamespace),
+        ("db.name", Slot::DbName),
+        ("messaging.system", Slot::MessagingSystem),
+        ("messaging.destination.name", Slot::MessagingDestinationName),
+        ("messaging.destination", Slot::MessagingDestination),
+        ("rpc.system.name", Slot::RpcSystemName),
+        ("rpc.system", Slot::RpcSystem),
+        ("rpc.method", Slot::RpcMethod),
+        ("rpc.service", Slot::RpcService),
+        ("url.full", Slot::UrlFull),
+        ("http.url", Slot::HttpUrl),
+        ("http.request.method", Slot::HttpRequestMethod),
+        ("http.method", Slot::HttpMethod),
+        ("server.address", Slot::ServerAddress),
+        ("net.peer.name", Slot::NetPeerName),
+        ("peer.service", Slot::PeerService),
+        ("server.port", Slot::ServerPort),
+        ("net.peer.port", Slot::NetPeerPort),
+        ("http.route", Slot::HttpRoute),
+        ("url.template", Slot::UrlTemplate),
+        ("code.file.path", Slot::CodeFilePath),
+        ("code.filepath", Slot::CodeFilepath),
+        ("code.function.name", Slot::CodeFunctionName),
+        ("code.function", Slot::CodeFunction),
+        ("code.line.number", Slot::CodeLineNumber),
+        ("code.lineno", Slot::CodeLineno),
+        ("code.namespace", Slot::CodeNamespace),
+    ];
+
+    /// The slot of the attribute named `key`, if classifying reads it. Found in
+    /// [`SLOT_BY_BUCKET`] and checked with one comparison: matching the names one by one
+    /// compared each key with every name of its length, a third of a trace's
+    /// classifying (half a million keys at 100,000 spans).
     fn of(key: &str) -> Option<Slot> {
-        Some(match key {
-            "db.system.name" => Slot::DbSystemName,
-            "db.system" => Slot::DbSystem,
-            "db.query.text" => Slot::DbQueryText,
-            "db.statement" => Slot::DbStatement,
-            "db.operation.name" => Slot::DbOperationName,
-            "db.operation" => Slot::DbOperation,
-            "db.namespace" => Slot::DbNamespace,
-            "db.name" => Slot::DbName,
-            "messaging.system" => Slot::MessagingSystem,
-            "messaging.destination.name" => Slot::MessagingDestinationName,
-            "messaging.destination" => Slot::MessagingDestination,
-            "rpc.system.name" => Slot::RpcSystemName,
-            "rpc.system" => Slot::RpcSystem,
-            "rpc.method" => Slot::RpcMethod,
-            "rpc.service" => Slot::RpcService,
-            "url.full" => Slot::UrlFull,
-            "http.url" => Slot::HttpUrl,
-            "http.request.method" => Slot::HttpRequestMethod,
-            "http.method" => Slot::HttpMethod,
-            "server.address" => Slot::ServerAddress,
-            "net.peer.name" => Slot::NetPeerName,
-            "peer.service" => Slot::PeerService,
-            "server.port" => Slot::ServerPort,
-            "net.peer.port" => Slot::NetPeerPort,
-            "http.route" => Slot::HttpRoute,
-            "url.template" => Slot::UrlTemplate,
-            "code.file.path" => Slot::CodeFilePath,
-            "code.filepath" => Slot::CodeFilepath,
-            "code.function.name" => Slot::CodeFunctionName,
-            "code.function" => Slot::CodeFunction,
-            "code.line.number" => Slot::CodeLineNumber,
-            "code.lineno" => Slot::CodeLineno,
-            "code.namespace" => Slot::CodeNamespace,
-            _ => return None,
-        })
+        let slot = SLOT_BY_BUCKET[bucket(key.as_bytes())]?;
+        (Slot::NAMES[slot as usize].0 == key).then_some(slot)
     }
 }
+
+/// Each attribute name's bucket: two of its bytes and its length, which set every name
+/// of [`Slot::NAMES`] apart (checked when [`SLOT_BY_BUCKET`] is built, at compile time).
+const fn bucket(key: &[u8]) -> usize {
+    if key.len() < 3 {
+        return 0;
+    }
+    (key[2] as usize ^ ((key[key.len() - 1] as usize) << 1) ^ (key.len() * 7)) % BUCKETS
+}
+
+const BUCKETS: usize = 128;
+
+/// The slot whose name falls in each bucket.
+const SLOT_BY_BUCKET: [Option<Slot>; BUCKETS] = {
+    let mut table = [None; BUCKETS];
+    let mut i = 0;
+    while i < SLOTS {
+        let (name, slot) = Slot::NAMES[i];
+        assert!(slot as usize == i, "Slot::NAMES lists the slots in their order");
+        let at = bucket(name.as_bytes());
+        assert!(table[at].is_none(), "two attribute names share a bucket: change bucket()");
+        table[at] = Some(slot);
+        i += 1;
+    }
+    table
+};
 
 /// A span's attributes that say what call it is and where in the code it was made, read
 /// in one pass over its attributes instead of one scan per name looked up: each slot
@@ -448,14 +482,25 @@ struct SpanAttributes<'t> {
 }
 
 impl<'t> SpanAttributes<'t> {
+    fn new() -> SpanAttributes<'t> {
+        SpanAttributes { slots: [None; SLOTS] }
+    }
+
     fn of(span: &'t Span) -> SpanAttributes<'t> {
-        let mut slots = [None; SLOTS];
+        let mut attributes = SpanAttributes::new();
+        attributes.read(span);
+        attributes
+    }
+
+    /// Reads `span`'s attributes in place of the previous span's: classifying a trace
+    /// reuses one, where returning a new one per span copied its slots each time.
+    fn read(&mut self, span: &'t Span) {
+        self.slots = [None; SLOTS];
         for attribute in &span.attributes {
             if let Some(slot) = Slot::of(&attribute.key) {
-                slots[slot as usize].get_or_insert(&attribute.value);
+                self.slots[slot as usize].get_or_insert(&attribute.value);
             }
         }
-        SpanAttributes { slots }
     }
 
     /// The span's code attributes, or `None` when it names neither a file nor a function.
@@ -689,6 +734,19 @@ mod tests {
         assert_eq!(halves.code, one_pass.code);
         assert_eq!(halves.locations, one_pass.locations);
         assert_eq!(one_pass.locations.len(), 12, "locations first seen in the second half");
+    }
+
+    #[test]
+    fn every_attribute_name_finds_its_slot_and_no_other_key_does() {
+        for (name, slot) in Slot::NAMES {
+            assert_eq!(Slot::of(name).map(|s| s as usize), Some(slot as usize), "{name}");
+            for other in [&name[..name.len() - 1], &format!("{name}x"), &name.to_uppercase(), &format!("x{name}")] {
+                assert!(Slot::of(other).is_none(), "{other}");
+            }
+        }
+        for other in ["", "db", "span.kind", "otel.status_code", "db.statement.text"] {
+            assert!(Slot::of(other).is_none(), "{other}");
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub fn normalize_into<'o>(statement: &str, out: &'o mut Vec<u8>) -> &'o str {
     // reserved once, every push below stays within it.
     out.reserve(statement.len() + statement.len() / 2 + 1);
     let bytes = statement.as_bytes();
+    let mut lists = false;
     let mut i = 0;
     while let Some(&c) = bytes.get(i) {
         if !SPECIAL[c as usize] {
@@ -56,6 +57,11 @@ pub fn normalize_into<'o>(statement: &str, out: &'o mut Vec<u8>) -> &'o str {
                 space(out);
                 i += 1;
             }
+            b'(' => {
+                lists = true;
+                out.push(c);
+                i += 1;
+            }
             0x80.. => {
                 let ch = statement[i..].chars().next().unwrap_or(' ');
                 if ch.is_whitespace() {
@@ -74,7 +80,7 @@ pub fn normalize_into<'o>(statement: &str, out: &'o mut Vec<u8>) -> &'o str {
     if out.last() == Some(&b' ') {
         out.pop();
     }
-    if out.contains(&b'(') {
+    if lists {
         let collapsed = collapse_lists(as_text(out)).into_bytes();
         *out = collapsed;
     }
@@ -86,7 +92,8 @@ const SPECIAL: [bool; 256] = {
     let mut table = [false; 256];
     let mut b = 0;
     while b < 256 {
-        table[b] = matches!(b as u8, b'\'' | b'"' | b'0'..=b'9' | b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x80..);
+        table[b] =
+            matches!(b as u8, b'\'' | b'"' | b'0'..=b'9' | b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b'(' | 0x80..);
         b += 1;
     }
     table
@@ -156,8 +163,10 @@ fn dedupe_value_rows(text: &str) -> String {
 /// `:name`, `@name`) outside its quoted literals: its values travel separately, so the
 /// text alone does not say what it asked.
 pub fn has_placeholders(statement: &str) -> bool {
-    // Most statements hold none of the characters a parameter starts with.
-    if !statement.bytes().any(|b| matches!(b, b'?' | b'$' | b'%' | b':' | b'@')) {
+    // Most statements hold none of the characters a parameter starts with: two vector
+    // scans, where a loop over the bytes took a tenth of classifying a trace's calls.
+    let bytes = statement.as_bytes();
+    if memchr::memchr3(b'?', b'$', b'%', bytes).is_none() && memchr::memchr2(b':', b'@', bytes).is_none() {
         return false;
     }
     let mut quote: Option<char> = None;
