@@ -4,6 +4,8 @@
 
 use std::collections::HashSet;
 
+use smallvec::SmallVec;
+
 use super::findings::{Evidence, Finding, FindingKind, Occurrence, Severity};
 use super::stats::percentile;
 use crate::analysis::calls::CodeLocation;
@@ -175,6 +177,10 @@ fn without_weaker_twins(findings: Vec<Finding>) -> Vec<Finding> {
     findings.into_iter().zip(twins).filter(|(_, twin)| !twin).map(|(f, _)| f).collect()
 }
 
+/// A problem's working lists, held inline: most problems occur once or a few times, and
+/// six allocations per problem were a fifth of grouping a big trace's findings.
+type Few<T> = SmallVec<[T; 4]>;
+
 /// One finding from the occurrences of one problem (`members`, indices into `findings`):
 /// the worst one's fields, taken out of `findings`, with the group's counts and the traces
 /// worst first.
@@ -184,7 +190,7 @@ fn merge(
     roots: &IdMap<SmolStr, Root>,
     requests_per_root: &IdMap<&str, usize>,
 ) -> Option<Finding> {
-    let (mut indices, mut group) = (Vec::with_capacity(members.len()), Vec::with_capacity(members.len()));
+    let (mut indices, mut group) = (Few::<usize>::new(), Few::<&Finding>::new());
     for &i in members {
         if let Some(finding) = &findings[i] {
             indices.push(i);
@@ -198,10 +204,10 @@ fn merge(
     let severity = group.iter().map(|f| f.severity).max();
     let mut traces = occurrences_by_trace(&group, roots);
     traces.sort_by(|a, b| b.total_us.cmp(&a.total_us).then_with(|| a.trace_id.cmp(&b.trace_id)));
-    let mut per_trace: Vec<u64> = traces.iter().map(|o| o.total_us).collect();
+    let mut per_trace: Few<u64> = traces.iter().map(|o| o.total_us).collect();
     per_trace.sort_unstable();
 
-    let mut affected_roots: Vec<&SmolStr> =
+    let mut affected_roots: Few<&SmolStr> =
         traces.iter().filter_map(|o| roots.get(o.trace_id.as_str())).map(|root| &root.operation).collect();
     affected_roots.sort_unstable();
     affected_roots.dedup();
@@ -211,6 +217,9 @@ fn merge(
     // The first of the longest.
     let worst =
         (0..group.len()).reduce(|worst, i| if group[i].total_us > group[worst].total_us { i } else { worst })?;
+    // The group borrows `findings` until dropped (a SmallVec, unlike a Vec, is not known
+    // to leave its borrows alone when it is).
+    drop(group);
     let mut worst = findings[indices[worst]].take()?;
     worst.severity = severity.unwrap_or(worst.severity);
     worst.occurrences = occurrences;
@@ -231,8 +240,8 @@ fn merge(
 fn occurrences_by_trace(group: &[&Finding], roots: &IdMap<SmolStr, Root>) -> Vec<Occurrence> {
     let mut traces: Vec<Occurrence> = Vec::with_capacity(group.len());
     // Each finding's trace among `traces`; their span lists are then filled at their size.
-    let mut owners = Vec::with_capacity(group.len());
-    let mut sizes: Vec<usize> = Vec::with_capacity(group.len());
+    let mut owners = Few::<usize>::new();
+    let mut sizes = Few::<usize>::new();
     for finding in group {
         let owner = match traces.iter().position(|o| o.trace_id == finding.trace_id) {
             Some(seen) => {
