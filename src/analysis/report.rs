@@ -77,14 +77,21 @@ pub fn analyze<T: AsRef<Trace>>(traces: &[T], options: &Options) -> Report {
             (self_time, paths)
         },
     );
-    // Per trace, the detectors of calls, then those of time.
+    // Per trace, errors' origins, the detectors of calls, then those of time. Errors'
+    // origins are looked for beside the detectors of time, which have less to do.
     let (of_calls, of_time) = parallel::both(
         spans,
         || indexes.iter().map(|index| call_findings(index, options)).collect::<Vec<_>>(),
-        || indexes.iter().zip(&self_time).map(|(index, own)| time_findings(index, own)).collect::<Vec<_>>(),
+        || {
+            let with_self = indexes.iter().zip(&self_time);
+            with_self.map(|(index, own)| (error_root_causes(index), time_findings(index, own))).collect::<Vec<_>>()
+        },
     );
-    let mut findings: Vec<Finding> =
-        of_calls.into_iter().zip(of_time).flat_map(|(a, b)| a.into_iter().chain(b)).collect();
+    let mut findings: Vec<Finding> = of_calls
+        .into_iter()
+        .zip(of_time)
+        .flat_map(|(calls, (causes, time))| causes.into_iter().chain(calls).chain(time))
+        .collect();
     let with_paths: Vec<(&TraceIndex, &[Section])> = indexes.iter().zip(paths.iter().map(Vec::as_slice)).collect();
     findings.extend(bottlenecks(&with_paths));
     let with_self: Vec<(&TraceIndex, &[u64])> = indexes.iter().zip(self_time.iter().map(Vec::as_slice)).collect();
@@ -101,11 +108,9 @@ pub fn analyze<T: AsRef<Trace>>(traces: &[T], options: &Options) -> Report {
     Report { traces, findings, hot_functions }
 }
 
-/// What the detectors of calls find in one trace: errors' origins, N+1s, slow queries,
-/// repeated calls.
+/// What the detectors of calls find in one trace: N+1s, slow queries, repeated calls.
 fn call_findings(index: &TraceIndex, options: &Options) -> Vec<Finding> {
-    let mut findings = error_root_causes(index);
-    findings.extend(n_plus_one(index));
+    let mut findings = n_plus_one(index);
     findings.extend(slow_queries(index, options.slow_query_ns));
     findings.extend(repeated_calls(index));
     findings
