@@ -57,11 +57,6 @@ pub fn normalize_into<'o>(statement: &str, out: &'o mut Vec<u8>) -> &'o str {
                 space(out);
                 i += 1;
             }
-            b'(' => {
-                lists = true;
-                out.push(c);
-                i += 1;
-            }
             0x80.. => {
                 let ch = statement[i..].chars().next().unwrap_or(' ');
                 if ch.is_whitespace() {
@@ -72,6 +67,7 @@ pub fn normalize_into<'o>(statement: &str, out: &'o mut Vec<u8>) -> &'o str {
                 i += ch.len_utf8();
             }
             _ => {
+                lists |= c == b'(';
                 out.push(c);
                 i += 1;
             }
