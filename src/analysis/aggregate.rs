@@ -163,6 +163,8 @@ struct Side {
     /// theirs by position here).
     trace_ids: Vec<TraceId>,
     merged: Vec<Merged>,
+    /// Per node, what its spans allocated; empty when merging skips allocations.
+    allocated: Vec<Allocated>,
     /// Per name, when this side first met it: siblings that weigh the same are ordered by
     /// it (a stable order that does not depend on the other side).
     rank: Vec<u32>,
@@ -170,33 +172,36 @@ struct Side {
     ranked: u32,
 }
 
-/// The spans of one side merged into one node: 64 bytes, one cache line (a node per span
-/// on big traces of distinct paths, so its size is most of what merging touches).
+/// The spans of one side merged into one node: 40 bytes (a node per span on big traces of
+/// distinct paths, so its size is most of the memory merging touches; what the spans
+/// allocated is kept apart, in [`Allocated`], as a comparison does not read it).
 #[derive(Clone, Copy)]
 struct Merged {
-    count: usize,
-    duration_ns: u64,
-    self_ns: u64,
-    allocated_bytes: u64,
-    /// The example span: what it weighs (duration or bytes), its id and duration, and its
-    /// trace's position in [`Side::trace_ids`] (`NONE` while the node has no example).
-    weighs: u64,
+    count: u32,
+    /// The example span's trace, as its position in [`Side::trace_ids`] (`NONE` while
+    /// the node has no example), and its id and duration.
+    trace: u32,
     span_id: SpanId,
     example_ns: u64,
-    trace: u32,
+    duration_ns: u64,
+    self_ns: u64,
 }
 
 impl Merged {
-    const EMPTY: Merged = Merged {
-        count: 0,
-        duration_ns: 0,
-        self_ns: 0,
-        allocated_bytes: 0,
-        weighs: 0,
-        span_id: SpanId(0),
-        example_ns: 0,
-        trace: NONE,
-    };
+    const EMPTY: Merged =
+        Merged { count: 0, trace: NONE, span_id: SpanId(0), example_ns: 0, duration_ns: 0, self_ns: 0 };
+}
+
+/// What one side's spans on a node allocated, and what its example span did (the example
+/// is the one that allocated most under [`Weight::Allocated`]).
+#[derive(Clone, Copy)]
+struct Allocated {
+    bytes: u64,
+    example_bytes: u64,
+}
+
+impl Allocated {
+    const EMPTY: Allocated = Allocated { bytes: 0, example_bytes: 0 };
 }
 
 /// What merging needs of one span, gathered in one pass over the spans in their order
@@ -289,8 +294,16 @@ impl<const SIDES: usize> Paths<SIDES> {
             names: vec![(Arc::from(""), Arc::from("all"))],
             last: None,
         };
+        assert!(
+            matches!((weight, allocations), (Weight::SelfTime, _) | (_, Allocations::Read)),
+            "weighing by allocations needs them read"
+        );
         let sides = std::array::from_fn(|_| Side {
             merged: vec![Merged::EMPTY],
+            allocated: match allocations {
+                Allocations::Read => vec![Allocated::EMPTY],
+                Allocations::Skipped => Vec::new(),
+            },
             rank: vec![0],
             ranked: 1,
             trace_ids: Vec::new(),
@@ -330,7 +343,7 @@ impl<const SIDES: usize> Paths<SIDES> {
         }
         let here = &mut self.sides[side];
         here.trace_ids.push(trace.id);
-        here.merged[0].count += 1;
+        here.merged[0].count = here.merged[0].count.saturating_add(1);
         Some(duration_ns)
     }
 
@@ -345,20 +358,28 @@ impl<const SIDES: usize> Paths<SIDES> {
             here.rank[name as usize] = here.ranked;
             here.ranked += 1;
         }
-        let weighs = match self.weight {
-            Weight::SelfTime => row.duration_ns,
-            Weight::Allocated => row.allocated_bytes,
+        let node = node as usize;
+        // What the span weighs, and what the node's example does.
+        let (weighs, example_weighs) = match self.weight {
+            Weight::SelfTime => (row.duration_ns, here.merged[node].example_ns),
+            Weight::Allocated => (row.allocated_bytes, here.allocated[node].example_bytes),
         };
-        let merged = &mut here.merged[node as usize];
-        merged.count += 1;
+        let merged = &mut here.merged[node];
+        merged.count = merged.count.saturating_add(1);
         merged.duration_ns = merged.duration_ns.saturating_add(row.duration_ns);
         merged.self_ns = merged.self_ns.saturating_add(row.self_ns);
-        merged.allocated_bytes = merged.allocated_bytes.saturating_add(row.allocated_bytes);
-        if merged.trace == NONE || weighs > merged.weighs {
-            merged.weighs = weighs;
+        let example = merged.trace == NONE || weighs > example_weighs;
+        if example {
             merged.span_id = row.span_id;
             merged.example_ns = row.duration_ns;
             merged.trace = trace_at;
+        }
+        if self.allocations == Allocations::Read {
+            let allocated = &mut here.allocated[node];
+            allocated.bytes = allocated.bytes.saturating_add(row.allocated_bytes);
+            if example {
+                allocated.example_bytes = row.allocated_bytes;
+            }
         }
     }
 
@@ -369,6 +390,9 @@ impl<const SIDES: usize> Paths<SIDES> {
         self.nodes.reserve(spans);
         for side in &mut self.sides {
             side.merged.reserve(spans);
+            if self.allocations == Allocations::Read {
+                side.allocated.reserve(spans);
+            }
         }
     }
 
@@ -430,6 +454,9 @@ impl<const SIDES: usize> Paths<SIDES> {
             self.nodes.push(Node { parent, name, first: 0, group: 0, hashed: false });
             for side in &mut self.sides {
                 side.merged.push(Merged::EMPTY);
+                if self.allocations == Allocations::Read {
+                    side.allocated.push(Allocated::EMPTY);
+                }
             }
         }
         node
@@ -461,13 +488,13 @@ impl<const SIDES: usize> Paths<SIDES> {
     fn order(&self, side: usize, offsets: &[u32], children: &[u32]) -> Order {
         let here = &self.sides[side];
         // Which nodes the side has, read in the same pass as their self time: the walk
-        // below then reads a byte per child, where reading its 64-byte merged node was a
+        // below then reads a byte per child, where reading its merged node was a
         // cache miss.
         let (own_ns, present): (Vec<u64>, Vec<bool>) = here.merged.iter().map(|m| (m.self_ns, m.count > 0)).unzip();
         let total_ns = self.totals(own_ns);
         // Zeroes when no allocation was read: a zeroed allocation, not a pass over the nodes.
         let total_allocated_bytes = match self.allocations {
-            Allocations::Read => self.totals(here.merged.iter().map(|m| m.allocated_bytes).collect()),
+            Allocations::Read => self.totals(here.allocated.iter().map(|a| a.bytes).collect()),
             Allocations::Skipped => vec![0; self.nodes.len()],
         };
         let weight = match self.weight {
@@ -505,16 +532,17 @@ impl<const SIDES: usize> Paths<SIDES> {
     /// `node` as `side` sees it, its parent given as a position in `order`.
     pub fn path_node(&self, side: usize, order: &Order, node: u32) -> PathNode {
         let (service, operation) = self.name(node).clone();
-        let merged = &self.sides[side].merged[node as usize];
+        let here = &self.sides[side];
+        let merged = &here.merged[node as usize];
         PathNode {
             parent: self.parent(order, node).map(|p| p as usize),
             service,
             operation,
-            count: merged.count,
+            count: merged.count as usize,
             duration_ns: merged.duration_ns,
             self_ns: merged.self_ns,
             total_ns: order.total_ns[node as usize],
-            allocated_bytes: merged.allocated_bytes,
+            allocated_bytes: here.allocated.get(node as usize).map_or(0, |a| a.bytes),
             total_allocated_bytes: order.total_allocated_bytes[node as usize],
             example: self.example(side, node),
         }
@@ -535,7 +563,7 @@ impl<const SIDES: usize> Paths<SIDES> {
     /// self time of the node and everything below it (`order` is the side's).
     pub fn stats(&self, side: usize, order: &Order, node: u32) -> (usize, u64, u64, u64) {
         let merged = &self.sides[side].merged[node as usize];
-        (merged.count, merged.duration_ns, merged.self_ns, order.total_ns[node as usize])
+        (merged.count as usize, merged.duration_ns, merged.self_ns, order.total_ns[node as usize])
     }
 
     /// The heaviest span of `side` on `node`.
