@@ -20,8 +20,8 @@ use super::{lenient, parse_json};
 use crate::error::{Error, Result};
 use crate::model::times::event_time;
 use crate::model::{
-    AttrValue, Attribute, Event, RefKind, Reference, References, Resource, SmolStr, Span, SpanId, SpanKind, SpanTimes,
-    Status, StatusCode, Trace, TraceId,
+    AttrValue, Attribute, Event, IdMap, RefKind, Reference, References, Resource, SmolStr, Span, SpanId, SpanKind,
+    SpanTimes, Status, StatusCode, Trace, TraceId,
 };
 
 const FORMAT: &str = "Jaeger JSON";
@@ -494,7 +494,8 @@ impl RawTrace<'_> {
                 span.parent_id = parent_of(&span.references, trace_id).or(pending.parent_span_id);
             }
         }
-        let resources: HashMap<Str, Arc<Resource>> =
+        // Looked up once per span: the keyed foldhash of the model's maps, not std's SipHash.
+        let resources: IdMap<Str, Arc<Resource>> =
             self.processes.into_iter().map(|(id, process)| (id, Arc::new(convert_process(process)))).collect();
         for (span, id) in spans.iter_mut().zip(process_ids) {
             if let Some(resource) = id.and_then(|id| resources.get(&*id.0)) {
