@@ -524,11 +524,24 @@ fn a_small_batch_is_committed_between_the_chunks_of_a_huge_one_which_a_retry_sto
         let (store, huge) = (Arc::clone(&store), huge.clone());
         std::thread::spawn(move || store.ingest(huge, NOW).unwrap())
     };
-    assert!(eventually(60, || store.stats().unwrap().spans > 0), "the huge batch's first chunk commits");
-
-    // The writer held for a moment: the huge batch's next chunk and a small batch queue up.
-    let pause = store.writer.take();
-    let committed_before = store.stats().unwrap().spans;
+    // The writer held for a moment once the huge batch's first chunk is committed: the
+    // test takes its turn at the writer again and again (turns go first come, first
+    // served, so the huge batch's chunks get theirs in between) until it sees spans
+    // committed. Polling from outside the writer's turns, a fast writer had stored all
+    // but the last chunk before the test held it.
+    let until = std::time::Instant::now() + Duration::from_secs(60);
+    let (pause, committed_before) = loop {
+        let pause = store.writer.take();
+        let committed = store.stats().unwrap().spans;
+        if committed > 0 {
+            break (pause, committed);
+        }
+        drop(pause);
+        assert!(std::time::Instant::now() < until, "the huge batch's first chunk commits");
+        std::thread::yield_now();
+    };
+    assert!(committed_before < huge_spans as u64, "the writer was held while the huge batch was being stored");
+    // The huge batch's next chunk and a small batch queue up.
     let small = {
         let store = Arc::clone(&store);
         std::thread::spawn(move || store.ingest(batch("api", vec![span(1, 1, 0, "small", 0, 1)]), NOW).unwrap())
