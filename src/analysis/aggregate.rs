@@ -12,8 +12,9 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::memory::allocated_bytes;
+use super::parallel;
 use super::self_time::uncovered;
-use crate::model::{IdMap, Resource, Span, SpanId, SpanIndex, Trace, TraceId};
+use crate::model::{IdMap, Span, SpanId, SpanIndex, Trace, TraceId};
 
 /// What a call path's width stands for.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -216,6 +217,37 @@ struct Row {
     allocated_bytes: u64,
 }
 
+/// Every span's [`Row`] but its name, and the trace's duration: the spans are read once
+/// (each pass over big spans is a cache miss per span), their start and end kept aside
+/// for their parents' self time.
+fn timed_rows(trace: &Trace, allocations: Allocations) -> (Vec<Row>, u64) {
+    let mut rows = Vec::with_capacity(trace.spans.len());
+    let mut bounds = Vec::with_capacity(trace.spans.len());
+    let (mut start_ns, mut end_ns) = (None::<u64>, 0);
+    for span in &trace.spans {
+        let end = span.end_ns();
+        bounds.push((span.start_ns, end));
+        if span.start_ns > 0 {
+            start_ns = Some(start_ns.map_or(span.start_ns, |start| start.min(span.start_ns)));
+        }
+        end_ns = end_ns.max(end);
+        rows.push(Row {
+            name: 0,
+            span_id: span.span_id,
+            duration_ns: span.duration_ns,
+            self_ns: 0,
+            allocated_bytes: match allocations {
+                Allocations::Read => allocated_bytes(span).unwrap_or(0),
+                Allocations::Skipped => 0,
+            },
+        });
+    }
+    for (span, row) in rows.iter_mut().enumerate() {
+        row.self_ns = uncovered(&trace.tree, span, row.duration_ns, |child| bounds[child]);
+    }
+    (rows, end_ns.saturating_sub(start_ns.unwrap_or(0)))
+}
+
 /// service → operation → name id, and the names by id; looked up by `&str`, so known
 /// names cost no allocation. Names are untrusted, hence the keyed hash of [`IdMap`].
 struct Names {
@@ -227,16 +259,23 @@ struct Names {
     /// The last resource seen in the trace being added and its service's number: a
     /// trace's spans share a handful of resources, so most spans skip hashing their
     /// service's name. Forgotten after each trace, whose resources may be freed and their
-    /// addresses reused.
-    last: Option<(*const Resource, u32)>,
+    /// addresses reused. (An address, not a pointer, so that names are made on a thread of
+    /// their own: see [`Paths::rows`].)
+    last: Option<(usize, u32)>,
 }
 
 /// A service's operations → name id.
 type Operations = IdMap<Box<str>, u32>;
 
 impl Names {
+    /// The name id of each span of `trace`, in the spans' order.
+    fn ids(&mut self, trace: &Trace) -> Vec<u32> {
+        self.last = None;
+        trace.spans.iter().map(|span| self.id(span)).collect()
+    }
+
     fn id(&mut self, span: &Span) -> u32 {
-        let resource = Arc::as_ptr(&span.resource);
+        let resource = Arc::as_ptr(&span.resource) as usize;
         let service = match self.last {
             Some((last, service)) if last == resource => service,
             _ => {
@@ -396,36 +435,17 @@ impl<const SIDES: usize> Paths<SIDES> {
         }
     }
 
-    /// Every span's [`Row`], in the spans' order, and the trace's duration: the spans are
-    /// read once (each pass over big spans is a cache miss per span), their start and end
-    /// kept aside for their parents' self time.
+    /// Every span's [`Row`], in the spans' order, and the trace's duration. Naming the
+    /// spans (interning service and operation) and timing them are two independent
+    /// passes over the spans: on a big trace they run at once, one per core.
     fn rows(&mut self, trace: &Trace) -> (Vec<Row>, u64) {
-        self.names.last = None;
-        let mut rows = Vec::with_capacity(trace.spans.len());
-        let mut bounds = Vec::with_capacity(trace.spans.len());
-        let (mut start_ns, mut end_ns) = (None::<u64>, 0);
-        for span in &trace.spans {
-            let end = span.end_ns();
-            bounds.push((span.start_ns, end));
-            if span.start_ns > 0 {
-                start_ns = Some(start_ns.map_or(span.start_ns, |start| start.min(span.start_ns)));
-            }
-            end_ns = end_ns.max(end);
-            rows.push(Row {
-                name: self.names.id(span),
-                span_id: span.span_id,
-                duration_ns: span.duration_ns,
-                self_ns: 0,
-                allocated_bytes: match self.allocations {
-                    Allocations::Read => allocated_bytes(span).unwrap_or(0),
-                    Allocations::Skipped => 0,
-                },
-            });
+        let (names, allocations) = (&mut self.names, self.allocations);
+        let (ids, (mut rows, duration_ns)) =
+            parallel::both(trace.spans.len(), || names.ids(trace), || timed_rows(trace, allocations));
+        for (row, name) in rows.iter_mut().zip(ids) {
+            row.name = name;
         }
-        for (span, row) in rows.iter_mut().enumerate() {
-            row.self_ns = uncovered(&trace.tree, span, row.duration_ns, |child| bounds[child]);
-        }
-        (rows, end_ns.saturating_sub(start_ns.unwrap_or(0)))
+        (rows, duration_ns)
     }
 
     /// The node for `name` under `parent`, made on first use: into the parent's group
@@ -480,7 +500,15 @@ impl<const SIDES: usize> Paths<SIDES> {
             children[fill[parent as usize] as usize] = node as u32;
             fill[parent as usize] += 1;
         }
-        std::array::from_fn(|side| self.order(side, &offsets, &children))
+        let order = |side| self.order(side, &offsets, &children);
+        // A comparison's two sides are ordered apart: on big traces, one per core.
+        let mut ordered: [Option<Order>; SIDES] = std::array::from_fn(|_| None);
+        if let [first, second] = &mut ordered[..]
+            && parallel::pays(self.nodes.len())
+        {
+            (*first, *second) = parallel::both(self.nodes.len(), || Some(order(0)), || Some(order(1)));
+        }
+        std::array::from_fn(|side| ordered[side].take().unwrap_or_else(|| order(side)))
     }
 
     /// `side`'s nodes in drawing order; a node's children are
