@@ -178,6 +178,7 @@ struct Side {
 /// allocated is kept apart, in [`Allocated`], as a comparison does not read it).
 #[derive(Clone, Copy)]
 struct Merged {
+    /// Saturates at `u32::MAX` spans on one path, far past any store this merges from.
     count: u32,
     /// The example span's trace, as its position in [`Side::trace_ids`] (`NONE` while
     /// the node has no example), and its id and duration.
