@@ -504,9 +504,7 @@ impl<const SIDES: usize> Paths<SIDES> {
         let order = |side| self.order(side, &offsets, &children);
         // A comparison's two sides are ordered apart: on big traces, one per core.
         let mut ordered: [Option<Order>; SIDES] = std::array::from_fn(|_| None);
-        if let [first, second] = &mut ordered[..]
-            && parallel::pays(self.nodes.len())
-        {
+        if let [first, second] = &mut ordered[..] {
             (*first, *second) = parallel::both(self.nodes.len(), || Some(order(0)), || Some(order(1)));
         }
         std::array::from_fn(|side| ordered[side].take().unwrap_or_else(|| order(side)))
