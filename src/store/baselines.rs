@@ -146,10 +146,7 @@ impl Store {
             }
             tx.commit()
         };
-        write(&mut writer.connection).map_err(db_error(&self.path))?;
-        drop(writer);
-        self.checkpointer.committed();
-        Ok(())
+        write(&mut writer.connection).map_err(db_error(&self.path))
     }
 
     /// The saved baselines of `service` (or of every service), oldest first.
@@ -174,8 +171,6 @@ impl Store {
             Ok(deleted)
         };
         let deleted = delete(&mut writer.connection).map_err(db_error(&self.path))?;
-        drop(writer);
-        self.checkpointer.committed();
         Ok(deleted > 0)
     }
 }

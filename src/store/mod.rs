@@ -67,8 +67,8 @@ pub struct Store {
     writer: Arc<Turns<Writer>>,
     /// Chunks waiting for the writer, written together (see [`group`]).
     queue: Queue,
-    /// Empties the write-ahead log once writing pauses.
-    checkpointer: Checkpointer,
+    /// Keeps the write-ahead log small (see [`checkpoint`]); held to be stopped on drop.
+    _checkpointer: Checkpointer,
     reader: Mutex<Connection>,
     /// Assembled traces with the span bytes they were assembled from: another process
     /// may add spans to a trace, and a changed byte count says the copy is stale.
@@ -149,17 +149,18 @@ impl Store {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
         }
-        let writer = schema::open(path).map_err(db_error(path))?;
-        checkpoint::configure_writer(&writer).map_err(db_error(path))?;
+        let mut writer = schema::open(path).map_err(db_error(path))?;
+        let mut checkpointer = Checkpointer::watching(path, &mut writer).map_err(db_error(path))?;
         let reader = schema::open(path).map_err(db_error(path))?;
         let writer = Arc::new(Turns::new(Writer {
             connection: writer,
             resources: HashMap::new(),
             rollups: rollups::Written::default(),
         }));
+        checkpointer.start(Arc::clone(&writer));
         Ok(Store {
             path: path.to_path_buf(),
-            checkpointer: Checkpointer::start(Arc::clone(&writer)),
+            _checkpointer: checkpointer,
             writer,
             queue: Queue::default(),
             reader: Mutex::new(reader),
@@ -222,7 +223,6 @@ impl Store {
                 }
             };
             drop(writer);
-            self.checkpointer.committed();
             // The chunk is committed whatever becomes of this: the batch is not refused
             // (and sent again) for it, and the next batch tries again.
             if let Err(e) = past_limits.then(|| self.keep_within_limits(received_ns)).transpose() {
@@ -251,7 +251,6 @@ impl Store {
             })()
             .map_err(db_error(&self.path))?;
             drop(writer);
-            self.checkpointer.committed();
             if let Err(e) = past_limits.then(|| self.keep_within_limits(received_ns)).transpose() {
                 tracing::warn!("retention failed: {e}");
             }
@@ -505,7 +504,6 @@ impl Store {
             if step.spans == 0 && step.logs == 0 && step.evicted.is_empty() {
                 break;
             }
-            self.checkpointer.committed();
             evicted += step.evicted.len();
             deleted += step.spans + step.logs;
             let mut cache = lock(&self.cache);
@@ -520,7 +518,6 @@ impl Store {
         }
         if deleted > 0 {
             while retention::reclaim(&self.writer.take().connection, &self.retention).map_err(db_error(&self.path))? {}
-            self.checkpointer.committed();
             let so_far = lock(&self.evictions);
             tracing::debug!(
                 "retention evicted {evicted} traces ({deleted} spans); since opening {} traces, {} spans, at most {} spans a step",

@@ -523,7 +523,6 @@ impl Store {
                 };
                 writer.rollups.forget();
                 drop(writer);
-                self.checkpointer.committed();
                 if !more.map_err(db_error(&self.path))? {
                     break;
                 }
