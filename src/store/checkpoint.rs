@@ -7,7 +7,7 @@
 //!   PASSIVE checkpoint, on a connection of its own) whenever a commit leaves more than
 //!   [`COPY_PAGES`] in it; the writer's next transaction then restarts the log. SQLite's
 //!   automatic checkpoint would do that copying on the writer, inside the commit of the
-//!   batch that crossed the mark: a seventh of the writer's time when collecting fast,
+//!   batch that crossed the mark: a fifth of the writer's time when collecting fast,
 //!   while the other core waits. Only if the thread falls behind, and a commit leaves
 //!   [`WRITER_COPIES_PAGES`] in the log, does the writer copy it itself, as SQLite would;
 //! - `journal_size_limit` cuts the file back to [`JOURNAL_SIZE_LIMIT`] when it restarts
@@ -29,10 +29,10 @@ use super::turns::Turns;
 use super::{Writer, lock};
 
 /// Pages in the log (about 2 MB) past which the thread copies them into the database.
-const COPY_PAGES: c_int = 500;
+pub const COPY_PAGES: c_int = 500;
 /// Pages past which the writer copies them itself: SQLite's default automatic
 /// checkpoint, the bound on the log when the thread falls behind.
-const WRITER_COPIES_PAGES: c_int = 1000;
+pub const WRITER_COPIES_PAGES: c_int = 1000;
 /// What the log is cut back to when it restarts (a little above the pages above).
 pub const JOURNAL_SIZE_LIMIT: u64 = 4 << 20;
 /// How long without a batch counts as idle.

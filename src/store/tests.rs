@@ -393,6 +393,34 @@ fn eventually(seconds: u64, mut condition: impl FnMut() -> bool) -> bool {
 }
 
 #[test]
+fn while_batches_arrive_the_log_is_copied_into_the_database_by_a_thread_not_by_the_writer() {
+    let dir = tempdir::Dir::new("copy");
+    let store = store(&dir);
+    let size = |file: &str| std::fs::metadata(dir.path().join(file)).map_or(0, |m| m.len());
+    let reader = Connection::open(dir.path().join("traces.db")).unwrap();
+    let page = reader.query_row("PRAGMA page_size", [], |row| row.get::<_, i64>(0)).unwrap() as u64;
+    let database = size("traces.db");
+    // In WAL mode the database file only grows when the log is copied into it.
+    let mut request = 0;
+    while size("traces.db-wal") < (checkpoint::COPY_PAGES as u64 + 20) * page {
+        for service in SHOP {
+            store.ingest(shop_export(request, service), NOW).unwrap();
+        }
+        request += 1;
+    }
+    let last_commit = std::time::Instant::now();
+    assert!(
+        size("traces.db-wal") < checkpoint::WRITER_COPIES_PAGES as u64 * page,
+        "the log reached the pages where the writer copies it itself"
+    );
+    // Before the store counts as idle, when it would empty the log anyway.
+    while size("traces.db") == database && last_commit.elapsed() < checkpoint::IDLE * 4 / 5 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(size("traces.db") > database, "nothing was copied into the database while batches arrived");
+}
+
+#[test]
 fn the_write_ahead_log_stays_bounded_while_collecting_is_emptied_when_idle_and_spans_take_little_disk() {
     let dir = tempdir::Dir::new("wal");
     let store = store(&dir);
